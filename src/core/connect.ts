@@ -1,0 +1,76 @@
+import net from 'node:net';
+import { connectAbstractFd } from './libc.js';
+import { UdsError, fromConnectErrno } from './errors.js';
+import type { Target } from './target.js';
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
+export interface ConnectOptions {
+  /** Bound on the whole connect phase, retries on a full backlog included. */
+  connectTimeout?: number;
+}
+
+/**
+ * Open a stream connection to a target. Resolves with a connected socket or
+ * rejects with a typed UdsError; never waits longer than connectTimeout.
+ * A full listen backlog (EAGAIN on a Unix socket) is retried with back-off until
+ * the deadline and then reported as BACKLOG_FULL, so it is told apart from a
+ * server that is simply absent.
+ */
+export async function openConnection(target: Target, opts: ConnectOptions = {}): Promise<net.Socket> {
+  const timeout = opts.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const deadline = performance.now() + timeout;
+  let backoff = 1;
+  for (;;) {
+    try {
+      return await connectOnce(target, Math.max(0, deadline - performance.now()), timeout);
+    } catch (err) {
+      if (!(err instanceof UdsError) || err.code !== 'BACKLOG_FULL') throw err;
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new UdsError(
+          'BACKLOG_FULL',
+          `${target.display}: listen backlog stayed full for ${timeout}ms (the server accepts too slowly or not at all)`,
+          { target: target.display, timeoutMs: timeout, cause: err.cause },
+        );
+      }
+      await new Promise((r) => setTimeout(r, Math.min(backoff, left)));
+      backoff = Math.min(backoff * 2, 50);
+    }
+  }
+}
+
+function connectOnce(target: Target, leftMs: number, timeoutMs: number): Promise<net.Socket> {
+  if (target.kind === 'abstract') {
+    try {
+      const fd = connectAbstractFd(target.name);
+      return Promise.resolve(new net.Socket({ fd, readable: true, writable: true }));
+    } catch (err) {
+      return Promise.reject(fromConnectErrno(err as NodeJS.ErrnoException, target.display));
+    }
+  }
+  return new Promise((resolve, reject) => {
+    const socket =
+      target.kind === 'unix' ? net.connect({ path: target.path }) : net.connect({ host: target.host, port: target.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(
+        new UdsError('CONNECT_TIMEOUT', `${target.display}: connect did not complete within ${timeoutMs}ms`, {
+          target: target.display,
+          timeoutMs,
+        }),
+      );
+    }, leftMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeListener('error', onError);
+      resolve(socket);
+    });
+    const onError = (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(fromConnectErrno(err, target.display));
+    };
+    socket.once('error', onError);
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * The few socket calls Node's net cannot make.
+ *
+ * Linux abstract socket names (`@name`) through libc, because Node 20's net
+ * module passes sizeof(sockaddr_un) as the address length and so binds or
+ * connects to the name padded with NUL bytes (nodejs/node#49656): such a name
+ * never meets the one socat, nc, Python or Go use. We make the socket with the
+ * exact address length and hand the file descriptor to net.
+ *
+ * koffi (FFI, prebuilt binaries in the npm package) is loaded on first use
+ * only, so other targets pay nothing for it.
+ */
+import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+
+interface Libc {
+  socket(domain: number, type: number, proto: number): number;
+  connect(fd: number, addr: Buffer, len: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
+  listen(fd: number, backlog: number): number;
+  close(fd: number): number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  errno(): number;
+}
+
+let libc: Libc | undefined;
+
+function load(): Libc {
+  if (libc) return libc;
+  const require = createRequire(import.meta.url);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const koffi = require('koffi');
+  const lib = koffi.load('libc.so.6');
+  const errnoLocation = lib.func('int *__errno_location()');
+  libc = {
+    socket: lib.func('int socket(int, int, int)'),
+    connect: lib.func('int connect(int, const uint8_t *addr, uint32_t len)'),
+    bind: lib.func('int bind(int, const uint8_t *addr, uint32_t len)'),
+    listen: lib.func('int listen(int, int)'),
+    close: lib.func('int close(int)'),
+    recv: lib.func('long recv(int, _Out_ uint8_t *buf, size_t len, int flags)'),
+    errno: () => koffi.decode(errnoLocation(), 'int') as number,
+  };
+  return libc;
+}
+
+function sockaddr(name: Buffer): Buffer {
+  // sa_family (2 bytes) + leading NUL + the name, and not one byte more.
+  const addr = Buffer.alloc(3 + name.length);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, 3);
+  return addr;
+}
+
+const ERRNO_NAMES = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([k, v]) => [v as number, k]),
+);
+
+function errnoError(call: string, errno: number, name: Buffer): NodeJS.ErrnoException {
+  const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
+  const err = new Error(`${call} ${code} @${name.toString()}`) as NodeJS.ErrnoException;
+  err.code = code;
+  err.errno = -errno;
+  err.syscall = call;
+  return err;
+}
+
+function newSocket(c: Libc, name: Buffer): number {
+  const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw errnoError('socket', c.errno(), name);
+  return fd;
+}
+
+/**
+ * Connect a non-blocking socket to an abstract name; returns the fd.
+ * A Unix-domain connect completes at once or fails at once (EAGAIN when the
+ * listen backlog is full), so this never blocks.
+ */
+export function connectAbstractFd(name: Buffer): number {
+  const c = load();
+  const fd = newSocket(c, name);
+  const addr = sockaddr(name);
+  if (c.connect(fd, addr, addr.length) !== 0) {
+    const errno = c.errno();
+    c.close(fd);
+    throw errnoError('connect', errno, name);
+  }
+  return fd;
+}
+
+/** Bind and listen on an abstract name; returns the listening fd for net.Server#listen({ fd }). */
+export function listenAbstractFd(name: Buffer, backlog: number): number {
+  const c = load();
+  const fd = newSocket(c, name);
+  const addr = sockaddr(name);
+  if (c.bind(fd, addr, addr.length) !== 0 || c.listen(fd, backlog) !== 0) {
+    const errno = c.errno();
+    c.close(fd);
+    throw errnoError('bind', errno, name);
+  }
+  return fd;
+}
+
+const MSG_PEEK = 2;
+const MSG_DONTWAIT = 0x40;
+const peekBuf = Buffer.alloc(1);
+
+/** Whether unread bytes wait in a socket's receive queue (recv with MSG_PEEK, never blocks). */
+export function hasUnreadData(fd: number): boolean {
+  return load().recv(fd, peekBuf, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}

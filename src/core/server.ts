@@ -1,0 +1,497 @@
+import { EventEmitter } from 'node:events';
+import { promises as fsp } from 'node:fs';
+import net from 'node:net';
+import { hasUnreadData, listenAbstractFd } from './libc.js';
+import { nowUs } from './clock.js';
+import { UdsError } from './errors.js';
+import { inspectSocketFile, removeSocketFile } from './socket-file.js';
+import { type Target, parseTarget } from './target.js';
+
+export const FAULTS = ['never-close', 'silent', 'no-newline', 'close-without-reply', 'reset', 'slow'] as const;
+export type Fault = (typeof FAULTS)[number];
+
+/** What each fault reproduces, for --help, the README and the man page. */
+export const FAULT_HELP: Record<Fault, string> = {
+  'never-close': 'reply, then keep the connection open: clients that read to end-of-file block forever',
+  silent: 'accept and read, never reply: clients wait for a reply that never comes',
+  'no-newline': 'reply without the trailing newline: line-reading clients (PHP_NORMAL_READ) keep waiting',
+  'close-without-reply': 'read the request, close without replying: clients get an empty reply',
+  reset: 'abort the connection instead of replying: clients see ECONNRESET',
+  slow: 'reply only after --delay (default 1s): clients with short timeouts give up',
+};
+
+export const READ_MODES = ['once', 'line', 'eof'] as const;
+export type ReadMode = (typeof READ_MODES)[number];
+
+export const ONESHOT_READ_SIZE = 512;
+
+export interface ServeOptions {
+  /** Reply text; default `OK+ at HH:MM:SS\n` (local time). A newline is added unless it ends with one. */
+  reply?: Buffer;
+  /** Echo the request instead of the reply text. */
+  echo?: boolean;
+  /** Persistent line protocol: a reply for every line; the connection stays open. */
+  keepAlive?: boolean;
+  /** One-shot request framing: one read of up to 512 bytes (default), a line, or until the client half-closes. */
+  read?: ReadMode;
+  fault?: Fault;
+  /** Delay before replying (slow: default 1s; others 0). */
+  delay?: number;
+  /** Socket file mode, e.g. 0o660; applied at bind time through the umask. */
+  perm?: number;
+  /** Group name or gid for the socket file. */
+  group?: string | number;
+  /** Stop after this many connections have been handled. */
+  count?: number;
+  /** Accepted connections beyond this are closed at once, without a reply, and logged. */
+  maxConns?: number;
+  /** Largest request accepted; a client that sends more is disconnected with a logged reason. Default 1 MiB. */
+  maxBytes?: number;
+  /** Close a connection that sends nothing for this long. Default 60s; 0 disables. */
+  idleTimeout?: number;
+  /** listen(2) backlog. Default 511. */
+  backlog?: number;
+  /** Bound on in-flight exchanges at shutdown. Default 5s. */
+  graceTimeout?: number;
+  /** Replace a stale socket file (default true). */
+  replaceStale?: boolean;
+}
+
+export const SERVE_DEFAULTS = {
+  maxBytes: 1024 * 1024,
+  idleTimeout: 60_000,
+  backlog: 511,
+  graceTimeout: 5_000,
+  slowDelay: 1_000,
+} as const;
+
+/** How a served connection ended. */
+export type ConnEnd =
+  | 'closed'
+  | 'client-closed'
+  | 'client-reset'
+  | 'reset'
+  | 'left-open'
+  | 'idle-timeout'
+  | 'max-bytes'
+  | 'over-max-conns'
+  | 'shutdown'
+  | 'error';
+
+export interface ConnectionLog {
+  id: number;
+  /** Wall-clock start, ISO 8601. */
+  at: string;
+  bytesIn: number;
+  bytesOut: number;
+  requests: number;
+  /** The first request, as text (truncated to 200 bytes). */
+  request?: string;
+  /** The last reply sent, as text (truncated to 200 bytes). */
+  reply?: string;
+  durationUs: number;
+  end: ConnEnd;
+  fault?: Fault;
+  reason?: string;
+}
+
+export interface ServerEvents {
+  listening: [info: { target: string; replacedStale: boolean }];
+  connection: [log: ConnectionLog];
+  warning: [message: string];
+  done: [];
+}
+
+/** `OK+ at 15:04:05\n` in local time: the reference one-shot reply. */
+export function defaultReply(date = new Date()): Buffer {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return Buffer.from(`OK+ at ${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}\n`);
+}
+
+const preview = (b: Buffer | undefined): string | undefined =>
+  b === undefined ? undefined : b.subarray(0, 200).toString('utf8');
+
+/**
+ * The reference server. Emits one `connection` log per connection; never
+ * prints, never exits. Use startServer() to create and listen.
+ */
+export class UdsServer extends EventEmitter<ServerEvents> {
+  readonly target: Target;
+  readonly options: ServeOptions;
+  private server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private nextId = 1;
+  private handled = 0;
+  private ownedPath?: { path: string; ino: number };
+  private closing?: Promise<void>;
+  private emfileWarned = false;
+
+  constructor(target: Target, options: ServeOptions = {}) {
+    super();
+    this.target = target;
+    this.options = options;
+    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => this.handle(s));
+    if (options.maxConns !== undefined) {
+      this.server.maxConnections = options.maxConns;
+      this.server.on('drop', () => this.log(this.nextId++, Date.now(), nowUs(), 0, 0, 0, undefined, undefined, 'over-max-conns',
+        `over --max-conns ${options.maxConns}: closed at once`));
+    }
+    this.server.on('error', (err: NodeJS.ErrnoException) => {
+      // EMFILE/ENFILE on accept: libuv keeps the listener and retries; say so once per episode.
+      if (err.code === 'EMFILE' || err.code === 'ENFILE') {
+        if (!this.emfileWarned) this.emit('warning', `out of file descriptors (${err.code}); waiting for connections to finish (raise ulimit -n)`);
+        this.emfileWarned = true;
+        return;
+      }
+      this.emit('warning', `server error: ${err.message}`);
+    });
+  }
+
+  /** Number of connections currently open. */
+  get active(): number {
+    return this.sockets.size;
+  }
+
+  /** Bind and listen; handles stale files, refuses live servers and non-sockets. */
+  async listen(): Promise<{ replacedStale: boolean }> {
+    const t = this.target;
+    const backlog = this.options.backlog ?? SERVE_DEFAULTS.backlog;
+    let replacedStale = false;
+    if (t.kind === 'unix') {
+      const state = await inspectSocketFile(t.path);
+      if (state.state === 'live') {
+        throw new UdsError('ADDRESS_IN_USE', `${t.display}: in use: a server is already listening there`, { target: t.display });
+      }
+      if (state.state === 'not-socket') {
+        throw new UdsError(
+          'UNSAFE_PATH',
+          `${t.display}: exists and is a ${state.kind}, not a socket; refusing to replace it (remove it yourself if it is safe)`,
+          { target: t.display },
+        );
+      }
+      if (state.state === 'stale') {
+        if (this.options.replaceStale === false) {
+          throw new UdsError('ADDRESS_IN_USE', `${t.display}: a stale socket file is in the way`, { target: t.display });
+        }
+        replacedStale = await removeSocketFile(t.path, state.ino);
+      }
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        this.server.removeListener('listening', onListening);
+        reject(bindError(err, t.display));
+      };
+      const onListening = () => {
+        this.server.removeListener('error', onError);
+        resolve();
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      if (t.kind === 'unix') {
+        // The mode is set through the umask so the file never exists with wider permissions.
+        const perm = this.options.perm;
+        const old = perm === undefined ? undefined : process.umask(~perm & 0o777);
+        try {
+          this.server.listen({ path: t.path, backlog });
+        } finally {
+          if (old !== undefined) process.umask(old);
+        }
+      } else if (t.kind === 'abstract') {
+        let fd: number;
+        try {
+          fd = listenAbstractFd(t.name, backlog);
+        } catch (err) {
+          return onError(err as NodeJS.ErrnoException);
+        }
+        this.server.listen({ fd });
+      } else {
+        this.server.listen({ host: t.host, port: t.port, backlog });
+      }
+    });
+    if (t.kind === 'unix') {
+      const st = await fsp.lstat(t.path);
+      this.ownedPath = { path: t.path, ino: st.ino };
+      if (this.options.group !== undefined) await chgrp(t.path, this.options.group);
+    }
+    this.emit('listening', { target: this.address(), replacedStale });
+    return { replacedStale };
+  }
+
+  /** The bound address as a target string (TCP port 0 resolved). */
+  address(): string {
+    const a = this.server.address();
+    if (this.target.kind === 'tcp' && a && typeof a === 'object') {
+      return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+    }
+    return this.target.display;
+  }
+
+  /**
+   * Stop accepting, let in-flight exchanges finish within graceTimeout, then
+   * destroy the rest and remove our own socket file. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        this.server.close(() => resolve());
+        const grace = this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
+        const timer = setTimeout(() => {
+          for (const s of this.sockets) s.destroy();
+        }, grace);
+        timer.unref();
+        // Idle keep-alive and fault connections would hold close() for the full grace period.
+        for (const s of this.sockets) if ((s as SocketState).idleBetweenRequests) s.destroy();
+        if (this.sockets.size === 0) clearTimeout(timer);
+      });
+      if (this.ownedPath) await removeSocketFile(this.ownedPath.path, this.ownedPath.ino);
+      this.emit('done');
+    })();
+    return this.closing;
+  }
+
+  private log(
+    id: number,
+    wallStart: number,
+    start: number,
+    bytesIn: number,
+    bytesOut: number,
+    requests: number,
+    request: Buffer | undefined,
+    reply: Buffer | undefined,
+    end: ConnEnd,
+    reason?: string,
+  ): void {
+    if (this.listenerCount('connection') > 0) {
+      this.emit('connection', {
+        id,
+        at: new Date(wallStart).toISOString(),
+        bytesIn,
+        bytesOut,
+        requests,
+        request: preview(request),
+        reply: preview(reply),
+        durationUs: Math.round(nowUs() - start),
+        end,
+        ...(this.options.fault ? { fault: this.options.fault } : {}),
+        ...(reason ? { reason } : {}),
+      });
+    }
+  }
+
+  private handle(socket: net.Socket): void {
+    const o = this.options;
+    const id = this.nextId++;
+    const wallStart = Date.now();
+    const start = nowUs();
+    const st = socket as SocketState;
+    this.sockets.add(socket);
+    this.emfileWarned = false;
+
+    let bytesIn = 0;
+    let bytesOut = 0;
+    let requests = 0;
+    let firstRequest: Buffer | undefined;
+    let lastReply: Buffer | undefined;
+    let end: ConnEnd | undefined;
+    let reason: string | undefined;
+    let pending: Buffer[] = [];
+    let pendingLen = 0;
+    let replied = false;
+    let timers: NodeJS.Timeout[] = [];
+    const maxBytes = o.maxBytes ?? SERVE_DEFAULTS.maxBytes;
+    const idle = o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout;
+    const delay = o.delay ?? (o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
+    const readMode: ReadMode = o.read ?? 'once';
+
+    const setEnd = (e: ConnEnd, why?: string) => {
+      if (end === undefined) {
+        end = e;
+        reason = why;
+      }
+    };
+
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      setEnd(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 'client-reset' : 'error', err.code ?? err.message);
+    });
+    socket.on('close', () => {
+      for (const t of timers) clearTimeout(t);
+      this.sockets.delete(socket);
+      if (this.closing && end === undefined) setEnd('shutdown');
+      setEnd(replied ? 'closed' : 'client-closed');
+      this.log(id, wallStart, start, bytesIn, bytesOut, requests, firstRequest, lastReply, end!, reason);
+      this.handled++;
+      if (o.count !== undefined && this.handled >= o.count) void this.close();
+    });
+    if (idle > 0) {
+      socket.setTimeout(idle, () => {
+        setEnd('idle-timeout', `no data for ${idle}ms`);
+        socket.destroy();
+      });
+    }
+
+    const reply = (request: Buffer): Buffer => {
+      let body = o.echo ? request : (o.reply ?? defaultReply());
+      if (!o.echo && body.length > 0 && body[body.length - 1] !== 0x0a) body = Buffer.concat([body, NL]);
+      if (o.fault === 'no-newline') {
+        while (body.length > 0 && (body[body.length - 1] === 0x0a || body[body.length - 1] === 0x0d)) body = body.subarray(0, -1);
+      }
+      return body;
+    };
+
+    const later = (fn: () => void) => {
+      if (delay > 0) timers.push(setTimeout(fn, delay));
+      else fn();
+    };
+
+    const respond = (request: Buffer, last: boolean) => {
+      requests++;
+      firstRequest ??= request;
+      const f = o.fault;
+      if (f === 'silent') {
+        st.idleBetweenRequests = true;
+        return;
+      }
+      later(() => {
+        if (socket.destroyed) return;
+        if (f === 'close-without-reply') {
+          setEnd('closed', 'fault close-without-reply');
+          return void socket.end();
+        }
+        const body = reply(request);
+        lastReply = body;
+        bytesOut += body.length;
+        replied = true;
+        if (f === 'never-close') {
+          socket.write(body);
+          st.idleBetweenRequests = true;
+          return setEnd('left-open', 'fault never-close');
+        }
+        if (last) socket.end(body);
+        else {
+          socket.write(body);
+          st.idleBetweenRequests = pendingLen === 0;
+        }
+      });
+    };
+
+    const take = (): Buffer => {
+      const all = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLen);
+      pending = [];
+      pendingLen = 0;
+      return all;
+    };
+
+    let doneReading = false;
+    socket.on('data', (chunk: Buffer) => {
+      bytesIn += chunk.length;
+      if (doneReading) return; // one-shot: what follows the request is ignored, as a one-read server does
+      st.idleBetweenRequests = false;
+      if (!o.keepAlive && readMode === 'once') {
+        doneReading = true;
+        return respond(chunk.subarray(0, ONESHOT_READ_SIZE), true);
+      }
+      pending.push(chunk);
+      pendingLen += chunk.length;
+      if (o.keepAlive || readMode === 'line') {
+        let buf = take();
+        let nl: number;
+        while ((nl = buf.indexOf(0x0a)) >= 0) {
+          const line = buf.subarray(0, nl + 1);
+          buf = buf.subarray(nl + 1);
+          if (!o.keepAlive) {
+            doneReading = true;
+            return respond(line, true);
+          }
+          respond(line, false);
+        }
+        if (buf.length > 0) {
+          pending.push(buf);
+          pendingLen = buf.length;
+        }
+      }
+      if (pendingLen > maxBytes) {
+        setEnd('max-bytes', `request over --max-bytes ${maxBytes}`);
+        socket.destroy();
+      }
+    });
+    socket.on('end', () => {
+      // The client half-closed (or closed). eof framing: the request is complete.
+      if (doneReading || socket.destroyed) return;
+      doneReading = true;
+      if (!o.keepAlive && readMode === 'eof' && pendingLen > 0) return respond(take(), true);
+      if (pendingLen > 0 && o.keepAlive) return respond(take(), true);
+      if (requests === 0) setEnd('client-closed', 'client closed without a request');
+      if (!o.fault || (o.fault !== 'never-close' && o.fault !== 'silent')) socket.end();
+    });
+    if (o.fault === 'reset') {
+      setEnd('reset', 'fault reset');
+      return this.resetWhenRequestQueued(socket, delay, idle, (t) => timers.push(t));
+    }
+    socket.resume();
+  }
+
+  /**
+   * TCP has a real RST. A Unix socket has none: its peer sees ECONNRESET only when
+   * we close while its bytes sit unread in our receive queue. So the request is
+   * never read: wait until it is queued (peeked, not consumed), then close.
+   */
+  private resetWhenRequestQueued(socket: net.Socket, delay: number, idle: number, track: (t: NodeJS.Timeout) => void): void {
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const deadline = Date.now() + (idle > 0 ? idle : SERVE_DEFAULTS.idleTimeout);
+    const poll = () => {
+      if (socket.destroyed) return;
+      const queued = fd === undefined || fd < 0 ? true : hasUnreadData(fd);
+      if (!queued && Date.now() < deadline) return track(setTimeout(poll, 2));
+      const fire = () => (this.target.kind === 'tcp' ? socket.resetAndDestroy() : socket.destroy());
+      if (delay > 0) track(setTimeout(fire, delay));
+      else fire();
+    };
+    poll();
+  }
+
+}
+
+interface SocketState extends net.Socket {
+  idleBetweenRequests?: boolean;
+}
+
+const NL = Buffer.from('\n');
+
+function bindError(err: NodeJS.ErrnoException, target: string): UdsError {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new UdsError('ADDRESS_IN_USE', `${target}: in use: another server is bound there`, { target, cause: err });
+    case 'EACCES':
+    case 'EPERM':
+      return new UdsError('PERMISSION_DENIED', `${target}: permission denied creating the socket`, { target, cause: err });
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return new UdsError('NOT_FOUND', `${target}: the directory does not exist`, { target, cause: err });
+    default:
+      return new UdsError('IO_ERROR', `${target}: ${err.message}`, { target, cause: err });
+  }
+}
+
+async function chgrp(path: string, group: string | number): Promise<void> {
+  const gid = typeof group === 'number' ? group : await lookupGid(group);
+  const st = await fsp.lstat(path);
+  await fsp.lchown(path, st.uid, gid);
+}
+
+async function lookupGid(name: string): Promise<number> {
+  if (/^\d+$/.test(name)) return Number(name);
+  const text = await fsp.readFile('/etc/group', 'utf8');
+  for (const line of text.split('\n')) {
+    const [n, , gid] = line.split(':');
+    if (n === name) return Number(gid);
+  }
+  throw new UdsError('BAD_OPTION', `--group: no group named "${name}"`);
+}
+
+/** Create a server on a target and start listening. */
+export async function startServer(target: Target | string, options: ServeOptions = {}): Promise<UdsServer> {
+  const t = typeof target === 'string' ? parseTarget(target) : target;
+  const server = new UdsServer(t, options);
+  await server.listen();
+  return server;
+}

@@ -1,0 +1,38 @@
+/**
+ * udsctl as a library: the same core the commands use.
+ *
+ *   import { exchange, startServer } from 'udsctl';
+ *   const rec = await exchange('/tmp/odc_ws.sock', { payload: Buffer.from('hi') });
+ */
+export { UdsError, isUdsError, ERROR_CODES, type ErrorCode } from './core/errors.js';
+export { parseTarget, describeTarget, UNIX_PATH_MAX, type Target } from './core/target.js';
+export { parseDuration, formatDuration } from './core/duration.js';
+export { parseEndRule, formatEndRule, findReplyEnd, type EndRule } from './core/end-rule.js';
+export { unescapeText, parseHex } from './core/escape.js';
+export { openConnection, type ConnectOptions } from './core/connect.js';
+export {
+  exchange,
+  type ExchangeOptions,
+  type ExchangeRecord,
+  type ExchangeEnd,
+  type ExchangeTimings,
+} from './core/exchange.js';
+export {
+  startServer,
+  UdsServer,
+  defaultReply,
+  FAULTS,
+  FAULT_HELP,
+  READ_MODES,
+  type Fault,
+  type ServeOptions,
+  type ConnectionLog,
+} from './core/server.js';
+export { inspectSocketFile, removeSocketFile, type SocketFileState } from './core/socket-file.js';
+
+import { exchange, type ExchangeOptions, type ExchangeRecord } from './core/exchange.js';
+
+/** Send a message and read the reply: exchange() with a string or Buffer payload. */
+export function send(target: string, message: string | Buffer, opts: Omit<ExchangeOptions, 'payload'> = {}): Promise<ExchangeRecord> {
+  return exchange(target, { ...opts, payload: typeof message === 'string' ? Buffer.from(message) : message });
+}
