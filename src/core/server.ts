@@ -125,6 +125,8 @@ export class UdsServer extends EventEmitter<ServerEvents> {
   private ownedPath?: { path: string; ino: number };
   private closing?: Promise<void>;
   private emfileWarned = false;
+  /** Whether listen() replaced a stale socket file left by a dead server. */
+  replacedStale = false;
 
   constructor(target: Target, options: ServeOptions = {}) {
     super();
@@ -213,6 +215,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       this.ownedPath = { path: t.path, ino: st.ino };
       if (this.options.group !== undefined) await chgrp(t.path, this.options.group);
     }
+    this.replacedStale = replacedStale;
     this.emit('listening', { target: this.address(), replacedStale });
     return { replacedStale };
   }
@@ -247,6 +250,11 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       this.emit('done');
     })();
     return this.closing;
+  }
+
+  /** Destroy every open connection now (a second Ctrl-C); close() then completes at once. */
+  abort(): void {
+    for (const s of this.sockets) s.destroy();
   }
 
   private log(

@@ -1,0 +1,162 @@
+/**
+ * Commander wiring only: options, defaults and help text. Each action loads its
+ * command module lazily (start-up time matters for a CLI CI calls thousands of
+ * times) and this is the one place that turns results into an exit status.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { END_RULE_HELP } from './core/end-rule.js';
+import { UdsError } from './core/errors.js';
+import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS } from './core/server.js';
+import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
+import { processIo } from './io.js';
+import { choiceOption, durationOption, intOption, modeOption, sizeOption, untilOption } from './options.js';
+
+const USAGE_CODES: ReadonlySet<string> = new Set(['BAD_TARGET', 'PATH_TOO_LONG', 'BAD_DURATION', 'BAD_OPTION', 'NOT_SUPPORTED']);
+
+/** Exit status for a usage error, per command (probe answers UNKNOWN like a monitoring plugin). */
+const usageStatus = (cmd: string): number => (cmd === 'probe' ? 3 : EXIT.USAGE);
+
+function version(): string {
+  try {
+    return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Raised by an action to end with a status (keeps process.exit in one place). */
+class Done {
+  constructor(readonly status: number) {}
+}
+
+export function buildProgram(): Command {
+  const program = new Command('udsctl')
+    .description('Diagnose Unix domain socket IPC (and TCP): send, serve, probe, bench')
+    .version(version(), '-V, --version')
+    .addHelpText(
+      'after',
+      `
+Targets: /path/to.sock, ./rel.sock, unix:PATH, @abstract-name (Linux), host:port, tcp://host:port
+
+Exit status (send, serve, bench; probe uses 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN):
+${EXIT_TABLE.map((r) => `  ${String(r.status).padStart(2)}  ${r.meaning}`).join('\n')}
+
+See 'udsctl <command> --help' and man udsctl.`,
+    );
+
+  program
+    .command('send')
+    .description('send a message to a socket and print the reply; never hangs')
+    .argument('<target>', 'socket path, @name, or host:port')
+    .argument('[message]', 'message to send; "-" reads stdin (also read when stdin is piped and no message is given)')
+    .option('-x, --hex', 'the message is hex digits ("48 69 0a")')
+    .option('-e, --escapes', 'understand \\n \\r \\t \\0 \\\\ \\xHH in the message')
+    .option('-n, --newline', 'append a newline to the message (default: sent exactly as given)')
+    .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP}`).default(untilOption('eof'), 'eof').argParser(untilOption))
+    .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply').default(5_000, '5s').argParser(durationOption('--timeout')))
+    .addOption(new Option('--connect-timeout <duration>', 'bound on connecting').default(5_000, '5s').argParser(durationOption('--connect-timeout')))
+    .option('-H, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
+    .option('-v, --verbose', 'print the timeline of the exchange to stderr')
+    .option('--json', 'print the exchange record as JSON on stdout instead of the reply')
+    .addHelpText(
+      'after',
+      `
+The reply bytes go to stdout exactly as received; diagnostics go to stderr.
+A server that replies but never closes: with --until eof (default) send waits
+--timeout, prints the reply, says so on stderr and exits 8.
+
+Examples:
+  udsctl send /tmp/odc_ws.sock hi
+  printf 'PING\\r\\n' | udsctl send --until line /run/redis.sock
+  udsctl send --json --until line @my-abstract-socket hi`,
+    )
+    .action(async (target: string, message: string | undefined, opts) => {
+      const { runSend } = await import('./commands/send.js');
+      throw new Done(await runSend(target, message, opts, processIo()));
+    });
+
+  program
+    .command('serve')
+    .description('run the reference server (one-shot: read once, reply one line, close), with fault modes')
+    .argument('<target>', 'socket path, @name, or host:port to listen on')
+    .option('-r, --reply <text>', 'reply with TEXT (escapes like \\n understood; a newline is added unless it ends with one) instead of "OK+ at HH:MM:SS"')
+    .option('--echo', 'reply with the request itself')
+    .option('-k, --keep-alive', 'persistent line protocol: a reply for every line; the connection stays open')
+    .addOption(new Option('--read <mode>', 'one-shot request framing: once (one read of up to 512 bytes), line, eof (until the client half-closes)').choices(READ_MODES).default('once'))
+    .addOption(new Option('-f, --fault <fault>', `misbehave on purpose: ${FAULTS.join(' | ')}`).argParser(choiceOption('--fault', FAULTS)))
+    .addOption(new Option('--delay <duration>', 'wait before replying (default: 1s with --fault slow, else 0)').argParser(durationOption('--delay')))
+    .addOption(new Option('--perm <mode>', 'socket file mode, e.g. 0660, set at creation (no window with a wider mode)').argParser(modeOption))
+    .option('--group <group>', 'group of the socket file (name or gid), e.g. www-data')
+    .addOption(new Option('-c, --count <n>', 'exit after N connections').argParser(intOption('--count', 1)))
+    .addOption(new Option('--max-conns <n>', 'connections open at once; the excess are accepted and closed at once, and logged').argParser(intOption('--max-conns', 1)))
+    .addOption(new Option('--max-bytes <size>', 'largest request; a client sending more is disconnected, and logged').default(SERVE_DEFAULTS.maxBytes, '1MiB').argParser(sizeOption('--max-bytes', 1)))
+    .addOption(new Option('--idle-timeout <duration>', 'close a connection idle this long (0: never)').default(SERVE_DEFAULTS.idleTimeout, '60s').argParser(durationOption('--idle-timeout')))
+    .addOption(new Option('--backlog <n>', 'listen(2) backlog').default(SERVE_DEFAULTS.backlog).argParser(intOption('--backlog', 1)))
+    .addOption(new Option('--grace <duration>', 'on SIGINT/SIGTERM, how long in-flight connections may finish').default(SERVE_DEFAULTS.graceTimeout, '5s').argParser(durationOption('--grace')))
+    .option('--json', 'log JSON lines (one per connection) on stderr')
+    .option('-q, --quiet', 'no per-connection log')
+    .addHelpText(
+      'after',
+      `
+Faults:
+${FAULTS.map((f) => `  ${f.padEnd(20)} ${FAULT_HELP[f]}`).join('\n')}
+
+A stale socket file (no listener) is replaced and reported; a path where a
+server listens is refused (exit 11); a file, directory or symlink is never
+deleted (exit 11). SIGINT/SIGTERM: stop accepting, finish in-flight exchanges
+within --grace, remove the socket file, exit 0.
+
+Examples:
+  udsctl serve /tmp/odc_ws.sock
+  udsctl serve --fault never-close /tmp/odc_ws.sock
+  udsctl serve --perm 0660 --group www-data /run/app.sock`,
+    )
+    .action(async (target: string, opts) => {
+      const { runServe } = await import('./commands/serve.js');
+      throw new Done(await runServe(target, opts, processIo()));
+    });
+
+  for (const cmd of program.commands) configureErrors(cmd);
+  configureErrors(program);
+  return program;
+}
+
+function configureErrors(cmd: Command): void {
+  cmd.exitOverride();
+  cmd.configureOutput({
+    outputError: (str, write) => {
+      const usage = cmd.parent ? `usage: udsctl ${cmd.name()} ${cmd.usage()}` : `usage: udsctl ${cmd.usage()}`;
+      write(`udsctl${cmd.parent ? ` ${cmd.name()}` : ''}: ${str.replace(/^error: /, '').trim()}\n${usage}\n`);
+    },
+  });
+}
+
+/** Run the CLI; resolves with the exit status (never throws). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const sub = argv.slice(2).find((a) => !a.startsWith('-')) ?? '';
+  try {
+    await program.parseAsync(argv);
+    return EXIT.OK;
+  } catch (err) {
+    if (err instanceof Done) return err.status;
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+      // commander.executeSubCommandAsync etc. fall through as usage errors; the message was printed by outputError.
+      return usageStatus(sub);
+    }
+    if (err instanceof UdsError) {
+      const cmd = program.commands.find((c) => c.name() === sub);
+      if (USAGE_CODES.has(err.code)) {
+        process.stderr.write(`udsctl ${sub}: ${err.message}\nusage: udsctl ${sub} ${cmd?.usage() ?? ''}\n`);
+        return usageStatus(sub);
+      }
+      process.stderr.write(`udsctl ${sub}: ${err.message}\n`);
+      return sub === 'probe' ? 3 : exitStatusFor(err.code);
+    }
+    process.stderr.write(`udsctl: internal error: ${(err as Error)?.message ?? String(err)}\n`);
+    if (process.env.UDSCTL_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
+    return EXIT.INTERNAL;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Option parse functions shared by the commands: each throws a one-line
+ * message commander prints as a usage error.
+ */
+import { InvalidArgumentError } from 'commander';
+import { parseDuration } from './core/duration.js';
+import { parseEndRule, type EndRule } from './core/end-rule.js';
+import { UdsError } from './core/errors.js';
+
+function wrap<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof UdsError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
+
+/** `--timeout 2s` etc. */
+export const durationOption = (name: string) => (value: string): number => wrap(() => parseDuration(value, name));
+
+/** A whole number within [min, max]. */
+export const intOption =
+  (name: string, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  (value: string): number => {
+    if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`${name} must be a whole number (got "${value}")`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max} (got ${n})`);
+    return n;
+  };
+
+/** A byte size: 512, 4k, 1MiB, 8M. */
+export const sizeOption =
+  (name: string, min = 0) =>
+  (value: string): number => {
+    const m = /^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(value);
+    if (!m) throw new InvalidArgumentError(`${name} must be a size like 512, 64k or 8MiB (got "${value}")`);
+    const unit = (m[2] ?? 'b').toLowerCase()[0];
+    const n = Number(m[1]) * ({ b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[unit];
+    if (n < min) throw new InvalidArgumentError(`${name} must be at least ${min} bytes (got "${value}")`);
+    return n;
+  };
+
+/** `--until line` etc. */
+export const untilOption = (value: string): EndRule => wrap(() => parseEndRule(value));
+
+/** One of a fixed list. */
+export const choiceOption =
+  <T extends string>(name: string, choices: readonly T[]) =>
+  (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new InvalidArgumentError(`${name} must be one of ${choices.join(', ')} (got "${value}")`);
+    }
+    return value as T;
+  };
+
+/** An octal file mode like 0660 or 660. */
+export const modeOption = (value: string): number => {
+  if (!/^0?[0-7]{3}$/.test(value)) throw new InvalidArgumentError(`--perm must be an octal mode like 0660 (got "${value}")`);
+  return parseInt(value, 8);
+};

@@ -1,0 +1,48 @@
+import type { ChalkInstance } from 'chalk';
+import { formatDuration } from '../core/duration.js';
+import type { ExchangeRecord } from '../core/exchange.js';
+
+const END_TEXT: Record<ExchangeRecord['end'], string> = {
+  closed: 'server closed the connection',
+  reset: 'server reset the connection',
+  timeout: 'our timeout fired',
+  open: 'end rule met; connection still open, closed by us',
+  error: 'failed',
+};
+
+/** The exchange as JSON data (reply as UTF-8 text and as base64, so binary survives). */
+export function exchangeToJson(r: ExchangeRecord): Record<string, unknown> {
+  return {
+    target: r.target,
+    ok: r.ok,
+    code: r.error?.code ?? 'OK',
+    message: r.error?.message ?? null,
+    errno: (r.error?.cause as NodeJS.ErrnoException | undefined)?.code ?? null,
+    until: r.until,
+    end: r.end,
+    ruleMet: r.ruleMet,
+    bytesSent: r.bytesSent,
+    bytesReceived: r.bytesReceived,
+    reply: r.reply.toString('utf8'),
+    replyBase64: r.reply.toString('base64'),
+    timings: r.timings,
+  };
+}
+
+const at = (us: number | undefined) => (us === undefined ? '' : `+${formatDuration(us / 1000)}`.padStart(10));
+
+/** The -v timeline: one line per phase reached. */
+export function exchangeTimeline(r: ExchangeRecord, c: ChalkInstance): string[] {
+  const t = r.timings;
+  const lines: string[] = [];
+  const row = (us: number | undefined, text: string) => {
+    if (us !== undefined) lines.push(`${c.dim(at(us))}  ${text}`);
+  };
+  row(t.connectedUs, `connected to ${r.target}`);
+  row(t.writtenUs, `sent ${r.bytesSent} bytes`);
+  row(t.firstByteUs, 'first byte of reply');
+  row(t.replyEndUs, `reply complete (${r.reply.length} bytes, until ${r.until})`);
+  row(t.closedUs, r.end === 'reset' ? 'connection reset by server' : 'server closed the connection');
+  lines.push(`${c.dim(at(t.totalUs))}  ${r.ok ? c.green('done') : c.red('failed')}: ${END_TEXT[r.end]}; ${r.bytesReceived} bytes received`);
+  return lines;
+}
