@@ -198,7 +198,7 @@ function runExchange(
     socket.on('end', () => {
       timings.closedUs = nowUs() - start;
       if (replyLength >= 0) return finish('closed');
-      if (until.kind === 'eof' || until.kind === 'idle') {
+      if (received > 0 && (until.kind === 'eof' || until.kind === 'idle')) {
         replyLength = received;
         timings.replyEndUs = timings.closedUs;
         return finish('closed');

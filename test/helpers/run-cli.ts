@@ -1,0 +1,102 @@
+/**
+ * Spawn the real CLI (`node bin/udsctl.js`) and collect stdout, stderr and the
+ * exit status separately. Every child is bounded by a timeout and killed by
+ * killAll() (call it in afterEach).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/udsctl.js', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const children = new Set<ChildProcess>();
+
+export interface CliResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stdoutBytes: Buffer;
+  stderr: string;
+}
+
+export interface RunOptions {
+  input?: string | Buffer;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Prefix command, e.g. ['setpriv', '--reuid=65534', ...] to drop root. */
+  wrap?: string[];
+  cwd?: string;
+}
+
+/** Run udsctl to completion. */
+export async function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  const child = startCli(args, opts);
+  if (opts.input !== undefined) child.stdin!.end(opts.input);
+  else child.stdin!.end();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on('data', (c: Buffer) => out.push(c));
+  child.stderr!.on('data', (c: Buffer) => err.push(c));
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 15_000);
+  const [status, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+  const stdoutBytes = Buffer.concat(out);
+  return { status, signal, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: Buffer.concat(err).toString('utf8') };
+}
+
+/** Start udsctl in the background (e.g. serve); the caller reads its streams. */
+export function startCli(args: string[], opts: RunOptions = {}): ChildProcess {
+  const [cmd, ...pre] = opts.wrap ?? [];
+  const argv = [...pre, ...(cmd ? [process.execPath] : []), BIN, ...args];
+  const child = spawn(cmd ?? process.execPath, argv, {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.once('close', () => children.delete(child));
+  return child;
+}
+
+/** Wait until a background child's stderr contains `text` (bounded). */
+export function waitForStderr(child: ChildProcess, text: string | RegExp, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let acc = '';
+    const timer = setTimeout(() => {
+      child.stderr!.off('data', onData);
+      reject(new Error(`timed out waiting for ${text} in stderr; got: ${acc}`));
+    }, timeoutMs);
+    const onData = (c: Buffer) => {
+      acc += c.toString();
+      if (typeof text === 'string' ? acc.includes(text) : text.test(acc)) {
+        clearTimeout(timer);
+        child.stderr!.off('data', onData);
+        resolve(acc);
+      }
+    };
+    child.stderr!.on('data', onData);
+  });
+}
+
+/** Collect everything a background child writes to stderr from now on. */
+export function collectStderr(child: ChildProcess): { text: () => string } {
+  let acc = '';
+  child.stderr!.on('data', (c: Buffer) => (acc += c.toString()));
+  return { text: () => acc };
+}
+
+/** Wait for a child to exit (bounded), killing it if it does not. */
+export async function waitExit(child: ChildProcess, timeoutMs = 10_000): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return code;
+}
+
+/** Kill every child still running. */
+export function killAll(): void {
+  for (const c of children) c.kill('SIGKILL');
+  children.clear();
+}
