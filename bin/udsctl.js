@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli.js';
+import { main } from '../dist/udsctl.mjs';
 process.exitCode = await main(process.argv);
