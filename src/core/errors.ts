@@ -74,6 +74,7 @@ export function fromConnectErrno(err: NodeJS.ErrnoException, target: string): Ud
     case 'ECONNREFUSED':
       return new UdsError('REFUSED', `${target}: connection refused (no server is listening)`, { target, cause });
     case 'EAGAIN':
+    case 'EWOULDBLOCK': // errno 11's other name, which libc.ts's errno table may pick
       return new UdsError('BACKLOG_FULL', `${target}: listen backlog is full (server is not accepting fast enough)`, {
         target,
         cause,
