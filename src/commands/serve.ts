@@ -1,5 +1,5 @@
 import { unescapeText } from '../core/escape.js';
-import { type Fault, type ReadMode, type ServeOptions, startServer } from '../core/server.js';
+import { type Fault, type ReadMode, type ServeOptions, UdsServer } from '../core/server.js';
 import { parseTarget } from '../core/target.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
@@ -51,18 +51,9 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   const say = (line: string) => void io.stderr.write(line + '\n');
   const event = (obj: Record<string, unknown>) => say(JSON.stringify(obj));
 
-  const server = await startServer(target, options);
-  const where = server.address();
-  if (flags.json) event({ event: 'listening', target: where, replacedStale: server.replacedStale, pid: process.pid });
-  else if (!flags.quiet) {
-    if (server.replacedStale) say(`${c.yellow('udsctl serve:')} replaced a stale socket file at ${where} (no server was listening)`);
-    say(`${c.green('udsctl serve:')} listening on ${where}${flags.fault ? ` (fault: ${flags.fault})` : ''}`);
-  }
-  server.on('warning', (msg) => (flags.json ? event({ event: 'warning', message: msg }) : say(`${c.yellow('udsctl serve:')} ${msg}`)));
-  if (!flags.quiet) {
-    server.on('connection', (log) => (flags.json ? event({ event: 'connection', ...log }) : say(connectionLine(log, c))));
-  }
-
+  // Signal handlers go in before the socket exists: a supervisor that sees the
+  // socket and sends SIGTERM at once must get a graceful stop, not the default kill.
+  const server = new UdsServer(target, options);
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     // A second signal: stop waiting for in-flight exchanges.
@@ -72,9 +63,25 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  await new Promise<void>((resolve) => server.once('done', resolve));
-  process.removeListener('SIGINT', onSignal);
-  process.removeListener('SIGTERM', onSignal);
+  try {
+    const done = new Promise<void>((resolve) => server.once('done', resolve));
+    server.on('warning', (msg) => (flags.json ? event({ event: 'warning', message: msg }) : say(`${c.yellow('udsctl serve:')} ${msg}`)));
+    if (!flags.quiet) {
+      server.on('connection', (log) => (flags.json ? event({ event: 'connection', ...log }) : say(connectionLine(log, c))));
+    }
+    await server.listen();
+    const where = server.address();
+    if (flags.json) event({ event: 'listening', target: where, replacedStale: server.replacedStale, pid: process.pid });
+    else if (!flags.quiet) {
+      if (server.replacedStale) say(`${c.yellow('udsctl serve:')} replaced a stale socket file at ${where} (no server was listening)`);
+      say(`${c.green('udsctl serve:')} listening on ${where}${flags.fault ? ` (fault: ${flags.fault})` : ''}`);
+    }
+    if (signals > 0) void server.close();
+    await done;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
   if (flags.json) event({ event: 'stopped' });
   return EXIT.OK;
 }

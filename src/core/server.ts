@@ -235,6 +235,12 @@ export class UdsServer extends EventEmitter<ServerEvents> {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // Clients whose connect() already succeeded may still sit in the kernel's
+      // accept queue; closing the listener would reset them. Unlink the path
+      // first (no new client can reach us), let one poll round accept the
+      // queue, then close the listener.
+      if (this.ownedPath) await removeSocketFile(this.ownedPath.path, this.ownedPath.ino);
+      if (this.server.listening) await new Promise((r) => setTimeout(r, 10));
       await new Promise<void>((resolve) => {
         this.server.close(() => resolve());
         const grace = this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
@@ -246,7 +252,6 @@ export class UdsServer extends EventEmitter<ServerEvents> {
         for (const s of this.sockets) if ((s as SocketState).idleBetweenRequests) s.destroy();
         if (this.sockets.size === 0) clearTimeout(timer);
       });
-      if (this.ownedPath) await removeSocketFile(this.ownedPath.path, this.ownedPath.ino);
       this.emit('done');
     })();
     return this.closing;

@@ -86,13 +86,13 @@ export function collectStderr(child: ChildProcess): { text: () => string } {
   return { text: () => acc };
 }
 
-/** Wait for a child to exit (bounded), killing it if it does not. */
-export async function waitExit(child: ChildProcess, timeoutMs = 10_000): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
+/** Wait for a child to exit (bounded, then SIGKILL); the exit code, or the signal's name. */
+export async function waitExit(child: ChildProcess, timeoutMs = 10_000): Promise<number | string | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode;
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   clearTimeout(timer);
-  return code;
+  return code ?? signal;
 }
 
 /** Kill every child still running. */
