@@ -1,6 +1,8 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { connectAbstractFd } from '../../src/core/libc.js';
 import { UdsError, exchange, inspectSocketFile, removeSocketFile, startServer } from '../../src/index.js';
 import { killChildren } from '../helpers/children.js';
 import { OK_REPLY_RE, makeStaleSocket, runAsNobody } from '../helpers/peers.js';
@@ -248,6 +250,43 @@ describe('startServer(): close() and its own socket file', () => {
     const first = await serve({ kind: 'tcp', host: '127.0.0.1', port: 0, display: '127.0.0.1:0' });
     const e = await listenError(first.address());
     expect(e.code).toBe('ADDRESS_IN_USE');
+  });
+});
+
+describe('startServer(): listen backlog', () => {
+  // Connects made in one synchronous run, so the server cannot accept in
+  // between: Linux queues backlog + 1 of them, the rest fail with EAGAIN.
+  it('backlog 1 on a path: the third queued connect finds the queue full', async () => {
+    const path = join(tmpDir(), 's.sock');
+    await serve(path, { backlog: 1 });
+    const outcomes = await Promise.all(
+      Array.from({ length: 5 }, () => new Promise<string>((resolve) => {
+        const c = net.connect(path);
+        onTestFinished(() => void c.destroy());
+        c.once('connect', () => resolve('ok'));
+        c.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      })),
+    );
+    expect(outcomes).toEqual(['ok', 'ok', 'EAGAIN', 'EAGAIN', 'EAGAIN']);
+  });
+
+  // net.Server#listen({ fd }) listens again with its own default of 511
+  // unless the backlog is passed along with the fd.
+  it('backlog 1 on an abstract name: the same', async () => {
+    const name = uniqueAbstractName();
+    await serve(name, { backlog: 1 });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      try {
+        const fd = connectAbstractFd(Buffer.from(name.slice(1)));
+        onTestFinished(() => closeSync(fd));
+        outcomes.push('ok');
+      } catch (e) {
+        outcomes.push((e as NodeJS.ErrnoException).code ?? 'error');
+      }
+    }
+    expect(outcomes.slice(0, 2)).toEqual(['ok', 'ok']);
+    expect(outcomes.slice(2).every((o) => o === 'EAGAIN' || o === 'EWOULDBLOCK')).toBe(true);
   });
 });
 
