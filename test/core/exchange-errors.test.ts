@@ -177,6 +177,13 @@ describe('exchange(): typed errors after the connection', () => {
     expect(log).toMatchObject({ end: 'reset', fault: 'reset', bytesOut: 0 });
   });
 
+  it('RESET on an abstract name', async () => {
+    const name = uniqueAbstractName();
+    await serve(name, { fault: 'reset' });
+    const r = await exchange(name, { payload: hi, timeout: 2_000 });
+    expect(r.error?.code).toBe('RESET');
+  });
+
   it('RESET on TCP (a real RST)', async () => {
     const server = await serve(tcpAnyPort(), { fault: 'reset' });
     const r = await exchange(server.address(), { payload: hi, timeout: 2_000 });

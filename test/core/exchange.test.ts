@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ExchangeRecord, exchange, parseEndRule, send } from '../../src/index.js';
 import { killChildren } from '../helpers/children.js';
-import { OK_REPLY_RE, startDripServer } from '../helpers/peers.js';
+import { OK_REPLY_RE, startDripServer, startFullBacklogListener } from '../helpers/peers.js';
 import { collectLogs, serve, tcpAnyPort } from '../helpers/servers.js';
 import { tmpDir, uniqueAbstractName } from '../helpers/tmp-dir.js';
 
@@ -351,6 +351,19 @@ describe('exchange(): record', () => {
     const r = await exchange(path, { payload: hi, timeout: 10_000, signal: ac.signal });
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(r).toMatchObject({ ok: false, end: 'error' });
+    expect(r.error?.message).toMatch(/aborted/);
+  });
+
+  // openConnection() is not given the signal, so an abort while connecting
+  // (a full backlog being retried) waits out the whole connectTimeout.
+  it('an abort while connecting ends the exchange at once too', async () => {
+    const path = await startFullBacklogListener('unix', join(tmpDir(), 'full.sock'));
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const started = performance.now();
+    const r = await exchange(path, { payload: hi, connectTimeout: 2_000, signal: ac.signal });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(r.ok).toBe(false);
     expect(r.error?.message).toMatch(/aborted/);
   });
 
