@@ -150,9 +150,9 @@ describe('exchange(): typed errors after the connection', () => {
   it('NEVER_CLOSED when the server replies but keeps the connection open (eof rule)', async () => {
     const path = join(tmpDir(), 's.sock');
     await serve(path, { fault: 'never-close' });
-    const r = await exchange(path, { payload: hi, timeout: 250 });
+    const r = await exchange(path, { payload: hi, timeout: 400 });
     expect(r.error?.code).toBe('NEVER_CLOSED');
-    expect(r.error?.message).toMatch(/replied \(16 bytes\) but did not close the connection within 250ms/);
+    expect(r.error?.message).toMatch(/replied \(16 bytes\) but did not close the connection within 400ms/);
     expect(r.reply.toString()).toMatch(/^OK\+ at \d\d:\d\d:\d\d\n$/);
     expect(r).toMatchObject({ end: 'timeout', ruleMet: false });
   });

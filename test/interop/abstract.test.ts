@@ -48,7 +48,7 @@ describe('udsctl startServer("@name") as the server', () => {
 describe('udsctl exchange("@name") as the client', () => {
   it('reaches socat ABSTRACT-LISTEN', async () => {
     const name = uniqueAbstractName();
-    const peer = spawnChild('socat', ['-d', '-d', `ABSTRACT-LISTEN:${name.slice(1)}`, 'SYSTEM:echo from-socat'], { timeoutMs: 15_000 });
+    const peer = spawnChild('socat', ['-d', '-d', `ABSTRACT-LISTEN:${name.slice(1)}`, 'SYSTEM:read l; echo from-socat'], { timeoutMs: 15_000 });
     await waitForOutput(peer, /listening on/);
     const r = await exchange(name, { payload: Buffer.from('hi\n') });
     expect(r.error).toBeUndefined();

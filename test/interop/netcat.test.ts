@@ -72,7 +72,7 @@ describe('udsctl exchange() against nc -lU', () => {
     const peer = spawnChild('nc', ['-v', '-l', '-U', path], { timeoutMs: 10_000 });
     peer.child.stdin?.end('partial story\n');
     await waitForOutput(peer, /Listening on/);
-    const r = await exchange(path, { payload: Buffer.from('x\n'), timeout: 300 });
+    const r = await exchange(path, { payload: Buffer.from('x\n'), timeout: 1_000 });
     expect(r.error?.code).toBe('NEVER_CLOSED');
     expect(r.reply.toString()).toBe('partial story\n');
   });

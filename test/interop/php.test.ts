@@ -110,7 +110,7 @@ describe('PHP reading to EOF (PHP_BINARY_READ) against udsctl startServer()', ()
   });
 
   it('never-close: the reply arrives, then SO_RCVTIMEO ends the wait for EOF with EAGAIN', async () => {
-    const r = await php(EOF_CLIENT, { fault: 'never-close' }, 200);
+    const r = await php(EOF_CLIENT, { fault: 'never-close' }, 500);
     expect(r).toMatchObject({ ok: false, errno: EAGAIN, reply: expect.stringMatching(OK_REPLY_RE) });
   });
 

@@ -94,7 +94,7 @@ describe('the Python client against udsctl startServer()', () => {
   it('never-close: a Python client reading to EOF gets the reply, then waits until its timeout', async () => {
     const path = join(tmpDir(), 's.sock');
     await serve(path, { fault: 'never-close' });
-    const out = await pyClient(path, 'hello\\n', '--timeout', '0.3');
+    const out = await pyClient(path, 'hello\\n', '--timeout', '0.5');
     expect(out.reply).toMatch(OK_REPLY_RE);
     expect(out.closed).toBe(false);
     expect(out.error).toMatch(/timed out/);

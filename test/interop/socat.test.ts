@@ -57,7 +57,7 @@ describe('socat as a client of udsctl startServer()', () => {
   it('against never-close, socat only stops because of its own -t timeout', async () => {
     const path = join(tmpDir(), 's.sock');
     await serve(path, { fault: 'never-close' });
-    const r = await socatClient(`UNIX-CONNECT:${path}`, 'hello\n', '0.3');
+    const r = await socatClient(`UNIX-CONNECT:${path}`, 'hello\n', '1');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(OK_REPLY_RE);
   });
@@ -66,7 +66,9 @@ describe('socat as a client of udsctl startServer()', () => {
 describe('udsctl exchange() against socat servers', () => {
   it('a socat SYSTEM server: reply to EOF', async () => {
     const path = join(tmpDir(), 'socat.sock');
-    await socatServer(`UNIX-LISTEN:${path}`, 'SYSTEM:echo hello-from-socat');
+    // `read` first: a command that exits with our request unread makes its
+    // socketpair report a reset to socat, which may then drop the output.
+    await socatServer(`UNIX-LISTEN:${path}`, 'SYSTEM:read l; echo hello-from-socat');
     const r = await exchange(path, { payload: Buffer.from('hi\n') });
     expect(r.error).toBeUndefined();
     expect(r.reply.toString()).toBe('hello-from-socat\n');
@@ -85,7 +87,7 @@ describe('udsctl exchange() against socat servers', () => {
   it('without half-close, a cat server never closes: NEVER_CLOSED, with the echo in hand', async () => {
     const path = join(tmpDir(), 'socat.sock');
     await socatServer(`UNIX-LISTEN:${path}`, 'EXEC:cat');
-    const r = await exchange(path, { payload: Buffer.from('ping\n'), timeout: 300 });
+    const r = await exchange(path, { payload: Buffer.from('ping\n'), timeout: 1_000 });
     expect(r.error?.code).toBe('NEVER_CLOSED');
     expect(r.reply.toString()).toBe('ping\n');
   });
