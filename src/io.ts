@@ -15,3 +15,34 @@ export function writeAll(stream: NodeJS.WritableStream, data: string | Buffer): 
     stream.write(data, () => resolve());
   });
 }
+
+/**
+ * Lines gathered and written once per event-loop turn: a busy server logs
+ * thousands of lines a second, and one write(2) per line would cost more than
+ * serving the connection. flush() writes what is left (before exiting).
+ */
+export function lineBuffer(stream: NodeJS.WritableStream): { line(text: string): void; flush(): Promise<void> } {
+  let pending = '';
+  let scheduled = false;
+  const drain = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending;
+    pending = '';
+    stream.write(text);
+  };
+  return {
+    line(text: string) {
+      pending += text + '\n';
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(drain);
+      }
+    },
+    flush() {
+      const text = pending;
+      pending = '';
+      return writeAll(stream, text);
+    },
+  };
+}

@@ -1,8 +1,10 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import type net from 'node:net';
 import { unescapeText } from '../core/escape.js';
 import { type Fault, type ReadMode, type ServeOptions, UdsServer } from '../core/server.js';
 import { parseTarget } from '../core/target.js';
 import { EXIT } from '../exit-codes.js';
-import type { Io } from '../io.js';
+import { type Io, lineBuffer } from '../io.js';
 import { connectionLine } from '../render/serve.js';
 import { errColor } from '../render/style.js';
 
@@ -21,16 +23,24 @@ export interface ServeFlags {
   idleTimeout: number;
   backlog: number;
   grace: number;
+  workers: number;
   json?: boolean;
   quiet?: boolean;
 }
 
+/** Set in the environment of the processes `--workers` forks. */
+const WORKER_ENV = 'UDSCTL_SERVE_WORKER';
+type WorkerMessage = { type: 'listen' } | { type: 'stop' } | { type: 'handled' };
+
 /**
  * `udsctl serve`: run the reference server until --count connections are done
- * or SIGINT/SIGTERM; resolves with the exit status.
+ * or SIGINT/SIGTERM; resolves with the exit status. With --workers N, this
+ * process binds the socket and N-1 forked copies of it accept on it too.
  */
 export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): Promise<number> {
   const target = parseTarget(targetSpec);
+  const worker = io.env[WORKER_ENV] === '1' && typeof process.send === 'function';
+  const workers = worker ? 1 : flags.workers;
   const options: ServeOptions = {
     reply: flags.reply === undefined ? undefined : unescapeText(flags.reply),
     echo: flags.echo,
@@ -40,7 +50,8 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     delay: flags.delay,
     perm: flags.perm,
     group: flags.group,
-    count: flags.count,
+    // With workers the count is over all processes: the primary keeps it.
+    count: workers > 1 || worker ? undefined : flags.count,
     maxConns: flags.maxConns,
     maxBytes: flags.maxBytes,
     idleTimeout: flags.idleTimeout,
@@ -48,40 +59,104 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     graceTimeout: flags.grace,
   };
   const c = errColor;
-  const say = (line: string) => void io.stderr.write(line + '\n');
+  const log = lineBuffer(io.stderr);
+  const say = (line: string) => log.line(line);
   const event = (obj: Record<string, unknown>) => say(JSON.stringify(obj));
+  const children: ChildProcess[] = [];
 
   // Signal handlers go in before the socket exists: a supervisor that sees the
   // socket and sends SIGTERM at once must get a graceful stop, not the default kill.
   const server = new UdsServer(target, options);
-  let signals = 0;
+  let stopping = 0;
+  const stop = () => {
+    for (const child of children) if (child.connected) child.send({ type: 'stop' } satisfies WorkerMessage);
+    void server.close();
+  };
   const onSignal = (sig: NodeJS.Signals) => {
     // A second signal: stop waiting for in-flight exchanges.
-    if (++signals > 1) return server.abort();
-    if (!flags.quiet && !flags.json) say(`udsctl serve: ${sig}: finishing in-flight connections, then exiting`);
-    void server.close();
+    if (++stopping > 1) {
+      for (const child of children) child.kill('SIGKILL');
+      return server.abort();
+    }
+    if (!flags.quiet && !flags.json && !worker) say(`udsctl serve: ${sig}: finishing in-flight connections, then exiting`);
+    stop();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const onParentMessage = (msg: WorkerMessage, handle?: net.Server) => {
+    if (msg?.type === 'listen' && handle) server.adopt(handle);
+    if (msg?.type === 'stop') onSignal('SIGTERM');
+  };
+  if (worker) {
+    process.on('message', onParentMessage);
+    // The primary is gone: finish what is in flight and leave.
+    process.once('disconnect', () => onSignal('SIGTERM'));
+  }
   try {
     const done = new Promise<void>((resolve) => server.once('done', resolve));
     server.on('warning', (msg) => (flags.json ? event({ event: 'warning', message: msg }) : say(`${c.yellow('udsctl serve:')} ${msg}`)));
     if (!flags.quiet) {
-      server.on('connection', (log) => (flags.json ? event({ event: 'connection', ...log }) : say(connectionLine(log, c))));
+      server.on('connection', (entry) => (flags.json ? event({ event: 'connection', pid: process.pid, ...entry }) : say(connectionLine(entry, c))));
     }
+    if (worker) {
+      server.on('connection', () => process.send!({ type: 'handled' } satisfies WorkerMessage));
+      await done;
+      process.removeAllListeners('disconnect');
+      // The IPC channel would keep this process alive.
+      process.disconnect();
+      return EXIT.OK;
+    }
+
     await server.listen();
+    let handled = 0;
+    const countOne = () => {
+      if (flags.count !== undefined && ++handled === flags.count) stop();
+    };
+    if (workers > 1) {
+      server.on('connection', countOne);
+      for (let i = 1; i < workers; i++) children.push(startWorker(server.listener, countOne, io));
+    }
     const where = server.address();
-    if (flags.json) event({ event: 'listening', target: where, replacedStale: server.replacedStale, pid: process.pid });
+    if (flags.json) event({ event: 'listening', target: where, replacedStale: server.replacedStale, workers, pid: process.pid });
     else if (!flags.quiet) {
       if (server.replacedStale) say(`${c.yellow('udsctl serve:')} replaced a stale socket file at ${where} (no server was listening)`);
-      say(`${c.green('udsctl serve:')} listening on ${where}${flags.fault ? ` (fault: ${flags.fault})` : ''}`);
+      const extra = [flags.fault ? `fault: ${flags.fault}` : '', workers > 1 ? `${workers} processes` : ''].filter(Boolean).join(', ');
+      say(`${c.green('udsctl serve:')} listening on ${where}${extra ? ` (${extra})` : ''}`);
     }
-    if (signals > 0) void server.close();
+    if (stopping > 0) stop();
     await done;
+    await Promise.all(children.map((child) => waitChild(child, flags.grace + 2_000)));
+    if (flags.json) event({ event: 'stopped' });
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    if (worker) process.removeListener('message', onParentMessage);
+    await log.flush();
   }
-  if (flags.json) event({ event: 'stopped' });
   return EXIT.OK;
+}
+
+/** Fork a copy of this CLI that serves on our listening socket. */
+function startWorker(listener: net.Server, onHandled: () => void, io: Io): ChildProcess {
+  const child = fork(process.argv[1], process.argv.slice(2), {
+    env: { ...io.env, [WORKER_ENV]: '1' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  child.on('message', (msg: WorkerMessage) => {
+    if (msg?.type === 'handled') onHandled();
+  });
+  child.send({ type: 'listen' } satisfies WorkerMessage, listener);
+  return child;
+}
+
+/** Wait for a worker to exit, killing it past the bound. */
+function waitChild(child: ChildProcess, boundMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), boundMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

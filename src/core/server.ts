@@ -108,6 +108,19 @@ export function defaultReply(date = new Date()): Buffer {
   return Buffer.from(`OK+ at ${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}\n`);
 }
 
+// The reply changes once a second; serve builds it once a second, not per request.
+let cachedSecond = -1;
+let cachedReply: Buffer = Buffer.alloc(0);
+function currentReply(): Buffer {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedReply = defaultReply(new Date(now));
+  }
+  return cachedReply;
+}
+
 const preview = (b: Buffer | undefined): string | undefined =>
   b === undefined ? undefined : b.subarray(0, 200).toString('utf8');
 
@@ -132,13 +145,25 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     super();
     this.target = target;
     this.options = options;
-    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => this.handle(s));
-    if (options.maxConns !== undefined) {
-      this.server.maxConnections = options.maxConns;
-      this.server.on('drop', () => this.log(this.nextId++, Date.now(), nowUs(), 0, 0, 0, undefined, undefined, 'over-max-conns',
-        `over --max-conns ${options.maxConns}: closed at once`));
+    this.server = this.attach(net.createServer());
+  }
+
+  /** Configure a net.Server (ours, or one received from another process) to serve. */
+  private attach(server: net.Server): net.Server {
+    // pauseOnConnect: nothing is read before handle() decides (the reset fault must not read).
+    // Both are plain properties of net.Server, set by its constructor options.
+    const cfg = server as net.Server & { pauseOnConnect: boolean; allowHalfOpen: boolean };
+    cfg.pauseOnConnect = true;
+    cfg.allowHalfOpen = true;
+    server.on('connection', (s: net.Socket) => this.handle(s));
+    const max = this.options.maxConns;
+    if (max !== undefined) {
+      server.maxConnections = max;
+      server.on('drop', () =>
+        this.log(this.nextId++, Date.now(), nowUs(), 0, 0, 0, undefined, undefined, 'over-max-conns', `over --max-conns ${max}: closed at once`),
+      );
     }
-    this.server.on('error', (err: NodeJS.ErrnoException) => {
+    server.on('error', (err: NodeJS.ErrnoException) => {
       // EMFILE/ENFILE on accept: libuv keeps the listener and retries; say so once per episode.
       if (err.code === 'EMFILE' || err.code === 'ENFILE') {
         if (!this.emfileWarned) this.emit('warning', `out of file descriptors (${err.code}); waiting for connections to finish (raise ulimit -n)`);
@@ -147,6 +172,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       }
       this.emit('warning', `server error: ${err.message}`);
     });
+    return server;
   }
 
   /** Number of connections currently open. */
@@ -218,6 +244,22 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     this.replacedStale = replacedStale;
     this.emit('listening', { target: this.address(), replacedStale });
     return { replacedStale };
+  }
+
+  /** The listening net.Server, to hand to worker processes (child.send(msg, handle)). */
+  get listener(): net.Server {
+    return this.server;
+  }
+
+  /**
+   * Serve on a listening socket made by another process and received over IPC
+   * (serve --workers): the kernel spreads connections over every process that
+   * accepts on it. The received server is used as it is: listening again on
+   * its descriptor would register it twice with epoll (EEXIST). The socket
+   * file stays the owner's to remove.
+   */
+  adopt(listener: net.Server): void {
+    this.server = this.attach(listener);
   }
 
   /** The bound address as a target string (TCP port 0 resolved). */
@@ -310,7 +352,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     let pending: Buffer[] = [];
     let pendingLen = 0;
     let replied = false;
-    let timers: NodeJS.Timeout[] = [];
+    const timers: NodeJS.Timeout[] = [];
     const maxBytes = o.maxBytes ?? SERVE_DEFAULTS.maxBytes;
     const idle = o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout;
     const delay = o.delay ?? (o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
@@ -343,7 +385,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     }
 
     const reply = (request: Buffer): Buffer => {
-      let body = o.echo ? request : (o.reply ?? defaultReply());
+      let body = o.echo ? request : (o.reply ?? currentReply());
       if (!o.echo && body.length > 0 && body[body.length - 1] !== 0x0a) body = Buffer.concat([body, NL]);
       if (o.fault === 'no-newline') {
         while (body.length > 0 && (body[body.length - 1] === 0x0a || body[body.length - 1] === 0x0d)) body = body.subarray(0, -1);
@@ -408,15 +450,19 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       if (o.keepAlive || readMode === 'line') {
         let buf = take();
         let nl: number;
+        // Pipelined lines in one chunk get their replies in one write.
+        socket.cork();
         while ((nl = buf.indexOf(0x0a)) >= 0) {
           const line = buf.subarray(0, nl + 1);
           buf = buf.subarray(nl + 1);
           if (!o.keepAlive) {
             doneReading = true;
+            socket.uncork();
             return respond(line, true);
           }
           respond(line, false);
         }
+        socket.uncork();
         if (buf.length > 0) {
           pending.push(buf);
           pendingLen = buf.length;
