@@ -94,6 +94,7 @@ Examples:
     .addOption(new Option('--idle-timeout <duration>', 'close a connection idle this long (0: never)').default(SERVE_DEFAULTS.idleTimeout, '60s').argParser(durationOption('--idle-timeout')))
     .addOption(new Option('--backlog <n>', 'listen(2) backlog').default(SERVE_DEFAULTS.backlog).argParser(intOption('--backlog', 1)))
     .addOption(new Option('--grace <duration>', 'on SIGINT/SIGTERM, how long in-flight connections may finish').default(SERVE_DEFAULTS.graceTimeout, '5s').argParser(durationOption('--grace')))
+    .addOption(new Option('-w, --workers <n>', 'processes accepting on the socket (this one and N-1 forked copies)').default(1).argParser(intOption('--workers', 1, 64)))
     .option('--json', 'log JSON lines (one per connection) on stderr')
     .option('-q, --quiet', 'no per-connection log')
     .addHelpText(
