@@ -1,0 +1,131 @@
+/**
+ * Reply framing over a byte stream, for many connections at once without
+ * buffering replies: each connection keeps one integer of state (bytes of the
+ * delimiter matched, or bytes of the reply counted). It finds the same reply
+ * ends as findReplyEnd() does on the whole accumulated reply (the tests hold
+ * it to that), but works chunk by chunk, in place, and allocates nothing.
+ */
+import type { EndRule } from '../end-rule.js';
+
+export class ReplyFramer {
+  private readonly state: Int32Array;
+  private readonly kind: EndRule['kind'];
+  private readonly delim: Uint8Array;
+  private readonly byte: number;
+  private readonly fail: Int32Array;
+  private readonly n: number;
+
+  constructor(rule: EndRule, slots: number) {
+    this.state = new Int32Array(slots);
+    this.kind = rule.kind;
+    this.delim = rule.kind === 'line' ? Uint8Array.of(0x0a) : rule.kind === 'delim' ? Uint8Array.from(rule.delim) : new Uint8Array(0);
+    this.byte = this.delim.length === 1 ? this.delim[0] : -1;
+    this.n = rule.kind === 'bytes' ? rule.n : 0;
+    // KMP failure function: a delimiter like "aab" must be found in "aaab" across chunk boundaries.
+    const d = this.delim;
+    this.fail = new Int32Array(d.length);
+    for (let i = 1, k = 0; i < d.length; i++) {
+      while (k > 0 && d[i] !== d[k]) k = this.fail[k - 1];
+      if (d[i] === d[k]) k++;
+      this.fail[i] = k;
+    }
+  }
+
+  /** Whether replies end by bytes seen (line, delim, bytes) rather than by events (eof, idle). */
+  get byBytes(): boolean {
+    return this.kind === 'line' || this.kind === 'delim' || this.kind === 'bytes';
+  }
+
+  /** Forget a connection's partial reply (a new connection in that slot). */
+  reset(slot: number): void {
+    this.state[slot] = 0;
+  }
+
+  /**
+   * Feed `buf[from, to)` of one connection's stream. Returns the index just past
+   * the end of the first reply completed in that range, or -1 when the whole
+   * range belongs to a reply still open. Call again from the returned index for
+   * the next reply (pipelining). For a one-byte delimiter, a caller that owns the
+   * buffer may store that byte at buf[to] as a sentinel so the search stops there.
+   */
+  scan(slot: number, buf: Uint8Array, from: number, to: number): number {
+    if (from >= to) return -1;
+    if (this.byte >= 0) {
+      const i = buf.indexOf(this.byte, from);
+      return i >= 0 && i < to ? i + 1 : -1;
+    }
+    if (this.kind === 'bytes') {
+      const need = this.n - this.state[slot];
+      if (to - from >= need) {
+        this.state[slot] = 0;
+        return from + need;
+      }
+      this.state[slot] += to - from;
+      return -1;
+    }
+    if (this.kind === 'delim') {
+      const d = this.delim;
+      const m = d.length;
+      let j = this.state[slot];
+      for (let i = from; i < to; i++) {
+        const c = buf[i];
+        while (j > 0 && c !== d[j]) j = this.fail[j - 1];
+        if (c === d[j] && ++j === m) {
+          this.state[slot] = 0;
+          return i + 1;
+        }
+      }
+      this.state[slot] = j;
+      return -1;
+    }
+    return -1; // eof, idle: ended by the connection closing or going quiet
+  }
+}
+
+/**
+ * Checks that each reply contains `expect` (as `udsctl probe --expect` does),
+ * chunk by chunk: per connection, how much of `expect` the reply has matched so
+ * far (a KMP state, so a match across chunk boundaries is found).
+ */
+export class ContainsCheck {
+  private readonly pos: Int32Array;
+  private readonly fail: Int32Array;
+  constructor(
+    private readonly expect: Uint8Array,
+    slots: number,
+  ) {
+    this.pos = new Int32Array(slots);
+    this.fail = new Int32Array(expect.length);
+    for (let i = 1, k = 0; i < expect.length; i++) {
+      while (k > 0 && expect[i] !== expect[k]) k = this.fail[k - 1];
+      if (expect[i] === expect[k]) k++;
+      this.fail[i] = k;
+    }
+  }
+
+  /** Feed the part `buf[from, to)` of the current reply. */
+  feed(slot: number, buf: Uint8Array, from: number, to: number): void {
+    const e = this.expect;
+    const m = e.length;
+    let j = this.pos[slot];
+    if (j === m) return;
+    for (let i = from; i < to; i++) {
+      const c = buf[i];
+      while (j > 0 && c !== e[j]) j = this.fail[j - 1];
+      if (c === e[j] && ++j === m) break;
+    }
+    this.pos[slot] = j;
+  }
+
+  /** Whether the current reply contains it so far. */
+  matched(slot: number): boolean {
+    return this.pos[slot] === this.expect.length;
+  }
+
+  /** Whether the reply just ended contained it; resets for the next reply. */
+  end(slot: number): boolean {
+    const ok = this.pos[slot] === this.expect.length;
+    this.pos[slot] = 0;
+    return ok;
+  }
+}

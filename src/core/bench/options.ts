@@ -1,0 +1,112 @@
+/**
+ * Defaults and validation for a bench run: one normalise step from options to
+ * the plan the workers execute. Throws BAD_OPTION with a message naming the flag.
+ */
+import { type EndRule, formatEndRule } from '../end-rule.js';
+import { UdsError } from '../errors.js';
+import type { BenchEngine, BenchMode, BenchOptions } from './types.js';
+
+export const BENCH_DEFAULTS = {
+  mode: 'oneshot',
+  connections: 10,
+  pipeline: 1,
+  duration: 10_000,
+  warmup: 0,
+  payload: 'ping\n',
+  timeout: 5_000,
+  connectTimeout: 5_000,
+  engine: 'auto',
+} as const;
+
+/** Largest --connections: one file descriptor each, and the kernel caps those well below this. */
+export const MAX_CONNECTIONS = 1_000_000;
+export const MAX_PIPELINE = 1024;
+export const MAX_WORKERS = 256;
+
+export interface BenchPlan {
+  mode: BenchMode;
+  connections: number;
+  pipeline: number;
+  durationMs: number | null;
+  requests: number | null;
+  warmupMs: number;
+  payload: Buffer;
+  until: EndRule;
+  expect: Buffer | null;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  halfClose: boolean;
+  rate: number | null;
+  /** Asked for; the run caps it by connections and picks a default when absent. */
+  workers: number | null;
+  engine: BenchEngine;
+}
+
+const bad = (message: string): UdsError => new UdsError('BAD_OPTION', message);
+
+function positive(v: number | undefined, what: string, integer: boolean, max = Number.MAX_SAFE_INTEGER): void {
+  if (v === undefined) return;
+  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v)) || v > max) {
+    throw bad(`${what} must be ${integer ? 'a whole number' : 'a number'} above 0${max < Number.MAX_SAFE_INTEGER ? ` and at most ${max}` : ''} (got ${v})`);
+  }
+}
+
+/** Check options and fill in defaults. */
+export function planBench(o: BenchOptions): BenchPlan {
+  const mode = o.mode ?? BENCH_DEFAULTS.mode;
+  if (mode !== 'oneshot' && mode !== 'persistent') throw bad(`--mode must be oneshot or persistent (got "${mode}")`);
+  positive(o.connections, '--connections', true, MAX_CONNECTIONS);
+  positive(o.pipeline, '--pipeline', true, MAX_PIPELINE);
+  positive(o.duration, '--duration', false);
+  positive(o.requests, '--requests', true, 2 ** 31 - 1);
+  positive(o.rate, '--rate', false, 100_000_000);
+  positive(o.timeout, '--timeout', false);
+  positive(o.connectTimeout, '--connect-timeout', false);
+  positive(o.workers, '--workers', true, MAX_WORKERS);
+  if (o.warmup !== undefined && !(Number.isFinite(o.warmup) && o.warmup >= 0)) throw bad(`--warmup must be a duration of 0 or more (got ${o.warmup})`);
+  const engine = o.engine ?? BENCH_DEFAULTS.engine;
+  if (!['auto', 'epoll', 'net'].includes(engine)) throw bad(`--engine must be auto, epoll or net (got "${engine}")`);
+
+  const pipeline = o.pipeline ?? BENCH_DEFAULTS.pipeline;
+  const until: EndRule = o.until ?? (mode === 'persistent' ? { kind: 'line' } : { kind: 'eof' });
+  let payload = o.payload ?? Buffer.from(BENCH_DEFAULTS.payload);
+
+  if (mode === 'oneshot') {
+    if (pipeline > 1) throw bad('--pipeline needs --mode persistent (a one-shot connection carries one request)');
+  } else {
+    if (until.kind === 'eof') {
+      throw bad('--mode persistent needs a reply end that keeps the connection open: --until line, delim:TEXT, bytes:N or idle:DURATION (not eof)');
+    }
+    if (until.kind === 'idle' && pipeline > 1) throw bad(`--pipeline needs replies that end by their bytes (--until line, delim: or bytes:), not ${formatEndRule(until)}`);
+    if (o.halfClose) throw bad('--half-close ends the connection: it needs --mode oneshot');
+    if (payload.length === 0) throw bad('--mode persistent needs a non-empty payload: the server replies to requests');
+    // A line protocol needs the newline; a payload given without one would never be answered.
+    if (until.kind === 'line' && payload[payload.length - 1] !== 0x0a) payload = Buffer.concat([payload, Buffer.from('\n')]);
+  }
+
+  return {
+    mode,
+    connections: o.connections ?? BENCH_DEFAULTS.connections,
+    pipeline,
+    durationMs: o.duration ?? (o.requests === undefined ? BENCH_DEFAULTS.duration : null),
+    requests: o.requests ?? null,
+    warmupMs: o.warmup ?? BENCH_DEFAULTS.warmup,
+    payload,
+    until,
+    expect: o.expect && o.expect.length > 0 ? o.expect : null,
+    timeoutMs: o.timeout ?? BENCH_DEFAULTS.timeout,
+    connectTimeoutMs: o.connectTimeout ?? BENCH_DEFAULTS.connectTimeout,
+    halfClose: o.halfClose ?? false,
+    rate: o.rate ?? null,
+    workers: o.workers ?? null,
+    engine,
+  };
+}
+
+/** `--rate 5000`, `--rate 2.5k`: requests per second, above 0. */
+export function parseRate(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(k|m)?\s*(?:\/s)?\s*$/i.exec(String(text));
+  const v = m ? Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1e3 : 1e6) : 1) : NaN;
+  if (!(v > 0) || v > 100_000_000) throw bad(`--rate must be requests per second above 0, like 500, 2.5k or 1m (got "${text}")`);
+  return v;
+}

@@ -1,0 +1,392 @@
+/**
+ * The bench run, main-thread side: pick the target (or start the embedded
+ * server), make room for the file descriptors, start the worker threads, start
+ * them together, gather their per-second ticks and final histograms, and merge
+ * it all into one BenchResult. Data in, data out: never prints, never exits.
+ */
+import { existsSync, promises as fsp } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { openConnection } from '../connect.js';
+import { formatEndRule } from '../end-rule.js';
+import { type ErrorCode, UdsError } from '../errors.js';
+import { type UdsServer, startServer } from '../server.js';
+import { type Target, parseTarget } from '../target.js';
+import { analysisHistogram, decodeHistogram, distribution, summarize } from './histogram.js';
+import { type BenchPlan, planBench } from './options.js';
+import { loadSys, raiseOpenFileLimit } from './syscalls.js';
+import {
+  BENCH_SCHEMA,
+  type BenchErrorCount,
+  type BenchOptions,
+  type BenchResult,
+  type BenchStartInfo,
+  type TimelineEntry,
+  type WorkerCpu,
+} from './types.js';
+import {
+  ABORT,
+  CTL_STOP,
+  CTL_WORDS,
+  type DoneMessage,
+  type TickMessage,
+  type WorkerConfig,
+  type WorkerMessage,
+  type WorkerTarget,
+} from './worker-stats.js';
+
+/** Bound on a worker starting up (loading modules, opening its persistent connections beyond connectTimeout). */
+const WORKER_START_SLACK_MS = 15_000;
+/** After the run should have ended, how long before workers are stopped by force. */
+const WORKER_END_SLACK_MS = 10_000;
+/** File descriptors kept for everything that is not a benchmark connection. */
+const FD_MARGIN = 64;
+
+/** Where the worker script is: beside this module (tsc layout), under dist/core/bench (bundled CLI), or built from sources (tests). */
+function workerUrl(): URL {
+  const candidates = ['./worker.js', './core/bench/worker.js', '../../../dist/core/bench/worker.js'];
+  for (const rel of candidates) {
+    const u = new URL(rel, import.meta.url);
+    if (existsSync(fileURLToPath(u))) return u;
+  }
+  throw new UdsError('IO_ERROR', `bench: the worker script was not found beside ${fileURLToPath(import.meta.url)} (run npm run build)`);
+}
+
+/** The engine to use: epoll where its system calls load, unless asked otherwise. */
+function pickEngine(asked: BenchPlan['engine']): 'epoll' | 'net' {
+  if (asked === 'net') return 'net';
+  try {
+    loadSys();
+    return 'epoll';
+  } catch (err) {
+    if (asked === 'epoll') throw new UdsError('NOT_SUPPORTED', `--engine epoll: not available here (${(err as Error).message}); use --engine net`);
+    return 'net';
+  }
+}
+
+/** Default workers: the generator shares the machine with the server (a Unix socket's server is always local). */
+export function defaultWorkers(embedded: boolean, cores = os.availableParallelism()): number {
+  return Math.max(1, embedded ? cores - 1 : Math.ceil(cores / 2));
+}
+
+async function resolveTarget(t: Target): Promise<WorkerTarget> {
+  if (t.kind !== 'tcp') return t;
+  try {
+    const a = await lookup(t.host);
+    return { ...t, address: a.address, family: a.family === 6 ? 6 : 4 };
+  } catch (err) {
+    throw new UdsError('NOT_FOUND', `${t.display}: cannot resolve ${t.host}`, { target: t.display, cause: err });
+  }
+}
+
+function ensureFiles(needed: number, connections: number): void {
+  const lim = raiseOpenFileLimit(needed);
+  if (lim && lim.soft < needed) {
+    throw new UdsError(
+      'TOO_MANY_FILES',
+      `${connections} connections need about ${needed} open files, but the limit is ${lim.soft} (hard limit ${lim.hard}) ` +
+        `and could not be raised: run \`ulimit -n ${needed}\` first (as root, or raise the hard limit in limits.conf), or use fewer --connections`,
+    );
+  }
+}
+
+interface Live {
+  worker: Worker;
+  ready: boolean;
+  done: DoneMessage | null;
+  exited: boolean;
+  lastSecond: number;
+}
+
+/** Run a benchmark; resolves with the measured result, rejects with a UdsError when it cannot run. */
+export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
+  const plan = planBench(opts);
+  let server: UdsServer | null = null;
+  let tmpDir: string | null = null;
+  const lives: Live[] = [];
+  try {
+    let target: Target;
+    if (opts.target === undefined) {
+      tmpDir = await fsp.mkdtemp(join(os.tmpdir(), 'udsctl-bench-'));
+      target = parseTarget(join(tmpDir, 'bench.sock'));
+      server = await startServer(target, {
+        keepAlive: plan.mode === 'persistent',
+        idleTimeout: 0,
+        backlog: 4096,
+        graceTimeout: 500,
+      });
+    } else {
+      target = typeof opts.target === 'string' ? parseTarget(opts.target) : opts.target;
+    }
+    const engine = pickEngine(plan.engine);
+    const workers = Math.min(plan.workers ?? defaultWorkers(server !== null), plan.connections);
+    ensureFiles(plan.connections * (server ? 2 : 1) + FD_MARGIN, plan.connections);
+    const wt = await resolveTarget(target);
+    if (plan.mode === 'oneshot' && !server) {
+      // One unmeasured connection first: a target nobody listens on is a clear error, not a run full of them.
+      const s = await openConnection(target, { connectTimeout: plan.connectTimeoutMs });
+      s.destroy();
+    }
+    return await drive(plan, wt, server !== null, engine, workers, opts, lives);
+  } finally {
+    await Promise.all(lives.filter((l) => !l.exited).map((l) => l.worker.terminate().catch(() => 0)));
+    if (server) await server.close();
+    if (tmpDir) await fsp.rm(tmpDir, { recursive: true, force: true });
+  }
+}
+
+async function drive(
+  plan: BenchPlan,
+  target: WorkerTarget,
+  embedded: boolean,
+  engine: 'epoll' | 'net',
+  workers: number,
+  opts: BenchOptions,
+  lives: Live[],
+): Promise<BenchResult> {
+  const control = new SharedArrayBuffer(4 * CTL_WORDS);
+  const ctl = new Int32Array(control);
+  const url = workerUrl();
+  const C = plan.connections;
+
+  let fail: ((err: UdsError) => void) | undefined;
+  let progress: (() => void) | undefined;
+  const failure = new Promise<never>((_, reject) => {
+    fail = (err) => reject(err);
+  });
+  failure.catch(() => {});
+
+  const ticks = new Map<number, TickMessage[]>();
+  const timeline: TimelineEntry[] = [];
+  let finalized = 0;
+  let okSoFar = 0;
+  let errorsSoFar = 0;
+
+  const finalize = (): void => {
+    for (;;) {
+      const waiting = lives.some((l) => l.done === null && l.lastSecond < finalized);
+      const parts = ticks.get(finalized);
+      if (waiting || !parts) return;
+      ticks.delete(finalized);
+      const h = analysisHistogram();
+      for (const p of parts) if (p.hist) h.add(decodeHistogram(p.hist));
+      const sum = (f: (t: TickMessage) => number) => parts.reduce((a, t) => a + f(t), 0);
+      const cpus = parts.map((t) => t.cpuPercent).filter((c): c is number => c !== null);
+      const s = summarize(h);
+      const entry: TimelineEntry = {
+        second: finalized,
+        durationMs: Math.round(Math.max(...parts.map((t) => t.durationMs))),
+        requests: sum((t) => t.ok),
+        errors: sum((t) => t.errors),
+        bytesIn: sum((t) => t.bytesIn),
+        bytesOut: sum((t) => t.bytesOut),
+        p50Us: s?.p50Us ?? null,
+        p99Us: s?.p99Us ?? null,
+        maxUs: s?.maxUs ?? null,
+        cpuPercent: cpus.length > 0 ? Math.max(...cpus) : null,
+      };
+      timeline.push(entry);
+      okSoFar += entry.requests;
+      errorsSoFar += entry.errors;
+      finalized++;
+      opts.onTick?.({ elapsedMs: finalized * 1000 - 1000 + entry.durationMs, requests: okSoFar, errors: errorsSoFar, last: entry });
+    }
+  };
+
+  for (let w = 0; w < workers; w++) {
+    const slots = Math.floor(C / workers) + (w < C % workers ? 1 : 0);
+    const cfg: WorkerConfig = {
+      index: w,
+      engine,
+      target,
+      mode: plan.mode,
+      slots,
+      pipeline: plan.pipeline,
+      payload: plan.payload,
+      until: plan.until,
+      expect: plan.expect,
+      timeoutMs: plan.timeoutMs,
+      connectTimeoutMs: plan.connectTimeoutMs,
+      halfClose: plan.halfClose,
+      rate: plan.rate ? (plan.rate * slots) / C : 0,
+      phaseMs: plan.rate ? (1000 / plan.rate) * w : 0,
+      warmupMs: plan.warmupMs,
+      durationMs: plan.durationMs ?? -1,
+      requests: plan.requests ?? 0,
+      control,
+    };
+    const live: Live = { worker: new Worker(url, { workerData: cfg }), ready: false, done: null, exited: false, lastSecond: -1 };
+    lives.push(live);
+    live.worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'ready') live.ready = true;
+      else if (m.type === 'fatal') fail!(new UdsError(m.code, m.message));
+      else if (m.type === 'tick') {
+        live.lastSecond = m.second;
+        const list = ticks.get(m.second) ?? [];
+        list.push(m);
+        ticks.set(m.second, list);
+      } else if (m.type === 'done') live.done = m;
+      finalize();
+      progress?.();
+    });
+    live.worker.on('error', (err) => fail!(new UdsError('IO_ERROR', `bench worker ${w}: ${err.message}`, { cause: err })));
+    live.worker.on('exit', (code) => {
+      live.exited = true;
+      if (!live.done) fail!(new UdsError('IO_ERROR', `bench worker ${w} exited (${code}) before reporting`));
+      progress?.();
+    });
+  }
+
+  const until = (cond: () => boolean, ms: number, what: string): Promise<void> =>
+    Promise.race([
+      failure,
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new UdsError('IO_ERROR', `bench: ${what} within ${ms}ms`)), ms);
+        progress = () => {
+          if (cond()) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        progress();
+      }),
+    ]);
+
+  const onAbort = () => Atomics.store(ctl, CTL_STOP, ABORT);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await until(() => lives.every((l) => l.ready), plan.connectTimeoutMs + WORKER_START_SLACK_MS, 'the workers did not start');
+    const info: BenchStartInfo = {
+      target: target.display,
+      embedded,
+      mode: plan.mode,
+      connections: C,
+      workers,
+      engine,
+      warmupMs: plan.warmupMs,
+      durationMs: plan.durationMs,
+      requests: plan.requests,
+      rate: plan.rate,
+    };
+    opts.onStart?.(info);
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const startNs = process.hrtime.bigint() + 20_000_000n;
+    const startedAt = new Date(Date.now() + 20 + plan.warmupMs).toISOString();
+    for (const l of lives) l.worker.postMessage({ type: 'go', startNs });
+    if (opts.signal?.aborted) onAbort();
+
+    // A run with a time limit has a bound on when it must be over; past it, stop the workers.
+    const expected =
+      plan.durationMs === null ? Infinity : plan.warmupMs + plan.durationMs + plan.timeoutMs + plan.connectTimeoutMs + WORKER_END_SLACK_MS;
+    const watchdog = Number.isFinite(expected) ? setTimeout(onAbort, expected) : undefined;
+    try {
+      await until(() => lives.every((l) => l.done !== null), Number.isFinite(expected) ? expected + 5_000 : 2 ** 31 - 1, 'the workers did not finish');
+    } finally {
+      clearTimeout(watchdog);
+    }
+    const cpu = process.cpuUsage(cpu0);
+    const wallMs = performance.now() - wall0;
+    finalize();
+    return merge(plan, target, embedded, engine, workers, lives.map((l) => l.done!), timeline, startedAt, opts.signal?.aborted ?? false, {
+      processPercent: wallMs > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 10 : 0,
+    });
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function merge(
+  plan: BenchPlan,
+  target: WorkerTarget,
+  embedded: boolean,
+  engine: 'epoll' | 'net',
+  workers: number,
+  done: DoneMessage[],
+  timeline: TimelineEntry[],
+  startedAt: string,
+  interrupted: boolean,
+  proc: { processPercent: number },
+): BenchResult {
+  const sum = (f: (d: DoneMessage) => number) => done.reduce((a, d) => a + f(d), 0);
+  const hist = (f: (d: DoneMessage) => string) => {
+    const h = analysisHistogram();
+    for (const d of done) h.add(decodeHistogram(f(d)));
+    return h;
+  };
+  const latency = hist((d) => d.latency);
+  const connect = hist((d) => d.connect);
+  const exchange = hist((d) => d.exchange);
+
+  const byCode = new Map<ErrorCode, BenchErrorCount>();
+  for (const d of done) {
+    for (const e of d.errors) {
+      const have = byCode.get(e.code);
+      if (have) have.count += e.count;
+      else byCode.set(e.code, { ...e });
+    }
+  }
+  const errors = [...byCode.values()].sort((a, b) => b.count - a.count);
+
+  const ok = sum((d) => d.ok);
+  const errorCount = sum((d) => d.errorCount);
+  const elapsedMs = Math.max(0, ...done.map((d) => d.elapsedMs));
+  const secs = elapsedMs / 1000;
+  const per = (n: number) => (secs > 0 ? Math.round((n / secs) * 10) / 10 : 0);
+  const bytesIn = sum((d) => d.bytesIn);
+  const bytesOut = sum((d) => d.bytesOut);
+
+  const cpus: WorkerCpu[] = done
+    .filter((d) => d.cpu !== null)
+    .map((d) => ({
+      userMs: Math.round(d.cpu!.userMs),
+      systemMs: Math.round(d.cpu!.systemMs),
+      percent: d.cpu!.wallMs > 0 ? Math.round(((d.cpu!.userMs + d.cpu!.systemMs) / d.cpu!.wallMs) * 1000) / 10 : 0,
+    }));
+  const scope = cpus.length === done.length ? 'thread' : 'process';
+
+  return {
+    schema: BENCH_SCHEMA,
+    target: target.display,
+    embedded,
+    mode: plan.mode,
+    engine,
+    connections: plan.connections,
+    pipeline: plan.pipeline,
+    workers,
+    rate: plan.rate,
+    until: formatEndRule(plan.until),
+    payloadBytes: plan.payload.length,
+    expect: plan.expect ? plan.expect.toString('utf8') : null,
+    durationMs: plan.durationMs,
+    requestLimit: plan.requests,
+    warmupMs: plan.warmupMs,
+    timeoutMs: plan.timeoutMs,
+    connectTimeoutMs: plan.connectTimeoutMs,
+    startedAt,
+    elapsedMs: Math.round(elapsedMs),
+    interrupted,
+    requests: { total: ok + errorCount, ok, errors: errorCount, warmup: sum((d) => d.warmup), abandoned: sum((d) => d.abandoned) },
+    throughput: { requestsPerSec: per(ok), bytesInPerSec: per(bytesIn), bytesOutPerSec: per(bytesOut) },
+    bytes: { in: bytesIn, out: bytesOut },
+    latency: summarize(latency),
+    connect: summarize(connect),
+    exchange: plan.mode === 'oneshot' ? summarize(exchange) : null,
+    distribution: distribution(latency),
+    errors,
+    timeline,
+    schedule: plan.rate ? { scheduled: sum((d) => d.scheduled), unsent: sum((d) => d.unsent), late: sum((d) => d.late) } : null,
+    reconnects: sum((d) => d.reconnects),
+    connectRetries: sum((d) => d.connectRetries),
+    cpu: {
+      scope,
+      workers: cpus,
+      processPercent: proc.processPercent,
+      generatorBound: cpus.some((c) => c.percent >= 90),
+    },
+    memory: { peakRssBytes: process.resourceUsage().maxRSS * 1024 },
+  };
+}

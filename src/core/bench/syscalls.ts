@@ -1,0 +1,192 @@
+/**
+ * The system calls the epoll engine makes, through koffi (already used by
+ * libc.ts for abstract names). A call costs ~0.2 us of FFI on top of the
+ * syscall, several times less than node:net's per-request path, which is what
+ * lets one worker thread keep up with a C client. Loaded on first use, in each
+ * thread that uses it; also the open-file limit and per-thread CPU time.
+ */
+import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
+
+export interface Sys {
+  socket(domain: number, type: number, proto: number): number;
+  connect(fd: number, addr: Uint8Array, len: number): number;
+  close(fd: number): number;
+  read(fd: number, buf: Uint8Array, len: number): number;
+  send(fd: number, buf: Uint8Array, len: number, flags: number): number;
+  shutdown(fd: number, how: number): number;
+  epollCreate(flags: number): number;
+  epollCtl(ep: number, op: number, fd: number, ev: Uint8Array): number;
+  /** epoll_pwait2 when the kernel has it (ns timeout), else epoll_wait (ms, rounded up). */
+  epollWait(ep: number, evs: Uint8Array, max: number, timeoutMs: number): number;
+  getsockopt(fd: number, level: number, name: number, val: Uint8Array, len: Uint8Array): number;
+  setsockopt(fd: number, level: number, name: number, val: Uint8Array, len: number): number;
+  inetPton(af: number, src: string, dst: Uint8Array): number;
+  errno(): number;
+}
+
+export const AF_UNIX = 1;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const SOCK_STREAM = 1;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const EPOLL_CLOEXEC = 0o2000000;
+export const EPOLLIN = 0x001;
+export const EPOLLOUT = 0x004;
+export const EPOLLERR = 0x008;
+export const EPOLLHUP = 0x010;
+export const EPOLLRDHUP = 0x2000;
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLL_CTL_MOD = 3;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
+export const SHUT_WR = 1;
+export const SOL_SOCKET = 1;
+export const SO_ERROR = 4;
+export const IPPROTO_TCP = 6;
+export const TCP_NODELAY = 1;
+
+export const E = osConstants.errno;
+
+/**
+ * struct epoll_event is packed on x86-64 (12 bytes: events, then data at 4) and
+ * naturally aligned elsewhere (16 bytes, data at 8).
+ */
+export const EPOLL_EVENT_SIZE = process.arch === 'x64' || process.arch === 'ia32' ? 12 : 16;
+export const EPOLL_DATA_OFFSET = EPOLL_EVENT_SIZE === 12 ? 4 : 8;
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v as number, k]));
+
+/** ECONNREFUSED for 111, etc. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
+}
+
+interface Koffi {
+  load(name: string): { func(sig: string): (...args: unknown[]) => number };
+  errno(): number;
+}
+
+let koffi: Koffi | undefined;
+let libc: ReturnType<Koffi['load']> | undefined;
+let sys: Sys | undefined;
+
+function lib(): ReturnType<Koffi['load']> {
+  if (!libc) {
+    const require = createRequire(import.meta.url);
+    koffi = require('koffi') as Koffi;
+    libc = koffi.load(process.platform === 'darwin' ? 'libSystem.B.dylib' : 'libc.so.6');
+  }
+  return libc;
+}
+
+/** The engine's system calls; throws when they cannot load here (not Linux, no koffi build). */
+export function loadSys(): Sys {
+  if (sys) return sys;
+  if (process.platform !== 'linux') throw new Error('the epoll engine needs Linux');
+  const l = lib();
+  const k = koffi!;
+  const f = (sig: string) => l.func(sig) as (...a: unknown[]) => number;
+  const epollWait = f('int epoll_wait(int, uint8_t *evs, int max, int timeout)');
+  let pwait2: ((...a: unknown[]) => number) | undefined;
+  try {
+    pwait2 = f('int epoll_pwait2(int, uint8_t *evs, int max, const uint8_t *ts, const uint8_t *sigmask)');
+  } catch {
+    pwait2 = undefined; // glibc older than 2.35
+  }
+  const ts = new Uint8Array(16);
+  const tsView = new DataView(ts.buffer);
+  const wait = (ep: number, evs: Uint8Array, max: number, timeoutMs: number): number => {
+    if (pwait2) {
+      const ns = Math.max(0, Math.round(timeoutMs * 1e6));
+      tsView.setUint32(0, Math.floor(ns / 1e9), true);
+      tsView.setUint32(8, ns % 1e9, true);
+      const n = pwait2(ep, evs, max, ts, null);
+      if (n >= 0 || k.errno() !== E.ENOSYS) return n;
+      pwait2 = undefined; // kernel older than 5.11
+    }
+    return epollWait(ep, evs, max, Math.ceil(timeoutMs));
+  };
+  sys = {
+    socket: f('int socket(int, int, int)'),
+    connect: f('int connect(int, const uint8_t *addr, uint32_t len)'),
+    close: f('int close(int)'),
+    read: f('long read(int, uint8_t *buf, size_t len)'),
+    send: f('long send(int, const uint8_t *buf, size_t len, int flags)'),
+    shutdown: f('int shutdown(int, int)'),
+    epollCreate: f('int epoll_create1(int)'),
+    epollCtl: f('int epoll_ctl(int, int, int, const uint8_t *ev)'),
+    epollWait: wait,
+    getsockopt: f('int getsockopt(int, int, int, uint8_t *val, uint8_t *len)'),
+    setsockopt: f('int setsockopt(int, int, int, const uint8_t *val, uint32_t len)'),
+    inetPton: f('int inet_pton(int, const char *src, uint8_t *dst)'),
+    errno: () => k.errno(),
+  } as Sys;
+  return sys;
+}
+
+type Rusage = (who: number, buf: Uint8Array) => number;
+let rusage: Rusage | null | undefined;
+const ruBuf = new Uint8Array(144);
+const ruView = new DataView(ruBuf.buffer);
+
+/**
+ * This thread's CPU time in ms (getrusage RUSAGE_THREAD, Linux), or null where
+ * there is no per-thread figure.
+ */
+export function threadCpuMs(): { user: number; system: number } | null {
+  if (rusage === undefined) {
+    try {
+      rusage = process.platform === 'linux' ? ((lib().func('int getrusage(int, _Out_ uint8_t *ru)') as unknown as Rusage)) : null;
+    } catch {
+      rusage = null;
+    }
+  }
+  if (!rusage || rusage(1 /* RUSAGE_THREAD */, ruBuf) !== 0) return null;
+  const tv = (o: number) => Number(ruView.getBigInt64(o, true)) * 1000 + Number(ruView.getBigInt64(o + 8, true)) / 1000;
+  return { user: tv(0), system: tv(16) };
+}
+
+export interface FileLimit {
+  soft: number;
+  hard: number;
+}
+
+const RLIMIT_NOFILE = process.platform === 'darwin' ? 8 : 7;
+
+/**
+ * Make room for `needed` open files: raise the soft limit (and, where we are
+ * allowed, the hard one). Node has no setrlimit; libc does. Returns the limit
+ * in force afterwards, or null when it cannot be read here.
+ */
+export function raiseOpenFileLimit(needed: number): FileLimit | null {
+  let get: (r: number, b: Uint8Array) => number;
+  let set: (r: number, b: Uint8Array) => number;
+  try {
+    const l = lib();
+    get = l.func('int getrlimit(int, _Out_ uint8_t *rl)') as typeof get;
+    set = l.func('int setrlimit(int, const uint8_t *rl)') as typeof set;
+  } catch {
+    return null;
+  }
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  if (get(RLIMIT_NOFILE, b) !== 0) return null;
+  const read = (): FileLimit => {
+    const cap = (x: bigint) => (x > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(x));
+    return { soft: cap(v.getBigUint64(0, true)), hard: cap(v.getBigUint64(8, true)) };
+  };
+  const cur = read();
+  if (cur.soft >= needed) return cur;
+  const trySet = (soft: number, hard: number): boolean => {
+    v.setBigUint64(0, BigInt(soft), true);
+    v.setBigUint64(8, BigInt(hard), true);
+    return set(RLIMIT_NOFILE, b) === 0;
+  };
+  // Root (CAP_SYS_RESOURCE) may raise the hard limit too; others only up to it.
+  if (!(cur.hard < needed && trySet(needed, needed))) trySet(Math.min(needed, cur.hard), cur.hard);
+  get(RLIMIT_NOFILE, b);
+  return read();
+}

@@ -1,0 +1,219 @@
+/**
+ * The data of `udsctl bench`: what a run is asked to do and what it measured.
+ * Plain data only (no chalk, no commander); the JSON output is BenchResult as is.
+ */
+import type { EndRule } from '../end-rule.js';
+import type { ErrorCode } from '../errors.js';
+import type { Target } from '../target.js';
+
+export const BENCH_MODES = ['oneshot', 'persistent'] as const;
+export type BenchMode = (typeof BENCH_MODES)[number];
+
+/**
+ * How the load generator does its I/O. `epoll`: raw non-blocking sockets and
+ * epoll through libc (Linux; the fast one). `net`: node:net (portable).
+ * `auto`: epoll where it can load, else net.
+ */
+export const BENCH_ENGINES = ['auto', 'epoll', 'net'] as const;
+export type BenchEngine = (typeof BENCH_ENGINES)[number];
+
+/** Identifies the JSON document; bumped on an incompatible change. */
+export const BENCH_SCHEMA = 'udsctl-bench/1' as const;
+
+export interface BenchOptions {
+  /** Server to load. Omitted: udsctl's own reference server on a temporary socket (the embedded default). */
+  target?: Target | string;
+  /** oneshot (default): one connection per request. persistent: requests repeat over open connections. */
+  mode?: BenchMode;
+  /** Connections (persistent) or requests in flight at once (oneshot). Default 10. */
+  connections?: number;
+  /** Requests in flight per connection (persistent only). Default 1. */
+  pipeline?: number;
+  /** Length of the measured run in ms. Default 10s, or no time limit when `requests` is given. */
+  duration?: number;
+  /** Stop after this many measured requests. */
+  requests?: number;
+  /** Unmeasured load before the measured run, in ms. Default 0. */
+  warmup?: number;
+  /** Request bytes. Default `ping\n`. */
+  payload?: Buffer;
+  /** End of a reply. Default eof (oneshot) or line (persistent). */
+  until?: EndRule;
+  /** Every reply must contain these bytes (as `udsctl probe --expect`); a reply that does not is a MISMATCH error. */
+  expect?: Buffer;
+  /** Bound on one request, from when it is sent to the end of its reply. Default 5s. */
+  timeout?: number;
+  /** Bound on connecting (backlog-full retries included). Default 5s. */
+  connectTimeout?: number;
+  /** oneshot: shut down our write side after sending (servers that read to end-of-file). */
+  halfClose?: boolean;
+  /**
+   * Open loop: start requests on a fixed schedule of this many per second, whatever
+   * the server does; latency counts from each request's scheduled start.
+   * Omitted: closed loop (each connection sends its next request when the last one ends).
+   */
+  rate?: number;
+  /** Worker threads generating load. Default: the core count (one less for the embedded server), at most `connections`. */
+  workers?: number;
+  engine?: BenchEngine;
+  /** Ends the run early; what was measured so far is returned with `interrupted: true`. */
+  signal?: AbortSignal;
+  /** Called once a second during the measured run (progress). */
+  onTick?: (tick: BenchTick) => void;
+  /** Called once the target is known and the workers are ready, just before load starts. */
+  onStart?: (info: BenchStartInfo) => void;
+}
+
+export interface BenchStartInfo {
+  target: string;
+  embedded: boolean;
+  mode: BenchMode;
+  connections: number;
+  workers: number;
+  engine: 'epoll' | 'net';
+  warmupMs: number;
+  durationMs: number | null;
+  requests: number | null;
+  rate: number | null;
+}
+
+/** Progress, once a second. */
+export interface BenchTick {
+  /** Milliseconds since the measured run began. */
+  elapsedMs: number;
+  /** Successful requests so far. */
+  requests: number;
+  errors: number;
+  /** The second that just ended. */
+  last: TimelineEntry;
+}
+
+/** A latency distribution in microseconds (an HDR histogram: 3 significant digits). */
+export interface LatencySummary {
+  count: number;
+  minUs: number;
+  p50Us: number;
+  p90Us: number;
+  p99Us: number;
+  p999Us: number;
+  maxUs: number;
+  meanUs: number;
+  stdevUs: number;
+  /** Selected percentiles, for plots and trend tracking. */
+  percentiles: { percentile: number; us: number }[];
+}
+
+/** One row of the latency distribution chart: requests whose latency fell in [fromUs, toUs). */
+export interface DistributionBucket {
+  fromUs: number;
+  toUs: number;
+  count: number;
+}
+
+/** One second of the measured run (the last one may be shorter: see durationMs). */
+export interface TimelineEntry {
+  second: number;
+  durationMs: number;
+  requests: number;
+  errors: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Latency of the requests that completed in this second; null when none did. */
+  p50Us: number | null;
+  p99Us: number | null;
+  maxUs: number | null;
+  /** Busiest worker thread's CPU in this second, percent of one core; null when not measurable. */
+  cpuPercent: number | null;
+}
+
+export interface BenchErrorCount {
+  code: ErrorCode;
+  count: number;
+  /** The first such error's message. */
+  message: string;
+}
+
+export interface WorkerCpu {
+  userMs: number;
+  systemMs: number;
+  /** (user + system) / wall time of the run, percent of one core. */
+  percent: number;
+}
+
+export interface BenchResult {
+  schema: typeof BENCH_SCHEMA;
+  /** The target as written, or the temporary socket of the embedded server. */
+  target: string;
+  /** True when no target was given and udsctl's own server was benchmarked. */
+  embedded: boolean;
+  mode: BenchMode;
+  engine: 'epoll' | 'net';
+  connections: number;
+  pipeline: number;
+  workers: number;
+  /** Open-loop rate (requests/s), or null for closed loop. */
+  rate: number | null;
+  until: string;
+  payloadBytes: number;
+  /** The --expect text, or null. */
+  expect: string | null;
+  durationMs: number | null;
+  requestLimit: number | null;
+  warmupMs: number;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  /** Wall-clock time the measured run began, ISO 8601. */
+  startedAt: string;
+  /** Measured run length: from its start to the end of its last request. */
+  elapsedMs: number;
+  /** Ended early by the signal (Ctrl-C). */
+  interrupted: boolean;
+  requests: {
+    /** ok + errors: every measured request that ended. */
+    total: number;
+    ok: number;
+    errors: number;
+    /** Requests that ran during warmup (not measured). */
+    warmup: number;
+    /** In flight when the run was interrupted: neither ok nor error. */
+    abandoned: number;
+  };
+  throughput: {
+    requestsPerSec: number;
+    bytesInPerSec: number;
+    bytesOutPerSec: number;
+  };
+  bytes: { in: number; out: number };
+  /** Successful requests: from the (scheduled, with --rate) start to the end of the reply; oneshot includes connecting. */
+  latency: LatencySummary | null;
+  /** Connecting: oneshot, every request; persistent, the connections opened (and reopened). */
+  connect: LatencySummary | null;
+  /** oneshot only: from connected to the end of the reply. */
+  exchange: LatencySummary | null;
+  distribution: DistributionBucket[];
+  errors: BenchErrorCount[];
+  timeline: TimelineEntry[];
+  /** Open loop only: how the schedule was kept. */
+  schedule: {
+    /** Requests whose scheduled start fell in the measured run. */
+    scheduled: number;
+    /** Scheduled requests that had not started when the run ended (the server or the connections fell behind). */
+    unsent: number;
+    /** Requests that started more than 1 ms after their scheduled time (waiting for a free connection). */
+    late: number;
+  } | null;
+  /** Connections reopened after the server closed or reset them (persistent). */
+  reconnects: number;
+  /** connect() attempts retried because the listen backlog was full. */
+  connectRetries: number;
+  cpu: {
+    /** Each worker thread's own CPU ("thread"), or the whole process when per-thread figures are unavailable ("process"). */
+    scope: 'thread' | 'process';
+    workers: WorkerCpu[];
+    /** Whole process (workers, main thread and, when embedded, the server), percent of one core. */
+    processPercent: number;
+    /** Some worker used >= 90% of a core: the generator may have limited the numbers. */
+    generatorBound: boolean;
+  };
+  memory: { peakRssBytes: number };
+}
