@@ -1,0 +1,809 @@
+/**
+ * The health check: look at the path, the listener, then one bounded exchange,
+ * and name what is wrong. Data in, report out: never prints, never exits; the
+ * CLI turns the report's severity into an exit status.
+ */
+import { nowUs } from './clock.js';
+import { formatDuration } from './duration.js';
+import { type EndRule, formatEndRule } from './end-rule.js';
+import { UdsError } from './errors.js';
+import { type ExchangeRecord, exchange } from './exchange.js';
+import { type Target, parseTarget } from './target.js';
+import {
+  type Identity,
+  type PathInfo,
+  type ProcessInfo,
+  currentIdentity,
+  findSocketOwners,
+  inspectPath,
+  listenersFor,
+  readProcNetUnix,
+} from './unix-info.js';
+
+/** Monitoring-plugin severities; the exit status is SEVERITY_EXIT[severity]. */
+export const SEVERITIES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, as Nagios-style plugins exit. */
+export const SEVERITY_EXIT: Readonly<Record<Severity, number>> = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 };
+
+/** Worse is larger. A target we could not check (UNKNOWN) is worse than a warning, better than a known failure. */
+const RANK: Readonly<Record<Severity, number>> = { OK: 0, WARNING: 1, UNKNOWN: 2, CRITICAL: 3 };
+
+/** The worst of several severities (OK for none). */
+export function worstSeverity(list: Iterable<Severity>): Severity {
+  let worst: Severity = 'OK';
+  for (const s of list) if (RANK[s] > RANK[worst]) worst = s;
+  return worst;
+}
+
+/** The checks, in the order they run. */
+export const CHECKS = ['path', 'listener', 'connect', 'send', 'reply', 'close'] as const;
+export type CheckName = (typeof CHECKS)[number];
+
+export interface FindingInfo {
+  code: string;
+  severity: Severity;
+  /** The check that produces it (null: the verdict as a whole). */
+  check: CheckName | null;
+  /** A few words: the verdict. */
+  title: string;
+  /** One line: why this happens. */
+  cause: string;
+  /** One line: what to do. */
+  fix: string;
+}
+
+/**
+ * Every finding, its severity, cause and fix: the one table the renderers,
+ * --help, README and the man page are written from. Codes are stable.
+ * SLOW is WARNING over --warn and CRITICAL over --crit.
+ */
+export const FINDINGS = [
+  {
+    code: 'OK',
+    severity: 'OK',
+    check: null,
+    title: 'healthy',
+    cause: 'the server accepted, replied as expected and kept the connection contract',
+    fix: 'nothing to do',
+  },
+  {
+    code: 'NOT_FOUND',
+    severity: 'CRITICAL',
+    check: 'path',
+    title: 'socket not found',
+    cause: 'nothing exists at the path: the server is not running, or it listens somewhere else',
+    fix: 'start the server, or probe the path it is configured to listen on ($UDSCTL_SOCKET or an argument)',
+  },
+  {
+    code: 'NOT_A_SOCKET',
+    severity: 'CRITICAL',
+    check: 'path',
+    title: 'not a socket',
+    cause: 'the path is a regular file, directory or other non-socket: a leftover or a misconfigured path',
+    fix: 'point server and clients at the same socket path; remove the leftover file if nothing uses it',
+  },
+  {
+    code: 'PERMISSION_DENIED',
+    severity: 'CRITICAL',
+    check: 'path',
+    title: 'permission denied',
+    cause: 'connecting needs write permission on the socket file and search (x) permission on every parent directory',
+    fix: 'have the server create the socket with a mode and group its clients share (e.g. 0660), or add the client user to that group',
+  },
+  {
+    code: 'STALE_SOCKET',
+    severity: 'CRITICAL',
+    check: 'listener',
+    title: 'stale socket (no listener)',
+    cause: 'the socket file was left behind by a server that crashed or was killed; nothing listens on it',
+    fix: 'restart the server (it should remove a stale file before binding); delete the file if the service is retired',
+  },
+  {
+    code: 'REFUSED',
+    severity: 'CRITICAL',
+    check: 'connect',
+    title: 'connection refused',
+    cause: 'nothing listens on that TCP address',
+    fix: 'start the server, or check the host and port',
+  },
+  {
+    code: 'CONNECT_TIMEOUT',
+    severity: 'CRITICAL',
+    check: 'connect',
+    title: 'connect timeout',
+    cause: 'the connection was not established within --connect-timeout (server overloaded, or packets dropped)',
+    fix: 'check that the server is alive and accepting; raise --connect-timeout only if it is merely slow',
+  },
+  {
+    code: 'BACKLOG_FULL',
+    severity: 'CRITICAL',
+    check: 'connect',
+    title: 'listen backlog full',
+    cause: 'the listen queue stayed full for --connect-timeout: the server accepts too slowly or not at all (stuck event loop or accept thread)',
+    fix: 'find why the server stopped accepting (its stack, its CPU); raise its listen backlog only if it is merely bursty',
+  },
+  {
+    code: 'SILENT',
+    severity: 'CRITICAL',
+    check: 'reply',
+    title: 'accepted but never replied',
+    cause: 'the server accepted the connection but sent nothing within --timeout (stuck handler, or it waits for more input)',
+    fix: 'check the handler; if it reads until end-of-file probe with --half-close, if it wants a line end --send with \\n',
+  },
+  {
+    code: 'CLOSED_WITHOUT_REPLY',
+    severity: 'CRITICAL',
+    check: 'reply',
+    title: 'closed without reply',
+    cause: 'the server closed the connection without sending a byte (handler crashed, request rejected, connection limit)',
+    fix: "check the server's log for this connection and the request format (--send)",
+  },
+  {
+    code: 'RESET',
+    severity: 'CRITICAL',
+    check: 'reply',
+    title: 'connection reset',
+    cause: 'the server aborted the connection before the reply was complete (on a Unix socket: it closed with our request unread)',
+    fix: "check the server's log for a crash or abort; the server must read the request and reply before closing",
+  },
+  {
+    code: 'PARTIAL_REPLY',
+    severity: 'CRITICAL',
+    check: 'reply',
+    title: 'partial reply',
+    cause: 'a reply started but did not reach the end rule (--until) within --timeout or before the server closed',
+    fix: 'make the server finish its replies as the protocol says (e.g. a trailing \\n for --until line), or probe with the right --until',
+  },
+  {
+    code: 'MISMATCH',
+    severity: 'CRITICAL',
+    check: 'reply',
+    title: 'reply mismatch',
+    cause: 'the reply does not match --expect / --expect-regex: another service, an error reply, or a changed protocol',
+    fix: 'check that the path belongs to the intended service and read the reply shown',
+  },
+  {
+    code: 'NO_NEWLINE',
+    severity: 'WARNING',
+    check: 'reply',
+    title: 'reply without trailing newline',
+    cause: 'the reply ends without \\n: line-reading clients (PHP_NORMAL_READ, readline) keep waiting for the end of the line',
+    fix: 'end every reply with \\n',
+  },
+  {
+    code: 'NEVER_CLOSED',
+    severity: 'CRITICAL',
+    check: 'close',
+    title: 'replied but never closed',
+    cause: 'clients that read until end-of-file block forever',
+    fix: 'close the connection after replying, e.g. Go: `defer conn.Close()`; if the protocol is persistent, probe with --keep-alive',
+  },
+  {
+    code: 'RESET_AFTER_REPLY',
+    severity: 'WARNING',
+    check: 'close',
+    title: 'reset after reply',
+    cause: 'the server closed with part of the request unread, so the client saw a reset instead of a clean end-of-file',
+    fix: 'read the whole request before closing',
+  },
+  {
+    code: 'SLOW',
+    severity: 'WARNING',
+    check: 'reply',
+    title: 'slow reply',
+    cause: 'the reply took longer than --warn (WARNING) or --crit (CRITICAL): an overloaded server or a slow dependency',
+    fix: 'find what the handler waits on (CPU, locks, a database); adjust --warn / --crit if the thresholds are too tight',
+  },
+  {
+    code: 'PROBE_ERROR',
+    severity: 'UNKNOWN',
+    check: null,
+    title: 'probe failed',
+    cause: 'udsctl itself could not carry out the check (out of file descriptors, an unexpected OS error)',
+    fix: 'read the message; raise ulimit -n if it says so',
+  },
+] as const satisfies readonly FindingInfo[];
+
+export type FindingCode = (typeof FINDINGS)[number]['code'];
+
+const BY_CODE = new Map<string, FindingInfo>(FINDINGS.map((f) => [f.code, f]));
+
+/** The table row of a finding code. */
+export function findingInfo(code: FindingCode): FindingInfo {
+  return BY_CODE.get(code)!;
+}
+
+/** One finding about one target: the table row plus what was seen. */
+export interface Finding {
+  code: FindingCode;
+  severity: Severity;
+  check: CheckName | null;
+  title: string;
+  /** One line: what exactly was seen on this target. */
+  detail: string;
+  cause: string;
+  /** The table's fix, or a more specific one (e.g. naming the group to join). */
+  fix: string;
+}
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip' | 'not-reached';
+
+export interface Check {
+  name: CheckName;
+  status: CheckStatus;
+  /** How long the check took, in milliseconds (µs precision); null when it did not run. */
+  ms: number | null;
+  detail: string;
+}
+
+/** What the server promises about the connection after a reply. */
+export const CONTRACTS = ['one-shot', 'keep-alive'] as const;
+export type Contract = (typeof CONTRACTS)[number];
+
+export interface ListenerInfo {
+  /** /proc/net/unix could be read. */
+  available: boolean;
+  /** Inodes of the listening sockets bound to the target. */
+  inodes: number[];
+  /** Processes that hold them. */
+  owners: ProcessInfo[];
+  /** Some processes could not be looked at (another user's, when not root). */
+  hidden: boolean;
+}
+
+export interface ProbeReport {
+  target: string;
+  kind: Target['kind'];
+  status: Severity;
+  /** The main finding: the worst, and of equals the one from the earliest check. */
+  finding: Finding;
+  /** Every finding, in check order (at least one: OK when healthy). */
+  findings: Finding[];
+  checks: Check[];
+  contract: Contract;
+  until: string;
+  /** Start to end of reply (connect, send, reply), in ms; null without a reply. */
+  responseMs: number | null;
+  path: PathInfo | null;
+  listener: ListenerInfo | null;
+  exchange: ExchangeRecord | null;
+  /** How many probes were made (more than 1 with `wait`). */
+  attempts: number;
+  /** From the first attempt's start to the report, in ms. */
+  elapsedMs: number;
+  /** The wait settings when `wait` was given; gaveUp: the deadline passed without a healthy attempt. */
+  wait: { ms: number; intervalMs: number; gaveUp: boolean } | null;
+}
+
+/** Default payload: one short line that no protocol mistakes for a command. */
+export const DEFAULT_PROBE_PAYLOAD = 'udsctl-probe\n';
+
+export const PROBE_DEFAULTS = {
+  payload: DEFAULT_PROBE_PAYLOAD,
+  until: 'line',
+  contract: 'one-shot',
+  connectTimeout: 2_000,
+  timeout: 5_000,
+  closeTimeout: 1_000,
+  warn: 1_000,
+  interval: 500,
+  ownerLookupBudget: 300,
+} as const;
+
+export interface ProbeOptions {
+  /** Bytes to send; default `udsctl-probe\n`. Empty: send nothing (for servers that speak first). */
+  payload?: Buffer;
+  /** Shut down our write side after sending (servers that read to end-of-file). */
+  halfClose?: boolean;
+  /** The reply must contain these bytes. */
+  expect?: Buffer;
+  /** The reply (as UTF-8) must match. */
+  expectRegex?: RegExp;
+  /** End of reply; default line. */
+  until?: EndRule;
+  /** one-shot (default): the server must close within closeTimeout after replying. keep-alive: staying open is healthy. */
+  contract?: Contract;
+  /** Default 2s. */
+  connectTimeout?: number;
+  /** Bound on the reply, from connected to end of reply. Default 5s. */
+  timeout?: number;
+  /** one-shot: how long the server may take to close after replying. Default 1s; 0 skips the close check. */
+  closeTimeout?: number;
+  /** Response time over this is SLOW, WARNING. Default 1s; 0 disables. */
+  warn?: number;
+  /** Response time over this is SLOW, CRITICAL. Default none. */
+  crit?: number;
+  /** Retry until healthy (OK or WARNING) or this many ms have passed. */
+  wait?: number;
+  /** Pause between attempts with `wait`. Default 500ms. */
+  interval?: number;
+  /** Called after every attempt with `wait` (progress). */
+  onAttempt?: (report: ProbeReport, attempt: number) => void;
+  signal?: AbortSignal;
+  /** Bound on naming the listening process from /proc. Default 300ms. */
+  ownerLookupBudget?: number;
+  /** Whose permissions to check (default: this process's effective ids). */
+  identity?: Identity;
+}
+
+interface Settings {
+  payload: Buffer;
+  halfClose: boolean;
+  expect?: Buffer;
+  expectRegex?: RegExp;
+  until: EndRule;
+  contract: Contract;
+  connectTimeout: number;
+  timeout: number;
+  closeTimeout: number;
+  warn: number;
+  crit?: number;
+  ownerLookupBudget: number;
+  identity: Identity;
+  signal?: AbortSignal;
+}
+
+function settings(o: ProbeOptions): Settings {
+  const until = o.until ?? { kind: 'line' };
+  const contract = o.contract ?? PROBE_DEFAULTS.contract;
+  if (!CONTRACTS.includes(contract)) throw new UdsError('BAD_OPTION', `contract must be one of ${CONTRACTS.join(', ')}`);
+  if (contract === 'keep-alive' && until.kind === 'eof') {
+    throw new UdsError(
+      'BAD_OPTION',
+      '--until eof waits for the server to close, which a --keep-alive server never does; use line, delim:, bytes: or idle:',
+    );
+  }
+  const warn = o.warn ?? PROBE_DEFAULTS.warn;
+  if (o.crit !== undefined && warn > 0 && o.crit < warn) {
+    throw new UdsError('BAD_OPTION', `--crit (${formatDuration(o.crit)}) must not be below --warn (${formatDuration(warn)})`);
+  }
+  return {
+    payload: o.payload ?? Buffer.from(PROBE_DEFAULTS.payload),
+    halfClose: o.halfClose ?? false,
+    expect: o.expect,
+    expectRegex: o.expectRegex,
+    until,
+    contract,
+    connectTimeout: o.connectTimeout ?? PROBE_DEFAULTS.connectTimeout,
+    timeout: o.timeout ?? PROBE_DEFAULTS.timeout,
+    closeTimeout: o.closeTimeout ?? PROBE_DEFAULTS.closeTimeout,
+    warn,
+    crit: o.crit,
+    ownerLookupBudget: o.ownerLookupBudget ?? PROBE_DEFAULTS.ownerLookupBudget,
+    identity: o.identity ?? currentIdentity(),
+    signal: o.signal,
+  };
+}
+
+/**
+ * Probe one target: path, listener, connect, send, reply, close. With `wait`,
+ * retries every `interval` until healthy (OK or WARNING) or the deadline; no
+ * attempt starts after the deadline. Never rejects for a socket failure; throws
+ * UdsError only for bad options or a malformed target.
+ */
+export async function probe(target: Target | string, opts: ProbeOptions = {}): Promise<ProbeReport> {
+  const t = typeof target === 'string' ? parseTarget(target) : target;
+  const s = settings(opts);
+  const start = nowUs();
+  if (opts.wait === undefined) {
+    const r = await probeOnce(t, s);
+    r.elapsedMs = ms(nowUs() - start);
+    return r;
+  }
+  const interval = opts.interval ?? PROBE_DEFAULTS.interval;
+  if (!(interval > 0)) throw new UdsError('BAD_OPTION', '--interval must be above 0');
+  const deadline = performance.now() + opts.wait;
+  for (let attempt = 1; ; attempt++) {
+    const r = await probeOnce(t, s);
+    const healthy = r.status === 'OK' || r.status === 'WARNING';
+    const left = deadline - performance.now();
+    const last = healthy || left <= 0 || s.signal?.aborted === true;
+    r.attempts = attempt;
+    r.elapsedMs = ms(nowUs() - start);
+    r.wait = { ms: opts.wait, intervalMs: interval, gaveUp: last && !healthy };
+    opts.onAttempt?.(r, attempt);
+    if (last) return r;
+    await sleep(Math.min(interval, left), s.signal);
+  }
+}
+
+/** Several targets at once; the status is the worst of them. */
+export async function probeAll(
+  targets: ReadonlyArray<Target | string>,
+  opts: ProbeOptions = {},
+): Promise<{ status: Severity; reports: ProbeReport[] }> {
+  // Parse (and validate options) before starting anything, so a typo fails fast.
+  const parsed = targets.map((t) => (typeof t === 'string' ? parseTarget(t) : t));
+  settings(opts);
+  const reports = await Promise.all(parsed.map((t) => probe(t, opts)));
+  return { status: worstSeverity(reports.map((r) => r.status)), reports };
+}
+
+function sleep(msec: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, msec));
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+const ms = (us: number): number => Math.round(us) / 1000;
+
+/** A short, quoted, escaped preview of bytes for one line of text. */
+export function preview(b: Buffer, max = 40): string {
+  const j = JSON.stringify(b.subarray(0, max * 4).toString('utf8'));
+  return j.length > max + 2 ? `${j.slice(0, max + 1)}…"` : j;
+}
+
+function makeFinding(code: FindingCode, detail: string, over: { severity?: Severity; fix?: string } = {}): Finding {
+  const row = findingInfo(code);
+  return {
+    code,
+    severity: over.severity ?? row.severity,
+    check: row.check,
+    title: row.title,
+    detail,
+    cause: row.cause,
+    fix: over.fix ?? row.fix,
+  };
+}
+
+const STATUS_RANK: Readonly<Record<CheckStatus, number>> = { 'not-reached': 0, skip: 0, ok: 1, warn: 2, fail: 3 };
+
+class Checklist {
+  private readonly rows = new Map<CheckName, Check>();
+  set(name: CheckName, status: CheckStatus, detail: string, msec: number | null = null): void {
+    this.rows.set(name, { name, status, ms: msec, detail });
+  }
+  /** Replace a check's status and detail, keeping its time. */
+  update(name: CheckName, status: CheckStatus, detail: string): void {
+    const row = this.rows.get(name);
+    if (!row) return this.set(name, status, detail);
+    row.status = status;
+    row.detail = detail;
+  }
+  /** Raise a check's status (never lowers it) and add to its detail. */
+  worsen(name: CheckName, status: CheckStatus, extra: string): void {
+    const row = this.rows.get(name);
+    if (!row) return this.set(name, status, extra);
+    if (STATUS_RANK[status] > STATUS_RANK[row.status]) row.status = status;
+    row.detail = row.detail ? `${row.detail}; ${extra}` : extra;
+  }
+  list(): Check[] {
+    return CHECKS.map((n) => this.rows.get(n) ?? { name: n, status: 'not-reached' as const, ms: null, detail: 'not reached' });
+  }
+}
+
+async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
+  const findings: Finding[] = [];
+  const checks = new Checklist();
+  let pathInfo: PathInfo | null = null;
+  let listener: ListenerInfo | null = null;
+  let record: ExchangeRecord | null = null;
+  let responseMs: number | null = null;
+  let tryConnect = true;
+
+  // 1. The path.
+  if (t.kind === 'unix') {
+    const t0 = nowUs();
+    try {
+      pathInfo = await inspectPath(t.path, s.identity);
+    } catch (err) {
+      findings.push(makeFinding('PROBE_ERROR', `${t.display}: cannot inspect the path: ${(err as Error).message}`));
+    }
+    const took = ms(nowUs() - t0);
+    if (pathInfo) {
+      const a = pathInfo.access;
+      const via = pathInfo.symlinkTo ? ` (symlink to ${pathInfo.symlinkTo})` : '';
+      if (pathInfo.state === 'absent') {
+        tryConnect = false;
+        checks.set('path', 'fail', `not found: ${a.reason}${via}`, took);
+        findings.push(makeFinding('NOT_FOUND', `${t.display}: ${a.reason}`));
+      } else if (pathInfo.state === 'not-socket') {
+        tryConnect = false;
+        checks.set('path', 'fail', a.reason, took);
+        findings.push(makeFinding('NOT_A_SOCKET', `${t.display}: ${a.reason}`));
+      } else if (a.allowed === false) {
+        // The verdict waits for connect: an ACL may still let us in.
+        checks.set('path', 'fail', a.reason, took);
+      } else {
+        checks.set('path', 'ok', `${a.reason}${via}`, took);
+      }
+    } else {
+      checks.set('path', 'fail', 'could not be inspected', took);
+    }
+  } else {
+    checks.set('path', 'skip', t.kind === 'abstract' ? 'abstract name: no file, no permissions' : 'TCP: no file');
+  }
+
+  // 2. The listener, as the kernel lists it (Linux).
+  let listenerStarted = 0;
+  const lookListener = t.kind === 'abstract' || (t.kind === 'unix' && (pathInfo?.state === 'socket' || pathInfo?.state === 'unreachable'));
+  if (lookListener) {
+    listenerStarted = nowUs();
+    const entries = await readProcNetUnix();
+    if (entries) {
+      const found = listenersFor(entries, t.kind === 'abstract' ? { abstract: t.display } : { path: t.kind === 'unix' ? t.path : undefined });
+      listener = { available: true, inodes: found.map((e) => e.inode), owners: [], hidden: false };
+    } else {
+      listener = { available: false, inodes: [], owners: [], hidden: false };
+    }
+  }
+  const listenerMs = lookListener ? ms(nowUs() - listenerStarted) : null;
+
+  // 3-6. Connect, send, reply, close: one bounded exchange.
+  if (tryConnect && findings.length === 0) {
+    record = await exchange(t, {
+      payload: s.payload,
+      until: s.until,
+      connectTimeout: s.connectTimeout,
+      timeout: s.timeout,
+      halfClose: s.halfClose,
+      closeTimeout: s.contract === 'one-shot' ? s.closeTimeout : 0,
+      signal: s.signal,
+    });
+    responseMs = judgeExchange(t, s, record, pathInfo, listener, checks, findings);
+  }
+
+  // Name the listening process; after the exchange, so it never skews its timing.
+  let ownersMs = 0;
+  if (listener && listener.inodes.length > 0) {
+    const t0 = nowUs();
+    const found = await findSocketOwners(listener.inodes, s.ownerLookupBudget);
+    listener.owners = found.owners;
+    listener.hidden = found.hidden || found.truncated;
+    ownersMs = ms(nowUs() - t0);
+  }
+  if (lookListener) judgeListener(t, s, listener!, record, pathInfo, checks, findings, (listenerMs ?? 0) + ownersMs);
+  else if (t.kind === 'tcp') checks.set('listener', 'skip', 'TCP: not looked up');
+  else checks.set('listener', 'skip', 'no socket file to look up');
+
+  if (findings.length === 0) {
+    const how =
+      s.contract === 'keep-alive'
+        ? 'connection kept open (keep-alive)'
+        : s.closeTimeout > 0
+          ? 'server closed (one-shot)'
+          : 'close not checked';
+    findings.push(makeFinding('OK', `${t.display}: replied in ${responseMs === null ? '?' : formatDuration(responseMs)}; ${how}`));
+  }
+  // Check order; within one check, the worst first.
+  const order = (f: Finding) => (f.check === null ? -1 : CHECKS.indexOf(f.check));
+  findings.sort((a, b) => order(a) - order(b) || RANK[b.severity] - RANK[a.severity]);
+  const status = worstSeverity(findings.map((f) => f.severity));
+  const primary = findings.find((f) => f.severity === status)!;
+  return {
+    target: t.display,
+    kind: t.kind,
+    status,
+    finding: primary,
+    findings,
+    checks: checks.list(),
+    contract: s.contract,
+    until: formatEndRule(s.until),
+    responseMs,
+    path: pathInfo,
+    listener,
+    exchange: record,
+    attempts: 1,
+    elapsedMs: 0,
+    wait: null,
+  };
+}
+
+function judgeListener(
+  t: Target,
+  s: Settings,
+  l: ListenerInfo,
+  r: ExchangeRecord | null,
+  p: PathInfo | null,
+  checks: Checklist,
+  findings: Finding[],
+  took: number,
+): void {
+  if (!l.available) return checks.set('listener', 'skip', 'no /proc/net/unix on this system', took);
+  if (l.inodes.length > 0) {
+    const who = l.owners.length
+      ? l.owners.map((o) => `pid ${o.pid} (${o.cmdline || o.name})`).join(', ')
+      : l.hidden
+        ? `process not visible to ${s.identity.describe}; run as root to name it`
+        : 'no process found holding it';
+    const many = l.inodes.length > 1 ? `${l.inodes.length} listening sockets on this name; ` : '';
+    return checks.set('listener', 'ok', `listening: ${many}${who}`, took);
+  }
+  const code = r?.error?.code;
+  if (r && r.timings.connectedUs !== undefined) {
+    // connect works but the kernel lists no listener here: it lives in another network namespace.
+    return checks.set('listener', 'ok', 'not in /proc/net/unix, yet connect works: the server is in another network namespace (a container?)', took);
+  }
+  if (code === 'REFUSED') {
+    return checks.set('listener', 'fail', t.kind === 'abstract' ? 'nothing is bound to this name' : 'no process listens on it (not in /proc/net/unix)', took);
+  }
+  if (t.kind === 'unix' && code === 'PERMISSION_DENIED' && p?.state === 'socket') {
+    // We may not connect, but the kernel still tells whether anyone listens: say so, it changes the fix.
+    checks.set('listener', 'fail', 'no process listens on it (not in /proc/net/unix)', took);
+    findings.push(makeFinding('STALE_SOCKET', `${t.display}: besides, no process listens on it (not in /proc/net/unix): the file is stale`));
+    return;
+  }
+  checks.set('listener', 'warn', 'not in /proc/net/unix', took);
+}
+
+/** Turn the exchange record into checks and findings; returns the response time in ms (null: no reply). */
+function judgeExchange(
+  t: Target,
+  s: Settings,
+  r: ExchangeRecord,
+  p: PathInfo | null,
+  l: ListenerInfo | null,
+  checks: Checklist,
+  findings: Finding[],
+): number | null {
+  const tm = r.timings;
+  const e = r.error;
+  const d = t.display;
+  const add = (f: Finding) => findings.push(f);
+
+  if (tm.connectedUs === undefined) {
+    checks.set('connect', 'fail', e?.message ?? 'failed', ms(tm.totalUs));
+    switch (e?.code) {
+      case 'NOT_FOUND':
+        add(makeFinding('NOT_FOUND', e.message));
+        break;
+      case 'NOT_A_SOCKET':
+        add(makeFinding('NOT_A_SOCKET', e.message));
+        break;
+      case 'PERMISSION_DENIED':
+        if (p?.access.allowed === false) add(makeFinding('PERMISSION_DENIED', `${d}: ${p.access.reason}`, { fix: p.access.fix }));
+        else {
+          add(
+            makeFinding(
+              'PERMISSION_DENIED',
+              `${d}: ${p?.file ? `${p.file.modeString} ${p.file.owner}:${p.file.group}; ` : ''}the mode bits allow it, yet connect was denied: an ACL or a security module (AppArmor, SELinux) forbids it`,
+              { fix: 'check getfacl on the socket and its directories, and the audit log for AppArmor/SELinux denials' },
+            ),
+          );
+        }
+        break;
+      case 'REFUSED':
+        if (t.kind === 'unix') {
+          const f = p?.file ? `${p.file.modeString} ${p.file.owner}:${p.file.group} ` : '';
+          add(makeFinding('STALE_SOCKET', `${d}: a ${f}socket file, but no process listens on it (connect: connection refused)`));
+        } else if (t.kind === 'abstract') {
+          add(makeFinding('NOT_FOUND', `${d}: nothing is bound to that abstract name`, { fix: 'start the server, or check the @name it binds' }));
+        } else add(makeFinding('REFUSED', e.message));
+        break;
+      case 'CONNECT_TIMEOUT':
+        add(makeFinding('CONNECT_TIMEOUT', `${d}: connect did not complete within ${formatDuration(s.connectTimeout)}`));
+        break;
+      case 'BACKLOG_FULL': {
+        const who = l?.owners.length ? ` (the listener: pid ${l.owners[0].pid} ${l.owners[0].name})` : '';
+        add(makeFinding('BACKLOG_FULL', `${d}: listen backlog stayed full for ${formatDuration(s.connectTimeout)}${who}`));
+        break;
+      }
+      case 'RESET':
+        add(makeFinding('RESET', e.message));
+        break;
+      default:
+        add(makeFinding('PROBE_ERROR', e?.message ?? `${d}: connect failed`));
+    }
+    return null;
+  }
+
+  checks.set('connect', 'ok', 'connected', ms(tm.connectedUs));
+  if (p?.access.allowed === false) {
+    checks.update('path', 'ok', `${p.access.reason}; yet connect was allowed (an ACL grants it)`);
+  }
+  const sentText =
+    s.payload.length === 0 ? '' : `${s.payload.length} bytes ${preview(s.payload)}${s.halfClose ? ', then half-closed' : ''}`;
+  if (s.payload.length === 0) checks.set('send', 'skip', 'nothing to send (empty payload)');
+  else if (tm.writtenUs !== undefined) checks.set('send', 'ok', sentText, ms(tm.writtenUs - tm.connectedUs));
+  else if (e?.code === 'RESET') checks.set('send', 'fail', `${sentText}: the server had already closed`, ms(tm.totalUs - tm.connectedUs));
+
+  const replyFrom = tm.writtenUs ?? tm.connectedUs;
+  const rule = formatEndRule(s.until);
+  const got = r.bytesReceived;
+  const replyText = `${r.reply.length} bytes ${preview(r.reply)}`;
+  let replyEndUs: number | undefined;
+  let complete = false;
+
+  switch (e?.code) {
+    case undefined: {
+      complete = true;
+      replyEndUs = tm.replyEndUs;
+      checks.set('reply', 'ok', `${replyText} (until ${rule})`, replyEndUs === undefined ? null : ms(replyEndUs - replyFrom));
+      const afterReply = ms((tm.closedUs ?? tm.totalUs) - (replyEndUs ?? tm.totalUs));
+      if (r.end === 'closed') {
+        checks.set('close', 'ok', s.contract === 'one-shot' ? 'server closed after the reply' : 'server closed after the reply (allowed)', afterReply);
+      } else if (r.end === 'reset') {
+        checks.set('close', 'warn', 'connection reset after the reply, not closed cleanly', afterReply);
+        add(makeFinding('RESET_AFTER_REPLY', `${d}: the reply was complete, then the connection was reset instead of closed`));
+      } else if (s.contract === 'keep-alive') {
+        checks.set('close', 'ok', 'kept open (keep-alive); closed by udsctl', null);
+      } else if (s.closeTimeout <= 0) {
+        checks.set('close', 'skip', 'not checked (--close-timeout 0)');
+      } else {
+        checks.set('close', 'fail', `still open ${formatDuration(s.closeTimeout)} after the reply (one-shot contract)`, afterReply);
+        add(makeFinding('NEVER_CLOSED', `${d}: replied (${replyText}), but the connection was still open ${formatDuration(s.closeTimeout)} later`));
+      }
+      break;
+    }
+    case 'REPLY_TIMEOUT':
+      if (got === 0) {
+        checks.set('reply', 'fail', `no reply within ${formatDuration(s.timeout)}`, ms(tm.totalUs - replyFrom));
+        add(makeFinding('SILENT', `${d}: connected and sent ${r.bytesSent} bytes; no reply within ${formatDuration(s.timeout)}`));
+      } else {
+        const nl = s.until.kind === 'line' ? '; no newline in it' : '';
+        checks.set('reply', 'fail', `${replyText}, end rule ${rule} not met within ${formatDuration(s.timeout)}${nl}`, ms(tm.totalUs - replyFrom));
+        add(
+          makeFinding(
+            'PARTIAL_REPLY',
+            `${d}: ${replyText} within ${formatDuration(s.timeout)}, but the end rule (${rule}) was never met and the connection stayed open${nl}`,
+          ),
+        );
+      }
+      checks.set('close', 'not-reached', 'the reply never ended');
+      break;
+    case 'NEVER_CLOSED':
+      // --until eof: the reply is whatever came before our timeout.
+      complete = true;
+      replyEndUs = tm.firstByteUs;
+      checks.set('reply', 'ok', `${replyText} (until eof, first byte)`, replyEndUs === undefined ? null : ms(replyEndUs - replyFrom));
+      checks.set('close', 'fail', `still open ${formatDuration(s.timeout)} after connecting (--until eof)`, ms(tm.totalUs - (replyEndUs ?? 0)));
+      add(makeFinding('NEVER_CLOSED', `${d}: replied (${replyText}), but never closed the connection within ${formatDuration(s.timeout)}`));
+      break;
+    case 'CLOSED_EARLY':
+      checks.set('close', 'not-reached', 'the server closed before a complete reply');
+      if (got === 0) {
+        checks.set('reply', 'fail', 'server closed without sending a byte', ms((tm.closedUs ?? tm.totalUs) - replyFrom));
+        add(makeFinding('CLOSED_WITHOUT_REPLY', `${d}: the server closed the connection without replying`));
+      } else if (s.until.kind === 'line') {
+        complete = true;
+        replyEndUs = tm.closedUs;
+        checks.set('close', 'ok', 'server closed');
+        checks.set('reply', 'warn', `${replyText}, ended by close without a trailing newline`, ms((tm.closedUs ?? tm.totalUs) - replyFrom));
+        add(makeFinding('NO_NEWLINE', `${d}: reply ${replyText} has no trailing newline; it ended only because the server closed`));
+      } else {
+        checks.set('reply', 'fail', `${replyText}, then closed before the end rule ${rule}`, ms((tm.closedUs ?? tm.totalUs) - replyFrom));
+        add(makeFinding('PARTIAL_REPLY', `${d}: the server closed after ${replyText}, before the end rule (${rule}) was met`));
+      }
+      break;
+    case 'RESET': {
+      const at = got === 0 ? 'before any reply' : `after ${replyText}, before the end of the reply`;
+      checks.set('reply', 'fail', `connection reset ${at}`, ms(tm.totalUs - replyFrom));
+      checks.set('close', 'not-reached', 'reset');
+      add(makeFinding('RESET', `${d}: connection reset by the server ${at}`));
+      break;
+    }
+    default:
+      checks.set('reply', 'fail', e?.message ?? 'failed', ms(tm.totalUs - replyFrom));
+      add(makeFinding('PROBE_ERROR', e?.message ?? `${d}: exchange failed`));
+  }
+  if (!complete) return null;
+
+  if (s.expect !== undefined && !r.reply.includes(s.expect)) {
+    checks.worsen('reply', 'fail', `does not contain ${preview(s.expect)}`);
+    add(makeFinding('MISMATCH', `${d}: reply ${preview(r.reply)} does not contain ${preview(s.expect)} (--expect)`));
+  }
+  if (s.expectRegex !== undefined && !s.expectRegex.test(r.reply.toString('utf8'))) {
+    checks.worsen('reply', 'fail', `does not match ${s.expectRegex}`);
+    add(makeFinding('MISMATCH', `${d}: reply ${preview(r.reply)} does not match ${s.expectRegex} (--expect-regex)`));
+  }
+  if ((s.expect || s.expectRegex) && !findings.some((f) => f.code === 'MISMATCH')) checks.worsen('reply', 'ok', 'as expected');
+
+  if (replyEndUs === undefined) return null;
+  const response = ms(replyEndUs);
+  if (s.crit !== undefined && s.crit > 0 && response > s.crit) {
+    checks.worsen('reply', 'fail', `slow: over --crit ${formatDuration(s.crit)}`);
+    add(makeFinding('SLOW', `${d}: the reply took ${formatDuration(response)}, over --crit ${formatDuration(s.crit)}`, { severity: 'CRITICAL' }));
+  } else if (s.warn > 0 && response > s.warn) {
+    checks.worsen('reply', 'warn', `slow: over --warn ${formatDuration(s.warn)}`);
+    add(makeFinding('SLOW', `${d}: the reply took ${formatDuration(response)}, over --warn ${formatDuration(s.warn)}`));
+  }
+  return response;
+}
