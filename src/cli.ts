@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { END_RULE_HELP } from './core/end-rule.js';
 import { UdsError } from './core/errors.js';
 import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS } from './core/server.js';
+import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js';
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
 import { processIo } from './io.js';
 import { choiceOption, durationOption, intOption, modeOption, sizeOption, untilOption } from './options.js';
@@ -118,6 +119,51 @@ Examples:
       throw new Done(await runServe(target, opts, processIo()));
     });
 
+  program
+    .command('probe')
+    .description('health check: say "healthy" or name what is wrong and how to fix it; never hangs')
+    .argument('[target...]', 'sockets to probe, all at once (default: $UDSCTL_SOCKET, else /tmp/odc_ws.sock)')
+    .option('-s, --send <text>', 'payload (escapes like \\r\\n understood; "" sends nothing)', DEFAULT_PROBE_PAYLOAD)
+    .option('-x, --hex', '--send is hex digits ("50 49 4e 47 0d 0a")')
+    .option('-H, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
+    .option('-e, --expect <text>', 'the reply must contain TEXT (escapes understood)')
+    .option('-E, --expect-regex <re>', 'the reply must match the regular expression RE')
+    .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP}`).default(untilOption(PROBE_DEFAULTS.until), PROBE_DEFAULTS.until).argParser(untilOption))
+    .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply').default(PROBE_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout')))
+    .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (a full backlog is retried until then)').default(PROBE_DEFAULTS.connectTimeout, '2s').argParser(durationOption('--connect-timeout')))
+    .addOption(new Option('--expect-close', 'one-shot contract (default): the server must close within --close-timeout after replying').conflicts('keepAlive'))
+    .addOption(new Option('-k, --keep-alive', 'persistent protocol (e.g. Redis): staying open is healthy; the reply ends by --until').conflicts('expectClose'))
+    .addOption(new Option('--close-timeout <duration>', 'one-shot: how long the server may take to close after replying (0: not checked)').default(PROBE_DEFAULTS.closeTimeout, '1s').argParser(durationOption('--close-timeout')))
+    .addOption(new Option('-w, --warn <duration>', 'a response time over this is WARNING (0: off)').default(PROBE_DEFAULTS.warn, '1s').argParser(durationOption('--warn')))
+    .addOption(new Option('-c, --crit <duration>', 'a response time over this is CRITICAL (default: off)').argParser(durationOption('--crit')))
+    .addOption(new Option('--wait <duration>', 'retry until healthy (OK or WARNING) or this long has passed').argParser(durationOption('--wait')))
+    .addOption(new Option('--interval <duration>', 'pause between --wait attempts').default(PROBE_DEFAULTS.interval, '500ms').argParser(durationOption('--interval')))
+    .option('--json', 'print the report as JSON (same as --format json)')
+    .addOption(new Option('--format <format>', 'output: human, json, or nagios (STATUS: text | perfdata)').choices(['human', 'json', 'nagios']).default('human'))
+    .option('-q, --quiet', 'print nothing; the exit status says it all')
+    .addHelpText(
+      'after',
+      `
+Checks, in order: path (exists, socket, owner/mode, may you connect), listener
+(/proc/net/unix, the listening process), connect, send, reply, close.
+
+Findings (stable codes, in --json as "code"):
+${FINDINGS.map((f) => `  ${f.code.padEnd(21)}${f.severity.padEnd(9)}${f.title}`).join('\n')}
+
+Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too); with
+several targets, the worst (CRITICAL > UNKNOWN > WARNING > OK).
+
+Examples:
+  udsctl probe                                    # $UDSCTL_SOCKET or /tmp/odc_ws.sock
+  udsctl probe --wait 30s /run/app.sock           # a "wait until it is up" CI step
+  udsctl probe --keep-alive --send 'PING\\r\\n' --expect +PONG /run/redis.sock
+  udsctl probe --format nagios --warn 200ms --crit 1s /run/app.sock`,
+    )
+    .action(async (targets: string[], opts) => {
+      const { runProbe } = await import('./commands/probe.js');
+      throw new Done(await runProbe(targets, opts, processIo()));
+    });
+
   for (const cmd of program.commands) configureErrors(cmd);
   configureErrors(program);
   return program;
@@ -158,6 +204,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`udsctl: internal error: ${(err as Error)?.message ?? String(err)}\n`);
     if (process.env.UDSCTL_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
-    return EXIT.INTERNAL;
+    return sub === 'probe' ? 3 : EXIT.INTERNAL;
   }
 }

@@ -36,3 +36,42 @@ import { exchange, type ExchangeOptions, type ExchangeRecord } from './core/exch
 export function send(target: string, message: string | Buffer, opts: Omit<ExchangeOptions, 'payload'> = {}): Promise<ExchangeRecord> {
   return exchange(target, { ...opts, payload: typeof message === 'string' ? Buffer.from(message) : message });
 }
+
+export {
+  probe,
+  probeAll,
+  FINDINGS,
+  SEVERITIES,
+  SEVERITY_EXIT,
+  CHECKS,
+  CONTRACTS,
+  DEFAULT_PROBE_PAYLOAD,
+  PROBE_DEFAULTS,
+  findingInfo,
+  worstSeverity,
+  type ProbeOptions,
+  type ProbeReport,
+  type Finding,
+  type FindingCode,
+  type FindingInfo,
+  type Check,
+  type CheckName,
+  type CheckStatus,
+  type Contract,
+  type Severity,
+  type ListenerInfo,
+} from './core/probe.js';
+export {
+  inspectPath,
+  currentIdentity,
+  readProcNetUnix,
+  parseProcNetUnix,
+  listenersFor,
+  findSocketOwners,
+  type PathInfo,
+  type PathAccess,
+  type FileFacts,
+  type Identity,
+  type UnixSocketEntry,
+  type ProcessInfo,
+} from './core/unix-info.js';

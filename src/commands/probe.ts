@@ -1,0 +1,118 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import chalk from 'chalk';
+import { formatDuration } from '../core/duration.js';
+import type { EndRule } from '../core/end-rule.js';
+import { UdsError } from '../core/errors.js';
+import { parseHex, unescapeText } from '../core/escape.js';
+import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, probeAll } from '../core/probe.js';
+import { parseTarget } from '../core/target.js';
+import { type Io, writeAll } from '../io.js';
+import { probeNagios, probeRunHuman, probeRunToJson } from '../render/probe.js';
+import { errColor } from '../render/style.js';
+
+export const PROBE_FORMATS = ['human', 'json', 'nagios'] as const;
+export type ProbeFormat = (typeof PROBE_FORMATS)[number];
+
+/** The target when none is given and $UDSCTL_SOCKET is unset: the reference setup's socket. */
+export const DEFAULT_PROBE_TARGET = '/tmp/odc_ws.sock';
+
+/**
+ * probe's exit status: a monitoring plugin's (src/exit-codes.ts is for the
+ * other commands). README "probe: exit status" and the man page are this table.
+ */
+export const PROBE_EXIT_TABLE: ReadonlyArray<{ status: number; severity: string; meaning: string }> = [
+  { status: SEVERITY_EXIT.OK, severity: 'OK', meaning: 'every target is healthy' },
+  { status: SEVERITY_EXIT.WARNING, severity: 'WARNING', meaning: 'the worst is a warning: NO_NEWLINE, RESET_AFTER_REPLY, or SLOW over --warn' },
+  { status: SEVERITY_EXIT.CRITICAL, severity: 'CRITICAL', meaning: 'a target failed: any other finding, or SLOW over --crit' },
+  { status: SEVERITY_EXIT.UNKNOWN, severity: 'UNKNOWN', meaning: 'usage error, or the probe itself could not run (PROBE_ERROR)' },
+];
+
+export interface ProbeFlags {
+  send: string;
+  hex?: boolean;
+  halfClose?: boolean;
+  expect?: string;
+  expectRegex?: string;
+  until: EndRule;
+  timeout: number;
+  connectTimeout: number;
+  closeTimeout: number;
+  expectClose?: boolean;
+  keepAlive?: boolean;
+  warn: number;
+  crit?: number;
+  wait?: number;
+  interval: number;
+  json?: boolean;
+  format: ProbeFormat;
+  quiet?: boolean;
+}
+
+/** Flags -> core options; throws UdsError (a usage error) for values that do not fit together. */
+export function probeOptions(flags: ProbeFlags): ProbeOptions {
+  let expectRegex: RegExp | undefined;
+  if (flags.expectRegex !== undefined) {
+    try {
+      expectRegex = new RegExp(flags.expectRegex);
+    } catch (err) {
+      throw new UdsError('BAD_OPTION', `--expect-regex: ${(err as Error).message}`);
+    }
+  }
+  if (flags.expect === '') throw new UdsError('BAD_OPTION', '--expect needs some text');
+  return {
+    payload: flags.hex ? parseHex(flags.send) : unescapeText(flags.send),
+    halfClose: flags.halfClose,
+    expect: flags.expect === undefined ? undefined : unescapeText(flags.expect),
+    expectRegex,
+    until: flags.until,
+    contract: flags.keepAlive ? 'keep-alive' : 'one-shot',
+    connectTimeout: flags.connectTimeout,
+    timeout: flags.timeout,
+    closeTimeout: flags.closeTimeout,
+    warn: flags.warn,
+    crit: flags.crit,
+    wait: flags.wait,
+    interval: flags.interval,
+  };
+}
+
+function formatOf(flags: ProbeFlags): ProbeFormat {
+  if (flags.json && flags.format !== 'human' && flags.format !== 'json') {
+    throw new UdsError('BAD_OPTION', `--json and --format ${flags.format} contradict each other`);
+  }
+  return flags.json ? 'json' : flags.format;
+}
+
+/** Colour for stdout, decided once: chalk's default instance follows stdout (TTY, NO_COLOR, FORCE_COLOR). */
+function outColor(io: Io): ChalkInstance {
+  if (io.env.NO_COLOR || (io.stdout !== process.stdout && !io.stdout.isTTY)) return new Chalk({ level: 0 });
+  return chalk;
+}
+
+/** `udsctl probe`: probe every target at once; the exit status is the worst severity. */
+export async function runProbe(targetSpecs: string[], flags: ProbeFlags, io: Io): Promise<number> {
+  const format = formatOf(flags);
+  const specs = targetSpecs.length > 0 ? targetSpecs : [io.env.UDSCTL_SOCKET || DEFAULT_PROBE_TARGET];
+  const targets = specs.map((s) => parseTarget(s));
+  const options = probeOptions(flags);
+
+  if (flags.wait !== undefined && format === 'human' && !flags.quiet) {
+    // In a CI log, say why we are still waiting, once per change of finding.
+    const last = new Map<string, string>();
+    options.onAttempt = (r: ProbeReport, attempt: number) => {
+      if (r.status === 'OK' || r.status === 'WARNING' || r.wait?.gaveUp || last.get(r.target) === r.finding.code) return;
+      last.set(r.target, r.finding.code);
+      void io.stderr.write(
+        `${errColor.dim('udsctl probe:')} ${r.target}: attempt ${attempt}: ${r.status} ${r.finding.code}; ` +
+          `retrying every ${formatDuration(options.interval ?? PROBE_DEFAULTS.interval)} for up to ${formatDuration(flags.wait!)}\n`,
+      );
+    };
+  }
+
+  const { status, reports } = await probeAll(targets, options);
+  if (flags.quiet) return SEVERITY_EXIT[status];
+  if (format === 'json') await writeAll(io.stdout, JSON.stringify(probeRunToJson(status, reports)) + '\n');
+  else if (format === 'nagios') await writeAll(io.stdout, probeNagios(status, reports, { warn: options.warn, crit: options.crit }));
+  else await writeAll(io.stdout, probeRunHuman(status, reports, outColor(io)));
+  return SEVERITY_EXIT[status];
+}

@@ -1,0 +1,147 @@
+import type { ChalkInstance } from 'chalk';
+import { formatDuration } from '../core/duration.js';
+import {
+  type CheckStatus,
+  type Finding,
+  type ProbeReport,
+  SEVERITY_EXIT,
+  type Severity,
+} from '../core/probe.js';
+import { exchangeToJson } from './exchange.js';
+
+/** Version of the --json document; bumped only when a field changes meaning or goes away. */
+export const PROBE_JSON_SCHEMA = 'udsctl.probe/1';
+
+function findingToJson(f: Finding): Record<string, unknown> {
+  return { code: f.code, severity: f.severity, check: f.check, title: f.title, detail: f.detail, cause: f.cause, fix: f.fix };
+}
+
+/** One target's report as JSON data (documented in README "probe --json"). */
+export function probeToJson(r: ProbeReport): Record<string, unknown> {
+  const p = r.path;
+  const l = r.listener;
+  return {
+    target: r.target,
+    kind: r.kind,
+    status: r.status,
+    exitStatus: SEVERITY_EXIT[r.status],
+    code: r.finding.code,
+    title: r.finding.title,
+    detail: r.finding.detail,
+    cause: r.finding.cause,
+    fix: r.finding.fix,
+    findings: r.findings.map(findingToJson),
+    checks: r.checks.map((c) => ({ name: c.name, status: c.status, ms: c.ms, detail: c.detail })),
+    contract: r.contract,
+    until: r.until,
+    responseMs: r.responseMs,
+    attempts: r.attempts,
+    elapsedMs: r.elapsedMs,
+    wait: r.wait,
+    path: p
+      ? {
+          path: p.path,
+          absolute: p.absolute,
+          state: p.state,
+          type: p.file?.type ?? null,
+          mode: p.file ? p.file.mode.toString(8).padStart(4, '0') : null,
+          modeString: p.file?.modeString ?? null,
+          owner: p.file?.owner ?? null,
+          group: p.file?.group ?? null,
+          uid: p.file?.uid ?? null,
+          gid: p.file?.gid ?? null,
+          symlinkTo: p.symlinkTo ?? null,
+          mayConnect: p.access.allowed,
+          access: p.access.reason,
+          blockedDir: p.blockedDir?.path ?? null,
+          missingDir: p.missingDir ?? null,
+        }
+      : null,
+    listener: l ? { available: l.available, inodes: l.inodes, processes: l.owners, hidden: l.hidden } : null,
+    exchange: r.exchange ? exchangeToJson(r.exchange) : null,
+  };
+}
+
+/** The whole run: worst status, and one object per target. */
+export function probeRunToJson(status: Severity, reports: ProbeReport[]): Record<string, unknown> {
+  return { schema: PROBE_JSON_SCHEMA, status, exitStatus: SEVERITY_EXIT[status], targets: reports.map(probeToJson) };
+}
+
+const paint = (c: ChalkInstance, s: Severity, text: string): string =>
+  s === 'OK' ? c.green(text) : s === 'WARNING' ? c.yellow(text) : s === 'CRITICAL' ? c.red(text) : c.magenta(text);
+
+const MARK: Readonly<Record<CheckStatus, string>> = { ok: 'ok', warn: 'WARN', fail: 'FAIL', skip: 'skip', 'not-reached': '--' };
+
+function mark(c: ChalkInstance, s: CheckStatus): string {
+  const m = MARK[s].padEnd(4);
+  return s === 'ok' ? c.green(m) : s === 'warn' ? c.yellow(m) : s === 'fail' ? c.red(m) : c.dim(m);
+}
+
+/** Finding detail without the `target: ` prefix (the verdict line names the target). */
+function bare(f: Finding, target: string): string {
+  return f.detail.startsWith(`${target}: `) ? f.detail.slice(target.length + 2) : f.detail;
+}
+
+const took = (msec: number | null): string => (msec === null ? '' : formatDuration(msec));
+
+/** One target for people: the verdict, what to do, then the checklist. */
+export function probeHuman(r: ProbeReport, c: ChalkInstance): string[] {
+  const f = r.finding;
+  const lines: string[] = [];
+  lines.push(`${c.bold(paint(c, r.status, r.status))} ${r.target}: ${f.title} ${c.dim(`[${f.code}]`)}`);
+  lines.push(`  ${bare(f, r.target)}`);
+  if (f.code !== 'OK') {
+    lines.push(`  ${c.bold('cause:')} ${f.cause}`);
+    lines.push(`  ${c.bold('fix:')}   ${f.fix}`);
+  }
+  for (const o of r.findings) {
+    if (o !== f) lines.push(`  ${c.bold('also:')}  ${paint(c, o.severity, o.severity)} ${o.title} [${o.code}]: ${bare(o, r.target)}`);
+  }
+  if (r.wait) {
+    const how = r.wait.gaveUp ? `gave up after --wait ${formatDuration(r.wait.ms)}` : 'until healthy';
+    lines.push(`  ${c.bold('waited:')} ${r.attempts} attempt${r.attempts === 1 ? '' : 's'} over ${formatDuration(r.elapsedMs)} (${how})`);
+  }
+  // Times in one column where the details are short enough to allow it.
+  const width = Math.min(64, Math.max(...r.checks.map((k) => k.detail.length)));
+  for (const k of r.checks) {
+    const t = took(k.ms);
+    lines.push(`  ${mark(c, k.status)}  ${k.name.padEnd(8)}  ${t ? `${k.detail.padEnd(width)}  ${c.dim(t.padStart(7))}` : k.detail}`);
+  }
+  return lines;
+}
+
+/** Every target for people; with several, a one-line overall verdict first. */
+export function probeRunHuman(status: Severity, reports: ProbeReport[], c: ChalkInstance): string {
+  const blocks = reports.map((r) => probeHuman(r, c).join('\n'));
+  if (reports.length === 1) return blocks[0] + '\n';
+  const bad = reports.filter((r) => r.status !== 'OK').length;
+  const head = `${c.bold(paint(c, status, status))} ${bad === 0 ? `all ${reports.length} targets healthy` : `${bad} of ${reports.length} targets not OK`}`;
+  return [head, ...blocks].join('\n\n') + '\n';
+}
+
+const perfLabel = (name: string, target: string, several: boolean): string =>
+  several ? `'${name} ${target.replace(/['=]/g, '_')}'` : name;
+
+const secs = (msec: number): string => (msec / 1000).toFixed(6);
+
+/**
+ * The Nagios plugin line: `STATUS: text | perfdata`, perfdata being the
+ * response time in seconds with the --warn/--crit thresholds, and the reply size.
+ */
+export function probeNagios(status: Severity, reports: ProbeReport[], thresholds: { warn?: number; crit?: number }): string {
+  const several = reports.length > 1;
+  const text = reports
+    .map((r) => (r.status === 'OK' ? `${r.target} healthy${r.responseMs === null ? '' : ` in ${formatDuration(r.responseMs)}`}` : `${r.target} ${r.finding.title} (${r.finding.code}): ${bare(r.finding, r.target)}`))
+    .join('; ');
+  const w = thresholds.warn ? secs(thresholds.warn) : '';
+  const cr = thresholds.crit ? secs(thresholds.crit) : '';
+  const perf: string[] = [];
+  for (const r of reports) {
+    if (r.responseMs !== null) perf.push(`${perfLabel('time', r.target, several)}=${secs(r.responseMs)}s;${w};${cr};0`);
+    if (r.exchange && r.exchange.timings.connectedUs !== undefined) {
+      perf.push(`${perfLabel('size', r.target, several)}=${r.exchange.bytesReceived}B;;;0`);
+    }
+  }
+  const oneLine = text.replace(/[\r\n|]+/g, ' ');
+  return `${status}: ${oneLine}${perf.length ? ` | ${perf.join(' ')}` : ''}\n`;
+}
