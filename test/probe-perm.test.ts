@@ -1,0 +1,83 @@
+/**
+ * Permission findings, run as an unprivileged user: root may connect anywhere,
+ * so the probe runs under `setpriv --reuid=65534 --regid=65534 --clear-groups`
+ * against sockets served by root.
+ */
+import { chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tmpDir } from './helpers/tmp-dir.js';
+import { AS_NOBODY, check, cleanup, expectFinding, peer, probe, probeJson, serve } from './fixtures/probe-helpers.js';
+
+afterEach(cleanup);
+
+const nobody = { wrap: AS_NOBODY };
+
+/** A mkdtemp folder (0700) opened so that anyone may enter it. */
+function openDir(): string {
+  const dir = tmpDir();
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+describe('as nobody (uid 65534)', () => {
+  it('PERMISSION_DENIED: srw-rw---- root:root, not in group root; the fix names the group', async () => {
+    const sock = join(openDir(), 'p.sock');
+    await serve(sock, ['--perm', '0660']);
+    const res = await probeJson([sock], nobody);
+    expectFinding(res, 'PERMISSION_DENIED', 2);
+    expect(res.t.detail).toContain('srw-rw---- root:root; you are uid 65534 (nobody), not root and not in group root');
+    expect(res.t.fix).toContain('usermod -aG root nobody');
+    expect(res.t.path).toMatchObject({ mayConnect: false, modeString: 'srw-rw----', owner: 'root', group: 'root', mode: '0660' });
+    expect(check(res.t, 'path').status).toBe('fail');
+    expect(check(res.t, 'connect').status).toBe('fail');
+    // The listener is there; its process belongs to root and is not ours to see.
+    expect(check(res.t, 'listener')).toMatchObject({ status: 'ok' });
+    expect(check(res.t, 'listener').detail).toContain('not visible to uid 65534');
+
+    const human = await probe([sock], nobody);
+    expect(human.status).toBe(2);
+    expect(human.stdout.split('\n')[0]).toBe(`CRITICAL ${sock}: permission denied [PERMISSION_DENIED]`);
+    expect(human.stdout.split('\n')[1]).toBe('  srw-rw---- root:root; you are uid 65534 (nobody), not root and not in group root');
+  });
+
+  it('PERMISSION_DENIED: a parent directory without search permission, named', async () => {
+    const dir = openDir();
+    const priv = join(dir, 'private');
+    mkdirSync(priv, { mode: 0o700 });
+    const sock = join(priv, 's.sock');
+    await serve(sock);
+    const res = await probeJson([sock], nobody);
+    expectFinding(res, 'PERMISSION_DENIED', 2);
+    expect(res.t.detail).toContain(`parent directory ${priv} (drwx------ root:root) has no search (x) permission for uid 65534 (nobody)`);
+    expect(res.t.path).toMatchObject({ state: 'unreachable', blockedDir: priv, mayConnect: false });
+    expect(res.t.fix).toContain(priv);
+  });
+
+  it('only the owner may write: the fix says so', async () => {
+    const sock = join(openDir(), 'o.sock');
+    await serve(sock, ['--perm', '0600']);
+    const res = await probeJson([sock], nobody);
+    expectFinding(res, 'PERMISSION_DENIED', 2);
+    expect(res.t.fix).toMatch(/^only root may connect/);
+  });
+
+  it('a socket others may write: healthy as nobody too', async () => {
+    const sock = join(openDir(), 'w.sock');
+    await serve(sock, ['--perm', '0666']);
+    const res = await probeJson([sock], nobody);
+    expectFinding(res, 'OK', 0);
+    expect(res.t.path.access).toBe('srw-rw-rw- root:root; you are uid 65534 (nobody); the other bits allow connecting');
+  });
+
+  it('no permission and no listener: both findings, permission first', async () => {
+    const dir = openDir();
+    const sock = join(dir, 'stale.sock');
+    await peer('stale', sock);
+    chmodSync(sock, 0o600);
+    const res = await probeJson([sock], nobody);
+    expectFinding(res, 'PERMISSION_DENIED', 2);
+    expect(res.t.findings.map((f: { code: string }) => f.code)).toEqual(['PERMISSION_DENIED', 'STALE_SOCKET']);
+    expect(check(res.t, 'listener').status).toBe('fail');
+  });
+});
