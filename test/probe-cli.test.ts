@@ -223,6 +223,7 @@ describe('usage errors exit 3 (UNKNOWN), with a message on stderr and nothing on
     ['--json with --format nagios', ['--json', '--format', 'nagios'], /contradict/],
     ['a bad --format', ['--format', 'xml'], /Allowed choices are human, json, nagios/],
     ['bad hex', ['--hex', '--send', 'zz'], /--hex needs pairs of hex digits/],
+    ['--hex without --send', ['--hex'], /--hex needs --send with hex digits/],
     ['--interval 0 with --wait', ['--wait', '1s', '--interval', '0'], /--interval must be above 0/],
     ['a path over the sun_path limit', [`/tmp/${'x'.repeat(120)}.sock`], /limit is 107 bytes/],
   ];

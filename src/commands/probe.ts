@@ -59,6 +59,7 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
     }
   }
   if (flags.expect === '') throw new UdsError('BAD_OPTION', '--expect needs some text');
+  if (flags.hex && flags.send === PROBE_DEFAULTS.payload) throw new UdsError('BAD_OPTION', '--hex needs --send with hex digits');
   return {
     payload: flags.hex ? parseHex(flags.send) : unescapeText(flags.send),
     halfClose: flags.halfClose,

@@ -251,6 +251,8 @@ export interface ListenerInfo {
   owners: ProcessInfo[];
   /** Some processes could not be looked at (another user's, when not root). */
   hidden: boolean;
+  /** The lookup budget ran out before every process was looked at. */
+  truncated: boolean;
 }
 
 export interface ProbeReport {
@@ -530,9 +532,9 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     const entries = await readProcNetUnix();
     if (entries) {
       const found = listenersFor(entries, t.kind === 'abstract' ? { abstract: t.display } : { path: t.kind === 'unix' ? t.path : undefined });
-      listener = { available: true, inodes: found.map((e) => e.inode), owners: [], hidden: false };
+      listener = { available: true, inodes: found.map((e) => e.inode), owners: [], hidden: false, truncated: false };
     } else {
-      listener = { available: false, inodes: [], owners: [], hidden: false };
+      listener = { available: false, inodes: [], owners: [], hidden: false, truncated: false };
     }
   }
   const listenerMs = lookListener ? ms(nowUs() - listenerStarted) : null;
@@ -557,7 +559,8 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     const t0 = nowUs();
     const found = await findSocketOwners(listener.inodes, s.ownerLookupBudget);
     listener.owners = found.owners;
-    listener.hidden = found.hidden || found.truncated;
+    listener.hidden = found.hidden;
+    listener.truncated = found.truncated;
     ownersMs = ms(nowUs() - t0);
   }
   if (lookListener) judgeListener(t, s, listener!, record, pathInfo, checks, findings, (listenerMs ?? 0) + ownersMs);
@@ -613,7 +616,9 @@ function judgeListener(
       ? l.owners.map((o) => `pid ${o.pid} (${o.cmdline || o.name})`).join(', ')
       : l.hidden
         ? `process not visible to ${s.identity.describe}; run as root to name it`
-        : 'no process found holding it';
+        : l.truncated
+          ? 'process not found within the lookup budget'
+          : 'no process found holding it';
     const many = l.inodes.length > 1 ? `${l.inodes.length} listening sockets on this name; ` : '';
     return checks.set('listener', 'ok', `listening: ${many}${who}`, took);
   }

@@ -57,7 +57,7 @@ export function probeToJson(r: ProbeReport): Record<string, unknown> {
           missingDir: p.missingDir ?? null,
         }
       : null,
-    listener: l ? { available: l.available, inodes: l.inodes, processes: l.owners, hidden: l.hidden } : null,
+    listener: l ? { available: l.available, inodes: l.inodes, processes: l.owners, hidden: l.hidden, truncated: l.truncated } : null,
     exchange: r.exchange ? exchangeToJson(r.exchange) : null,
   };
 }
