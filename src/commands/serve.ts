@@ -118,7 +118,8 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     }
     const where = server.address();
     if (flags.json) event({ event: 'listening', target: where, replacedStale: server.replacedStale, workers, pid: process.pid });
-    else if (!flags.quiet) {
+    else {
+      // Printed even with --quiet (which silences the per-connection log): scripts wait for it.
       if (server.replacedStale) say(`${c.yellow('udsctl serve:')} replaced a stale socket file at ${where} (no server was listening)`);
       const extra = [flags.fault ? `fault: ${flags.fault}` : '', workers > 1 ? `${workers} processes` : ''].filter(Boolean).join(', ');
       say(`${c.green('udsctl serve:')} listening on ${where}${extra ? ` (${extra})` : ''}`);

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs';
 import net from 'node:net';
 import { connectAbstractFd } from './libc.js';
 import { UdsError, fromConnectErrno } from './errors.js';
@@ -8,7 +9,11 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export interface ConnectOptions {
   /** Bound on the whole connect phase, retries on a full backlog included. */
   connectTimeout?: number;
+  /** Stops connecting (and the backlog retries) at once. */
+  signal?: AbortSignal;
 }
+
+const aborted = (target: Target) => new UdsError('IO_ERROR', `${target.display}: aborted`, { target: target.display });
 
 /**
  * Open a stream connection to a target. Resolves with a connected socket or
@@ -22,8 +27,9 @@ export async function openConnection(target: Target, opts: ConnectOptions = {}):
   const deadline = performance.now() + timeout;
   let backoff = 1;
   for (;;) {
+    if (opts.signal?.aborted) throw aborted(target);
     try {
-      return await connectOnce(target, Math.max(0, deadline - performance.now()), timeout);
+      return await connectOnce(target, Math.max(0, deadline - performance.now()), timeout, opts.signal);
     } catch (err) {
       if (!(err instanceof UdsError) || err.code !== 'BACKLOG_FULL') throw err;
       const left = deadline - performance.now();
@@ -34,13 +40,21 @@ export async function openConnection(target: Target, opts: ConnectOptions = {}):
           { target: target.display, timeoutMs: timeout, cause: err.cause },
         );
       }
-      await new Promise((r) => setTimeout(r, Math.min(backoff, left)));
+      await new Promise<void>((r) => {
+        const timer = setTimeout(done, Math.min(backoff, left));
+        function done() {
+          clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', done);
+          r();
+        }
+        opts.signal?.addEventListener('abort', done, { once: true });
+      });
       backoff = Math.min(backoff * 2, 50);
     }
   }
 }
 
-function connectOnce(target: Target, leftMs: number, timeoutMs: number): Promise<net.Socket> {
+function connectOnce(target: Target, leftMs: number, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
   if (target.kind === 'abstract') {
     try {
       const fd = connectAbstractFd(target.name);
@@ -52,7 +66,14 @@ function connectOnce(target: Target, leftMs: number, timeoutMs: number): Promise
   return new Promise((resolve, reject) => {
     const socket =
       target.kind === 'unix' ? net.connect({ path: target.path }) : net.connect({ host: target.host, port: target.port });
+    const onAbort = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(aborted(target));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       reject(
         new UdsError('CONNECT_TIMEOUT', `${target.display}: connect did not complete within ${timeoutMs}ms`, {
@@ -63,12 +84,23 @@ function connectOnce(target: Target, leftMs: number, timeoutMs: number): Promise
     }, leftMs);
     socket.once('connect', () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.removeListener('error', onError);
       resolve(socket);
     });
     const onError = (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
+      // Linux answers ECONNREFUSED for a path that is not a socket at all.
+      if (err.code === 'ECONNREFUSED' && target.kind === 'unix') {
+        stat(target.path, (statErr, st) => {
+          if (!statErr && !st.isSocket()) {
+            reject(new UdsError('NOT_A_SOCKET', `${target.display}: exists but is not a socket`, { target: target.display, cause: err }));
+          } else reject(fromConnectErrno(err, target.display));
+        });
+        return;
+      }
       reject(fromConnectErrno(err, target.display));
     };
     socket.once('error', onError);

@@ -81,7 +81,7 @@ export async function exchange(target: Target | string, opts: ExchangeOptions = 
 
   let socket: net.Socket;
   try {
-    socket = await openConnection(t, { connectTimeout: opts.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS });
+    socket = await openConnection(t, { connectTimeout: opts.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS, signal: opts.signal });
   } catch (err) {
     timings.totalUs = Math.round(nowUs() - start);
     return { ...base, ok: false, end: 'error', timings, error: asUdsError(err, t.display) };

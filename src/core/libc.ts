@@ -57,22 +57,31 @@ function sockaddr(name: Buffer): Buffer {
   return addr;
 }
 
-const ERRNO_NAMES = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([k, v]) => [v as number, k]),
-);
+function sockaddrPath(path: string): Buffer {
+  // sa_family + the path + its terminating NUL.
+  const bytes = Buffer.from(path, 'utf8');
+  const addr = Buffer.alloc(3 + bytes.length);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  bytes.copy(addr, 2);
+  return addr;
+}
 
-function errnoError(call: string, errno: number, name: Buffer): NodeJS.ErrnoException {
+// errno -> name; the first name wins (EAGAIN, not its alias EWOULDBLOCK).
+const ERRNO_NAMES = new Map<number, string>();
+for (const [k, v] of Object.entries(osConstants.errno)) if (!ERRNO_NAMES.has(v as number)) ERRNO_NAMES.set(v as number, k);
+
+function errnoError(call: string, errno: number, label: string): NodeJS.ErrnoException {
   const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
-  const err = new Error(`${call} ${code} @${name.toString()}`) as NodeJS.ErrnoException;
+  const err = new Error(`${call} ${code} ${label}`) as NodeJS.ErrnoException;
   err.code = code;
   err.errno = -errno;
   err.syscall = call;
   return err;
 }
 
-function newSocket(c: Libc, name: Buffer): number {
+function newSocket(c: Libc, label: string): number {
   const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw errnoError('socket', c.errno(), name);
+  if (fd < 0) throw errnoError('socket', c.errno(), label);
   return fd;
 }
 
@@ -83,27 +92,47 @@ function newSocket(c: Libc, name: Buffer): number {
  */
 export function connectAbstractFd(name: Buffer): number {
   const c = load();
-  const fd = newSocket(c, name);
+  const label = `@${name.toString()}`;
+  const fd = newSocket(c, label);
   const addr = sockaddr(name);
   if (c.connect(fd, addr, addr.length) !== 0) {
     const errno = c.errno();
     c.close(fd);
-    throw errnoError('connect', errno, name);
+    throw errnoError('connect', errno, label);
+  }
+  return fd;
+}
+
+function listenOn(addr: Buffer, label: string, backlog: number): number {
+  const c = load();
+  const fd = newSocket(c, label);
+  if (c.bind(fd, addr, addr.length) !== 0) {
+    const errno = c.errno();
+    c.close(fd);
+    throw errnoError('bind', errno, label);
+  }
+  if (c.listen(fd, backlog) !== 0) {
+    const errno = c.errno();
+    c.close(fd);
+    throw errnoError('listen', errno, label);
   }
   return fd;
 }
 
 /** Bind and listen on an abstract name; returns the listening fd for net.Server#listen({ fd }). */
 export function listenAbstractFd(name: Buffer, backlog: number): number {
-  const c = load();
-  const fd = newSocket(c, name);
-  const addr = sockaddr(name);
-  if (c.bind(fd, addr, addr.length) !== 0 || c.listen(fd, backlog) !== 0) {
-    const errno = c.errno();
-    c.close(fd);
-    throw errnoError('bind', errno, name);
-  }
-  return fd;
+  return listenOn(sockaddr(name), `@${name.toString()}`, backlog);
+}
+
+/**
+ * Bind and listen on a socket path; returns the fd. Used instead of
+ * net.Server#listen({ path }) because libuv unlinks the path *by name* when the
+ * handle closes, which would delete another server's socket if ours had been
+ * replaced meanwhile; the owner removes its file itself, checking the inode.
+ * The real errno comes back too (libuv reports a missing directory as EACCES).
+ */
+export function listenPathFd(path: string, backlog: number): number {
+  return listenOn(sockaddrPath(path), path, backlog);
 }
 
 const MSG_PEEK = 2;

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
-import { hasUnreadData, listenAbstractFd } from './libc.js';
+import { dirname } from 'node:path';
+import { hasUnreadData, listenAbstractFd, listenPathFd } from './libc.js';
 import { nowUs } from './clock.js';
 import { UdsError } from './errors.js';
 import { inspectSocketFile, removeSocketFile } from './socket-file.js';
@@ -138,6 +139,9 @@ export class UdsServer extends EventEmitter<ServerEvents> {
   private ownedPath?: { path: string; ino: number };
   private closing?: Promise<void>;
   private emfileWarned = false;
+  /** Open descriptors beyond our connections, and the soft limit (Linux; else Infinity). */
+  private fdBase = 0;
+  private fdLimit = Infinity;
   /** Whether listen() replaced a stale socket file left by a dead server. */
   replacedStale = false;
 
@@ -165,11 +169,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     }
     server.on('error', (err: NodeJS.ErrnoException) => {
       // EMFILE/ENFILE on accept: libuv keeps the listener and retries; say so once per episode.
-      if (err.code === 'EMFILE' || err.code === 'ENFILE') {
-        if (!this.emfileWarned) this.emit('warning', `out of file descriptors (${err.code}); waiting for connections to finish (raise ulimit -n)`);
-        this.emfileWarned = true;
-        return;
-      }
+      if (err.code === 'EMFILE' || err.code === 'ENFILE') return this.fdPressure(true);
       this.emit('warning', `server error: ${err.message}`);
     });
     return server;
@@ -204,10 +204,30 @@ export class UdsServer extends EventEmitter<ServerEvents> {
         replacedStale = await removeSocketFile(t.path, state.ino);
       }
     }
+    // Look the group up before anything exists on disk: a bad --group must leave nothing behind.
+    const gid = this.options.group === undefined ? undefined : await lookupGid(this.options.group);
+    let fd: number | undefined;
+    try {
+      if (t.kind === 'unix') {
+        // The mode is set through the umask so the file never exists with wider permissions.
+        const perm = this.options.perm;
+        const old = perm === undefined ? undefined : process.umask(~perm & 0o777);
+        try {
+          fd = listenPathFd(t.path, backlog);
+        } finally {
+          if (old !== undefined) process.umask(old);
+        }
+        this.ownedPath = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
+      } else if (t.kind === 'abstract') {
+        fd = listenAbstractFd(t.name, backlog);
+      }
+    } catch (err) {
+      throw bindError(err as NodeJS.ErrnoException, t);
+    }
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         this.server.removeListener('listening', onListening);
-        reject(bindError(err, t.display));
+        reject(bindError(err, t));
       };
       const onListening = () => {
         this.server.removeListener('error', onError);
@@ -215,33 +235,23 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       };
       this.server.once('error', onError);
       this.server.once('listening', onListening);
-      if (t.kind === 'unix') {
-        // The mode is set through the umask so the file never exists with wider permissions.
-        const perm = this.options.perm;
-        const old = perm === undefined ? undefined : process.umask(~perm & 0o777);
-        try {
-          this.server.listen({ path: t.path, backlog });
-        } finally {
-          if (old !== undefined) process.umask(old);
-        }
-      } else if (t.kind === 'abstract') {
-        let fd: number;
-        try {
-          fd = listenAbstractFd(t.name, backlog);
-        } catch (err) {
-          return onError(err as NodeJS.ErrnoException);
-        }
-        this.server.listen({ fd });
-      } else {
-        this.server.listen({ host: t.host, port: t.port, backlog });
-      }
+      // The backlog goes positionally: with { fd }, Node ignores options.backlog and listens with 511.
+      if (fd !== undefined) this.server.listen({ fd }, backlog);
+      else if (t.kind === 'tcp') this.server.listen({ host: t.host, port: t.port, backlog });
     });
-    if (t.kind === 'unix') {
-      const st = await fsp.lstat(t.path);
-      this.ownedPath = { path: t.path, ino: st.ino };
-      if (this.options.group !== undefined) await chgrp(t.path, this.options.group);
+    if (this.ownedPath && gid !== undefined) {
+      try {
+        await fsp.lchown(this.ownedPath.path, -1, gid);
+      } catch (err) {
+        await this.close();
+        throw new UdsError('PERMISSION_DENIED', `${t.display}: cannot set the group of the socket file: ${(err as Error).message}`, {
+          target: t.display,
+          cause: err,
+        });
+      }
     }
     this.replacedStale = replacedStale;
+    this.measureFds();
     this.emit('listening', { target: this.address(), replacedStale });
     return { replacedStale };
   }
@@ -260,6 +270,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
    */
   adopt(listener: net.Server): void {
     this.server = this.attach(listener);
+    this.measureFds();
   }
 
   /** The bound address as a target string (TCP port 0 resolved). */
@@ -279,13 +290,18 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     this.closing ??= (async () => {
       // Clients whose connect() already succeeded may still sit in the kernel's
       // accept queue; closing the listener would reset them. Unlink the path
-      // first (no new client can reach us), let one poll round accept the
-      // queue, then close the listener.
+      // first (no new client can reach us), keep accepting until the queue has
+      // been quiet for a moment (bounded), then close the listener.
       if (this.ownedPath) await removeSocketFile(this.ownedPath.path, this.ownedPath.ino);
-      if (this.server.listening) await new Promise((r) => setTimeout(r, 10));
+      const grace = this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
+      const drainUntil = performance.now() + Math.min(grace, 1_000);
+      while (this.server.listening && performance.now() < drainUntil) {
+        const accepted = this.nextId;
+        await new Promise((r) => setTimeout(r, 15));
+        if (this.nextId === accepted) break;
+      }
       await new Promise<void>((resolve) => {
         this.server.close(() => resolve());
-        const grace = this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
         const timer = setTimeout(() => {
           for (const s of this.sockets) s.destroy();
         }, grace);
@@ -297,6 +313,37 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       this.emit('done');
     })();
     return this.closing;
+  }
+
+  /**
+   * libuv answers EMFILE on accept by accepting and closing the excess at once
+   * (its reserve-descriptor trick) without telling Node, so the server would
+   * shed connections silently. We watch our own count against the limit: warn
+   * once when it is reached, and say when descriptors are free again.
+   */
+  private fdPressure(hit: boolean): void {
+    const open = this.sockets.size + this.fdBase;
+    if (!this.emfileWarned && (hit || open >= this.fdLimit - 4)) {
+      this.emfileWarned = true;
+      this.emit(
+        'warning',
+        `out of file descriptors (${open} open, limit ${this.fdLimit}): new connections are closed at once until some finish (raise ulimit -n)`,
+      );
+    } else if (this.emfileWarned && !hit && open < this.fdLimit - 16) {
+      this.emfileWarned = false;
+      this.emit('warning', `file descriptors available again (${open} open, limit ${this.fdLimit}); accepting normally`);
+    }
+  }
+
+  private measureFds(): void {
+    try {
+      const limits = readFileSync('/proc/self/limits', 'utf8');
+      const m = /^Max open files\s+(\d+|unlimited)/m.exec(limits);
+      if (m && m[1] !== 'unlimited') this.fdLimit = Number(m[1]);
+      this.fdBase = readdirSync('/proc/self/fd').length;
+    } catch {
+      // Not Linux: no early warning, the limit is still enforced by the OS.
+    }
   }
 
   /** Destroy every open connection now (a second Ctrl-C); close() then completes at once. */
@@ -340,7 +387,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     const start = nowUs();
     const st = socket as SocketState;
     this.sockets.add(socket);
-    this.emfileWarned = false;
+    this.fdPressure(false);
 
     let bytesIn = 0;
     let bytesOut = 0;
@@ -371,7 +418,8 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     socket.on('close', () => {
       for (const t of timers) clearTimeout(t);
       this.sockets.delete(socket);
-      if (this.closing && end === undefined) setEnd('shutdown');
+      if (this.emfileWarned) this.fdPressure(false);
+      if (this.closing && end === undefined && !replied) setEnd('shutdown');
       setEnd(replied ? 'closed' : 'client-closed');
       this.log(id, wallStart, start, bytesIn, bytesOut, requests, firstRequest, lastReply, end!, reason);
       this.handled++;
@@ -516,7 +564,8 @@ interface SocketState extends net.Socket {
 
 const NL = Buffer.from('\n');
 
-function bindError(err: NodeJS.ErrnoException, target: string): UdsError {
+function bindError(err: NodeJS.ErrnoException, t: Target): UdsError {
+  const target = t.display;
   switch (err.code) {
     case 'EADDRINUSE':
       return new UdsError('ADDRESS_IN_USE', `${target}: in use: another server is bound there`, { target, cause: err });
@@ -525,19 +574,18 @@ function bindError(err: NodeJS.ErrnoException, target: string): UdsError {
       return new UdsError('PERMISSION_DENIED', `${target}: permission denied creating the socket`, { target, cause: err });
     case 'ENOENT':
     case 'ENOTDIR':
-      return new UdsError('NOT_FOUND', `${target}: the directory does not exist`, { target, cause: err });
+      return new UdsError('NOT_FOUND', `${target}: the directory ${t.kind === 'unix' ? `${dirname(t.path)} ` : ''}does not exist`, {
+        target,
+        cause: err,
+      });
     default:
       return new UdsError('IO_ERROR', `${target}: ${err.message}`, { target, cause: err });
   }
 }
 
-async function chgrp(path: string, group: string | number): Promise<void> {
-  const gid = typeof group === 'number' ? group : await lookupGid(group);
-  const st = await fsp.lstat(path);
-  await fsp.lchown(path, st.uid, gid);
-}
-
-async function lookupGid(name: string): Promise<number> {
+async function lookupGid(group: string | number): Promise<number> {
+  if (typeof group === 'number') return group;
+  const name = group;
   if (/^\d+$/.test(name)) return Number(name);
   const text = await fsp.readFile('/etc/group', 'utf8');
   for (const line of text.split('\n')) {

@@ -46,8 +46,8 @@ function parseTcp(hostPort: string, original: string): Target {
   }
   const host = m[1] ?? m[2];
   const port = Number(m[3]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new UdsError('BAD_TARGET', `${original}: port must be 1-65535`);
+  if (!Number.isInteger(port) || port > 65535) {
+    throw new UdsError('BAD_TARGET', `${original}: port must be 0-65535 (0: any free port, for serve)`);
   }
   return { kind: 'tcp', host, port, display: m[1] ? `[${host}]:${port}` : `${host}:${port}` };
 }
