@@ -5,13 +5,22 @@
  */
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/run-cli.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 import { AS_NOBODY, check, cleanup, expectFinding, peer, probe, probeJson, serve } from './fixtures/probe-helpers.js';
 
 afterEach(cleanup);
 
-const nobody = { wrap: AS_NOBODY };
+// cwd '/': nobody need not be able to enter the checkout, only to read bin/ and dist/.
+const nobody = { wrap: AS_NOBODY, cwd: '/' };
+
+beforeAll(async () => {
+  const r = await runCli(['--version'], nobody);
+  if (r.status !== 0) {
+    throw new Error(`uid 65534 cannot run udsctl (is the checkout world-readable? setpriv installed?): ${r.stderr}`);
+  }
+});
 
 /** A mkdtemp folder (0700) opened so that anyone may enter it. */
 function openDir(): string {
