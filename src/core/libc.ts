@@ -25,6 +25,7 @@ interface Libc {
   listen(fd: number, backlog: number): number;
   close(fd: number): number;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  poll(fds: Buffer, nfds: number, timeout: number): number;
   errno(): number;
 }
 
@@ -44,6 +45,7 @@ function load(): Libc {
     listen: lib.func('int listen(int, int)'),
     close: lib.func('int close(int)'),
     recv: lib.func('long recv(int, _Out_ uint8_t *buf, size_t len, int flags)'),
+    poll: lib.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
     errno: () => koffi.decode(errnoLocation(), 'int') as number,
   };
   return libc;
@@ -142,4 +144,20 @@ const peekBuf = Buffer.alloc(1);
 /** Whether unread bytes wait in a socket's receive queue (recv with MSG_PEEK, never blocks). */
 export function hasUnreadData(fd: number): boolean {
   return load().recv(fd, peekBuf, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+const POLLHUP = 0x10;
+const pollfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
+
+/**
+ * Whether the peer of a Unix stream socket closed both directions. Node sees a
+ * half-close and a full close alike (one 'end'); the kernel tells them apart:
+ * POLLHUP only when the peer is gone, not when it merely shut down writing.
+ */
+export function peerClosed(fd: number): boolean {
+  pollfd.writeInt32LE(fd, 0);
+  pollfd.writeInt16LE(0, 4);
+  pollfd.writeInt16LE(0, 6);
+  if (load().poll(pollfd, 1, 0) < 0) return false;
+  return (pollfd.readInt16LE(6) & POLLHUP) !== 0;
 }

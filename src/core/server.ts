@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { promises as fsp, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
-import { hasUnreadData, listenAbstractFd, listenPathFd } from './libc.js';
+import { hasUnreadData, listenAbstractFd, listenPathFd, peerClosed } from './libc.js';
 import { nowUs } from './clock.js';
 import { UdsError } from './errors.js';
 import { inspectSocketFile, removeSocketFile } from './socket-file.js';
@@ -346,6 +346,12 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     }
   }
 
+  private peerGone(socket: net.Socket): boolean {
+    if (this.target.kind === 'tcp') return false; // a FIN looks the same either way
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    return fd !== undefined && fd >= 0 && peerClosed(fd);
+  }
+
   /** Destroy every open connection now (a second Ctrl-C); close() then completes at once. */
   abort(): void {
     for (const s of this.sockets) s.destroy();
@@ -522,13 +528,23 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       }
     });
     socket.on('end', () => {
-      // The client half-closed (or closed). eof framing: the request is complete.
-      if (doneReading || socket.destroyed) return;
+      // The client half-closed, or closed for good: Node cannot tell which.
+      if (socket.destroyed) return;
+      const holdsOpen = o.fault === 'never-close' || o.fault === 'silent';
+      if (doneReading) {
+        // The request was taken and its (maybe delayed) reply will close. Only a
+        // holding fault whose client is gone for good frees its slot now.
+        if (holdsOpen && this.peerGone(socket)) socket.end();
+        return;
+      }
       doneReading = true;
+      // eof framing: the request is complete.
       if (!o.keepAlive && readMode === 'eof' && pendingLen > 0) return respond(take(), true);
       if (pendingLen > 0 && o.keepAlive) return respond(take(), true);
       if (requests === 0) setEnd('client-closed', 'client closed without a request');
-      if (!o.fault || (o.fault !== 'never-close' && o.fault !== 'silent')) socket.end();
+      // A holding fault keeps a half-closed client waiting (that is the fault), but
+      // a client that is gone for good must not hold a slot until --idle-timeout.
+      if (!holdsOpen || this.peerGone(socket)) socket.end();
     });
     if (o.fault === 'reset') {
       setEnd('reset', 'fault reset');

@@ -94,6 +94,30 @@ describe('limits', () => {
   });
 });
 
+describe('holding faults and departed clients', () => {
+  it('never-close: a client gone for good frees its slot at once (--count 1 exits)', async () => {
+    const sock = join(tmpDir(), 's.sock');
+    const { child } = await serve(['--fault', 'never-close', '--count', '1'], sock);
+    expect((await runCli(['send', '-t', '300ms', sock, 'hi'])).status).toBe(8);
+    expect(await waitExit(child, 5_000)).toBe(0);
+  });
+
+  it('never-close: a half-closed client keeps waiting, as the fault promises', async () => {
+    const sock = join(tmpDir(), 's.sock');
+    await serve(['--fault', 'never-close'], sock);
+    const c = net.connect(sock);
+    c.on('error', () => {});
+    let ended = false;
+    c.on('end', () => (ended = true));
+    const first = new Promise((r) => c.once('data', r));
+    c.end('hi');
+    await first;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ended).toBe(false);
+    c.destroy();
+  });
+});
+
 describe('abuse', () => {
   it('seeded fuzz: random bytes, splits, half-closes, resets and vanishing clients never break it', async () => {
     const sock = join(tmpDir(), 's.sock');
