@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-import { main } from '../dist/udsctl.mjs';
-process.exitCode = await main(process.argv);
+import { createRequire } from 'node:module';
+process.exitCode = await createRequire(import.meta.url)('../dist/udsctl.cjs').main(process.argv);

@@ -1,22 +1,28 @@
-// Bundle the CLI into one ESM file: start-up is dominated by module loading
-// (resolving and reading dozens of files of commander, chalk and ours), and a
-// single file cuts that. Commands stay lazily evaluated: esbuild turns the
-// dynamic imports of inlined modules into on-demand initialisers.
-// Native or heavy optional pieces stay external and load only when used.
+// Bundle the CLI into one file, for start-up time (a CLI CI calls thousands of
+// times): resolving and reading dozens of files of commander, chalk and ours
+// costs more than the work of a `send`.
+//
+// CommonJS on purpose: in an ES module every import of an external (node:
+// builtins, koffi, ora, hdr-histogram-js) is hoisted and runs at start-up; in
+// CommonJS esbuild turns them into require() calls inside each module's lazy
+// initialiser, so `send` never loads worker_threads, dns, child_process or the
+// histogram library that only `bench` and `serve --workers` use.
 import { build } from 'esbuild';
 
 await build({
   entryPoints: ['src/cli.ts'],
-  outfile: 'dist/udsctl.mjs',
+  outfile: 'dist/udsctl.cjs',
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   external: ['koffi', 'ora', 'hdr-histogram-js'],
-  banner: {
-    // commander is CommonJS: give the ESM bundle a require().
-    js: "import { createRequire as __udsctlCreateRequire } from 'node:module'; const require = __udsctlCreateRequire(import.meta.url);",
-  },
+  // import.meta.url is how our modules find package.json, the bench worker and
+  // createRequire's base; in CommonJS it comes from __filename.
+  define: { 'import.meta.url': '__udsctlImportMetaUrl' },
+  banner: { js: "var __udsctlImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
   legalComments: 'none',
 });

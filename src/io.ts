@@ -6,7 +6,15 @@ export interface Io {
   env: NodeJS.ProcessEnv;
 }
 
-export const processIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
+/** The process's streams. stdin is a getter: touching process.stdin builds a stream (a cost every start would pay). */
+export const processIo = (): Io => ({
+  stdout: process.stdout,
+  stderr: process.stderr,
+  get stdin() {
+    return process.stdin;
+  },
+  env: process.env,
+});
 
 /** Write and wait until the stream took it (so a following exit loses nothing). */
 export function writeAll(stream: NodeJS.WritableStream, data: string | Buffer): Promise<void> {

@@ -8,18 +8,23 @@
  * Values are nanoseconds, 3 significant digits: sub-microsecond resolution up to
  * ~2 ms, 0.1% relative error beyond. Reports convert to microseconds.
  */
-import hdrPkg from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
 import type { Histogram } from 'hdr-histogram-js';
 import type { DistributionBucket, LatencySummary } from './types.js';
 
-const hdr = hdrPkg;
+type Hdr = typeof import('hdr-histogram-js');
+let hdrModule: Hdr | undefined;
+// Loaded on first use, not at import: in the bundled CLI a static import of an
+// external package runs at start-up, and this one (with pako and zlib) costs
+// tens of milliseconds that `send` and `probe` must not pay.
+const hdrLib = (): Hdr => (hdrModule ??= createRequire(import.meta.url)('hdr-histogram-js') as Hdr);
 
 let wasm: boolean | undefined;
 
 function wasmReady(): boolean {
   if (wasm === undefined) {
     try {
-      hdr.initWebAssemblySync();
+      hdrLib().initWebAssemblySync();
       wasm = true;
     } catch {
       wasm = false;
@@ -39,22 +44,22 @@ const SPEC = {
 
 /** A histogram to record into on a hot path (WebAssembly when it loads). Call destroy() when done. */
 export function recordingHistogram(): Histogram {
-  return hdr.build({ ...SPEC, useWebAssembly: wasmReady() });
+  return hdrLib().build({ ...SPEC, useWebAssembly: wasmReady() });
 }
 
 /** A JavaScript histogram, for merging and reading. */
 export function analysisHistogram(): Histogram {
-  return hdr.build({ ...SPEC, useWebAssembly: false });
+  return hdrLib().build({ ...SPEC, useWebAssembly: false });
 }
 
 /** Compact encoding that crosses threads (and could go in a file). */
 export function encodeHistogram(h: Histogram): string {
-  return hdr.encodeIntoCompressedBase64(h);
+  return hdrLib().encodeIntoCompressedBase64(h);
 }
 
 /** Decode into a JavaScript histogram. */
 export function decodeHistogram(s: string): Histogram {
-  return hdr.decodeFromCompressedBase64(s, 64, false);
+  return hdrLib().decodeFromCompressedBase64(s, 64, false);
 }
 
 const us = (ns: number): number => Math.round(ns / 100) / 10;
