@@ -7,7 +7,25 @@
 // CommonJS esbuild turns them into require() calls inside each module's lazy
 // initialiser, so `send` never loads worker_threads, dns, child_process or the
 // histogram library that only `bench` and `serve --workers` use.
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { build } from 'esbuild';
+
+// commander requires child_process at load time, for executable subcommands we
+// never use; loading it (with dgram, socket_list, ...) costs every start. Make
+// that require lazy: commander only ever calls childProcess.spawn.
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onLoad({ filter: /commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const eager = "const childProcess = require('node:child_process');";
+      if (!text.includes(eager)) throw new Error('commander changed: update the lazy-child-process plugin');
+      const lazy = "const childProcess = { get spawn() { return require('node:child_process').spawn; } };";
+      return { contents: text.replace(eager, lazy), loader: 'js' };
+    });
+  },
+};
 
 await build({
   entryPoints: ['src/cli.ts'],
@@ -23,6 +41,15 @@ await build({
   banner: { js: "var __udsctlImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   minifyWhitespace: true,
   minifySyntax: true,
+  plugins: [lazyChildProcess],
   logLevel: 'warning',
   legalComments: 'none',
 });
+
+// The launcher, and V8's code cache for the bundle, made after running the
+// code a start runs (the program's definition), so it covers those functions.
+await copyFile('scripts/launch.cjs', 'dist/launch.cjs');
+const launcher = createRequire(import.meta.url)('../dist/launch.cjs');
+const { script, exports } = launcher.load(undefined);
+exports.buildProgram();
+await writeFile('dist/udsctl.cjs.cache', script.createCachedData());

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { connectAbstractFd } from './libc.js';
 import { UdsError, fromConnectErrno } from './errors.js';
 import type { Target } from './target.js';
+import { nowMs } from './clock.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
@@ -24,15 +25,15 @@ const aborted = (target: Target) => new UdsError('IO_ERROR', `${target.display}:
  */
 export async function openConnection(target: Target, opts: ConnectOptions = {}): Promise<net.Socket> {
   const timeout = opts.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const deadline = performance.now() + timeout;
+  const deadline = nowMs() + timeout;
   let backoff = 1;
   for (;;) {
     if (opts.signal?.aborted) throw aborted(target);
     try {
-      return await connectOnce(target, Math.max(0, deadline - performance.now()), timeout, opts.signal);
+      return await connectOnce(target, Math.max(0, deadline - nowMs()), timeout, opts.signal);
     } catch (err) {
       if (!(err instanceof UdsError) || err.code !== 'BACKLOG_FULL') throw err;
-      const left = deadline - performance.now();
+      const left = deadline - nowMs();
       if (left <= 0) {
         throw new UdsError(
           'BACKLOG_FULL',

@@ -3,7 +3,7 @@
  * and name what is wrong. Data in, report out: never prints, never exits; the
  * CLI turns the report's severity into an exit status.
  */
-import { nowUs } from './clock.js';
+import { nowMs, nowUs } from './clock.js';
 import { formatDuration } from './duration.js';
 import { type EndRule, formatEndRule } from './end-rule.js';
 import { UdsError } from './errors.js';
@@ -396,11 +396,11 @@ export async function probe(target: Target | string, opts: ProbeOptions = {}): P
   }
   const interval = opts.interval ?? PROBE_DEFAULTS.interval;
   if (!(interval > 0)) throw new UdsError('BAD_OPTION', '--interval must be above 0');
-  const deadline = performance.now() + opts.wait;
+  const deadline = nowMs() + opts.wait;
   for (let attempt = 1; ; attempt++) {
     const r = await probeOnce(t, s);
     const healthy = r.status === 'OK' || r.status === 'WARNING';
-    const left = deadline - performance.now();
+    const left = deadline - nowMs();
     const last = healthy || left <= 0 || s.signal?.aborted === true;
     r.attempts = attempt;
     r.elapsedMs = ms(nowUs() - start);

@@ -3,7 +3,7 @@ import { promises as fsp, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { hasUnreadData, listenAbstractFd, listenPathFd, peerClosed } from './libc.js';
-import { nowUs } from './clock.js';
+import { nowMs, nowUs } from './clock.js';
 import { UdsError } from './errors.js';
 import { inspectSocketFile, removeSocketFile } from './socket-file.js';
 import { type Target, parseTarget } from './target.js';
@@ -294,8 +294,8 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       // been quiet for a moment (bounded), then close the listener.
       if (this.ownedPath) await removeSocketFile(this.ownedPath.path, this.ownedPath.ino);
       const grace = this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
-      const drainUntil = performance.now() + Math.min(grace, 1_000);
-      while (this.server.listening && performance.now() < drainUntil) {
+      const drainUntil = nowMs() + Math.min(grace, 1_000);
+      while (this.server.listening && nowMs() < drainUntil) {
         const accepted = this.nextId;
         await new Promise((r) => setTimeout(r, 15));
         if (this.nextId === accepted) break;

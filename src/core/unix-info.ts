@@ -7,6 +7,7 @@
  */
 import { type Stats, promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { nowMs } from './clock.js';
 
 /** Who we are, for permission checks. */
 export interface Identity {
@@ -373,7 +374,7 @@ export async function findSocketOwners(inodes: number[], budgetMs = 300, proc = 
   const want = new Set(inodes.map((i) => `socket:[${i}]`));
   const result: OwnerLookup = { owners: [], hidden: false, truncated: false };
   if (want.size === 0) return result;
-  const deadline = performance.now() + budgetMs;
+  const deadline = nowMs() + budgetMs;
   let pids: string[];
   try {
     pids = (await fsp.readdir(proc)).filter((n) => /^\d+$/.test(n));
@@ -383,7 +384,7 @@ export async function findSocketOwners(inodes: number[], budgetMs = 300, proc = 
   }
   const BATCH = 32;
   for (let i = 0; i < pids.length; i += BATCH) {
-    if (performance.now() > deadline) {
+    if (nowMs() > deadline) {
       result.truncated = true;
       break;
     }
