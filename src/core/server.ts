@@ -184,46 +184,8 @@ export class UdsServer extends EventEmitter<ServerEvents> {
   async listen(): Promise<{ replacedStale: boolean }> {
     const t = this.target;
     const backlog = this.options.backlog ?? SERVE_DEFAULTS.backlog;
-    let replacedStale = false;
-    if (t.kind === 'unix') {
-      const state = await inspectSocketFile(t.path);
-      if (state.state === 'live') {
-        throw new UdsError('ADDRESS_IN_USE', `${t.display}: in use: a server is already listening there`, { target: t.display });
-      }
-      if (state.state === 'not-socket') {
-        throw new UdsError(
-          'UNSAFE_PATH',
-          `${t.display}: exists and is a ${state.kind}, not a socket; refusing to replace it (remove it yourself if it is safe)`,
-          { target: t.display },
-        );
-      }
-      if (state.state === 'stale') {
-        if (this.options.replaceStale === false) {
-          throw new UdsError('ADDRESS_IN_USE', `${t.display}: a stale socket file is in the way`, { target: t.display });
-        }
-        replacedStale = await removeSocketFile(t.path, state.ino);
-      }
-    }
-    // Look the group up before anything exists on disk: a bad --group must leave nothing behind.
-    const gid = this.options.group === undefined ? undefined : await lookupGid(this.options.group);
-    let fd: number | undefined;
-    try {
-      if (t.kind === 'unix') {
-        // The mode is set through the umask so the file never exists with wider permissions.
-        const perm = this.options.perm;
-        const old = perm === undefined ? undefined : process.umask(~perm & 0o777);
-        try {
-          fd = listenPathFd(t.path, backlog);
-        } finally {
-          if (old !== undefined) process.umask(old);
-        }
-        this.ownedPath = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
-      } else if (t.kind === 'abstract') {
-        fd = listenAbstractFd(t.name, backlog);
-      }
-    } catch (err) {
-      throw bindError(err as NodeJS.ErrnoException, t);
-    }
+    const { fd, ownedPath, replacedStale, gid } = await bindListener(t, this.options);
+    this.ownedPath = ownedPath;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         this.server.removeListener('listening', onListening);
@@ -241,13 +203,10 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     });
     if (this.ownedPath && gid !== undefined) {
       try {
-        await fsp.lchown(this.ownedPath.path, -1, gid);
+        await setSocketGroup(this.ownedPath.path, gid, t);
       } catch (err) {
         await this.close();
-        throw new UdsError('PERMISSION_DENIED', `${t.display}: cannot set the group of the socket file: ${(err as Error).message}`, {
-          target: t.display,
-          cause: err,
-        });
+        throw err;
       }
     }
     this.replacedStale = replacedStale;
@@ -596,6 +555,78 @@ function bindError(err: NodeJS.ErrnoException, t: Target): UdsError {
       });
     default:
       return new UdsError('IO_ERROR', `${target}: ${err.message}`, { target, cause: err });
+  }
+}
+
+/** The listening socket bindListener() made: its descriptor (none for TCP: net binds that), the file it owns, its group. */
+export interface BoundListener {
+  fd?: number;
+  ownedPath?: { path: string; ino: number };
+  replacedStale: boolean;
+  gid?: number;
+}
+
+/**
+ * Make the listening socket as serve does for either engine: a stale file is
+ * replaced, a live server or a non-socket refused, the group looked up before
+ * anything exists on disk, the mode set through the umask, the exact address
+ * bound through libc. The caller sets the group once it listens (setSocketGroup).
+ */
+export async function bindListener(t: Target, options: ServeOptions): Promise<BoundListener> {
+  const backlog = options.backlog ?? SERVE_DEFAULTS.backlog;
+  let replacedStale = false;
+  if (t.kind === 'unix') {
+    const state = await inspectSocketFile(t.path);
+    if (state.state === 'live') {
+      throw new UdsError('ADDRESS_IN_USE', `${t.display}: in use: a server is already listening there`, { target: t.display });
+    }
+    if (state.state === 'not-socket') {
+      throw new UdsError(
+        'UNSAFE_PATH',
+        `${t.display}: exists and is a ${state.kind}, not a socket; refusing to replace it (remove it yourself if it is safe)`,
+        { target: t.display },
+      );
+    }
+    if (state.state === 'stale') {
+      if (options.replaceStale === false) {
+        throw new UdsError('ADDRESS_IN_USE', `${t.display}: a stale socket file is in the way`, { target: t.display });
+      }
+      replacedStale = await removeSocketFile(t.path, state.ino);
+    }
+  }
+  // Look the group up before anything exists on disk: a bad --group must leave nothing behind.
+  const gid = options.group === undefined ? undefined : await lookupGid(options.group);
+  let fd: number | undefined;
+  let ownedPath: BoundListener['ownedPath'];
+  try {
+    if (t.kind === 'unix') {
+      // The mode is set through the umask so the file never exists with wider permissions.
+      const perm = options.perm;
+      const old = perm === undefined ? undefined : process.umask(~perm & 0o777);
+      try {
+        fd = listenPathFd(t.path, backlog);
+      } finally {
+        if (old !== undefined) process.umask(old);
+      }
+      ownedPath = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
+    } else if (t.kind === 'abstract') {
+      fd = listenAbstractFd(t.name, backlog);
+    }
+  } catch (err) {
+    throw bindError(err as NodeJS.ErrnoException, t);
+  }
+  return { fd, ownedPath, replacedStale, gid };
+}
+
+/** Give the socket file its group (--group). */
+export async function setSocketGroup(path: string, gid: number, t: Target): Promise<void> {
+  try {
+    await fsp.lchown(path, -1, gid);
+  } catch (err) {
+    throw new UdsError('PERMISSION_DENIED', `${t.display}: cannot set the group of the socket file: ${(err as Error).message}`, {
+      target: t.display,
+      cause: err,
+    });
   }
 }
 
