@@ -1,0 +1,389 @@
+/**
+ * The fast serving engine, main-thread side: the same listening socket
+ * UdsServer makes (bindListener), served by worker threads that each run an
+ * epoll loop over it (engine.ts). This thread keeps the socket, the shutdown
+ * and the log: threads send connection records in batches and they come out
+ * here as the same `connection` events UdsServer emits.
+ *
+ * It serves the plain one-shot contract and --keep-alive, with --reply,
+ * --echo, --read, --max-bytes, --max-conns, --idle-timeout and --count. Fault
+ * modes, --delay and TCP stay with the net engine (epollUnsupported says why).
+ */
+import { EventEmitter } from 'node:events';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { UdsError } from '../errors.js';
+import { type BoundListener, type ConnectionLog, SERVE_DEFAULTS, type ServeOptions, type ServerEvents, bindListener, setSocketGroup } from '../server.js';
+import { removeSocketFile } from '../socket-file.js';
+import { type Target, parseTarget } from '../target.js';
+import {
+  ABORT,
+  C_FD_BASE,
+  C_STATE,
+  C_STOP_ACKS,
+  CLOSING,
+  ENDS,
+  PREVIEW,
+  R_AT,
+  R_DURATION,
+  R_END,
+  R_ERRNO,
+  R_FIELDS,
+  R_ID,
+  R_IN,
+  R_OUT,
+  R_REASON,
+  R_REP_LEN,
+  R_REQ_LEN,
+  R_REQUESTS,
+  REASON_ERRNO,
+  REASON_IDLE,
+  REASON_MAX_BYTES,
+  REASON_MAX_CONNS,
+  REASON_NO_REQUEST,
+  STOP,
+  type ThreadConfig,
+  type ThreadMessage,
+  acceptedWord,
+  controlWords,
+} from './shared.js';
+import { errnoName, loadServeSys } from './sys.js';
+
+export interface EpollServeOptions extends ServeOptions {
+  /** Engine threads, each with its own epoll set on the listening socket. Default 1. */
+  threads?: number;
+}
+
+/** Bound on the threads starting (loading modules and koffi). */
+const THREAD_START_MS = 10_000;
+/** After --grace, how long threads may take to close what is left before they are terminated. */
+const THREAD_END_SLACK_MS = 2_000;
+
+/** Why the epoll engine cannot serve these options here, or null when it can. */
+export function epollUnsupported(target: Target, options: ServeOptions): string | null {
+  if (options.fault !== undefined) return `--fault ${options.fault} needs the net engine`;
+  if (options.delay !== undefined && options.delay > 0) return '--delay needs the net engine';
+  if (target.kind === 'tcp') return 'TCP targets need the net engine';
+  try {
+    loadServeSys();
+  } catch (err) {
+    return `not available here (${(err as Error).message})`;
+  }
+  return null;
+}
+
+/** Where the thread script is: beside this module (tsc layout), under dist (bundled CLI), or built from sources (tests). */
+function threadUrl(): URL {
+  const candidates = ['./worker.js', './core/serve-epoll/worker.js', '../../../dist/core/serve-epoll/worker.js'];
+  for (const rel of candidates) {
+    const u = new URL(rel, import.meta.url);
+    if (existsSync(fileURLToPath(u))) return u;
+  }
+  throw new UdsError('IO_ERROR', `serve: the engine thread script was not found beside ${fileURLToPath(import.meta.url)} (run npm run build)`);
+}
+
+function fdLimit(): number {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m && m[1] !== 'unlimited') return Number(m[1]);
+  } catch {
+    // no early warning; the limit is still the kernel's
+  }
+  return Infinity;
+}
+
+function openFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Live {
+  worker: Worker;
+  ready: boolean;
+  done: boolean;
+}
+
+/**
+ * The reference server on the epoll engine. Same events, same log records and
+ * the same listen/close/abort as UdsServer; never prints, never exits.
+ */
+export class EpollServer extends EventEmitter<ServerEvents> {
+  readonly target: Target;
+  readonly options: EpollServeOptions;
+  /** Whether listen() replaced a stale socket file left by a dead server. */
+  replacedStale = false;
+  private bound?: BoundListener;
+  private threads: Live[] = [];
+  private readonly control: Int32Array;
+  private readonly ids: BigInt64Array;
+  private starting?: Promise<unknown>;
+  private closing?: Promise<void>;
+  private allDone?: Promise<void>;
+  private emfileLimit = Infinity;
+  private listenFdOpen = false;
+
+  constructor(target: Target, options: EpollServeOptions = {}) {
+    super();
+    this.target = target;
+    this.options = options;
+    const n = Math.max(1, options.threads ?? 1);
+    this.control = new Int32Array(new SharedArrayBuffer(4 * controlWords(n)));
+    this.ids = new BigInt64Array(new SharedArrayBuffer(8));
+    this.ids[0] = 1n;
+  }
+
+  /** Bind, start the threads, listen; handles stale files, refuses live servers and non-sockets. */
+  listen(): Promise<{ replacedStale: boolean }> {
+    const p = this.start();
+    this.starting = p;
+    return p;
+  }
+
+  private async start(): Promise<{ replacedStale: boolean }> {
+    const t = this.target;
+    const why = epollUnsupported(t, this.options);
+    if (why) throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}`);
+    const bound = await bindListener(t, this.options);
+    this.bound = bound;
+    this.listenFdOpen = true;
+    try {
+      if (bound.ownedPath && bound.gid !== undefined) await setSocketGroup(bound.ownedPath.path, bound.gid, t);
+      await this.startThreads(bound.fd!);
+    } catch (err) {
+      this.stopNow();
+      if (bound.ownedPath) await removeSocketFile(bound.ownedPath.path, bound.ownedPath.ino);
+      throw err;
+    }
+    Atomics.store(this.control, C_FD_BASE, openFds());
+    this.replacedStale = bound.replacedStale;
+    this.emit('listening', { target: this.address(), replacedStale: bound.replacedStale });
+    return { replacedStale: bound.replacedStale };
+  }
+
+  private startThreads(listenFd: number): Promise<void> {
+    const o = this.options;
+    const n = Math.max(1, o.threads ?? 1);
+    this.emfileLimit = fdLimit();
+    let reply: Uint8Array | null = null;
+    if (o.reply !== undefined) {
+      // As the net engine words it: a newline is added unless the text ends with one.
+      reply = o.reply.length > 0 && o.reply[o.reply.length - 1] !== 0x0a ? Buffer.concat([o.reply, Buffer.from('\n')]) : o.reply;
+    }
+    const url = threadUrl();
+    let fail: (err: Error) => void;
+    let ok: () => void;
+    const started = new Promise<void>((resolve, reject) => {
+      ok = resolve;
+      fail = reject;
+    });
+    let doneCount = 0;
+    let settleDone: () => void;
+    this.allDone = new Promise<void>((resolve) => (settleDone = resolve));
+    for (let i = 0; i < n; i++) {
+      const cfg: ThreadConfig = {
+        index: i,
+        threads: n,
+        listenFd,
+        reply,
+        echo: o.echo === true,
+        keepAlive: o.keepAlive === true,
+        read: o.read ?? 'once',
+        maxBytes: o.maxBytes ?? SERVE_DEFAULTS.maxBytes,
+        idleMs: o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout,
+        maxConns: o.maxConns ?? 0,
+        count: o.count ?? 0,
+        // Records are made only when somebody listens for them (serve --quiet: nobody).
+        log: this.listenerCount('connection') > 0,
+        fdLimit: this.emfileLimit,
+        control: this.control.buffer as SharedArrayBuffer,
+        ids: this.ids.buffer as SharedArrayBuffer,
+      };
+      const live: Live = { worker: new Worker(url, { workerData: cfg }), ready: false, done: false };
+      this.threads.push(live);
+      const finished = () => {
+        if (live.done) return;
+        live.done = true;
+        if (++doneCount === n) settleDone();
+      };
+      live.worker.on('message', (m: ThreadMessage) => {
+        switch (m.type) {
+          case 'ready':
+            live.ready = true;
+            if (this.threads.every((l) => l.ready)) ok();
+            return;
+          case 'logs':
+            return this.onLogs(m.count, m.nums, m.text);
+          case 'count':
+            return void this.close();
+          case 'fd-pressure':
+            return this.emit(
+              'warning',
+              m.hit
+                ? `out of file descriptors (${m.open} open, limit ${this.emfileLimit}): new connections are closed at once until some finish (raise ulimit -n)`
+                : `file descriptors available again (${m.open} open, limit ${this.emfileLimit}); accepting normally`,
+            );
+          case 'warning':
+            return this.emit('warning', m.message);
+          case 'fatal':
+            if (!live.ready) return fail(new UdsError('IO_ERROR', `serve: engine thread ${i}: ${m.message}`));
+            return this.emit('warning', `engine thread ${i} stopped: ${m.message}`);
+          case 'done':
+            return finished();
+        }
+      });
+      live.worker.on('error', (err) => {
+        if (!live.ready) fail(new UdsError('IO_ERROR', `serve: engine thread ${i}: ${err.message}`, { cause: err }));
+        else this.emit('warning', `engine thread ${i} failed: ${err.message}`);
+      });
+      live.worker.on('exit', () => {
+        if (!live.ready) fail(new UdsError('IO_ERROR', `serve: engine thread ${i} exited before it was ready`));
+        finished();
+      });
+    }
+    const timer = setTimeout(() => fail(new UdsError('IO_ERROR', `serve: the engine threads did not start within ${THREAD_START_MS}ms`)), THREAD_START_MS);
+    return started.finally(() => clearTimeout(timer));
+  }
+
+  private onLogs(count: number, nums: Float64Array, text: Uint8Array): void {
+    if (this.listenerCount('connection') === 0) return;
+    const buf = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+    let pos = 0;
+    const str = (len: number): string | undefined => {
+      if (len < 0) return undefined;
+      const s = buf.toString('utf8', pos, pos + Math.min(len, PREVIEW));
+      pos += len;
+      return s;
+    };
+    for (let k = 0; k < count; k++) {
+      const o = k * R_FIELDS;
+      const entry: ConnectionLog = {
+        id: nums[o + R_ID],
+        at: new Date(nums[o + R_AT]).toISOString(),
+        bytesIn: nums[o + R_IN],
+        bytesOut: nums[o + R_OUT],
+        requests: nums[o + R_REQUESTS],
+        request: str(nums[o + R_REQ_LEN]),
+        reply: str(nums[o + R_REP_LEN]),
+        durationUs: nums[o + R_DURATION],
+        end: ENDS[nums[o + R_END]],
+      };
+      const reason = this.reason(nums[o + R_REASON], nums[o + R_ERRNO]);
+      if (reason) entry.reason = reason;
+      this.emit('connection', entry);
+    }
+  }
+
+  private reason(code: number, errno: number): string | undefined {
+    const o = this.options;
+    switch (code) {
+      case REASON_ERRNO:
+        return errnoName(errno);
+      case REASON_IDLE:
+        return `no data for ${o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout}ms`;
+      case REASON_MAX_BYTES:
+        return `request over --max-bytes ${o.maxBytes ?? SERVE_DEFAULTS.maxBytes}`;
+      case REASON_MAX_CONNS:
+        return `over --max-conns ${o.maxConns}: closed at once`;
+      case REASON_NO_REQUEST:
+        return 'client closed without a request';
+      default:
+        return undefined;
+    }
+  }
+
+  /** The bound address as a target string. */
+  address(): string {
+    return this.target.display;
+  }
+
+  private setState(s: number): void {
+    if (Atomics.load(this.control, C_STATE) < s) Atomics.store(this.control, C_STATE, s);
+  }
+
+  private closeListenFd(): void {
+    if (!this.listenFdOpen || this.bound?.fd === undefined) return;
+    this.listenFdOpen = false;
+    loadServeSys().close(this.bound.fd);
+  }
+
+  /** Setup failed: end the threads and close the socket now. */
+  private stopNow(): void {
+    this.setState(ABORT);
+    for (const l of this.threads) void l.worker.terminate();
+    this.closeListenFd();
+  }
+
+  /**
+   * Stop accepting, let in-flight exchanges finish within graceTimeout, then
+   * close the rest and remove our own socket file. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.starting?.catch(() => undefined);
+      if (!this.allDone) {
+        // Never listened (or failed to): nothing to wait for.
+        this.emit('done');
+        return;
+      }
+      const ctl = this.control;
+      const n = this.threads.length;
+      this.setState(CLOSING);
+      // As UdsServer.close(): unlink first (no new client can reach us), keep accepting
+      // until the queue has been quiet for a moment (bounded), then stop accepting.
+      const owned = this.bound?.ownedPath;
+      if (owned) await removeSocketFile(owned.path, owned.ino);
+      const grace = this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
+      const acceptedSoFar = () => {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += Atomics.load(ctl, acceptedWord(i));
+        return sum;
+      };
+      const drainUntil = Date.now() + Math.min(grace, 1_000);
+      while (Date.now() < drainUntil && Atomics.load(ctl, C_STATE) < STOP) {
+        const before = acceptedSoFar();
+        // Threads look at the listener at least every 50 ms; a quiet 60 ms means an empty queue.
+        await sleep(60);
+        if (acceptedSoFar() === before) break;
+      }
+      this.setState(STOP);
+      const timer = setTimeout(() => this.setState(ABORT), grace);
+      timer.unref();
+      // The listener is closed once no thread can be inside accept4() on it.
+      const ackUntil = Date.now() + 1_000;
+      while (Atomics.load(ctl, C_STOP_ACKS) < this.threads.filter((l) => !l.done).length && Date.now() < ackUntil) await sleep(5);
+      this.closeListenFd();
+      let slack: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.allDone,
+        new Promise<void>((resolve) => {
+          slack = setTimeout(() => {
+            for (const l of this.threads) if (!l.done) void l.worker.terminate();
+            resolve();
+          }, grace + THREAD_END_SLACK_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      clearTimeout(slack);
+      this.emit('done');
+    })();
+    return this.closing;
+  }
+
+  /** Close every open connection now (a second Ctrl-C); close() then completes at once. */
+  abort(): void {
+    this.setState(ABORT);
+  }
+}
+
+/** Create a server on the epoll engine and start listening. */
+export async function startEpollServer(target: Target | string, options: EpollServeOptions = {}): Promise<EpollServer> {
+  const server = new EpollServer(typeof target === 'string' ? parseTarget(target) : target, options);
+  await server.listen();
+  return server;
+}

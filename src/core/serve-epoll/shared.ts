@@ -1,0 +1,113 @@
+/**
+ * What the serve engine's threads and the main thread share: the thread
+ * configuration, the control words, the messages, and the compact form in
+ * which connection records travel (numbers in a Float64Array, previews in
+ * one byte array; both transferred, not copied).
+ */
+import type { ConnEnd, ReadMode } from '../server.js';
+
+export const SERVE_ENGINES = ['auto', 'epoll', 'net'] as const;
+export type ServeEngine = (typeof SERVE_ENGINES)[number];
+
+/** Control words (Int32Array over a SharedArrayBuffer). */
+export const C_STATE = 0;
+/** Connections open over all threads (kept only with --max-conns, where it decides). */
+export const C_ACTIVE = 1;
+/** Connections handled over all threads (kept only with --count). */
+export const C_HANDLED = 2;
+/** 1 while an out-of-descriptors episode has been reported. */
+export const C_FD_WARNED = 3;
+/** Threads that have taken the listener out of their epoll set. */
+export const C_STOP_ACKS = 4;
+/** Open descriptors besides connections (measured once the threads run). */
+export const C_FD_BASE = 5;
+/** Then, per thread: accepted so far (the main thread watches it to drain the queue), and open now. */
+export const C_PER_THREAD = 8;
+export const controlWords = (threads: number): number => C_PER_THREAD + 2 * threads;
+export const acceptedWord = (i: number): number => C_PER_THREAD + 2 * i;
+export const openWord = (i: number): number => C_PER_THREAD + 2 * i + 1;
+
+/** C_STATE values, in the order shutdown goes through them. */
+export const RUN = 0;
+/** close() has begun: still accepting (draining the queue), but a connection ending unanswered now ends by shutdown. */
+export const CLOSING = 1;
+/** Stop accepting; close idle keep-alive connections; finish the rest. */
+export const STOP = 2;
+/** Past --grace (or a second signal): close everything now. */
+export const ABORT = 3;
+
+export interface ThreadConfig {
+  index: number;
+  threads: number;
+  listenFd: number;
+  /** Fixed reply with its newline, or null for `OK+ at HH:MM:SS\n`. */
+  reply: Uint8Array | null;
+  echo: boolean;
+  keepAlive: boolean;
+  read: ReadMode;
+  maxBytes: number;
+  idleMs: number;
+  /** 0: no limit. */
+  maxConns: number;
+  /** 0: no limit. */
+  count: number;
+  /** Record connections for the log. */
+  log: boolean;
+  /** The soft limit on open descriptors (Infinity when unknown). */
+  fdLimit: number;
+  control: SharedArrayBuffer;
+  /** BigInt64Array(1): the next connection id, shared so ids are unique over threads. */
+  ids: SharedArrayBuffer;
+}
+
+/** Fields of one connection record. */
+export const R_ID = 0;
+export const R_AT = 1;
+export const R_IN = 2;
+export const R_OUT = 3;
+export const R_REQUESTS = 4;
+export const R_DURATION = 5;
+export const R_END = 6;
+export const R_REASON = 7;
+/** errno of a client-reset or error end. */
+export const R_ERRNO = 8;
+/** Preview lengths in the text bytes; -1: none. */
+export const R_REQ_LEN = 9;
+export const R_REP_LEN = 10;
+export const R_FIELDS = 11;
+
+/** How previews are cut, as the net engine cuts them. */
+export const PREVIEW = 200;
+
+export const ENDS: readonly ConnEnd[] = [
+  'closed',
+  'client-closed',
+  'client-reset',
+  'reset',
+  'left-open',
+  'idle-timeout',
+  'max-bytes',
+  'over-max-conns',
+  'shutdown',
+  'error',
+];
+export const END_CODE = Object.fromEntries(ENDS.map((e, i) => [e, i])) as Record<ConnEnd, number>;
+
+/** Why a connection ended as it did; the words are the net engine's. */
+export const REASON_NONE = 0;
+export const REASON_ERRNO = 1;
+export const REASON_IDLE = 2;
+export const REASON_MAX_BYTES = 3;
+export const REASON_MAX_CONNS = 4;
+export const REASON_NO_REQUEST = 5;
+
+export type ThreadMessage =
+  | { type: 'ready' }
+  | { type: 'fatal'; message: string }
+  | { type: 'logs'; count: number; nums: Float64Array; text: Uint8Array }
+  /** --count was reached by a connection of this thread. */
+  | { type: 'count' }
+  /** Out of descriptors (hit), or descriptors free again. */
+  | { type: 'fd-pressure'; hit: boolean; open: number }
+  | { type: 'warning'; message: string }
+  | { type: 'done' };
