@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { END_RULE_HELP } from './core/end-rule.js';
 import { UdsError } from './core/errors.js';
 import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS } from './core/server.js';
+import { SERVE_ENGINES } from './core/serve-epoll/shared.js';
 import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js';
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
 import { processIo } from './io.js';
@@ -95,7 +96,8 @@ Examples:
     .addOption(new Option('--idle-timeout <duration>', 'close a connection idle this long (0: never)').default(SERVE_DEFAULTS.idleTimeout, '60s').argParser(durationOption('--idle-timeout')))
     .addOption(new Option('--backlog <n>', 'listen(2) backlog').default(SERVE_DEFAULTS.backlog).argParser(intOption('--backlog', 1)))
     .addOption(new Option('--grace <duration>', 'on SIGINT/SIGTERM, how long in-flight connections may finish').default(SERVE_DEFAULTS.graceTimeout, '5s').argParser(durationOption('--grace')))
-    .addOption(new Option('-w, --workers <n>', 'processes accepting on the socket (this one and N-1 forked copies)').default(1).argParser(intOption('--workers', 1, 64)))
+    .addOption(new Option('-w, --workers <n>', 'epoll engine: threads serving the socket; net engine: processes accepting on it (this one and N-1 forked copies)').default(1).argParser(intOption('--workers', 1, 64)))
+    .addOption(new Option('--engine <engine>', 'epoll: epoll and raw sockets in worker threads (Linux, fastest); net: node:net (faults, --delay, TCP); auto: epoll when it can serve the options').choices(SERVE_ENGINES).default('auto'))
     .option('--json', 'log JSON lines (one per connection) on stderr')
     .option('-q, --quiet', 'no per-connection log')
     .addHelpText(

@@ -29,6 +29,8 @@ export {
   type ConnectionLog,
 } from './core/server.js';
 export { inspectSocketFile, removeSocketFile, type SocketFileState } from './core/socket-file.js';
+export { EpollServer, startEpollServer, epollUnsupported, type EpollServeOptions } from './core/serve-epoll/server.js';
+export { SERVE_ENGINES, type ServeEngine } from './core/serve-epoll/shared.js';
 
 import { exchange, type ExchangeOptions, type ExchangeRecord } from './core/exchange.js';
 

@@ -2,6 +2,9 @@ import { type ChildProcess, fork } from 'node:child_process';
 import type net from 'node:net';
 import { unescapeText } from '../core/escape.js';
 import { type Fault, type ReadMode, type ServeOptions, UdsServer } from '../core/server.js';
+import { EpollServer, epollUnsupported } from '../core/serve-epoll/server.js';
+import type { ServeEngine } from '../core/serve-epoll/shared.js';
+import { UdsError } from '../core/errors.js';
 import { parseTarget } from '../core/target.js';
 import { EXIT } from '../exit-codes.js';
 import { type Io, lineBuffer } from '../io.js';
@@ -24,6 +27,7 @@ export interface ServeFlags {
   backlog: number;
   grace: number;
   workers: number;
+  engine?: ServeEngine;
   json?: boolean;
   quiet?: boolean;
 }
@@ -41,7 +45,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   const target = parseTarget(targetSpec);
   const worker = io.env[WORKER_ENV] === '1' && typeof process.send === 'function';
   const workers = worker ? 1 : flags.workers;
-  const options: ServeOptions = {
+  let options: ServeOptions = {
     reply: flags.reply === undefined ? undefined : unescapeText(flags.reply),
     echo: flags.echo,
     keepAlive: flags.keepAlive,
@@ -58,6 +62,11 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     backlog: flags.backlog,
     graceTimeout: flags.grace,
   };
+  // epoll where it can serve these options (auto), else node:net; with epoll, --workers are threads.
+  const why = worker || flags.engine === 'net' ? 'net asked' : epollUnsupported(target, options);
+  if (flags.engine === 'epoll' && why) throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}; use --engine net (or auto)`);
+  const epoll = why === null;
+  if (epoll) options = { ...options, count: flags.count };
   const c = errColor;
   const log = lineBuffer(io.stderr);
   const say = (line: string) => log.line(line);
@@ -66,7 +75,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
 
   // Signal handlers go in before the socket exists: a supervisor that sees the
   // socket and sends SIGTERM at once must get a graceful stop, not the default kill.
-  const server = new UdsServer(target, options);
+  const server = epoll ? new EpollServer(target, { ...options, threads: workers }) : new UdsServer(target, options);
   let stopping = 0;
   const stop = () => {
     for (const child of children) if (child.connected) child.send({ type: 'stop' } satisfies WorkerMessage);
@@ -84,7 +93,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const onParentMessage = (msg: WorkerMessage, handle?: net.Server) => {
-    if (msg?.type === 'listen' && handle) server.adopt(handle);
+    if (msg?.type === 'listen' && handle && server instanceof UdsServer) server.adopt(handle);
     if (msg?.type === 'stop') onSignal('SIGTERM');
   };
   if (worker) {
@@ -112,16 +121,17 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     const countOne = () => {
       if (flags.count !== undefined && ++handled === flags.count) stop();
     };
-    if (workers > 1) {
+    if (workers > 1 && server instanceof UdsServer) {
       server.on('connection', countOne);
       for (let i = 1; i < workers; i++) children.push(startWorker(server.listener, countOne, io));
     }
     const where = server.address();
-    if (flags.json) event({ event: 'listening', target: where, replacedStale: server.replacedStale, workers, pid: process.pid });
+    const engine = epoll ? 'epoll' : 'net';
+    if (flags.json) event({ event: 'listening', target: where, replacedStale: server.replacedStale, workers, engine, pid: process.pid });
     else {
       // Printed even with --quiet (which silences the per-connection log): scripts wait for it.
       if (server.replacedStale) say(`${c.yellow('udsctl serve:')} replaced a stale socket file at ${where} (no server was listening)`);
-      const extra = [flags.fault ? `fault: ${flags.fault}` : '', workers > 1 ? `${workers} processes` : ''].filter(Boolean).join(', ');
+      const extra = [flags.fault ? `fault: ${flags.fault}` : '', workers > 1 ? `${workers} ${epoll ? 'threads' : 'processes'}` : ''].filter(Boolean).join(', ');
       say(`${c.green('udsctl serve:')} listening on ${where}${extra ? ` (${extra})` : ''}`);
     }
     if (stopping > 0) stop();
