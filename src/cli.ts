@@ -13,6 +13,8 @@ import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
 import { processIo } from './io.js';
 import { choiceOption, durationOption, intOption, modeOption, sizeOption, untilOption } from './options.js';
+import { BENCH_DEFAULTS, MAX_CONNECTIONS, MAX_PIPELINE, MAX_WORKERS, parseRate } from './core/bench/options.js';
+import { BENCH_ENGINES, BENCH_MODES } from './core/bench/types.js';
 
 const USAGE_CODES: ReadonlySet<string> = new Set(['BAD_TARGET', 'PATH_TOO_LONG', 'BAD_DURATION', 'BAD_OPTION', 'NOT_SUPPORTED']);
 
@@ -164,6 +166,50 @@ Examples:
     .action(async (targets: string[], opts) => {
       const { runProbe } = await import('./commands/probe.js');
       throw new Done(await runProbe(targets, opts, processIo()));
+    });
+
+  program
+    .command('bench')
+    .description("measure a socket server's throughput and latency (no target: udsctl's own server)")
+    .argument('[target]', "socket path, @name, or host:port (omitted: udsctl's own server on a temporary socket)")
+    .addOption(new Option('-m, --mode <mode>', 'oneshot: connect, send, read to the end rule, close, per request; persistent: requests repeat over open connections').choices(BENCH_MODES).default(BENCH_DEFAULTS.mode))
+    .addOption(new Option('-c, --connections <n>', 'connections (persistent) or requests in flight at once (oneshot)').default(BENCH_DEFAULTS.connections).argParser(intOption('--connections', 1, MAX_CONNECTIONS)))
+    .addOption(new Option('-p, --pipeline <k>', 'requests in flight per connection (persistent)').default(BENCH_DEFAULTS.pipeline).argParser(intOption('--pipeline', 1, MAX_PIPELINE)))
+    .addOption(new Option('-d, --duration <duration>', 'length of the measured run (default: 10s, or until --requests are done)').argParser(durationOption('--duration')))
+    .addOption(new Option('-n, --requests <n>', 'stop after N measured requests').argParser(intOption('--requests', 1, 2 ** 31 - 1)))
+    .addOption(new Option('-w, --warmup <duration>', 'unmeasured load before the measured run').default(BENCH_DEFAULTS.warmup, '0s').argParser(durationOption('--warmup')))
+    .option('--payload <text>', 'request to send (escapes like \\n understood; persistent with --until line: a missing newline is added)', undefined)
+    .addOption(new Option('-s, --size <bytes>', 'send requests of this many bytes (x..x and a newline) instead of --payload').argParser(sizeOption('--size', 1)))
+    .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP} (default: eof for oneshot, line for persistent)`).argParser(untilOption))
+    .option('-e, --expect <text>', 'each reply must contain TEXT (escapes understood); others count as MISMATCH errors')
+    .addOption(new Option('-t, --timeout <duration>', 'bound on each request, from sending to the end of its reply').default(BENCH_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout')))
+    .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (a full backlog is retried until then)').default(BENCH_DEFAULTS.connectTimeout, '5s').argParser(durationOption('--connect-timeout')))
+    .option('-H, --half-close', 'oneshot: shut down our write side after sending (for servers that read to end-of-file)')
+    .addOption(new Option('-R, --rate <n>', 'open loop: start N requests a second on a fixed schedule; latency counts from each scheduled start').argParser(parseRate))
+    .addOption(new Option('--workers <n>', "load-generating threads (default: half the cores; with udsctl's own server, all but one)").argParser(intOption('--workers', 1, MAX_WORKERS)))
+    .addOption(new Option('--engine <engine>', 'epoll: raw sockets and epoll (Linux, fastest); net: node:net (portable); auto: epoll where available').choices(BENCH_ENGINES).default(BENCH_DEFAULTS.engine))
+    .option('--json', 'print the whole result (percentiles, timeline, errors) as JSON on stdout; no progress line')
+    .addHelpText(
+      'after',
+      `
+Closed loop by default: each connection sends its next request when the last
+one ends. --rate: open loop; a stalled server shows in the latency (measured
+from each request's scheduled start), never as fewer samples.
+
+Latency is recorded in an HDR histogram (3 significant digits, sub-microsecond
+resolution). Errors are counted by class (REFUSED, REPLY_TIMEOUT, NEVER_CLOSED,
+RESET, CLOSED_EARLY, MISMATCH, ...). Exit status: 0 when no request failed, else
+the status of the most frequent error (see udsctl --help).
+
+Examples:
+  udsctl bench                                          # udsctl's own server, 10s
+  udsctl bench /tmp/odc_ws.sock
+  udsctl bench --mode persistent -c 64 --pipeline 4 /run/app.sock
+  udsctl bench --rate 20k -d 30s --json /run/app.sock > bench.json`,
+    )
+    .action(async (target: string | undefined, opts) => {
+      const { runBenchCommand } = await import('./commands/bench.js');
+      throw new Done(await runBenchCommand(target, opts, processIo()));
     });
 
   for (const cmd of program.commands) configureErrors(cmd);

@@ -32,6 +32,32 @@ export { inspectSocketFile, removeSocketFile, type SocketFileState } from './cor
 export { EpollServer, startEpollServer, epollUnsupported, type EpollServeOptions } from './core/serve-epoll/server.js';
 export { SERVE_ENGINES, type ServeEngine } from './core/serve-epoll/shared.js';
 
+export {
+  BENCH_MODES,
+  BENCH_ENGINES,
+  BENCH_SCHEMA,
+  type BenchOptions,
+  type BenchResult,
+  type BenchTick,
+  type BenchStartInfo,
+  type BenchMode,
+  type BenchEngine,
+  type LatencySummary,
+  type TimelineEntry,
+  type DistributionBucket,
+  type BenchErrorCount,
+} from './core/bench/types.js';
+export { BENCH_DEFAULTS } from './core/bench/options.js';
+
+/**
+ * Load a server and measure it (`udsctl bench` as a function). Its modules
+ * (worker threads, histograms) load on first call, not on import.
+ */
+export async function runBench(opts?: import('./core/bench/types.js').BenchOptions): Promise<import('./core/bench/types.js').BenchResult> {
+  const { runBench: run } = await import('./core/bench/run.js');
+  return run(opts);
+}
+
 import { exchange, type ExchangeOptions, type ExchangeRecord } from './core/exchange.js';
 
 /** Send a message and read the reply: exchange() with a string or Buffer payload. */

@@ -9,6 +9,7 @@
  * Slots: oneshot, a slot is one request in flight on its own connection;
  * persistent, a slot is a connection carrying up to `pipeline` requests.
  */
+import { performance } from 'node:perf_hooks';
 import { UdsError, type ErrorCode } from '../errors.js';
 import { ReplyFramer, ContainsCheck } from './framer.js';
 import {
@@ -18,6 +19,9 @@ import {
   E,
   EPOLLIN,
   EPOLLOUT,
+  EPOLLERR,
+  EPOLLET,
+  EPOLLHUP,
   EPOLLRDHUP,
   EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
@@ -65,6 +69,14 @@ const ERROR_PAUSE_MS = 1;
 const BACKLOG_MIN_MS = 0.05;
 const BACKLOG_MAX_MS = 2;
 const MAX_WAIT_MS = 100;
+const SAMPLE = 80;
+/**
+ * Edge-triggered: the kernel does not re-poll every ready socket on each
+ * epoll_wait. The rule that comes with it: a readable socket is read until a
+ * short read (a Unix or TCP stream read returns all that is queued, up to the
+ * buffer) or EAGAIN, and a write until EAGAIN, before waiting again.
+ */
+const IN = EPOLLIN | EPOLLRDHUP | EPOLLET;
 
 export interface EngineIo {
   post(msg: WorkerMessage): void;
@@ -117,12 +129,16 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   const timeoutMs = cfg.timeoutMs;
   const connectTimeoutMs = cfg.connectTimeoutMs;
   const limit = cfg.requests;
+  const halfClose = cfg.halfClose;
   const sentinel = until.kind === 'line' ? 0x0a : until.kind === 'delim' && until.delim.length === 1 ? until.delim[0] : -1;
 
-  // The payload repeated `pipeline` times: a batch of requests is one send.
+  // The payload repeated `pipeline` times (within 64 KiB): a batch of requests is one send.
   const plen = cfg.payload.length;
-  const payloads = Buffer.alloc(Math.max(1, plen * K));
-  for (let j = 0; j < K; j++) payloads.set(cfg.payload, j * plen);
+  const copies = Math.max(1, Math.min(K, Math.floor(RBUF / Math.max(1, plen))));
+  const payloads = Buffer.alloc(Math.max(128, plen * copies)); // 128+: off the V8 heap, so its address holds
+  for (let j = 0; j < copies; j++) payloads.set(cfg.payload, j * plen);
+  const payloadsLen = Math.max(1, plen * copies);
+  const payloadsAt = sys.address(payloads);
 
   const ep = sys.epollCreate(EPOLL_CLOEXEC);
   if (ep < 0) throw new UdsError('IO_ERROR', `epoll_create1 failed (errno ${sys.errno()})`);
@@ -130,7 +146,8 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   const evsView = new DataView(evs.buffer);
   const ev = new Uint8Array(EPOLL_EVENT_SIZE);
   const evView = new DataView(ev.buffer);
-  const rbuf = Buffer.allocUnsafe(RBUF + 1);
+  const rbuf = Buffer.alloc(RBUF + 1);
+  const rbufAt = sys.address(rbuf);
   const optVal = new Uint8Array(4);
   const optView = new DataView(optVal.buffer);
   const optLen = new Uint8Array(4);
@@ -155,7 +172,17 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   const got = new Float64Array(S); // bytes of the reply being read
   const idleAt = new Float64Array(S);
   const framer = new ReplyFramer(until, S);
+  // Closed loop: a slot whose request ended is queued and its next request starts once the
+  // whole batch of events is handled (as the C client does), so the clock of a new request
+  // never runs while this thread is busy with other connections' replies.
+  const readyQ = new Int32Array(S);
+  const queued = new Uint8Array(S);
+  const owed = new Int32Array(S); // persistent: requests to send on the connection
+  let readyN = 0;
   const check = cfg.expect ? new ContainsCheck(cfg.expect, S) : null;
+  // The first bytes of each reply, for the message of the first MISMATCH.
+  const sampleBuf = check ? Buffer.alloc(S * SAMPLE) : null;
+  const sampleLen = new Int32Array(check ? S : 0);
 
   let tStart = Infinity;
   let tMeasure = Infinity;
@@ -189,6 +216,13 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     if (t < nextWake) nextWake = t;
   };
 
+  const enqueue = (i: number, m: number): void => {
+    owed[i] += m;
+    if (queued[i]) return;
+    queued[i] = 1;
+    readyQ[readyN++] = i;
+  };
+
   const claim = (): boolean => {
     if (limit === 0 || !measuring) return true;
     if (Atomics.add(ctl, CTL_CLAIMED, 1) < limit) return true;
@@ -213,7 +247,10 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     inflight[i] = 0;
     head[i] = 0;
     got[i] = 0;
-    if (check) check.end(i);
+    if (check) {
+      check.end(i);
+      sampleLen[i] = 0;
+    }
     framer.reset(i);
   };
 
@@ -229,8 +266,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     st[i] = FREE;
     if (stopping) st[i] = DONE;
     else if (openLoop) freeUnits++;
-    else if (claim()) startOneshot(i, now);
-    else st[i] = DONE;
+    else enqueue(i, 1);
   };
 
   /** A connection failed or was lost. */
@@ -241,7 +277,10 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
       if (hasReq[i]) failOne(starts[i * K], code, errno, variant);
       inflight[i] = 0;
       got[i] = 0;
-      if (check) check.end(i);
+      if (check) {
+        check.end(i);
+        sampleLen[i] = 0;
+      }
       framer.reset(i);
       return release(i, pause);
     }
@@ -267,6 +306,10 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     inflight[i]--;
     pending--;
     const matched = check === null || check.end(i);
+    if (check) {
+      if (!matched && t0 >= tMeasure && stats.wantsMismatchSample) stats.noteMismatch(sampleBuf!.toString('utf8', i * SAMPLE, i * SAMPLE + sampleLen[i]));
+      sampleLen[i] = 0;
+    }
     const empty = got[i] === 0;
     got[i] = 0;
     if (t0 >= tMeasure) {
@@ -289,11 +332,11 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     const f = fd[i];
     while (wPend[i] > 0) {
       const p = wPos[i];
-      const len = Math.min(wPend[i], payloads.length - p);
-      const n = sys.send(f, p === 0 ? payloads : payloads.subarray(p), len, MSG_NOSIGNAL | MSG_DONTWAIT);
+      const len = Math.min(wPend[i], payloadsLen - p);
+      const n = sys.sendAt(f, payloadsAt + p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n > 0) {
         wPend[i] -= n;
-        wPos[i] = plen === 0 ? 0 : (p + n) % payloads.length;
+        wPos[i] = (p + n) % payloadsLen;
         if (measuring) stats.out(n);
         continue;
       }
@@ -302,7 +345,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
       if (e === E.EAGAIN) {
         if (!outArmed[i]) {
           outArmed[i] = 1;
-          setEvents(i, EPOLLIN | EPOLLRDHUP | EPOLLOUT, EPOLL_CTL_MOD);
+          setEvents(i, IN | EPOLLOUT, EPOLL_CTL_MOD);
         }
         return;
       }
@@ -310,9 +353,9 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     }
     if (outArmed[i]) {
       outArmed[i] = 0;
-      setEvents(i, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+      setEvents(i, IN, EPOLL_CTL_MOD);
     }
-    if (cfg.halfClose) sys.shutdown(f, SHUT_WR);
+    if (halfClose) sys.shutdown(f, SHUT_WR);
   };
 
   /** Persistent: start `m` requests on connection i (scheduled at t0, or now). */
@@ -336,7 +379,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     backoff[i] = 0;
     framer.reset(i);
     got[i] = 0;
-    if (tcp) setEvents(i, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+    if (tcp) setEvents(i, IN, EPOLL_CTL_MOD);
     if (!persistent) {
       if (starts[i * K] >= tMeasure) stats.connected(now - connStart[i]);
       inflight[i] = 1;
@@ -352,11 +395,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     stats.reconnects++;
     if (stopping) return;
     if (openLoop) freeUnits += K;
-    else {
-      let m = 0;
-      while (m < K && claim()) m++;
-      if (m > 0) sendBatch(i, m, now);
-    }
+    else enqueue(i, K);
   };
 
   const connectFailed = (i: number, code: ErrorCode, errno: number): void => {
@@ -372,7 +411,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     fd[i] = s;
     gen[i]++;
     if (tcp) sys.setsockopt(s, IPPROTO_TCP, TCP_NODELAY, one, 4);
-    setEvents(i, tcp ? EPOLLIN | EPOLLRDHUP | EPOLLOUT : EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+    setEvents(i, tcp ? IN | EPOLLOUT : IN, EPOLL_CTL_ADD);
     const r = sys.connect(s, addr, addrLen);
     now = performance.now(); // a Unix connect completes (or fails) within the call: time it
     if (r === 0) return onConnected(i);
@@ -424,10 +463,13 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     while (pos < n && inflight[i] > 0) {
       const end = framer.scan(i, rbuf, pos, n);
       const segEnd = end < 0 ? n : end;
-      if (check) check.feed(i, rbuf, pos, segEnd);
+      if (check) {
+        check.feed(i, rbuf, pos, segEnd);
+        const have = sampleLen[i];
+        if (have < SAMPLE) sampleLen[i] += rbuf.copy(sampleBuf!, i * SAMPLE + have, pos, Math.min(segEnd, pos + SAMPLE - have));
+      }
       got[i] += segEnd - pos;
       if (end < 0) break;
-      if (check && !check.matched(i) && stats.wantsMismatchSample) stats.noteMismatch(rbuf.toString('utf8', Math.max(pos, end - 80), end));
       completeOne(i);
       done++;
       if (!persistent) return;
@@ -437,11 +479,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
       idleAt[i] = now + idleMs;
       wake(idleAt[i]);
     }
-    if (persistent && done > 0 && !openLoop && !stopping) {
-      let m = 0;
-      while (m < done && claim()) m++;
-      if (m > 0) sendBatch(i, m, now);
-    }
+    if (persistent && done > 0 && !openLoop && !stopping) enqueue(i, done);
   };
 
   const onEof = (i: number): void => {
@@ -454,18 +492,21 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     lose(i, 'CLOSED_EARLY', 0, got[i] > 0 ? PARTIAL_REPLY : NO_REPLY, 0);
   };
 
-  const onReadable = (i: number): void => {
+  const onReadable = (i: number, events: number): void => {
     const f = fd[i];
     const g = gen[i];
+    // The peer had shut down its side (and reported no error) when epoll looked: a short read then
+    // takes the rest of the stream, and its end needs no read of its own.
+    const peerDone = (events & (EPOLLRDHUP | EPOLLHUP)) !== 0 && (events & EPOLLERR) === 0;
     for (;;) {
-      const n = sys.read(f, rbuf, RBUF);
+      const n = sys.readAt(f, rbufAt, RBUF);
       if (n > 0) {
         onData(i, n);
         // Closed (and maybe replaced by a new connection that got the same fd number).
         if (gen[i] !== g || fd[i] < 0) return;
-        // With eof framing the close usually follows the reply at once: look for it now, not after another epoll round.
-        if (n < RBUF && !eofRule) return;
-        continue;
+        if (n === RBUF) continue;
+        // A short read took all that was queued (edge-triggered: new data raises a new event).
+        return peerDone ? onEof(i) : undefined;
       }
       if (n === 0) return onEof(i);
       const e = sys.errno();
@@ -492,7 +533,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
       flush(i);
       if (st[i] !== OPEN) return;
     }
-    if (events & ~EPOLLOUT) onReadable(i);
+    if (events & ~EPOLLOUT) onReadable(i, events);
   };
 
   // ---- timeouts, retries, idle ends: a scan over the slots
@@ -509,7 +550,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
         if (idleRule && got[i] > 0) {
           if (now >= idleAt[i]) {
             completeOne(i);
-            if (persistent && !openLoop && !stopping && claim()) sendBatch(i, 1, now);
+            if (persistent && !openLoop && !stopping) enqueue(i, 1);
             continue;
           }
           wake(idleAt[i]);
@@ -552,6 +593,9 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   const cleanup = (): void => {
     for (let i = 0; i < S; i++) closeFd(i);
     sys.close(ep);
+    // The engine passes these by address only: this use keeps them (and their memory) alive until now.
+    rbuf.fill(0, 0, 1);
+    payloads.fill(0, 0, 1);
   };
 
   // ---- setup: persistent connections are opened before the clock starts
@@ -600,14 +644,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   if (now >= tMeasure) beginMeasuring();
 
   if (!openLoop) {
-    for (let i = 0; i < S && !stopping; i++) {
-      if (!claim()) break;
-      if (persistent) {
-        let m = 1;
-        while (m < K && claim()) m++;
-        sendBatch(i, m, now);
-      } else startOneshot(i, now);
-    }
+    for (let i = 0; i < S; i++) enqueue(i, persistent ? K : 1);
   } else if (persistent) {
     for (let i = 0; i < S; i++) if (st[i] === OPEN) freeUnits += K;
   } else {
@@ -623,6 +660,31 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
       break;
     }
     if (!stopping && (stop !== RUN || now >= tEnd)) stopping = true;
+
+    if (readyN > 0) {
+      const n0 = readyN;
+      readyN = 0;
+      for (let k = 0; k < n0; k++) {
+        const i = readyQ[k];
+        queued[i] = 0;
+        let m = owed[i];
+        owed[i] = 0;
+        if (persistent) {
+          if (st[i] !== OPEN) continue; // lost meanwhile: its reconnect queues it again
+          m = Math.min(m, K - inflight[i]);
+          let c = 0;
+          while (c < m && !stopping && claim()) c++;
+          if (c > 0) {
+            now = performance.now(); // each request's clock starts at its own send
+            sendBatch(i, c, now);
+          }
+        } else if (st[i] === FREE) {
+          if (!stopping && claim()) startOneshot(i, performance.now());
+          else st[i] = DONE;
+        }
+      }
+      if (readyN > 0) continue; // a start failed at once and queued its slot again
+    }
 
     if (openLoop && !stopping) {
       while (scheduledAt(schedIdx) <= now) {

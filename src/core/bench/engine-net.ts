@@ -5,6 +5,7 @@
  * times slower per request; the same framing, recording and scheduling rules.
  */
 import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { openConnection } from '../connect.js';
 import { type ErrorCode, UdsError } from '../errors.js';
 import type { Target } from '../target.js';
@@ -36,6 +37,9 @@ interface Slot {
   connStart: number;
   connectedAt: number;
   got: number;
+  /** The first bytes of the current reply, for the message of the first MISMATCH. */
+  sample: Buffer | null;
+  sampleLen: number;
   idleAt: number;
   retryAt: number;
   done: boolean;
@@ -77,6 +81,8 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
     connStart: 0,
     connectedAt: 0,
     got: 0,
+    sample: cfg.expect ? Buffer.alloc(80) : null,
+    sampleLen: 0,
     idleAt: 0,
     retryAt: 0,
     done: false,
@@ -116,6 +122,7 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
       s.socket = null;
     }
     s.got = 0;
+    s.sampleLen = 0;
     framer.reset(s.i);
     if (check) check.end(s.i);
   };
@@ -157,6 +164,8 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
     s.sentAt.shift();
     pending--;
     const matched = check === null || check.end(s.i);
+    if (!matched && t0 >= tMeasure && stats.wantsMismatchSample) stats.noteMismatch(s.sample!.toString('utf8', 0, s.sampleLen));
+    s.sampleLen = 0;
     const empty = s.got === 0;
     s.got = 0;
     if (t0 >= tMeasure) {
@@ -195,10 +204,12 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
     while (pos < n && s.starts.length > 0) {
       const end = framer.scan(s.i, chunk, pos, n);
       const segEnd = end < 0 ? n : end;
-      if (check) check.feed(s.i, chunk, pos, segEnd);
+      if (check) {
+        check.feed(s.i, chunk, pos, segEnd);
+        if (s.sampleLen < 80) s.sampleLen += chunk.copy(s.sample!, s.sampleLen, pos, Math.min(segEnd, pos + 80 - s.sampleLen));
+      }
       s.got += segEnd - pos;
       if (end < 0) break;
-      if (check && !check.matched(s.i) && stats.wantsMismatchSample) stats.noteMismatch(chunk.toString('utf8', Math.max(pos, end - 80), end));
       completeOne(s);
       done++;
       if (!persistent) return;

@@ -22,6 +22,7 @@ export const BENCH_DEFAULTS = {
 export const MAX_CONNECTIONS = 1_000_000;
 export const MAX_PIPELINE = 1024;
 export const MAX_WORKERS = 256;
+export const MAX_PAYLOAD = 1024 ** 3;
 
 export interface BenchPlan {
   mode: BenchMode;
@@ -71,6 +72,7 @@ export function planBench(o: BenchOptions): BenchPlan {
   const until: EndRule = o.until ?? (mode === 'persistent' ? { kind: 'line' } : { kind: 'eof' });
   let payload = o.payload ?? Buffer.from(BENCH_DEFAULTS.payload);
 
+  if (payload.length > MAX_PAYLOAD) throw bad(`the payload must be at most 1 GiB (got ${payload.length} bytes)`);
   if (mode === 'oneshot') {
     if (pipeline > 1) throw bad('--pipeline needs --mode persistent (a one-shot connection carries one request)');
   } else {

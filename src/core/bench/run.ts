@@ -171,11 +171,23 @@ async function drive(
       const parts = ticks.get(finalized);
       if (waiting || !parts) return;
       ticks.delete(finalized);
-      const h = analysisHistogram();
-      for (const p of parts) if (p.hist) h.add(decodeHistogram(p.hist));
       const sum = (f: (t: TickMessage) => number) => parts.reduce((a, t) => a + f(t), 0);
       const cpus = parts.map((t) => t.cpuPercent).filter((c): c is number => c !== null);
-      const s = summarize(h);
+      // One worker: its own percentiles are exact. Several: merge their histograms of the second.
+      let p50: number | null = null;
+      let p99: number | null = null;
+      let max: number | null = null;
+      const withData = parts.filter((t) => t.p50Ns !== null);
+      if (withData.length === 1) {
+        ({ p50Ns: p50, p99Ns: p99, maxNs: max } = withData[0]);
+      } else if (withData.length > 1) {
+        const h = analysisHistogram();
+        for (const p of withData) if (p.hist) h.add(decodeHistogram(p.hist));
+        p50 = h.getValueAtPercentile(50);
+        p99 = h.getValueAtPercentile(99);
+        max = h.maxValue;
+      }
+      const us = (ns: number | null) => (ns === null ? null : Math.round(ns / 100) / 10);
       const entry: TimelineEntry = {
         second: finalized,
         durationMs: Math.round(Math.max(...parts.map((t) => t.durationMs))),
@@ -183,9 +195,9 @@ async function drive(
         errors: sum((t) => t.errors),
         bytesIn: sum((t) => t.bytesIn),
         bytesOut: sum((t) => t.bytesOut),
-        p50Us: s?.p50Us ?? null,
-        p99Us: s?.p99Us ?? null,
-        maxUs: s?.maxUs ?? null,
+        p50Us: us(p50),
+        p99Us: us(p99),
+        maxUs: us(max),
         cpuPercent: cpus.length > 0 ? Math.max(...cpus) : null,
       };
       timeline.push(entry);
@@ -216,6 +228,7 @@ async function drive(
       warmupMs: plan.warmupMs,
       durationMs: plan.durationMs ?? -1,
       requests: plan.requests ?? 0,
+      shareIntervals: workers > 1,
       control,
     };
     const live: Live = { worker: new Worker(url, { workerData: cfg }), ready: false, done: null, exited: false, lastSecond: -1 };
@@ -291,12 +304,34 @@ async function drive(
     const cpu = process.cpuUsage(cpu0);
     const wallMs = performance.now() - wall0;
     finalize();
+    foldTail(timeline);
     return merge(plan, target, embedded, engine, workers, lives.map((l) => l.done!), timeline, startedAt, opts.signal?.aborted ?? false, {
       processPercent: wallMs > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 10 : 0,
     });
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The run ends with the requests in flight draining, often a few milliseconds
+ * past the last whole second: fold such a sliver into the second before, so the
+ * timeline does not show a rate computed over 2 ms.
+ */
+function foldTail(timeline: TimelineEntry[]): void {
+  const n = timeline.length;
+  if (n < 2 || timeline[n - 1].durationMs >= 100) return;
+  const last = timeline.pop()!;
+  const prev = timeline[n - 2];
+  prev.durationMs += last.durationMs;
+  prev.requests += last.requests;
+  prev.errors += last.errors;
+  prev.bytesIn += last.bytesIn;
+  prev.bytesOut += last.bytesOut;
+  const max = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+  prev.p99Us = max(prev.p99Us, last.p99Us);
+  prev.maxUs = max(prev.maxUs, last.maxUs);
+  prev.p50Us ??= last.p50Us;
 }
 
 function merge(

@@ -46,6 +46,8 @@ export interface WorkerConfig {
   durationMs: number;
   /** 0: no request limit (else shared through CTL_CLAIMED). */
   requests: number;
+  /** Send each second's histogram (several workers: the main thread merges them); else only its percentiles. */
+  shareIntervals: boolean;
   control: SharedArrayBuffer;
 }
 
@@ -57,6 +59,11 @@ export interface TickMessage {
   errors: number;
   bytesIn: number;
   bytesOut: number;
+  /** This worker's latency percentiles of the second, in ns (null: no request completed). */
+  p50Ns: number | null;
+  p99Ns: number | null;
+  maxNs: number | null;
+  /** The second's histogram, when the main thread merges several workers. */
   hist: string | null;
   cpuPercent: number | null;
 }
@@ -131,7 +138,8 @@ export class WorkerStats {
   readonly latency: Histogram = recordingHistogram();
   readonly connect: Histogram = recordingHistogram();
   readonly exchange: Histogram = recordingHistogram();
-  private readonly interval: Histogram = recordingHistogram();
+  /** The latency histogram as it was at the last tick: a second's histogram is the difference. */
+  private readonly lastTick: Histogram = recordingHistogram();
   ok = 0;
   errorCount = 0;
   warmup = 0;
@@ -166,9 +174,7 @@ export class WorkerStats {
   success(latencyMs: number): void {
     this.ok++;
     this.secOk++;
-    const ns = Math.round(latencyMs * 1e6);
-    this.latency.recordValue(ns);
-    this.interval.recordValue(ns);
+    this.latency.recordValue(Math.round(latencyMs * 1e6));
   }
 
   connected(ms: number): void {
@@ -223,6 +229,14 @@ export class WorkerStats {
     }
     this.cpuLast = cpu;
     this.wallLast = now;
+    // This second's latencies: the total now minus the total at the last tick (once a second, not per request).
+    let interval: Histogram | null = null;
+    if (this.secOk > 0) {
+      interval = recordingHistogram();
+      interval.add(this.latency);
+      interval.subtract(this.lastTick);
+      this.lastTick.add(interval);
+    }
     const msg: TickMessage = {
       type: 'tick',
       second,
@@ -231,10 +245,13 @@ export class WorkerStats {
       errors: this.secErr,
       bytesIn: this.secIn,
       bytesOut: this.secOut,
-      hist: this.secOk > 0 ? encodeHistogram(this.interval) : null,
+      p50Ns: interval ? interval.getValueAtPercentile(50) : null,
+      p99Ns: interval ? interval.getValueAtPercentile(99) : null,
+      maxNs: interval ? interval.maxValue : null,
+      hist: interval && this.cfg.shareIntervals ? encodeHistogram(interval) : null,
       cpuPercent,
     };
-    this.interval.reset();
+    interval?.destroy();
     this.secOk = this.secErr = this.secIn = this.secOut = 0;
     return msg;
   }
@@ -264,7 +281,7 @@ export class WorkerStats {
           ? { userMs: cpu.user - this.cpuStart.user, systemMs: cpu.system - this.cpuStart.system, wallMs: now - this.wallStart }
           : null,
     };
-    for (const h of [this.latency, this.connect, this.exchange, this.interval]) h.destroy();
+    for (const h of [this.latency, this.connect, this.exchange, this.lastTick]) h.destroy();
     return msg;
   }
 }

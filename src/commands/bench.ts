@@ -1,0 +1,135 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import chalk from 'chalk';
+import type { EndRule } from '../core/end-rule.js';
+import { UdsError } from '../core/errors.js';
+import { unescapeText } from '../core/escape.js';
+import { runBench } from '../core/bench/run.js';
+import type { BenchEngine, BenchMode, BenchResult, BenchTick } from '../core/bench/types.js';
+import { EXIT, exitStatusFor } from '../exit-codes.js';
+import { importEsm } from '../import-esm.js';
+import { type Io, writeAll } from '../io.js';
+import { benchReport, benchToJson, progressText } from '../render/bench.js';
+import { errColor } from '../render/style.js';
+
+export interface BenchFlags {
+  mode: BenchMode;
+  connections: number;
+  pipeline: number;
+  duration?: number;
+  requests?: number;
+  warmup: number;
+  payload?: string;
+  size?: number;
+  until?: EndRule;
+  expect?: string;
+  timeout: number;
+  connectTimeout: number;
+  halfClose?: boolean;
+  rate?: number;
+  workers?: number;
+  engine: BenchEngine;
+  json?: boolean;
+}
+
+/** A payload of `size` bytes: 'x' filler ending in a newline, so line servers answer it. */
+export function sizedPayload(size: number): Buffer {
+  const b = Buffer.alloc(size, 'x');
+  b[size - 1] = 0x0a;
+  return b;
+}
+
+/**
+ * The exit status of a finished run: 0 when no request failed, else the status
+ * of the most frequent error (7 for timeouts, 5 refused, 10 mismatch, ...).
+ */
+export function benchExitStatus(r: BenchResult): number {
+  if (r.errors.length === 0) return EXIT.OK;
+  return exitStatusFor(r.errors[0].code);
+}
+
+/** `udsctl bench`: load a server, print the report (or JSON), return the exit status. */
+export async function runBenchCommand(target: string | undefined, flags: BenchFlags, io: Io): Promise<number> {
+  if (flags.size !== undefined && flags.payload !== undefined) {
+    throw new UdsError('BAD_OPTION', 'give --payload or --size, not both');
+  }
+  const payload = flags.size !== undefined ? sizedPayload(flags.size) : flags.payload !== undefined ? unescapeText(flags.payload) : undefined;
+  const out: ChalkInstance = io.env.NO_COLOR || !io.stdout.isTTY ? new Chalk({ level: 0 }) : chalk;
+  const c = errColor;
+  const say = (line: string) => void io.stderr.write(line + '\n');
+
+  const live = !flags.json && io.stderr.isTTY === true;
+  const spinner = live ? (await importEsm<typeof import('ora')>('ora')).default({ stream: io.stderr as NodeJS.WriteStream, text: 'starting' }) : null;
+  let lastTick: BenchTick | null = null;
+  let startedAt = 0;
+  let warmupMs = 0;
+  let totalMs: number | null = null;
+  const refresh = () => {
+    if (!spinner || startedAt === 0) return;
+    const t = performance.now() - startedAt;
+    spinner.text = progressText(lastTick, Math.max(0, t - warmupMs), totalMs, Math.max(0, warmupMs - t));
+  };
+  const refresher = spinner ? setInterval(refresh, 250) : undefined;
+
+  const ac = new AbortController();
+  const onSignal = () => {
+    if (!ac.signal.aborted && !flags.json) spinner?.stop();
+    if (!ac.signal.aborted) say('udsctl bench: interrupted: stopping and reporting what was measured');
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let result: BenchResult;
+  try {
+    result = await runBench({
+      target,
+      mode: flags.mode,
+      connections: flags.connections,
+      pipeline: flags.pipeline,
+      duration: flags.duration,
+      requests: flags.requests,
+      warmup: flags.warmup,
+      payload,
+      until: flags.until,
+      expect: flags.expect !== undefined ? unescapeText(flags.expect) : undefined,
+      timeout: flags.timeout,
+      connectTimeout: flags.connectTimeout,
+      halfClose: flags.halfClose,
+      rate: flags.rate,
+      workers: flags.workers,
+      engine: flags.engine,
+      signal: ac.signal,
+      onStart: (info) => {
+        if (info.embedded) {
+          say(
+            `${c.cyan('udsctl bench:')} no target given: benchmarking udsctl's own server ` +
+              `(udsctl serve${info.mode === 'persistent' ? ' --keep-alive' : ''}) on ${info.target}`,
+          );
+        }
+        startedAt = performance.now();
+        warmupMs = info.warmupMs;
+        totalMs = info.durationMs;
+        spinner?.start();
+        refresh();
+      },
+      onTick: (t) => {
+        lastTick = t;
+        refresh();
+      },
+    });
+  } finally {
+    clearInterval(refresher);
+    spinner?.stop();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+
+  if (flags.json) await writeAll(io.stdout, JSON.stringify(benchToJson(result)) + '\n');
+  else await writeAll(io.stdout, benchReport(result, out));
+  const status = benchExitStatus(result);
+  if (status !== EXIT.OK && !flags.json) {
+    const top = result.errors[0];
+    say(`${c.red('udsctl bench:')} ${result.requests.errors} of ${result.requests.total} requests failed; most often ${top.code}: ${top.message}`);
+  }
+  return status;
+}

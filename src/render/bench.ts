@@ -1,0 +1,216 @@
+/**
+ * `udsctl bench` reports: the human one (tables, a latency distribution chart,
+ * the timeline) and the JSON one. Pure: result in, text out.
+ */
+import type { ChalkInstance } from 'chalk';
+import type { BenchResult, BenchTick, DistributionBucket, LatencySummary } from '../core/bench/types.js';
+
+/** 12.3us, 123us, 1.23ms, 12.3ms, 1.23s: three significant digits. */
+export function formatUs(us: number | null | undefined): string {
+  if (us === null || us === undefined || !Number.isFinite(us)) return '-';
+  const sig = (v: number) => (v >= 100 ? String(Math.round(v)) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+  if (us < 1000) return `${sig(us)}us`;
+  if (us < 1_000_000) return `${sig(us / 1000)}ms`;
+  return `${sig(us / 1_000_000)}s`;
+}
+
+/** 512 B, 1.5 KiB, 12.0 MiB. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${Math.round(n)} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+const pad = (s: string, n: number): string => s + ' '.repeat(Math.max(0, n - visible(s)));
+const lpad = (s: string, n: number): string => ' '.repeat(Math.max(0, n - visible(s))) + s;
+// eslint-disable-next-line no-control-regex
+const visible = (s: string): number => s.replace(/\x1b\[[0-9;]*m/g, '').length;
+
+const BLOCKS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+
+/** A bar of `fraction` of `width` cells, in eighths of a cell. */
+export function bar(fraction: number, width: number): string {
+  const eighths = Math.round(Math.max(0, Math.min(1, fraction)) * width * 8);
+  const full = Math.floor(eighths / 8);
+  const rest = eighths % 8;
+  const nonzero = fraction > 0 && eighths === 0 ? '▏' : '';
+  return '█'.repeat(full) + BLOCKS[rest] + nonzero;
+}
+
+function describeRun(r: BenchResult): string {
+  const parts = [
+    r.mode,
+    r.mode === 'persistent'
+      ? `${int(r.connections)} connection${r.connections === 1 ? '' : 's'}${r.pipeline > 1 ? ` x ${r.pipeline} pipelined` : ''}`
+      : `${int(r.connections)} in flight`,
+    r.rate ? `open loop at ${int(r.rate)} req/s` : 'closed loop',
+    `${r.workers} worker${r.workers === 1 ? '' : 's'} (${r.engine})`,
+    `until ${r.until}`,
+  ];
+  return parts.join(', ');
+}
+
+function latencyRows(rows: [string, LatencySummary | null][], c: ChalkInstance): string[] {
+  const heads = ['min', 'p50', 'p90', 'p99', 'p99.9', 'max', 'mean', 'stdev'];
+  const W = 9;
+  const out = [c.bold(pad('Latency', 14)) + heads.map((h) => c.dim(lpad(h, W))).join('')];
+  for (const [name, s] of rows) {
+    if (!s) continue;
+    const vals = [s.minUs, s.p50Us, s.p90Us, s.p99Us, s.p999Us, s.maxUs, s.meanUs, s.stdevUs];
+    out.push(pad(`  ${name}`, 14) + vals.map((v, i) => lpad(i === 1 ? c.bold(formatUs(v)) : formatUs(v), W)).join(''));
+  }
+  return out;
+}
+
+/** The distribution as a bar chart, one row per bucket, with the percentiles marked. */
+export function distributionChart(d: DistributionBucket[], s: LatencySummary | null, c: ChalkInstance, width = 36): string[] {
+  if (d.length === 0 || !s) return [];
+  const total = d.reduce((a, b) => a + b.count, 0);
+  const most = Math.max(...d.map((b) => b.count));
+  const marks: [string, number][] = [
+    ['p50', s.p50Us],
+    ['p90', s.p90Us],
+    ['p99', s.p99Us],
+    ['p99.9', s.p999Us],
+  ];
+  const labels = d.map((b) => `${formatUs(b.fromUs)} - ${formatUs(b.toUs)}`);
+  const lw = Math.max(...labels.map((l) => l.length));
+  return d.map((b, i) => {
+    const last = i === d.length - 1;
+    const here = marks.filter(([, v]) => v >= b.fromUs && (v < b.toUs || last)).map(([m]) => m);
+    const pct = total > 0 ? (b.count / total) * 100 : 0;
+    const pctText = b.count === 0 ? '' : pct < 0.01 ? '<0.01%' : `${pct < 10 ? pct.toFixed(2) : pct.toFixed(1)}%`;
+    return (
+      `  ${lpad(labels[i], lw)} ${c.cyan(pad(bar(most > 0 ? b.count / most : 0, width), width))} ` +
+      `${lpad(pctText, 7)} ${lpad(b.count === 0 ? '' : int(b.count), 10)}` +
+      (here.length ? `  ${c.yellow(here.join(' '))}` : '')
+    );
+  });
+}
+
+function timelineRows(r: BenchResult, c: ChalkInstance): string[] {
+  if (r.timeline.length === 0) return [];
+  const out = [c.bold(pad('Timeline', 10)) + ['req/s', 'errors', 'p50', 'p99', 'max', 'cpu'].map((h) => c.dim(lpad(h, 10))).join('')];
+  // Long runs: show at most 30 rows, evenly spread, so the report stays readable.
+  const step = Math.max(1, Math.ceil(r.timeline.length / 30));
+  for (let i = 0; i < r.timeline.length; i += step) {
+    const t = r.timeline[i];
+    const rate = t.durationMs > 0 ? (t.requests * 1000) / t.durationMs : 0;
+    const cells = [
+      int(rate),
+      t.errors > 0 ? c.red(int(t.errors)) : '0',
+      formatUs(t.p50Us),
+      formatUs(t.p99Us),
+      formatUs(t.maxUs),
+      t.cpuPercent === null ? '-' : `${Math.round(t.cpuPercent)}%`,
+    ];
+    const label = t.durationMs < 1000 ? `${t.second}s+${Math.round(t.durationMs)}ms` : `${t.second}s`;
+    out.push(pad(`  ${label}`, 10) + cells.map((x) => lpad(x, 10)).join(''));
+  }
+  return out;
+}
+
+/** The human report. */
+export function benchReport(r: BenchResult, c: ChalkInstance): string {
+  const lines: string[] = [];
+  const secs = r.elapsedMs / 1000;
+  lines.push(`${c.bold('udsctl bench')} ${r.target}${r.embedded ? c.dim(" (udsctl's own server, embedded)") : ''}`);
+  lines.push(c.dim(`  ${describeRun(r)}`));
+  if (r.interrupted) lines.push(c.yellow('  interrupted: the numbers cover the run up to then'));
+  lines.push('');
+
+  const rq = r.requests;
+  lines.push(
+    `${c.bold(pad('Requests', 14))}${int(rq.ok)} ok, ${rq.errors > 0 ? c.red(`${int(rq.errors)} errors`) : '0 errors'} in ${secs.toFixed(2)}s` +
+      `   ${c.bold(int(r.throughput.requestsPerSec))} req/s` +
+      (rq.warmup > 0 ? c.dim(`   (+${int(rq.warmup)} in warmup)`) : '') +
+      (rq.abandoned > 0 ? c.dim(`   (${int(rq.abandoned)} abandoned in flight)`) : ''),
+  );
+  lines.push(
+    `${c.bold(pad('Bytes', 14))}in ${formatBytes(r.bytes.in)} (${formatBytes(r.throughput.bytesInPerSec)}/s)` +
+      `   out ${formatBytes(r.bytes.out)} (${formatBytes(r.throughput.bytesOutPerSec)}/s)`,
+  );
+  if (r.schedule) {
+    const s = r.schedule;
+    lines.push(
+      `${c.bold(pad('Schedule', 14))}${int(s.scheduled)} scheduled, ${s.late > 0 ? c.yellow(`${int(s.late)} started late`) : '0 late'}, ` +
+        `${s.unsent > 0 ? c.yellow(`${int(s.unsent)} never sent`) : '0 unsent'}`,
+    );
+  }
+  if (r.reconnects > 0 || r.connectRetries > 0) {
+    lines.push(c.dim(`${pad('', 14)}${int(r.reconnects)} reconnects, ${int(r.connectRetries)} connects retried (listen backlog full)`));
+  }
+  lines.push('');
+
+  if (r.latency) {
+    const rows: [string, LatencySummary | null][] = [['request', r.latency]];
+    if (r.mode === 'oneshot') rows.push(['connect', r.connect], ['exchange', r.exchange]);
+    else rows.push(['connect', r.connect]);
+    lines.push(...latencyRows(rows, c));
+    lines.push(
+      c.dim(
+        r.rate
+          ? '  request: from each scheduled start to the end of the reply (waiting for a connection included)'
+          : r.mode === 'oneshot'
+            ? '  request: connect + send + reply; exchange: from connected to the end of the reply'
+            : '  request: from send to the end of the reply; connect: opening the connections',
+      ),
+    );
+    lines.push('');
+    lines.push(c.bold('Distribution') + c.dim(' (request latency)'));
+    lines.push(...distributionChart(r.distribution, r.latency, c));
+    lines.push('');
+  } else {
+    lines.push(c.yellow('No request succeeded: no latency to show.'));
+    lines.push('');
+  }
+
+  const tl = timelineRows(r, c);
+  if (tl.length) lines.push(...tl, '');
+
+  if (r.errors.length > 0) {
+    lines.push(c.bold(c.red('Errors')));
+    const w = Math.max(...r.errors.map((e) => e.code.length));
+    for (const e of r.errors) lines.push(`  ${c.red(pad(e.code, w))} ${lpad(int(e.count), 9)}  ${e.message}`);
+    lines.push('');
+  }
+
+  const cpu = r.cpu;
+  const ws = cpu.workers.map((w, i) => `w${i + 1} ${Math.round(w.percent)}%`).join(', ');
+  lines.push(
+    `${c.bold(pad('Generator CPU', 14))}${cpu.scope === 'thread' ? ws : 'per-thread figures unavailable'}` +
+      c.dim(`   (whole process ${Math.round(cpu.processPercent)}%${r.embedded ? ', the embedded server included' : ''})`) +
+      c.dim(`   peak memory ${formatBytes(r.memory.peakRssBytes)}`),
+  );
+  if (cpu.generatorBound) {
+    lines.push(
+      c.yellow(
+        '  a worker used 90% or more of a core: the generator may have been the bottleneck; ' +
+          'try more --workers (or fewer, if the server shares these cores)',
+      ),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The JSON document (BenchResult is plain data already; see docs for the schema). */
+export function benchToJson(r: BenchResult): BenchResult {
+  return r;
+}
+
+/** The live progress line. */
+export function progressText(t: BenchTick | null, elapsedMs: number, totalMs: number | null, warmupLeftMs: number): string {
+  if (warmupLeftMs > 0) return `warming up (${(warmupLeftMs / 1000).toFixed(1)}s left)`;
+  const time = `${(elapsedMs / 1000).toFixed(0)}s${totalMs ? `/${(totalMs / 1000).toFixed(0)}s` : ''}`;
+  if (!t) return `bench ${time}`;
+  const rate = t.last.durationMs > 0 ? (t.last.requests * 1000) / t.last.durationMs : 0;
+  return `bench ${time}  ${int(rate)} req/s  p50 ${formatUs(t.last.p50Us)}  ${int(t.requests)} ok  ${int(t.errors)} errors`;
+}

@@ -1,0 +1,273 @@
+/**
+ * The bench suite on real sockets, for both engines (run by bench-epoll.test.ts,
+ * bench-net.test.ts and bench-run.test.ts): counts agree with a server that
+ * counts what it received, errors land in their class against misbehaving
+ * servers, open loop keeps its schedule and shows a stalled server in the
+ * latency. No assertion on speed; time-based checks have generous bounds.
+ */
+import net from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runBench } from '../src/core/bench/run.js';
+import type { BenchOptions, BenchResult } from '../src/core/bench/types.js';
+import { UdsError } from '../src/core/errors.js';
+import { killChildren } from './helpers/children.js';
+import { makeStaleSocket } from './helpers/peers.js';
+import { serve } from './helpers/servers.js';
+import { tmpDir } from './helpers/tmp-dir.js';
+
+export const ENGINES = ['epoll', 'net'] as const;
+const servers: net.Server[] = [];
+
+/** Register the cleanup in the test file that uses these helpers. */
+export function cleanupAfterEach(): void {
+  afterEach(async () => {
+    await killChildren();
+    await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  });
+}
+
+interface Counter {
+  path: string;
+  /** Requests received: newline-terminated lines. */
+  requests: () => number;
+  connections: () => number;
+}
+
+/**
+ * An independent counting server (plain node:net, none of udsctl's code):
+ * replies "OK <n>\n" to every line; oneshot closes after the first reply.
+ */
+async function countingServer(dir: string, oneshot: boolean): Promise<Counter> {
+  let requests = 0;
+  let connections = 0;
+  const path = join(dir, 'count.sock');
+  const srv = net.createServer((s) => {
+    connections++;
+    let carry = 0;
+    s.on('data', (chunk: Buffer) => {
+      let replies = '';
+      for (const b of chunk) {
+        carry++;
+        if (b === 0x0a) {
+          requests++;
+          replies += `OK ${requests}\n`;
+          carry = 0;
+          if (oneshot) break;
+        }
+      }
+      if (replies) {
+        if (oneshot) s.end(replies);
+        else s.write(replies);
+      }
+    });
+    s.on('error', () => {});
+  });
+  servers.push(srv);
+  await new Promise<void>((r) => srv.listen(path, r));
+  return { path, requests: () => requests, connections: () => connections };
+}
+
+/** A server that accepts and then does whatever `onConn` says. */
+async function rawServer(dir: string, onConn: (s: net.Socket) => void): Promise<string> {
+  const path = join(dir, 'raw.sock');
+  const srv = net.createServer((s) => {
+    s.on('error', () => {});
+    onConn(s);
+  });
+  servers.push(srv);
+  await new Promise<void>((r) => srv.listen(path, r));
+  return path;
+}
+
+export const base = (o: BenchOptions): BenchOptions => ({ workers: 1, timeout: 2_000, connectTimeout: 2_000, ...o });
+
+function codes(r: BenchResult): Record<string, number> {
+  return Object.fromEntries(r.errors.map((e) => [e.code, e.count]));
+}
+
+/** The engine-specific suite: test/bench-epoll.test.ts and test/bench-net.test.ts run it (in parallel). */
+export function engineSuite(engine: (typeof ENGINES)[number]): void {
+describe(`bench (${engine} engine)`, () => {
+  it('oneshot: -n requests are exactly the requests the server received', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const srv = await countingServer(dir, true);
+    const r = await runBench(base({ target: srv.path, engine, mode: 'oneshot', connections: 4, requests: 300, workers: 2 }));
+    expect(r.errors).toEqual([]);
+    expect(r.requests.ok).toBe(300);
+    expect(r.requests.total).toBe(300);
+    expect(srv.requests()).toBe(300);
+    // One unmeasured connection checks the target first; it sends nothing.
+    expect(srv.connections()).toBe(301);
+    expect(r.bytes.out).toBe(300 * 5);
+    expect(r.latency!.count).toBe(300);
+    expect(r.connect!.count).toBe(300);
+    expect(r.exchange!.count).toBe(300);
+    expect(r.engine).toBe(engine);
+  });
+
+  it('persistent with pipelining: counts agree, on every connection', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const srv = await countingServer(dir, false);
+    const r = await runBench(base({ target: srv.path, engine, mode: 'persistent', connections: 5, pipeline: 3, requests: 1000, workers: 2, expect: Buffer.from('OK') }));
+    expect(r.errors).toEqual([]);
+    expect(r.requests.ok).toBe(1000);
+    expect(srv.requests()).toBe(1000);
+    expect(srv.connections()).toBe(5);
+    expect(r.bytes.out).toBe(1000 * 5);
+  });
+
+  it('a duration run: what the server counted is what bench counted, warmup apart', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const srv = await countingServer(dir, false);
+    const r = await runBench(base({ target: srv.path, engine, mode: 'persistent', connections: 3, duration: 600, warmup: 200 }));
+    expect(r.errors).toEqual([]);
+    expect(r.requests.ok).toBeGreaterThan(0);
+    expect(r.requests.warmup).toBeGreaterThan(0);
+    expect(srv.requests()).toBe(r.requests.ok + r.requests.warmup);
+    expect(r.timeline.length).toBeGreaterThan(0);
+    expect(r.timeline.reduce((a, t) => a + t.requests, 0)).toBe(r.requests.ok);
+  });
+
+  it('REPLY_TIMEOUT against a silent server', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const s = await serve(join(dir, 's.sock'), { fault: 'silent', idleTimeout: 0 });
+    const r = await runBench(base({ target: s.address(), engine, connections: 2, requests: 2, timeout: 300 }));
+    expect(codes(r)).toEqual({ REPLY_TIMEOUT: 2 });
+    expect(r.requests.ok).toBe(0);
+    expect(r.errors[0].message).toMatch(/no reply within 300ms/);
+  });
+
+  it('NEVER_CLOSED against a server that replies and keeps the connection open', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const s = await serve(join(dir, 's.sock'), { fault: 'never-close', idleTimeout: 0 });
+    const r = await runBench(base({ target: s.address(), engine, connections: 2, requests: 2, timeout: 300 }));
+    expect(codes(r)).toEqual({ NEVER_CLOSED: 2 });
+  });
+
+  it('--until line against the same server succeeds: the reply ends at its newline', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const s = await serve(join(dir, 's.sock'), { fault: 'never-close', idleTimeout: 0 });
+    const r = await runBench(base({ target: s.address(), engine, connections: 2, requests: 20, until: { kind: 'line' } }));
+    expect(r.errors).toEqual([]);
+    expect(r.requests.ok).toBe(20);
+  });
+
+  it('RESET against a resetting server', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const s = await serve(join(dir, 's.sock'), { fault: 'reset' });
+    const r = await runBench(base({ target: s.address(), engine, connections: 2, requests: 6 }));
+    expect(codes(r)).toEqual({ RESET: 6 });
+  });
+
+  it('CLOSED_EARLY: closed without a reply, and closed before the end rule', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const s = await serve(join(dir, 's.sock'), { fault: 'close-without-reply' });
+    const r = await runBench(base({ target: s.address(), engine, connections: 2, requests: 6 }));
+    expect(codes(r)).toEqual({ CLOSED_EARLY: 6 });
+    expect(r.errors[0].message).toMatch(/without replying/);
+
+    const t = await serve(join(dir, 't.sock'), { fault: 'no-newline' });
+    const r2 = await runBench(base({ target: t.address(), engine, connections: 2, requests: 6, until: { kind: 'line' } }));
+    expect(codes(r2)).toEqual({ CLOSED_EARLY: 6 });
+    expect(r2.errors[0].message).toMatch(/before the end of the reply/);
+  });
+
+  it('MISMATCH when a reply lacks --expect; the rest still count', async () => {
+    const dir = tmpDir('udsctl-b-');
+    let n = 0;
+    const path = await rawServer(dir, (s) => s.once('data', () => s.end(++n % 2 === 0 ? 'ERR busy\n' : 'OK fine\n')));
+    const r = await runBench(base({ target: path, engine, connections: 1, requests: 10, expect: Buffer.from('OK') }));
+    expect(codes(r)).toEqual({ MISMATCH: 5 });
+    expect(r.requests.ok).toBe(5);
+    expect(r.errors[0].message).toMatch(/did not contain "OK"/);
+  });
+
+  it('a persistent connection the server closes is reopened; the lost requests are errors', async () => {
+    const dir = tmpDir('udsctl-b-');
+    let lines = 0;
+    const path = await rawServer(dir, (s) =>
+      s.on('data', (c: Buffer) => {
+        for (const b of c) {
+          if (b !== 0x0a) continue;
+          // Every 10th request: close instead of replying.
+          if (++lines % 10 === 0) return void s.destroy();
+          s.write('OK\n');
+        }
+      }),
+    );
+    const r = await runBench(base({ target: path, engine, mode: 'persistent', connections: 1, requests: 50 }));
+    expect(r.requests.total).toBe(50);
+    expect(codes(r)).toEqual({ CLOSED_EARLY: 5 });
+    expect(r.reconnects).toBe(5);
+  });
+
+  it('REFUSED and NOT_FOUND are typed errors before any load', async () => {
+    const dir = tmpDir('udsctl-b-');
+    await expect(runBench(base({ target: join(dir, 'none.sock'), engine }))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // A stale socket file: its server was killed, nothing listens.
+    const stale = join(dir, 'stale.sock');
+    await makeStaleSocket(stale);
+    await expect(runBench(base({ target: stale, engine }))).rejects.toMatchObject({ code: 'REFUSED' });
+    const err = await runBench(base({ target: stale, engine, mode: 'persistent' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UdsError);
+    expect((err as UdsError).code).toBe('REFUSED');
+  });
+
+  it('--rate keeps its schedule (generous bounds) and records no made-up samples', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const srv = await countingServer(dir, false);
+    const r = await runBench(base({ target: srv.path, engine, mode: 'persistent', connections: 4, rate: 400, duration: 2_000, workers: 2 }));
+    expect(r.errors).toEqual([]);
+    expect(r.schedule!.scheduled).toBeGreaterThanOrEqual(760);
+    expect(r.schedule!.scheduled).toBeLessThanOrEqual(840);
+    expect(r.requests.ok + r.schedule!.unsent).toBe(r.schedule!.scheduled);
+    expect(r.latency!.count).toBe(r.requests.ok);
+    expect(srv.requests()).toBe(r.requests.ok);
+  });
+
+  it('open loop: a stalled server shows in the latency, measured from each scheduled start', async () => {
+    const dir = tmpDir('udsctl-b-');
+    // One connection, replies 100 ms after each request: at most ~10 req/s, asked for 50.
+    const s = await serve(join(dir, 's.sock'), { keepAlive: true, delay: 100, idleTimeout: 0 });
+    const r = await runBench(base({ target: s.address(), engine, mode: 'persistent', connections: 1, rate: 50, duration: 1_500 }));
+    expect(r.errors).toEqual([]);
+    expect(r.schedule!.unsent).toBeGreaterThan(0);
+    expect(r.schedule!.late).toBeGreaterThan(0);
+    // A closed-loop tool would say ~100 ms; requests that waited for the connection say much more.
+    expect(r.latency!.p90Us).toBeGreaterThan(300_000);
+    expect(r.latency!.count).toBe(r.requests.ok);
+  });
+
+  it('many persistent connections at once (a small-scale 10 000)', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const srv = await countingServer(dir, false);
+    const r = await runBench(base({ target: srv.path, engine, mode: 'persistent', connections: 500, duration: 500, workers: 2 }));
+    expect(r.errors).toEqual([]);
+    expect(srv.connections()).toBe(500);
+    expect(r.requests.ok).toBeGreaterThan(0);
+  });
+
+  it('TCP targets', async () => {
+    const srv = net.createServer((s) => s.once('data', () => s.end('OK\n')));
+    servers.push(srv);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    const r = await runBench(base({ target: `127.0.0.1:${port}`, engine, requests: 50, connections: 2 }));
+    expect(r.errors).toEqual([]);
+    expect(r.requests.ok).toBe(50);
+  });
+
+  it('an abort signal ends the run early and reports what was measured', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const srv = await countingServer(dir, false);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 700);
+    const r = await runBench(base({ target: srv.path, engine, mode: 'persistent', connections: 2, duration: 30_000, signal: ac.signal }));
+    expect(r.interrupted).toBe(true);
+    expect(r.elapsedMs).toBeLessThan(10_000);
+    expect(srv.requests()).toBe(r.requests.ok + r.requests.errors + r.requests.abandoned + r.requests.warmup);
+  });
+});
+}
+
