@@ -9,7 +9,10 @@
 //   serve-oneshot     udsctl serve vs the Go server, both under the C client
 //   serve-persistent  udsctl serve --keep-alive vs the C epoll server, under the C client
 //
-//   node perf/run.mjs [--runs 5] [--duration 3s] [--connections 64] [--only a,b] [--json]
+//   node perf/run.mjs [--runs 5] [--duration 3s] [--connections 64] [--threads 1] [--only a,b] [--json]
+//
+// --threads: the C client's threads and udsctl bench's --workers in the bench
+// sections (the same for both; 1 is udsctl's default on two cores).
 //
 // Sections are plain objects in SECTIONS below: a new comparison is one more
 // entry. Every child is bounded (the peers die with this process; runs have
@@ -29,7 +32,7 @@ const UDSCTL = join(ROOT, 'bin', 'udsctl.js');
 // ---------------------------------------------------------------- options
 
 function parseArgs(argv) {
-  const o = { runs: 5, duration: '3s', connections: 64, only: null, json: false, scale: 10_000 };
+  const o = { runs: 5, duration: '3s', connections: 64, threads: 1, only: null, json: false, scale: 10_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -39,6 +42,7 @@ function parseArgs(argv) {
     if (a === '--runs') o.runs = Number(v());
     else if (a === '--duration') o.duration = v();
     else if (a === '--connections') o.connections = Number(v());
+    else if (a === '--threads') o.threads = Number(v());
     else if (a === '--scale') o.scale = Number(v());
     else if (a === '--only') o.only = v().split(',');
     else if (a === '--json') o.json = true;
@@ -48,13 +52,14 @@ function parseArgs(argv) {
   if (!(o.runs >= 1 && Number.isInteger(o.runs))) usage('--runs must be a whole number >= 1');
   if (!/^\d+(\.\d+)?(s|ms)$/.test(o.duration)) usage('--duration must be like 3s or 500ms');
   if (!(o.connections >= 1)) usage('--connections must be >= 1');
+  if (!(o.threads >= 1 && Number.isInteger(o.threads))) usage('--threads must be a whole number >= 1');
   return o;
 }
 
 function usage(msg) {
   if (msg) process.stderr.write(`perf: ${msg}\n`);
   process.stderr.write(
-    'usage: node perf/run.mjs [--runs N] [--duration 3s] [--connections C] [--scale N] [--only ' +
+    'usage: node perf/run.mjs [--runs N] [--duration 3s] [--connections C] [--threads T] [--scale N] [--only ' +
       SECTIONS.map((s) => s.id).join(',') +
       '] [--json]\n',
   );
@@ -170,15 +175,15 @@ const SECTIONS = [
       const c = o.connections;
       return headToHead(o, {
         id: this.id,
-        title: `udsctl bench vs C client: C epoll server, persistent, ${c} connections`,
+        title: `udsctl bench vs C client: C epoll server, persistent, ${c} connections, ${o.threads} thread(s) each`,
         serverFor: (_side, sock) => startPeerServer(peers.cServer, ['--path', sock, '--mode', 'persistent', '--backlog', '4096'], sock),
         subject: {
           name: 'udsctl bench',
-          measure: async (sock) => fromU(await udsctlBench(['-m', 'persistent', '-c', String(c), '-d', o.duration, sock], ms(o.duration))),
+          measure: async (sock) => fromU(await udsctlBench(['-m', 'persistent', '-c', String(c), '--workers', String(o.threads), '-d', o.duration, sock], ms(o.duration))),
         },
         reference: {
           name: 'C client',
-          measure: async (sock) => fromC(await runCClient(['--path', sock, '--mode', 'persistent', '--connections', String(c), '--threads', '1', '--duration', o.duration])),
+          measure: async (sock) => fromC(await runCClient(['--path', sock, '--mode', 'persistent', '--connections', String(c), '--threads', String(o.threads), '--duration', o.duration])),
         },
         targets: { rps: { min: 0.9 }, p50: { max: 1.5 } },
       });
@@ -190,15 +195,15 @@ const SECTIONS = [
       const c = o.connections;
       return headToHead(o, {
         id: this.id,
-        title: `udsctl bench vs C client: C epoll server, oneshot, ${c} in flight`,
+        title: `udsctl bench vs C client: C epoll server, oneshot, ${c} in flight, ${o.threads} thread(s) each`,
         serverFor: (_side, sock) => startPeerServer(peers.cServer, ['--path', sock, '--mode', 'oneshot', '--backlog', '4096'], sock),
         subject: {
           name: 'udsctl bench',
-          measure: async (sock) => fromU(await udsctlBench(['-m', 'oneshot', '-c', String(c), '-d', o.duration, sock], ms(o.duration))),
+          measure: async (sock) => fromU(await udsctlBench(['-m', 'oneshot', '-c', String(c), '--workers', String(o.threads), '-d', o.duration, sock], ms(o.duration))),
         },
         reference: {
           name: 'C client',
-          measure: async (sock) => fromC(await runCClient(['--path', sock, '--mode', 'oneshot', '--connections', String(c), '--threads', '1', '--duration', o.duration])),
+          measure: async (sock) => fromC(await runCClient(['--path', sock, '--mode', 'oneshot', '--connections', String(c), '--threads', String(o.threads), '--duration', o.duration])),
         },
         targets: { rps: { min: 0.5 }, p50: { max: 1.5 } },
       });
@@ -297,7 +302,7 @@ const fmt = (v, metric) =>
 
 function table(results, m, o) {
   const out = [];
-  out.push(`udsctl perf: medians of ${o.runs} runs of ${o.duration} each, interleaved`);
+  out.push(`udsctl perf: medians of ${o.runs} runs of ${o.duration} each, interleaved; bench sections: ${o.threads} client thread(s) each`);
   out.push(`machine: ${m.cores} cores, ${m.cpu}, ${m.os}, Node ${m.node} (load average at start ${m.load})`);
   out.push('');
   const head = ['comparison', 'metric', 'udsctl', 'reference', 'ratio', 'target', ''];

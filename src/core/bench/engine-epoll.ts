@@ -175,7 +175,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   // Closed loop: a slot whose request ended is queued and its next request starts once the
   // whole batch of events is handled (as the C client does), so the clock of a new request
   // never runs while this thread is busy with other connections' replies.
-  const readyQ = new Int32Array(S);
+  const readyQ = new Int32Array(2 * S);
   const queued = new Uint8Array(S);
   const owed = new Int32Array(S); // persistent: requests to send on the connection
   let readyN = 0;
@@ -662,9 +662,8 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     if (!stopping && (stop !== RUN || now >= tEnd)) stopping = true;
 
     if (readyN > 0) {
-      const n0 = readyN;
-      readyN = 0;
-      for (let k = 0; k < n0; k++) {
+      // (A start that fails at once backs off instead of queueing again; were one to queue, the loop takes it too.)
+      for (let k = 0; k < readyN; k++) {
         const i = readyQ[k];
         queued[i] = 0;
         let m = owed[i];
@@ -683,7 +682,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
           else st[i] = DONE;
         }
       }
-      if (readyN > 0) continue; // a start failed at once and queued its slot again
+      readyN = 0;
     }
 
     if (openLoop && !stopping) {
