@@ -2,6 +2,7 @@
  * `udsctl bench` end to end: the real CLI, stdout, stderr and exit status
  * asserted apart; the JSON document against its documented schema.
  */
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killChildren, run } from './helpers/children.js';
@@ -122,6 +123,19 @@ describe('udsctl bench', () => {
     expect(c.stderr).toMatch(/--payload or --size/);
     const d = await runCli(['bench', '--mode', 'both']);
     expect(d.status).toBe(2);
+  });
+
+  it('on a terminal: the live progress line; a terminal that reports no width gets none (and no runaway output)', async () => {
+    if (spawnSync('script', ['--version']).status !== 0) return; // util-linux script(1) makes the pseudo-terminal
+    const cmd = (cols: number) => `stty cols ${cols} rows 40; exec ${process.execPath} ${BIN} bench -d 1500ms -c 2`;
+    const tty = await run('script', ['-qec', cmd(100), '/dev/null'], { timeoutMs: 30_000, env: { ...process.env, NO_COLOR: '1' } });
+    expect(tty.code).toBe(0);
+    expect(tty.stdout).toMatch(/bench \ds\/\ds {2}[\d,]+ req\/s {2}p50 /);
+    expect(tty.stdout).toMatch(/Requests +[\d,]+ ok/);
+    const narrow = await run('script', ['-qec', cmd(0), '/dev/null'], { timeoutMs: 30_000, env: { ...process.env, NO_COLOR: '1' } });
+    expect(narrow.code).toBe(0);
+    expect(narrow.stdout).not.toMatch(/req\/s {2}p50 /);
+    expect(narrow.stdout.length).toBeLessThan(50_000);
   });
 
   it('raises the open-file limit itself where allowed (a soft limit below the hard one)', async () => {

@@ -57,7 +57,8 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
   const c = errColor;
   const say = (line: string) => void io.stderr.write(line + '\n');
 
-  const live = !flags.json && io.stderr.isTTY === true;
+  // A terminal that reports no width (some CI ptys) would make ora clear an infinite number of lines.
+  const live = !flags.json && io.stderr.isTTY === true && ((io.stderr as NodeJS.WriteStream).columns ?? 0) > 0;
   const spinner = live ? (await importEsm<typeof import('ora')>('ora')).default({ stream: io.stderr as NodeJS.WriteStream, text: 'starting' }) : null;
   let lastTick: BenchTick | null = null;
   let startedAt = 0;
