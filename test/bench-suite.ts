@@ -226,6 +226,17 @@ describe(`bench (${engine} engine)`, () => {
     expect(srv.requests()).toBe(r.requests.ok);
   });
 
+  it('--rate in oneshot mode: one connection per scheduled request', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const srv = await countingServer(dir, true);
+    const r = await runBench(base({ target: srv.path, engine, mode: 'oneshot', connections: 4, rate: 300, duration: 1_000 }));
+    expect(r.errors).toEqual([]);
+    expect(r.schedule!.scheduled).toBeGreaterThanOrEqual(285);
+    expect(r.schedule!.scheduled).toBeLessThanOrEqual(315);
+    expect(r.requests.ok + r.schedule!.unsent).toBe(r.schedule!.scheduled);
+    expect(srv.requests()).toBe(r.requests.ok);
+  });
+
   it('open loop: a stalled server shows in the latency, measured from each scheduled start', async () => {
     const dir = tmpDir('udsctl-b-');
     // One connection, replies 100 ms after each request: at most ~10 req/s, asked for 50.
