@@ -79,6 +79,7 @@ import {
 const MAX_EVENTS = 256;
 /** Bound on every epoll_wait: how soon a thread sees a state change. */
 const MAX_WAIT_MS = 50;
+const CLOSING_WAIT_MS = 5;
 /** Log records wait at most this long, or until a batch is full. */
 const LOG_FLUSH_MS = 50;
 const LOG_BATCH = 512;
@@ -90,6 +91,15 @@ const OUT_HIGH_WATER = 1024 * 1024;
 const RBUF = 64 * 1024;
 const LISTENER = 0xffffffff;
 const INITIAL_SLOTS = 256;
+/**
+ * After a one-shot reply and shutdown(SHUT_WR), the client reads the reply and
+ * closes; we only need to see that end to close our side too. Rather than an
+ * epoll_ctl and a wake-up per connection for it, the end is read for once this
+ * long after the reply, in a loop turn that happens anyway (a client that has
+ * not ended by then is waited for through epoll as usual). The client is not
+ * kept waiting: it has its reply and its end-of-file already.
+ */
+const LINGER_MS = 1;
 
 // Slot phases.
 const FREE = 0;
@@ -107,8 +117,16 @@ const SHUT_AFTER_FLUSH = 4;
 const CLOSE_AFTER_FLUSH = 8;
 /** Not reading: output is backed up, or the client has ended. */
 const IN_PAUSED = 16;
+/** One-shot, answered, not in the epoll set: its end is looked for lazily (see LINGER_MS). */
+const LINGERING = 32;
 
 const NL = 0x0a;
+
+/** Copy bytes: a loop for the short copies a request costs (no subarray view to allocate), set() for long ones. */
+function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, len: number): void {
+  if (len <= 64) for (let k = 0; k < len; k++) dst[to + k] = src[from + k];
+  else dst.set(src.subarray(from, from + len), to);
+}
 
 /** Run one serving thread until shutdown. Never throws for a client's doing; returns when done. */
 export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, transfer?: ArrayBuffer[]) => void): void {
@@ -171,6 +189,11 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
   const pendOut: (Buffer | null)[] = [];
   /** Last fixed reply sent (a reference: the reply buffer is replaced, never changed). */
   const repRef: (Buffer | null)[] = [];
+  /** Lingering one-shot connections, oldest first: slot, its generation, since when. */
+  let lqSlot: number[] = [];
+  let lqGen: number[] = [];
+  let lqAt: number[] = [];
+  let lqHead = 0;
 
   const grow = (): void => {
     const n = cap === 0 ? INITIAL_SLOTS : cap * 2;
@@ -263,7 +286,7 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
       b.set(logText.subarray(0, logTextLen));
       logText = b;
     }
-    logText.set(src.subarray(start, start + len), logTextLen);
+    copyBytes(src, start, logText, logTextLen, len);
     logTextLen += len;
   };
 
@@ -444,6 +467,37 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
     }
     if (flags[i] & CLOSE_AFTER_FLUSH) return closeConn(i);
     sys.shutdown(fdOf[i], SHUT_WR);
+    if (!(flags[i] & REGISTERED)) {
+      flags[i] |= LINGERING;
+      lqSlot.push(i);
+      lqGen.push(gen[i]);
+      lqAt.push(now);
+    }
+  };
+
+  /** Read the end of lingering connections whose time has come; the others wait through epoll. */
+  const checkLingering = (): void => {
+    while (lqHead < lqSlot.length) {
+      const i = lqSlot[lqHead];
+      const g = lqGen[lqHead];
+      if (gen[i] === g && phase[i] !== FREE && now - lqAt[lqHead] < LINGER_MS) break;
+      lqHead++;
+      if (gen[i] !== g || phase[i] === FREE) continue;
+      flags[i] &= ~LINGERING;
+      onReadable(i);
+      if (gen[i] === g) arm(i);
+    }
+    if (lqHead === lqSlot.length) {
+      lqSlot = [];
+      lqGen = [];
+      lqAt = [];
+      lqHead = 0;
+    } else if (lqHead > 4096) {
+      lqSlot = lqSlot.slice(lqHead);
+      lqGen = lqGen.slice(lqHead);
+      lqAt = lqAt.slice(lqHead);
+      lqHead = 0;
+    }
   };
 
   const onWritable = (i: number): void => {
@@ -480,7 +534,7 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
 
   const notePreview = (prev: Uint8Array, lens: Int16Array, i: number, src: Uint8Array, start: number, end: number): void => {
     const n = Math.min(end - start, PREVIEW);
-    prev.set(src.subarray(start, start + n), i * PREVIEW);
+    copyBytes(src, start, prev, i * PREVIEW, n);
     lens[i] = n;
   };
 
@@ -514,8 +568,7 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
       wbuf.copy(b, 0, 0, wlen);
       wbuf = b;
     }
-    if (bLen <= 32) for (let k = 0; k < bLen; k++) wbuf[wlen + k] = body[bStart + k];
-    else wbuf.set(body.subarray(bStart, bStart + bLen), wlen);
+    copyBytes(body, bStart, wbuf, wlen, bLen);
     wlen += bLen;
     bytesOut[i] += bLen;
     flags[i] |= REPLIED;
@@ -678,7 +731,7 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
     // The request is usually queued by the time we accept: read before waiting.
     const g = gen[i];
     onReadable(i);
-    if (gen[i] === g) arm(i);
+    if (gen[i] === g && !(flags[i] & LINGERING)) arm(i);
   };
 
   /** Accept until the queue is empty (or a burst is done: the listener is level-triggered). */
@@ -794,11 +847,14 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
       if (reserveFd < 0) reserveFd = sys.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
       addListener();
     }
-    let until = now + MAX_WAIT_MS;
+    // Once closing, the next state (stop accepting, then abort) is looked for sooner.
+    let until = now + (state === RUN ? MAX_WAIT_MS : CLOSING_WAIT_MS);
     if (open > 0 && nextScan < until) until = nextScan;
     if (logCount > 0 && logFirstAt + LOG_FLUSH_MS < until) until = logFirstAt + LOG_FLUSH_MS;
     if (acceptPausedUntil > 0 && acceptPausedUntil < until) until = acceptPausedUntil;
+    if (lqHead < lqSlot.length && lqAt[lqHead] + LINGER_MS < until) until = lqAt[lqHead] + LINGER_MS;
     poll(Math.max(0, Math.ceil(until - now)));
+    if (lqHead < lqSlot.length) checkLingering();
     if (now >= nextScan) {
       if (open > 0) scanIdle();
       else nextScan = now + scanEvery;
