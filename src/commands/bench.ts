@@ -58,7 +58,13 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
   const say = (line: string) => void io.stderr.write(line + '\n');
 
   // A terminal that reports no width (some CI ptys) would make ora clear an infinite number of lines.
-  const live = !flags.json && io.stderr.isTTY === true && ((io.stderr as NodeJS.WriteStream).columns ?? 0) > 0;
+  // With CI set or TERM=dumb ora would not animate (is-interactive) but print "- starting": no live line at all.
+  const live =
+    !flags.json &&
+    io.stderr.isTTY === true &&
+    ((io.stderr as NodeJS.WriteStream).columns ?? 0) > 0 &&
+    io.env.CI === undefined &&
+    io.env.TERM !== 'dumb';
   const spinner = live ? (await importEsm<typeof import('ora')>('ora')).default({ stream: io.stderr as NodeJS.WriteStream, text: 'starting' }) : null;
   let lastTick: BenchTick | null = null;
   let startedAt = 0;
