@@ -37,7 +37,11 @@ await build({
   external: ['koffi', 'ora', 'hdr-histogram-js'],
   // import.meta.url is how our modules find package.json, the bench worker and
   // createRequire's base; in CommonJS it comes from __filename.
-  define: { 'import.meta.url': '__udsctlImportMetaUrl' },
+  define: {
+    'import.meta.url': '__udsctlImportMetaUrl',
+    // --version without reading package.json at every start
+    __UDSCTL_VERSION__: JSON.stringify(JSON.parse(await readFile('package.json', 'utf8')).version),
+  },
   banner: { js: "var __udsctlImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   minifyWhitespace: true,
   minifySyntax: true,

@@ -43,7 +43,7 @@ const rand = () => {
 
 const dir = mkdtempSync(join(tmpdir(), 'udsctl-soak-'));
 const sock = join(dir, 'soak.sock');
-const bin = fileURLToPath(new URL('../bin/udsctl.js', import.meta.url));
+const bin = fileURLToPath(new URL('../bin/udsctl.cjs', import.meta.url));
 const server = spawn(process.execPath, [bin, 'serve', '--quiet', '--idle-timeout', '5s', ...(keepAlive ? ['--keep-alive'] : []), sock], {
   stdio: ['ignore', 'ignore', 'pipe'],
 });

@@ -21,7 +21,11 @@ const USAGE_CODES: ReadonlySet<string> = new Set(['BAD_TARGET', 'PATH_TOO_LONG',
 /** Exit status for a usage error, per command (probe answers UNKNOWN like a monitoring plugin). */
 const usageStatus = (cmd: string): number => (cmd === 'probe' ? 3 : EXIT.USAGE);
 
+/** Set by the bundler (scripts/bundle.mjs); read from package.json otherwise. */
+declare const __UDSCTL_VERSION__: string | undefined;
+
 function version(): string {
+  if (typeof __UDSCTL_VERSION__ === 'string') return __UDSCTL_VERSION__;
   try {
     return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
   } catch {
@@ -34,7 +38,14 @@ class Done {
   constructor(readonly status: number) {}
 }
 
-export function buildProgram(): Command {
+const COMMANDS = ['send', 'serve', 'probe', 'bench'] as const;
+
+/**
+ * The program; with `only`, just that subcommand (what a run of it needs:
+ * defining the other three costs a few ms of every start).
+ */
+export function buildProgram(only?: (typeof COMMANDS)[number]): Command {
+  const want = (name: (typeof COMMANDS)[number]) => only === undefined || only === name;
   const program = new Command('udsctl')
     .description('Diagnose Unix domain socket IPC (and TCP): send, serve, probe, bench')
     .version(version(), '-V, --version')
@@ -49,23 +60,24 @@ ${EXIT_TABLE.map((r) => `  ${String(r.status).padStart(2)}  ${r.meaning}`).join(
 See 'udsctl <command> --help' and man udsctl.`,
     );
 
-  program
-    .command('send')
-    .description('send a message to a socket and print the reply; never hangs')
-    .argument('<target>', 'socket path, @name, or host:port')
-    .argument('[message]', 'message to send; "-" reads stdin (also read when stdin is piped and no message is given)')
-    .option('-x, --hex', 'the message is hex digits ("48 69 0a")')
-    .option('-e, --escapes', 'understand \\n \\r \\t \\0 \\\\ \\xHH in the message')
-    .option('-n, --newline', 'append a newline to the message (default: sent exactly as given)')
-    .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP}`).default(untilOption('eof'), 'eof').argParser(untilOption))
-    .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply').default(5_000, '5s').argParser(durationOption('--timeout')))
-    .addOption(new Option('--connect-timeout <duration>', 'bound on connecting').default(5_000, '5s').argParser(durationOption('--connect-timeout')))
-    .option('-H, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
-    .option('-v, --verbose', 'print the timeline of the exchange to stderr')
-    .option('--json', 'print the exchange record as JSON on stdout instead of the reply')
-    .addHelpText(
-      'after',
-      `
+  if (want('send'))
+    program
+      .command('send')
+      .description('send a message to a socket and print the reply; never hangs')
+      .argument('<target>', 'socket path, @name, or host:port')
+      .argument('[message]', 'message to send; "-" reads stdin (also read when stdin is piped and no message is given)')
+      .option('-x, --hex', 'the message is hex digits ("48 69 0a")')
+      .option('-e, --escapes', 'understand \\n \\r \\t \\0 \\\\ \\xHH in the message')
+      .option('-n, --newline', 'append a newline to the message (default: sent exactly as given)')
+      .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP}`).default(untilOption('eof'), 'eof').argParser(untilOption))
+      .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply').default(5_000, '5s').argParser(durationOption('--timeout')))
+      .addOption(new Option('--connect-timeout <duration>', 'bound on connecting').default(5_000, '5s').argParser(durationOption('--connect-timeout')))
+      .option('-H, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
+      .option('-v, --verbose', 'print the timeline of the exchange to stderr')
+      .option('--json', 'print the exchange record as JSON on stdout instead of the reply')
+      .addHelpText(
+        'after',
+        `
 The reply bytes go to stdout exactly as received; diagnostics go to stderr.
 A server that replies but never closes: with --until eof (default) send waits
 --timeout, prints the reply, says so on stderr and exits 8.
@@ -74,37 +86,38 @@ Examples:
   udsctl send /tmp/odc_ws.sock hi
   printf 'PING\\r\\n' | udsctl send --until line /run/redis.sock
   udsctl send --json --until line @my-abstract-socket hi`,
-    )
-    .action(async (target: string, message: string | undefined, opts) => {
-      const { runSend } = await import('./commands/send.js');
-      throw new Done(await runSend(target, message, opts, processIo()));
-    });
+      )
+      .action(async (target: string, message: string | undefined, opts) => {
+        const { runSend } = await import('./commands/send.js');
+        throw new Done(await runSend(target, message, opts, processIo()));
+      });
 
-  program
-    .command('serve')
-    .description('run the reference server (one-shot: read once, reply one line, close), with fault modes')
-    .argument('<target>', 'socket path, @name, or host:port to listen on')
-    .option('-r, --reply <text>', 'reply with TEXT (escapes like \\n understood; a newline is added unless it ends with one) instead of "OK+ at HH:MM:SS"')
-    .option('--echo', 'reply with the request itself')
-    .option('-k, --keep-alive', 'persistent line protocol: a reply for every line; the connection stays open')
-    .addOption(new Option('--read <mode>', 'one-shot request framing: once (one read of up to 512 bytes), line, eof (until the client half-closes)').choices(READ_MODES).default('once'))
-    .addOption(new Option('-f, --fault <fault>', `misbehave on purpose: ${FAULTS.join(' | ')}`).argParser(choiceOption('--fault', FAULTS)))
-    .addOption(new Option('--delay <duration>', 'wait before replying (default: 1s with --fault slow, else 0)').argParser(durationOption('--delay')))
-    .addOption(new Option('--perm <mode>', 'socket file mode, e.g. 0660, set at creation (no window with a wider mode)').argParser(modeOption))
-    .option('--group <group>', 'group of the socket file (name or gid), e.g. www-data')
-    .addOption(new Option('-c, --count <n>', 'exit after N connections').argParser(intOption('--count', 1)))
-    .addOption(new Option('--max-conns <n>', 'connections open at once; the excess are accepted and closed at once, and logged').argParser(intOption('--max-conns', 1)))
-    .addOption(new Option('--max-bytes <size>', 'largest request; a client sending more is disconnected, and logged').default(SERVE_DEFAULTS.maxBytes, '1MiB').argParser(sizeOption('--max-bytes', 1)))
-    .addOption(new Option('--idle-timeout <duration>', 'close a connection idle this long (0: never)').default(SERVE_DEFAULTS.idleTimeout, '60s').argParser(durationOption('--idle-timeout')))
-    .addOption(new Option('--backlog <n>', 'listen(2) backlog').default(SERVE_DEFAULTS.backlog).argParser(intOption('--backlog', 1)))
-    .addOption(new Option('--grace <duration>', 'on SIGINT/SIGTERM, how long in-flight connections may finish').default(SERVE_DEFAULTS.graceTimeout, '5s').argParser(durationOption('--grace')))
-    .addOption(new Option('-w, --workers <n>', 'epoll engine: threads serving the socket; net engine: processes accepting on it (this one and N-1 forked copies)').default(1).argParser(intOption('--workers', 1, 64)))
-    .addOption(new Option('--engine <engine>', 'epoll: epoll and raw sockets in worker threads (Linux, fastest); net: node:net (faults, --delay, TCP); auto: epoll when it can serve the options').choices(SERVE_ENGINES).default('auto'))
-    .option('--json', 'log JSON lines (one per connection) on stderr')
-    .option('-q, --quiet', 'no per-connection log')
-    .addHelpText(
-      'after',
-      `
+  if (want('serve'))
+    program
+      .command('serve')
+      .description('run the reference server (one-shot: read once, reply one line, close), with fault modes')
+      .argument('<target>', 'socket path, @name, or host:port to listen on')
+      .option('-r, --reply <text>', 'reply with TEXT (escapes like \\n understood; a newline is added unless it ends with one) instead of "OK+ at HH:MM:SS"')
+      .option('--echo', 'reply with the request itself')
+      .option('-k, --keep-alive', 'persistent line protocol: a reply for every line; the connection stays open')
+      .addOption(new Option('--read <mode>', 'one-shot request framing: once (one read of up to 512 bytes), line, eof (until the client half-closes)').choices(READ_MODES).default('once'))
+      .addOption(new Option('-f, --fault <fault>', `misbehave on purpose: ${FAULTS.join(' | ')}`).argParser(choiceOption('--fault', FAULTS)))
+      .addOption(new Option('--delay <duration>', 'wait before replying (default: 1s with --fault slow, else 0)').argParser(durationOption('--delay')))
+      .addOption(new Option('--perm <mode>', 'socket file mode, e.g. 0660, set at creation (no window with a wider mode)').argParser(modeOption))
+      .option('--group <group>', 'group of the socket file (name or gid), e.g. www-data')
+      .addOption(new Option('-c, --count <n>', 'exit after N connections').argParser(intOption('--count', 1)))
+      .addOption(new Option('--max-conns <n>', 'connections open at once; the excess are accepted and closed at once, and logged').argParser(intOption('--max-conns', 1)))
+      .addOption(new Option('--max-bytes <size>', 'largest request; a client sending more is disconnected, and logged').default(SERVE_DEFAULTS.maxBytes, '1MiB').argParser(sizeOption('--max-bytes', 1)))
+      .addOption(new Option('--idle-timeout <duration>', 'close a connection idle this long (0: never)').default(SERVE_DEFAULTS.idleTimeout, '60s').argParser(durationOption('--idle-timeout')))
+      .addOption(new Option('--backlog <n>', 'listen(2) backlog').default(SERVE_DEFAULTS.backlog).argParser(intOption('--backlog', 1)))
+      .addOption(new Option('--grace <duration>', 'on SIGINT/SIGTERM, how long in-flight connections may finish').default(SERVE_DEFAULTS.graceTimeout, '5s').argParser(durationOption('--grace')))
+      .addOption(new Option('-w, --workers <n>', 'epoll engine: threads serving the socket; net engine: processes accepting on it (this one and N-1 forked copies)').default(1).argParser(intOption('--workers', 1, 64)))
+      .addOption(new Option('--engine <engine>', 'epoll: epoll and raw sockets in worker threads (Linux, fastest); net: node:net (faults, --delay, TCP); auto: epoll when it can serve the options').choices(SERVE_ENGINES).default('auto'))
+      .option('--json', 'log JSON lines (one per connection) on stderr')
+      .option('-q, --quiet', 'no per-connection log')
+      .addHelpText(
+        'after',
+        `
 Faults:
 ${FAULTS.map((f) => `  ${f.padEnd(20)} ${FAULT_HELP[f]}`).join('\n')}
 
@@ -117,37 +130,38 @@ Examples:
   udsctl serve /tmp/odc_ws.sock
   udsctl serve --fault never-close /tmp/odc_ws.sock
   udsctl serve --perm 0660 --group www-data /run/app.sock`,
-    )
-    .action(async (target: string, opts) => {
-      const { runServe } = await import('./commands/serve.js');
-      throw new Done(await runServe(target, opts, processIo()));
-    });
+      )
+      .action(async (target: string, opts) => {
+        const { runServe } = await import('./commands/serve.js');
+        throw new Done(await runServe(target, opts, processIo()));
+      });
 
-  program
-    .command('probe')
-    .description('health check: say "healthy" or name what is wrong and how to fix it; never hangs')
-    .argument('[target...]', 'sockets to probe, all at once (default: $UDSCTL_SOCKET, else /tmp/odc_ws.sock)')
-    .option('-s, --send <text>', 'payload (escapes like \\r\\n understood; "" sends nothing)', DEFAULT_PROBE_PAYLOAD)
-    .option('-x, --hex', '--send is hex digits ("50 49 4e 47 0d 0a")')
-    .option('-H, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
-    .option('-e, --expect <text>', 'the reply must contain TEXT (escapes understood)')
-    .option('-E, --expect-regex <re>', 'the reply must match the regular expression RE')
-    .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP}`).default(untilOption(PROBE_DEFAULTS.until), PROBE_DEFAULTS.until).argParser(untilOption))
-    .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply').default(PROBE_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout')))
-    .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (a full backlog is retried until then)').default(PROBE_DEFAULTS.connectTimeout, '2s').argParser(durationOption('--connect-timeout')))
-    .addOption(new Option('--expect-close', 'one-shot contract (default): the server must close within --close-timeout after replying').conflicts('keepAlive'))
-    .addOption(new Option('-k, --keep-alive', 'persistent protocol (e.g. Redis): staying open is healthy; the reply ends by --until').conflicts('expectClose'))
-    .addOption(new Option('--close-timeout <duration>', 'one-shot: how long the server may take to close after replying (0: not checked)').default(PROBE_DEFAULTS.closeTimeout, '1s').argParser(durationOption('--close-timeout')))
-    .addOption(new Option('-w, --warn <duration>', 'a response time over this is WARNING (0: off)').default(PROBE_DEFAULTS.warn, '1s').argParser(durationOption('--warn')))
-    .addOption(new Option('-c, --crit <duration>', 'a response time over this is CRITICAL (default: off)').argParser(durationOption('--crit')))
-    .addOption(new Option('--wait <duration>', 'retry until healthy (OK or WARNING) or this long has passed').argParser(durationOption('--wait')))
-    .addOption(new Option('--interval <duration>', 'pause between --wait attempts').default(PROBE_DEFAULTS.interval, '500ms').argParser(durationOption('--interval')))
-    .option('--json', 'print the report as JSON (same as --format json)')
-    .addOption(new Option('--format <format>', 'output: human, json, or nagios (STATUS: text | perfdata)').choices(['human', 'json', 'nagios']).default('human'))
-    .option('-q, --quiet', 'print nothing; the exit status says it all')
-    .addHelpText(
-      'after',
-      `
+  if (want('probe'))
+    program
+      .command('probe')
+      .description('health check: say "healthy" or name what is wrong and how to fix it; never hangs')
+      .argument('[target...]', 'sockets to probe, all at once (default: $UDSCTL_SOCKET, else /tmp/odc_ws.sock)')
+      .option('-s, --send <text>', 'payload (escapes like \\r\\n understood; "" sends nothing)', DEFAULT_PROBE_PAYLOAD)
+      .option('-x, --hex', '--send is hex digits ("50 49 4e 47 0d 0a")')
+      .option('-H, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
+      .option('-e, --expect <text>', 'the reply must contain TEXT (escapes understood)')
+      .option('-E, --expect-regex <re>', 'the reply must match the regular expression RE')
+      .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP}`).default(untilOption(PROBE_DEFAULTS.until), PROBE_DEFAULTS.until).argParser(untilOption))
+      .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply').default(PROBE_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout')))
+      .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (a full backlog is retried until then)').default(PROBE_DEFAULTS.connectTimeout, '2s').argParser(durationOption('--connect-timeout')))
+      .addOption(new Option('--expect-close', 'one-shot contract (default): the server must close within --close-timeout after replying').conflicts('keepAlive'))
+      .addOption(new Option('-k, --keep-alive', 'persistent protocol (e.g. Redis): staying open is healthy; the reply ends by --until').conflicts('expectClose'))
+      .addOption(new Option('--close-timeout <duration>', 'one-shot: how long the server may take to close after replying (0: not checked)').default(PROBE_DEFAULTS.closeTimeout, '1s').argParser(durationOption('--close-timeout')))
+      .addOption(new Option('-w, --warn <duration>', 'a response time over this is WARNING (0: off)').default(PROBE_DEFAULTS.warn, '1s').argParser(durationOption('--warn')))
+      .addOption(new Option('-c, --crit <duration>', 'a response time over this is CRITICAL (default: off)').argParser(durationOption('--crit')))
+      .addOption(new Option('--wait <duration>', 'retry until healthy (OK or WARNING) or this long has passed').argParser(durationOption('--wait')))
+      .addOption(new Option('--interval <duration>', 'pause between --wait attempts').default(PROBE_DEFAULTS.interval, '500ms').argParser(durationOption('--interval')))
+      .option('--json', 'print the report as JSON (same as --format json)')
+      .addOption(new Option('--format <format>', 'output: human, json, or nagios (STATUS: text | perfdata)').choices(['human', 'json', 'nagios']).default('human'))
+      .option('-q, --quiet', 'print nothing; the exit status says it all')
+      .addHelpText(
+        'after',
+        `
 Checks, in order: path (exists, socket, owner/mode, may you connect), listener
 (/proc/net/unix, the listening process), connect, send, reply, close.
 
@@ -162,36 +176,37 @@ Examples:
   udsctl probe --wait 30s /run/app.sock           # a "wait until it is up" CI step
   udsctl probe --keep-alive --send 'PING\\r\\n' --expect +PONG /run/redis.sock
   udsctl probe --format nagios --warn 200ms --crit 1s /run/app.sock`,
-    )
-    .action(async (targets: string[], opts) => {
-      const { runProbe } = await import('./commands/probe.js');
-      throw new Done(await runProbe(targets, opts, processIo()));
-    });
+      )
+      .action(async (targets: string[], opts) => {
+        const { runProbe } = await import('./commands/probe.js');
+        throw new Done(await runProbe(targets, opts, processIo()));
+      });
 
-  program
-    .command('bench')
-    .description("measure a socket server's throughput and latency (no target: udsctl's own server)")
-    .argument('[target]', "socket path, @name, or host:port (omitted: udsctl's own server on a temporary socket)")
-    .addOption(new Option('-m, --mode <mode>', 'oneshot: connect, send, read to the end rule, close, per request; persistent: requests repeat over open connections').choices(BENCH_MODES).default(BENCH_DEFAULTS.mode))
-    .addOption(new Option('-c, --connections <n>', 'connections (persistent) or requests in flight at once (oneshot)').default(BENCH_DEFAULTS.connections).argParser(intOption('--connections', 1, MAX_CONNECTIONS)))
-    .addOption(new Option('-p, --pipeline <k>', 'requests in flight per connection (persistent)').default(BENCH_DEFAULTS.pipeline).argParser(intOption('--pipeline', 1, MAX_PIPELINE)))
-    .addOption(new Option('-d, --duration <duration>', 'length of the measured run (default: 10s, or until --requests are done)').argParser(durationOption('--duration')))
-    .addOption(new Option('-n, --requests <n>', 'stop after N measured requests').argParser(intOption('--requests', 1, 2 ** 31 - 1)))
-    .addOption(new Option('-w, --warmup <duration>', 'unmeasured load before the measured run').default(BENCH_DEFAULTS.warmup, '0s').argParser(durationOption('--warmup')))
-    .option('--payload <text>', 'request to send (escapes like \\n understood; persistent with --until line: a missing newline is added)', undefined)
-    .addOption(new Option('-s, --size <bytes>', 'send requests of this many bytes (x..x and a newline) instead of --payload').argParser(sizeOption('--size', 1)))
-    .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP} (default: eof for oneshot, line for persistent)`).argParser(untilOption))
-    .option('-e, --expect <text>', 'each reply must contain TEXT (escapes understood); others count as MISMATCH errors')
-    .addOption(new Option('-t, --timeout <duration>', 'bound on each request, from sending to the end of its reply').default(BENCH_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout')))
-    .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (a full backlog is retried until then)').default(BENCH_DEFAULTS.connectTimeout, '5s').argParser(durationOption('--connect-timeout')))
-    .option('-H, --half-close', 'oneshot: shut down our write side after sending (for servers that read to end-of-file)')
-    .addOption(new Option('-R, --rate <n>', 'open loop: start N requests a second on a fixed schedule; latency counts from each scheduled start').argParser(parseRate))
-    .addOption(new Option('--workers <n>', "load-generating threads (default: half the cores; with udsctl's own server, all but one)").argParser(intOption('--workers', 1, MAX_WORKERS)))
-    .addOption(new Option('--engine <engine>', 'epoll: raw sockets and epoll (Linux, fastest); net: node:net (portable); auto: epoll where available').choices(BENCH_ENGINES).default(BENCH_DEFAULTS.engine))
-    .option('--json', 'print the whole result (percentiles, timeline, errors) as JSON on stdout; no progress line')
-    .addHelpText(
-      'after',
-      `
+  if (want('bench'))
+    program
+      .command('bench')
+      .description("measure a socket server's throughput and latency (no target: udsctl's own server)")
+      .argument('[target]', "socket path, @name, or host:port (omitted: udsctl's own server on a temporary socket)")
+      .addOption(new Option('-m, --mode <mode>', 'oneshot: connect, send, read to the end rule, close, per request; persistent: requests repeat over open connections').choices(BENCH_MODES).default(BENCH_DEFAULTS.mode))
+      .addOption(new Option('-c, --connections <n>', 'connections (persistent) or requests in flight at once (oneshot)').default(BENCH_DEFAULTS.connections).argParser(intOption('--connections', 1, MAX_CONNECTIONS)))
+      .addOption(new Option('-p, --pipeline <k>', 'requests in flight per connection (persistent)').default(BENCH_DEFAULTS.pipeline).argParser(intOption('--pipeline', 1, MAX_PIPELINE)))
+      .addOption(new Option('-d, --duration <duration>', 'length of the measured run (default: 10s, or until --requests are done)').argParser(durationOption('--duration')))
+      .addOption(new Option('-n, --requests <n>', 'stop after N measured requests').argParser(intOption('--requests', 1, 2 ** 31 - 1)))
+      .addOption(new Option('-w, --warmup <duration>', 'unmeasured load before the measured run').default(BENCH_DEFAULTS.warmup, '0s').argParser(durationOption('--warmup')))
+      .option('--payload <text>', 'request to send (escapes like \\n understood; persistent with --until line: a missing newline is added)', undefined)
+      .addOption(new Option('-s, --size <bytes>', 'send requests of this many bytes (x..x and a newline) instead of --payload').argParser(sizeOption('--size', 1)))
+      .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP} (default: eof for oneshot, line for persistent)`).argParser(untilOption))
+      .option('-e, --expect <text>', 'each reply must contain TEXT (escapes understood); others count as MISMATCH errors')
+      .addOption(new Option('-t, --timeout <duration>', 'bound on each request, from sending to the end of its reply').default(BENCH_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout')))
+      .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (a full backlog is retried until then)').default(BENCH_DEFAULTS.connectTimeout, '5s').argParser(durationOption('--connect-timeout')))
+      .option('-H, --half-close', 'oneshot: shut down our write side after sending (for servers that read to end-of-file)')
+      .addOption(new Option('-R, --rate <n>', 'open loop: start N requests a second on a fixed schedule; latency counts from each scheduled start').argParser(parseRate))
+      .addOption(new Option('--workers <n>', "load-generating threads (default: half the cores; with udsctl's own server, all but one)").argParser(intOption('--workers', 1, MAX_WORKERS)))
+      .addOption(new Option('--engine <engine>', 'epoll: raw sockets and epoll (Linux, fastest); net: node:net (portable); auto: epoll where available').choices(BENCH_ENGINES).default(BENCH_DEFAULTS.engine))
+      .option('--json', 'print the whole result (percentiles, timeline, errors) as JSON on stdout; no progress line')
+      .addHelpText(
+        'after',
+        `
 Closed loop by default: each connection sends its next request when the last
 one ends. --rate: open loop; a stalled server shows in the latency (measured
 from each request's scheduled start), never as fewer samples.
@@ -206,11 +221,11 @@ Examples:
   udsctl bench /tmp/odc_ws.sock
   udsctl bench --mode persistent -c 64 --pipeline 4 /run/app.sock
   udsctl bench --rate 20k -d 30s --json /run/app.sock > bench.json`,
-    )
-    .action(async (target: string | undefined, opts) => {
-      const { runBenchCommand } = await import('./commands/bench.js');
-      throw new Done(await runBenchCommand(target, opts, processIo()));
-    });
+      )
+      .action(async (target: string | undefined, opts) => {
+        const { runBenchCommand } = await import('./commands/bench.js');
+        throw new Done(await runBenchCommand(target, opts, processIo()));
+      });
 
   for (const cmd of program.commands) configureErrors(cmd);
   configureErrors(program);
@@ -227,9 +242,23 @@ function configureErrors(cmd: Command): void {
   });
 }
 
+/**
+ * A reader that goes away (`udsctl --help | head -3`) ends our output quietly,
+ * as SIGPIPE ends a C tool, instead of an unhandled 'error' event's stack
+ * trace; a lost stderr (a server's log) never stops the work.
+ */
+function quietOnClosedPipes(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') process.stderr.write(`udsctl: cannot write to standard output: ${err.message}\n`);
+    process.exit(err.code === 'EPIPE' ? EXIT.OK : EXIT.INTERNAL);
+  });
+  process.stderr.on('error', () => {});
+}
+
 /** Run the CLI; resolves with the exit status (never throws). */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  quietOnClosedPipes();
+  const program = buildProgram(COMMANDS.find((c) => c === argv[2]));
   const sub = argv.slice(2).find((a) => !a.startsWith('-')) ?? '';
   try {
     await program.parseAsync(argv);

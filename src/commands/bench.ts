@@ -54,7 +54,7 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
   }
   const payload = flags.size !== undefined ? sizedPayload(flags.size) : flags.payload !== undefined ? unescapeText(flags.payload) : undefined;
   const out: ChalkInstance = io.env.NO_COLOR || !io.stdout.isTTY ? new Chalk({ level: 0 }) : chalk;
-  const c = errColor;
+  const c = await errColor();
   const say = (line: string) => void io.stderr.write(line + '\n');
 
   // A terminal that reports no width (some CI ptys) would make ora clear an infinite number of lines.

@@ -100,11 +100,12 @@ export async function runProbe(targetSpecs: string[], flags: ProbeFlags, io: Io)
   if (flags.wait !== undefined && format === 'human' && !flags.quiet) {
     // In a CI log, say why we are still waiting, once per change of finding.
     const last = new Map<string, string>();
+    const c = await errColor();
     options.onAttempt = (r: ProbeReport, attempt: number) => {
       if (r.status === 'OK' || r.status === 'WARNING' || r.wait?.gaveUp || last.get(r.target) === r.finding.code) return;
       last.set(r.target, r.finding.code);
       void io.stderr.write(
-        `${errColor.dim('udsctl probe:')} ${r.target}: attempt ${attempt}: ${r.status} ${r.finding.code}; ` +
+        `${c.dim('udsctl probe:')} ${r.target}: attempt ${attempt}: ${r.status} ${r.finding.code}; ` +
           `retrying every ${formatDuration(options.interval ?? PROBE_DEFAULTS.interval)} for up to ${formatDuration(flags.wait!)}\n`,
       );
     };

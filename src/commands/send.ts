@@ -41,14 +41,13 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   } else {
     await writeAll(io.stdout, record.reply);
   }
-  const c = errColor;
-  if (flags.verbose) await writeAll(io.stderr, exchangeTimeline(record, c).join('\n') + '\n');
+  if (flags.verbose) await writeAll(io.stderr, exchangeTimeline(record, await errColor()).join('\n') + '\n');
   if (record.error && !flags.json) {
     const hint =
       record.error.code === 'NEVER_CLOSED'
         ? '\n  clients that read until end-of-file block forever here; the server must close after replying (Go: defer conn.Close())'
         : '';
-    await writeAll(io.stderr, `${c.red('udsctl send:')} ${record.error.message}${hint}\n`);
+    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} ${record.error.message}${hint}\n`);
   }
   return record.ok ? EXIT.OK : exitStatusFor(record.error?.code);
 }

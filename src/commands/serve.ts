@@ -67,7 +67,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   if (flags.engine === 'epoll' && why) throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}; use --engine net (or auto)`);
   const epoll = why === null;
   if (epoll) options = { ...options, count: flags.count };
-  const c = errColor;
+  const c = await errColor();
   const log = lineBuffer(io.stderr);
   const say = (line: string) => log.line(line);
   const event = (obj: Record<string, unknown>) => say(JSON.stringify(obj));

@@ -1,8 +1,17 @@
-import { Chalk, type ChalkInstance } from 'chalk';
-import { chalkStderr } from 'chalk';
+import type { ChalkInstance } from 'chalk';
+
+let stderrColor: ChalkInstance | undefined;
 
 /**
- * Colour is decided once per stream: chalk honours NO_COLOR / FORCE_COLOR and
- * turns itself off when the stream is not a terminal.
+ * Colour for stderr, decided once: chalk honours NO_COLOR / FORCE_COLOR and
+ * turns itself off when the stream is not a terminal. Loaded on first use:
+ * chalk costs ~4 ms of a start, and a `send` that succeeds prints nothing to
+ * stderr.
  */
-export const errColor: ChalkInstance = process.env.NO_COLOR ? new Chalk({ level: 0 }) : chalkStderr;
+export async function errColor(): Promise<ChalkInstance> {
+  if (!stderrColor) {
+    const { Chalk, chalkStderr } = await import('chalk');
+    stderrColor = process.env.NO_COLOR ? new Chalk({ level: 0 }) : chalkStderr;
+  }
+  return stderrColor;
+}

@@ -268,6 +268,17 @@ describe('bad input: one line, usage, no stack trace', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('a reader that goes away (| head) ends the output quietly, exit 0', async () => {
+    for (const args of [['--help'], ['help', 'probe'], ['bench', '--help']]) {
+      const child = startCli(args);
+      child.stdout!.destroy(); // the read end closes before the help is written: EPIPE
+      const stderr = collectStderr(child);
+      expect(await waitExit(child)).toBe(0);
+      await new Promise((resolve) => (child.stderr!.readableEnded ? resolve(null) : child.stderr!.once('end', resolve)));
+      expect(stderr.text()).toBe('');
+    }
+  });
+
   it('not found exits 3 with a one-line reason', async () => {
     const r = await runCli(['send', join(dir, 'nope.sock'), 'hi']);
     expect(r.status).toBe(3);

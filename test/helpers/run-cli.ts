@@ -1,5 +1,5 @@
 /**
- * Spawn the real CLI (`node bin/udsctl.js`) and collect stdout, stderr and the
+ * Spawn the real CLI (`node bin/udsctl.cjs`) and collect stdout, stderr and the
  * exit status separately. Every child is bounded by a timeout and killed by
  * killAll() (call it in afterEach).
  */
@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../../bin/udsctl.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/udsctl.cjs', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const children = new Set<ChildProcess>();

@@ -1,0 +1,2 @@
+#!/usr/bin/env node
+require('../dist/launch.cjs').main(process.argv).then((status) => (process.exitCode = status));
