@@ -8,7 +8,7 @@ import { UdsError } from '../core/errors.js';
 import { parseTarget } from '../core/target.js';
 import { EXIT } from '../exit-codes.js';
 import { type Io, lineBuffer } from '../io.js';
-import { connectionLine } from '../render/serve.js';
+import { connectionJsonRenderer, connectionLineRenderer } from '../render/serve.js';
 import { errColor } from '../render/style.js';
 
 export interface ServeFlags {
@@ -105,7 +105,8 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     const done = new Promise<void>((resolve) => server.once('done', resolve));
     server.on('warning', (msg) => (flags.json ? event({ event: 'warning', message: msg }) : say(`${c.yellow('udsctl serve:')} ${msg}`)));
     if (!flags.quiet) {
-      server.on('connection', (entry) => (flags.json ? event({ event: 'connection', pid: process.pid, ...entry }) : say(connectionLine(entry, c))));
+      const render = flags.json ? connectionJsonRenderer(process.pid) : connectionLineRenderer(c);
+      server.on('connection', (entry) => say(render(entry)));
     }
     if (worker) {
       server.on('connection', () => process.send!({ type: 'handled' } satisfies WorkerMessage));
