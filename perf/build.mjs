@@ -318,7 +318,7 @@ export async function startPeerServer(
   bin,
   args,
   socketPath,
-  { readyTimeoutMs = READY_TIMEOUT_MS, stopTimeoutMs = STOP_TIMEOUT_MS, env = {}, stdout = 'ignore' } = {},
+  { readyTimeoutMs = READY_TIMEOUT_MS, stopTimeoutMs = STOP_TIMEOUT_MS, env = {}, stdout = 'ignore', stderrFd } = {},
 ) {
   // A live server on the path would answer our readiness probe for the new one.
   if (await probe(socketPath, 200)) throw new Error(`${socketPath}: already accepting connections; stop that server first`);
@@ -328,11 +328,12 @@ export async function startPeerServer(
       env: { ...process.env, ...DIE_WITH_PARENT, ...env },
       // The readiness check is a connect, so stdout is not needed; draining a chatty
       // server's log through this process would cost the CPU being measured.
-      stdio: ['ignore', stdout, 'pipe'],
+      // stderrFd: a file the server logs to (a log's cost is the server's, not this process's)
+      stdio: ['ignore', stdout, stderrFd ?? 'pipe'],
     }),
   );
   let stderr = '';
-  child.stderr.on('data', (c) => {
+  child.stderr?.on('data', (c) => {
     stderr = appendTail(stderr, c);
   });
   let exited = null;

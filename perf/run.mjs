@@ -6,13 +6,22 @@
 //   bench-oneshot     the same in oneshot mode             target >= 0.5x req/s
 //                     and in both: udsctl's p50 / the C client's p50 <= 1.5x
 //   bench-scale       10 000 concurrent persistent connections: no error; peak memory
-//   serve-oneshot     udsctl serve vs the Go server, both under the C client
-//   serve-persistent  udsctl serve --keep-alive vs the C epoll server, under the C client
+//   serve-oneshot     udsctl serve vs the Go server (a goroutine per connection),
+//                     both under the C client                target >= 1x conn/s
+//   serve-persistent  udsctl serve --keep-alive vs the C epoll server   >= 0.8x req/s
+//   serve-log-oneshot udsctl serve logging each connection (human lines, to a
+//                     file) vs the same with --quiet          >= 0.9x (costs < 10%)
+//   serve-log-json    the same with --json log lines           >= 0.9x
+//   serve-log-persistent the same for --keep-alive             >= 0.9x
+//   startup           cold start of `udsctl send` vs a 3-line net.connect
+//                     client (hyperfine when installed)         <= 1.15x
 //
-//   node perf/run.mjs [--runs 5] [--duration 3s] [--connections 64] [--threads 1] [--only a,b] [--json]
+//   node perf/run.mjs [--runs 5] [--duration 3s] [--connections 64] [--threads 1]
+//                     [--serve-threads 4] [--startup-runs 60] [--only a,b] [--json]
 //
 // --threads: the C client's threads and udsctl bench's --workers in the bench
 // sections (the same for both; 1 is udsctl's default on two cores).
+// --serve-threads: the C client's threads in the serve sections (issue 5: 4).
 //
 // Sections are plain objects in SECTIONS below: a new comparison is one more
 // entry. Every child is bounded (the peers die with this process; runs have
@@ -24,15 +33,17 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { open } from 'node:fs/promises';
 import { buildPeers, runCClient, startPeerServer } from './build.mjs';
+import { coldStart } from './startup.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const UDSCTL = join(ROOT, 'bin', 'udsctl.js');
+const UDSCTL = join(ROOT, 'bin', 'udsctl.cjs');
 
 // ---------------------------------------------------------------- options
 
 function parseArgs(argv) {
-  const o = { runs: 5, duration: '3s', connections: 64, threads: 1, only: null, json: false, scale: 10_000 };
+  const o = { runs: 5, duration: '3s', connections: 64, threads: 1, serveThreads: 4, startupRuns: 60, only: null, json: false, scale: 10_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -43,6 +54,8 @@ function parseArgs(argv) {
     else if (a === '--duration') o.duration = v();
     else if (a === '--connections') o.connections = Number(v());
     else if (a === '--threads') o.threads = Number(v());
+    else if (a === '--serve-threads') o.serveThreads = Number(v());
+    else if (a === '--startup-runs') o.startupRuns = Number(v());
     else if (a === '--scale') o.scale = Number(v());
     else if (a === '--only') o.only = v().split(',');
     else if (a === '--json') o.json = true;
@@ -53,13 +66,15 @@ function parseArgs(argv) {
   if (!/^\d+(\.\d+)?(s|ms)$/.test(o.duration)) usage('--duration must be like 3s or 500ms');
   if (!(o.connections >= 1)) usage('--connections must be >= 1');
   if (!(o.threads >= 1 && Number.isInteger(o.threads))) usage('--threads must be a whole number >= 1');
+  if (!(o.serveThreads >= 1 && Number.isInteger(o.serveThreads))) usage('--serve-threads must be a whole number >= 1');
+  if (!(o.startupRuns >= 3 && Number.isInteger(o.startupRuns))) usage('--startup-runs must be a whole number >= 3');
   return o;
 }
 
 function usage(msg) {
   if (msg) process.stderr.write(`perf: ${msg}\n`);
   process.stderr.write(
-    'usage: node perf/run.mjs [--runs N] [--duration 3s] [--connections C] [--threads T] [--scale N] [--only ' +
+    'usage: node perf/run.mjs [--runs N] [--duration 3s] [--connections C] [--threads T] [--serve-threads T] [--startup-runs N] [--scale N] [--only ' +
       SECTIONS.map((s) => s.id).join(',') +
       '] [--json]\n',
   );
@@ -113,9 +128,32 @@ async function udsctlBench(args, durationMs) {
   return j;
 }
 
-/** Start `udsctl serve` as a peer server (bounded start, stopped by stop()). */
-function startUdsctlServe(args, sock) {
-  return startPeerServer(process.execPath, [UDSCTL, 'serve', '-q', ...args, sock], sock);
+/**
+ * Start `udsctl serve` as a peer server (bounded start, stopped by stop()):
+ * quiet, or with logTo, logging every connection to that file, as a server
+ * whose stderr goes to a log file does; stop() then says how many lines came.
+ */
+async function startUdsctlServe(args, sock, logTo) {
+  if (!logTo) return startPeerServer(process.execPath, [UDSCTL, 'serve', '-q', ...args, sock], sock);
+  const file = await open(logTo, 'w');
+  let server;
+  try {
+    server = await startPeerServer(process.execPath, [UDSCTL, 'serve', ...args, sock], sock, { stderrFd: file.fd });
+  } finally {
+    await file.close(); // the child has its own descriptor
+  }
+  return {
+    ...server,
+    async stop() {
+      const r = await server.stop();
+      const text = await readFile(logTo, 'utf8');
+      const lines = text.match(/ #\d+ in=|"event":"connection"/g)?.length ?? 0;
+      await rm(logTo, { force: true });
+      if (lines === 0) throw new Error(`udsctl serve ${args.join(' ')}: no connection was logged in ${logTo}: was logging on?`);
+      log(`  (${lines.toLocaleString('en-US')} log lines, ${(text.length / 1024 / 1024).toFixed(1)} MiB)`);
+      return r;
+    },
+  };
 }
 
 // One measurement = { rps, p50, errors, extra }.
@@ -246,14 +284,14 @@ const SECTIONS = [
     async run(o, peers) {
       if (!peers.goServer) return { id: this.id, skipped: 'no Go toolchain' };
       const c = o.connections;
-      const client = (sock) => runCClient(['--path', sock, '--mode', 'oneshot', '--connections', String(c), '--threads', '1', '--duration', o.duration]);
+      const client = (sock) => runCClient(['--path', sock, '--mode', 'oneshot', '--connections', String(c), '--threads', String(o.serveThreads), '--duration', o.duration]);
       return headToHead(o, {
         id: this.id,
-        title: `udsctl serve vs Go server: oneshot, C client, ${c} in flight`,
+        title: `udsctl serve vs Go server: oneshot, C client with ${o.serveThreads} threads, ${c} in flight`,
         serverFor: (side, sock) => side.start(sock),
         subject: { name: 'udsctl serve', start: (sock) => startUdsctlServe(['--backlog', '4096'], sock), measure: async (sock) => fromC(await client(sock)) },
         reference: { name: 'Go server', start: (sock) => startPeerServer(peers.goServer, ['-path', sock], sock), measure: async (sock) => fromC(await client(sock)) },
-        targets: { rps: null },
+        targets: { rps: { min: 1 } },
       });
     },
   },
@@ -261,10 +299,10 @@ const SECTIONS = [
     id: 'serve-persistent',
     async run(o, peers) {
       const c = o.connections;
-      const client = (sock) => runCClient(['--path', sock, '--mode', 'persistent', '--connections', String(c), '--threads', '1', '--duration', o.duration]);
+      const client = (sock) => runCClient(['--path', sock, '--mode', 'persistent', '--connections', String(c), '--threads', String(o.serveThreads), '--duration', o.duration]);
       return headToHead(o, {
         id: this.id,
-        title: `udsctl serve --keep-alive vs C epoll server: persistent, C client, ${c} connections`,
+        title: `udsctl serve --keep-alive vs C epoll server: persistent, C client with ${o.serveThreads} threads, ${c} connections`,
         serverFor: (side, sock) => side.start(sock),
         subject: { name: 'udsctl serve -k', start: (sock) => startUdsctlServe(['--keep-alive', '--backlog', '4096'], sock), measure: async (sock) => fromC(await client(sock)) },
         reference: {
@@ -272,8 +310,46 @@ const SECTIONS = [
           start: (sock) => startPeerServer(peers.cServer, ['--path', sock, '--mode', 'persistent', '--backlog', '4096'], sock),
           measure: async (sock) => fromC(await client(sock)),
         },
-        targets: { rps: null },
+        targets: { rps: { min: 0.8 } },
       });
+    },
+  },
+  ...[
+    { id: 'serve-log-oneshot', args: [], mode: 'oneshot', what: 'human log lines' },
+    { id: 'serve-log-json', args: ['--json'], mode: 'oneshot', what: 'JSON log lines' },
+    { id: 'serve-log-persistent', args: ['--keep-alive'], mode: 'persistent', what: 'human log lines, --keep-alive' },
+  ].map(({ id, args, mode, what }) => ({
+    id,
+    async run(o) {
+      const c = o.connections;
+      const client = (sock) => runCClient(['--path', sock, '--mode', mode, '--connections', String(c), '--threads', String(o.serveThreads), '--duration', o.duration]);
+      const measure = async (sock) => fromC(await client(sock));
+      return headToHead(o, {
+        id,
+        title: `udsctl serve logging each connection (${what}, to a file) vs --quiet: ${mode}, C client with ${o.serveThreads} threads, ${c} ${mode === 'oneshot' ? 'in flight' : 'connections'}`,
+        serverFor: (side, sock) => side.start(sock),
+        subject: { name: 'logging', start: (sock) => startUdsctlServe([...args, '--backlog', '4096'], sock, `${sock}.log`), measure },
+        reference: { name: '--quiet', start: (sock) => startUdsctlServe([...args, '--backlog', '4096'], sock), measure },
+        targets: { rps: { min: 0.9 } },
+      });
+    },
+  })),
+  {
+    id: 'startup',
+    async run(o) {
+      const r = await coldStart({ runs: o.startupRuns, log });
+      const line = (metric, s, m, target) => ({ metric, subject: s, reference: m, ratio: s / m, target, ok: target ? s / m <= target.max : null });
+      const lines = [line('wall ms', r.udsctl.wallMs, r.minimal.wallMs, { max: 1.15 })];
+      if (r.udsctl.userMs) lines.push(line('user CPU ms', r.udsctl.userMs, r.minimal.userMs, null));
+      return {
+        id: this.id,
+        title: `cold start (process start, connect, reply, exit), medians of ${r.runs} runs (${r.tool}): udsctl send vs a 3-line net.connect client`,
+        subjectName: 'udsctl send',
+        referenceName: 'net.connect',
+        runs: r.runs,
+        errors: { subject: 0, reference: 0 },
+        lines,
+      };
     },
   },
 ];
@@ -298,7 +374,7 @@ async function machine() {
 }
 
 const fmt = (v, metric) =>
-  !Number.isFinite(v) ? '-' : metric === 'req/s' ? Math.round(v).toLocaleString('en-US') : metric === 'p50 us' ? `${v}` : String(v);
+  !Number.isFinite(v) ? '-' : metric === 'req/s' ? Math.round(v).toLocaleString('en-US') : metric.endsWith(' ms') ? v.toFixed(1) : String(v);
 
 function table(results, m, o) {
   const out = [];
