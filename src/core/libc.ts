@@ -7,16 +7,21 @@
  * never meets the one socat, nc, Python or Go use. We make the socket with the
  * exact address length and hand the file descriptor to net.
  *
- * koffi (FFI, prebuilt binaries in the npm package) is loaded on first use
- * only, so other targets pay nothing for it.
+ * koffi (ffi.ts) is loaded on first use only, so other targets pay nothing
+ * for it.
  */
-import { createRequire } from 'node:module';
-import { constants as osConstants } from 'node:os';
-
-const AF_UNIX = 1;
-const SOCK_STREAM = 1;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
+import {
+  AF_UNIX,
+  MSG_DONTWAIT,
+  MSG_PEEK,
+  POLLHUP,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  cFunction,
+  errnoName,
+  lastErrno,
+} from './ffi.js';
 
 interface Libc {
   socket(domain: number, type: number, proto: number): number;
@@ -32,21 +37,15 @@ interface Libc {
 let libc: Libc | undefined;
 
 function load(): Libc {
-  if (libc) return libc;
-  const require = createRequire(import.meta.url);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi');
-  const lib = koffi.load('libc.so.6');
-  const errnoLocation = lib.func('int *__errno_location()');
-  libc = {
-    socket: lib.func('int socket(int, int, int)'),
-    connect: lib.func('int connect(int, const uint8_t *addr, uint32_t len)'),
-    bind: lib.func('int bind(int, const uint8_t *addr, uint32_t len)'),
-    listen: lib.func('int listen(int, int)'),
-    close: lib.func('int close(int)'),
-    recv: lib.func('long recv(int, _Out_ uint8_t *buf, size_t len, int flags)'),
-    poll: lib.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
-    errno: () => koffi.decode(errnoLocation(), 'int') as number,
+  libc ??= {
+    socket: cFunction('int socket(int, int, int)'),
+    connect: cFunction('int connect(int, const uint8_t *addr, uint32_t len)'),
+    bind: cFunction('int bind(int, const uint8_t *addr, uint32_t len)'),
+    listen: cFunction('int listen(int, int)'),
+    close: cFunction('int close(int)'),
+    recv: cFunction('long recv(int, _Out_ uint8_t *buf, size_t len, int flags)'),
+    poll: cFunction('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
+    errno: lastErrno,
   };
   return libc;
 }
@@ -68,12 +67,8 @@ function sockaddrPath(path: string): Buffer {
   return addr;
 }
 
-// errno -> name; the first name wins (EAGAIN, not its alias EWOULDBLOCK).
-const ERRNO_NAMES = new Map<number, string>();
-for (const [k, v] of Object.entries(osConstants.errno)) if (!ERRNO_NAMES.has(v as number)) ERRNO_NAMES.set(v as number, k);
-
 function errnoError(call: string, errno: number, label: string): NodeJS.ErrnoException {
-  const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
+  const code = errnoName(errno);
   const err = new Error(`${call} ${code} ${label}`) as NodeJS.ErrnoException;
   err.code = code;
   err.errno = -errno;
@@ -137,8 +132,6 @@ export function listenPathFd(path: string, backlog: number): number {
   return listenOn(sockaddrPath(path), path, backlog);
 }
 
-const MSG_PEEK = 2;
-const MSG_DONTWAIT = 0x40;
 const peekBuf = Buffer.alloc(1);
 
 /** Whether unread bytes wait in a socket's receive queue (recv with MSG_PEEK, never blocks). */
@@ -146,7 +139,6 @@ export function hasUnreadData(fd: number): boolean {
   return load().recv(fd, peekBuf, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
-const POLLHUP = 0x10;
 const pollfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
 
 /**

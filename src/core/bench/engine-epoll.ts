@@ -37,10 +37,9 @@ import {
   SOCK_STREAM,
   SOL_SOCKET,
   SO_ERROR,
-  type Sys,
   TCP_NODELAY,
-  loadSys,
-} from './syscalls.js';
+} from '../ffi.js';
+import { type Sys, loadSys } from './syscalls.js';
 import {
   ABORT,
   CTL_CLAIMED,

@@ -1,12 +1,11 @@
 /**
- * The system calls the epoll engine makes, through koffi (already used by
- * libc.ts for abstract names). A call costs ~0.2 us of FFI on top of the
- * syscall, several times less than node:net's per-request path, which is what
- * lets one worker thread keep up with a C client. Loaded on first use, in each
- * thread that uses it; also the open-file limit and per-thread CPU time.
+ * The system calls bench's epoll engine makes, through koffi (ffi.ts). A call
+ * costs ~0.2 us of FFI on top of the syscall, several times less than
+ * node:net's per-request path, which is what lets one worker thread keep up
+ * with a C client. Bound on first use, in each thread that uses them; also the
+ * open-file limit and per-thread CPU time.
  */
-import { createRequire } from 'node:module';
-import { constants as osConstants } from 'node:os';
+import { type CFunction, E, addressOf, cFunction, lastErrno } from '../ffi.js';
 
 export interface Sys {
   socket(domain: number, type: number, proto: number): number;
@@ -34,73 +33,15 @@ export interface Sys {
   address(buf: Uint8Array): number;
 }
 
-export const AF_UNIX = 1;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-export const SOCK_STREAM = 1;
-export const SOCK_NONBLOCK = 0o4000;
-export const SOCK_CLOEXEC = 0o2000000;
-export const EPOLL_CLOEXEC = 0o2000000;
-export const EPOLLIN = 0x001;
-export const EPOLLOUT = 0x004;
-export const EPOLLERR = 0x008;
-export const EPOLLHUP = 0x010;
-export const EPOLLRDHUP = 0x2000;
-export const EPOLLET = 1 << 31;
-export const EPOLL_CTL_ADD = 1;
-export const EPOLL_CTL_DEL = 2;
-export const EPOLL_CTL_MOD = 3;
-export const MSG_DONTWAIT = 0x40;
-export const MSG_NOSIGNAL = 0x4000;
-export const SHUT_WR = 1;
-export const SOL_SOCKET = 1;
-export const SO_ERROR = 4;
-export const IPPROTO_TCP = 6;
-export const TCP_NODELAY = 1;
-
-export const E = osConstants.errno;
-
-/**
- * struct epoll_event is packed on x86-64 (12 bytes: events, then data at 4) and
- * naturally aligned elsewhere (16 bytes, data at 8).
- */
-export const EPOLL_EVENT_SIZE = process.arch === 'x64' || process.arch === 'ia32' ? 12 : 16;
-export const EPOLL_DATA_OFFSET = EPOLL_EVENT_SIZE === 12 ? 4 : 8;
-
-const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v as number, k]));
-
-/** ECONNREFUSED for 111, etc. */
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
-}
-
-interface Koffi {
-  load(name: string): { func(sig: string): (...args: unknown[]) => number };
-  errno(): number;
-}
-
-let koffi: Koffi | undefined;
-let libc: ReturnType<Koffi['load']> | undefined;
 let sys: Sys | undefined;
-
-function lib(): ReturnType<Koffi['load']> {
-  if (!libc) {
-    const require = createRequire(import.meta.url);
-    koffi = require('koffi') as Koffi;
-    libc = koffi.load(process.platform === 'darwin' ? 'libSystem.B.dylib' : 'libc.so.6');
-  }
-  return libc;
-}
 
 /** The engine's system calls; throws when they cannot load here (not Linux, no koffi build). */
 export function loadSys(): Sys {
   if (sys) return sys;
   if (process.platform !== 'linux') throw new Error('the epoll engine needs Linux');
-  const l = lib();
-  const k = koffi!;
-  const f = (sig: string) => l.func(sig) as (...a: unknown[]) => number;
+  const f = cFunction;
   const epollWait = f('int epoll_wait(int, uint8_t *evs, int max, int timeout)');
-  let pwait2: ((...a: unknown[]) => number) | undefined;
+  let pwait2: CFunction | undefined;
   try {
     pwait2 = f('int epoll_pwait2(int, uint8_t *evs, int max, const uint8_t *ts, const uint8_t *sigmask)');
   } catch {
@@ -114,7 +55,7 @@ export function loadSys(): Sys {
       tsView.setUint32(0, Math.floor(ns / 1e9), true);
       tsView.setUint32(8, ns % 1e9, true);
       const n = pwait2(ep, evs, max, ts, null);
-      if (n >= 0 || k.errno() !== E.ENOSYS) return n;
+      if (n >= 0 || lastErrno() !== E.ENOSYS) return n;
       pwait2 = undefined; // kernel older than 5.11
     }
     return epollWait(ep, evs, max, Math.ceil(timeoutMs));
@@ -132,8 +73,8 @@ export function loadSys(): Sys {
     getsockopt: f('int getsockopt(int, int, int, uint8_t *val, uint8_t *len)'),
     setsockopt: f('int setsockopt(int, int, int, const uint8_t *val, uint32_t len)'),
     inetPton: f('int inet_pton(int, const char *src, uint8_t *dst)'),
-    errno: () => k.errno(),
-    address: (buf: Uint8Array) => Number((k as unknown as { address(b: Uint8Array): bigint }).address(buf)),
+    errno: lastErrno,
+    address: addressOf,
   } as Sys;
   return sys;
 }
@@ -150,7 +91,7 @@ const ruView = new DataView(ruBuf.buffer);
 export function threadCpuMs(): { user: number; system: number } | null {
   if (rusage === undefined) {
     try {
-      rusage = process.platform === 'linux' ? ((lib().func('int getrusage(int, _Out_ uint8_t *ru)') as unknown as Rusage)) : null;
+      rusage = process.platform === 'linux' ? (cFunction('int getrusage(int, _Out_ uint8_t *ru)') as unknown as Rusage) : null;
     } catch {
       rusage = null;
     }
@@ -176,9 +117,8 @@ export function raiseOpenFileLimit(needed: number): FileLimit | null {
   let get: (r: number, b: Uint8Array) => number;
   let set: (r: number, b: Uint8Array) => number;
   try {
-    const l = lib();
-    get = l.func('int getrlimit(int, _Out_ uint8_t *rl)') as typeof get;
-    set = l.func('int setrlimit(int, const uint8_t *rl)') as typeof set;
+    get = cFunction('int getrlimit(int, _Out_ uint8_t *rl)') as typeof get;
+    set = cFunction('int setrlimit(int, const uint8_t *rl)') as typeof set;
   } catch {
     return null;
   }

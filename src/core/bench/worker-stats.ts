@@ -8,7 +8,8 @@ import { type EndRule, formatEndRule } from '../end-rule.js';
 import { type ErrorCode, fromConnectErrno } from '../errors.js';
 import type { Target } from '../target.js';
 import { encodeHistogram, recordingHistogram } from './histogram.js';
-import { errnoName, threadCpuMs } from './syscalls.js';
+import { errnoName } from '../ffi.js';
+import { threadCpuMs } from './syscalls.js';
 import type { BenchMode } from './types.js';
 
 /** Control words shared with the main thread (Int32Array over a SharedArrayBuffer). */

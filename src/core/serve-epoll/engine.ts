@@ -73,8 +73,8 @@ import {
   SOCK_NONBLOCK,
   SOCK_STREAM,
   errnoName,
-  loadServeSys,
-} from './sys.js';
+} from '../ffi.js';
+import { loadServeSys } from './sys.js';
 
 const MAX_EVENTS = 256;
 /** Bound on every epoll_wait: how soon a thread sees a state change. */

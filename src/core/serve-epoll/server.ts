@@ -48,7 +48,8 @@ import {
   acceptedWord,
   controlWords,
 } from './shared.js';
-import { errnoName, loadServeSys } from './sys.js';
+import { errnoName } from '../ffi.js';
+import { loadServeSys } from './sys.js';
 
 export interface EpollServeOptions extends ServeOptions {
   /** Engine threads, each with its own epoll set on the listening socket. Default 1. */
