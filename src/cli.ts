@@ -243,14 +243,16 @@ function configureErrors(cmd: Command): void {
 }
 
 /**
- * A reader that goes away (`udsctl --help | head -3`) ends our output quietly,
- * as SIGPIPE ends a C tool, instead of an unhandled 'error' event's stack
- * trace; a lost stderr (a server's log) never stops the work.
+ * A reader that goes away (`udsctl --help | head -3`) only ends our output: no
+ * unhandled 'error' event with its stack trace, and the command still ends with
+ * its own status (a probe cut short by `| head` must not turn healthy). A lost
+ * stderr (a server's log) never stops the work either.
  */
 function quietOnClosedPipes(): void {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') process.stderr.write(`udsctl: cannot write to standard output: ${err.message}\n`);
-    process.exit(err.code === 'EPIPE' ? EXIT.OK : EXIT.INTERNAL);
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+    process.stderr.write(`udsctl: cannot write to standard output: ${err.message}\n`);
+    process.exit(EXIT.INTERNAL);
   });
   process.stderr.on('error', () => {});
 }

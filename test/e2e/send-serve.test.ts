@@ -268,12 +268,18 @@ describe('bad input: one line, usage, no stack trace', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('a reader that goes away (| head) ends the output quietly, exit 0', async () => {
-    for (const args of [['--help'], ['help', 'probe'], ['bench', '--help']]) {
+  it("a reader that goes away (| head) ends the output quietly; the status stays the command's own", async () => {
+    const cases: Array<[string[], number]> = [
+      [['--help'], 0],
+      [['help', 'probe'], 0],
+      [['bench', '--help'], 0],
+      [['probe', '--json', join(dir, 'none.sock')], 2], // CRITICAL stays CRITICAL
+    ];
+    for (const [args, status] of cases) {
       const child = startCli(args);
-      child.stdout!.destroy(); // the read end closes before the help is written: EPIPE
+      child.stdout!.destroy(); // the read end closes before anything is written: EPIPE
       const stderr = collectStderr(child);
-      expect(await waitExit(child)).toBe(0);
+      expect(await waitExit(child)).toBe(status);
       await new Promise((resolve) => (child.stderr!.readableEnded ? resolve(null) : child.stderr!.once('end', resolve)));
       expect(stderr.text()).toBe('');
     }
