@@ -25,43 +25,107 @@ export function writeAll(stream: NodeJS.WritableStream, data: string | Buffer): 
 }
 
 /**
+ * One line built from pieces, straight into bytes: the same text as the
+ * pieces joined, without the joined string (a log line is hot code: a string
+ * built of pieces costs its pieces, then a flattened copy, then encoding).
+ */
+export interface LineWriter {
+  /** Bytes as they are (an encoded piece kept between lines). */
+  bytes(b: Uint8Array): void;
+  /** A number as String(n) writes it (whole numbers without a string). */
+  num(n: number): void;
+  text(s: string): void;
+  /** The newline that ends the line. */
+  end(): void;
+}
+
+/** Room for the digits of a whole number below 2^53. */
+const MAX_DIGITS = 16;
+
+/**
  * Lines gathered and written once per event-loop turn: a busy server logs
  * thousands of lines a second, and one write(2) per line would cost more than
- * serving the connection. Each line is encoded straight into a buffer (joining
- * strings and encoding the joined text cost several times more, in copies and
- * garbage); a full buffer goes out at once. flush() writes what is left
- * (before exiting).
+ * serving the connection. Lines are encoded straight into a buffer; a full
+ * buffer goes out at once, never in the middle of a line. flush() writes what
+ * is left (before exiting).
  */
-export function lineBuffer(stream: NodeJS.WritableStream): { line(text: string): void; flush(): Promise<void> } {
+export function lineBuffer(stream: NodeJS.WritableStream): LineWriter & { line(text: string): void; flush(): Promise<void> } {
   const CHUNK = 64 * 1024;
   let buf: Buffer | null = null;
-  let len = 0;
+  let len = 0; // bytes in buf
+  let lineStart = 0; // where the line being built began
   let scheduled = false;
-  /** The bytes so far; the buffer now belongs to the stream (a pipe writes later). */
-  const take = (): Buffer => {
-    const out = buf!.subarray(0, len);
+  /** Room for n more bytes of the current line; a full buffer goes out up to the line's start. */
+  const room = (n: number): Buffer => {
+    if (buf && len + n <= buf.length) return buf;
+    const partial = buf ? buf.subarray(lineStart, len) : null;
+    if (buf && lineStart > 0) stream.write(buf.subarray(0, lineStart)); // the buffer now belongs to the stream
+    const next = Buffer.allocUnsafe(Math.max(CHUNK, (partial?.length ?? 0) + n));
+    if (partial) partial.copy(next, 0);
+    buf = next;
+    len = partial?.length ?? 0;
+    lineStart = 0;
+    return next;
+  };
+  /** The finished lines; what follows lineStart (nothing, between lines) stays. */
+  const take = (): Buffer | null => {
+    if (!buf || lineStart === 0) return null;
+    const out = buf.subarray(0, lineStart);
     buf = null;
-    len = 0;
+    len = lineStart = 0;
     return out;
   };
   const drain = () => {
     scheduled = false;
-    if (len > 0) stream.write(take());
+    const out = take();
+    if (out) stream.write(out);
   };
-  return {
-    line(text: string) {
-      const most = text.length * 3 + 1; // UTF-8: at most 3 bytes per UTF-16 unit
-      if (buf && len + most > buf.length) stream.write(take());
-      buf ??= Buffer.allocUnsafe(Math.max(CHUNK, most));
-      len += buf.write(text, len);
-      buf[len++] = 0x0a;
+  const writer = {
+    bytes(b: Uint8Array) {
+      room(b.length).set(b, len);
+      len += b.length;
+    },
+    num(n: number) {
+      if (!(Number.isInteger(n) && n >= 0 && n < 2 ** 53)) return writer.text(String(n));
+      const b = room(MAX_DIGITS);
+      let digits = 1;
+      for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+      for (let k = len + digits - 1, x = n; k >= len; k--, x = Math.floor(x / 10)) b[k] = 0x30 + (x % 10);
+      len += digits;
+    },
+    text(s: string) {
+      const b = room(s.length * 3); // UTF-8: at most 3 bytes per UTF-16 unit; may move the line (and len)
+      len += b.write(s, len);
+    },
+    end() {
+      room(1)[len++] = 0x0a;
+      lineStart = len;
       if (!scheduled) {
         scheduled = true;
         setImmediate(drain);
       }
     },
+    line(text: string) {
+      writer.text(text);
+      writer.end();
+    },
     flush() {
-      return len > 0 ? writeAll(stream, take()) : Promise.resolve();
+      const out = take();
+      return out ? writeAll(stream, out) : Promise.resolve();
     },
   };
+  return writer;
+}
+
+/** The text a line writer's calls make, as a string (for tests, and renderers used once). */
+export function lineText(write: (out: LineWriter) => void): string {
+  const parts: string[] = [];
+  const decoder = new TextDecoder();
+  write({
+    bytes: (b) => parts.push(decoder.decode(b)),
+    num: (n) => parts.push(String(n)),
+    text: (s) => parts.push(s),
+    end: () => parts.push('\n'),
+  });
+  return parts.join('');
 }

@@ -12,7 +12,7 @@ function sink() {
       setTimeout(cb, 1); // a slow pipe: the buffer must not be reused before this
     },
   });
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8'), writes: () => chunks.length };
+  return { stream, text: () => Buffer.concat(chunks).toString('utf8'), writes: () => chunks.length, chunks: () => chunks };
 }
 
 describe('lineBuffer', () => {
@@ -36,6 +36,28 @@ describe('lineBuffer', () => {
     await turn();
     expect(s.text()).toBe(lines.map((l) => Buffer.from(l, 'utf8').toString('utf8')).join('\n') + '\n');
     expect(s.writes()).toBeGreaterThanOrEqual(2); // the buffer went out when the big line did not fit
+  });
+
+  it('pieces: bytes, numbers as String(n) writes them, text; a line never split across writes', async () => {
+    const s = sink();
+    const log = lineBuffer(s.stream);
+    const nums = [0, 7, 9, 10, 99, 100, 12345, 2 ** 53 - 1, 2 ** 53, -3, 1.5, NaN, Infinity, 1e21];
+    for (const n of nums) {
+      log.bytes(Buffer.from('n='));
+      log.num(n);
+      log.text(' ü');
+      log.end();
+    }
+    // A line longer than the buffer, begun when the buffer is nearly full: it moves whole.
+    log.text('y'.repeat(65_000));
+    log.end();
+    log.bytes(Buffer.from('x'.repeat(10_000)));
+    log.num(42);
+    log.end();
+    await log.flush();
+    await turn();
+    expect(s.text()).toBe(nums.map((n) => `n=${String(n)} ü\n`).join('') + 'y'.repeat(65_000) + '\n' + 'x'.repeat(10_000) + '42\n');
+    for (const c of s.chunks()) expect(c.at(-1)).toBe(0x0a);
   });
 
   it('flush with nothing pending resolves at once', async () => {

@@ -6,7 +6,12 @@ import { Chalk } from 'chalk';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ConnectionLog } from '../src/core/server.js';
+import { Writable } from 'node:stream';
+import { type LineWriter, lineBuffer, lineText } from '../src/io.js';
 import { connectionJsonRenderer, connectionLineRenderer } from '../src/render/serve.js';
+
+/** A renderer's line as text, without its newline. */
+const text = (render: (log: ConnectionLog, out: LineWriter) => void) => (log: ConnectionLog) => lineText((out) => render(log, out)).replace(/\n$/, '');
 
 const ENDS = ['closed', 'client-closed', 'client-reset', 'reset', 'idle-timeout', 'max-bytes', 'over-max-conns', 'shutdown', 'error', 'left-open'] as const;
 
@@ -32,7 +37,7 @@ describe('serve log renderers', () => {
   it('JSON: the same text as JSON.stringify of the event, line after line', () => {
     fc.assert(
       fc.property(fc.array(logArb, { maxLength: 30 }), (logs) => {
-        const render = connectionJsonRenderer(4242);
+        const render = text(connectionJsonRenderer(4242));
         for (const log of logs) {
           // The engines hand out the same string objects for the same bytes; so does this loop.
           expect(render(log)).toBe(JSON.stringify({ event: 'connection', pid: 4242, ...log }));
@@ -42,8 +47,23 @@ describe('serve log renderers', () => {
     );
   });
 
+  it('JSON through the byte writer serve uses: the same bytes as JSON.stringify, line after line', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(logArb, { maxLength: 30 }), async (logs) => {
+        const chunks: Buffer[] = [];
+        const log = lineBuffer(new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(Buffer.from(c)), cb()) }));
+        const render = connectionJsonRenderer(7);
+        for (const l of logs) render(l, log);
+        await log.flush();
+        const want = logs.map((l) => JSON.stringify({ event: 'connection', pid: 7, ...l }) + '\n').join('');
+        expect(Buffer.concat(chunks).toString('utf8')).toBe(Buffer.from(want, 'utf8').toString('utf8'));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('human: request and reply quoted and clipped at 40, "-" when absent, reason last', () => {
-    const line = connectionLineRenderer(new Chalk({ level: 0 }));
+    const line = text(connectionLineRenderer(new Chalk({ level: 0 })));
     const base: ConnectionLog = { id: 7, at: '2026-11-27T03:00:00.000Z', bytesIn: 2, bytesOut: 16, requests: 1, durationUs: 1500, end: 'closed' };
     expect(line({ ...base, request: 'hi', reply: 'OK+ at 03:00:00\n' })).toBe(
       '2026-11-27T03:00:00.000Z #7 in=2B out=16B req="hi" reply="OK+ at 03:00:00\\n" 1.50ms closed',
@@ -57,7 +77,7 @@ describe('serve log renderers', () => {
   });
 
   it('human: the end is yellow when something went wrong, green otherwise', () => {
-    const line = connectionLineRenderer(new Chalk({ level: 1 }));
+    const line = text(connectionLineRenderer(new Chalk({ level: 1 })));
     const base: ConnectionLog = { id: 1, at: 'x', bytesIn: 0, bytesOut: 0, requests: 0, durationUs: 1, end: 'closed' };
     expect(line(base)).toContain('\u001b[32mclosed\u001b[39m');
     expect(line({ ...base, end: 'left-open' })).toContain('\u001b[33mleft-open\u001b[39m');

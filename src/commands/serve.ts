@@ -106,7 +106,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     server.on('warning', (msg) => (flags.json ? event({ event: 'warning', message: msg }) : say(`${c.yellow('udsctl serve:')} ${msg}`)));
     if (!flags.quiet) {
       const render = flags.json ? connectionJsonRenderer(process.pid) : connectionLineRenderer(c);
-      server.on('connection', (entry) => say(render(entry)));
+      server.on('connection', (entry) => render(entry, log));
     }
     if (worker) {
       server.on('connection', () => process.send!({ type: 'handled' } satisfies WorkerMessage));

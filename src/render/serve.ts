@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../core/duration.js';
 import type { ConnectionLog } from '../core/server.js';
+import type { LineWriter } from '../io.js';
 
 /**
  * A busy server logs tens of thousands of connections a second, nearly all
@@ -32,15 +33,15 @@ const BAD: ReadonlySet<string> = new Set(['client-reset', 'reset', 'idle-timeout
 
 /**
  * The text of a line between two fields that change with every connection
- * (the id, the duration) depends on fields that rarely do: kept while they
- * stay the same, so a line is five pieces, not twenty.
+ * (the id, the duration) depends on fields that rarely do: kept, encoded,
+ * while they stay the same, so a line is five pieces copied, not twenty joined.
  */
-function segment<F extends (...args: never[]) => string>(render: F): F {
+function segment<F extends (...args: never[]) => Uint8Array>(render: F): F {
   // Six fields at most, compared one by one: no array per call (a log line is hot code).
-  const f = render as unknown as (...args: unknown[]) => string;
+  const f = render as unknown as (...args: unknown[]) => Uint8Array;
   let fresh = true;
   let a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, g: unknown;
-  let out = '';
+  let out: Uint8Array = new Uint8Array(0);
   return ((x1?: unknown, x2?: unknown, x3?: unknown, x4?: unknown, x5?: unknown, x6?: unknown) => {
     if (fresh || x1 !== a || x2 !== b || x3 !== c || x4 !== d || x5 !== e || x6 !== g) {
       fresh = false;
@@ -51,44 +52,60 @@ function segment<F extends (...args: never[]) => string>(render: F): F {
   }) as unknown as F;
 }
 
-/** A renderer of one human line per connection (it keeps a little state: make one per log). */
-export function connectionLineRenderer(c: ChalkInstance): (log: ConnectionLog) => string {
+const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
+
+/** A renderer of one human line per connection into a LineWriter (it keeps a little state: make one per log). */
+export function connectionLineRenderer(c: ChalkInstance): (log: ConnectionLog, out: LineWriter) => void {
   const request = clip(40);
   const reply = clip(40);
-  const head = segment((at: string) => `${c.dim(at)} #`);
-  const mid = segment(
-    (bytesIn: number, bytesOut: number, req: string | undefined, rep: string | undefined) =>
-      ` in=${bytesIn}B out=${bytesOut}B req=${request(req) ?? '-'} reply=${reply(rep) ?? '-'} `,
+  const head = segment((at: string) => utf8(`${c.dim(at)} #`));
+  const mid = segment((bytesIn: number, bytesOut: number, req: string | undefined, rep: string | undefined) =>
+    utf8(` in=${bytesIn}B out=${bytesOut}B req=${request(req) ?? '-'} reply=${reply(rep) ?? '-'} `),
   );
-  const tail = segment((end: string, reason: string | undefined) => ` ${BAD.has(end) ? c.yellow(end) : c.green(end)}${reason ? c.dim(` (${reason})`) : ''}`);
-  return (log) =>
-    head(log.at) + log.id + mid(log.bytesIn, log.bytesOut, log.request, log.reply) + formatDuration(log.durationUs / 1000) + tail(log.end, log.reason);
+  const tail = segment((end: string, reason: string | undefined) => utf8(` ${BAD.has(end) ? c.yellow(end) : c.green(end)}${reason ? c.dim(` (${reason})`) : ''}`));
+  return (log, out) => {
+    out.bytes(head(log.at));
+    out.num(log.id);
+    out.bytes(mid(log.bytesIn, log.bytesOut, log.request, log.reply));
+    out.text(formatDuration(log.durationUs / 1000));
+    out.bytes(tail(log.end, log.reason));
+    out.end();
+  };
 }
 
 /**
- * A renderer of the JSON line of a connection: the same text as
- * JSON.stringify({ event: 'connection', pid, ...log }) for the fields of
- * ConnectionLog (in its order), without building an object per line.
+ * A renderer of the JSON line of a connection into a LineWriter: the same text
+ * as JSON.stringify({ event: 'connection', pid, ...log }) for the fields of
+ * ConnectionLog (in its order), without an object or a string per line.
  */
-export function connectionJsonRenderer(pid: number): (log: ConnectionLog) => string {
-  const head = `{"event":"connection","pid":${pid},"id":`;
-  const num = (n: number) => (Number.isFinite(n) ? String(n) : 'null');
+export function connectionJsonRenderer(pid: number): (log: ConnectionLog, out: LineWriter) => void {
+  const head = utf8(`{"event":"connection","pid":${pid},"id":`);
+  const json = (n: number) => (Number.isFinite(n) ? String(n) : 'null');
   const request = memo(JSON.stringify);
   const reply = memo(JSON.stringify);
-  const mid = segment(
-    (at: string, bytesIn: number, bytesOut: number, requests: number, req: string | undefined, rep: string | undefined) =>
-      `,"at":${JSON.stringify(at)},"bytesIn":${num(bytesIn)},"bytesOut":${num(bytesOut)},"requests":${num(requests)}` +
-      (req === undefined ? '' : `,"request":${request(req)}`) +
-      (rep === undefined ? '' : `,"reply":${reply(rep)}`) +
-      ',"durationUs":',
+  const mid = segment((at: string, bytesIn: number, bytesOut: number, requests: number, req: string | undefined, rep: string | undefined) =>
+    utf8(
+      `,"at":${JSON.stringify(at)},"bytesIn":${json(bytesIn)},"bytesOut":${json(bytesOut)},"requests":${json(requests)}` +
+        (req === undefined ? '' : `,"request":${request(req)}`) +
+        (rep === undefined ? '' : `,"reply":${reply(rep)}`) +
+        ',"durationUs":',
+    ),
   );
-  const tail = segment(
-    (end: string, fault: string | undefined, reason: string | undefined) =>
+  const tail = segment((end: string, fault: string | undefined, reason: string | undefined) =>
+    utf8(
       `,"end":${JSON.stringify(end)}` +
-      (fault === undefined ? '' : `,"fault":${JSON.stringify(fault)}`) +
-      (reason === undefined ? '' : `,"reason":${JSON.stringify(reason)}`) +
-      '}',
+        (fault === undefined ? '' : `,"fault":${JSON.stringify(fault)}`) +
+        (reason === undefined ? '' : `,"reason":${JSON.stringify(reason)}`) +
+        '}',
+    ),
   );
-  return (log) =>
-    head + num(log.id) + mid(log.at, log.bytesIn, log.bytesOut, log.requests, log.request, log.reply) + num(log.durationUs) + tail(log.end, log.fault, log.reason);
+  const num = (n: number, out: LineWriter) => (Number.isFinite(n) ? out.num(n) : out.text('null'));
+  return (log, out) => {
+    out.bytes(head);
+    num(log.id, out);
+    out.bytes(mid(log.at, log.bytesIn, log.bytesOut, log.requests, log.request, log.reply));
+    num(log.durationUs, out);
+    out.bytes(tail(log.end, log.fault, log.reason));
+    out.end();
+  };
 }
