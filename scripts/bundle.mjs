@@ -7,7 +7,10 @@
 // CommonJS esbuild turns them into require() calls inside each module's lazy
 // initialiser, so `send` never loads worker_threads, dns, child_process or the
 // histogram library that only `bench` and `serve --workers` use.
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
@@ -50,10 +53,40 @@ await build({
   legalComments: 'none',
 });
 
-// The launcher, and V8's code cache for the bundle, made after running the
-// code a start runs (the program's definition), so it covers those functions.
+// The launcher, and V8's code cache for the bundle. V8 compiles a function
+// when it first runs, and the cache holds the functions compiled when it is
+// made: so make it after running what CI runs thousands of times, a `send` and
+// a `probe` against a throwaway one-shot server (their output discarded). That
+// saves ~10 ms of every such start. Anything going wrong here only costs that.
 await copyFile('scripts/launch.cjs', 'dist/launch.cjs');
 const launcher = createRequire(import.meta.url)('../dist/launch.cjs');
 const { script, exports } = launcher.load(undefined);
 exports.buildProgram();
+try {
+  await warm(exports.main);
+} catch (err) {
+  console.warn(`bundle: the code cache covers less than it could (${err.message})`);
+}
 await writeFile('dist/udsctl.cjs.cache', script.createCachedData());
+
+async function warm(main) {
+  const dir = await mkdtemp(join(tmpdir(), 'udsctl-bundle-'));
+  const sock = join(dir, 's.sock');
+  const server = net.createServer((c) => c.once('data', () => c.end('OK+ at 00:00:00\n')).on('error', () => {}));
+  await new Promise((resolve, reject) => server.once('error', reject).listen(sock, resolve));
+  const write = process.stdout.write;
+  process.stdout.write = (_data, enc, cb) => ((typeof enc === 'function' ? enc : cb)?.(), true);
+  let timer;
+  const hung = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000)));
+  try {
+    for (const args of [['send', sock, 'hi'], ['probe', sock], ['probe', '--json', sock]]) {
+      const status = await Promise.race([main(['node', 'udsctl', ...args]), hung]);
+      if (status !== 0) throw new Error(`udsctl ${args[0]} exited ${status}`);
+    }
+  } finally {
+    clearTimeout(timer);
+    process.stdout.write = write;
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
