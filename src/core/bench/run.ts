@@ -13,7 +13,8 @@ import { Worker } from 'node:worker_threads';
 import { openConnection } from '../connect.js';
 import { formatEndRule } from '../end-rule.js';
 import { type ErrorCode, UdsError } from '../errors.js';
-import { type UdsServer, startServer } from '../server.js';
+import { type ServeOptions, startServer } from '../server.js';
+import { epollUnsupported, startEpollServer } from '../serve-epoll/server.js';
 import { type Target, parseTarget } from '../target.js';
 import { analysisHistogram, decodeHistogram, distribution, summarize } from './histogram.js';
 import { type BenchPlan, planBench } from './options.js';
@@ -104,7 +105,7 @@ interface Live {
 /** Run a benchmark; resolves with the measured result, rejects with a UdsError when it cannot run. */
 export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   const plan = planBench(opts);
-  let server: UdsServer | null = null;
+  let server: { close(): Promise<void> } | null = null;
   let tmpDir: string | null = null;
   const lives: Live[] = [];
   try {
@@ -112,12 +113,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     if (opts.target === undefined) {
       tmpDir = await fsp.mkdtemp(join(os.tmpdir(), 'udsctl-bench-'));
       target = parseTarget(join(tmpDir, 'bench.sock'));
-      server = await startServer(target, {
-        keepAlive: plan.mode === 'persistent',
-        idleTimeout: 0,
-        backlog: 4096,
-        graceTimeout: 500,
-      });
+      const serveOptions: ServeOptions = { keepAlive: plan.mode === 'persistent', idleTimeout: 0, backlog: 4096, graceTimeout: 500 };
+      // The fast engine (epoll threads) where it runs, as `serve --engine auto` picks: the embedded
+      // server shares the machine with the generator, so its cost per connection matters.
+      server = epollUnsupported(target, serveOptions) === null ? await startEpollServer(target, serveOptions) : await startServer(target, serveOptions);
     } else {
       target = typeof opts.target === 'string' ? parseTarget(opts.target) : opts.target;
     }
