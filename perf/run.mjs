@@ -207,46 +207,29 @@ async function headToHead(o, { id, title, serverFor, subject, reference, targets
 // ---------------------------------------------------------------- sections
 
 const SECTIONS = [
-  {
-    id: 'bench-persistent',
+  ...[
+    { mode: 'persistent', what: 'connections', min: 0.9 },
+    { mode: 'oneshot', what: 'in flight', min: 0.5 },
+  ].map(({ mode, what, min }) => ({
+    id: `bench-${mode}`,
     async run(o, peers) {
       const c = o.connections;
       return headToHead(o, {
         id: this.id,
-        title: `udsctl bench vs C client: C epoll server, persistent, ${c} connections, ${o.threads} thread(s) each`,
-        serverFor: (_side, sock) => startPeerServer(peers.cServer, ['--path', sock, '--mode', 'persistent', '--backlog', '4096'], sock),
+        title: `udsctl bench vs C client: C epoll server, ${mode}, ${c} ${what}, ${o.threads} thread(s) each`,
+        serverFor: (_side, sock) => startPeerServer(peers.cServer, ['--path', sock, '--mode', mode, '--backlog', '4096'], sock),
         subject: {
           name: 'udsctl bench',
-          measure: async (sock) => fromU(await udsctlBench(['-m', 'persistent', '-c', String(c), '--workers', String(o.threads), '-d', o.duration, sock], ms(o.duration))),
+          measure: async (sock) => fromU(await udsctlBench(['-m', mode, '-c', String(c), '--workers', String(o.threads), '-d', o.duration, sock], ms(o.duration))),
         },
         reference: {
           name: 'C client',
-          measure: async (sock) => fromC(await runCClient(['--path', sock, '--mode', 'persistent', '--connections', String(c), '--threads', String(o.threads), '--duration', o.duration])),
+          measure: async (sock) => fromC(await runCClient(['--path', sock, '--mode', mode, '--connections', String(c), '--threads', String(o.threads), '--duration', o.duration])),
         },
-        targets: { rps: { min: 0.9 }, p50: { max: 1.5 } },
+        targets: { rps: { min }, p50: { max: 1.5 } },
       });
     },
-  },
-  {
-    id: 'bench-oneshot',
-    async run(o, peers) {
-      const c = o.connections;
-      return headToHead(o, {
-        id: this.id,
-        title: `udsctl bench vs C client: C epoll server, oneshot, ${c} in flight, ${o.threads} thread(s) each`,
-        serverFor: (_side, sock) => startPeerServer(peers.cServer, ['--path', sock, '--mode', 'oneshot', '--backlog', '4096'], sock),
-        subject: {
-          name: 'udsctl bench',
-          measure: async (sock) => fromU(await udsctlBench(['-m', 'oneshot', '-c', String(c), '--workers', String(o.threads), '-d', o.duration, sock], ms(o.duration))),
-        },
-        reference: {
-          name: 'C client',
-          measure: async (sock) => fromC(await runCClient(['--path', sock, '--mode', 'oneshot', '--connections', String(c), '--threads', String(o.threads), '--duration', o.duration])),
-        },
-        targets: { rps: { min: 0.5 }, p50: { max: 1.5 } },
-      });
-    },
-  },
+  })),
   {
     id: 'bench-scale',
     async run(o, peers) {
