@@ -116,16 +116,3 @@ export function lineBuffer(stream: NodeJS.WritableStream): LineWriter & { line(t
   };
   return writer;
 }
-
-/** The text a line writer's calls make, as a string (for tests, and renderers used once). */
-export function lineText(write: (out: LineWriter) => void): string {
-  const parts: string[] = [];
-  const decoder = new TextDecoder();
-  write({
-    bytes: (b) => parts.push(decoder.decode(b)),
-    num: (n) => parts.push(String(n)),
-    text: (s) => parts.push(s),
-    end: () => parts.push('\n'),
-  });
-  return parts.join('');
-}

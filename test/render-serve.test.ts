@@ -7,11 +7,21 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ConnectionLog } from '../src/core/server.js';
 import { Writable } from 'node:stream';
-import { type LineWriter, lineBuffer, lineText } from '../src/io.js';
+import { type LineWriter, lineBuffer } from '../src/io.js';
 import { connectionJsonRenderer, connectionLineRenderer } from '../src/render/serve.js';
 
-/** A renderer's line as text, without its newline. */
-const text = (render: (log: ConnectionLog, out: LineWriter) => void) => (log: ConnectionLog) => lineText((out) => render(log, out)).replace(/\n$/, '');
+/** A renderer's line as text, without its newline: a LineWriter that joins strings, the obvious way. */
+const text = (render: (log: ConnectionLog, out: LineWriter) => void) => (log: ConnectionLog) => {
+  const parts: string[] = [];
+  const decoder = new TextDecoder();
+  render(log, {
+    bytes: (b) => parts.push(decoder.decode(b)),
+    num: (n) => parts.push(String(n)),
+    text: (s) => parts.push(s),
+    end: () => {},
+  });
+  return parts.join('');
+};
 
 const ENDS = ['closed', 'client-closed', 'client-reset', 'reset', 'idle-timeout', 'max-bytes', 'over-max-conns', 'shutdown', 'error', 'left-open'] as const;
 
