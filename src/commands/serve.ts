@@ -1,9 +1,11 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { unescapeText } from '../core/escape.js';
 import { type Fault, type ReadMode, type ServeOptions, UdsServer } from '../core/server.js';
 import { EpollServer, epollUnsupported } from '../core/serve-epoll/server.js';
-import type { ServeEngine } from '../core/serve-epoll/shared.js';
+import type { ServeEngine, ThreadLogSpec } from '../core/serve-epoll/shared.js';
 import { UdsError } from '../core/errors.js';
 import { parseTarget } from '../core/target.js';
 import { EXIT } from '../exit-codes.js';
@@ -35,6 +37,20 @@ export interface ServeFlags {
 /** Set in the environment of the processes `--workers` forks. */
 const WORKER_ENV = 'UDSCTL_SERVE_WORKER';
 type WorkerMessage = { type: 'listen' } | { type: 'stop' } | { type: 'handled' };
+
+/**
+ * Where the engine threads load the log's renderers from: the compiled module
+ * beside the bundle (dist/udsctl.cjs), beside dist/commands (tsc layout), or
+ * under dist when this runs from sources (tests). Null when it is not there:
+ * the main thread renders the log then, as for the net engine.
+ */
+function threadRenderers(): string | null {
+  for (const rel of ['./render/serve-thread.js', '../render/serve-thread.js', '../../dist/render/serve-thread.js']) {
+    const u = new URL(rel, import.meta.url);
+    if (existsSync(fileURLToPath(u))) return u.href;
+  }
+  return null;
+}
 
 /**
  * `udsctl serve`: run the reference server until --count connections are done
@@ -69,13 +85,23 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   if (epoll) options = { ...options, count: flags.count };
   const c = await errColor();
   const log = lineBuffer(io.stderr);
+  // On the epoll engine, the threads write the connection log to stderr themselves (no record
+  // crosses to this thread), when stderr is this process's own and the renderers can be loaded.
+  let logTo: ThreadLogSpec | undefined;
+  const stderrFd = (io.stderr as { fd?: unknown }).fd;
+  const renderers = epoll && !flags.quiet && io.stderr === process.stderr && typeof stderrFd === 'number' ? threadRenderers() : null;
+  if (renderers) {
+    logTo = flags.json
+      ? { fd: stderrFd as number, module: renderers, factory: 'jsonLines', args: [process.pid] }
+      : { fd: stderrFd as number, module: renderers, factory: 'humanLines', args: [c.level] };
+  }
   const say = (line: string) => log.line(line);
   const event = (obj: Record<string, unknown>) => say(JSON.stringify(obj));
   const children: ChildProcess[] = [];
 
   // Signal handlers go in before the socket exists: a supervisor that sees the
   // socket and sends SIGTERM at once must get a graceful stop, not the default kill.
-  const server = epoll ? new EpollServer(target, { ...options, threads: workers }) : new UdsServer(target, options);
+  const server = epoll ? new EpollServer(target, { ...options, threads: workers, logTo }) : new UdsServer(target, options);
   let stopping = 0;
   const stop = () => {
     for (const child of children) if (child.connected) child.send({ type: 'stop' } satisfies WorkerMessage);
@@ -104,7 +130,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   try {
     const done = new Promise<void>((resolve) => server.once('done', resolve));
     server.on('warning', (msg) => (flags.json ? event({ event: 'warning', message: msg }) : say(`${c.yellow('udsctl serve:')} ${msg}`)));
-    if (!flags.quiet) {
+    if (!flags.quiet && !logTo) {
       const render = flags.json ? connectionJsonRenderer(process.pid) : connectionLineRenderer(c);
       server.on('connection', (entry) => render(entry, log));
     }
@@ -134,6 +160,11 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
       if (server.replacedStale) say(`${c.yellow('udsctl serve:')} replaced a stale socket file at ${where} (no server was listening)`);
       const extra = [flags.fault ? `fault: ${flags.fault}` : '', workers > 1 ? `${workers} ${epoll ? 'threads' : 'processes'}` : ''].filter(Boolean).join(', ');
       say(`${c.green('udsctl serve:')} listening on ${where}${extra ? ` (${extra})` : ''}`);
+    }
+    // What this thread printed comes first; then the threads' log lines.
+    if (server instanceof EpollServer) {
+      await log.flush();
+      server.openLog();
     }
     if (stopping > 0) stop();
     await done;

@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../core/duration.js';
 import type { ConnectionLog } from '../core/server.js';
-import type { LineWriter } from '../io.js';
+import type { LineWriter } from '../core/line-writer.js';
 
 /**
  * A busy server logs tens of thousands of connections a second, nearly all
@@ -54,6 +54,24 @@ function segment<F extends (...args: never[]) => Uint8Array>(render: F): F {
 
 const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 
+/** Durations below this many microseconds are kept encoded, by value. */
+const DURATIONS_KEPT = 10_000;
+
+/**
+ * A connection's duration as formatDuration writes it, encoded: most
+ * connections take one of a few hundred whole-microsecond values, and
+ * toFixed plus encoding was the dearest piece of a line.
+ */
+function durationBytes(): (us: number) => Uint8Array {
+  const kept: (Uint8Array | undefined)[] = [];
+  return (us) => {
+    if (!(Number.isInteger(us) && us >= 0 && us < DURATIONS_KEPT)) return utf8(formatDuration(us / 1000));
+    let b = kept[us];
+    if (b === undefined) kept[us] = b = utf8(formatDuration(us / 1000));
+    return b;
+  };
+}
+
 /** A renderer of one human line per connection into a LineWriter (it keeps a little state: make one per log). */
 export function connectionLineRenderer(c: ChalkInstance): (log: ConnectionLog, out: LineWriter) => void {
   const request = clip(40);
@@ -63,11 +81,12 @@ export function connectionLineRenderer(c: ChalkInstance): (log: ConnectionLog, o
     utf8(` in=${bytesIn}B out=${bytesOut}B req=${request(req) ?? '-'} reply=${reply(rep) ?? '-'} `),
   );
   const tail = segment((end: string, reason: string | undefined) => utf8(` ${BAD.has(end) ? c.yellow(end) : c.green(end)}${reason ? c.dim(` (${reason})`) : ''}`));
+  const duration = durationBytes();
   return (log, out) => {
     out.bytes(head(log.at));
     out.num(log.id);
     out.bytes(mid(log.bytesIn, log.bytesOut, log.request, log.reply));
-    out.text(formatDuration(log.durationUs / 1000));
+    out.bytes(duration(log.durationUs));
     out.bytes(tail(log.end, log.reason));
     out.end();
   };

@@ -329,6 +329,54 @@ describe('the epoll engine', () => {
     expect(child.exitCode).toBeNull();
   });
 
+  it('the threads write the log: a client served before the listening line is logged after it', async () => {
+    const sock = join(tmpDir(), 's.sock');
+    const child = startCli(['serve', '--engine', 'epoll', sock]);
+    const log = collectStderr(child);
+    // Connect the moment the socket exists, before the main thread has said where it listens.
+    const until = Date.now() + 10_000;
+    while (!existsSync(sock) && Date.now() < until) await sleep(1);
+    const first = await talk(sock, ['early']);
+    expect(first.reply.toString()).toMatch(REPLY_RE);
+    await waitForStderr(child, /#1 in=/);
+    child.kill('SIGTERM');
+    expect(await waitExit(child)).toBe(0);
+    const lines = log.text().trim().split('\n');
+    expect(lines[0]).toMatch(/^udsctl serve: listening on /);
+    expect(lines.filter((l) => / #\d+ in=/.test(l))).toHaveLength(1);
+    expect(lines.find((l) => / #1 in=/.test(l))).toMatch(/ #1 in=5B out=16B req="early" reply="OK\+ at \d\d:\d\d:\d\d\\n" \S+ closed$/);
+  });
+
+  it('thousands of log lines through a pipe arrive whole, each connection once', async () => {
+    const { child, log, sock } = await serve('epoll', ['--json']);
+    const n = 3000;
+    for (let k = 0; k < n; k += 100) await Promise.all(Array.from({ length: 100 }, () => talk(sock, ['hi'])));
+    child.kill('SIGTERM');
+    expect(await waitExit(child)).toBe(0);
+    const events = log
+      .text()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; id?: number });
+    expect(events[0].event).toBe('listening');
+    expect(events.at(-1)!.event).toBe('stopped');
+    const ids = events.filter((e) => e.event === 'connection').map((e) => e.id!);
+    expect(ids.sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+  });
+
+  it('a log reader that goes away: serve stops logging and goes on serving', async () => {
+    const { child, sock } = await serve('epoll', []);
+    child.stderr!.destroy(); // the read end of serve's stderr pipe is closed: its writes now fail (EPIPE)
+    for (let k = 0; k < 5; k++) {
+      const r = await talk(sock, ['hi']);
+      expect(r.reply.toString()).toMatch(REPLY_RE);
+      await sleep(80); // past the log's batch time: each line is written (and fails) before the next client
+    }
+    expect(child.exitCode).toBeNull();
+    child.kill('SIGTERM');
+    expect(await waitExit(child)).toBe(0);
+  });
+
   it('a second SIGTERM closes what is left at once', async () => {
     const { child, sock } = await serve('epoll', ['--grace', '30s', '--quiet']);
     const c = net.connect(sock);

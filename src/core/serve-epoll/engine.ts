@@ -75,6 +75,7 @@ import {
   errnoName,
 } from '../ffi.js';
 import { loadServeSys } from './sys.js';
+import { type ConnectionRenderer, ThreadLog } from './thread-log.js';
 
 const MAX_EVENTS = 256;
 /** Bound on every epoll_wait: how soon a thread sees a state change. */
@@ -128,8 +129,11 @@ function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, l
   else dst.set(src.subarray(from, from + len), to);
 }
 
-/** Run one serving thread until shutdown. Never throws for a client's doing; returns when done. */
-export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, transfer?: ArrayBuffer[]) => void): void {
+/**
+ * Run one serving thread until shutdown. Never throws for a client's doing;
+ * returns when done. `render`: the renderer cfg.logTo names, loaded.
+ */
+export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, transfer?: ArrayBuffer[]) => void, render?: ConnectionRenderer): void {
   const sys = loadServeSys();
   const ctl = new Int32Array(cfg.control);
   const ids = new BigInt64Array(cfg.ids);
@@ -137,7 +141,9 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
   const keepAlive = cfg.keepAlive;
   const readMode = cfg.read;
   const echo = cfg.echo;
-  const logOn = cfg.log;
+  const tlog = cfg.logTo && render ? new ThreadLog(cfg.logTo.fd, render, ctl, cfg, (message) => post({ type: 'warning', message }), performance.now()) : null;
+  const postLog = cfg.log; // records for the main thread
+  const logOn = postLog || tlog !== null;
   const maxBytes = cfg.maxBytes;
   const idleMs = cfg.idleMs;
   const maxConns = cfg.maxConns;
@@ -270,12 +276,16 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
   let logTextLen = 0;
   let logFirstAt = 0;
 
+  /** The records so far: rendered here (logTo), and/or sent to the main thread. */
   const flushLog = (): void => {
     if (logCount === 0) return;
-    const nums = logNums;
-    const text = logText.slice(0, logTextLen);
-    post({ type: 'logs', count: logCount, nums, text }, [nums.buffer as ArrayBuffer, text.buffer as ArrayBuffer]);
-    logNums = new Float64Array(LOG_BATCH * R_FIELDS);
+    if (tlog) tlog.add(logCount, logNums, logText.subarray(0, logTextLen), now);
+    if (postLog) {
+      const nums = logNums;
+      const text = logText.slice(0, logTextLen);
+      post({ type: 'logs', count: logCount, nums, text }, [nums.buffer as ArrayBuffer, text.buffer as ArrayBuffer]);
+      logNums = new Float64Array(LOG_BATCH * R_FIELDS);
+    }
     logCount = 0;
     logTextLen = 0;
   };
@@ -332,7 +342,19 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
     if (++logCount === LOG_BATCH) flushLog();
   };
 
-  const nextId = (): number => Number(Atomics.add(ids, 0, 1n));
+  // Ids are taken from the shared counter in blocks when this thread is the only one (a BigInt
+  // atomic per connection was a visible cost); with several, one at a time, so ids keep accept order.
+  const idBlock = cfg.threads === 1 ? 1024 : 1;
+  const idBlockBig = BigInt(idBlock);
+  let idNext = 0;
+  let idEnd = 0;
+  const nextId = (): number => {
+    if (idNext === idEnd) {
+      idNext = Number(Atomics.add(ids, 0, idBlockBig));
+      idEnd = idNext + idBlock;
+    }
+    return idNext++;
+  };
 
   // ---- epoll registration
 
@@ -860,8 +882,10 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
       else nextScan = now + scanEvery;
     }
     if (logCount > 0 && now - logFirstAt >= LOG_FLUSH_MS) flushLog();
+    tlog?.write(now); // lines held until the main thread opens the log
   }
   flushLog();
+  tlog?.write(now, true);
   dropListener();
   if (reserveFd >= 0) sys.close(reserveFd);
   sys.close(ep);

@@ -20,40 +20,33 @@ import { type Target, parseTarget } from '../target.js';
 import {
   ABORT,
   C_FD_BASE,
+  C_LOG_OPEN,
   C_STATE,
   C_STOP_ACKS,
   CLOSING,
-  ENDS,
-  PREVIEW,
-  R_AT,
-  R_DURATION,
-  R_END,
-  R_ERRNO,
-  R_FIELDS,
-  R_ID,
-  R_IN,
-  R_OUT,
-  R_REASON,
-  R_REP_LEN,
-  R_REQ_LEN,
-  R_REQUESTS,
-  REASON_ERRNO,
-  REASON_IDLE,
-  REASON_MAX_BYTES,
-  REASON_MAX_CONNS,
-  REASON_NO_REQUEST,
   STOP,
+  type ReasonLimits,
+  RecordReader,
   type ThreadConfig,
+  type ThreadLogSpec,
   type ThreadMessage,
   acceptedWord,
   controlWords,
 } from './shared.js';
-import { errnoName } from '../ffi.js';
 import { loadServeSys } from './sys.js';
 
 export interface EpollServeOptions extends ServeOptions {
   /** Engine threads, each with its own epoll set on the listening socket. Default 1. */
   threads?: number;
+  /**
+   * Have the threads write the connection log themselves, to this descriptor,
+   * rendered by the module named (see ThreadLogSpec): the cheapest log, as no
+   * record crosses threads. Lines wait until openLog() (so that what the
+   * caller prints after listen() comes first), at most LOG_HOLD_MS. A log
+   * reader that does not keep up slows serving down; nothing is dropped.
+   * 'connection' events still come for listeners present at listen().
+   */
+  logTo?: ThreadLogSpec;
 }
 
 /** Bound on the threads starting (loading modules and koffi). */
@@ -102,26 +95,6 @@ function openFds(): number {
   }
 }
 
-/** The last preview decoded, and its bytes: the same bytes again give the same string without decoding. */
-class TextCache {
-  private bytes = Buffer.alloc(PREVIEW);
-  private len = -1;
-  private text: string | undefined;
-
-  decode(buf: Buffer, pos: number, len: number): string | undefined {
-    if (len < 0) return undefined;
-    if (len === this.len) {
-      let k = 0;
-      while (k < len && buf[pos + k] === this.bytes[k]) k++;
-      if (k === len) return this.text;
-    }
-    buf.copy(this.bytes, 0, pos, pos + len);
-    this.len = len;
-    this.text = buf.toString('utf8', pos, pos + len);
-    return this.text;
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Live {
@@ -147,10 +120,8 @@ export class EpollServer extends EventEmitter<ServerEvents> {
   private closing?: Promise<void>;
   private allDone?: Promise<void>;
   private emfileLimit = Infinity;
-  private lastAt = -1;
-  private lastAtText = '';
-  private readonly requestText = new TextCache();
-  private readonly replyText = new TextCache();
+  private readonly limits: ReasonLimits;
+  private readonly records: RecordReader;
   private listenFdOpen = false;
 
   constructor(target: Target, options: EpollServeOptions = {}) {
@@ -161,6 +132,17 @@ export class EpollServer extends EventEmitter<ServerEvents> {
     this.control = new Int32Array(new SharedArrayBuffer(4 * controlWords(n)));
     this.ids = new BigInt64Array(new SharedArrayBuffer(8));
     this.ids[0] = 1n;
+    this.limits = {
+      idleMs: options.idleTimeout ?? SERVE_DEFAULTS.idleTimeout,
+      maxBytes: options.maxBytes ?? SERVE_DEFAULTS.maxBytes,
+      maxConns: options.maxConns ?? 0,
+    };
+    this.records = new RecordReader(this.limits);
+  }
+
+  /** Let the threads write the log (logTo) from now on. */
+  openLog(): void {
+    Atomics.store(this.control, C_LOG_OPEN, 1);
   }
 
   /** Bind, start the threads, listen; handles stale files, refuses live servers and non-sockets. */
@@ -219,12 +201,11 @@ export class EpollServer extends EventEmitter<ServerEvents> {
         echo: o.echo === true,
         keepAlive: o.keepAlive === true,
         read: o.read ?? 'once',
-        maxBytes: o.maxBytes ?? SERVE_DEFAULTS.maxBytes,
-        idleMs: o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout,
-        maxConns: o.maxConns ?? 0,
+        ...this.limits,
         count: o.count ?? 0,
         // Records are made only when somebody listens for them (serve --quiet: nobody).
         log: this.listenerCount('connection') > 0,
+        logTo: o.logTo ?? null,
         fdLimit: this.emfileLimit,
         control: this.control.buffer as SharedArrayBuffer,
         ids: this.ids.buffer as SharedArrayBuffer,
@@ -279,57 +260,9 @@ export class EpollServer extends EventEmitter<ServerEvents> {
     // The listeners fetched once per batch and called directly: emit() per record was a visible share of the log's cost.
     const listeners = this.rawListeners('connection') as Array<(log: ConnectionLog) => void>; // raw: once() wrappers fire once
     if (listeners.length === 0) return;
-    const buf = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
-    let pos = 0;
-    const req = this.requestText;
-    const rep = this.replyText;
-    for (let k = 0; k < count; k++) {
-      const o = k * R_FIELDS;
-      const at = nums[o + R_AT];
-      // Records come by the thousand a second, mostly alike: the time and the texts are decoded once per change.
-      if (at !== this.lastAt) {
-        this.lastAt = at;
-        this.lastAtText = new Date(at).toISOString();
-      }
-      const reqLen = nums[o + R_REQ_LEN];
-      const request = req.decode(buf, pos, reqLen);
-      if (reqLen > 0) pos += reqLen;
-      const repLen = nums[o + R_REP_LEN];
-      const reply = rep.decode(buf, pos, repLen);
-      if (repLen > 0) pos += repLen;
-      const entry: ConnectionLog = {
-        id: nums[o + R_ID],
-        at: this.lastAtText,
-        bytesIn: nums[o + R_IN],
-        bytesOut: nums[o + R_OUT],
-        requests: nums[o + R_REQUESTS],
-        request,
-        reply,
-        durationUs: nums[o + R_DURATION],
-        end: ENDS[nums[o + R_END]],
-      };
-      const reason = this.reason(nums[o + R_REASON], nums[o + R_ERRNO]);
-      if (reason) entry.reason = reason;
+    this.records.read(count, nums, text, (entry) => {
       for (const l of listeners) l.call(this, entry);
-    }
-  }
-
-  private reason(code: number, errno: number): string | undefined {
-    const o = this.options;
-    switch (code) {
-      case REASON_ERRNO:
-        return errnoName(errno);
-      case REASON_IDLE:
-        return `no data for ${o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout}ms`;
-      case REASON_MAX_BYTES:
-        return `request over --max-bytes ${o.maxBytes ?? SERVE_DEFAULTS.maxBytes}`;
-      case REASON_MAX_CONNS:
-        return `over --max-conns ${o.maxConns}: closed at once`;
-      case REASON_NO_REQUEST:
-        return 'client closed without a request';
-      default:
-        return undefined;
-    }
+    });
   }
 
   /** The bound address as a target string. */

@@ -4,7 +4,8 @@
  * which connection records travel (numbers in a Float64Array, previews in
  * one byte array; both transferred, not copied).
  */
-import type { ConnEnd, ReadMode } from '../server.js';
+import type { ConnEnd, ConnectionLog, ReadMode } from '../server.js';
+import { errnoName } from '../ffi.js';
 
 export const SERVE_ENGINES = ['auto', 'epoll', 'net'] as const;
 export type ServeEngine = (typeof SERVE_ENGINES)[number];
@@ -21,6 +22,8 @@ export const C_FD_WARNED = 3;
 export const C_STOP_ACKS = 4;
 /** Open descriptors besides connections (measured once the threads run). */
 export const C_FD_BASE = 5;
+/** 1 once threads that write the log themselves (ThreadConfig.logTo) may write it. */
+export const C_LOG_OPEN = 6;
 /** Then, per thread: accepted so far (the main thread watches it to drain the queue), and open now. */
 export const C_PER_THREAD = 8;
 export const controlWords = (threads: number): number => C_PER_THREAD + 2 * threads;
@@ -51,8 +54,10 @@ export interface ThreadConfig {
   maxConns: number;
   /** 0: no limit. */
   count: number;
-  /** Record connections for the log. */
+  /** Record connections for the log, to be sent to the main thread ('logs' messages). */
   log: boolean;
+  /** Write the log here from the thread itself, rendered by a module it loads; null: not. */
+  logTo: ThreadLogSpec | null;
   /** The soft limit on open descriptors (Infinity when unknown). */
   fdLimit: number;
   control: SharedArrayBuffer;
@@ -100,6 +105,116 @@ export const REASON_IDLE = 2;
 export const REASON_MAX_BYTES = 3;
 export const REASON_MAX_CONNS = 4;
 export const REASON_NO_REQUEST = 5;
+
+/**
+ * A connection log the engine threads write themselves, straight to a file
+ * descriptor: no record crosses to the main thread. The engine knows nothing of
+ * the log's format: each thread imports `module` and calls its export `factory`
+ * with `args`, which returns the renderer (log, out) => void.
+ */
+export interface ThreadLogSpec {
+  fd: number;
+  module: string;
+  factory: string;
+  args: unknown[];
+}
+
+/** The limits a reason's wording names. */
+export interface ReasonLimits {
+  idleMs: number;
+  maxBytes: number;
+  maxConns: number;
+}
+
+/** The words for why a connection ended (the net engine's), or undefined. */
+export function reasonText(code: number, errno: number, limits: ReasonLimits): string | undefined {
+  switch (code) {
+    case REASON_ERRNO:
+      return errnoName(errno);
+    case REASON_IDLE:
+      return `no data for ${limits.idleMs}ms`;
+    case REASON_MAX_BYTES:
+      return `request over --max-bytes ${limits.maxBytes}`;
+    case REASON_MAX_CONNS:
+      return `over --max-conns ${limits.maxConns}: closed at once`;
+    case REASON_NO_REQUEST:
+      return 'client closed without a request';
+    default:
+      return undefined;
+  }
+}
+
+/** The last preview decoded, and its bytes: the same bytes again give the same string without decoding. */
+class TextCache {
+  private bytes = Buffer.alloc(PREVIEW);
+  private len = -1;
+  private text: string | undefined;
+
+  decode(buf: Buffer, pos: number, len: number): string | undefined {
+    if (len < 0) return undefined;
+    if (len === this.len) {
+      let k = 0;
+      while (k < len && buf[pos + k] === this.bytes[k]) k++;
+      if (k === len) return this.text;
+    }
+    buf.copy(this.bytes, 0, pos, pos + len);
+    this.len = len;
+    this.text = buf.toString('utf8', pos, pos + len);
+    return this.text;
+  }
+}
+
+/**
+ * Reads batches of connection records (the compact form above) back into
+ * ConnectionLog entries. Records come by the thousand a second, mostly alike:
+ * the time and the texts are decoded once per change.
+ */
+export class RecordReader {
+  private lastAt = -1;
+  private atText = '';
+  private readonly requestText = new TextCache();
+  private readonly replyText = new TextCache();
+
+  constructor(private readonly limits: ReasonLimits) {}
+
+  /**
+   * Call `each` with every record of the batch: with `reuse` filled in (for a
+   * caller that keeps nothing of it past the call), or else a new entry each.
+   */
+  read(count: number, nums: Float64Array, text: Uint8Array, each: (log: ConnectionLog) => void, reuse?: ConnectionLog): void {
+    const buf = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+    let pos = 0;
+    for (let k = 0; k < count; k++) {
+      const o = k * R_FIELDS;
+      const at = nums[o + R_AT];
+      if (at !== this.lastAt) {
+        this.lastAt = at;
+        this.atText = new Date(at).toISOString();
+      }
+      const reqLen = nums[o + R_REQ_LEN];
+      const request = this.requestText.decode(buf, pos, reqLen);
+      if (reqLen > 0) pos += reqLen;
+      const repLen = nums[o + R_REP_LEN];
+      const reply = this.replyText.decode(buf, pos, repLen);
+      if (repLen > 0) pos += repLen;
+      const code = nums[o + R_REASON];
+      const reason = code === REASON_NONE ? undefined : reasonText(code, nums[o + R_ERRNO], this.limits);
+      const entry: ConnectionLog = reuse ?? ({} as ConnectionLog);
+      entry.id = nums[o + R_ID];
+      entry.at = this.atText;
+      entry.bytesIn = nums[o + R_IN];
+      entry.bytesOut = nums[o + R_OUT];
+      entry.requests = nums[o + R_REQUESTS];
+      entry.request = request;
+      entry.reply = reply;
+      entry.durationUs = nums[o + R_DURATION];
+      entry.end = ENDS[nums[o + R_END]];
+      if (reuse) entry.reason = reason;
+      else if (reason !== undefined) entry.reason = reason;
+      each(entry);
+    }
+  }
+}
 
 export type ThreadMessage =
   | { type: 'ready' }

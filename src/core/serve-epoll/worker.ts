@@ -1,17 +1,27 @@
 /**
- * Entry of a serve engine thread: runs the loop until shutdown, then says
- * `done` (the last message on the port, so the main thread has every log
- * record once it sees it).
+ * Entry of a serve engine thread: loads the log renderer when the thread
+ * writes the log itself (ThreadConfig.logTo), runs the loop until shutdown,
+ * then says `done` (the last message on the port, so the main thread has every
+ * log record once it sees it).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { runServeThread } from './engine.js';
 import type { ThreadConfig, ThreadMessage } from './shared.js';
+import type { ConnectionRenderer } from './thread-log.js';
 
 const port = parentPort!;
 const post = (msg: ThreadMessage, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer);
+const cfg = workerData as ThreadConfig;
 
 try {
-  runServeThread(workerData as ThreadConfig, post);
+  let render: ConnectionRenderer | undefined;
+  if (cfg.logTo) {
+    const mod = (await import(cfg.logTo.module)) as Record<string, (...args: unknown[]) => ConnectionRenderer>;
+    const factory = mod[cfg.logTo.factory];
+    if (typeof factory !== 'function') throw new Error(`${cfg.logTo.module} has no function ${cfg.logTo.factory}`);
+    render = factory(...cfg.logTo.args);
+  }
+  runServeThread(cfg, post, render);
 } catch (err) {
   post({ type: 'fatal', message: (err as Error)?.message ?? String(err) });
 }

@@ -1,0 +1,163 @@
+/**
+ * ThreadLog: the connection log serve's epoll threads write themselves. A batch
+ * of records in the engine's compact form goes in; lines come out on a real
+ * descriptor, held until the main thread opens the log, cut at line ends for
+ * pipes, and a descriptor that fails ends the log, not the thread.
+ */
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LOG_HOLD_MS, ThreadLog, writeEnd } from '../../src/core/serve-epoll/thread-log.js';
+import {
+  C_LOG_OPEN,
+  END_CODE,
+  R_AT,
+  R_DURATION,
+  R_END,
+  R_ERRNO,
+  R_FIELDS,
+  R_ID,
+  R_IN,
+  R_OUT,
+  R_REASON,
+  R_REP_LEN,
+  R_REQ_LEN,
+  R_REQUESTS,
+  REASON_IDLE,
+  controlWords,
+} from '../../src/core/serve-epoll/shared.js';
+import { connectionJsonRenderer } from '../../src/render/serve.js';
+import { tmpDir } from '../helpers/tmp-dir.js';
+
+const LIMITS = { idleMs: 250, maxBytes: 1024, maxConns: 0 };
+const AT = Date.UTC(2026, 10, 27, 5, 0, 0, 123);
+
+/** n records as the engine keeps them: ids from `first`, request "hi <id>", the reply "OK\n"; the third ended idle. */
+function batch(n: number, first = 1) {
+  const nums = new Float64Array(n * R_FIELDS);
+  const texts: Buffer[] = [];
+  for (let k = 0; k < n; k++) {
+    const o = k * R_FIELDS;
+    const req = Buffer.from(`hi ${first + k}`);
+    const rep = Buffer.from('OK\n');
+    const idle = k === 2;
+    nums[o + R_ID] = first + k;
+    nums[o + R_AT] = AT + k;
+    nums[o + R_IN] = req.length;
+    nums[o + R_OUT] = idle ? 0 : rep.length;
+    nums[o + R_REQUESTS] = 1;
+    nums[o + R_DURATION] = 40 + k;
+    nums[o + R_END] = idle ? END_CODE['idle-timeout'] : END_CODE.closed;
+    nums[o + R_REASON] = idle ? REASON_IDLE : 0;
+    nums[o + R_ERRNO] = 0;
+    nums[o + R_REQ_LEN] = req.length;
+    nums[o + R_REP_LEN] = idle ? -1 : rep.length;
+    texts.push(req);
+    if (!idle) texts.push(rep);
+  }
+  return { n, nums, text: new Uint8Array(Buffer.concat(texts)) };
+}
+
+function setup(fd: number) {
+  const ctl = new Int32Array(new SharedArrayBuffer(4 * controlWords(1)));
+  const warnings: string[] = [];
+  const log = new ThreadLog(fd, connectionJsonRenderer(42), ctl, LIMITS, (m) => warnings.push(m), 0);
+  return { ctl, warnings, log };
+}
+
+const lines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('ThreadLog', () => {
+  it('renders each record as the main thread would, and holds the lines until the log is opened', () => {
+    const file = join(tmpDir(), 'log');
+    const fd = openSync(file, 'w');
+    try {
+      const { ctl, log, warnings } = setup(fd);
+      const b = batch(5);
+      log.add(b.n, b.nums, b.text, 10);
+      expect(readFileSync(file, 'utf8')).toBe(''); // held
+      Atomics.store(ctl, C_LOG_OPEN, 1);
+      log.write(20);
+      const got = lines(file);
+      expect(got.map((e) => e.id)).toEqual([1, 2, 3, 4, 5]);
+      expect(got[0]).toEqual({
+        event: 'connection',
+        pid: 42,
+        id: 1,
+        at: '2026-11-27T05:00:00.123Z',
+        bytesIn: 4,
+        bytesOut: 3,
+        requests: 1,
+        request: 'hi 1',
+        reply: 'OK\n',
+        durationUs: 40,
+        end: 'closed',
+      });
+      // The reused entry carries nothing over: no reason after the idle one, no reply on it.
+      expect(got[2]).toMatchObject({ end: 'idle-timeout', reason: 'no data for 250ms' });
+      expect(got[2]).not.toHaveProperty('reply');
+      expect(got[3]).not.toHaveProperty('reason');
+      expect(warnings).toEqual([]);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('a held log is written anyway at the end, or once LOG_HOLD_MS has passed', () => {
+    const file = join(tmpDir(), 'log');
+    const fd = openSync(file, 'w');
+    try {
+      const a = setup(fd);
+      const b = batch(2);
+      a.log.add(b.n, b.nums, b.text, 0);
+      a.log.write(LOG_HOLD_MS - 1);
+      expect(lines(file)).toHaveLength(0);
+      a.log.write(LOG_HOLD_MS);
+      expect(lines(file)).toHaveLength(2);
+      const c = setup(fd);
+      const d = batch(3, 3);
+      c.log.add(d.n, d.nums, d.text, 0);
+      c.log.write(1, true);
+      expect(lines(file).map((e) => e.id)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('a descriptor that fails ends the log with one warning, and the thread goes on', () => {
+    const file = join(tmpDir(), 'log');
+    writeFileSync(file, '');
+    const fd = openSync(file, 'r'); // not writable: EBADF
+    const { ctl, log, warnings } = setup(fd);
+    Atomics.store(ctl, C_LOG_OPEN, 1);
+    const b = batch(3);
+    expect(() => log.add(b.n, b.nums, b.text, 0)).not.toThrow();
+    expect(() => log.add(b.n, b.nums, b.text, 0)).not.toThrow();
+    closeSync(fd);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^the connection log could not be written \(EBADF\); connections are no longer logged$/);
+  });
+});
+
+describe('writeEnd: how a pipe write is cut', () => {
+  it('whole lines up to the limit; all of it when it fits; a longer line at the limit', () => {
+    const text = Buffer.from(Array.from({ length: 200 }, (_, i) => `line ${i} ${'x'.repeat(i % 37)}\n`).join(''));
+    let pos = 0;
+    const cuts: number[] = [];
+    while (pos < text.length) {
+      const end = writeEnd(text, pos, 256);
+      expect(end - pos).toBeLessThanOrEqual(256);
+      expect(text[end - 1]).toBe(0x0a);
+      cuts.push(end);
+      pos = end;
+    }
+    expect(cuts.length).toBeGreaterThan(1);
+    expect(writeEnd(text, 0, text.length)).toBe(text.length);
+    const long = Buffer.from(`${'y'.repeat(600)}\nz\n`);
+    expect(writeEnd(long, 0, 256)).toBe(256);
+  });
+});
