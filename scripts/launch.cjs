@@ -6,15 +6,19 @@
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { Script } = require('node:vm');
-const { Module, createRequire } = require('node:module');
 
 const file = join(__dirname, 'udsctl.cjs');
 
-/** Compile the bundle (with the cache when there is one); returns the Script and its exports. */
+/**
+ * Compile the bundle (with the cache when there is one); returns the Script and
+ * its exports. The wrapper is CommonJS's own (Module.wrap); the bundle's require
+ * is ours, which resolves from this same folder (node:module not loaded for it).
+ */
 function load(cachedData) {
-  const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n});`;
+  const script = new Script(source, { filename: file, cachedData });
   const mod = { exports: {} };
-  script.runInThisContext()(mod.exports, createRequire(file), mod, file, __dirname);
+  script.runInThisContext()(mod.exports, require, mod, file, __dirname);
   return { script, exports: mod.exports };
 }
 

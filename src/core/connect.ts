@@ -1,6 +1,5 @@
 import { stat } from 'node:fs';
 import net from 'node:net';
-import { connectAbstractFd } from './libc.js';
 import { UdsError, fromConnectErrno } from './errors.js';
 import type { Target } from './target.js';
 import { nowMs } from './clock.js';
@@ -55,15 +54,19 @@ export async function openConnection(target: Target, opts: ConnectOptions = {}):
   }
 }
 
-function connectOnce(target: Target, leftMs: number, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
-  if (target.kind === 'abstract') {
-    try {
-      const fd = connectAbstractFd(target.name);
-      return Promise.resolve(new net.Socket({ fd, readable: true, writable: true }));
-    } catch (err) {
-      return Promise.reject(fromConnectErrno(err as NodeJS.ErrnoException, target.display));
-    }
+/** An abstract name, connected through libc (see libc.ts), loaded only for these: a path needs none of it. */
+async function connectAbstract(target: Extract<Target, { kind: 'abstract' }>): Promise<net.Socket> {
+  const { connectAbstractFd } = await import('./libc.js');
+  try {
+    const fd = connectAbstractFd(target.name);
+    return new net.Socket({ fd, readable: true, writable: true });
+  } catch (err) {
+    throw fromConnectErrno(err as NodeJS.ErrnoException, target.display);
   }
+}
+
+function connectOnce(target: Target, leftMs: number, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
+  if (target.kind === 'abstract') return connectAbstract(target);
   return new Promise((resolve, reject) => {
     const socket =
       target.kind === 'unix' ? net.connect({ path: target.path }) : net.connect({ host: target.host, port: target.port });

@@ -7,22 +7,9 @@ import { nowMs, nowUs } from './clock.js';
 import { UdsError } from './errors.js';
 import { inspectSocketFile, removeSocketFile } from './socket-file.js';
 import { type Target, parseTarget } from './target.js';
+import { type Fault, type ReadMode, SERVE_DEFAULTS } from './serve-options.js';
 
-export const FAULTS = ['never-close', 'silent', 'no-newline', 'close-without-reply', 'reset', 'slow'] as const;
-export type Fault = (typeof FAULTS)[number];
-
-/** What each fault reproduces, for --help, the README and the man page. */
-export const FAULT_HELP: Record<Fault, string> = {
-  'never-close': 'reply, then keep the connection open: clients that read to end-of-file block forever',
-  silent: 'accept and read, never reply: clients wait for a reply that never comes',
-  'no-newline': 'reply without the trailing newline: line-reading clients (PHP_NORMAL_READ) keep waiting',
-  'close-without-reply': 'read the request, close without replying: clients get an empty reply',
-  reset: 'abort the connection instead of replying: clients see ECONNRESET',
-  slow: 'reply only after --delay (default 1s): clients with short timeouts give up',
-};
-
-export const READ_MODES = ['once', 'line', 'eof'] as const;
-export type ReadMode = (typeof READ_MODES)[number];
+export { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, type Fault, type ReadMode } from './serve-options.js';
 
 export const ONESHOT_READ_SIZE = 512;
 
@@ -57,14 +44,6 @@ export interface ServeOptions {
   /** Replace a stale socket file (default true). */
   replaceStale?: boolean;
 }
-
-export const SERVE_DEFAULTS = {
-  maxBytes: 1024 * 1024,
-  idleTimeout: 60_000,
-  backlog: 511,
-  graceTimeout: 5_000,
-  slowDelay: 1_000,
-} as const;
 
 /** How a served connection ended. */
 export type ConnEnd =

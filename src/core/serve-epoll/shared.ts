@@ -7,8 +7,7 @@
 import type { ConnEnd, ConnectionLog, ReadMode } from '../server.js';
 import { errnoName } from '../ffi.js';
 
-export const SERVE_ENGINES = ['auto', 'epoll', 'net'] as const;
-export type ServeEngine = (typeof SERVE_ENGINES)[number];
+export { SERVE_ENGINES, type ServeEngine } from '../serve-options.js';
 
 /** Control words (Int32Array over a SharedArrayBuffer). */
 export const C_STATE = 0;
