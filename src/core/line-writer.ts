@@ -52,8 +52,13 @@ export class LineBytes implements LineWriter {
   }
 
   bytes(b: Uint8Array): void {
-    this.room(b.length).set(b, this.len);
-    this.len += b.length;
+    const n = b.length;
+    const buf = this.room(n);
+    const at = this.len;
+    // The pieces of a line are short: a loop beats set()'s call for them.
+    if (n <= 64) for (let k = 0; k < n; k++) buf[at + k] = b[k];
+    else buf.set(b, at);
+    this.len = at + n;
   }
 
   num(n: number): void {
@@ -61,8 +66,14 @@ export class LineBytes implements LineWriter {
     const b = this.room(MAX_DIGITS);
     const at = this.len;
     let digits = 1;
-    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-    for (let k = at + digits - 1, x = n; k >= at; k--, x = Math.floor(x / 10)) b[k] = 0x30 + (x % 10);
+    for (let p = 10; p <= n && digits < MAX_DIGITS; p *= 10) digits++;
+    let x = n;
+    // Below 2^31 the division is an integer one (| 0); above, a float one.
+    for (let k = at + digits - 1; k >= at; k--) {
+      const q = x < 0x80000000 ? (x / 10) | 0 : Math.floor(x / 10);
+      b[k] = 0x30 + (x - q * 10);
+      x = q;
+    }
     this.len = at + digits;
   }
 
