@@ -7,7 +7,7 @@
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LOG_HOLD_MS, ThreadLog, writeEnd } from '../../src/core/serve-epoll/thread-log.js';
+import { LOG_HOLD_MS, ThreadLog, WRITE_MS, writeEnd } from '../../src/core/serve-epoll/thread-log.js';
 import {
   C_LOG_OPEN,
   END_CODE,
@@ -79,9 +79,12 @@ describe('ThreadLog', () => {
       const { ctl, log, warnings } = setup(fd);
       const b = batch(5);
       log.add(b.n, b.nums, b.text, 10);
+      log.write(10 + WRITE_MS);
       expect(readFileSync(file, 'utf8')).toBe(''); // held
       Atomics.store(ctl, C_LOG_OPEN, 1);
-      log.write(20);
+      log.write(10 + WRITE_MS); // looked at again WRITE_MS after it was found held
+      expect(readFileSync(file, 'utf8')).toBe('');
+      log.write(10 + 2 * WRITE_MS);
       const got = lines(file);
       expect(got.map((e) => e.id)).toEqual([1, 2, 3, 4, 5]);
       expect(got[0]).toEqual({
@@ -107,6 +110,29 @@ describe('ThreadLog', () => {
     }
   });
 
+  it('lines are written WRITE_MS after the first, or sooner when 32 KiB wait', () => {
+    const file = join(tmpDir(), 'log');
+    const fd = openSync(file, 'w');
+    try {
+      const { ctl, log } = setup(fd);
+      Atomics.store(ctl, C_LOG_OPEN, 1);
+      const few = batch(3);
+      log.add(few.n, few.nums, few.text, 0);
+      expect(log.dueAt()).toBe(WRITE_MS);
+      log.write(WRITE_MS - 1);
+      expect(lines(file)).toHaveLength(0);
+      log.write(WRITE_MS);
+      expect(lines(file)).toHaveLength(3);
+      expect(log.dueAt()).toBe(Infinity);
+      const many = batch(200, 4); // ~200 bytes a line: past 32 KiB
+      log.add(many.n, many.nums, many.text, 100);
+      log.write(101);
+      expect(lines(file)).toHaveLength(203);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
   it('a held log is written anyway at the end, or once LOG_HOLD_MS has passed', () => {
     const file = join(tmpDir(), 'log');
     const fd = openSync(file, 'w');
@@ -114,9 +140,9 @@ describe('ThreadLog', () => {
       const a = setup(fd);
       const b = batch(2);
       a.log.add(b.n, b.nums, b.text, 0);
-      a.log.write(LOG_HOLD_MS - 1);
+      a.log.write(LOG_HOLD_MS - 1); // held: looked at again WRITE_MS later
       expect(lines(file)).toHaveLength(0);
-      a.log.write(LOG_HOLD_MS);
+      a.log.write(LOG_HOLD_MS - 1 + WRITE_MS);
       expect(lines(file)).toHaveLength(2);
       const c = setup(fd);
       const d = batch(3, 3);
@@ -136,7 +162,9 @@ describe('ThreadLog', () => {
     Atomics.store(ctl, C_LOG_OPEN, 1);
     const b = batch(3);
     expect(() => log.add(b.n, b.nums, b.text, 0)).not.toThrow();
-    expect(() => log.add(b.n, b.nums, b.text, 0)).not.toThrow();
+    expect(() => log.write(WRITE_MS)).not.toThrow();
+    expect(() => log.add(b.n, b.nums, b.text, 100)).not.toThrow();
+    expect(() => log.write(100 + WRITE_MS, true)).not.toThrow();
     closeSync(fd);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^the connection log could not be written \(EBADF\); connections are no longer logged$/);

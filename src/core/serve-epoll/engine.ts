@@ -144,6 +144,10 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
   const tlog = cfg.logTo && render ? new ThreadLog(cfg.logTo.fd, render, ctl, cfg, (message) => post({ type: 'warning', message }), performance.now()) : null;
   const postLog = cfg.log; // records for the main thread
   const logOn = postLog || tlog !== null;
+  // Rendered here and nothing to send: the records of each loop turn are rendered at its end, a
+  // few at a time, rather than 512 at once (a pause in which nobody is accepted); ThreadLog
+  // batches the writes.
+  const renderEachTurn = tlog !== null && !postLog;
   const maxBytes = cfg.maxBytes;
   const idleMs = cfg.idleMs;
   const maxConns = cfg.maxConns;
@@ -873,6 +877,7 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
     let until = now + (state === RUN ? MAX_WAIT_MS : CLOSING_WAIT_MS);
     if (open > 0 && nextScan < until) until = nextScan;
     if (logCount > 0 && logFirstAt + LOG_FLUSH_MS < until) until = logFirstAt + LOG_FLUSH_MS;
+    if (tlog && tlog.dueAt() < until) until = tlog.dueAt();
     if (acceptPausedUntil > 0 && acceptPausedUntil < until) until = acceptPausedUntil;
     if (lqHead < lqSlot.length && lqAt[lqHead] + LINGER_MS < until) until = lqAt[lqHead] + LINGER_MS;
     poll(Math.max(0, Math.ceil(until - now)));
@@ -881,8 +886,8 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
       if (open > 0) scanIdle();
       else nextScan = now + scanEvery;
     }
-    if (logCount > 0 && now - logFirstAt >= LOG_FLUSH_MS) flushLog();
-    tlog?.write(now); // lines held until the main thread opens the log
+    if (logCount > 0 && (renderEachTurn || now - logFirstAt >= LOG_FLUSH_MS)) flushLog();
+    tlog?.write(now);
   }
   flushLog();
   tlog?.write(now, true);

@@ -13,6 +13,10 @@ import { C_LOG_OPEN, type ReasonLimits, RecordReader } from './shared.js';
 
 export type ConnectionRenderer = (log: ConnectionLog, out: LineWriter) => void;
 
+/** Lines are written when this much waits, */
+const WRITE_BYTES = 32 * 1024;
+/** or when the oldest has waited this long. */
+export const WRITE_MS = 50;
 /** Lines wait for openLog() at most this long; then they are written anyway. */
 export const LOG_HOLD_MS = 1_000;
 /** A pipe takes a write of up to PIPE_BUF bytes whole: other writers' lines never land inside ours. */
@@ -34,6 +38,9 @@ export class ThreadLog {
   private readonly lines: LineBytes;
   /** Full buffers handed over by `lines`, not yet written. */
   private readonly queue: Buffer[] = [];
+  private queued = 0;
+  /** When the oldest line not yet written was rendered (performance.now()); -1: none waiting. */
+  private since = -1;
   private readonly reader: RecordReader;
   private readonly openBy: number;
   private open = false;
@@ -66,7 +73,10 @@ export class ThreadLog {
     now: number,
   ) {
     this.reader = new RecordReader(limits);
-    this.lines = new LineBytes((full) => this.queue.push(full));
+    this.lines = new LineBytes((full) => {
+      this.queue.push(full);
+      this.queued += full.length;
+    });
     this.openBy = now + LOG_HOLD_MS;
     let shared = true;
     try {
@@ -78,24 +88,38 @@ export class ThreadLog {
     this.maxWrite = shared ? PIPE_BUF : 1 << 20;
   }
 
-  /** Render a batch of records and write the lines (or keep them, while the log is held). */
+  /** Render a batch of records; write() writes them. */
   add(count: number, nums: Float64Array, text: Uint8Array, now: number): void {
-    if (this.failed) return;
+    if (this.failed || count === 0) return;
     this.reader.read(count, nums, text, this.renderOne, this.entry);
-    this.write(now);
+    if (this.since < 0) this.since = now;
   }
 
-  /** Write the lines rendered so far, unless the log is still held (`final`: write anyway). */
+  /** When write() next has something to do (performance.now() clock), or Infinity. */
+  dueAt(): number {
+    return this.since < 0 ? Infinity : this.since + WRITE_MS;
+  }
+
+  /**
+   * Write the lines rendered so far once WRITE_BYTES or WRITE_MS worth wait,
+   * unless the log is still held (`final`: everything, now).
+   */
   write(now: number, final = false): void {
-    if (this.failed) return;
+    if (this.failed || this.since < 0) return;
+    if (!final && now < this.since + WRITE_MS && this.queued + this.lines.waiting < WRITE_BYTES) return;
     if (!this.open) {
       this.open = final || now >= this.openBy || Atomics.load(this.ctl, C_LOG_OPEN) === 1;
-      if (!this.open) return;
+      if (!this.open) {
+        this.since = now; // looked at again in WRITE_MS
+        return;
+      }
     }
     const last = this.lines.take();
     if (last) this.queue.push(last);
     for (const b of this.queue) if (!this.failed) this.writeAll(b);
     this.queue.length = 0;
+    this.queued = 0;
+    this.since = -1;
   }
 
   /** All of b, in writes that end at a line's end and fit maxWrite. */
