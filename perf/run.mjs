@@ -17,11 +17,16 @@
 //                     client (hyperfine when installed)         <= 1.15x
 //
 //   node perf/run.mjs [--runs 5] [--duration 3s] [--connections 64] [--threads 1]
-//                     [--serve-threads 4] [--startup-runs 60] [--only a,b] [--json]
+//                     [--serve-threads 4] [--serve-warmup 1s] [--startup-runs 60]
+//                     [--only a,b] [--json]
 //
 // --threads: the C client's threads and udsctl bench's --workers in the bench
 // sections (the same for both; 1 is udsctl's default on two cores).
 // --serve-threads: the C client's threads in the serve sections (issue 5: 4).
+// --serve-warmup: in the serve sections, unmeasured load on each freshly
+// started server before its measured run (for every server alike), so that a
+// start-up cost (V8 compiling udsctl's code while the load begins) is not
+// counted as a cost of every connection.
 //
 // Sections are plain objects in SECTIONS below: a new comparison is one more
 // entry. Every child is bounded (the peers die with this process; runs have
@@ -43,7 +48,7 @@ const UDSCTL = join(ROOT, 'bin', 'udsctl.cjs');
 // ---------------------------------------------------------------- options
 
 function parseArgs(argv) {
-  const o = { runs: 5, duration: '3s', connections: 64, threads: 1, serveThreads: 4, startupRuns: 60, only: null, json: false, scale: 10_000 };
+  const o = { runs: 5, duration: '3s', connections: 64, threads: 1, serveThreads: 4, serveWarmup: '1s', startupRuns: 60, only: null, json: false, scale: 10_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -55,6 +60,7 @@ function parseArgs(argv) {
     else if (a === '--connections') o.connections = Number(v());
     else if (a === '--threads') o.threads = Number(v());
     else if (a === '--serve-threads') o.serveThreads = Number(v());
+    else if (a === '--serve-warmup') o.serveWarmup = v();
     else if (a === '--startup-runs') o.startupRuns = Number(v());
     else if (a === '--scale') o.scale = Number(v());
     else if (a === '--only') o.only = v().split(',');
@@ -64,6 +70,7 @@ function parseArgs(argv) {
   }
   if (!(o.runs >= 1 && Number.isInteger(o.runs))) usage('--runs must be a whole number >= 1');
   if (!/^\d+(\.\d+)?(s|ms)$/.test(o.duration)) usage('--duration must be like 3s or 500ms');
+  if (!/^\d+(\.\d+)?(s|ms)$/.test(o.serveWarmup)) usage('--serve-warmup must be like 1s or 0s');
   if (!(o.connections >= 1)) usage('--connections must be >= 1');
   if (!(o.threads >= 1 && Number.isInteger(o.threads))) usage('--threads must be a whole number >= 1');
   if (!(o.serveThreads >= 1 && Number.isInteger(o.serveThreads))) usage('--serve-threads must be a whole number >= 1');
@@ -74,7 +81,7 @@ function parseArgs(argv) {
 function usage(msg) {
   if (msg) process.stderr.write(`perf: ${msg}\n`);
   process.stderr.write(
-    'usage: node perf/run.mjs [--runs N] [--duration 3s] [--connections C] [--threads T] [--serve-threads T] [--startup-runs N] [--scale N] [--only ' +
+    'usage: node perf/run.mjs [--runs N] [--duration 3s] [--connections C] [--threads T] [--serve-threads T] [--serve-warmup 1s] [--startup-runs N] [--scale N] [--only ' +
       SECTIONS.map((s) => s.id).join(',') +
       '] [--json]\n',
   );
@@ -153,6 +160,18 @@ async function startUdsctlServe(args, sock, logTo) {
       log(`  (${lines.toLocaleString('en-US')} log lines, ${(text.length / 1024 / 1024).toFixed(1)} MiB)`);
       return r;
     },
+  };
+}
+
+/**
+ * The serve sections' measurement: the C client (--serve-threads threads) on a
+ * freshly started server, after --serve-warmup of the same load unmeasured.
+ */
+function serveMeasure(o, mode) {
+  return async (sock) => {
+    const args = ['--path', sock, '--mode', mode, '--connections', String(o.connections), '--threads', String(o.serveThreads)];
+    if (ms(o.serveWarmup) > 0) await runCClient([...args, '--duration', o.serveWarmup]);
+    return fromC(await runCClient([...args, '--duration', o.duration]));
   };
 }
 
@@ -266,14 +285,13 @@ const SECTIONS = [
     id: 'serve-oneshot',
     async run(o, peers) {
       if (!peers.goServer) return { id: this.id, skipped: 'no Go toolchain' };
-      const c = o.connections;
-      const client = (sock) => runCClient(['--path', sock, '--mode', 'oneshot', '--connections', String(c), '--threads', String(o.serveThreads), '--duration', o.duration]);
+      const measure = serveMeasure(o, 'oneshot');
       return headToHead(o, {
         id: this.id,
-        title: `udsctl serve vs Go server: oneshot, C client with ${o.serveThreads} threads, ${c} in flight`,
+        title: `udsctl serve vs Go server: oneshot, C client with ${o.serveThreads} threads, ${o.connections} in flight`,
         serverFor: (side, sock) => side.start(sock),
-        subject: { name: 'udsctl serve', start: (sock) => startUdsctlServe(['--backlog', '4096'], sock), measure: async (sock) => fromC(await client(sock)) },
-        reference: { name: 'Go server', start: (sock) => startPeerServer(peers.goServer, ['-path', sock], sock), measure: async (sock) => fromC(await client(sock)) },
+        subject: { name: 'udsctl serve', start: (sock) => startUdsctlServe(['--backlog', '4096'], sock), measure },
+        reference: { name: 'Go server', start: (sock) => startPeerServer(peers.goServer, ['-path', sock], sock), measure },
         targets: { rps: { min: 1 } },
       });
     },
@@ -281,17 +299,16 @@ const SECTIONS = [
   {
     id: 'serve-persistent',
     async run(o, peers) {
-      const c = o.connections;
-      const client = (sock) => runCClient(['--path', sock, '--mode', 'persistent', '--connections', String(c), '--threads', String(o.serveThreads), '--duration', o.duration]);
+      const measure = serveMeasure(o, 'persistent');
       return headToHead(o, {
         id: this.id,
-        title: `udsctl serve --keep-alive vs C epoll server: persistent, C client with ${o.serveThreads} threads, ${c} connections`,
+        title: `udsctl serve --keep-alive vs C epoll server: persistent, C client with ${o.serveThreads} threads, ${o.connections} connections`,
         serverFor: (side, sock) => side.start(sock),
-        subject: { name: 'udsctl serve -k', start: (sock) => startUdsctlServe(['--keep-alive', '--backlog', '4096'], sock), measure: async (sock) => fromC(await client(sock)) },
+        subject: { name: 'udsctl serve -k', start: (sock) => startUdsctlServe(['--keep-alive', '--backlog', '4096'], sock), measure },
         reference: {
           name: 'C server',
           start: (sock) => startPeerServer(peers.cServer, ['--path', sock, '--mode', 'persistent', '--backlog', '4096'], sock),
-          measure: async (sock) => fromC(await client(sock)),
+          measure,
         },
         targets: { rps: { min: 0.8 } },
       });
@@ -304,12 +321,10 @@ const SECTIONS = [
   ].map(({ id, args, mode, what }) => ({
     id,
     async run(o) {
-      const c = o.connections;
-      const client = (sock) => runCClient(['--path', sock, '--mode', mode, '--connections', String(c), '--threads', String(o.serveThreads), '--duration', o.duration]);
-      const measure = async (sock) => fromC(await client(sock));
+      const measure = serveMeasure(o, mode);
       return headToHead(o, {
         id,
-        title: `udsctl serve logging each connection (${what}, to a file) vs --quiet: ${mode}, C client with ${o.serveThreads} threads, ${c} ${mode === 'oneshot' ? 'in flight' : 'connections'}`,
+        title: `udsctl serve logging each connection (${what}, to a file) vs --quiet: ${mode}, C client with ${o.serveThreads} threads, ${o.connections} ${mode === 'oneshot' ? 'in flight' : 'connections'}`,
         serverFor: (side, sock) => side.start(sock),
         subject: { name: 'logging', start: (sock) => startUdsctlServe([...args, '--backlog', '4096'], sock, `${sock}.log`), measure },
         reference: { name: '--quiet', start: (sock) => startUdsctlServe([...args, '--backlog', '4096'], sock), measure },
