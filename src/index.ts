@@ -30,7 +30,9 @@ export {
 } from './core/server.js';
 export { inspectSocketFile, removeSocketFile, type SocketFileState } from './core/socket-file.js';
 export { EpollServer, startEpollServer, epollUnsupported, type EpollServeOptions } from './core/serve-epoll/server.js';
-export { SERVE_ENGINES, type ServeEngine } from './core/serve-epoll/shared.js';
+export { SERVE_ENGINES, type ServeEngine, type ThreadLogSpec } from './core/serve-epoll/shared.js';
+export type { ConnectionRenderer } from './core/serve-epoll/thread-log.js';
+export type { LineWriter } from './core/line-writer.js';
 
 export {
   BENCH_MODES,
