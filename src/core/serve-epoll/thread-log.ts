@@ -1,10 +1,10 @@
 /**
  * The connection log written by an engine thread itself (ThreadConfig.logTo):
- * a batch of records (the compact form the thread keeps anyway) is rendered
- * where it was made and written to the descriptor. Nothing per connection
- * crosses threads or lands on the main thread's heap, and rendering a batch in
- * one tight loop, away from the system calls of serving, keeps the renderer's
- * code and data hot: a line costs a fraction of a microsecond.
+ * the records of each loop turn (the compact form the thread keeps anyway) are
+ * rendered at its end, into one reused entry and a line buffer, and the lines
+ * are written to the descriptor every WRITE_MS or WRITE_BYTES. Nothing per
+ * connection crosses threads or becomes garbage: a line costs the thread
+ * ~1.3 us under load (~0.5 us alone).
  */
 import { fstatSync, writeSync } from 'node:fs';
 import type { ConnectionLog } from '../server.js';
