@@ -1,7 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import type net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { findBuilt } from '../core/built-file.js';
 import { unescapeText } from '../core/escape.js';
 import { type Fault, type ReadMode, type ServeOptions, UdsServer } from '../core/server.js';
 import { EpollServer, epollUnsupported } from '../core/serve-epoll/server.js';
@@ -45,11 +44,7 @@ type WorkerMessage = { type: 'listen' } | { type: 'stop' } | { type: 'handled' }
  * the main thread renders the log then, as for the net engine.
  */
 function threadRenderers(): string | null {
-  for (const rel of ['./render/serve-thread.js', '../render/serve-thread.js', '../../dist/render/serve-thread.js']) {
-    const u = new URL(rel, import.meta.url);
-    if (existsSync(fileURLToPath(u))) return u.href;
-  }
-  return null;
+  return findBuilt(import.meta.url, ['./render/serve-thread.js', '../render/serve-thread.js', '../../dist/render/serve-thread.js'])?.href ?? null;
 }
 
 /**
@@ -88,12 +83,10 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   // On the epoll engine, the threads write the connection log to stderr themselves (no record
   // crosses to this thread), when stderr is this process's own and the renderers can be loaded.
   let logTo: ThreadLogSpec | undefined;
-  const stderrFd = (io.stderr as { fd?: unknown }).fd;
-  const renderers = epoll && !flags.quiet && io.stderr === process.stderr && typeof stderrFd === 'number' ? threadRenderers() : null;
+  const fd = (io.stderr as { fd?: unknown }).fd;
+  const renderers = epoll && !flags.quiet && io.stderr === process.stderr && typeof fd === 'number' ? threadRenderers() : null;
   if (renderers) {
-    logTo = flags.json
-      ? { fd: stderrFd as number, module: renderers, factory: 'jsonLines', args: [process.pid] }
-      : { fd: stderrFd as number, module: renderers, factory: 'humanLines', args: [c.level] };
+    logTo = { fd: fd as number, module: renderers, ...(flags.json ? { factory: 'jsonLines', args: [process.pid] } : { factory: 'humanLines', args: [c.level] }) };
   }
   const say = (line: string) => log.line(line);
   const event = (obj: Record<string, unknown>) => say(JSON.stringify(obj));

@@ -4,7 +4,8 @@
  * them together, gather their per-second ticks and final histograms, and merge
  * it all into one BenchResult. Data in, data out: never prints, never exits.
  */
-import { existsSync, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import { findBuilt } from '../built-file.js';
 import { lookup } from 'node:dns/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -48,11 +49,8 @@ const FD_MARGIN = 64;
 
 /** Where the worker script is: beside this module (tsc layout), under dist/core/bench (bundled CLI), or built from sources (tests). */
 function workerUrl(): URL {
-  const candidates = ['./worker.js', './core/bench/worker.js', '../../../dist/core/bench/worker.js'];
-  for (const rel of candidates) {
-    const u = new URL(rel, import.meta.url);
-    if (existsSync(fileURLToPath(u))) return u;
-  }
+  const u = findBuilt(import.meta.url, ['./worker.js', './core/bench/worker.js', '../../../dist/core/bench/worker.js']);
+  if (u) return u;
   throw new UdsError('IO_ERROR', `bench: the worker script was not found beside ${fileURLToPath(import.meta.url)} (run npm run build)`);
 }
 

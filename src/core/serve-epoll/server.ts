@@ -10,7 +10,8 @@
  * modes, --delay and TCP stay with the net engine (epollUnsupported says why).
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { findBuilt } from '../built-file.js';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { UdsError } from '../errors.js';
@@ -69,11 +70,8 @@ export function epollUnsupported(target: Target, options: ServeOptions): string 
 
 /** Where the thread script is: beside this module (tsc layout), under dist (bundled CLI), or built from sources (tests). */
 function threadUrl(): URL {
-  const candidates = ['./worker.js', './core/serve-epoll/worker.js', '../../../dist/core/serve-epoll/worker.js'];
-  for (const rel of candidates) {
-    const u = new URL(rel, import.meta.url);
-    if (existsSync(fileURLToPath(u))) return u;
-  }
+  const u = findBuilt(import.meta.url, ['./worker.js', './core/serve-epoll/worker.js', '../../../dist/core/serve-epoll/worker.js']);
+  if (u) return u;
   throw new UdsError('IO_ERROR', `serve: the engine thread script was not found beside ${fileURLToPath(import.meta.url)} (run npm run build)`);
 }
 
