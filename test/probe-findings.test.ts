@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ME } from './helpers/requirements.js';
 import { waitExit } from './helpers/run-cli.js';
 import { tmpDir, uniqueAbstractName } from './helpers/tmp-dir.js';
 import { check, cleanup, expectFinding, peer, probe, probeJson, serve } from './fixtures/probe-helpers.js';
@@ -31,7 +32,7 @@ describe('OK', () => {
     expect(t.exchange.reply).toMatch(REPLY_RE);
     expect(t.exchange.end).toBe('closed');
     expect(t.responseMs).toBeGreaterThan(0);
-    expect(t.path).toMatchObject({ state: 'socket', type: 'socket', mayConnect: true, owner: 'root' });
+    expect(t.path).toMatchObject({ state: 'socket', type: 'socket', mayConnect: true, owner: ME.user, group: ME.group });
   });
 
   it('human output: the verdict first, then the checklist; nothing on stderr', async () => {

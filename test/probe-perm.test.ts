@@ -1,25 +1,34 @@
 /**
  * Permission findings, run as an unprivileged user: root may connect anywhere,
  * so the probe runs under `setpriv --reuid=65534 --regid=65534 --clear-groups`
- * against sockets served by root.
+ * against sockets served by root. These tests need root (they skip otherwise,
+ * and fail under UDSCTL_TEST_STRICT=1); the CLI runs from the world-readable
+ * copy of the build (a 0700 checkout is out of uid 65534's reach).
  */
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ME, NOBODY, requireRoot } from './helpers/requirements.js';
 import { runCli } from './helpers/run-cli.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 import { AS_NOBODY, check, cleanup, expectFinding, peer, probe, probeJson, serve } from './fixtures/probe-helpers.js';
 
 afterEach(cleanup);
 
-// cwd '/': nobody need not be able to enter the checkout, only to read bin/ and dist/.
+// cwd '/': nobody need not be able to enter the checkout (it runs the world-readable copy of the build).
 const nobody = { wrap: AS_NOBODY, cwd: '/' };
 
-beforeAll(async () => {
+// The sockets are served by the test's own user (root), so that user and group own them.
+const owners = `${ME.user}:${ME.group}`;
+const who = `uid ${NOBODY.uid} (${NOBODY.user})`;
+
+let canRun = false;
+beforeEach(async () => {
+  requireRoot('setpriv to uid 65534, because root passes every permission check');
+  if (canRun) return;
   const r = await runCli(['--version'], nobody);
-  if (r.status !== 0) {
-    throw new Error(`uid 65534 cannot run udsctl (is the checkout world-readable? setpriv installed?): ${r.stderr}`);
-  }
+  if (r.status !== 0) throw new Error(`uid 65534 cannot run udsctl (is setpriv installed?): ${r.stderr}`);
+  canRun = true;
 });
 
 /** A mkdtemp folder (0700) opened so that anyone may enter it. */
@@ -30,24 +39,24 @@ function openDir(): string {
 }
 
 describe('as nobody (uid 65534)', () => {
-  it('PERMISSION_DENIED: srw-rw---- root:root, not in group root; the fix names the group', async () => {
+  it('PERMISSION_DENIED: srw-rw---- owned by root, not in its group; the fix names the group', async () => {
     const sock = join(openDir(), 'p.sock');
     await serve(sock, ['--perm', '0660']);
     const res = await probeJson([sock], nobody);
     expectFinding(res, 'PERMISSION_DENIED', 2);
-    expect(res.t.detail).toContain('srw-rw---- root:root; you are uid 65534 (nobody), not root and not in group root');
-    expect(res.t.fix).toContain('usermod -aG root nobody');
-    expect(res.t.path).toMatchObject({ mayConnect: false, modeString: 'srw-rw----', owner: 'root', group: 'root', mode: '0660' });
+    expect(res.t.detail).toContain(`srw-rw---- ${owners}; you are ${who}, not ${ME.user} and not in group ${ME.group}`);
+    expect(res.t.fix).toContain(`usermod -aG ${ME.group} ${NOBODY.user}`);
+    expect(res.t.path).toMatchObject({ mayConnect: false, modeString: 'srw-rw----', owner: ME.user, group: ME.group, mode: '0660' });
     expect(check(res.t, 'path').status).toBe('fail');
     expect(check(res.t, 'connect').status).toBe('fail');
     // The listener is there; its process belongs to root and is not ours to see.
     expect(check(res.t, 'listener')).toMatchObject({ status: 'ok' });
-    expect(check(res.t, 'listener').detail).toContain('not visible to uid 65534');
+    expect(check(res.t, 'listener').detail).toContain(`not visible to uid ${NOBODY.uid}`);
 
     const human = await probe([sock], nobody);
     expect(human.status).toBe(2);
     expect(human.stdout.split('\n')[0]).toBe(`CRITICAL ${sock}: permission denied [PERMISSION_DENIED]`);
-    expect(human.stdout.split('\n')[1]).toBe('  srw-rw---- root:root; you are uid 65534 (nobody), not root and not in group root');
+    expect(human.stdout.split('\n')[1]).toBe(`  srw-rw---- ${owners}; you are ${who}, not ${ME.user} and not in group ${ME.group}`);
   });
 
   it('PERMISSION_DENIED: a parent directory without search permission, named', async () => {
@@ -58,7 +67,7 @@ describe('as nobody (uid 65534)', () => {
     await serve(sock);
     const res = await probeJson([sock], nobody);
     expectFinding(res, 'PERMISSION_DENIED', 2);
-    expect(res.t.detail).toContain(`parent directory ${priv} (drwx------ root:root) has no search (x) permission for uid 65534 (nobody)`);
+    expect(res.t.detail).toContain(`parent directory ${priv} (drwx------ ${owners}) has no search (x) permission for ${who}`);
     expect(res.t.path).toMatchObject({ state: 'unreachable', blockedDir: priv, mayConnect: false });
     expect(res.t.fix).toContain(priv);
   });
@@ -68,7 +77,7 @@ describe('as nobody (uid 65534)', () => {
     await serve(sock, ['--perm', '0600']);
     const res = await probeJson([sock], nobody);
     expectFinding(res, 'PERMISSION_DENIED', 2);
-    expect(res.t.fix).toMatch(/^only root may connect/);
+    expect(res.t.fix.startsWith(`only ${ME.user} may connect`)).toBe(true);
   });
 
   it('a socket others may write: healthy as nobody too', async () => {
@@ -76,7 +85,7 @@ describe('as nobody (uid 65534)', () => {
     await serve(sock, ['--perm', '0666']);
     const res = await probeJson([sock], nobody);
     expectFinding(res, 'OK', 0);
-    expect(res.t.path.access).toBe('srw-rw-rw- root:root; you are uid 65534 (nobody); the other bits allow connecting');
+    expect(res.t.path.access).toBe(`srw-rw-rw- ${owners}; you are ${who}; the other bits allow connecting`);
   });
 
   it('no permission and no listener: both findings, permission first', async () => {

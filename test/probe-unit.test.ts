@@ -13,6 +13,7 @@ import { startServer } from '../src/core/server.js';
 import { type Identity, inspectPath, listenersFor, modeString, parseProcNetUnix } from '../src/core/unix-info.js';
 import { probeHuman, probeNagios, probeRunToJson } from '../src/render/probe.js';
 import { Chalk } from 'chalk';
+import { IS_ROOT, ME } from './helpers/requirements.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 
 const plain = new Chalk({ level: 0 });
@@ -81,8 +82,11 @@ describe('/proc/net/unix', () => {
 });
 
 describe('permission analysis (inspectPath with a chosen identity)', () => {
-  const alice: Identity = { uid: 1000, gid: 1000, groups: [1000], name: 'alice', describe: 'uid 1000 (alice)' };
-  const inRoot: Identity = { ...alice, groups: [1000, 0] };
+  // The socket files belong to whoever runs the tests (ME); alice is someone else.
+  const aliceId = ME.uid === 1000 ? 1001 : 1000;
+  const alice: Identity = { uid: aliceId, gid: aliceId, groups: [aliceId], name: 'alice', describe: `uid ${aliceId} (alice)` };
+  const inMyGroup: Identity = { ...alice, groups: [aliceId, ME.gid] };
+  const owners = `${ME.user}:${ME.group}`;
 
   async function socketFile(mode: number, dirMode = 0o755): Promise<{ dir: string; sock: string; close: () => Promise<void> }> {
     const dir = join(tmpDir(), 'd');
@@ -110,9 +114,9 @@ describe('permission analysis (inspectPath with a chosen identity)', () => {
       const p = await inspectPath(s.sock, alice);
       expect(p.state).toBe('socket');
       expect(p.access.allowed).toBe(false);
-      expect(p.access.reason).toBe('srw-rw---- root:root; you are uid 1000 (alice), not root and not in group root');
-      expect(p.access.fix).toContain('usermod -aG root alice');
-      expect((await inspectPath(s.sock, inRoot)).access.allowed).toBe(true);
+      expect(p.access.reason).toBe(`srw-rw---- ${owners}; you are ${alice.describe}, not ${ME.user} and not in group ${ME.group}`);
+      expect(p.access.fix).toContain(`usermod -aG ${ME.group} alice`);
+      expect((await inspectPath(s.sock, inMyGroup)).access.allowed).toBe(true);
     } finally {
       await s.close();
     }
@@ -121,10 +125,12 @@ describe('permission analysis (inspectPath with a chosen identity)', () => {
   it('the owner class alone applies to the owner, even when other may write', async () => {
     const s = await socketFile(0o466);
     try {
-      lchownSync(s.sock, 1000, 1000);
-      const p = await inspectPath(s.sock, alice);
+      // Root hands the file to alice; anyone else is its owner already (and is not root, whom no mode stops).
+      const owner: Identity = IS_ROOT ? alice : { uid: ME.uid, gid: ME.gid, groups: [ME.gid], name: ME.user, describe: `uid ${ME.uid} (${ME.user})` };
+      if (IS_ROOT) lchownSync(s.sock, alice.uid, alice.gid);
+      const p = await inspectPath(s.sock, owner);
       expect(p.access.allowed).toBe(false);
-      expect(p.access.reason).toContain('you are its owner (uid 1000 (alice)), but the owner has no write permission');
+      expect(p.access.reason).toContain(`you are its owner (${owner.describe}), but the owner has no write permission`);
     } finally {
       await s.close();
     }
@@ -133,9 +139,9 @@ describe('permission analysis (inspectPath with a chosen identity)', () => {
   it('a group without write permission', async () => {
     const s = await socketFile(0o640);
     try {
-      const p = await inspectPath(s.sock, inRoot);
+      const p = await inspectPath(s.sock, inMyGroup);
       expect(p.access.allowed).toBe(false);
-      expect(p.access.reason).toContain('in group root, but the group has no write permission');
+      expect(p.access.reason).toContain(`in group ${ME.group}, but the group has no write permission`);
     } finally {
       await s.close();
     }
@@ -147,7 +153,7 @@ describe('permission analysis (inspectPath with a chosen identity)', () => {
       const p = await inspectPath(s.sock, alice);
       expect(p.state).toBe('unreachable');
       expect(p.blockedDir?.path).toBe(s.dir);
-      expect(p.access.reason).toBe(`parent directory ${s.dir} (drwx------ root:root) has no search (x) permission for uid 1000 (alice)`);
+      expect(p.access.reason).toBe(`parent directory ${s.dir} (drwx------ ${owners}) has no search (x) permission for ${alice.describe}`);
     } finally {
       await s.close();
     }

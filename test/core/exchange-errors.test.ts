@@ -1,9 +1,10 @@
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ERROR_CODES, exchange, isUdsError, parseEndRule } from '../../src/index.js';
 import { killChildren } from '../helpers/children.js';
 import { closedTcpPort, makeStaleSocket, runAsNobody, startFullBacklogListener } from '../helpers/peers.js';
+import { requireRoot } from '../helpers/requirements.js';
 import { collectLogs, serve, tcpAnyPort } from '../helpers/servers.js';
 import { tmpDir, uniqueAbstractName } from '../helpers/tmp-dir.js';
 
@@ -78,6 +79,8 @@ describe('exchange(): typed errors before the connection', () => {
   });
 
   describe('as an unprivileged user (setpriv to uid 65534)', () => {
+    beforeEach(() => requireRoot('setpriv to uid 65534, because root passes every permission check'));
+
     it('PERMISSION_DENIED on a socket with mode 0600 owned by root', async () => {
       const dir = tmpDir();
       chmodSync(dir, 0o755);

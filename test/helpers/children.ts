@@ -1,4 +1,5 @@
-import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { OPTIONAL_PEERS, type OptionalPeer, findTool, requirePeers } from './requirements.js';
 
 /**
  * Child processes for peers in other languages. Every child gets a hard
@@ -18,9 +19,18 @@ export interface Spawned {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawn a tracked child, killed with SIGKILL after timeoutMs at the latest. */
+/**
+ * Spawn a tracked child, killed with SIGKILL after timeoutMs at the latest.
+ * An optional peer (socat, php, python3, ...) that is not installed skips the
+ * running test (fails it under UDSCTL_TEST_STRICT=1), whichever helper starts it.
+ */
 export function spawnChild(cmd: string, args: string[], opts: SpawnOptions & { timeoutMs?: number } = {}): Spawned {
   const { timeoutMs = DEFAULT_CHILD_TIMEOUT_MS, ...spawnOpts } = opts;
+  if (Object.hasOwn(OPTIONAL_PEERS, cmd)) {
+    requirePeers(cmd as OptionalPeer);
+    // nginx and php-fpm are in /usr/sbin, off an ordinary user's PATH.
+    cmd = findTool(cmd) ?? cmd;
+  }
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...spawnOpts });
   live.add(child);
   let out = '';
@@ -34,7 +44,7 @@ export function spawnChild(cmd: string, args: string[], opts: SpawnOptions & { t
     child.once('error', (e) => {
       clearTimeout(killer);
       live.delete(child);
-      reject(new Error(`could not run ${cmd}: ${e.message} (is it installed? CI installs it)`));
+      reject(new Error(`could not run ${cmd}: ${e.message}`));
     });
     child.once('close', (code, signal) => {
       clearTimeout(killer);
@@ -110,15 +120,4 @@ export async function killChildren(): Promise<void> {
   }
   live.clear();
   await Promise.all(waits);
-}
-
-/**
- * Fail loudly when a peer binary is missing: CI installs socat, netcat-openbsd
- * and php-cli, so a missing one is a broken environment, not a reason to skip.
- */
-export function requireTool(cmd: string): void {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8', timeout: 5_000 });
-  if (r.status !== 0) {
-    throw new Error(`${cmd} is not installed: the interop tests need it (apt-get install socat netcat-openbsd php-cli python3)`);
-  }
 }

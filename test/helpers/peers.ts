@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onTestFinished } from 'vitest';
 import { run, spawnChild, waitForOutput } from './children.js';
+import { AS_NOBODY, requireRoot, worldDir } from './requirements.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 export const REPO = join(FIXTURES, '..', '..');
@@ -113,14 +114,18 @@ export interface NobodyResult {
 
 /**
  * Run exchange() or startServer() from the built library (dist/) as uid/gid
- * 65534 through setpriv, because root passes every permission check.
- * Needs `npm run build` first and a world-traversable path to the target.
+ * 65534 through setpriv, because root passes every permission check. Needs
+ * root (skips otherwise) and a world-traversable path to the target; the
+ * library and the script are loaded from the world-readable copy of the build
+ * (worldDir()), since the checkout may be in a 0700 folder.
  */
 export async function runAsNobody(what: 'exchange' | 'serve', target: string): Promise<NobodyResult> {
+  requireRoot('setpriv to uid 65534, because root passes every permission check');
   if (!existsSync(DIST_INDEX)) throw new Error(`${DIST_INDEX} is missing: run npm run build before the tests`);
+  const world = worldDir();
   const r = await run(
-    'setpriv',
-    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(FIXTURES, 'as-nobody.mjs'), DIST_INDEX, what, target],
+    AS_NOBODY[0],
+    [...AS_NOBODY.slice(1), process.execPath, join(world, 'test', 'fixtures', 'as-nobody.mjs'), join(world, 'dist', 'index.js'), what, target],
     { timeoutMs: 10_000, cwd: '/' },
   );
   if (r.code !== 0) throw new Error(`as-nobody ${what} failed (${r.code ?? r.signal}): ${r.stderr}`);

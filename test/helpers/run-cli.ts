@@ -5,7 +5,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requireRoot, worldDir } from './requirements.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/udsctl.cjs', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -24,7 +26,11 @@ export interface RunOptions {
   input?: string | Buffer;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
-  /** Prefix command, e.g. ['setpriv', '--reuid=65534', ...] to drop root. */
+  /**
+   * Prefix command, e.g. AS_NOBODY (['setpriv', '--reuid=65534', ...]) to drop
+   * root. With setpriv the test needs root (it skips otherwise), and the CLI
+   * runs from the world-readable copy of the build, which any user can read.
+   */
   wrap?: string[];
   cwd?: string;
 }
@@ -48,7 +54,12 @@ export async function runCli(args: string[], opts: RunOptions = {}): Promise<Cli
 /** Start udsctl in the background (e.g. serve); the caller reads its streams. */
 export function startCli(args: string[], opts: RunOptions = {}): ChildProcess {
   const [cmd, ...pre] = opts.wrap ?? [];
-  const argv = [...pre, ...(cmd ? [process.execPath] : []), BIN, ...args];
+  let bin = BIN;
+  if (cmd === 'setpriv') {
+    requireRoot('setpriv to another user');
+    bin = join(worldDir(), 'bin', 'udsctl.cjs');
+  }
+  const argv = [...pre, ...(cmd ? [process.execPath] : []), bin, ...args];
   const child = spawn(cmd ?? process.execPath, argv, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, NO_COLOR: '1', ...opts.env },

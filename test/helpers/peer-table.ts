@@ -1,0 +1,24 @@
+/**
+ * The optional peers and the skip notes, shared by the tests
+ * (requirements.ts) and the reporter that sums the skips up (skip-summary.ts),
+ * which runs in the main process and so imports nothing of vitest's runtime.
+ */
+
+/** Optional peers: the command a test runs, and the Debian package that installs it. */
+export const OPTIONAL_PEERS = {
+  php: 'php-cli',
+  socat: 'socat',
+  'redis-server': 'redis-server',
+  nginx: 'nginx',
+  'php-fpm': 'php-fpm',
+  python3: 'python3',
+  nc: 'netcat-openbsd',
+  man: 'man-db',
+  zsh: 'zsh',
+  fish: 'fish',
+} as const;
+export type OptionalPeer = keyof typeof OPTIONAL_PEERS;
+
+/** The prefixes of the skip notes the reporter reads. */
+export const PEER_NOTE = 'missing peer: ';
+export const ROOT_NOTE = 'needs root: ';
