@@ -4,7 +4,8 @@
  * times) and this is the one place that turns results into an exit status.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
+import { SHELLS } from './commands/completion.js';
 import { END_RULE_HELP } from './core/end-rule.js';
 import { UdsError } from './core/errors.js';
 import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES } from './core/serve-options.js';
@@ -225,6 +226,24 @@ Examples:
         const { runBenchCommand } = await import('./commands/bench.js');
         throw new Done(await runBenchCommand(target, opts, processIo()));
       });
+
+  // Always defined (main() builds the whole program for it): the script is generated from all of the above.
+  program
+    .command('completion')
+    .description('print a shell completion script (commands, options, their choices, socket paths) made from this --help')
+    .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
+    .addHelpText(
+      'after',
+      `
+Install (a global npm install cannot do this for you):
+  udsctl completion bash > /etc/bash_completion.d/udsctl      # or: source <(udsctl completion bash) in ~/.bashrc
+  udsctl completion zsh > "\${fpath[1]}/_udsctl"              # a folder on $fpath, then a new shell
+  udsctl completion fish > ~/.config/fish/completions/udsctl.fish`,
+    )
+    .action(async (shell: (typeof SHELLS)[number]) => {
+      const { runCompletion } = await import('./commands/completion.js');
+      throw new Done(await runCompletion(shell, program, processIo()));
+    });
 
   for (const cmd of program.commands) configureErrors(cmd);
   configureErrors(program);

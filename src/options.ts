@@ -44,15 +44,17 @@ export const sizeOption =
 /** `--until line` etc. */
 export const untilOption = (value: string): EndRule => wrap(() => parseEndRule(value));
 
-/** One of a fixed list. */
-export const choiceOption =
-  <T extends string>(name: string, choices: readonly T[]) =>
-  (value: string): T => {
-    if (!(choices as readonly string[]).includes(value)) {
-      throw new InvalidArgumentError(`${name} must be one of ${choices.join(', ')} (got "${value}")`);
-    }
-    return value as T;
-  };
+/** One of a fixed list. The parser carries the list (`.choices`), for shell completion. */
+export const choiceOption = <T extends string>(name: string, choices: readonly T[]) =>
+  Object.assign(
+    (value: string): T => {
+      if (!(choices as readonly string[]).includes(value)) {
+        throw new InvalidArgumentError(`${name} must be one of ${choices.join(', ')} (got "${value}")`);
+      }
+      return value as T;
+    },
+    { choices },
+  );
 
 /** An octal file mode like 0660 or 660. */
 export const modeOption = (value: string): number => {
