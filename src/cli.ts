@@ -230,7 +230,7 @@ Examples:
   // Always defined (main() builds the whole program for it): the script is generated from all of the above.
   program
     .command('completion')
-    .description('print a shell completion script (commands, options, their choices, socket paths) made from this --help')
+    .description('print a completion script for bash, zsh or fish: commands, options, choices, socket paths')
     .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
     .addHelpText(
       'after',
