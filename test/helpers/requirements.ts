@@ -10,7 +10,7 @@
  * is a failure instead, so CI still runs everything.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { inject } from 'vitest';
@@ -44,9 +44,9 @@ export function findTool(cmd: string): string | null {
   // php-fpm is installed versioned (php-fpm8.2) on Debian.
   if (!hit && cmd === 'php-fpm') {
     for (const dir of EXTRA_DIRS) {
-      const r = spawnSync('sh', ['-c', `ls ${dir}/php-fpm* 2>/dev/null | head -n 1`], { encoding: 'utf8', timeout: 5_000 });
-      if (r.stdout.trim()) {
-        hit = r.stdout.trim();
+      const name = existsSync(dir) ? readdirSync(dir).find((f) => /^php-fpm[\d.]+$/.test(f)) : undefined;
+      if (name) {
+        hit = join(dir, name);
         break;
       }
     }
