@@ -165,6 +165,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   const connectedAt = new Float64Array(S);
   const retryAt = new Float64Array(S);
   const backoff = new Float64Array(S);
+  const failures = new Int32Array(S); // persistent: reconnect attempts failed in a row
   const wPend = new Float64Array(S);
   const wPos = new Int32Array(S);
   const outArmed = new Uint8Array(S);
@@ -376,6 +377,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     st[i] = OPEN;
     connectedAt[i] = now;
     backoff[i] = 0;
+    failures[i] = 0;
     framer.reset(i);
     got[i] = 0;
     if (tcp) setEvents(i, IN, EPOLL_CTL_MOD);
@@ -390,14 +392,15 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
       return;
     }
     stats.connected(now - connStart[i]);
-    if (!started) return;
-    stats.reconnects++;
-    if (stopping) return;
+    if (!started || stopping) return;
     if (openLoop) freeUnits += K;
     else enqueue(i, K);
   };
 
   const connectFailed = (i: number, code: ErrorCode, errno: number): void => {
+    backoff[i] = 0;
+    // A failed reopen is an error of the run (the server is gone) and backs off.
+    if (persistent && started) return lose(i, code, errno, NO_REPLY, stats.reconnectFailed(measuring, ++failures[i], code, errno));
     lose(i, code, errno, NO_REPLY, ERROR_PAUSE_MS);
   };
 
@@ -445,6 +448,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   };
 
   const startConnect = (i: number): void => {
+    if (started) stats.reconnecting();
     now = performance.now();
     connStart[i] = now;
     backoff[i] = 0;
@@ -565,6 +569,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
         }
         if (persistent) {
           if (stopping) st[i] = DONE;
+          else if (backoff[i] > 0) tryConnect(i); // the same attempt, retried on a full backlog
           else startConnect(i);
         } else if (hasReq[i]) tryConnect(i);
         else release(i, 0);

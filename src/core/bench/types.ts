@@ -202,7 +202,11 @@ export interface BenchResult {
     /** Requests that started more than 1 ms after their scheduled time (waiting for a free connection). */
     late: number;
   } | null;
-  /** Connections reopened after the server closed or reset them (persistent). */
+  /**
+   * Persistent: attempts to reopen a connection the server closed or reset, failed ones
+   * included; each failed attempt is also an error of its code (REFUSED, NOT_FOUND, ...)
+   * in the totals and the timeline. Retries back off (10 ms doubling to 250 ms per connection).
+   */
   reconnects: number;
   /** connect() attempts retried because the listen backlog was full. */
   connectRetries: number;

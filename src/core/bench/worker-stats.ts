@@ -97,6 +97,20 @@ export type WorkerMessage =
   | TickMessage
   | DoneMessage;
 
+/**
+ * Persistent mode, both engines: after a failed attempt to reopen a connection
+ * the slot waits before the next one, doubling from RECONNECT_FIRST_MS up to
+ * RECONNECT_MAX_MS, so a dead server costs a few attempts a second per
+ * connection, not a spinning CPU; a connection that opens resets it.
+ */
+export const RECONNECT_FIRST_MS = 10;
+export const RECONNECT_MAX_MS = 250;
+
+/** The wait before the next reconnect attempt after `failures` failed ones in a row. */
+export function reconnectDelay(failures: number): number {
+  return Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** Math.max(0, Math.min(16, failures - 1)));
+}
+
 /** Message details that tell apart two errors of one code. */
 export const NO_REPLY = 0;
 export const PARTIAL_REPLY = 1;
@@ -205,6 +219,21 @@ export class WorkerStats {
       const message = this.notes.get(code) ?? describeError(this.cfg, code, errno, variant, code === 'MISMATCH' ? this.mismatchSample : undefined);
       this.errs.set(code, { count: 1, message });
     }
+  }
+
+  /** Persistent: an attempt to reopen a lost connection begins (counted whether or not it succeeds). */
+  reconnecting(): void {
+    this.reconnects++;
+  }
+
+  /**
+   * Persistent: an attempt to reopen a connection failed (REFUSED, NOT_FOUND, ...): one error of
+   * its code when measured, so a dead server shows in the totals and the timeline; returns the
+   * wait before the next attempt.
+   */
+  reconnectFailed(measured: boolean, failures: number, code: ErrorCode, errno = 0): number {
+    if (measured) this.fail(code, errno);
+    return reconnectDelay(failures);
   }
 
   /** The message to use for the first error of a code (a typed error from the core says it best). */
