@@ -3,10 +3,11 @@
  * asserted apart; the JSON document against its documented schema.
  */
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killChildren, run } from './helpers/children.js';
-import { BIN, killAll, runCli } from './helpers/run-cli.js';
+import { BIN, collectStderr, killAll, runCli, startCli, waitExit } from './helpers/run-cli.js';
 import { serve } from './helpers/servers.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 
@@ -101,6 +102,42 @@ describe('udsctl bench', () => {
     expect(m.status).toBe(10);
     const j = JSON.parse(m.stdout);
     expect(j.errors).toEqual([{ code: 'MISMATCH', count: 5, message: expect.stringMatching(/did not contain "NOPE" \(got "OK\+ at/) }]);
+  });
+
+  it('interrupted (SIGINT) before any request finished: exit 130, says nothing was measured', async () => {
+    const dir = tmpDir('udsctl-bc-');
+    const path = join(dir, 'mute.sock');
+    // Reads every request and never replies; tells the test when the first request arrived.
+    let arrived: () => void = () => {};
+    const conns: net.Socket[] = [];
+    const srv = net.createServer((s) => {
+      conns.push(s);
+      s.on('error', () => {});
+      s.on('data', () => arrived());
+    });
+    await new Promise<void>((r) => srv.listen(path, r));
+    try {
+      for (const json of [false, true]) {
+        const got = new Promise<void>((r) => (arrived = r));
+        const child = startCli(['bench', '-m', 'persistent', '-c', '1', '-d', '30s', '-t', '30s', ...(json ? ['--json'] : []), path]);
+        const err = collectStderr(child);
+        let out = '';
+        child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+        await got;
+        child.kill('SIGINT');
+        expect(await waitExit(child, 20_000)).toBe(130);
+        expect(err.text()).toMatch(/interrupted before any request finished: nothing was measured/);
+        if (json) {
+          const j = JSON.parse(out);
+          expect(j.interrupted).toBe(true);
+          expect(j.requests.total).toBe(0);
+          expect(j.requests.abandoned).toBe(1);
+        } else expect(out).toMatch(/interrupted/);
+      }
+    } finally {
+      for (const s of conns) s.destroy();
+      await new Promise((r) => srv.close(r));
+    }
   });
 
   it('a target nobody listens on: the typed error and its exit status, no report', async () => {

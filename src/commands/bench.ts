@@ -43,6 +43,8 @@ export function sizedPayload(size: number): Buffer {
  * of the most frequent error (7 for timeouts, 5 refused, 10 mismatch, ...).
  */
 export function benchExitStatus(r: BenchResult): number {
+  // Interrupted before any request finished: nothing was measured, which is no success.
+  if (r.interrupted && r.requests.total === 0) return EXIT.INTERRUPTED;
   if (r.errors.length === 0) return EXIT.OK;
   return exitStatusFor(r.errors[0].code);
 }
@@ -134,7 +136,9 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
   if (flags.json) await writeAll(io.stdout, JSON.stringify(benchToJson(result)) + '\n');
   else await writeAll(io.stdout, benchReport(result, out));
   const status = benchExitStatus(result);
-  if (status !== EXIT.OK && !flags.json) {
+  if (status === EXIT.INTERRUPTED) {
+    say(`${c.red('udsctl bench:')} interrupted before any request finished: nothing was measured`);
+  } else if (status !== EXIT.OK && !flags.json) {
     const top = result.errors[0];
     say(`${c.red('udsctl bench:')} ${result.requests.errors} of ${result.requests.total} requests failed; most often ${top.code}: ${top.message}`);
   }
