@@ -140,6 +140,17 @@ describe('udsctl bench', () => {
     }
   });
 
+  it('a very short run: Generator CPU is per worker thread, and no "bottleneck" alarm', async () => {
+    const dir = tmpDir('udsctl-bc-');
+    const ok = await serve(join(dir, 'ok.sock'), { keepAlive: true, idleTimeout: 0 });
+    for (let k = 0; k < 3; k++) {
+      const r = await runCli(['bench', '-m', 'persistent', '-n', '10', '-c', '1', ok.address()], { timeoutMs: 30_000 });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/Generator CPU +w1 \d+% \(each worker thread, of one core\)/);
+      expect(r.stdout).not.toMatch(/bottleneck/);
+    }
+  });
+
   it('a target nobody listens on: the typed error and its exit status, no report', async () => {
     const dir = tmpDir('udsctl-bc-');
     const r = await runCli(['bench', '-d', '500ms', join(dir, 'none.sock')], { timeoutMs: 30_000 });

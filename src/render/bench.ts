@@ -186,7 +186,7 @@ export function benchReport(r: BenchResult, c: ChalkInstance): string {
   const cpu = r.cpu;
   const ws = cpu.workers.map((w, i) => `w${i + 1} ${Math.round(w.percent)}%`).join(', ');
   lines.push(
-    `${c.bold(pad('Generator CPU', 14))}${cpu.scope === 'thread' ? ws : 'per-thread figures unavailable'}` +
+    `${c.bold(pad('Generator CPU', 14))}${cpu.scope === 'thread' ? `${ws} ${c.dim('(each worker thread, of one core)')}` : 'per-thread figures unavailable'}` +
       c.dim(`   (whole process ${Math.round(cpu.processPercent)}%${r.embedded ? ', the embedded server included' : ''})`) +
       c.dim(`   peak memory ${formatBytes(r.memory.peakRssBytes)}`),
   );

@@ -642,7 +642,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   while ((now = performance.now()) < tStart) poll(Math.min(MAX_WAIT_MS, tStart - now));
   const beginMeasuring = (): void => {
     measuring = true;
-    stats.begin(now);
+    stats.begin();
     nextTick = tMeasure + 1000;
   };
   if (now >= tMeasure) beginMeasuring();
@@ -729,7 +729,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
       if (pending === 0) break;
     }
     if (measuring && now >= nextTick) {
-      io.post(stats.tick(second++, 1000, now));
+      io.post(stats.tick(second++, 1000));
       nextTick += 1000;
       continue;
     }
@@ -746,10 +746,10 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   const end = Math.max(now, tMeasure);
   if (measuring) {
     const tickStart = tMeasure + second * 1000;
-    if (end > tickStart) io.post(stats.tick(second, end - tickStart, now));
+    if (end > tickStart) io.post(stats.tick(second, end - tickStart));
   }
   cleanup();
-  io.post(stats.done(now, measuring ? end - tMeasure : 0));
+  io.post(stats.done(measuring ? end - tMeasure : 0));
 }
 
 /** The typed error code for a connect errno (the same mapping `udsctl send` uses). */

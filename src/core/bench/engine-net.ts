@@ -358,7 +358,7 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
   while ((now = performance.now()) < tStart); // timers have 1 ms granularity
   const beginMeasuring = (): void => {
     measuring = true;
-    stats.begin(now);
+    stats.begin();
     nextTick = tMeasure + 1000;
   };
   if (now >= tMeasure) beginMeasuring();
@@ -430,7 +430,7 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
         }
       }
       while (measuring && now >= nextTick) {
-        io.post(stats.tick(second++, 1000, now));
+        io.post(stats.tick(second++, 1000));
         nextTick += 1000;
       }
       let next = Math.min(nextTick, now + 10);
@@ -450,8 +450,8 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
   end = Math.max(end, tMeasure);
   if (measuring) {
     const tickStart = tMeasure + second * 1000;
-    if (end > tickStart) io.post(stats.tick(second, end - tickStart, end));
+    if (end > tickStart) io.post(stats.tick(second, end - tickStart));
   }
   for (const s of slots) drop(s);
-  io.post(stats.done(end, measuring ? end - tMeasure : 0));
+  io.post(stats.done(measuring ? end - tMeasure : 0));
 }

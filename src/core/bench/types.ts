@@ -133,10 +133,13 @@ export interface BenchErrorCount {
   message: string;
 }
 
+/** One worker thread's own CPU over the load window (getrusage RUSAGE_THREAD). */
 export interface WorkerCpu {
   userMs: number;
   systemMs: number;
-  /** (user + system) / wall time of the run, percent of one core. */
+  /** The load window measured: from the start of the measured run to its end. */
+  wallMs: number;
+  /** (user + system) / wallMs, percent of one core: at most 100 (one thread). */
   percent: number;
 }
 
@@ -216,7 +219,7 @@ export interface BenchResult {
     workers: WorkerCpu[];
     /** Whole process (workers, main thread and, when embedded, the server), percent of one core. */
     processPercent: number;
-    /** Some worker used >= 90% of a core: the generator may have limited the numbers. */
+    /** Some worker used >= 90% of its core over a load window of 1 s or more: the generator may have limited the numbers. */
     generatorBound: boolean;
   };
   memory: { peakRssBytes: number };

@@ -111,6 +111,11 @@ export function reconnectDelay(failures: number): number {
   return Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** Math.max(0, Math.min(16, failures - 1)));
 }
 
+/** CPU time over wall time, percent of one core: one thread cannot use more than 100% (rounding aside). */
+export function threadPercent(cpuMs: number, wallMs: number): number {
+  return wallMs > 0 ? Math.min(100, Math.round((cpuMs / wallMs) * 1000) / 10) : 0;
+}
+
 /** Message details that tell apart two errors of one code. */
 export const NO_REPLY = 0;
 export const PARTIAL_REPLY = 1;
@@ -180,10 +185,11 @@ export class WorkerStats {
 
   constructor(private readonly cfg: WorkerConfig) {}
 
-  /** The measured run starts now (wall ms of this thread's clock). */
-  begin(now: number): void {
+  /** The measured run starts now. */
+  begin(): void {
+    // CPU and wall clock read together, here, so each window's two ends match.
+    this.wallStart = this.wallLast = performance.now();
     this.cpuStart = this.cpuLast = threadCpuMs();
-    this.wallStart = this.wallLast = now;
   }
 
   success(latencyMs: number): void {
@@ -251,11 +257,12 @@ export class WorkerStats {
   }
 
   /** Close one second of the timeline. */
-  tick(second: number, durationMs: number, now: number): TickMessage {
+  tick(second: number, durationMs: number): TickMessage {
     let cpuPercent: number | null = null;
+    const now = performance.now();
     const cpu = threadCpuMs();
     if (cpu && this.cpuLast && now > this.wallLast) {
-      cpuPercent = Math.round(((cpu.user + cpu.system - this.cpuLast.user - this.cpuLast.system) / (now - this.wallLast)) * 1000) / 10;
+      cpuPercent = threadPercent(cpu.user + cpu.system - this.cpuLast.user - this.cpuLast.system, now - this.wallLast);
     }
     this.cpuLast = cpu;
     this.wallLast = now;
@@ -286,8 +293,14 @@ export class WorkerStats {
     return msg;
   }
 
-  done(now: number, elapsedMs: number): DoneMessage {
-    const cpu = threadCpuMs();
+  /**
+   * The worker's totals. Its CPU covers the load window only, from begin() to the last tick
+   * (the engines tick at the end of the run): the end-of-run work (histograms, closing
+   * sockets) is not counted against a wall time that excludes it, which made a short run
+   * read over 100%.
+   */
+  done(elapsedMs: number): DoneMessage {
+    const cpu = this.cpuLast;
     const msg: DoneMessage = {
       type: 'done',
       ok: this.ok,
@@ -308,7 +321,7 @@ export class WorkerStats {
       errors: [...this.errs].map(([code, e]) => ({ code, ...e })),
       cpu:
         cpu && this.cpuStart
-          ? { userMs: cpu.user - this.cpuStart.user, systemMs: cpu.system - this.cpuStart.system, wallMs: now - this.wallStart }
+          ? { userMs: cpu.user - this.cpuStart.user, systemMs: cpu.system - this.cpuStart.system, wallMs: this.wallLast - this.wallStart }
           : null,
     };
     for (const h of [this.latency, this.connect, this.exchange, this.lastTick]) h.destroy();
