@@ -180,7 +180,15 @@ describe('udsctl bench', () => {
     const term = { ...env, NO_COLOR: '1', TERM: 'xterm' };
     const tty = await run('script', ['-qec', cmd(100), '/dev/null'], { timeoutMs: 30_000, env: term });
     expect(tty.code).toBe(0);
-    expect(tty.stdout).toMatch(/bench \ds\/\ds {2}[\d,]+ req\/s {2}p50 /);
+    expect(tty.stdout).toMatch(/bench \d\.\ds\/\ds {2}[\d,]+ req\/s {2}p50 /);
+    // Live counts: within one second the ok count moves (it used to change only once a second).
+    const bySecond = new Map<number, Set<number>>();
+    for (const m of tty.stdout.matchAll(/bench (\d)\.\ds\/\ds .*?([\d,]+) ok/g)) {
+      const set = bySecond.get(Number(m[1])) ?? new Set<number>();
+      set.add(Number(m[2].replace(/,/g, '')));
+      bySecond.set(Number(m[1]), set);
+    }
+    expect([...bySecond.values()].some((counts) => counts.size > 1), JSON.stringify([...bySecond].map(([k, v]) => [k, [...v]]))).toBe(true);
     expect(tty.stdout).toMatch(/Requests +[\d,]+ ok/);
     const narrow = await run('script', ['-qec', cmd(0), '/dev/null'], { timeoutMs: 30_000, env: term });
     expect(narrow.code).toBe(0);

@@ -4,7 +4,7 @@ import type { EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { unescapeText } from '../core/escape.js';
 import { runBench } from '../core/bench/run.js';
-import type { BenchEngine, BenchMode, BenchResult, BenchTick } from '../core/bench/types.js';
+import type { BenchEngine, BenchMode, BenchProgress, BenchResult, BenchTick } from '../core/bench/types.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { importEsm } from '../import-esm.js';
 import { type Io, writeAll } from '../io.js';
@@ -69,13 +69,14 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
     io.env.TERM !== 'dumb';
   const spinner = live ? (await importEsm<typeof import('ora')>('ora')).default({ stream: io.stderr as NodeJS.WriteStream, text: 'starting' }) : null;
   let lastTick: BenchTick | null = null;
+  let lastProgress: BenchProgress | null = null;
   let startedAt = 0;
   let warmupMs = 0;
   let totalMs: number | null = null;
   const refresh = () => {
     if (!spinner || startedAt === 0) return;
     const t = performance.now() - startedAt;
-    spinner.text = progressText(lastTick, Math.max(0, t - warmupMs), totalMs, Math.max(0, warmupMs - t));
+    spinner.text = progressText(lastTick, lastProgress, Math.max(0, t - warmupMs), totalMs, Math.max(0, warmupMs - t));
   };
   const refresher = spinner ? setInterval(refresh, 250) : undefined;
 
@@ -125,6 +126,12 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
         lastTick = t;
         refresh();
       },
+      // The counts of the live line are the running totals, refreshed between whole seconds.
+      onProgress: spinner
+        ? (p) => {
+            lastProgress = p;
+          }
+        : undefined,
     });
   } finally {
     clearInterval(refresher);

@@ -33,6 +33,9 @@ import {
   ABORT,
   CTL_STOP,
   CTL_WORDS,
+  LIVE_ERRORS,
+  LIVE_OK,
+  LIVE_WORDS,
   type DoneMessage,
   type TickMessage,
   type WorkerConfig,
@@ -52,6 +55,8 @@ const WORKER_END_SLACK_MS = 10_000;
  */
 const GENERATOR_BOUND_PERCENT = 90;
 const GENERATOR_BOUND_MIN_MS = 1000;
+/** How often onProgress reports the running totals. */
+const PROGRESS_EVERY_MS = 250;
 /** File descriptors kept for everything that is not a benchmark connection. */
 const FD_MARGIN = 64;
 
@@ -154,6 +159,18 @@ async function drive(
 ): Promise<BenchResult> {
   const control = new SharedArrayBuffer(4 * CTL_WORDS);
   const ctl = new Int32Array(control);
+  const liveBuffer = new SharedArrayBuffer(8 * LIVE_WORDS * workers);
+  const liveWords = new Float64Array(liveBuffer);
+  /** The workers' running totals, now (never behind what the finished seconds add up to). */
+  const totals = (): { requests: number; errors: number } => {
+    let requests = 0;
+    let errors = 0;
+    for (let w = 0; w < workers; w++) {
+      requests += liveWords[w * LIVE_WORDS + LIVE_OK];
+      errors += liveWords[w * LIVE_WORDS + LIVE_ERRORS];
+    }
+    return { requests: Math.max(requests, okSoFar), errors: Math.max(errors, errorsSoFar) };
+  };
   const url = workerUrl();
   const C = plan.connections;
 
@@ -209,7 +226,7 @@ async function drive(
       okSoFar += entry.requests;
       errorsSoFar += entry.errors;
       finalized++;
-      opts.onTick?.({ elapsedMs: finalized * 1000 - 1000 + entry.durationMs, requests: okSoFar, errors: errorsSoFar, last: entry });
+      opts.onTick?.({ elapsedMs: finalized * 1000 - 1000 + entry.durationMs, ...totals(), last: entry });
     }
   };
 
@@ -235,6 +252,7 @@ async function drive(
       requests: plan.requests ?? 0,
       shareIntervals: workers > 1,
       control,
+      live: liveBuffer,
     };
     const live: Live = { worker: new Worker(url, { workerData: cfg }), ready: false, done: null, exited: false, lastSecond: -1 };
     lives.push(live);
@@ -296,6 +314,11 @@ async function drive(
     const startedAt = new Date(Date.now() + 20 + plan.warmupMs).toISOString();
     for (const l of lives) l.worker.postMessage({ type: 'go', startNs });
     if (opts.signal?.aborted) onAbort();
+    const measureFrom = wall0 + 20 + plan.warmupMs;
+    const onProgress = opts.onProgress;
+    const progressTimer = onProgress
+      ? setInterval(() => onProgress({ elapsedMs: Math.max(0, Math.round(performance.now() - measureFrom)), ...totals() }), PROGRESS_EVERY_MS)
+      : undefined;
 
     // A run with a time limit has a bound on when it must be over; past it, stop the workers.
     const expected =
@@ -305,6 +328,7 @@ async function drive(
       await until(() => lives.every((l) => l.done !== null), Number.isFinite(expected) ? expected + 5_000 : 2 ** 31 - 1, 'the workers did not finish');
     } finally {
       clearTimeout(watchdog);
+      clearInterval(progressTimer);
     }
     const cpu = process.cpuUsage(cpu0);
     const wallMs = performance.now() - wall0;

@@ -58,8 +58,10 @@ export interface BenchOptions {
   engine?: BenchEngine;
   /** Ends the run early; what was measured so far is returned with `interrupted: true`. */
   signal?: AbortSignal;
-  /** Called once a second during the measured run (progress). */
+  /** Called once a second during the measured run, as each second is complete (progress). */
   onTick?: (tick: BenchTick) => void;
+  /** Called about four times a second during the measured run with the running totals (the live line). */
+  onProgress?: (progress: BenchProgress) => void;
   /** Called once the target is known and the workers are ready, just before load starts. */
   onStart?: (info: BenchStartInfo) => void;
 }
@@ -81,11 +83,22 @@ export interface BenchStartInfo {
 export interface BenchTick {
   /** Milliseconds since the measured run began. */
   elapsedMs: number;
-  /** Successful requests so far. */
+  /** Successful requests so far: the running total when the tick is delivered, not as of the end of `last`. */
   requests: number;
+  /** Failed requests so far (running total, like requests). */
   errors: number;
   /** The second that just ended. */
   last: TimelineEntry;
+}
+
+/** The running totals of the measured run, at one moment. */
+export interface BenchProgress {
+  /** Milliseconds since the measured run began (0 during warmup). */
+  elapsedMs: number;
+  /** Successful measured requests so far. */
+  requests: number;
+  /** Failed measured requests so far. */
+  errors: number;
 }
 
 /** A latency distribution in microseconds (an HDR histogram: 3 significant digits). */

@@ -50,7 +50,14 @@ export interface WorkerConfig {
   /** Send each second's histogram (several workers: the main thread merges them); else only its percentiles. */
   shareIntervals: boolean;
   control: SharedArrayBuffer;
+  /** Running totals for the live progress: LIVE_WORDS float64 per worker, at index * LIVE_WORDS. */
+  live: SharedArrayBuffer;
 }
+
+/** The live words of a worker: measured ok and measured errors so far. */
+export const LIVE_OK = 0;
+export const LIVE_ERRORS = 1;
+export const LIVE_WORDS = 2;
 
 export interface TickMessage {
   type: 'tick';
@@ -183,7 +190,16 @@ export class WorkerStats {
   private wallStart = 0;
   private wallLast = 0;
 
-  constructor(private readonly cfg: WorkerConfig) {}
+  /**
+   * This worker's running totals, read by the main thread for the live line at any moment (a
+   * plain store per request: an aligned float64 store is not torn on the platforms Node runs on,
+   * and a progress figure a request behind is harmless).
+   */
+  private readonly live: Float64Array;
+
+  constructor(private readonly cfg: WorkerConfig) {
+    this.live = new Float64Array(cfg.live, cfg.index * LIVE_WORDS * 8, LIVE_WORDS);
+  }
 
   /** The measured run starts now. */
   begin(): void {
@@ -193,7 +209,7 @@ export class WorkerStats {
   }
 
   success(latencyMs: number): void {
-    this.ok++;
+    this.live[LIVE_OK] = ++this.ok;
     this.secOk++;
     this.latency.recordValue(Math.round(latencyMs * 1e6));
   }
@@ -217,7 +233,7 @@ export class WorkerStats {
   }
 
   fail(code: ErrorCode, errno = 0, variant = NO_REPLY): void {
-    this.errorCount++;
+    this.live[LIVE_ERRORS] = ++this.errorCount;
     this.secErr++;
     const e = this.errs.get(code);
     if (e) e.count++;
