@@ -41,6 +41,7 @@ export {
   type BenchOptions,
   type BenchResult,
   type BenchTick,
+  type BenchProgress,
   type BenchStartInfo,
   type BenchMode,
   type BenchEngine,

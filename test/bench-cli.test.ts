@@ -3,11 +3,12 @@
  * asserted apart; the JSON document against its documented schema.
  */
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killChildren, run } from './helpers/children.js';
 import { AS_NOBODY, IS_ROOT, worldDir } from './helpers/requirements.js';
-import { BIN, killAll, runCli } from './helpers/run-cli.js';
+import { BIN, collectStderr, killAll, runCli, startCli, waitExit } from './helpers/run-cli.js';
 import { serve } from './helpers/servers.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 
@@ -104,6 +105,53 @@ describe('udsctl bench', () => {
     expect(j.errors).toEqual([{ code: 'MISMATCH', count: 5, message: expect.stringMatching(/did not contain "NOPE" \(got "OK\+ at/) }]);
   });
 
+  it('interrupted (SIGINT) before any request finished: exit 130, says nothing was measured', async () => {
+    const dir = tmpDir('udsctl-bc-');
+    const path = join(dir, 'mute.sock');
+    // Reads every request and never replies; tells the test when the first request arrived.
+    let arrived: () => void = () => {};
+    const conns: net.Socket[] = [];
+    const srv = net.createServer((s) => {
+      conns.push(s);
+      s.on('error', () => {});
+      s.on('data', () => arrived());
+    });
+    await new Promise<void>((r) => srv.listen(path, r));
+    try {
+      for (const json of [false, true]) {
+        const got = new Promise<void>((r) => (arrived = r));
+        const child = startCli(['bench', '-m', 'persistent', '-c', '1', '-d', '30s', '-t', '30s', ...(json ? ['--json'] : []), path]);
+        const err = collectStderr(child);
+        let out = '';
+        child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+        await got;
+        child.kill('SIGINT');
+        expect(await waitExit(child, 20_000)).toBe(130);
+        expect(err.text()).toMatch(/interrupted before any request finished: nothing was measured/);
+        if (json) {
+          const j = JSON.parse(out);
+          expect(j.interrupted).toBe(true);
+          expect(j.requests.total).toBe(0);
+          expect(j.requests.abandoned).toBe(1);
+        } else expect(out).toMatch(/interrupted/);
+      }
+    } finally {
+      for (const s of conns) s.destroy();
+      await new Promise((r) => srv.close(r));
+    }
+  });
+
+  it('a very short run: Generator CPU is per worker thread, and no "bottleneck" alarm', async () => {
+    const dir = tmpDir('udsctl-bc-');
+    const ok = await serve(join(dir, 'ok.sock'), { keepAlive: true, idleTimeout: 0 });
+    for (let k = 0; k < 3; k++) {
+      const r = await runCli(['bench', '-m', 'persistent', '-n', '10', '-c', '1', ok.address()], { timeoutMs: 30_000 });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/Generator CPU +w1 \d+% \(each worker thread, of one core\)/);
+      expect(r.stdout).not.toMatch(/bottleneck/);
+    }
+  });
+
   it('a target nobody listens on: the typed error and its exit status, no report', async () => {
     const dir = tmpDir('udsctl-bc-');
     const r = await runCli(['bench', '-d', '500ms', join(dir, 'none.sock')], { timeoutMs: 30_000 });
@@ -133,7 +181,15 @@ describe('udsctl bench', () => {
     const term = { ...env, NO_COLOR: '1', TERM: 'xterm' };
     const tty = await run('script', ['-qec', cmd(100), '/dev/null'], { timeoutMs: 30_000, env: term });
     expect(tty.code).toBe(0);
-    expect(tty.stdout).toMatch(/bench \ds\/\ds {2}[\d,]+ req\/s {2}p50 /);
+    expect(tty.stdout).toMatch(/bench \d\.\ds\/\ds {2}[\d,]+ req\/s {2}p50 /);
+    // Live counts: within one second the ok count moves (it used to change only once a second).
+    const bySecond = new Map<number, Set<number>>();
+    for (const m of tty.stdout.matchAll(/bench (\d)\.\ds\/\ds .*?([\d,]+) ok/g)) {
+      const set = bySecond.get(Number(m[1])) ?? new Set<number>();
+      set.add(Number(m[2].replace(/,/g, '')));
+      bySecond.set(Number(m[1]), set);
+    }
+    expect([...bySecond.values()].some((counts) => counts.size > 1), JSON.stringify([...bySecond].map(([k, v]) => [k, [...v]]))).toBe(true);
     expect(tty.stdout).toMatch(/Requests +[\d,]+ ok/);
     const narrow = await run('script', ['-qec', cmd(0), '/dev/null'], { timeoutMs: 30_000, env: term });
     expect(narrow.code).toBe(0);

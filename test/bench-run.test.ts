@@ -29,6 +29,31 @@ describe('bench, engine-independent', () => {
     expect(ticks.length - r.timeline.length).toBeLessThanOrEqual(1);
   });
 
+  it('progress is live: the running totals move between whole seconds, and ticks carry them', async () => {
+    const progress: { elapsedMs: number; requests: number; errors: number }[] = [];
+    const ticks: { requests: number; finished: number }[] = [];
+    let finished = 0;
+    const r = await runBench({
+      duration: 2_500,
+      connections: 2,
+      mode: 'persistent',
+      onProgress: (p) => progress.push(p),
+      onTick: (t) => {
+        finished += t.last.requests;
+        ticks.push({ requests: t.requests, finished });
+      },
+    });
+    expect(r.errors).toEqual([]);
+    const first = r.timeline[0].requests;
+    // Well inside the second second, the count is past the first second's (the old line still showed it).
+    const mid = progress.filter((p) => p.elapsedMs >= 1_300 && p.elapsedMs <= 1_900);
+    expect(mid.length).toBeGreaterThan(0);
+    for (const p of mid) expect(p.requests).toBeGreaterThan(first);
+    for (let k = 1; k < progress.length; k++) expect(progress[k].requests).toBeGreaterThanOrEqual(progress[k - 1].requests);
+    expect(progress.at(-1)!.requests).toBeLessThanOrEqual(r.requests.ok);
+    for (const t of ticks) expect(t.requests).toBeGreaterThanOrEqual(t.finished);
+  });
+
   it('oneshot --half-close against a server that reads to end-of-file', async () => {
     const dir = tmpDir('udsctl-b-');
     const s = await serve(join(dir, 's.sock'), { read: 'eof', echo: true });

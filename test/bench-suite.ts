@@ -11,7 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runBench } from '../src/core/bench/run.js';
 import type { BenchOptions, BenchResult } from '../src/core/bench/types.js';
 import { UdsError } from '../src/core/errors.js';
-import { killChildren } from './helpers/children.js';
+import { rmSync } from 'node:fs';
+import { type Spawned, killChildren, spawnChild, waitForOutput } from './helpers/children.js';
 import { makeStaleSocket } from './helpers/peers.js';
 import { serve } from './helpers/servers.js';
 import { tmpDir } from './helpers/tmp-dir.js';
@@ -78,6 +79,17 @@ async function rawServer(dir: string, onConn: (s: net.Socket) => void): Promise<
   servers.push(srv);
   await new Promise<void>((r) => srv.listen(path, r));
   return path;
+}
+
+/** A plain node:net line server ("OK\n" per line) in a child process: its own CPU, and it can be killed. */
+async function childLineServer(path: string): Promise<Spawned> {
+  const child = spawnChild(
+    process.execPath,
+    ['-e', `const s=require('net').createServer(c=>{c.on('error',()=>{});c.on('data',d=>{for(const b of d)if(b===10)c.write('OK\\n')})});s.listen(process.argv[1],()=>console.log('listening'))`, path],
+    { timeoutMs: 60_000 },
+  );
+  await waitForOutput(child, /listening/);
+  return child;
 }
 
 export const base = (o: BenchOptions): BenchOptions => ({ workers: 1, timeout: 2_000, connectTimeout: 2_000, ...o });
@@ -200,6 +212,57 @@ describe(`bench (${engine} engine)`, () => {
     expect(r.requests.total).toBe(50);
     expect(codes(r)).toEqual({ CLOSED_EARLY: 5 });
     expect(r.reconnects).toBe(5);
+  });
+
+  it('a server that dies mid-run: the failed reconnects are REFUSED, then NOT_FOUND, errors in the dead seconds, backed off', async () => {
+    const dir = tmpDir('udsctl-b-');
+    const path = join(dir, 'dying.sock');
+    // A line server in a child process, so it can die by SIGKILL (its socket file stays: REFUSED).
+    const child = await childLineServer(path);
+    const C = 2;
+    const r = await runBench(
+      base({
+        target: path,
+        engine,
+        mode: 'persistent',
+        connections: C,
+        duration: 3_500,
+        onTick: (t) => {
+          if (t.last.second === 0) child.child.kill('SIGKILL');
+          // Then the file goes too: NOT_FOUND.
+          if (t.last.second === 1) rmSync(path, { force: true });
+        },
+      }),
+    );
+    const c = codes(r);
+    expect(r.requests.ok).toBeGreaterThan(0);
+    expect(c.REFUSED).toBeGreaterThan(0);
+    expect(c.NOT_FOUND).toBeGreaterThan(0);
+    expect(r.errors.find((e) => e.code === 'REFUSED')!.message).toMatch(/refused/i);
+    // Every dead second shows its errors; the whole seconds after the kill have no successes.
+    const dead = r.timeline.filter((t) => t.second >= 1);
+    expect(dead.length).toBeGreaterThanOrEqual(3);
+    for (const t of dead) expect(t.errors, `second ${t.second}`).toBeGreaterThan(0);
+    for (const t of dead.slice(1)) expect(t.requests, `second ${t.second}`).toBe(0);
+    expect(r.timeline.reduce((a, t) => a + t.errors, 0)).toBe(r.requests.errors);
+    expect(r.requests.total).toBe(r.requests.ok + r.requests.errors);
+    // Each failed attempt is a reconnect attempt, and they back off (no 1 ms spin: that would be ~1000/s each).
+    expect(r.reconnects).toBeGreaterThanOrEqual((c.REFUSED ?? 0) + (c.NOT_FOUND ?? 0));
+    expect((c.REFUSED ?? 0) + (c.NOT_FOUND ?? 0)).toBeLessThan(C * 3.5 * 30);
+  });
+
+  it('short runs against a fast server: each worker under 100% of its core, no generator-bound alarm', async () => {
+    const path = join(tmpDir('udsctl-b-'), 'fast.sock');
+    await childLineServer(path);
+    // A few milliseconds each: the window where start-up work used to read as >100% and "the bottleneck".
+    for (let k = 0; k < 6; k++) {
+      const r = await runBench(base({ target: path, engine, mode: 'persistent', connections: 1, requests: 10 }));
+      expect(r.errors).toEqual([]);
+      expect(r.cpu.generatorBound).toBe(false);
+      for (const w of r.cpu.workers) expect(w.percent).toBeLessThanOrEqual(100);
+      for (const t of r.timeline) if (t.cpuPercent !== null) expect(t.cpuPercent).toBeLessThanOrEqual(100);
+      for (const w of r.cpu.workers) expect(w.wallMs).toBeLessThanOrEqual(r.elapsedMs + 1);
+    }
   });
 
   it('REFUSED and NOT_FOUND are typed errors before any load', async () => {

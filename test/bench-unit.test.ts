@@ -9,9 +9,9 @@ import { ContainsCheck, ReplyFramer } from '../src/core/bench/framer.js';
 import { analysisHistogram, distribution, summarize } from '../src/core/bench/histogram.js';
 import { parseRate, planBench } from '../src/core/bench/options.js';
 import { defaultWorkers } from '../src/core/bench/run.js';
-import { bar, distributionChart, formatBytes, formatUs } from '../src/render/bench.js';
+import { bar, distributionChart, formatBytes, formatUs, progressText } from '../src/render/bench.js';
 import { benchExitStatus, sizedPayload } from '../src/commands/bench.js';
-import type { BenchResult } from '../src/core/bench/types.js';
+import type { BenchResult, BenchTick } from '../src/core/bench/types.js';
 import { Chalk } from 'chalk';
 
 const plain = new Chalk({ level: 0 });
@@ -209,5 +209,28 @@ describe('render helpers', () => {
     expect(
       benchExitStatus({ errors: [{ code: 'REPLY_TIMEOUT', count: 5, message: '' }, { code: 'RESET', count: 1, message: '' }] } as unknown as BenchResult),
     ).toBe(7);
+  });
+
+  it('exit status: interrupted before any request finished is 130, not success', () => {
+    const r = { errors: [], interrupted: true, requests: { total: 0 } } as unknown as BenchResult;
+    expect(benchExitStatus(r)).toBe(130);
+    expect(benchExitStatus({ ...r, requests: { total: 3 } } as unknown as BenchResult)).toBe(0);
+  });
+
+  it('the live line: counts are the running totals, rate and p50 the last whole second', () => {
+    // 2.2 s into a 4 s run: the tick of second 0 said 1,000 ok; the running totals are 2,200 ok and 3 errors.
+    const first: BenchTick = {
+      elapsedMs: 1000,
+      requests: 1000,
+      errors: 0,
+      last: { second: 0, durationMs: 1000, requests: 1000, errors: 0, bytesIn: 0, bytesOut: 0, p50Us: 250, p99Us: 900, maxUs: 1000, cpuPercent: 40 },
+    };
+    const text = progressText(first, { elapsedMs: 2200, requests: 2200, errors: 3 }, 2200, 4000, 0);
+    expect(text).toBe('bench 2.2s/4s  1,000 req/s  p50 250us  2,200 ok  3 errors');
+    // Before the first whole second: the counts already move.
+    expect(progressText(null, { elapsedMs: 400, requests: 420, errors: 0 }, 400, 4000, 0)).toBe('bench 0.4s/4s  420 ok  0 errors');
+    expect(progressText(null, null, 0, 4000, 0)).toBe('bench 0.0s/4s');
+    expect(progressText(first, null, 1100, null, 0)).toMatch(/1,000 ok {2}0 errors$/);
+    expect(progressText(null, null, 0, 4000, 1500)).toBe('warming up (1.5s left)');
   });
 });

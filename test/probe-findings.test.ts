@@ -4,11 +4,13 @@
  * (test/fixtures/probe-peers.py). Exit status and JSON code end to end;
  * the reply and close findings are in probe-exchange.test.ts.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ME } from './helpers/requirements.js';
+import { spawnChild, waitForOutput } from './helpers/children.js';
+import { makeStaleSocket } from './helpers/peers.js';
 import { waitExit } from './helpers/run-cli.js';
 import { tmpDir, uniqueAbstractName } from './helpers/tmp-dir.js';
 import { check, cleanup, expectFinding, peer, probe, probeJson, serve } from './fixtures/probe-helpers.js';
@@ -110,6 +112,62 @@ describe('the listener', () => {
     expect(check(res.t, 'path').status).toBe('ok');
     expect(check(res.t, 'listener')).toMatchObject({ status: 'fail' });
     expect(res.t.listener).toMatchObject({ available: true, inodes: [] });
+  });
+
+  it('a symlink to a live socket: OK, and the listener behind it is found (not "another network namespace")', async () => {
+    const dir = tmpDir();
+    const server = await serve(join(dir, 'real.sock'));
+    symlinkSync(join(dir, 'real.sock'), join(dir, 'link.sock'));
+    const res = await probeJson([join(dir, 'link.sock')]);
+    expectFinding(res, 'OK', 0);
+    expect(check(res.t, 'listener').status).toBe('ok');
+    expect(check(res.t, 'listener').detail).toMatch(new RegExp(`^listening: pid ${server.pid} `));
+    expect(check(res.t, 'listener').detail).not.toMatch(/namespace/);
+    expect(res.t.listener.processes.map((p: { pid: number }) => p.pid)).toEqual([server.pid]);
+  });
+
+  it('STALE_SOCKET beside a live server bound to the same relative name elsewhere: that server is not claimed', async () => {
+    const here = join(tmpDir(), 'here');
+    const there = join(tmpDir(), 'there');
+    mkdirSync(here);
+    mkdirSync(there);
+    // A server in another directory, bound by the relative name "app.sock" (as `./app.sock` in its config).
+    const other = spawnChild(
+      process.execPath,
+      ['-e', "require('net').createServer((c) => c.end('OK\\n')).listen('app.sock', () => console.log('ready'))"],
+      { cwd: there, timeoutMs: 30_000 },
+    );
+    await waitForOutput(other, /ready/);
+    await makeStaleSocket(join(here, 'app.sock'));
+    const res = await probeJson([join(here, 'app.sock'), ...FAST]);
+    expectFinding(res, 'STALE_SOCKET', 2);
+    expect(check(res.t, 'listener').status).toBe('fail');
+    expect(check(res.t, 'listener').detail).not.toMatch(/listening: pid/);
+    expect(res.t.listener.inodes).toEqual([]);
+    expect(res.t.listener.processes.map((p: { pid: number }) => p.pid)).not.toContain(other.child.pid);
+    // And probed where it lives, that server is found.
+    const theirs = await probeJson([join(there, 'app.sock'), ...FAST]);
+    expectFinding(theirs, 'OK', 0);
+    expect(theirs.t.listener.processes.map((p: { pid: number }) => p.pid)).toEqual([other.child.pid]);
+  });
+
+  it('SOCKET_DELETED: the socket file was removed while its server still listens ("someone deleted my socket")', async () => {
+    const sock = join(tmpDir(), 'deleted.sock');
+    const server = await serve(sock);
+    rmSync(sock);
+    const res = await probeJson([sock]);
+    expectFinding(res, 'SOCKET_DELETED', 2);
+    expect(res.t.findings.map((f: { code: string }) => f.code)).not.toContain('NOT_FOUND');
+    expect(res.t.detail).toContain(`pid ${server.pid} `);
+    expect(check(res.t, 'path').status).toBe('fail');
+    expect(check(res.t, 'listener')).toMatchObject({ status: 'fail' });
+    expect(check(res.t, 'listener').detail).toMatch(new RegExp(`the socket file is gone, yet pid ${server.pid} `));
+    expect(res.t.listener.deleted.processes.map((p: { pid: number }) => p.pid)).toEqual([server.pid]);
+    const human = await probe([sock]);
+    expect(human.status).toBe(2);
+    expect(human.stdout.split('\n')[0]).toBe(`CRITICAL ${sock}: socket file deleted, server still listening [SOCKET_DELETED]`);
+    // A file that never existed is still plain NOT_FOUND.
+    expectFinding(await probeJson([join(tmpDir(), 'never.sock')]), 'NOT_FOUND', 2);
   });
 
   it('STALE_SOCKET: a Python process that bound and exited', async () => {

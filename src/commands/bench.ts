@@ -4,7 +4,7 @@ import type { EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { unescapeText } from '../core/escape.js';
 import { runBench } from '../core/bench/run.js';
-import type { BenchEngine, BenchMode, BenchResult, BenchTick } from '../core/bench/types.js';
+import type { BenchEngine, BenchMode, BenchProgress, BenchResult, BenchTick } from '../core/bench/types.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { importEsm } from '../import-esm.js';
 import { type Io, writeAll } from '../io.js';
@@ -43,6 +43,8 @@ export function sizedPayload(size: number): Buffer {
  * of the most frequent error (7 for timeouts, 5 refused, 10 mismatch, ...).
  */
 export function benchExitStatus(r: BenchResult): number {
+  // Interrupted before any request finished: nothing was measured, which is no success.
+  if (r.interrupted && r.requests.total === 0) return EXIT.INTERRUPTED;
   if (r.errors.length === 0) return EXIT.OK;
   return exitStatusFor(r.errors[0].code);
 }
@@ -67,13 +69,14 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
     io.env.TERM !== 'dumb';
   const spinner = live ? (await importEsm<typeof import('ora')>('ora')).default({ stream: io.stderr as NodeJS.WriteStream, text: 'starting' }) : null;
   let lastTick: BenchTick | null = null;
+  let lastProgress: BenchProgress | null = null;
   let startedAt = 0;
   let warmupMs = 0;
   let totalMs: number | null = null;
   const refresh = () => {
     if (!spinner || startedAt === 0) return;
     const t = performance.now() - startedAt;
-    spinner.text = progressText(lastTick, Math.max(0, t - warmupMs), totalMs, Math.max(0, warmupMs - t));
+    spinner.text = progressText(lastTick, lastProgress, Math.max(0, t - warmupMs), totalMs, Math.max(0, warmupMs - t));
   };
   const refresher = spinner ? setInterval(refresh, 250) : undefined;
 
@@ -123,6 +126,12 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
         lastTick = t;
         refresh();
       },
+      // The counts of the live line are the running totals, refreshed between whole seconds.
+      onProgress: spinner
+        ? (p) => {
+            lastProgress = p;
+          }
+        : undefined,
     });
   } finally {
     clearInterval(refresher);
@@ -134,7 +143,9 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
   if (flags.json) await writeAll(io.stdout, JSON.stringify(benchToJson(result)) + '\n');
   else await writeAll(io.stdout, benchReport(result, out));
   const status = benchExitStatus(result);
-  if (status !== EXIT.OK && !flags.json) {
+  if (status === EXIT.INTERRUPTED) {
+    say(`${c.red('udsctl bench:')} interrupted before any request finished: nothing was measured`);
+  } else if (status !== EXIT.OK && !flags.json) {
     const top = result.errors[0];
     say(`${c.red('udsctl bench:')} ${result.requests.errors} of ${result.requests.total} requests failed; most often ${top.code}: ${top.message}`);
   }

@@ -9,15 +9,23 @@ import { type EndRule, formatEndRule } from './end-rule.js';
 import { UdsError } from './errors.js';
 import { type ExchangeRecord, exchange } from './exchange.js';
 import { type Target, parseTarget } from './target.js';
+import path from 'node:path';
+import { promises as fsp } from 'node:fs';
 import {
+  type FileId,
   type Identity,
   type PathInfo,
   type ProcessInfo,
+  type UnixSocketEntry,
   currentIdentity,
+  fileId,
   findSocketOwners,
   inspectPath,
   listenersFor,
+  processCwd,
   readProcNetUnix,
+  readUnixDiagVfs,
+  sameFile,
 } from './unix-info.js';
 
 /** Monitoring-plugin severities; the exit status is SEVERITY_EXIT[severity]. */
@@ -99,6 +107,14 @@ export const FINDINGS = [
     title: 'stale socket (no listener)',
     cause: 'the socket file was left behind by a server that crashed or was killed; nothing listens on it',
     fix: 'restart the server (it should remove a stale file before binding); delete the file if the service is retired',
+  },
+  {
+    code: 'SOCKET_DELETED',
+    severity: 'CRITICAL',
+    check: 'path',
+    title: 'socket file deleted, server still listening',
+    cause: 'the socket file was removed (a cleanup job, a second instance that unlinks before binding, rm) while its server kept listening: the server is alive, but no client can reach it by the path',
+    fix: 'restart the server (or have it recreate its socket), then find what deleted the file (systemd-tmpfiles, a second instance, a deploy script)',
   },
   {
     code: 'REFUSED',
@@ -245,7 +261,14 @@ export type Contract = (typeof CONTRACTS)[number];
 export interface ListenerInfo {
   /** /proc/net/unix could be read. */
   available: boolean;
-  /** Inodes of the listening sockets bound to the target. */
+  /**
+   * How listeners were matched to the socket file: `inode`, by the device and inode of the file
+   * each listening socket is bound to (the kernel's sock_diag; exact whatever name the server bound,
+   * relative or through a symlink); `name`, by the name in /proc/net/unix (a relative name resolved
+   * against the owning process's working directory when it is visible).
+   */
+  match: 'inode' | 'name';
+  /** Inodes of the listening sockets bound to the target's file. */
   inodes: number[];
   /** Processes that hold them. */
   owners: ProcessInfo[];
@@ -253,6 +276,11 @@ export interface ListenerInfo {
   hidden: boolean;
   /** The lookup budget ran out before every process was looked at. */
   truncated: boolean;
+  /**
+   * Listening sockets bound by this path to a file that is no longer there (deleted, or replaced
+   * by another file): a server alive but unreachable by the path. Their owners when found.
+   */
+  deleted: { inodes: number[]; owners: ProcessInfo[] };
 }
 
 export interface ProbeReport {
@@ -524,18 +552,14 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     checks.set('path', 'skip', t.kind === 'abstract' ? 'abstract name: no file, no permissions' : 'TCP: no file');
   }
 
-  // 2. The listener, as the kernel lists it (Linux).
+  // 2. The listener, as the kernel lists it (Linux); also for a missing file, whose server may still listen.
   let listenerStarted = 0;
-  const lookListener = t.kind === 'abstract' || (t.kind === 'unix' && (pathInfo?.state === 'socket' || pathInfo?.state === 'unreachable'));
+  const lookListener = t.kind === 'abstract' || (t.kind === 'unix' && pathInfo !== null && pathInfo.state !== 'not-socket');
+  let search: ListenerSearch | null = null;
   if (lookListener) {
     listenerStarted = nowUs();
-    const entries = await readProcNetUnix();
-    if (entries) {
-      const found = listenersFor(entries, t.kind === 'abstract' ? { abstract: t.display } : { path: t.kind === 'unix' ? t.path : undefined });
-      listener = { available: true, inodes: found.map((e) => e.inode), owners: [], hidden: false, truncated: false };
-    } else {
-      listener = { available: false, inodes: [], owners: [], hidden: false, truncated: false };
-    }
+    search = await findListeners(t, pathInfo);
+    listener = search.info;
   }
   const listenerMs = lookListener ? ms(nowUs() - listenerStarted) : null;
 
@@ -555,12 +579,9 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
 
   // Name the listening process; after the exchange, so it never skews its timing.
   let ownersMs = 0;
-  if (listener && listener.inodes.length > 0) {
+  if (search) {
     const t0 = nowUs();
-    const found = await findSocketOwners(listener.inodes, s.ownerLookupBudget);
-    listener.owners = found.owners;
-    listener.hidden = found.hidden;
-    listener.truncated = found.truncated;
+    await nameListeners(search, s.ownerLookupBudget);
     ownersMs = ms(nowUs() - t0);
   }
   if (lookListener) judgeListener(t, s, listener!, record, pathInfo, checks, findings, (listenerMs ?? 0) + ownersMs);
@@ -600,6 +621,95 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   };
 }
 
+/** A listener lookup in progress: what /proc/net/unix (and sock_diag) said, before the owners are named. */
+interface ListenerSearch {
+  info: ListenerInfo;
+  /** The absolute names this path goes by: as given, with symlinks resolved, with its directory's symlinks resolved. */
+  names: Set<string>;
+  /** The socket file is there (or cannot be looked at): a name match is a listener, not a deleted one. */
+  present: boolean;
+  /** Listening sockets bound by a relative name that may be this path: decided by their process's working directory. */
+  relative: UnixSocketEntry[];
+}
+
+/**
+ * The listening sockets bound to the target. A Unix path is matched by the file, not the name:
+ * the kernel's sock_diag gives the device and inode of the file each listener is bound to, so a
+ * symlink to a live socket finds its listener, and a server elsewhere bound to the same relative
+ * name (`./app.sock`) is not taken for this one. Where sock_diag is not available, names are used,
+ * a relative one resolved against its process's working directory. A listener bound by this path
+ * whose file is gone is `deleted`: the server lives, the path does not reach it.
+ */
+async function findListeners(t: Target, p: PathInfo | null): Promise<ListenerSearch> {
+  const info: ListenerInfo = { available: false, match: 'name', inodes: [], owners: [], hidden: false, truncated: false, deleted: { inodes: [], owners: [] } };
+  const search: ListenerSearch = { info, names: new Set(), present: true, relative: [] };
+  const entries = await readProcNetUnix();
+  if (!entries) return search;
+  info.available = true;
+  if (t.kind === 'abstract') {
+    info.inodes = listenersFor(entries, { abstract: t.display }).map((e) => e.inode);
+    return search;
+  }
+  if (t.kind !== 'unix') return search;
+  const abs = path.resolve(t.path);
+  search.names.add(abs);
+  const real = await fsp.realpath(abs).catch(() => null);
+  if (real) search.names.add(real);
+  const realDir = await fsp.realpath(path.dirname(abs)).catch(() => null);
+  if (realDir) search.names.add(path.join(realDir, path.basename(abs)));
+  search.present = p?.state !== 'absent';
+
+  const listening = entries.filter((e) => e.listening && e.path !== '' && !e.path.startsWith('@'));
+  const byName = (e: UnixSocketEntry): boolean =>
+    path.isAbsolute(e.path) ? search.names.has(path.normalize(e.path)) : [...search.names].some((n) => n.endsWith('/' + path.normalize(e.path)));
+  const id: FileId | null = p?.state === 'socket' ? await fileId(abs) : null;
+  const vfs = id ? readUnixDiagVfs() : null;
+  if (id && vfs) {
+    info.match = 'inode';
+    info.inodes = listening.filter((e) => sameFile(vfs.get(e.inode), id)).map((e) => e.inode);
+    // Bound by this very name to another file: an earlier server whose file was deleted and replaced.
+    info.deleted.inodes = listening
+      .filter((e) => path.isAbsolute(e.path) && search.names.has(path.normalize(e.path)) && !info.inodes.includes(e.inode))
+      .map((e) => e.inode);
+    return search;
+  }
+  for (const e of listening.filter(byName)) {
+    if (!path.isAbsolute(e.path)) search.relative.push(e);
+    else if (search.present) info.inodes.push(e.inode);
+    else info.deleted.inodes.push(e.inode);
+  }
+  return search;
+}
+
+/** Name the processes holding the listeners, and settle relative names by those processes' working directories. */
+async function nameListeners(search: ListenerSearch, budgetMs: number): Promise<void> {
+  const { info } = search;
+  const all = [...info.inodes, ...info.deleted.inodes, ...search.relative.map((e) => e.inode)];
+  if (all.length === 0) return;
+  const found = await findSocketOwners(all, budgetMs);
+  info.hidden = found.hidden;
+  info.truncated = found.truncated;
+  for (const e of search.relative) {
+    const owner = found.owners.find((o) => o.inode === e.inode);
+    const cwd = owner ? await processCwd(owner.pid) : null;
+    // Not visible to us: the name is all we have (the file's presence decides which list).
+    if (cwd !== null && !search.names.has(path.resolve(cwd, e.path))) continue; // a namesake elsewhere
+    (search.present ? info.inodes : info.deleted.inodes).push(e.inode);
+  }
+  info.owners = found.owners.filter((o) => info.inodes.includes(o.inode));
+  info.deleted.owners = found.owners.filter((o) => info.deleted.inodes.includes(o.inode));
+}
+
+function describeOwners(s: Settings, l: ListenerInfo, owners: ProcessInfo[]): string {
+  return owners.length
+    ? owners.map((o) => `pid ${o.pid} (${o.cmdline || o.name})`).join(', ')
+    : l.hidden
+      ? `process not visible to ${s.identity.describe}; run as root to name it`
+      : l.truncated
+        ? 'process not found within the lookup budget'
+        : 'no process found holding it';
+}
+
 function judgeListener(
   t: Target,
   s: Settings,
@@ -611,16 +721,23 @@ function judgeListener(
   took: number,
 ): void {
   if (!l.available) return checks.set('listener', 'skip', 'no /proc/net/unix on this system', took);
+  const gone = l.deleted.inodes.length > 0 ? describeOwners(s, l, l.deleted.owners) : '';
+  if (t.kind === 'unix' && p?.state === 'absent') {
+    if (!gone) return checks.set('listener', 'skip', 'no socket file, and nothing listens by this name');
+    // "Someone deleted my socket": the server is alive, its file is not. That, not NOT_FOUND, is the diagnosis.
+    checks.set('listener', 'fail', `the socket file is gone, yet ${gone} still listens by this name`, took);
+    const i = findings.findIndex((f) => f.code === 'NOT_FOUND');
+    if (i >= 0) findings.splice(i, 1);
+    findings.push(
+      makeFinding('SOCKET_DELETED', `${t.display}: the socket file was deleted, but ${gone} still listens on the socket bound to it (unreachable by the path)`),
+    );
+    return;
+  }
+  const alsoGone = gone ? `; also ${gone} listens on an earlier, deleted file of this name` : '';
   if (l.inodes.length > 0) {
-    const who = l.owners.length
-      ? l.owners.map((o) => `pid ${o.pid} (${o.cmdline || o.name})`).join(', ')
-      : l.hidden
-        ? `process not visible to ${s.identity.describe}; run as root to name it`
-        : l.truncated
-          ? 'process not found within the lookup budget'
-          : 'no process found holding it';
-    const many = l.inodes.length > 1 ? `${l.inodes.length} listening sockets on this name; ` : '';
-    return checks.set('listener', 'ok', `listening: ${many}${who}`, took);
+    const who = describeOwners(s, l, l.owners);
+    const many = l.inodes.length > 1 ? `${l.inodes.length} listening sockets on this file; ` : '';
+    return checks.set('listener', 'ok', `listening: ${many}${who}${alsoGone}`, took);
   }
   const code = r?.error?.code;
   if (r && r.timings.connectedUs !== undefined) {
@@ -628,7 +745,7 @@ function judgeListener(
     return checks.set('listener', 'ok', 'not in /proc/net/unix, yet connect works: the server is in another network namespace (a container?)', took);
   }
   if (code === 'REFUSED') {
-    return checks.set('listener', 'fail', t.kind === 'abstract' ? 'nothing is bound to this name' : 'no process listens on it (not in /proc/net/unix)', took);
+    return checks.set('listener', 'fail', t.kind === 'abstract' ? 'nothing is bound to this name' : `no process listens on it (not in /proc/net/unix)${alsoGone}`, took);
   }
   if (t.kind === 'unix' && code === 'PERMISSION_DENIED' && p?.state === 'socket') {
     // We may not connect, but the kernel still tells whether anyone listens: say so, it changes the fix.

@@ -8,6 +8,9 @@
 import { type Stats, promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { nowMs } from './clock.js';
+import { SOCK_CLOEXEC, cFunction } from './ffi.js';
+
+const SOCK_DGRAM = 2;
 
 /** Who we are, for permission checks. */
 export interface Identity {
@@ -349,9 +352,139 @@ export function listenersFor(entries: UnixSocketEntry[], spec: { path?: string; 
   });
 }
 
+/** A file's identity: its device (as major, minor) and inode. Two paths name one file when these agree. */
+export interface FileId {
+  major: number;
+  minor: number;
+  ino: number;
+}
+
+/** The identity of the file at `p`, following symlinks (as connect(2) does); null when it cannot be stat'ed. */
+export async function fileId(p: string): Promise<FileId | null> {
+  try {
+    const st = await fsp.stat(p, { bigint: true });
+    // glibc's dev_t: major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31.
+    const d = st.dev;
+    const major = Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn));
+    const minor = Number((d & 0xffn) | ((d >> 12n) & ~0xffn));
+    return { major, minor, ino: Number(st.ino) };
+  } catch {
+    return null;
+  }
+}
+
+export const sameFile = (a: FileId | null | undefined, b: FileId | null | undefined): boolean =>
+  !!a && !!b && a.ino === b.ino && a.major === b.major && a.minor === b.minor;
+
+interface NetlinkCalls {
+  socket(domain: number, type: number, proto: number): number;
+  send(fd: number, buf: Uint8Array, len: number, flags: number): number;
+  recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
+  poll(fds: Uint8Array, nfds: number, timeout: number): number;
+  close(fd: number): number;
+}
+let netlink: NetlinkCalls | null | undefined;
+
+const AF_NETLINK = 16;
+const NETLINK_SOCK_DIAG = 4;
+const SOCK_DIAG_BY_FAMILY = 20;
+const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
+const TCP_LISTEN = 10;
+const UDIAG_SHOW_VFS = 2;
+const UNIX_DIAG_VFS = 1;
+
+/**
+ * The file each listening Unix socket is bound to, by socket inode, from the
+ * kernel's sock_diag netlink interface (UNIX_DIAG_VFS: the bound file's device
+ * and inode, which /proc/net/unix does not give). This is what ties a socket
+ * file on disk to its listener whatever name it was bound by (relative,
+ * through a symlink) and tells a listener whose file was deleted from one
+ * whose file is there. Null where it is not available (not Linux, no
+ * unix_diag, no koffi); callers fall back to names. Bounded: 500 ms at most.
+ */
+export function readUnixDiagVfs(budgetMs = 500): Map<number, FileId> | null {
+  if (process.platform !== 'linux') return null;
+  if (netlink === undefined) {
+    try {
+      netlink = {
+        socket: cFunction('int socket(int, int, int)'),
+        send: cFunction('long send(int, const uint8_t *buf, size_t len, int flags)'),
+        recv: cFunction('long recv(int, _Out_ uint8_t *buf, size_t len, int flags)'),
+        poll: cFunction('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
+        close: cFunction('int close(int)'),
+      };
+    } catch {
+      netlink = null;
+    }
+  }
+  if (!netlink) return null;
+  const nl = netlink;
+  const fd = nl.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (fd < 0) return null;
+  try {
+    // nlmsghdr (16 bytes) + unix_diag_req (24 bytes).
+    const req = Buffer.alloc(40);
+    req.writeUInt32LE(40, 0);
+    req.writeUInt16LE(SOCK_DIAG_BY_FAMILY, 4);
+    req.writeUInt16LE(0x1 | 0x300, 6); // NLM_F_REQUEST | NLM_F_DUMP
+    req.writeUInt32LE(1, 8);
+    req.writeUInt8(1 /* AF_UNIX */, 16);
+    req.writeUInt32LE(1 << TCP_LISTEN, 20);
+    req.writeUInt32LE(UDIAG_SHOW_VFS, 28);
+    req.writeUInt32LE(0xffffffff, 32);
+    req.writeUInt32LE(0xffffffff, 36);
+    if (nl.send(fd, req, req.length, 0) !== req.length) return null;
+    const out = new Map<number, FileId>();
+    const buf = Buffer.alloc(64 * 1024);
+    const pfd = Buffer.alloc(8);
+    const deadline = nowMs() + budgetMs;
+    for (;;) {
+      const left = Math.ceil(deadline - nowMs());
+      if (left <= 0) return null;
+      pfd.writeInt32LE(fd, 0);
+      pfd.writeInt16LE(1 /* POLLIN */, 4);
+      pfd.writeInt16LE(0, 6);
+      if (nl.poll(pfd, 1, left) <= 0) return null;
+      const n = nl.recv(fd, buf, buf.length, 0x40 /* MSG_DONTWAIT */);
+      if (n <= 0) return null;
+      for (let off = 0; off + 16 <= n; ) {
+        const len = buf.readUInt32LE(off);
+        const type = buf.readUInt16LE(off + 4);
+        if (len < 16 || off + len > n) return null;
+        if (type === NLMSG_DONE) return out;
+        if (type === NLMSG_ERROR) return null;
+        if (type === SOCK_DIAG_BY_FAMILY && len >= 32) {
+          const ino = buf.readUInt32LE(off + 20);
+          for (let a = off + 32; a + 4 <= off + len; ) {
+            const alen = buf.readUInt16LE(a);
+            if (alen < 4) break;
+            if (buf.readUInt16LE(a + 2) === UNIX_DIAG_VFS && alen >= 12) {
+              // The kernel's dev_t: major in the top 12 bits, minor in the low 20.
+              const dev = buf.readUInt32LE(a + 8);
+              out.set(ino, { ino: buf.readUInt32LE(a + 4), major: dev >>> 20, minor: dev & 0xfffff });
+            }
+            a += (alen + 3) & ~3;
+          }
+        }
+        off += (len + 3) & ~3;
+      }
+    }
+  } finally {
+    nl.close(fd);
+  }
+}
+
+/** The working directory of a process (where it resolves a relative socket name), or null when not visible to us. */
+export async function processCwd(pid: number, proc = '/proc'): Promise<string | null> {
+  return fsp.readlink(`${proc}/${pid}/cwd`).catch(() => null);
+}
+
 /** A process holding a socket. */
 export interface ProcessInfo {
   pid: number;
+  /** The socket inode it was found holding. */
+  inode: number;
   /** /proc/<pid>/comm. */
   name: string;
   /** The command line, joined by spaces and cut to 120 characters. */
@@ -403,7 +536,7 @@ export async function findSocketOwners(inodes: number[], budgetMs = 300, proc = 
           const name = (await fsp.readFile(`${proc}/${pid}/comm`, 'utf8').catch(() => '?')).trim();
           const raw = await fsp.readFile(`${proc}/${pid}/cmdline`, 'utf8').catch(() => '');
           const cmd = raw.split('\0').filter(Boolean).join(' ');
-          result.owners.push({ pid: Number(pid), name, cmdline: cmd.length > 120 ? `${cmd.slice(0, 119)}…` : cmd });
+          result.owners.push({ pid: Number(pid), inode: Number(link.slice(8, -1)), name, cmdline: cmd.length > 120 ? `${cmd.slice(0, 119)}…` : cmd });
           return;
         }
       }),

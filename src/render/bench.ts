@@ -3,7 +3,7 @@
  * the timeline) and the JSON one. Pure: result in, text out.
  */
 import type { ChalkInstance } from 'chalk';
-import type { BenchResult, BenchTick, DistributionBucket, LatencySummary } from '../core/bench/types.js';
+import type { BenchProgress, BenchResult, BenchTick, DistributionBucket, LatencySummary } from '../core/bench/types.js';
 
 /** 12.3us, 123us, 1.23ms, 12.3ms, 1.23s: three significant digits. */
 export function formatUs(us: number | null | undefined): string {
@@ -186,7 +186,7 @@ export function benchReport(r: BenchResult, c: ChalkInstance): string {
   const cpu = r.cpu;
   const ws = cpu.workers.map((w, i) => `w${i + 1} ${Math.round(w.percent)}%`).join(', ');
   lines.push(
-    `${c.bold(pad('Generator CPU', 14))}${cpu.scope === 'thread' ? ws : 'per-thread figures unavailable'}` +
+    `${c.bold(pad('Generator CPU', 14))}${cpu.scope === 'thread' ? `${ws} ${c.dim('(each worker thread, of one core)')}` : 'per-thread figures unavailable'}` +
       c.dim(`   (whole process ${Math.round(cpu.processPercent)}%${r.embedded ? ', the embedded server included' : ''})`) +
       c.dim(`   peak memory ${formatBytes(r.memory.peakRssBytes)}`),
   );
@@ -206,11 +206,23 @@ export function benchToJson(r: BenchResult): BenchResult {
   return r;
 }
 
-/** The live progress line. */
-export function progressText(t: BenchTick | null, elapsedMs: number, totalMs: number | null, warmupLeftMs: number): string {
+/**
+ * The live progress line: the rate and p50 of the last whole second (`t`), and the ok and
+ * error counts as they are now (`now`, the running totals; else the tick's own).
+ */
+export function progressText(
+  t: BenchTick | null,
+  now: BenchProgress | null,
+  elapsedMs: number,
+  totalMs: number | null,
+  warmupLeftMs: number,
+): string {
   if (warmupLeftMs > 0) return `warming up (${(warmupLeftMs / 1000).toFixed(1)}s left)`;
-  const time = `${(elapsedMs / 1000).toFixed(0)}s${totalMs ? `/${(totalMs / 1000).toFixed(0)}s` : ''}`;
-  if (!t) return `bench ${time}`;
+  const time = `${(elapsedMs / 1000).toFixed(1)}s${totalMs ? `/${(totalMs / 1000).toFixed(0)}s` : ''}`;
+  const ok = Math.max(now?.requests ?? 0, t?.requests ?? 0);
+  const errors = Math.max(now?.errors ?? 0, t?.errors ?? 0);
+  const counts = `${int(ok)} ok  ${int(errors)} errors`;
+  if (!t) return now ? `bench ${time}  ${counts}` : `bench ${time}`;
   const rate = t.last.durationMs > 0 ? (t.last.requests * 1000) / t.last.durationMs : 0;
-  return `bench ${time}  ${int(rate)} req/s  p50 ${formatUs(t.last.p50Us)}  ${int(t.requests)} ok  ${int(t.errors)} errors`;
+  return `bench ${time}  ${int(rate)} req/s  p50 ${formatUs(t.last.p50Us)}  ${counts}`;
 }

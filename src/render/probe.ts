@@ -57,7 +57,17 @@ export function probeToJson(r: ProbeReport): Record<string, unknown> {
           missingDir: p.missingDir ?? null,
         }
       : null,
-    listener: l ? { available: l.available, inodes: l.inodes, processes: l.owners, hidden: l.hidden, truncated: l.truncated } : null,
+    listener: l
+      ? {
+          available: l.available,
+          match: l.match,
+          inodes: l.inodes,
+          processes: l.owners,
+          hidden: l.hidden,
+          truncated: l.truncated,
+          deleted: { inodes: l.deleted.inodes, processes: l.deleted.owners },
+        }
+      : null,
     exchange: r.exchange ? exchangeToJson(r.exchange) : null,
   };
 }

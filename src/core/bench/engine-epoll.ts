@@ -165,6 +165,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   const connectedAt = new Float64Array(S);
   const retryAt = new Float64Array(S);
   const backoff = new Float64Array(S);
+  const failures = new Int32Array(S); // persistent: reconnect attempts failed in a row
   const wPend = new Float64Array(S);
   const wPos = new Int32Array(S);
   const outArmed = new Uint8Array(S);
@@ -376,6 +377,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     st[i] = OPEN;
     connectedAt[i] = now;
     backoff[i] = 0;
+    failures[i] = 0;
     framer.reset(i);
     got[i] = 0;
     if (tcp) setEvents(i, IN, EPOLL_CTL_MOD);
@@ -390,14 +392,15 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
       return;
     }
     stats.connected(now - connStart[i]);
-    if (!started) return;
-    stats.reconnects++;
-    if (stopping) return;
+    if (!started || stopping) return;
     if (openLoop) freeUnits += K;
     else enqueue(i, K);
   };
 
   const connectFailed = (i: number, code: ErrorCode, errno: number): void => {
+    backoff[i] = 0;
+    // A failed reopen is an error of the run (the server is gone) and backs off.
+    if (persistent && started) return lose(i, code, errno, NO_REPLY, stats.reconnectFailed(measuring, ++failures[i], code, errno));
     lose(i, code, errno, NO_REPLY, ERROR_PAUSE_MS);
   };
 
@@ -445,6 +448,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   };
 
   const startConnect = (i: number): void => {
+    if (started) stats.reconnecting();
     now = performance.now();
     connStart[i] = now;
     backoff[i] = 0;
@@ -565,6 +569,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
         }
         if (persistent) {
           if (stopping) st[i] = DONE;
+          else if (backoff[i] > 0) tryConnect(i); // the same attempt, retried on a full backlog
           else startConnect(i);
         } else if (hasReq[i]) tryConnect(i);
         else release(i, 0);
@@ -637,7 +642,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   while ((now = performance.now()) < tStart) poll(Math.min(MAX_WAIT_MS, tStart - now));
   const beginMeasuring = (): void => {
     measuring = true;
-    stats.begin(now);
+    stats.begin();
     nextTick = tMeasure + 1000;
   };
   if (now >= tMeasure) beginMeasuring();
@@ -724,7 +729,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
       if (pending === 0) break;
     }
     if (measuring && now >= nextTick) {
-      io.post(stats.tick(second++, 1000, now));
+      io.post(stats.tick(second++, 1000));
       nextTick += 1000;
       continue;
     }
@@ -741,10 +746,10 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
   const end = Math.max(now, tMeasure);
   if (measuring) {
     const tickStart = tMeasure + second * 1000;
-    if (end > tickStart) io.post(stats.tick(second, end - tickStart, now));
+    if (end > tickStart) io.post(stats.tick(second, end - tickStart));
   }
   cleanup();
-  io.post(stats.done(now, measuring ? end - tMeasure : 0));
+  io.post(stats.done(measuring ? end - tMeasure : 0));
 }
 
 /** The typed error code for a connect errno (the same mapping `udsctl send` uses). */

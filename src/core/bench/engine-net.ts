@@ -42,6 +42,8 @@ interface Slot {
   sampleLen: number;
   idleAt: number;
   retryAt: number;
+  /** Persistent: reconnect attempts failed in a row. */
+  failures: number;
   done: boolean;
 }
 
@@ -85,6 +87,7 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
     sampleLen: 0,
     idleAt: 0,
     retryAt: 0,
+    failures: 0,
     done: false,
   }));
 
@@ -256,15 +259,15 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
       return;
     }
     stats.connected(now - s.connStart);
-    if (!started) return;
-    stats.reconnects++;
-    if (stopping || openLoop) return;
+    s.failures = 0;
+    if (!started || stopping || openLoop) return;
     let m = 0;
     while (m < K && claim()) m++;
     if (m > 0) sendBatch(s, m, now);
   };
 
   const connect = (s: Slot): void => {
+    if (persistent && started) stats.reconnecting();
     s.connecting = true;
     s.connStart = now;
     s.retryAt = 0;
@@ -279,9 +282,11 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
         now = performance.now();
         s.connecting = false;
         const code: ErrorCode = err instanceof UdsError ? err.code : 'IO_ERROR';
-        if (err instanceof UdsError && !fatal && !persistent) stats.noteConnectMessage(code, err.message);
+        if (err instanceof UdsError && !fatal) stats.noteConnectMessage(code, err.message);
         if (err instanceof UdsError && !started && persistent) fatal ??= { code, message: `opening the persistent connections: ${err.message}` };
-        lose(s, code, 0, NO_REPLY, ERROR_PAUSE_MS);
+        // A failed reopen is an error of the run (the server is gone) and backs off.
+        const pause = persistent && started ? stats.reconnectFailed(measuring, ++s.failures, code) : ERROR_PAUSE_MS;
+        lose(s, code, 0, NO_REPLY, pause);
       },
     );
   };
@@ -353,7 +358,7 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
   while ((now = performance.now()) < tStart); // timers have 1 ms granularity
   const beginMeasuring = (): void => {
     measuring = true;
-    stats.begin(now);
+    stats.begin();
     nextTick = tMeasure + 1000;
   };
   if (now >= tMeasure) beginMeasuring();
@@ -425,7 +430,7 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
         }
       }
       while (measuring && now >= nextTick) {
-        io.post(stats.tick(second++, 1000, now));
+        io.post(stats.tick(second++, 1000));
         nextTick += 1000;
       }
       let next = Math.min(nextTick, now + 10);
@@ -445,8 +450,8 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
   end = Math.max(end, tMeasure);
   if (measuring) {
     const tickStart = tMeasure + second * 1000;
-    if (end > tickStart) io.post(stats.tick(second, end - tickStart, end));
+    if (end > tickStart) io.post(stats.tick(second, end - tickStart));
   }
   for (const s of slots) drop(s);
-  io.post(stats.done(end, measuring ? end - tMeasure : 0));
+  io.post(stats.done(measuring ? end - tMeasure : 0));
 }

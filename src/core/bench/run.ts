@@ -33,9 +33,13 @@ import {
   ABORT,
   CTL_STOP,
   CTL_WORDS,
+  LIVE_ERRORS,
+  LIVE_OK,
+  LIVE_WORDS,
   type DoneMessage,
   type TickMessage,
   type WorkerConfig,
+  threadPercent,
   type WorkerMessage,
   type WorkerTarget,
 } from './worker-stats.js';
@@ -44,6 +48,15 @@ import {
 const WORKER_START_SLACK_MS = 15_000;
 /** After the run should have ended, how long before workers are stopped by force. */
 const WORKER_END_SLACK_MS = 10_000;
+/**
+ * A worker at 90% of its core or more may have limited the numbers; judged only over a load
+ * window of a second or more: a shorter run is mostly start-up (first calls, lazy compilation),
+ * busy whatever the server does, and the warning would be a false alarm.
+ */
+const GENERATOR_BOUND_PERCENT = 90;
+const GENERATOR_BOUND_MIN_MS = 1000;
+/** How often onProgress reports the running totals. */
+const PROGRESS_EVERY_MS = 250;
 /** File descriptors kept for everything that is not a benchmark connection. */
 const FD_MARGIN = 64;
 
@@ -146,6 +159,18 @@ async function drive(
 ): Promise<BenchResult> {
   const control = new SharedArrayBuffer(4 * CTL_WORDS);
   const ctl = new Int32Array(control);
+  const liveBuffer = new SharedArrayBuffer(8 * LIVE_WORDS * workers);
+  const liveWords = new Float64Array(liveBuffer);
+  /** The workers' running totals, now (never behind what the finished seconds add up to). */
+  const totals = (): { requests: number; errors: number } => {
+    let requests = 0;
+    let errors = 0;
+    for (let w = 0; w < workers; w++) {
+      requests += liveWords[w * LIVE_WORDS + LIVE_OK];
+      errors += liveWords[w * LIVE_WORDS + LIVE_ERRORS];
+    }
+    return { requests: Math.max(requests, okSoFar), errors: Math.max(errors, errorsSoFar) };
+  };
   const url = workerUrl();
   const C = plan.connections;
 
@@ -201,7 +226,7 @@ async function drive(
       okSoFar += entry.requests;
       errorsSoFar += entry.errors;
       finalized++;
-      opts.onTick?.({ elapsedMs: finalized * 1000 - 1000 + entry.durationMs, requests: okSoFar, errors: errorsSoFar, last: entry });
+      opts.onTick?.({ elapsedMs: finalized * 1000 - 1000 + entry.durationMs, ...totals(), last: entry });
     }
   };
 
@@ -227,6 +252,7 @@ async function drive(
       requests: plan.requests ?? 0,
       shareIntervals: workers > 1,
       control,
+      live: liveBuffer,
     };
     const live: Live = { worker: new Worker(url, { workerData: cfg }), ready: false, done: null, exited: false, lastSecond: -1 };
     lives.push(live);
@@ -288,6 +314,11 @@ async function drive(
     const startedAt = new Date(Date.now() + 20 + plan.warmupMs).toISOString();
     for (const l of lives) l.worker.postMessage({ type: 'go', startNs });
     if (opts.signal?.aborted) onAbort();
+    const measureFrom = wall0 + 20 + plan.warmupMs;
+    const onProgress = opts.onProgress;
+    const progressTimer = onProgress
+      ? setInterval(() => onProgress({ elapsedMs: Math.max(0, Math.round(performance.now() - measureFrom)), ...totals() }), PROGRESS_EVERY_MS)
+      : undefined;
 
     // A run with a time limit has a bound on when it must be over; past it, stop the workers.
     const expected =
@@ -297,6 +328,7 @@ async function drive(
       await until(() => lives.every((l) => l.done !== null), Number.isFinite(expected) ? expected + 5_000 : 2 ** 31 - 1, 'the workers did not finish');
     } finally {
       clearTimeout(watchdog);
+      clearInterval(progressTimer);
     }
     const cpu = process.cpuUsage(cpu0);
     const wallMs = performance.now() - wall0;
@@ -376,7 +408,8 @@ function merge(
     .map((d) => ({
       userMs: Math.round(d.cpu!.userMs),
       systemMs: Math.round(d.cpu!.systemMs),
-      percent: d.cpu!.wallMs > 0 ? Math.round(((d.cpu!.userMs + d.cpu!.systemMs) / d.cpu!.wallMs) * 1000) / 10 : 0,
+      wallMs: Math.round(d.cpu!.wallMs),
+      percent: threadPercent(d.cpu!.userMs + d.cpu!.systemMs, d.cpu!.wallMs),
     }));
   const scope = cpus.length === done.length ? 'thread' : 'process';
 
@@ -417,7 +450,7 @@ function merge(
       scope,
       workers: cpus,
       processPercent: proc.processPercent,
-      generatorBound: cpus.some((c) => c.percent >= 90),
+      generatorBound: cpus.some((c) => c.percent >= GENERATOR_BOUND_PERCENT && c.wallMs >= GENERATOR_BOUND_MIN_MS),
     },
     memory: { peakRssBytes: process.resourceUsage().maxRSS * 1024 },
   };

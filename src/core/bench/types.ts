@@ -58,8 +58,10 @@ export interface BenchOptions {
   engine?: BenchEngine;
   /** Ends the run early; what was measured so far is returned with `interrupted: true`. */
   signal?: AbortSignal;
-  /** Called once a second during the measured run (progress). */
+  /** Called once a second during the measured run, as each second is complete (progress). */
   onTick?: (tick: BenchTick) => void;
+  /** Called about four times a second during the measured run with the running totals (the live line). */
+  onProgress?: (progress: BenchProgress) => void;
   /** Called once the target is known and the workers are ready, just before load starts. */
   onStart?: (info: BenchStartInfo) => void;
 }
@@ -81,11 +83,22 @@ export interface BenchStartInfo {
 export interface BenchTick {
   /** Milliseconds since the measured run began. */
   elapsedMs: number;
-  /** Successful requests so far. */
+  /** Successful requests so far: the running total when the tick is delivered, not as of the end of `last`. */
   requests: number;
+  /** Failed requests so far (running total, like requests). */
   errors: number;
   /** The second that just ended. */
   last: TimelineEntry;
+}
+
+/** The running totals of the measured run, at one moment. */
+export interface BenchProgress {
+  /** Milliseconds since the measured run began (0 during warmup). */
+  elapsedMs: number;
+  /** Successful measured requests so far. */
+  requests: number;
+  /** Failed measured requests so far. */
+  errors: number;
 }
 
 /** A latency distribution in microseconds (an HDR histogram: 3 significant digits). */
@@ -133,10 +146,13 @@ export interface BenchErrorCount {
   message: string;
 }
 
+/** One worker thread's own CPU over the load window (getrusage RUSAGE_THREAD). */
 export interface WorkerCpu {
   userMs: number;
   systemMs: number;
-  /** (user + system) / wall time of the run, percent of one core. */
+  /** The load window measured: from the start of the measured run to its end. */
+  wallMs: number;
+  /** (user + system) / wallMs, percent of one core: at most 100 (one thread). */
   percent: number;
 }
 
@@ -202,7 +218,11 @@ export interface BenchResult {
     /** Requests that started more than 1 ms after their scheduled time (waiting for a free connection). */
     late: number;
   } | null;
-  /** Connections reopened after the server closed or reset them (persistent). */
+  /**
+   * Persistent: attempts to reopen a connection the server closed or reset, failed ones
+   * included; each failed attempt is also an error of its code (REFUSED, NOT_FOUND, ...)
+   * in the totals and the timeline. Retries back off (10 ms doubling to 250 ms per connection).
+   */
   reconnects: number;
   /** connect() attempts retried because the listen backlog was full. */
   connectRetries: number;
@@ -212,7 +232,7 @@ export interface BenchResult {
     workers: WorkerCpu[];
     /** Whole process (workers, main thread and, when embedded, the server), percent of one core. */
     processPercent: number;
-    /** Some worker used >= 90% of a core: the generator may have limited the numbers. */
+    /** Some worker used >= 90% of its core over a load window of 1 s or more: the generator may have limited the numbers. */
     generatorBound: boolean;
   };
   memory: { peakRssBytes: number };

@@ -50,7 +50,14 @@ export interface WorkerConfig {
   /** Send each second's histogram (several workers: the main thread merges them); else only its percentiles. */
   shareIntervals: boolean;
   control: SharedArrayBuffer;
+  /** Running totals for the live progress: LIVE_WORDS float64 per worker, at index * LIVE_WORDS. */
+  live: SharedArrayBuffer;
 }
+
+/** The live words of a worker: measured ok and measured errors so far. */
+export const LIVE_OK = 0;
+export const LIVE_ERRORS = 1;
+export const LIVE_WORDS = 2;
 
 export interface TickMessage {
   type: 'tick';
@@ -96,6 +103,25 @@ export type WorkerMessage =
   | { type: 'fatal'; code: ErrorCode; message: string }
   | TickMessage
   | DoneMessage;
+
+/**
+ * Persistent mode, both engines: after a failed attempt to reopen a connection
+ * the slot waits before the next one, doubling from RECONNECT_FIRST_MS up to
+ * RECONNECT_MAX_MS, so a dead server costs a few attempts a second per
+ * connection, not a spinning CPU; a connection that opens resets it.
+ */
+export const RECONNECT_FIRST_MS = 10;
+export const RECONNECT_MAX_MS = 250;
+
+/** The wait before the next reconnect attempt after `failures` failed ones in a row. */
+export function reconnectDelay(failures: number): number {
+  return Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** Math.max(0, Math.min(16, failures - 1)));
+}
+
+/** CPU time over wall time, percent of one core: one thread cannot use more than 100% (rounding aside). */
+export function threadPercent(cpuMs: number, wallMs: number): number {
+  return wallMs > 0 ? Math.min(100, Math.round((cpuMs / wallMs) * 1000) / 10) : 0;
+}
 
 /** Message details that tell apart two errors of one code. */
 export const NO_REPLY = 0;
@@ -164,16 +190,26 @@ export class WorkerStats {
   private wallStart = 0;
   private wallLast = 0;
 
-  constructor(private readonly cfg: WorkerConfig) {}
+  /**
+   * This worker's running totals, read by the main thread for the live line at any moment (a
+   * plain store per request: an aligned float64 store is not torn on the platforms Node runs on,
+   * and a progress figure a request behind is harmless).
+   */
+  private readonly live: Float64Array;
 
-  /** The measured run starts now (wall ms of this thread's clock). */
-  begin(now: number): void {
+  constructor(private readonly cfg: WorkerConfig) {
+    this.live = new Float64Array(cfg.live, cfg.index * LIVE_WORDS * 8, LIVE_WORDS);
+  }
+
+  /** The measured run starts now. */
+  begin(): void {
+    // CPU and wall clock read together, here, so each window's two ends match.
+    this.wallStart = this.wallLast = performance.now();
     this.cpuStart = this.cpuLast = threadCpuMs();
-    this.wallStart = this.wallLast = now;
   }
 
   success(latencyMs: number): void {
-    this.ok++;
+    this.live[LIVE_OK] = ++this.ok;
     this.secOk++;
     this.latency.recordValue(Math.round(latencyMs * 1e6));
   }
@@ -197,7 +233,7 @@ export class WorkerStats {
   }
 
   fail(code: ErrorCode, errno = 0, variant = NO_REPLY): void {
-    this.errorCount++;
+    this.live[LIVE_ERRORS] = ++this.errorCount;
     this.secErr++;
     const e = this.errs.get(code);
     if (e) e.count++;
@@ -205,6 +241,21 @@ export class WorkerStats {
       const message = this.notes.get(code) ?? describeError(this.cfg, code, errno, variant, code === 'MISMATCH' ? this.mismatchSample : undefined);
       this.errs.set(code, { count: 1, message });
     }
+  }
+
+  /** Persistent: an attempt to reopen a lost connection begins (counted whether or not it succeeds). */
+  reconnecting(): void {
+    this.reconnects++;
+  }
+
+  /**
+   * Persistent: an attempt to reopen a connection failed (REFUSED, NOT_FOUND, ...): one error of
+   * its code when measured, so a dead server shows in the totals and the timeline; returns the
+   * wait before the next attempt.
+   */
+  reconnectFailed(measured: boolean, failures: number, code: ErrorCode, errno = 0): number {
+    if (measured) this.fail(code, errno);
+    return reconnectDelay(failures);
   }
 
   /** The message to use for the first error of a code (a typed error from the core says it best). */
@@ -222,11 +273,12 @@ export class WorkerStats {
   }
 
   /** Close one second of the timeline. */
-  tick(second: number, durationMs: number, now: number): TickMessage {
+  tick(second: number, durationMs: number): TickMessage {
     let cpuPercent: number | null = null;
+    const now = performance.now();
     const cpu = threadCpuMs();
     if (cpu && this.cpuLast && now > this.wallLast) {
-      cpuPercent = Math.round(((cpu.user + cpu.system - this.cpuLast.user - this.cpuLast.system) / (now - this.wallLast)) * 1000) / 10;
+      cpuPercent = threadPercent(cpu.user + cpu.system - this.cpuLast.user - this.cpuLast.system, now - this.wallLast);
     }
     this.cpuLast = cpu;
     this.wallLast = now;
@@ -257,8 +309,14 @@ export class WorkerStats {
     return msg;
   }
 
-  done(now: number, elapsedMs: number): DoneMessage {
-    const cpu = threadCpuMs();
+  /**
+   * The worker's totals. Its CPU covers the load window only, from begin() to the last tick
+   * (the engines tick at the end of the run): the end-of-run work (histograms, closing
+   * sockets) is not counted against a wall time that excludes it, which made a short run
+   * read over 100%.
+   */
+  done(elapsedMs: number): DoneMessage {
+    const cpu = this.cpuLast;
     const msg: DoneMessage = {
       type: 'done',
       ok: this.ok,
@@ -279,7 +337,7 @@ export class WorkerStats {
       errors: [...this.errs].map(([code, e]) => ({ code, ...e })),
       cpu:
         cpu && this.cpuStart
-          ? { userMs: cpu.user - this.cpuStart.user, systemMs: cpu.system - this.cpuStart.system, wallMs: now - this.wallStart }
+          ? { userMs: cpu.user - this.cpuStart.user, systemMs: cpu.system - this.cpuStart.system, wallMs: this.wallLast - this.wallStart }
           : null,
     };
     for (const h of [this.latency, this.connect, this.exchange, this.lastTick]) h.destroy();
