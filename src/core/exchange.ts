@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import net from 'node:net';
 import { nowMs, nowUs } from './clock.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './connect.js';
 import { checkDuration } from './duration.js';
@@ -10,6 +10,9 @@ export const DEFAULT_TIMEOUT_MS = 5_000;
 
 /** Bytes of a reply kept in the record by default (more is counted, not kept). */
 export const DEFAULT_MAX_REPLY = 1024 * 1024;
+
+/** Each read fills one buffer of this size, reused: a flood allocates nothing per read. */
+const READ_BUFFER_SIZE = 64 * 1024;
 
 export interface ExchangeOptions {
   /** Bytes to send (may be empty: then nothing is written). */
@@ -148,9 +151,21 @@ export async function exchange(target: Target | string, opts: ExchangeOptions = 
   const start = nowUs();
   const timings: ExchangeTimings = { totalUs: 0 };
 
+  // Reads land in one reused buffer (node:net's onread), so a peer streaming
+  // gigabytes costs no allocation per read; what is kept or passed on is copied.
+  let handler: ((chunk: Buffer) => boolean) | undefined;
+  const early: Buffer[] = [];
+  const onread = {
+    buffer: Buffer.allocUnsafe(READ_BUFFER_SIZE),
+    callback: (n: number, buf: Buffer): boolean => {
+      if (handler) return handler(buf.subarray(0, n));
+      early.push(Buffer.from(buf.subarray(0, n))); // not expected: the exchange starts before any read
+      return true;
+    },
+  };
   let socket: net.Socket;
   try {
-    socket = await openConnection(t, { connectTimeout: s.connectTimeout, signal: s.signal });
+    socket = await openConnection(t, { connectTimeout: s.connectTimeout, signal: s.signal, onread });
   } catch (err) {
     timings.totalUs = Math.round(nowUs() - start);
     return {
@@ -169,7 +184,11 @@ export async function exchange(target: Target | string, opts: ExchangeOptions = 
     };
   }
   timings.connectedUs = nowUs() - start;
-  return new Exchange(socket, t.display, s, start, timings).run();
+  const ex = new Exchange(socket, t.display, s, start, timings);
+  handler = ex.onChunk;
+  const done = ex.run();
+  for (const c of early) ex.onChunk(c);
+  return done;
 }
 
 function asUdsError(err: unknown, target: string): UdsError {
@@ -182,11 +201,11 @@ class KeptReply {
   private readonly chunks: Buffer[] = [];
   bytes = 0;
   constructor(private readonly max: number) {}
-  add(chunk: Buffer): void {
+  /** `borrowed`: the chunk's memory is reused after this call, so keep a copy. */
+  add(chunk: Buffer, borrowed = false): void {
     const room = this.max - this.bytes;
     if (room <= 0) return;
-    // A part of a chunk is copied, so the rest of it can be freed.
-    const part = chunk.length <= room ? chunk : Buffer.from(chunk.subarray(0, room));
+    const part = chunk.length <= room && !borrowed ? chunk : Buffer.from(chunk.subarray(0, room));
     this.chunks.push(part);
     this.bytes += part.length;
   }
@@ -218,6 +237,9 @@ class Exchange {
   private idleTimer?: NodeJS.Timeout;
   private lastDataAt = 0;
   private sinkBroken = false;
+  private readonly sinkRecycles: boolean;
+  private readonly sinkPool: Buffer[] = [];
+  private readonly sinkBusy: Buffer[] = [];
 
   constructor(
     private readonly socket: net.Socket,
@@ -227,6 +249,8 @@ class Exchange {
     private readonly timings: ExchangeTimings,
   ) {
     this.kept = new KeptReply(s.maxReply);
+    const sink = s.replyTo;
+    this.sinkRecycles = sink instanceof net.Socket || sink?.constructor?.name === 'SyncWriteStream';
     this.scanner = new ReplyEndScanner(s.until);
   }
 
@@ -237,7 +261,6 @@ class Exchange {
       this.setDeadline(s.timeout, this.replyTimedOut);
       if (s.signal?.aborted) return this.onAbort();
       s.signal?.addEventListener('abort', this.onAbort, { once: true });
-      socket.on('data', this.onData);
       socket.on('end', this.onEnd);
       socket.on('error', this.onError);
       if (s.replyTo) s.replyTo.on('error', this.onSinkError);
@@ -280,23 +303,31 @@ class Exchange {
     this.setDeadline(this.s.closeTimeout, () => this.finish('open'));
   }
 
-  private readonly onData = (chunk: Buffer): void => {
-    if (this.settled) return;
+  /**
+   * A chunk read into the shared buffer: valid only during this call, so what
+   * is kept or handed on is copied. Returns false to stop reading (the sink is full).
+   */
+  readonly onChunk = (chunk: Buffer): boolean => {
+    if (this.settled) return false;
     const { s } = this;
     if (this.received === 0) this.timings.firstByteUs = nowUs() - this.start;
     this.received += chunk.length;
-    s.onData?.(chunk);
-    this.toSink(chunk);
+    if (s.onData) s.onData(Buffer.from(chunk));
+    const more = this.toSink(chunk);
     if (this.replyLength < 0) {
-      this.kept.add(chunk);
+      this.kept.add(chunk, true);
       if (s.until.kind === 'idle') this.armIdle(s.until.ms);
       else if (this.scanner.byBytes) {
         const endAt = this.scanner.push(chunk);
-        if (endAt >= 0) return this.ruleMetNow(endAt);
+        if (endAt >= 0) {
+          this.ruleMetNow(endAt);
+          return more;
+        }
       }
     }
     // A peer that floods us must not keep the deadline's timer from running.
     if (nowMs() >= this.deadlineAt) this.onDeadline();
+    return more && !this.settled;
   };
 
   /** idle:N: one timer, re-armed only when it fires early (not once per chunk). */
@@ -314,15 +345,37 @@ class Exchange {
     this.idleTimer = setTimeout(check, ms);
   }
 
-  private toSink(chunk: Buffer): void {
+  /** Hand a copy to the sink; false when it is full (then reading stops until it drains). */
+  private toSink(chunk: Buffer): boolean {
     const sink = this.s.replyTo;
-    if (!sink || this.sinkBroken) return;
-    if (!sink.write(chunk)) {
-      // Backpressure: stop reading until the sink has room; the deadline still runs.
-      this.socket.pause();
-      sink.once('drain', this.onSinkDrain);
-    }
+    if (!sink || this.sinkBroken) return true;
+    if (sink.write(this.sinkCopy(chunk), this.sinkWritten)) return true;
+    // Backpressure: stop reading until the sink has room; the deadline still runs.
+    // pause() first, so that resume() restarts the reads the callback's false stops.
+    this.socket.pause();
+    sink.once('drain', this.onSinkDrain);
+    return false;
   }
+
+  /**
+   * A copy of the chunk for the sink. A sink that is done with a chunk when its
+   * write's callback runs (a socket, pipe, TTY or file: process.stdout) gets
+   * buffers from a small pool, so streaming gigabytes allocates nothing per
+   * chunk; any other sink (it may keep chunks) gets fresh copies.
+   */
+  private sinkCopy(chunk: Buffer): Buffer {
+    if (!this.sinkRecycles) return Buffer.from(chunk);
+    const buf = this.sinkPool.pop() ?? Buffer.allocUnsafe(READ_BUFFER_SIZE);
+    const n = chunk.copy(buf);
+    this.sinkBusy.push(buf);
+    return buf.subarray(0, n);
+  }
+
+  /** Writes complete in order: the oldest busy buffer is free again. */
+  private readonly sinkWritten = (): void => {
+    const buf = this.sinkBusy.shift();
+    if (buf && this.sinkRecycles && this.sinkPool.length < 16) this.sinkPool.push(buf);
+  };
 
   private readonly onSinkDrain = (): void => {
     if (!this.settled) this.socket.resume();
@@ -445,7 +498,6 @@ class Exchange {
     s.replyTo?.removeListener('error', this.onSinkError);
     socket.removeListener('drain', this.onSocketDrain);
     this.stopInput();
-    socket.removeListener('data', this.onData);
     socket.destroy();
     const ruleMet = this.replyLength >= 0;
     const replyBytes = ruleMet ? this.replyLength : this.received;
