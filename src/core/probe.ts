@@ -692,6 +692,9 @@ function judgeExchange(
       case 'NOT_A_SOCKET':
         add(makeFinding('NOT_A_SOCKET', e.message));
         break;
+      case 'BAD_PATH':
+        add(makeFinding('NOT_FOUND', e.message));
+        break;
       case 'PERMISSION_DENIED':
         if (p?.access.allowed === false) add(makeFinding('PERMISSION_DENIED', `${d}: ${p.access.reason}`, { fix: p.access.fix }));
         else {
