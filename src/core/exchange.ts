@@ -310,20 +310,24 @@ class Exchange {
   readonly onChunk = (chunk: Buffer): boolean => {
     if (this.settled) return false;
     const { s } = this;
-    if (this.received === 0) this.timings.firstByteUs = nowUs() - this.start;
+    const before = this.received;
+    if (before === 0) this.timings.firstByteUs = nowUs() - this.start;
     this.received += chunk.length;
     if (s.onData) s.onData(Buffer.from(chunk));
-    const more = this.toSink(chunk);
-    if (this.replyLength < 0) {
-      this.kept.add(chunk, true);
-      if (s.until.kind === 'idle') this.armIdle(s.until.ms);
-      else if (this.scanner.byBytes) {
-        const endAt = this.scanner.push(chunk);
-        if (endAt >= 0) {
-          this.ruleMetNow(endAt);
-          return more;
-        }
-      }
+    if (this.replyLength >= 0) {
+      // After the reply (the close phase): counted only, and bounded the same way.
+      if (nowMs() >= this.deadlineAt) this.onDeadline();
+      return !this.settled;
+    }
+    this.kept.add(chunk, true);
+    let endAt = -1;
+    if (s.until.kind === 'idle') this.armIdle(s.until.ms);
+    else if (this.scanner.byBytes) endAt = this.scanner.push(chunk);
+    // The sink gets the reply, not what follows its end.
+    const more = this.toSink(endAt >= 0 ? chunk.subarray(0, endAt - before) : chunk);
+    if (endAt >= 0) {
+      this.ruleMetNow(endAt);
+      return more;
     }
     // A peer that floods us must not keep the deadline's timer from running.
     if (nowMs() >= this.deadlineAt) this.onDeadline();
@@ -348,7 +352,7 @@ class Exchange {
   /** Hand a copy to the sink; false when it is full (then reading stops until it drains). */
   private toSink(chunk: Buffer): boolean {
     const sink = this.s.replyTo;
-    if (!sink || this.sinkBroken) return true;
+    if (!sink || this.sinkBroken || chunk.length === 0) return true;
     if (sink.write(this.sinkCopy(chunk), this.sinkWritten)) return true;
     // Backpressure: stop reading until the sink has room; the deadline still runs.
     // pause() first, so that resume() restarts the reads the callback's false stops.
