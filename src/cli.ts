@@ -91,7 +91,11 @@ Examples:
       )
       .action(async (target: string, message: string | undefined, opts) => {
         const { runSend } = await import('./commands/send.js');
-        throw new Done(await runSend(target, message, opts, processIo()));
+        const io = processIo();
+        const status = await runSend(target, message, opts, io);
+        // stdout's reader stopped reading: its pending write would hold us past --timeout.
+        if (io.outputStuck) process.exit(status);
+        throw new Done(status);
       });
 
   if (want('serve'))

@@ -43,7 +43,7 @@ export async function runSend(targetSpec: string, message: string | undefined, f
     return EXIT.INTERNAL;
   }
   const { payload, stream, cleanup } = await messageSource(message, flags, io);
-  const stdout = io.stdout as NodeJS.WritableStream & { writableLength?: number; destroy?: () => void };
+  const stdout = io.stdout as NodeJS.WritableStream & { writableLength?: number };
 
   let record: ExchangeRecord;
   try {
@@ -67,7 +67,7 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   } else if (!(await drained(stdout, STDOUT_GRACE_MS))) {
     // The deadline holds against a reader that stopped reading too: say what was not delivered.
     const left = stdout.writableLength ?? 0;
-    stdout.destroy?.();
+    io.outputStuck = true;
     await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output took no more within --timeout; ${left} bytes of the reply were not written\n`);
     if (status === EXIT.OK) status = EXIT.INTERNAL;
   }
