@@ -7,12 +7,13 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { SHELLS } from './commands/completion.js';
 import { END_RULE_HELP } from './core/end-rule.js';
+import { DEFAULT_MAX_REPLY } from './core/exchange.js';
 import { UdsError } from './core/errors.js';
 import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES } from './core/serve-options.js';
 import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js';
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
 import { processIo } from './io.js';
-import { choiceOption, durationOption, intOption, modeOption, sizeOption, untilOption } from './options.js';
+import { MAX_BENCH_SIZE, choiceOption, durationOption, intOption, modeOption, sizeOption, untilOption } from './options.js';
 import { BENCH_DEFAULTS, MAX_CONNECTIONS, MAX_PIPELINE, MAX_WORKERS, parseRate } from './core/bench/options.js';
 import { BENCH_ENGINES, BENCH_MODES } from './core/bench/types.js';
 
@@ -70,15 +71,17 @@ See 'udsctl <command> --help' and man udsctl.`,
       .option('-e, --escapes', 'understand \\n \\r \\t \\0 \\\\ \\xHH in the message')
       .option('-n, --newline', 'append a newline to the message (default: sent exactly as given)')
       .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP}`).default(untilOption('eof'), 'eof').argParser(untilOption))
-      .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply').default(5_000, '5s').argParser(durationOption('--timeout')))
-      .addOption(new Option('--connect-timeout <duration>', 'bound on connecting').default(5_000, '5s').argParser(durationOption('--connect-timeout')))
+      .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply: a hard deadline (above 0)').default(5_000, '5s').argParser(durationOption('--timeout', { positive: true })))
+      .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (above 0)').default(5_000, '5s').argParser(durationOption('--connect-timeout', { positive: true })))
       .option('-H, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
       .option('-v, --verbose', 'print the timeline of the exchange to stderr')
       .option('--json', 'print the exchange record as JSON on stdout instead of the reply')
+      .addOption(new Option('--max-reply <size>', 'bytes of reply kept for --json and -v (beyond: counted, "truncated": true); the reply on stdout is streamed whole').default(DEFAULT_MAX_REPLY, '1MiB').argParser(sizeOption('--max-reply')))
       .addHelpText(
         'after',
         `
-The reply bytes go to stdout exactly as received; diagnostics go to stderr.
+The reply bytes go to stdout exactly as received, as they arrive; diagnostics
+go to stderr. A message from stdin is streamed to the socket as it is read.
 A server that replies but never closes: with --until eof (default) send waits
 --timeout, prints the reply, says so on stderr and exits 8.
 
@@ -89,7 +92,11 @@ Examples:
       )
       .action(async (target: string, message: string | undefined, opts) => {
         const { runSend } = await import('./commands/send.js');
-        throw new Done(await runSend(target, message, opts, processIo()));
+        const io = processIo();
+        const status = await runSend(target, message, opts, io);
+        // stdout's reader stopped reading: its pending write would hold us past --timeout.
+        if (io.outputStuck) process.exit(status);
+        throw new Done(status);
       });
 
   if (want('serve'))
@@ -147,8 +154,9 @@ Examples:
       .option('-e, --expect <text>', 'the reply must contain TEXT (escapes understood)')
       .option('-E, --expect-regex <re>', 'the reply must match the regular expression RE')
       .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP}`).default(untilOption(PROBE_DEFAULTS.until), PROBE_DEFAULTS.until).argParser(untilOption))
-      .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply').default(PROBE_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout')))
-      .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (a full backlog is retried until then)').default(PROBE_DEFAULTS.connectTimeout, '2s').argParser(durationOption('--connect-timeout')))
+      .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply (above 0)').default(PROBE_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout', { positive: true })))
+      .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (a full backlog is retried until then; above 0)').default(PROBE_DEFAULTS.connectTimeout, '2s').argParser(durationOption('--connect-timeout', { positive: true })))
+      .addOption(new Option('--max-reply <size>', 'bytes of reply kept, matched and shown (beyond: counted, "truncated": true)').default(DEFAULT_MAX_REPLY, '1MiB').argParser(sizeOption('--max-reply')))
       .addOption(new Option('--expect-close', 'one-shot contract (default): the server must close within --close-timeout after replying').conflicts('keepAlive'))
       .addOption(new Option('-k, --keep-alive', 'persistent protocol (e.g. Redis): staying open is healthy; the reply ends by --until').conflicts('expectClose'))
       .addOption(new Option('--close-timeout <duration>', 'one-shot: how long the server may take to close after replying (0: not checked)').default(PROBE_DEFAULTS.closeTimeout, '1s').argParser(durationOption('--close-timeout')))
@@ -194,11 +202,11 @@ Examples:
       .addOption(new Option('-n, --requests <n>', 'stop after N measured requests').argParser(intOption('--requests', 1, 2 ** 31 - 1)))
       .addOption(new Option('-w, --warmup <duration>', 'unmeasured load before the measured run').default(BENCH_DEFAULTS.warmup, '0s').argParser(durationOption('--warmup')))
       .option('--payload <text>', 'request to send (escapes like \\n understood; persistent with --until line: a missing newline is added)', undefined)
-      .addOption(new Option('-s, --size <bytes>', 'send requests of this many bytes (x..x and a newline) instead of --payload').argParser(sizeOption('--size', 1)))
+      .addOption(new Option('-s, --size <bytes>', 'send requests of this many bytes (x..x and a newline) instead of --payload').argParser(sizeOption('--size', 1, MAX_BENCH_SIZE)))
       .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP} (default: eof for oneshot, line for persistent)`).argParser(untilOption))
       .option('-e, --expect <text>', 'each reply must contain TEXT (escapes understood); others count as MISMATCH errors')
-      .addOption(new Option('-t, --timeout <duration>', 'bound on each request, from sending to the end of its reply').default(BENCH_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout')))
-      .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (a full backlog is retried until then)').default(BENCH_DEFAULTS.connectTimeout, '5s').argParser(durationOption('--connect-timeout')))
+      .addOption(new Option('-t, --timeout <duration>', 'bound on each request, from sending to the end of its reply (above 0)').default(BENCH_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout', { positive: true })))
+      .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (a full backlog is retried until then; above 0)').default(BENCH_DEFAULTS.connectTimeout, '5s').argParser(durationOption('--connect-timeout', { positive: true })))
       .option('-H, --half-close', 'oneshot: shut down our write side after sending (for servers that read to end-of-file)')
       .addOption(new Option('-R, --rate <n>', 'open loop: start N requests a second on a fixed schedule; latency counts from each scheduled start').argParser(parseRate))
       .addOption(new Option('--workers <n>', "load-generating threads (default: half the cores; with udsctl's own server, all but one)").argParser(intOption('--workers', 1, MAX_WORKERS)))

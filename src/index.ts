@@ -6,12 +6,13 @@
  */
 export { UdsError, isUdsError, ERROR_CODES, type ErrorCode } from './core/errors.js';
 export { parseTarget, describeTarget, UNIX_PATH_MAX, type Target } from './core/target.js';
-export { parseDuration, formatDuration } from './core/duration.js';
-export { parseEndRule, formatEndRule, findReplyEnd, type EndRule } from './core/end-rule.js';
+export { parseDuration, formatDuration, MAX_DURATION_MS } from './core/duration.js';
+export { parseEndRule, formatEndRule, findReplyEnd, ReplyEndScanner, type EndRule } from './core/end-rule.js';
 export { unescapeText, parseHex } from './core/escape.js';
 export { openConnection, type ConnectOptions } from './core/connect.js';
 export {
   exchange,
+  DEFAULT_MAX_REPLY,
   type ExchangeOptions,
   type ExchangeRecord,
   type ExchangeEnd,
@@ -62,10 +63,14 @@ export async function runBench(opts?: import('./core/bench/types.js').BenchOptio
 }
 
 import { exchange, type ExchangeOptions, type ExchangeRecord } from './core/exchange.js';
+import { UdsError as SendError } from './core/errors.js';
 
 /** Send a message and read the reply: exchange() with a string or Buffer payload. */
-export function send(target: string, message: string | Buffer, opts: Omit<ExchangeOptions, 'payload'> = {}): Promise<ExchangeRecord> {
-  return exchange(target, { ...opts, payload: typeof message === 'string' ? Buffer.from(message) : message });
+export async function send(target: string, message: string | Buffer, opts: Omit<ExchangeOptions, 'payload'> = {}): Promise<ExchangeRecord> {
+  if (typeof message !== 'string' && !(message instanceof Uint8Array)) {
+    throw new SendError('BAD_OPTION', `message must be a string or a Buffer (got ${message === null ? 'null' : typeof message})`);
+  }
+  return exchange(target, { ...opts, payload: typeof message === 'string' ? Buffer.from(message) : (message as Buffer) });
 }
 
 export {

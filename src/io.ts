@@ -6,6 +6,12 @@ export interface Io {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /**
+   * Set by a command whose stdout never took its last write (a reader that
+   * stopped reading): the pending write would keep the process alive, so the
+   * CLI exits without waiting for it.
+   */
+  outputStuck?: boolean;
 }
 
 /** The process's streams. stdin is a getter: touching process.stdin builds a stream (a cost every start would pay). */

@@ -3,7 +3,7 @@
  * message commander prints as a usage error.
  */
 import { InvalidArgumentError } from 'commander';
-import { parseDuration } from './core/duration.js';
+import { type DurationLimits, parseDuration } from './core/duration.js';
 import { parseEndRule, type EndRule } from './core/end-rule.js';
 import { UdsError } from './core/errors.js';
 
@@ -16,8 +16,11 @@ function wrap<T>(fn: () => T): T {
   }
 }
 
-/** `--timeout 2s` etc. */
-export const durationOption = (name: string) => (value: string): number => wrap(() => parseDuration(value, name));
+/** `--timeout 2s` etc.: at most 2^31-1 ms (Node's timers); `{ positive: true }` refuses 0 too. */
+export const durationOption =
+  (name: string, limits: DurationLimits = {}) =>
+  (value: string): number =>
+    wrap(() => parseDuration(value, name, limits));
 
 /** A whole number within [min, max]. */
 export const intOption =
@@ -29,15 +32,28 @@ export const intOption =
     return n;
   };
 
-/** A byte size: 512, 4k, 1MiB, 8M. */
+/** The largest size any option takes by default: 1 GiB (a Buffer that size is still allocatable). */
+export const MAX_SIZE = 1024 ** 3;
+
+/** bench --size: each worker holds the request; larger is not an IPC benchmark. */
+export const MAX_BENCH_SIZE = 64 * 1024 ** 2;
+
+/** Bytes as people write them: 1MiB, 64KiB, 100B. */
+export function formatSize(n: number): string {
+  for (const [unit, f] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) if (n >= f && n % f === 0) return `${n / f}${unit}`;
+  return `${n}B`;
+}
+
+/** A byte size: 512, 4k, 1MiB, 8M; from `min` to `max` (default 1 GiB). */
 export const sizeOption =
-  (name: string, min = 0) =>
+  (name: string, min = 0, max = MAX_SIZE) =>
   (value: string): number => {
     const m = /^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(value);
     if (!m) throw new InvalidArgumentError(`${name} must be a size like 512, 64k or 8MiB (got "${value}")`);
     const unit = (m[2] ?? 'b').toLowerCase()[0];
     const n = Number(m[1]) * ({ b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[unit];
     if (n < min) throw new InvalidArgumentError(`${name} must be at least ${min} bytes (got "${value}")`);
+    if (!(n <= max)) throw new InvalidArgumentError(`${name} must be at most ${formatSize(max)} (got "${value}")`);
     return n;
   };
 

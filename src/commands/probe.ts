@@ -5,6 +5,7 @@ import type { EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { parseHex, unescapeText } from '../core/escape.js';
 import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, probeAll } from '../core/probe.js';
+import { compileLinearRegex } from '../core/regex.js';
 import { parseTarget } from '../core/target.js';
 import { type Io, writeAll } from '../io.js';
 import { probeNagios, probeRunHuman, probeRunToJson } from '../render/probe.js';
@@ -34,6 +35,7 @@ export interface ProbeFlags {
   expect?: string;
   expectRegex?: string;
   until: EndRule;
+  maxReply?: number;
   timeout: number;
   connectTimeout: number;
   closeTimeout: number;
@@ -50,14 +52,8 @@ export interface ProbeFlags {
 
 /** Flags -> core options; throws UdsError (a usage error) for values that do not fit together. */
 export function probeOptions(flags: ProbeFlags): ProbeOptions {
-  let expectRegex: RegExp | undefined;
-  if (flags.expectRegex !== undefined) {
-    try {
-      expectRegex = new RegExp(flags.expectRegex);
-    } catch (err) {
-      throw new UdsError('BAD_OPTION', `--expect-regex: ${(err as Error).message}`);
-    }
-  }
+  // Compiled here for an early usage error; matched in linear time (src/core/regex.ts).
+  const expectRegex = flags.expectRegex === undefined ? undefined : compileLinearRegex(flags.expectRegex).source;
   if (flags.expect === '') throw new UdsError('BAD_OPTION', '--expect needs some text');
   if (flags.hex && flags.send === PROBE_DEFAULTS.payload) throw new UdsError('BAD_OPTION', '--hex needs --send with hex digits');
   return {
@@ -66,6 +62,7 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
     expect: flags.expect === undefined ? undefined : unescapeText(flags.expect),
     expectRegex,
     until: flags.until,
+    maxReply: flags.maxReply,
     contract: flags.keepAlive ? 'keep-alive' : 'one-shot',
     connectTimeout: flags.connectTimeout,
     timeout: flags.timeout,

@@ -1,7 +1,9 @@
+import { fstatSync, readFileSync, statSync } from 'node:fs';
+import { Transform } from 'node:stream';
 import { type EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { parseHex, unescapeText } from '../core/escape.js';
-import { exchange } from '../core/exchange.js';
+import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from '../core/exchange.js';
 import { parseTarget } from '../core/target.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { type Io, writeAll } from '../io.js';
@@ -18,28 +20,56 @@ export interface SendFlags {
   halfClose?: boolean;
   verbose?: boolean;
   json?: boolean;
+  /** Bytes of reply kept for --json and -v (the streamed reply on stdout is not limited). */
+  maxReply?: number;
 }
 
-export const SEND_DEFAULTS = { timeout: 5_000, connectTimeout: 5_000, until: 'eof' } as const;
+export const SEND_DEFAULTS = { timeout: 5_000, connectTimeout: 5_000, until: 'eof', maxReply: DEFAULT_MAX_REPLY } as const;
 
-/** `udsctl send`: one exchange; the reply bytes to stdout, diagnostics to stderr. */
+/** With --hex or --escapes a message from stdin is read whole to be decoded: at most this much of it. */
+export const MAX_DECODED_STDIN = 16 * 1024 * 1024;
+
+/** How long stdout may take the last of a streamed reply after the exchange ended. */
+const STDOUT_GRACE_MS = 100;
+
+/**
+ * `udsctl send`: one exchange; the reply bytes to stdout as they arrive
+ * (like nc: memory stays flat whatever the server sends), diagnostics to stderr.
+ */
 export async function runSend(targetSpec: string, message: string | undefined, flags: SendFlags, io: Io): Promise<number> {
   const target = parseTarget(targetSpec);
-  let payload = await readMessage(message, flags, io);
-  if (flags.newline) payload = Buffer.concat([payload, Buffer.from('\n')]);
+  if (io.stdout === process.stdout && stdoutIsClosed()) {
+    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output is closed; the reply would be lost (to discard it: >/dev/null)\n`);
+    return EXIT.INTERNAL;
+  }
+  const { payload, stream, cleanup } = await messageSource(message, flags, io);
+  const stdout = io.stdout as NodeJS.WritableStream & { writableLength?: number };
 
-  const record = await exchange(target, {
-    payload,
-    until: flags.until,
-    timeout: flags.timeout,
-    connectTimeout: flags.connectTimeout,
-    halfClose: flags.halfClose,
-  });
+  let record: ExchangeRecord;
+  try {
+    record = await exchange(target, {
+      payload,
+      payloadStream: stream,
+      until: flags.until,
+      timeout: flags.timeout,
+      connectTimeout: flags.connectTimeout,
+      halfClose: flags.halfClose,
+      maxReply: flags.maxReply ?? SEND_DEFAULTS.maxReply,
+      replyTo: flags.json ? undefined : stdout,
+    });
+  } finally {
+    cleanup();
+  }
 
+  let status = record.ok ? EXIT.OK : exitStatusFor(record.error?.code);
   if (flags.json) {
     await writeAll(io.stdout, JSON.stringify(exchangeToJson(record)) + '\n');
-  } else {
-    await writeAll(io.stdout, record.reply);
+  } else if (!(await drained(stdout, STDOUT_GRACE_MS))) {
+    // The deadline holds against a reader that stopped reading too: say what was not delivered.
+    const left = stdout.writableLength ?? 0;
+    io.outputStuck = true;
+    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output took no more within --timeout; ${left} bytes of the reply were not written\n`);
+    if (status === EXIT.OK) status = EXIT.INTERNAL;
   }
   if (flags.verbose) await writeAll(io.stderr, exchangeTimeline(record, await errColor()).join('\n') + '\n');
   if (record.error && !flags.json) {
@@ -49,13 +79,83 @@ export async function runSend(targetSpec: string, message: string | undefined, f
         : '';
     await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} ${record.error.message}${hint}\n`);
   }
-  return record.ok ? EXIT.OK : exitStatusFor(record.error?.code);
+  return status;
+}
+
+/** Whether a stream has written everything it was given, waiting at most `ms` for it. */
+function drained(stream: NodeJS.WritableStream & { writableLength?: number }, ms: number): Promise<boolean> {
+  if (!stream.writableLength) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      stream.removeListener('drain', onDrain);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const timer = setTimeout(() => done(!stream.writableLength), ms);
+    stream.once('drain', onDrain);
+  });
+}
+
+/**
+ * Was fd 1 closed when we started (`udsctl send ... >&-`)? Node reopens a
+ * closed stdin/stdout/stderr on /dev/null read-write before any of our code
+ * runs, so writes would vanish and send would say it succeeded. A shell's
+ * `>/dev/null` opens it write-only, so that still works. Linux only (/proc).
+ */
+function stdoutIsClosed(): boolean {
+  try {
+    const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync('/proc/self/fdinfo/1', 'utf8'));
+    if (!flags || (parseInt(flags[1], 8) & 3) !== 2) return false;
+    const st = fstatSync(1);
+    return st.isCharacterDevice() && st.rdev === statSync('/dev/null').rdev;
+  } catch {
+    return false;
+  }
+}
+
+interface MessageSource {
+  payload: Buffer;
+  /** stdin, streamed to the socket as it comes (no --hex/--escapes). */
+  stream?: NodeJS.ReadableStream;
+  /** Let go of stdin, so a pipe that never ends cannot keep us running. */
+  cleanup: () => void;
+}
+
+const fromStdin = (message: string | undefined, io: Io): boolean => message === '-' || (message === undefined && !io.stdin.isTTY);
+
+async function messageSource(message: string | undefined, flags: SendFlags, io: Io): Promise<MessageSource> {
+  const nl = flags.newline ? Buffer.from('\n') : Buffer.alloc(0);
+  if (fromStdin(message, io) && !flags.hex && !flags.escapes) {
+    const stdin = io.stdin;
+    const stream = nl.length > 0 ? stdin.pipe(appendAtEnd(nl)) : stdin;
+    const cleanup = () => {
+      if (stream !== stdin) stdin.unpipe(stream as NodeJS.WritableStream);
+      stdin.pause();
+      (stdin as { unref?: () => void }).unref?.();
+    };
+    return { payload: Buffer.alloc(0), stream, cleanup };
+  }
+  const payload = await readMessage(message, flags, io);
+  return { payload: nl.length > 0 ? Buffer.concat([payload, nl]) : payload, cleanup: () => {} };
+}
+
+/** A pass-through that adds `tail` after the last byte (--newline on a streamed message). */
+function appendAtEnd(tail: Buffer): Transform {
+  return new Transform({
+    transform(chunk, _enc, cb) {
+      cb(null, chunk);
+    },
+    flush(cb) {
+      cb(null, tail);
+    },
+  });
 }
 
 async function readMessage(message: string | undefined, flags: SendFlags, io: Io): Promise<Buffer> {
   let text: Buffer;
   if (message === '-' || (message === undefined && !io.stdin.isTTY)) {
-    text = await readStdin(io.stdin, flags.timeout, message === '-');
+    text = await readStdin(io.stdin, flags.timeout, message === '-', MAX_DECODED_STDIN);
   } else {
     text = Buffer.from(message ?? '', 'utf8');
   }
@@ -65,12 +165,13 @@ async function readMessage(message: string | undefined, flags: SendFlags, io: Io
 }
 
 /**
- * Read stdin to its end. Bounded: if no bytes come for `idleMs`, give up, so a
+ * Read stdin to its end (to decode it whole). Bounded in size, and in time: if no bytes come for `idleMs`, give up, so a
  * CI job whose stdin is an open pipe that never ends cannot hang us.
  */
-function readStdin(stdin: NodeJS.ReadableStream, idleMs: number, explicit: boolean): Promise<Buffer> {
+function readStdin(stdin: NodeJS.ReadableStream, idleMs: number, explicit: boolean, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    let size = 0;
     let timer: NodeJS.Timeout;
     const arm = () => {
       clearTimeout(timer);
@@ -86,7 +187,15 @@ function readStdin(stdin: NodeJS.ReadableStream, idleMs: number, explicit: boole
       }, idleMs);
     };
     const onData = (c: Buffer | string) => {
-      chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+      const b = Buffer.isBuffer(c) ? c : Buffer.from(c);
+      size += b.length;
+      if (size > max) {
+        cleanup();
+        return reject(
+          new UdsError('BAD_OPTION', `with --hex or --escapes the message is read whole and may be at most ${max} bytes; without them stdin is streamed`),
+        );
+      }
+      chunks.push(b);
       arm();
     };
     const onEnd = () => {

@@ -11,6 +11,12 @@ export interface ConnectOptions {
   connectTimeout?: number;
   /** Stops connecting (and the backlog retries) at once. */
   signal?: AbortSignal;
+  /**
+   * Read into this one buffer instead of a new one per read (node:net's
+   * `onread`): no 'data' events; the callback sees a view valid only during the
+   * call, and returning false pauses reading (resume() restarts it).
+   */
+  onread?: { buffer: Buffer; callback: (bytes: number, buffer: Buffer) => boolean };
 }
 
 const aborted = (target: Target) => new UdsError('IO_ERROR', `${target.display}: aborted`, { target: target.display });
@@ -29,7 +35,7 @@ export async function openConnection(target: Target, opts: ConnectOptions = {}):
   for (;;) {
     if (opts.signal?.aborted) throw aborted(target);
     try {
-      return await connectOnce(target, Math.max(0, deadline - nowMs()), timeout, opts.signal);
+      return await connectOnce(target, Math.max(0, deadline - nowMs()), timeout, opts.signal, opts.onread);
     } catch (err) {
       if (!(err instanceof UdsError) || err.code !== 'BACKLOG_FULL') throw err;
       const left = deadline - nowMs();
@@ -55,21 +61,28 @@ export async function openConnection(target: Target, opts: ConnectOptions = {}):
 }
 
 /** An abstract name, connected through libc (see libc.ts), loaded only for these: a path needs none of it. */
-async function connectAbstract(target: Extract<Target, { kind: 'abstract' }>): Promise<net.Socket> {
+async function connectAbstract(target: Extract<Target, { kind: 'abstract' }>, onread?: ConnectOptions['onread']): Promise<net.Socket> {
   const { connectAbstractFd } = await import('./libc.js');
   try {
     const fd = connectAbstractFd(target.name);
-    return new net.Socket({ fd, readable: true, writable: true });
+    return new net.Socket({ fd, readable: true, writable: true, ...(onread ? { onread } : {}) } as net.SocketConstructorOpts);
   } catch (err) {
     throw fromConnectErrno(err as NodeJS.ErrnoException, target.display);
   }
 }
 
-function connectOnce(target: Target, leftMs: number, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
-  if (target.kind === 'abstract') return connectAbstract(target);
+function connectOnce(
+  target: Target,
+  leftMs: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  onread?: ConnectOptions['onread'],
+): Promise<net.Socket> {
+  if (target.kind === 'abstract') return connectAbstract(target, onread);
   return new Promise((resolve, reject) => {
+    const extra = onread ? { onread } : {};
     const socket =
-      target.kind === 'unix' ? net.connect({ path: target.path }) : net.connect({ host: target.host, port: target.port });
+      target.kind === 'unix' ? net.connect({ path: target.path, ...extra }) : net.connect({ host: target.host, port: target.port, ...extra });
     const onAbort = () => {
       clearTimeout(timer);
       socket.destroy();

@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'BAD_OPTION',
   'NOT_FOUND',
   'NOT_A_SOCKET',
+  'BAD_PATH',
   'PERMISSION_DENIED',
   'REFUSED',
   'CONNECT_TIMEOUT',
@@ -89,6 +90,16 @@ export function fromConnectErrno(err: NodeJS.ErrnoException, target: string): Ud
       return new UdsError('TOO_MANY_FILES', `${target}: out of file descriptors (raise ulimit -n)`, { target, cause });
     case 'ENOTDIR':
       return new UdsError('NOT_FOUND', `${target}: a parent of the path is not a directory`, { target, cause });
+    case 'ELOOP':
+      return new UdsError('BAD_PATH', `${target}: too many levels of symbolic links (a symlink loop)`, { target, cause });
+    case 'ENAMETOOLONG':
+      return new UdsError('PATH_TOO_LONG', `${target}: the path (after following symlinks) is too long`, { target, cause });
+    case 'EISDIR':
+      return new UdsError('NOT_A_SOCKET', `${target}: is a directory, not a socket`, { target, cause });
+    case 'ENXIO':
+    case 'ENOTFOUND': // a TCP host name that does not resolve
+    case 'EAI_AGAIN':
+      return new UdsError('NOT_FOUND', `${target}: ${err.code === 'ENXIO' ? 'no such device or address' : 'host name not found'}`, { target, cause });
     default:
       return new UdsError('IO_ERROR', `${target}: ${err.message}`, { target, cause });
   }

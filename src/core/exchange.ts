@@ -1,30 +1,54 @@
-import type net from 'node:net';
-import { nowUs } from './clock.js';
+import net from 'node:net';
+import { nowMs, nowUs } from './clock.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './connect.js';
-import { type EndRule, findReplyEnd, formatEndRule } from './end-rule.js';
+import { checkDuration } from './duration.js';
+import { type EndRule, ReplyEndScanner, checkEndRule, formatEndRule } from './end-rule.js';
 import { UdsError, fromConnectErrno } from './errors.js';
-import { type Target, parseTarget } from './target.js';
+import { type Target, checkTarget } from './target.js';
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
+
+/** Bytes of a reply kept in the record by default (more is counted, not kept). */
+export const DEFAULT_MAX_REPLY = 1024 * 1024;
+
+/** Each read fills one buffer of this size, reused: a flood allocates nothing per read. */
+const READ_BUFFER_SIZE = 64 * 1024;
 
 export interface ExchangeOptions {
   /** Bytes to send (may be empty: then nothing is written). */
   payload?: Buffer;
+  /**
+   * More bytes to send, read from this stream as they come (e.g. stdin) and
+   * written after `payload`, with backpressure: the stream is paused while the
+   * socket's send buffer is full, so memory stays flat whatever its size.
+   */
+  payloadStream?: NodeJS.ReadableStream;
   /** End-of-reply rule; default eof (the server closes). */
   until?: EndRule;
   /** Bound on connecting. Default 5s. */
   connectTimeout?: number;
-  /** Bound on the reply, from connected to end of reply. Default 5s. */
+  /** Bound on the reply, from connected to end of reply: a hard deadline whatever the peer sends. Default 5s. */
   timeout?: number;
-  /** Shut down our write side after the payload is written. */
+  /** Shut down our write side after the payload (and payloadStream, to its end) is written. */
   halfClose?: boolean;
   /**
    * After the end rule is met while the connection is open, wait this long for
    * the server to close (a health check's close phase). 0 (default): close at once.
    */
   closeTimeout?: number;
+  /**
+   * Bytes of reply kept in the record (default 1 MiB). Beyond it bytes are
+   * counted and scanned for the end rule, not kept, and `truncated` says so.
+   */
+  maxReply?: number;
   /** Called for each chunk of reply as it arrives (streaming output, progress). */
   onData?: (chunk: Buffer) => void;
+  /**
+   * Every chunk of reply is written here as it arrives (streaming output, like
+   * nc). While it is full the socket is paused; the deadline still holds. A
+   * stream that fails is left alone (the exchange goes on without it).
+   */
+  replyTo?: NodeJS.WritableStream;
   /** Aborts the exchange (e.g. on SIGINT); the record says so. */
   signal?: AbortSignal;
 }
@@ -52,8 +76,15 @@ export interface ExchangeRecord {
   until: string;
   bytesSent: number;
   bytesReceived: number;
-  /** The reply up to the end rule (for eof: everything). Bytes after the rule are counted in bytesReceived. */
+  /**
+   * The reply up to the end rule (for eof: everything), at most maxReply bytes
+   * of it. Bytes after the rule are counted in bytesReceived.
+   */
   reply: Buffer;
+  /** Length of the whole reply, kept or not (reply.length unless truncated). */
+  replyBytes: number;
+  /** The reply was longer than maxReply: `reply` holds only its first maxReply bytes. */
+  truncated: boolean;
   /** Whether the end rule was met. */
   ruleMet: boolean;
   end: ExchangeEnd;
@@ -61,33 +92,103 @@ export interface ExchangeRecord {
   error?: UdsError;
 }
 
+interface Settings {
+  payload: Buffer;
+  payloadStream?: NodeJS.ReadableStream;
+  until: EndRule;
+  connectTimeout: number;
+  timeout: number;
+  closeTimeout: number;
+  halfClose: boolean;
+  maxReply: number;
+  onData?: (chunk: Buffer) => void;
+  replyTo?: NodeJS.WritableStream;
+  signal?: AbortSignal;
+}
+
+const isStream = (v: unknown, method: string): boolean =>
+  typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[method] === 'function';
+
+/** Check a library caller's options as the CLI checks flags: a typed BAD_OPTION, never a TypeError or a made-up verdict. */
+function exchangeSettings(o: ExchangeOptions): Settings {
+  if (o === null || typeof o !== 'object') throw new UdsError('BAD_OPTION', 'options must be an object');
+  const payload: unknown = o.payload ?? Buffer.alloc(0);
+  if (!(payload instanceof Uint8Array)) {
+    throw new UdsError('BAD_OPTION', `payload must be a Buffer (got ${typeof payload}); send() also takes a string`);
+  }
+  if (o.payloadStream !== undefined && !isStream(o.payloadStream, 'on')) {
+    throw new UdsError('BAD_OPTION', 'payloadStream must be a readable stream');
+  }
+  if (o.replyTo !== undefined && !isStream(o.replyTo, 'write')) throw new UdsError('BAD_OPTION', 'replyTo must be a writable stream');
+  if (o.onData !== undefined && typeof o.onData !== 'function') throw new UdsError('BAD_OPTION', 'onData must be a function');
+  const maxReply = o.maxReply ?? DEFAULT_MAX_REPLY;
+  if (!Number.isSafeInteger(maxReply) || maxReply < 0) {
+    throw new UdsError('BAD_OPTION', `maxReply must be a whole number of bytes >= 0 (got ${String(o.maxReply)})`);
+  }
+  return {
+    payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+    payloadStream: o.payloadStream,
+    until: checkEndRule(o.until ?? { kind: 'eof' }),
+    connectTimeout: checkDuration(o.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeout', { positive: true }),
+    timeout: checkDuration(o.timeout ?? DEFAULT_TIMEOUT_MS, 'timeout', { positive: true }),
+    closeTimeout: checkDuration(o.closeTimeout ?? 0, 'closeTimeout'),
+    halfClose: Boolean(o.halfClose),
+    maxReply,
+    onData: o.onData,
+    replyTo: o.replyTo,
+    signal: o.signal,
+  };
+}
+
 /**
  * Connect, send, read one reply by the end rule, close: one bounded exchange.
  * Never rejects for a socket failure: the record carries the typed error.
+ * Rejects with a UdsError (BAD_TARGET, BAD_OPTION, BAD_DURATION) for bad arguments.
  */
 export async function exchange(target: Target | string, opts: ExchangeOptions = {}): Promise<ExchangeRecord> {
-  const t = typeof target === 'string' ? parseTarget(target) : target;
-  const until = opts.until ?? { kind: 'eof' };
+  const t = checkTarget(target);
+  const s = exchangeSettings(opts);
   const start = nowUs();
   const timings: ExchangeTimings = { totalUs: 0 };
-  const base = {
-    target: t.display,
-    until: formatEndRule(until),
-    bytesSent: 0,
-    bytesReceived: 0,
-    reply: Buffer.alloc(0),
-    ruleMet: false,
-  };
 
+  // Reads land in one reused buffer (node:net's onread), so a peer streaming
+  // gigabytes costs no allocation per read; what is kept or passed on is copied.
+  let handler: ((chunk: Buffer) => boolean) | undefined;
+  const early: Buffer[] = [];
+  const onread = {
+    buffer: Buffer.allocUnsafe(READ_BUFFER_SIZE),
+    callback: (n: number, buf: Buffer): boolean => {
+      if (handler) return handler(buf.subarray(0, n));
+      early.push(Buffer.from(buf.subarray(0, n))); // not expected: the exchange starts before any read
+      return true;
+    },
+  };
   let socket: net.Socket;
   try {
-    socket = await openConnection(t, { connectTimeout: opts.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS, signal: opts.signal });
+    socket = await openConnection(t, { connectTimeout: s.connectTimeout, signal: s.signal, onread });
   } catch (err) {
     timings.totalUs = Math.round(nowUs() - start);
-    return { ...base, ok: false, end: 'error', timings, error: asUdsError(err, t.display) };
+    return {
+      target: t.display,
+      ok: false,
+      until: formatEndRule(s.until),
+      bytesSent: 0,
+      bytesReceived: 0,
+      reply: Buffer.alloc(0),
+      replyBytes: 0,
+      truncated: false,
+      ruleMet: false,
+      end: 'error',
+      timings,
+      error: asUdsError(err, t.display),
+    };
   }
   timings.connectedUs = nowUs() - start;
-  return runExchange(socket, t.display, until, opts, start, timings);
+  const ex = new Exchange(socket, t.display, s, start, timings);
+  handler = ex.onChunk;
+  const done = ex.run();
+  for (const c of early) ex.onChunk(c);
+  return done;
 }
 
 function asUdsError(err: unknown, target: string): UdsError {
@@ -95,149 +196,332 @@ function asUdsError(err: unknown, target: string): UdsError {
   return fromConnectErrno(err as NodeJS.ErrnoException, target);
 }
 
-function runExchange(
-  socket: net.Socket,
-  target: string,
-  until: EndRule,
-  opts: ExchangeOptions,
-  start: number,
-  timings: ExchangeTimings,
-): Promise<ExchangeRecord> {
-  const timeout = opts.timeout ?? DEFAULT_TIMEOUT_MS;
-  const closeTimeout = opts.closeTimeout ?? 0;
-  const payload = opts.payload ?? Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let received = 0;
-  let searched = 0;
-  let replyLength = -1; // set when the end rule is met
-  let sent = 0;
+/** The reply bytes kept: at most `max`, the rest counted. */
+class KeptReply {
+  private readonly chunks: Buffer[] = [];
+  bytes = 0;
+  constructor(private readonly max: number) {}
+  /** `borrowed`: the chunk's memory is reused after this call, so keep a copy. */
+  add(chunk: Buffer, borrowed = false): void {
+    const room = this.max - this.bytes;
+    if (room <= 0) return;
+    const part = chunk.length <= room && !borrowed ? chunk : Buffer.from(chunk.subarray(0, room));
+    this.chunks.push(part);
+    this.bytes += part.length;
+  }
+  take(length: number): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.bytes);
+    return length < all.length ? all.subarray(0, length) : all;
+  }
+}
 
-  return new Promise((resolve) => {
-    let settled = false;
-    let replyTimer: NodeJS.Timeout | undefined;
-    let idleTimer: NodeJS.Timeout | undefined;
-    let closeTimer: NodeJS.Timeout | undefined;
+/**
+ * One exchange on a connected socket. Every wait is bounded by a deadline that
+ * is also checked on each chunk, so a peer flooding data events cannot push it
+ * back; memory is bounded by maxReply whatever the peer sends.
+ */
+class Exchange {
+  private readonly kept: KeptReply;
+  private readonly scanner: ReplyEndScanner;
+  private received = 0;
+  private replyLength = -1; // set when the end rule is met
+  private sent = 0;
+  private writesInFlight = 0;
+  private inputEnded = false;
+  private settled = false;
+  private resolve!: (r: ExchangeRecord) => void;
+  /** The current phase's bound (reply, then close) and what happens when it passes. */
+  private deadlineAt = Infinity;
+  private onDeadline: () => void = () => {};
+  private deadlineTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
+  private lastDataAt = 0;
+  private sinkBroken = false;
+  private readonly sinkRecycles: boolean;
+  private readonly sinkPool: Buffer[] = [];
+  private readonly sinkBusy: Buffer[] = [];
 
-    const buffered = (): Buffer => (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly target: string,
+    private readonly s: Settings,
+    private readonly start: number,
+    private readonly timings: ExchangeTimings,
+  ) {
+    this.kept = new KeptReply(s.maxReply);
+    const sink = s.replyTo;
+    this.sinkRecycles = sink instanceof net.Socket || sink?.constructor?.name === 'SyncWriteStream';
+    this.scanner = new ReplyEndScanner(s.until);
+  }
 
-    const finish = (end: ExchangeEnd, error?: UdsError): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(replyTimer);
-      clearTimeout(idleTimer);
-      clearTimeout(closeTimer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      socket.removeAllListeners('data');
-      socket.destroy();
-      const all = buffered();
-      const ruleMet = replyLength >= 0;
-      timings.totalUs = nowUs() - start;
-      roundTimings(timings);
-      resolve({
-        target,
-        ok: error === undefined,
-        until: formatEndRule(until),
-        bytesSent: sent,
-        bytesReceived: received,
-        reply: ruleMet ? all.subarray(0, replyLength) : all,
-        ruleMet,
-        end,
-        timings,
-        ...(error ? { error } : {}),
-      });
-    };
-
-    const ruleMetNow = (length: number): void => {
-      replyLength = length;
-      timings.replyEndUs = nowUs() - start;
-      clearTimeout(replyTimer);
-      clearTimeout(idleTimer);
-      if (closeTimeout <= 0) return finish('open');
-      closeTimer = setTimeout(() => finish('open'), closeTimeout);
-    };
-
-    replyTimer = setTimeout(() => {
-      if (until.kind === 'eof' && received > 0) {
-        finish(
-          'timeout',
-          new UdsError(
-            'NEVER_CLOSED',
-            `${target}: server replied (${received} bytes) but did not close the connection within ${timeout}ms`,
-            { target, timeoutMs: timeout },
-          ),
-        );
-      } else {
-        const what = received > 0 ? `only a partial reply (${received} bytes, end rule ${formatEndRule(until)} not met)` : 'no reply';
-        finish('timeout', new UdsError('REPLY_TIMEOUT', `${target}: ${what} within ${timeout}ms`, { target, timeoutMs: timeout }));
-      }
-    }, timeout);
-
-    const onAbort = (): void => finish('error', new UdsError('IO_ERROR', `${target}: aborted`, { target }));
-    if (opts.signal?.aborted) return onAbort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-    socket.on('data', (chunk: Buffer) => {
-      if (received === 0) timings.firstByteUs = nowUs() - start;
-      chunks.push(chunk);
-      received += chunk.length;
-      opts.onData?.(chunk);
-      if (replyLength >= 0) return; // already met: only counting what follows
-      if (until.kind === 'idle') {
-        clearTimeout(idleTimer);
-        idleTimer = setTimeout(() => ruleMetNow(received), until.ms);
-        return;
-      }
-      if (until.kind === 'eof') return;
-      const all = chunks.length === 1 ? chunk : Buffer.concat(chunks, received);
-      if (chunks.length > 1) chunks.splice(0, chunks.length, all);
-      const endAt = findReplyEnd(until, all, searched);
-      searched = received;
-      if (endAt >= 0) ruleMetNow(endAt);
+  run(): Promise<ExchangeRecord> {
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+      const { socket, s } = this;
+      this.setDeadline(s.timeout, this.replyTimedOut);
+      if (s.signal?.aborted) return this.onAbort();
+      s.signal?.addEventListener('abort', this.onAbort, { once: true });
+      socket.on('end', this.onEnd);
+      socket.on('error', this.onError);
+      if (s.replyTo) s.replyTo.on('error', this.onSinkError);
+      this.startSending();
     });
+  }
 
-    socket.on('end', () => {
-      timings.closedUs = nowUs() - start;
-      if (replyLength >= 0) return finish('closed');
-      if (received > 0 && (until.kind === 'eof' || until.kind === 'idle')) {
-        replyLength = received;
-        timings.replyEndUs = timings.closedUs;
-        return finish('closed');
-      }
-      finish(
-        'closed',
-        new UdsError(
-          'CLOSED_EARLY',
-          received > 0
-            ? `${target}: server closed after ${received} bytes, before the end of reply (${formatEndRule(until)})`
-            : `${target}: server closed the connection without replying`,
-          { target },
-        ),
+  private setDeadline(ms: number, fn: () => void): void {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineAt = nowMs() + ms;
+    this.onDeadline = fn;
+    this.deadlineTimer = setTimeout(fn, ms);
+  }
+
+  private readonly onAbort = (): void => this.finish('error', new UdsError('IO_ERROR', `${this.target}: aborted`, { target: this.target }));
+
+  private readonly replyTimedOut = (): void => {
+    const { target, received } = this;
+    const timeout = this.s.timeout;
+    if (this.s.until.kind === 'eof' && received > 0) {
+      this.finish(
+        'timeout',
+        new UdsError('NEVER_CLOSED', `${target}: server replied (${received} bytes) but did not close the connection within ${timeout}ms`, {
+          target,
+          timeoutMs: timeout,
+        }),
       );
-    });
+    } else {
+      const what =
+        received > 0 ? `only a partial reply (${received} bytes, end rule ${formatEndRule(this.s.until)} not met)` : 'no reply';
+      this.finish('timeout', new UdsError('REPLY_TIMEOUT', `${target}: ${what} within ${timeout}ms`, { target, timeoutMs: timeout }));
+    }
+  };
 
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      timings.closedUs = nowUs() - start;
-      const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
-      if (reset && replyLength >= 0) return finish('reset');
-      const e = reset
-        ? new UdsError(
-            'RESET',
-            `${target}: connection reset by the server${received > 0 ? ` after ${received} bytes of reply` : ''}`,
-            { target, cause: err },
-          )
-        : fromConnectErrno(err, target);
-      finish(reset ? 'reset' : 'error', e);
-    });
+  private ruleMetNow(length: number): void {
+    this.replyLength = length;
+    this.timings.replyEndUs = nowUs() - this.start;
+    clearTimeout(this.idleTimer);
+    if (this.s.closeTimeout <= 0) return this.finish('open');
+    this.setDeadline(this.s.closeTimeout, () => this.finish('open'));
+  }
 
-    const afterWrite = (err?: Error | null): void => {
-      if (err || settled) return; // the 'error' event reports it
-      sent = payload.length;
-      timings.writtenUs = nowUs() - start;
-      if (opts.halfClose) socket.end();
+  /**
+   * A chunk read into the shared buffer: valid only during this call, so what
+   * is kept or handed on is copied. Returns false to stop reading (the sink is full).
+   */
+  readonly onChunk = (chunk: Buffer): boolean => {
+    if (this.settled) return false;
+    const { s } = this;
+    const before = this.received;
+    if (before === 0) this.timings.firstByteUs = nowUs() - this.start;
+    this.received += chunk.length;
+    if (s.onData) s.onData(Buffer.from(chunk));
+    if (this.replyLength >= 0) {
+      // After the reply (the close phase): counted only, and bounded the same way.
+      if (nowMs() >= this.deadlineAt) this.onDeadline();
+      return !this.settled;
+    }
+    this.kept.add(chunk, true);
+    let endAt = -1;
+    if (s.until.kind === 'idle') this.armIdle(s.until.ms);
+    else if (this.scanner.byBytes) endAt = this.scanner.push(chunk);
+    // The sink gets the reply, not what follows its end.
+    const more = this.toSink(endAt >= 0 ? chunk.subarray(0, endAt - before) : chunk);
+    if (endAt >= 0) {
+      this.ruleMetNow(endAt);
+      return more;
+    }
+    // A peer that floods us must not keep the deadline's timer from running.
+    if (nowMs() >= this.deadlineAt) this.onDeadline();
+    return more && !this.settled;
+  };
+
+  /** idle:N: one timer, re-armed only when it fires early (not once per chunk). */
+  private armIdle(ms: number): void {
+    this.lastDataAt = nowMs();
+    if (this.idleTimer !== undefined) return;
+    const check = (): void => {
+      const quiet = nowMs() - this.lastDataAt;
+      if (quiet >= ms) {
+        this.idleTimer = undefined;
+        return this.ruleMetNow(this.received);
+      }
+      this.idleTimer = setTimeout(check, ms - quiet);
     };
-    if (payload.length > 0) socket.write(payload, afterWrite);
-    else afterWrite();
-  });
+    this.idleTimer = setTimeout(check, ms);
+  }
+
+  /** Hand a copy to the sink; false when it is full (then reading stops until it drains). */
+  private toSink(chunk: Buffer): boolean {
+    const sink = this.s.replyTo;
+    if (!sink || this.sinkBroken || chunk.length === 0) return true;
+    if (sink.write(this.sinkCopy(chunk), this.sinkWritten)) return true;
+    // Backpressure: stop reading until the sink has room; the deadline still runs.
+    // pause() first, so that resume() restarts the reads the callback's false stops.
+    this.socket.pause();
+    sink.once('drain', this.onSinkDrain);
+    return false;
+  }
+
+  /**
+   * A copy of the chunk for the sink. A sink that is done with a chunk when its
+   * write's callback runs (a socket, pipe, TTY or file: process.stdout) gets
+   * buffers from a small pool, so streaming gigabytes allocates nothing per
+   * chunk; any other sink (it may keep chunks) gets fresh copies.
+   */
+  private sinkCopy(chunk: Buffer): Buffer {
+    if (!this.sinkRecycles) return Buffer.from(chunk);
+    const buf = this.sinkPool.pop() ?? Buffer.allocUnsafe(READ_BUFFER_SIZE);
+    const n = chunk.copy(buf);
+    this.sinkBusy.push(buf);
+    return buf.subarray(0, n);
+  }
+
+  /** Writes complete in order: the oldest busy buffer is free again. */
+  private readonly sinkWritten = (): void => {
+    const buf = this.sinkBusy.shift();
+    if (buf && this.sinkRecycles && this.sinkPool.length < 16) this.sinkPool.push(buf);
+  };
+
+  private readonly onSinkDrain = (): void => {
+    if (!this.settled) this.socket.resume();
+  };
+
+  private readonly onSinkError = (): void => {
+    this.sinkBroken = true;
+    this.s.replyTo?.removeListener('drain', this.onSinkDrain);
+    if (!this.settled) this.socket.resume();
+  };
+
+  private readonly onEnd = (): void => {
+    const { timings, received, target, s } = this;
+    timings.closedUs = nowUs() - this.start;
+    if (this.replyLength >= 0) return this.finish('closed');
+    if (received > 0 && (s.until.kind === 'eof' || s.until.kind === 'idle')) {
+      this.replyLength = received;
+      timings.replyEndUs = timings.closedUs;
+      return this.finish('closed');
+    }
+    this.finish(
+      'closed',
+      new UdsError(
+        'CLOSED_EARLY',
+        received > 0
+          ? `${target}: server closed after ${received} bytes, before the end of reply (${formatEndRule(s.until)})`
+          : `${target}: server closed the connection without replying`,
+        { target },
+      ),
+    );
+  };
+
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    const { target, received } = this;
+    this.timings.closedUs = nowUs() - this.start;
+    const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+    if (reset && this.replyLength >= 0) return this.finish('reset');
+    const e = reset
+      ? new UdsError('RESET', `${target}: connection reset by the server${received > 0 ? ` after ${received} bytes of reply` : ''}`, {
+          target,
+          cause: err,
+        })
+      : fromConnectErrno(err, target);
+    this.finish(reset ? 'reset' : 'error', e);
+  };
+
+  // Sending: the payload, then the stream (if any) with backpressure, then half-close.
+
+  private startSending(): void {
+    const { s } = this;
+    if (s.payload.length > 0) this.write(s.payload);
+    const input = s.payloadStream;
+    if (!input) {
+      this.inputEnded = true;
+      return this.maybeWritten();
+    }
+    input.on('data', this.onInput);
+    input.once('end', this.onInputEnd);
+    input.once('error', this.onInputError);
+    input.resume();
+  }
+
+  private write(chunk: Buffer): boolean {
+    this.writesInFlight++;
+    return this.socket.write(chunk, (err) => {
+      this.writesInFlight--;
+      if (err || this.settled) return; // the 'error' event reports it
+      this.sent += chunk.length;
+      this.maybeWritten();
+    });
+  }
+
+  private readonly onInput = (c: Buffer | string): void => {
+    if (this.settled) return;
+    const chunk = typeof c === 'string' ? Buffer.from(c) : c;
+    if (chunk.length === 0) return;
+    if (!this.write(chunk)) {
+      this.s.payloadStream!.pause();
+      this.socket.once('drain', this.onSocketDrain);
+    }
+  };
+
+  private readonly onSocketDrain = (): void => {
+    if (!this.settled) this.s.payloadStream?.resume();
+  };
+
+  private readonly onInputEnd = (): void => {
+    this.inputEnded = true;
+    this.maybeWritten();
+  };
+
+  private readonly onInputError = (err: Error): void =>
+    this.finish('error', new UdsError('IO_ERROR', `${this.target}: reading the message failed: ${err.message}`, { target: this.target, cause: err }));
+
+  private maybeWritten(): void {
+    if (!this.inputEnded || this.writesInFlight > 0 || this.settled || this.timings.writtenUs !== undefined) return;
+    this.timings.writtenUs = nowUs() - this.start;
+    if (this.s.halfClose) this.socket.end();
+  }
+
+  private stopInput(): void {
+    const input = this.s.payloadStream;
+    if (!input) return;
+    input.removeListener('data', this.onInput);
+    input.removeListener('end', this.onInputEnd);
+    input.removeListener('error', this.onInputError);
+    input.pause();
+    // stdin must not keep the process alive after the exchange (a pipe that never ends).
+    (input as { unref?: () => void }).unref?.();
+  }
+
+  private finish(end: ExchangeEnd, error?: UdsError): void {
+    if (this.settled) return;
+    this.settled = true;
+    const { socket, s, timings } = this;
+    clearTimeout(this.deadlineTimer);
+    clearTimeout(this.idleTimer);
+    s.signal?.removeEventListener('abort', this.onAbort);
+    s.replyTo?.removeListener('drain', this.onSinkDrain);
+    s.replyTo?.removeListener('error', this.onSinkError);
+    socket.removeListener('drain', this.onSocketDrain);
+    this.stopInput();
+    socket.destroy();
+    const ruleMet = this.replyLength >= 0;
+    const replyBytes = ruleMet ? this.replyLength : this.received;
+    timings.totalUs = nowUs() - this.start;
+    roundTimings(timings);
+    this.resolve({
+      target: this.target,
+      ok: error === undefined,
+      until: formatEndRule(s.until),
+      bytesSent: this.sent,
+      bytesReceived: this.received,
+      reply: this.kept.take(replyBytes),
+      replyBytes,
+      truncated: replyBytes > this.kept.bytes,
+      ruleMet,
+      end,
+      timings,
+      ...(error ? { error } : {}),
+    });
+  }
 }
 
 function roundTimings(t: ExchangeTimings): void {

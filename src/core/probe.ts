@@ -4,11 +4,12 @@
  * CLI turns the report's severity into an exit status.
  */
 import { nowMs, nowUs } from './clock.js';
-import { formatDuration } from './duration.js';
-import { type EndRule, formatEndRule } from './end-rule.js';
+import { checkDuration, formatDuration } from './duration.js';
+import { type EndRule, checkEndRule, formatEndRule } from './end-rule.js';
 import { UdsError } from './errors.js';
-import { type ExchangeRecord, exchange } from './exchange.js';
-import { type Target, parseTarget } from './target.js';
+import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from './exchange.js';
+import { type LinearRegex, compileLinearRegex } from './regex.js';
+import { type Target, checkTarget } from './target.js';
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import {
@@ -329,10 +330,16 @@ export interface ProbeOptions {
   halfClose?: boolean;
   /** The reply must contain these bytes. */
   expect?: Buffer;
-  /** The reply (as UTF-8) must match. */
-  expectRegex?: RegExp;
+  /**
+   * The reply (as UTF-8) must match. Matched in linear time (RE2 syntax, see
+   * src/core/regex.ts): a RegExp is taken by its source and flags; backreferences
+   * and lookaround are BAD_OPTION.
+   */
+  expectRegex?: RegExp | string;
   /** End of reply; default line. */
   until?: EndRule;
+  /** Bytes of reply kept, matched and shown; default 1 MiB. More is counted, and the exchange says truncated. */
+  maxReply?: number;
   /** one-shot (default): the server must close within closeTimeout after replying. keep-alive: staying open is healthy. */
   contract?: Contract;
   /** Default 2s. */
@@ -362,8 +369,9 @@ interface Settings {
   payload: Buffer;
   halfClose: boolean;
   expect?: Buffer;
-  expectRegex?: RegExp;
+  expectRegex?: LinearRegex;
   until: EndRule;
+  maxReply: number;
   contract: Contract;
   connectTimeout: number;
   timeout: number;
@@ -375,8 +383,17 @@ interface Settings {
   signal?: AbortSignal;
 }
 
+const asBuffer = (v: unknown, what: string): Buffer | undefined => {
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') return Buffer.from(v);
+  if (v instanceof Uint8Array) return Buffer.isBuffer(v) ? v : Buffer.from(v);
+  throw new UdsError('BAD_OPTION', `${what} must be a Buffer or a string (got ${v === null ? 'null' : typeof v})`);
+};
+
+/** Options to settings, checked as the CLI checks flags: a typed error, never a TypeError or a made-up verdict. */
 function settings(o: ProbeOptions): Settings {
-  const until = o.until ?? { kind: 'line' };
+  if (o === null || typeof o !== 'object') throw new UdsError('BAD_OPTION', 'options must be an object');
+  const until = checkEndRule(o.until ?? { kind: 'line' });
   const contract = o.contract ?? PROBE_DEFAULTS.contract;
   if (!CONTRACTS.includes(contract)) throw new UdsError('BAD_OPTION', `contract must be one of ${CONTRACTS.join(', ')}`);
   if (contract === 'keep-alive' && until.kind === 'eof') {
@@ -385,20 +402,30 @@ function settings(o: ProbeOptions): Settings {
       '--until eof waits for the server to close, which a --keep-alive server never does; use line, delim:, bytes: or idle:',
     );
   }
-  const warn = o.warn ?? PROBE_DEFAULTS.warn;
+  const warn = checkDuration(o.warn ?? PROBE_DEFAULTS.warn, 'warn');
+  if (o.crit !== undefined) checkDuration(o.crit, 'crit');
+  if (o.wait !== undefined) checkDuration(o.wait, 'wait');
+  if (o.interval !== undefined) checkDuration(o.interval, 'interval');
+  const maxReply = o.maxReply ?? DEFAULT_MAX_REPLY;
+  if (!Number.isSafeInteger(maxReply) || maxReply < 0) {
+    throw new UdsError('BAD_OPTION', `maxReply must be a whole number of bytes >= 0 (got ${String(o.maxReply)})`);
+  }
+  const expect = asBuffer(o.expect, 'expect');
+  if (expect !== undefined && expect.length === 0) throw new UdsError('BAD_OPTION', '--expect needs some text');
   if (o.crit !== undefined && warn > 0 && o.crit < warn) {
     throw new UdsError('BAD_OPTION', `--crit (${formatDuration(o.crit)}) must not be below --warn (${formatDuration(warn)})`);
   }
   return {
-    payload: o.payload ?? Buffer.from(PROBE_DEFAULTS.payload),
-    halfClose: o.halfClose ?? false,
-    expect: o.expect,
-    expectRegex: o.expectRegex,
+    payload: asBuffer(o.payload, 'payload') ?? Buffer.from(PROBE_DEFAULTS.payload),
+    halfClose: Boolean(o.halfClose),
+    expect,
+    expectRegex: o.expectRegex === undefined ? undefined : compileLinearRegex(o.expectRegex),
     until,
+    maxReply,
     contract,
-    connectTimeout: o.connectTimeout ?? PROBE_DEFAULTS.connectTimeout,
-    timeout: o.timeout ?? PROBE_DEFAULTS.timeout,
-    closeTimeout: o.closeTimeout ?? PROBE_DEFAULTS.closeTimeout,
+    connectTimeout: checkDuration(o.connectTimeout ?? PROBE_DEFAULTS.connectTimeout, 'connectTimeout', { positive: true }),
+    timeout: checkDuration(o.timeout ?? PROBE_DEFAULTS.timeout, 'timeout', { positive: true }),
+    closeTimeout: checkDuration(o.closeTimeout ?? PROBE_DEFAULTS.closeTimeout, 'closeTimeout'),
     warn,
     crit: o.crit,
     ownerLookupBudget: o.ownerLookupBudget ?? PROBE_DEFAULTS.ownerLookupBudget,
@@ -414,7 +441,7 @@ function settings(o: ProbeOptions): Settings {
  * UdsError only for bad options or a malformed target.
  */
 export async function probe(target: Target | string, opts: ProbeOptions = {}): Promise<ProbeReport> {
-  const t = typeof target === 'string' ? parseTarget(target) : target;
+  const t = checkTarget(target);
   const s = settings(opts);
   const start = nowUs();
   if (opts.wait === undefined) {
@@ -445,7 +472,8 @@ export async function probeAll(
   opts: ProbeOptions = {},
 ): Promise<{ status: Severity; reports: ProbeReport[] }> {
   // Parse (and validate options) before starting anything, so a typo fails fast.
-  const parsed = targets.map((t) => (typeof t === 'string' ? parseTarget(t) : t));
+  if (!Array.isArray(targets)) throw new UdsError('BAD_TARGET', 'targets must be an array of targets');
+  const parsed = targets.map((t) => checkTarget(t));
   settings(opts);
   const reports = await Promise.all(parsed.map((t) => probe(t, opts)));
   return { status: worstSeverity(reports.map((r) => r.status)), reports };
@@ -572,6 +600,7 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
       timeout: s.timeout,
       halfClose: s.halfClose,
       closeTimeout: s.contract === 'one-shot' ? s.closeTimeout : 0,
+      maxReply: s.maxReply,
       signal: s.signal,
     });
     responseMs = judgeExchange(t, s, record, pathInfo, listener, checks, findings);
@@ -780,6 +809,9 @@ function judgeExchange(
       case 'NOT_A_SOCKET':
         add(makeFinding('NOT_A_SOCKET', e.message));
         break;
+      case 'BAD_PATH':
+        add(makeFinding('NOT_FOUND', e.message));
+        break;
       case 'PERMISSION_DENIED':
         if (p?.access.allowed === false) add(makeFinding('PERMISSION_DENIED', `${d}: ${p.access.reason}`, { fix: p.access.fix }));
         else {
@@ -830,7 +862,8 @@ function judgeExchange(
   const replyFrom = tm.writtenUs ?? tm.connectedUs;
   const rule = formatEndRule(s.until);
   const got = r.bytesReceived;
-  const replyText = `${r.reply.length} bytes ${preview(r.reply)}`;
+  const replyText = `${r.replyBytes} bytes${r.truncated ? ` (the first ${r.reply.length} kept, --max-reply)` : ''} ${preview(r.reply)}`;
+  const inKept = r.truncated ? ` in the first ${r.reply.length} bytes kept` : '';
   let replyEndUs: number | undefined;
   let complete = false;
 
@@ -909,12 +942,12 @@ function judgeExchange(
   if (!complete) return null;
 
   if (s.expect !== undefined && !r.reply.includes(s.expect)) {
-    checks.worsen('reply', 'fail', `does not contain ${preview(s.expect)}`);
-    add(makeFinding('MISMATCH', `${d}: reply ${preview(r.reply)} does not contain ${preview(s.expect)} (--expect)`));
+    checks.worsen('reply', 'fail', `does not contain ${preview(s.expect)}${inKept}`);
+    add(makeFinding('MISMATCH', `${d}: reply ${preview(r.reply)} does not contain ${preview(s.expect)}${inKept} (--expect)`));
   }
   if (s.expectRegex !== undefined && !s.expectRegex.test(r.reply.toString('utf8'))) {
-    checks.worsen('reply', 'fail', `does not match ${s.expectRegex}`);
-    add(makeFinding('MISMATCH', `${d}: reply ${preview(r.reply)} does not match ${s.expectRegex} (--expect-regex)`));
+    checks.worsen('reply', 'fail', `does not match ${s.expectRegex}${inKept}`);
+    add(makeFinding('MISMATCH', `${d}: reply ${preview(r.reply)} does not match ${s.expectRegex}${inKept} (--expect-regex)`));
   }
   if ((s.expect || s.expectRegex) && !findings.some((f) => f.code === 'MISMATCH')) checks.worsen('reply', 'ok', 'as expected');
 

@@ -69,3 +69,18 @@ function unixTarget(path: string, original: string): Target {
 export function describeTarget(t: Target): string {
   return t.display;
 }
+
+/** A library caller's target: a string to parse or a Target; anything else is BAD_TARGET, never a TypeError. */
+export function checkTarget(target: unknown): Target {
+  if (typeof target === 'string') return parseTarget(target);
+  const t = target as Partial<Target> | null | undefined;
+  if (t && typeof t === 'object' && typeof t.display === 'string') {
+    if (t.kind === 'unix' && typeof t.path === 'string' && t.path.length > 0) return t as Target;
+    if (t.kind === 'abstract' && Buffer.isBuffer(t.name)) return t as Target;
+    if (t.kind === 'tcp' && typeof t.host === 'string' && Number.isInteger(t.port) && t.port! >= 0 && t.port! <= 65535) return t as Target;
+  }
+  throw new UdsError(
+    'BAD_TARGET',
+    `target must be a string (a socket path, @name or host:port) or a parsed Target (got ${target === null ? 'null' : typeof target})`,
+  );
+}

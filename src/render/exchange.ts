@@ -10,7 +10,11 @@ const END_TEXT: Record<ExchangeRecord['end'], string> = {
   error: 'failed',
 };
 
-/** The exchange as JSON data (reply as UTF-8 text and as base64, so binary survives). */
+/**
+ * The exchange as JSON data (reply as UTF-8 text and as base64, so binary
+ * survives). `reply` holds at most --max-reply bytes: `truncated` says it was
+ * cut, `replyBytes` is the whole reply's length.
+ */
 export function exchangeToJson(r: ExchangeRecord): Record<string, unknown> {
   return {
     target: r.target,
@@ -23,6 +27,8 @@ export function exchangeToJson(r: ExchangeRecord): Record<string, unknown> {
     ruleMet: r.ruleMet,
     bytesSent: r.bytesSent,
     bytesReceived: r.bytesReceived,
+    replyBytes: r.replyBytes,
+    truncated: r.truncated,
     reply: r.reply.toString('utf8'),
     replyBase64: r.reply.toString('base64'),
     timings: r.timings,
@@ -41,8 +47,9 @@ export function exchangeTimeline(r: ExchangeRecord, c: ChalkInstance): string[] 
   row(t.connectedUs, `connected to ${r.target}`);
   row(t.writtenUs, `sent ${r.bytesSent} bytes`);
   row(t.firstByteUs, 'first byte of reply');
-  row(t.replyEndUs, `reply complete (${r.reply.length} bytes, until ${r.until})`);
+  row(t.replyEndUs, `reply complete (${r.replyBytes} bytes, until ${r.until})`);
   row(t.closedUs, r.end === 'reset' ? 'connection reset by server' : 'server closed the connection');
-  lines.push(`${c.dim(at(t.totalUs))}  ${r.ok ? c.green('done') : c.red('failed')}: ${END_TEXT[r.end]}; ${r.bytesReceived} bytes received`);
+  const cut = r.truncated ? `; reply truncated to the first ${r.reply.length} of ${r.replyBytes} bytes (--max-reply)` : '';
+  lines.push(`${c.dim(at(t.totalUs))}  ${r.ok ? c.green('done') : c.red('failed')}: ${END_TEXT[r.end]}; ${r.bytesReceived} bytes received${cut}`);
   return lines;
 }

@@ -216,7 +216,7 @@ describe('exchange(): payloads', () => {
       const payload = Buffer.alloc(mib * 1024 * 1024 + 7);
       for (let i = 0; i < payload.length; i += 4096) payload.writeUInt32LE((i * 2654435761) >>> 0, i);
       let streamed = 0;
-      const r = await exchange(path, { payload, halfClose: true, timeout: 15_000, onData: (c) => (streamed += c.length) });
+      const r = await exchange(path, { payload, halfClose: true, timeout: 15_000, maxReply: 64 * 1024 * 1024, onData: (c) => (streamed += c.length) });
       expectOk(r);
       expect(r.bytesSent).toBe(payload.length);
       expect(r.bytesReceived).toBe(payload.length);

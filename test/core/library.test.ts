@@ -28,3 +28,80 @@ describe('the library API', () => {
     expect(after).toEqual(before);
   });
 });
+
+describe('the library validates its options like the CLI (typed errors, never a TypeError or a made-up verdict)', () => {
+  const bad = async (p: Promise<unknown>, code: string, re?: RegExp) => {
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err, 'should reject').toBeInstanceOf(lib.UdsError);
+    expect((err as lib.UdsError).code).toBe(code);
+    if (re) expect((err as Error).message).toMatch(re);
+  };
+  const target = '/nonexistent-dir/x.sock';
+
+  it('exchange(): timeout NaN, -1, Infinity, 0, over 2^31-1 ms', async () => {
+    for (const timeout of [NaN, -1, Infinity, 0, 2 ** 31, '5s' as unknown as number]) {
+      await bad(lib.exchange(target, { timeout }), 'BAD_DURATION', /timeout/);
+    }
+    await bad(lib.exchange(target, { connectTimeout: -5 }), 'BAD_DURATION', /connectTimeout/);
+    await bad(lib.exchange(target, { closeTimeout: NaN }), 'BAD_DURATION', /closeTimeout/);
+  });
+
+  it("exchange(): until 'bogus' or a malformed rule; a rule's text is accepted", async () => {
+    await bad(lib.exchange(target, { until: 'bogus' as unknown as lib.EndRule }), 'BAD_OPTION', /--until must be one of/);
+    await bad(lib.exchange(target, { until: { kind: 'bogus' } as unknown as lib.EndRule }), 'BAD_OPTION', /kind must be/);
+    await bad(lib.exchange(target, { until: { kind: 'bytes', n: 0 } }), 'BAD_OPTION', /bytes/);
+    await bad(lib.exchange(target, { until: { kind: 'delim', delim: 'x' as unknown as Buffer } }), 'BAD_OPTION', /delim/);
+    await bad(lib.exchange(target, { until: { kind: 'idle', ms: -1 } }), 'BAD_DURATION');
+    const r = await lib.exchange(target, { until: 'line' as unknown as lib.EndRule, timeout: 500 });
+    expect(r).toMatchObject({ until: 'line', ok: false, end: 'error' });
+    expect(r.error?.code).toBe('NOT_FOUND');
+  });
+
+  it('exchange(): a payload that is not bytes, a bad maxReply', async () => {
+    await bad(lib.exchange(target, { payload: 'hi' as unknown as Buffer }), 'BAD_OPTION', /payload/);
+    await bad(lib.exchange(target, { payload: 42 as unknown as Buffer }), 'BAD_OPTION', /payload/);
+    await bad(lib.exchange(target, { maxReply: -1 }), 'BAD_OPTION', /maxReply/);
+    await bad(lib.exchange(target, { maxReply: 1.5 }), 'BAD_OPTION', /maxReply/);
+  });
+
+  it('exchange(), send(), probe(): an undefined, null or numeric target', async () => {
+    for (const t of [undefined, null, 42, {}, { kind: 'unix' }]) {
+      await bad(lib.exchange(t as unknown as string), 'BAD_TARGET', /target/);
+      await bad(lib.send(t as unknown as string, 'hi'), 'BAD_TARGET', /target/);
+      await bad(lib.probe(t as unknown as string), 'BAD_TARGET', /target/);
+    }
+    await bad(lib.probeAll('x' as unknown as string[]), 'BAD_TARGET');
+  });
+
+  it('send(): a message that is not a string or a Buffer', async () => {
+    for (const m of [undefined, null, 42, { a: 1 }]) {
+      await bad(lib.send(target, m as unknown as string), 'BAD_OPTION', /message must be a string or a Buffer/);
+    }
+  });
+
+  it('probe(): timeout NaN/-1/Infinity, until bogus, a bad payload or regex', async () => {
+    for (const timeout of [NaN, -1, Infinity, 0]) await bad(lib.probe(target, { timeout }), 'BAD_DURATION', /timeout/);
+    await bad(lib.probe(target, { warn: -1 }), 'BAD_DURATION', /warn/);
+    await bad(lib.probe(target, { wait: Infinity }), 'BAD_DURATION', /wait/);
+    await bad(lib.probe(target, { until: 'bogus' as unknown as lib.EndRule }), 'BAD_OPTION');
+    await bad(lib.probe(target, { payload: 7 as unknown as Buffer }), 'BAD_OPTION', /payload/);
+    await bad(lib.probe(target, { expectRegex: '(a)\\1' }), 'BAD_OPTION', /backreferences/);
+    await bad(lib.probe(target, { expectRegex: /(?=a)/ }), 'BAD_OPTION', /lookahead/);
+    await bad(lib.probe(target, { expectRegex: 5 as unknown as string }), 'BAD_OPTION', /expect-regex/);
+  });
+
+  it('probe(): a JavaScript RegExp is matched in linear time by its source and flags', async () => {
+    const { compileLinearRegex } = await import('../../src/core/regex.js');
+    const re = compileLinearRegex(/^PONG$/im);
+    expect(re.test('x\npong\n')).toBe(true);
+    const t0 = performance.now();
+    expect(compileLinearRegex('(a+)+$').test(`${'a'.repeat(40)}!`)).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    // A class or an escape that looks like lookahead is not one.
+    expect(compileLinearRegex('[(?=]x').test('=x')).toBe(true);
+    expect(compileLinearRegex('\\(?=').test('(=')).toBe(true);
+  });
+});
