@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { formatDuration } from '../core/duration.js';
 import type { EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
-import { parseHex, unescapeText } from '../core/escape.js';
+import { parseHex, parseMessage } from '../core/escape.js';
 import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, probeAll } from '../core/probe.js';
 import { parseTarget } from '../core/target.js';
 import { type Io, writeAll } from '../io.js';
@@ -30,6 +30,8 @@ export const PROBE_EXIT_TABLE: ReadonlyArray<{ status: number; severity: string;
 export interface ProbeFlags {
   send: string;
   hex?: boolean;
+  /** --send and --expect as written: no escapes. */
+  literal?: boolean;
   halfClose?: boolean;
   expect?: string;
   expectRegex?: string;
@@ -61,9 +63,9 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
   if (flags.expect === '') throw new UdsError('BAD_OPTION', '--expect needs some text');
   if (flags.hex && flags.send === PROBE_DEFAULTS.payload) throw new UdsError('BAD_OPTION', '--hex needs --send with hex digits');
   return {
-    payload: flags.hex ? parseHex(flags.send) : unescapeText(flags.send),
+    payload: flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),
     halfClose: flags.halfClose,
-    expect: flags.expect === undefined ? undefined : unescapeText(flags.expect),
+    expect: flags.expect === undefined ? undefined : parseMessage(flags.expect, flags.literal),
     expectRegex,
     until: flags.until,
     contract: flags.keepAlive ? 'keep-alive' : 'one-shot',
