@@ -6,7 +6,7 @@ import { UdsError } from '../core/errors.js';
 import { parseHex, parseMessage } from '../core/escape.js';
 import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, probeAll } from '../core/probe.js';
 import { parseTarget } from '../core/target.js';
-import { type Io, writeAll } from '../io.js';
+import { type Io, stdoutColumns, writeAll } from '../io.js';
 import { probeNagios, probeRunHuman, probeRunToJson } from '../render/probe.js';
 import { errColor } from '../render/style.js';
 
@@ -117,6 +117,6 @@ export async function runProbe(targetSpecs: string[], flags: ProbeFlags, io: Io)
   if (flags.quiet) return SEVERITY_EXIT[status];
   if (format === 'json') await writeAll(io.stdout, JSON.stringify(probeRunToJson(status, reports)) + '\n');
   else if (format === 'nagios') await writeAll(io.stdout, probeNagios(status, reports, { warn: options.warn, crit: options.crit }));
-  else await writeAll(io.stdout, probeRunHuman(status, reports, outColor(io)));
+  else await writeAll(io.stdout, probeRunHuman(status, reports, outColor(io), stdoutColumns(io)));
   return SEVERITY_EXIT[status];
 }

@@ -7,7 +7,9 @@ import { nowMs, nowUs } from './clock.js';
 import { formatDuration } from './duration.js';
 import { type EndRule, formatEndRule } from './end-rule.js';
 import { UdsError } from './errors.js';
+import { escapeText } from './escape.js';
 import { type ExchangeRecord, exchange } from './exchange.js';
+import { replySize } from './reply-size.js';
 import { type Target, parseTarget } from './target.js';
 import {
   type Identity,
@@ -439,8 +441,7 @@ const ms = (us: number): number => Math.round(us) / 1000;
 
 /** A short, quoted, escaped preview of bytes for one line of text. */
 export function preview(b: Buffer, max = 40): string {
-  const j = JSON.stringify(b.subarray(0, max * 4).toString('utf8'));
-  return j.length > max + 2 ? `${j.slice(0, max + 1)}…"` : j;
+  return escapeText(b.subarray(0, max * 4), { quote: true, max });
 }
 
 function makeFinding(code: FindingCode, detail: string, over: { severity?: Severity; fix?: string } = {}): Finding {
@@ -713,7 +714,7 @@ function judgeExchange(
   const replyFrom = tm.writtenUs ?? tm.connectedUs;
   const rule = formatEndRule(s.until);
   const got = r.bytesReceived;
-  const replyText = `${r.reply.length} bytes ${preview(r.reply)}`;
+  const replyText = `${replySize(r)} bytes ${preview(r.reply)}`;
   let replyEndUs: number | undefined;
   let complete = false;
 
