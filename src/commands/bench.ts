@@ -2,7 +2,7 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import chalk from 'chalk';
 import type { EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
-import { parseMessage } from '../core/escape.js';
+import { escapeText, parseMessage } from '../core/escape.js';
 import { runBench } from '../core/bench/run.js';
 import type { BenchEngine, BenchMode, BenchResult, BenchTick } from '../core/bench/types.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
@@ -138,7 +138,7 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
   const status = benchExitStatus(result);
   if (status !== EXIT.OK && !flags.json) {
     const top = result.errors[0];
-    say(`${c.red('udsctl bench:')} ${result.requests.errors} of ${result.requests.total} requests failed; most often ${top.code}: ${top.message}`);
+    say(`${c.red('udsctl bench:')} ${result.requests.errors} of ${result.requests.total} requests failed; most often ${top.code}: ${escapeText(top.message)}`);
   }
   return status;
 }

@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { formatDuration } from '../core/duration.js';
 import type { EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
-import { parseHex, parseMessage } from '../core/escape.js';
+import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, probeAll } from '../core/probe.js';
 import { parseTarget } from '../core/target.js';
 import { type Io, stdoutColumns, writeAll } from '../io.js';
@@ -107,7 +107,7 @@ export async function runProbe(targetSpecs: string[], flags: ProbeFlags, io: Io)
       if (r.status === 'OK' || r.status === 'WARNING' || r.wait?.gaveUp || last.get(r.target) === r.finding.code) return;
       last.set(r.target, r.finding.code);
       void io.stderr.write(
-        `${c.dim('udsctl probe:')} ${r.target}: attempt ${attempt}: ${r.status} ${r.finding.code}; ` +
+        `${c.dim('udsctl probe:')} ${escapeText(r.target)}: attempt ${attempt}: ${r.status} ${r.finding.code}; ` +
           `retrying every ${formatDuration(options.interval ?? PROBE_DEFAULTS.interval)} for up to ${formatDuration(flags.wait!)}\n`,
       );
     };
