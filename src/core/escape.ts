@@ -207,9 +207,11 @@ export function decodeKeepingBytes(b: Buffer, start = 0, end = b.length): string
 }
 
 const KEPT_BYTE = /[\udc80-\udcff]/u;
-const KEPT_BYTE_G = /[\udc80-\udcff]/gu;
+const KEPT_BYTES_G = /[\udc80-\udcff]+/gu;
 
 /** A decodeKeepingBytes() string as Buffer#toString would have decoded it (U+FFFD for the bytes that were not UTF-8): for JSON. */
 export function fromKeptBytes(s: string): string {
-  return KEPT_BYTE.test(s) ? s.replace(KEPT_BYTE_G, '\ufffd') : s;
+  if (!KEPT_BYTE.test(s)) return s;
+  // Each run of kept bytes decoded alone: the U+FFFDs Buffer#toString makes of it (one per maximal subpart).
+  return s.replace(KEPT_BYTES_G, (run) => Buffer.from(Array.from(run, (ch) => ch.charCodeAt(0) - 0xdc00)).toString('utf8'));
 }
