@@ -46,6 +46,8 @@ export interface ReplyServer {
   requests: Buffer[];
   /** Resolves with the nth request (1-based) once its connection has ended. */
   request(n: number, timeoutMs?: number): Promise<Buffer>;
+  /** Resolves with the first request (old or new) that `match` accepts. */
+  requestLike(match: (b: Buffer) => boolean, timeoutMs?: number): Promise<Buffer>;
 }
 
 /**
@@ -100,6 +102,19 @@ export async function startReplyServer(path: string, reply: Buffer, settleMs = 5
           if (requests.length >= n) {
             clearTimeout(timer);
             resolve(requests[n - 1]);
+          } else waiters.push(check);
+        };
+        check();
+      });
+    },
+    requestLike(match, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no such request within ${timeoutMs}ms; got ${JSON.stringify(requests.map(String))}`)), timeoutMs);
+        const check = () => {
+          const found = requests.find(match);
+          if (found) {
+            clearTimeout(timer);
+            resolve(found);
           } else waiters.push(check);
         };
         check();
