@@ -24,8 +24,8 @@ function memo(f: (s: string) => string): (s: string | undefined) => string | und
   };
 }
 
-/** A preview quoted and escaped (escapeText: no control, format or bidi character reaches the log raw), at most n characters. */
-const clip = (n: number) => memo((s) => escapeText(s, { quote: true, max: n - 2 }));
+/** A preview quoted and escaped (escapeText: no control, format or bidi character reaches the log raw), at most n characters with its quotes and …. */
+const clip = (n: number) => memo((s) => escapeText(s, { quote: true, max: n - 3 }));
 
 const BAD: ReadonlySet<string> = new Set(['client-reset', 'reset', 'idle-timeout', 'max-bytes', 'over-max-conns', 'error', 'left-open']);
 
