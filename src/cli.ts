@@ -79,7 +79,9 @@ See 'udsctl <command> --help' and man udsctl.`,
       .addHelpText(
         'after',
         `
-${ESCAPES_HELP}
+${ESCAPES_HELP} Bytes read from stdin are
+sent as they are, unless -e.
+
 The reply bytes go to stdout exactly as received; diagnostics go to stderr.
 A server that replies but never closes: with --until eof (default) send waits
 --timeout, prints the reply, says so on stderr and exits 8.
@@ -244,9 +246,9 @@ Examples:
 /** The one option that turns escapes off, on send, probe and bench alike. */
 const LITERAL_FLAG = '--literal';
 /** What send's message, probe's --send/--expect and bench's --payload/--expect understand (core/escape.ts parseMessage). */
-const ESCAPES_HELP =
-  'Escapes in the message text (send), --send/--expect (probe), --payload/--expect (bench):\n' +
-  '\\n \\r \\t \\0 \\\\ \\xHH (and \\e \\a) are understood by default; --literal sends the text as written.';
+const ESCAPES_HELP = `Escapes, the same in send's message, probe's --send/--expect and bench's
+--payload/--expect: \\n \\r \\t \\0 \\\\ \\xHH (and \\e ESC, \\a BEL) are understood
+by default; --literal sends the text as written.`;
 
 function configureErrors(cmd: Command): void {
   cmd.exitOverride();
