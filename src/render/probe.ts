@@ -93,6 +93,8 @@ const esc = (s: string): string => escapeText(s);
 /** Width of a check's name, and of the time column. */
 const NAME = 8;
 const TIME = 7;
+/** The narrowest report. */
+const MIN_WIDTH = 40;
 /** `  MARK  name      ` */
 const ROW_HEAD = 2 + 4 + 2 + NAME + 2;
 
@@ -102,7 +104,9 @@ const ROW_HEAD = 2 + 4 + 2 + NAME + 2;
  * finding, its cause and fix) wraps; a checklist row is one line, its detail
  * cut with `…` (the full text is in --json), the times in one column.
  */
-export function probeHuman(r: ProbeReport, c: ChalkInstance, width = DEFAULT_COLUMNS): string[] {
+export function probeHuman(r: ProbeReport, c: ChalkInstance, columns = DEFAULT_COLUMNS): string[] {
+  // Below this the headings themselves would not fit: a terminal that narrow wraps.
+  const width = Math.max(MIN_WIDTH, columns);
   const f = r.finding;
   const lines: string[] = [];
   // Wrapped text, painted line by line (a colour code must not be cut or counted).
@@ -181,6 +185,6 @@ export function probeNagios(status: Severity, reports: ProbeReport[], thresholds
       perf.push(`${perfLabel('size', r.target, several)}=${replySize(r.exchange)}B;;;0`);
     }
   }
-  const oneLine = esc(text).replace(/\|/g, '/');
+  const oneLine = esc(text).replace(/\|/g, ' ');
   return `${status}: ${oneLine}${perf.length ? ` | ${perf.join(' ')}` : ''}\n`;
 }
