@@ -9,6 +9,7 @@ import { SHELLS } from './commands/completion.js';
 import { END_RULE_HELP } from './core/end-rule.js';
 import { DEFAULT_MAX_REPLY } from './core/exchange.js';
 import { UdsError } from './core/errors.js';
+import { escapeText } from './core/escape.js';
 import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES } from './core/serve-options.js';
 import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js';
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
@@ -68,7 +69,8 @@ See 'udsctl <command> --help' and man udsctl.`,
       .argument('<target>', 'socket path, @name, or host:port')
       .argument('[message]', 'message to send; "-" reads stdin (also read when stdin is piped and no message is given)')
       .option('-x, --hex', 'the message is hex digits ("48 69 0a")')
-      .option('-e, --escapes', 'understand \\n \\r \\t \\0 \\\\ \\xHH in the message')
+      .option('-e, --escapes', 'understand escapes in stdin too (in a message argument they are understood anyway; kept for scripts written when they were not)')
+      .option(LITERAL_FLAG, 'send the message argument as written: no escapes')
       .option('-n, --newline', 'append a newline to the message (default: sent exactly as given)')
       .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP}`).default(untilOption('eof'), 'eof').argParser(untilOption))
       .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply: a hard deadline (above 0)').default(5_000, '5s').argParser(durationOption('--timeout', { positive: true })))
@@ -80,6 +82,9 @@ See 'udsctl <command> --help' and man udsctl.`,
       .addHelpText(
         'after',
         `
+${ESCAPES_HELP} Bytes read from stdin are
+sent as they are, unless -e.
+
 The reply bytes go to stdout exactly as received, as they arrive; diagnostics
 go to stderr. A message from stdin is streamed to the socket as it is read.
 A server that replies but never closes: with --until eof (default) send waits
@@ -87,6 +92,7 @@ A server that replies but never closes: with --until eof (default) send waits
 
 Examples:
   udsctl send /tmp/odc_ws.sock hi
+  udsctl send /run/app.sock 'GET / HTTP/1.0\\r\\n\\r\\n'
   printf 'PING\\r\\n' | udsctl send --until line /run/redis.sock
   udsctl send --json --until line @my-abstract-socket hi`,
       )
@@ -152,6 +158,7 @@ Examples:
       .option('-x, --hex', '--send is hex digits ("50 49 4e 47 0d 0a")')
       .option('-H, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
       .option('-e, --expect <text>', 'the reply must contain TEXT (escapes understood)')
+      .option(LITERAL_FLAG, 'take --send and --expect as written: no escapes')
       .option('-E, --expect-regex <re>', 'the reply must match the regular expression RE')
       .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP}`).default(untilOption(PROBE_DEFAULTS.until), PROBE_DEFAULTS.until).argParser(untilOption))
       .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply (above 0)').default(PROBE_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout', { positive: true })))
@@ -170,6 +177,8 @@ Examples:
       .addHelpText(
         'after',
         `
+${ESCAPES_HELP}
+
 Checks, in order: path (exists, socket, owner/mode, may you connect), listener
 (/proc/net/unix, the listening process), connect, send, reply, close.
 
@@ -205,6 +214,7 @@ Examples:
       .addOption(new Option('-s, --size <bytes>', 'send requests of this many bytes (x..x and a newline) instead of --payload').argParser(sizeOption('--size', 1, MAX_BENCH_SIZE)))
       .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP} (default: eof for oneshot, line for persistent)`).argParser(untilOption))
       .option('-e, --expect <text>', 'each reply must contain TEXT (escapes understood); others count as MISMATCH errors')
+      .option(LITERAL_FLAG, 'take --payload and --expect as written: no escapes')
       .addOption(new Option('-t, --timeout <duration>', 'bound on each request, from sending to the end of its reply (above 0)').default(BENCH_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout', { positive: true })))
       .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (a full backlog is retried until then; above 0)').default(BENCH_DEFAULTS.connectTimeout, '5s').argParser(durationOption('--connect-timeout', { positive: true })))
       .option('-H, --half-close', 'oneshot: shut down our write side after sending (for servers that read to end-of-file)')
@@ -215,6 +225,8 @@ Examples:
       .addHelpText(
         'after',
         `
+${ESCAPES_HELP}
+
 Closed loop by default: each connection sends its next request when the last
 one ends. --rate: open loop; a stalled server shows in the latency (measured
 from each request's scheduled start), never as fewer samples.
@@ -257,6 +269,13 @@ Install (a global npm install cannot do this for you):
   configureErrors(program);
   return program;
 }
+
+/** The one option that turns escapes off, on send, probe and bench alike. */
+const LITERAL_FLAG = '--literal';
+/** What send's message, probe's --send/--expect and bench's --payload/--expect understand (core/escape.ts parseMessage). */
+const ESCAPES_HELP = `Escapes, the same in send's message, probe's --send/--expect and bench's
+--payload/--expect: \\n \\r \\t \\0 \\\\ \\xHH (and \\e ESC, \\a BEL) are understood
+by default; --literal sends the text as written.`;
 
 function configureErrors(cmd: Command): void {
   cmd.exitOverride();
@@ -301,13 +320,13 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UdsError) {
       const cmd = program.commands.find((c) => c.name() === sub);
       if (USAGE_CODES.has(err.code)) {
-        process.stderr.write(`udsctl ${sub}: ${err.message}\nusage: udsctl ${sub} ${cmd?.usage() ?? ''}\n`);
+        process.stderr.write(`udsctl ${sub}: ${escapeText(err.message)}\nusage: udsctl ${sub} ${cmd?.usage() ?? ''}\n`);
         return usageStatus(sub);
       }
-      process.stderr.write(`udsctl ${sub}: ${err.message}\n`);
+      process.stderr.write(`udsctl ${sub}: ${escapeText(err.message)}\n`);
       return sub === 'probe' ? 3 : exitStatusFor(err.code);
     }
-    process.stderr.write(`udsctl: internal error: ${(err as Error)?.message ?? String(err)}\n`);
+    process.stderr.write(`udsctl: internal error: ${escapeText((err as Error)?.message ?? String(err))}\n`);
     if (process.env.UDSCTL_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
     return sub === 'probe' ? 3 : EXIT.INTERNAL;
   }

@@ -8,7 +8,7 @@ export { UdsError, isUdsError, ERROR_CODES, type ErrorCode } from './core/errors
 export { parseTarget, describeTarget, UNIX_PATH_MAX, type Target } from './core/target.js';
 export { parseDuration, formatDuration, MAX_DURATION_MS } from './core/duration.js';
 export { parseEndRule, formatEndRule, findReplyEnd, ReplyEndScanner, type EndRule } from './core/end-rule.js';
-export { unescapeText, parseHex } from './core/escape.js';
+export { unescapeText, parseHex, parseMessage, escapeText, type EscapeOptions } from './core/escape.js';
 export { openConnection, type ConnectOptions } from './core/connect.js';
 export {
   exchange,

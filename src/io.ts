@@ -2,7 +2,8 @@ import { LineBytes } from './core/line-writer.js';
 
 /** The streams a command talks to; tests may pass their own. */
 export interface Io {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  /** `columns`: a terminal's width (the renderers fit it; 80 when not a terminal). */
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
@@ -33,6 +34,12 @@ export function writeAll(stream: NodeJS.WritableStream, data: string | Buffer): 
 }
 
 export type { LineWriter } from './core/line-writer.js';
+
+/** Columns a renderer may fill on stdout: the terminal's width, or 80 when stdout is not a terminal. */
+export function stdoutColumns(io: Io): number {
+  const cols = io.stdout.isTTY ? io.stdout.columns : undefined;
+  return typeof cols === 'number' && cols > 0 ? cols : 80;
+}
 
 /**
  * Lines gathered and written once per event-loop turn: a busy server logs

@@ -2,7 +2,7 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import chalk from 'chalk';
 import type { EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
-import { unescapeText } from '../core/escape.js';
+import { escapeText, parseMessage } from '../core/escape.js';
 import { runBench } from '../core/bench/run.js';
 import type { BenchEngine, BenchMode, BenchProgress, BenchResult, BenchTick } from '../core/bench/types.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
@@ -19,6 +19,8 @@ export interface BenchFlags {
   requests?: number;
   warmup: number;
   payload?: string;
+  /** --payload and --expect as written: no escapes. */
+  literal?: boolean;
   size?: number;
   until?: EndRule;
   expect?: string;
@@ -54,7 +56,7 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
   if (flags.size !== undefined && flags.payload !== undefined) {
     throw new UdsError('BAD_OPTION', 'give --payload or --size, not both');
   }
-  const payload = flags.size !== undefined ? sizedPayload(flags.size) : flags.payload !== undefined ? unescapeText(flags.payload) : undefined;
+  const payload = flags.size !== undefined ? sizedPayload(flags.size) : flags.payload !== undefined ? parseMessage(flags.payload, flags.literal) : undefined;
   const out: ChalkInstance = io.env.NO_COLOR || !io.stdout.isTTY ? new Chalk({ level: 0 }) : chalk;
   const c = await errColor();
   const say = (line: string) => void io.stderr.write(line + '\n');
@@ -101,7 +103,7 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
       warmup: flags.warmup,
       payload,
       until: flags.until,
-      expect: flags.expect !== undefined ? unescapeText(flags.expect) : undefined,
+      expect: flags.expect !== undefined ? parseMessage(flags.expect, flags.literal) : undefined,
       timeout: flags.timeout,
       connectTimeout: flags.connectTimeout,
       halfClose: flags.halfClose,
@@ -147,7 +149,7 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
     say(`${c.red('udsctl bench:')} interrupted before any request finished: nothing was measured`);
   } else if (status !== EXIT.OK && !flags.json) {
     const top = result.errors[0];
-    say(`${c.red('udsctl bench:')} ${result.requests.errors} of ${result.requests.total} requests failed; most often ${top.code}: ${top.message}`);
+    say(`${c.red('udsctl bench:')} ${result.requests.errors} of ${result.requests.total} requests failed; most often ${top.code}: ${escapeText(top.message)}`);
   }
   return status;
 }

@@ -3,11 +3,11 @@ import chalk from 'chalk';
 import { formatDuration } from '../core/duration.js';
 import type { EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
-import { parseHex, unescapeText } from '../core/escape.js';
+import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, probeAll } from '../core/probe.js';
 import { compileLinearRegex } from '../core/regex.js';
 import { parseTarget } from '../core/target.js';
-import { type Io, writeAll } from '../io.js';
+import { type Io, stdoutColumns, writeAll } from '../io.js';
 import { probeNagios, probeRunHuman, probeRunToJson } from '../render/probe.js';
 import { errColor } from '../render/style.js';
 
@@ -31,6 +31,8 @@ export const PROBE_EXIT_TABLE: ReadonlyArray<{ status: number; severity: string;
 export interface ProbeFlags {
   send: string;
   hex?: boolean;
+  /** --send and --expect as written: no escapes. */
+  literal?: boolean;
   halfClose?: boolean;
   expect?: string;
   expectRegex?: string;
@@ -57,9 +59,9 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
   if (flags.expect === '') throw new UdsError('BAD_OPTION', '--expect needs some text');
   if (flags.hex && flags.send === PROBE_DEFAULTS.payload) throw new UdsError('BAD_OPTION', '--hex needs --send with hex digits');
   return {
-    payload: flags.hex ? parseHex(flags.send) : unescapeText(flags.send),
+    payload: flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),
     halfClose: flags.halfClose,
-    expect: flags.expect === undefined ? undefined : unescapeText(flags.expect),
+    expect: flags.expect === undefined ? undefined : parseMessage(flags.expect, flags.literal),
     expectRegex,
     until: flags.until,
     maxReply: flags.maxReply,
@@ -102,7 +104,7 @@ export async function runProbe(targetSpecs: string[], flags: ProbeFlags, io: Io)
       if (r.status === 'OK' || r.status === 'WARNING' || r.wait?.gaveUp || last.get(r.target) === r.finding.code) return;
       last.set(r.target, r.finding.code);
       void io.stderr.write(
-        `${c.dim('udsctl probe:')} ${r.target}: attempt ${attempt}: ${r.status} ${r.finding.code}; ` +
+        `${c.dim('udsctl probe:')} ${escapeText(r.target)}: attempt ${attempt}: ${r.status} ${r.finding.code}; ` +
           `retrying every ${formatDuration(options.interval ?? PROBE_DEFAULTS.interval)} for up to ${formatDuration(flags.wait!)}\n`,
       );
     };
@@ -112,6 +114,6 @@ export async function runProbe(targetSpecs: string[], flags: ProbeFlags, io: Io)
   if (flags.quiet) return SEVERITY_EXIT[status];
   if (format === 'json') await writeAll(io.stdout, JSON.stringify(probeRunToJson(status, reports)) + '\n');
   else if (format === 'nagios') await writeAll(io.stdout, probeNagios(status, reports, { warn: options.warn, crit: options.crit }));
-  else await writeAll(io.stdout, probeRunHuman(status, reports, outColor(io)));
+  else await writeAll(io.stdout, probeRunHuman(status, reports, outColor(io), stdoutColumns(io)));
   return SEVERITY_EXIT[status];
 }

@@ -2,7 +2,7 @@ import { fstatSync, readFileSync, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { type EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
-import { parseHex, unescapeText } from '../core/escape.js';
+import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from '../core/exchange.js';
 import { parseTarget } from '../core/target.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
@@ -12,7 +12,10 @@ import { errColor } from '../render/style.js';
 
 export interface SendFlags {
   hex?: boolean;
+  /** Escapes in stdin too (in a message argument they are understood anyway); kept from when they were not. */
   escapes?: boolean;
+  /** Send the message argument as written: no escapes. */
+  literal?: boolean;
   newline?: boolean;
   until: EndRule;
   timeout: number;
@@ -77,7 +80,7 @@ export async function runSend(targetSpec: string, message: string | undefined, f
       record.error.code === 'NEVER_CLOSED'
         ? '\n  clients that read until end-of-file block forever here; the server must close after replying (Go: defer conn.Close())'
         : '';
-    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} ${record.error.message}${hint}\n`);
+    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} ${escapeText(record.error.message)}${hint}\n`);
   }
   return status;
 }
@@ -152,16 +155,22 @@ function appendAtEnd(tail: Buffer): Transform {
   });
 }
 
+/**
+ * The message: an argument's escapes (\n \r \t \0 \\ \xHH) are understood
+ * unless --literal, as probe --send and bench --payload understand them;
+ * stdin's bytes go as they are (a file is sent as it is), unless -e.
+ */
 async function readMessage(message: string | undefined, flags: SendFlags, io: Io): Promise<Buffer> {
-  let text: Buffer;
-  if (message === '-' || (message === undefined && !io.stdin.isTTY)) {
-    text = await readStdin(io.stdin, flags.timeout, message === '-', MAX_DECODED_STDIN);
-  } else {
-    text = Buffer.from(message ?? '', 'utf8');
+  if (flags.literal && (flags.escapes || flags.hex)) {
+    throw new UdsError('BAD_OPTION', `--literal and ${flags.hex ? '--hex' : '--escapes'} contradict each other`);
   }
-  if (flags.hex) return parseHex(text.toString('utf8'));
-  if (flags.escapes) return unescapeText(text.toString('utf8'));
-  return text;
+  if (message === '-' || (message === undefined && !io.stdin.isTTY)) {
+    const text = await readStdin(io.stdin, flags.timeout, message === '-', MAX_DECODED_STDIN);
+    if (flags.hex) return parseHex(text.toString('utf8'));
+    return flags.escapes ? parseMessage(text.toString('utf8')) : text;
+  }
+  if (flags.hex) return parseHex(message ?? '');
+  return parseMessage(message ?? '', flags.literal);
 }
 
 /**

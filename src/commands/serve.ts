@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type net from 'node:net';
 import { findBuilt } from '../core/built-file.js';
-import { unescapeText } from '../core/escape.js';
+import { escapeText, unescapeText } from '../core/escape.js';
 import { type Fault, type ReadMode, type ServeOptions, UdsServer } from '../core/server.js';
 import { EpollServer, epollUnsupported } from '../core/serve-epoll/server.js';
 import type { ServeEngine, ThreadLogSpec } from '../core/serve-epoll/shared.js';
@@ -122,7 +122,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   }
   try {
     const done = new Promise<void>((resolve) => server.once('done', resolve));
-    server.on('warning', (msg) => (flags.json ? event({ event: 'warning', message: msg }) : say(`${c.yellow('udsctl serve:')} ${msg}`)));
+    server.on('warning', (msg) => (flags.json ? event({ event: 'warning', message: msg }) : say(`${c.yellow('udsctl serve:')} ${escapeText(msg)}`)));
     if (!flags.quiet && !logTo) {
       const render = flags.json ? connectionJsonRenderer(process.pid) : connectionLineRenderer(c);
       server.on('connection', (entry) => render(entry, log));

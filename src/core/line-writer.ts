@@ -8,6 +8,7 @@ export interface LineWriter {
   bytes(b: Uint8Array): void;
   /** A number as String(n) writes it (whole numbers without a string). */
   num(n: number): void;
+  /** Text as it is: a renderer escapes what a peer sent (escapeText) before it comes here. */
   text(s: string): void;
   /** The newline that ends the line. */
   end(): void;

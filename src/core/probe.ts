@@ -7,8 +7,10 @@ import { nowMs, nowUs } from './clock.js';
 import { checkDuration, formatDuration } from './duration.js';
 import { type EndRule, checkEndRule, formatEndRule } from './end-rule.js';
 import { UdsError } from './errors.js';
+import { escapeText } from './escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from './exchange.js';
 import { type LinearRegex, compileLinearRegex } from './regex.js';
+import { replySize } from './reply-size.js';
 import { type Target, checkTarget } from './target.js';
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
@@ -495,8 +497,7 @@ const ms = (us: number): number => Math.round(us) / 1000;
 
 /** A short, quoted, escaped preview of bytes for one line of text. */
 export function preview(b: Buffer, max = 40): string {
-  const j = JSON.stringify(b.subarray(0, max * 4).toString('utf8'));
-  return j.length > max + 2 ? `${j.slice(0, max + 1)}…"` : j;
+  return escapeText(b.subarray(0, max * 4), { quote: true, max });
 }
 
 function makeFinding(code: FindingCode, detail: string, over: { severity?: Severity; fix?: string } = {}): Finding {
@@ -862,7 +863,7 @@ function judgeExchange(
   const replyFrom = tm.writtenUs ?? tm.connectedUs;
   const rule = formatEndRule(s.until);
   const got = r.bytesReceived;
-  const replyText = `${r.replyBytes} bytes${r.truncated ? ` (the first ${r.reply.length} kept, --max-reply)` : ''} ${preview(r.reply)}`;
+  const replyText = `${replySize(r)} bytes${r.truncated ? ` (the first ${r.reply.length} kept, --max-reply)` : ''} ${preview(r.reply)}`;
   const inKept = r.truncated ? ` in the first ${r.reply.length} bytes kept` : '';
   let replyEndUs: number | undefined;
   let complete = false;

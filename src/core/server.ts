@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { hasUnreadData, listenAbstractFd, listenPathFd, peerClosed } from './libc.js';
 import { nowMs, nowUs } from './clock.js';
 import { UdsError } from './errors.js';
+import { decodeKeepingBytes } from './escape.js';
 import { inspectSocketFile, removeSocketFile } from './socket-file.js';
 import { type Target, parseTarget } from './target.js';
 import { type Fault, type ReadMode, SERVE_DEFAULTS } from './serve-options.js';
@@ -65,9 +66,13 @@ export interface ConnectionLog {
   bytesIn: number;
   bytesOut: number;
   requests: number;
-  /** The first request, as text (truncated to 200 bytes). */
+  /**
+   * The first request, as text (truncated to 200 bytes); a byte that is not
+   * UTF-8 is kept as the lone surrogate U+DC00+byte (escapeText shows \xHH,
+   * fromKeptBytes gives Buffer#toString's U+FFFD).
+   */
   request?: string;
-  /** The last reply sent, as text (truncated to 200 bytes). */
+  /** The last reply sent, as text (truncated to 200 bytes; bytes kept as for request). */
   reply?: string;
   durationUs: number;
   end: ConnEnd;
@@ -101,8 +106,9 @@ function currentReply(): Buffer {
   return cachedReply;
 }
 
+/** The first 200 bytes as text, bytes that are not UTF-8 kept (the log shows them as \xHH). */
 const preview = (b: Buffer | undefined): string | undefined =>
-  b === undefined ? undefined : b.subarray(0, 200).toString('utf8');
+  b === undefined ? undefined : decodeKeepingBytes(b, 0, Math.min(b.length, 200));
 
 /**
  * The reference server. Emits one `connection` log per connection; never

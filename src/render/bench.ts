@@ -4,6 +4,7 @@
  */
 import type { ChalkInstance } from 'chalk';
 import type { BenchProgress, BenchResult, BenchTick, DistributionBucket, LatencySummary } from '../core/bench/types.js';
+import { escapeText } from '../core/escape.js';
 
 /** 12.3us, 123us, 1.23ms, 12.3ms, 1.23s: three significant digits. */
 export function formatUs(us: number | null | undefined): string {
@@ -122,7 +123,7 @@ function timelineRows(r: BenchResult, c: ChalkInstance): string[] {
 export function benchReport(r: BenchResult, c: ChalkInstance): string {
   const lines: string[] = [];
   const secs = r.elapsedMs / 1000;
-  lines.push(`${c.bold('udsctl bench')} ${r.target}${r.embedded ? c.dim(" (udsctl's own server, embedded)") : ''}`);
+  lines.push(`${c.bold('udsctl bench')} ${escapeText(r.target)}${r.embedded ? c.dim(" (udsctl's own server, embedded)") : ''}`);
   lines.push(c.dim(`  ${describeRun(r)}`));
   if (r.interrupted) lines.push(c.yellow('  interrupted: the numbers cover the run up to then'));
   lines.push('');
@@ -179,7 +180,7 @@ export function benchReport(r: BenchResult, c: ChalkInstance): string {
   if (r.errors.length > 0) {
     lines.push(c.bold(c.red('Errors')));
     const w = Math.max(...r.errors.map((e) => e.code.length));
-    for (const e of r.errors) lines.push(`  ${c.red(pad(e.code, w))} ${lpad(int(e.count), 9)}  ${e.message}`);
+    for (const e of r.errors) lines.push(`  ${c.red(pad(e.code, w))} ${lpad(int(e.count), 9)}  ${escapeText(e.message)}`);
     lines.push('');
   }
 

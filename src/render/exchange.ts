@@ -1,5 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../core/duration.js';
+import { escapeText } from '../core/escape.js';
 import type { ExchangeRecord } from '../core/exchange.js';
 
 const END_TEXT: Record<ExchangeRecord['end'], string> = {
@@ -37,17 +38,17 @@ export function exchangeToJson(r: ExchangeRecord): Record<string, unknown> {
 
 const at = (us: number | undefined) => (us === undefined ? '' : `+${formatDuration(us / 1000)}`.padStart(10));
 
-/** The -v timeline: one line per phase reached. */
+/** The -v timeline: one line per phase reached (peer text escaped). */
 export function exchangeTimeline(r: ExchangeRecord, c: ChalkInstance): string[] {
   const t = r.timings;
   const lines: string[] = [];
   const row = (us: number | undefined, text: string) => {
     if (us !== undefined) lines.push(`${c.dim(at(us))}  ${text}`);
   };
-  row(t.connectedUs, `connected to ${r.target}`);
+  row(t.connectedUs, `connected to ${escapeText(r.target)}`);
   row(t.writtenUs, `sent ${r.bytesSent} bytes`);
   row(t.firstByteUs, 'first byte of reply');
-  row(t.replyEndUs, `reply complete (${r.replyBytes} bytes, until ${r.until})`);
+  row(t.replyEndUs, `reply complete (${r.replyBytes} bytes ${escapeText(r.reply, { quote: true, max: 60 })}, until ${r.until})`);
   row(t.closedUs, r.end === 'reset' ? 'connection reset by server' : 'server closed the connection');
   const cut = r.truncated ? `; reply truncated to the first ${r.reply.length} of ${r.replyBytes} bytes (--max-reply)` : '';
   lines.push(`${c.dim(at(t.totalUs))}  ${r.ok ? c.green('done') : c.red('failed')}: ${END_TEXT[r.end]}; ${r.bytesReceived} bytes received${cut}`);

@@ -7,7 +7,10 @@ import {
   SEVERITY_EXIT,
   type Severity,
 } from '../core/probe.js';
+import { escapeText } from '../core/escape.js';
+import { replySize } from '../core/reply-size.js';
 import { exchangeToJson } from './exchange.js';
+import { DEFAULT_COLUMNS, displayWidth, padEnd, truncate, wrap } from './width.js';
 
 /** Version of the --json document; bumped only when a field changes meaning or goes away. */
 export const PROBE_JSON_SCHEMA = 'udsctl.probe/1';
@@ -94,35 +97,72 @@ function bare(f: Finding, target: string): string {
 
 const took = (msec: number | null): string => (msec === null ? '' : formatDuration(msec));
 
-/** One target for people: the verdict, what to do, then the checklist. */
-export function probeHuman(r: ProbeReport, c: ChalkInstance): string[] {
+/** Peer and user text (details embed process names, command lines, symlink targets, replies) made safe for a terminal. */
+const esc = (s: string): string => escapeText(s);
+
+/** Width of a check's name, and of the time column. */
+const NAME = 8;
+const TIME = 7;
+/** The narrowest report. */
+const MIN_WIDTH = 40;
+/** `  MARK  name      ` */
+const ROW_HEAD = 2 + 4 + 2 + NAME + 2;
+
+/**
+ * One target for people: the verdict, what to do, then the checklist, in
+ * `width` columns (the terminal's; 80 when not a terminal). The prose (the
+ * finding, its cause and fix) wraps; a checklist row is one line, its detail
+ * cut with `…` (the full text is in --json), the times in one column.
+ */
+export function probeHuman(r: ProbeReport, c: ChalkInstance, columns = DEFAULT_COLUMNS): string[] {
+  // Below this the headings themselves would not fit: a terminal that narrow wraps.
+  const width = Math.max(MIN_WIDTH, columns);
   const f = r.finding;
   const lines: string[] = [];
-  lines.push(`${c.bold(paint(c, r.status, r.status))} ${r.target}: ${f.title} ${c.dim(`[${f.code}]`)}`);
-  lines.push(`  ${bare(f, r.target)}`);
+  // Wrapped text, painted line by line (a colour code must not be cut or counted).
+  const prose = (head: string, paintHead: (s: string) => string, text: string, indent: string) => {
+    const wrapped = wrap(`${head}${text}`, width, indent);
+    wrapped[0] = paintHead(head) + wrapped[0].slice(head.length);
+    lines.push(...wrapped);
+  };
+  const target = esc(r.target);
+  const code = `[${f.code}]`;
+  const head = `${target}: ${esc(f.title)}`;
+  const verdict = wrap(`${r.status} ${head} ${code}`, width, '  ');
+  verdict[0] = c.bold(paint(c, r.status, r.status)) + verdict[0].slice(r.status.length);
+  const last = verdict.length - 1;
+  verdict[last] = verdict[last].slice(0, verdict[last].length - code.length) + c.dim(code);
+  lines.push(...verdict);
+  prose('  ', (h) => h, esc(bare(f, r.target)), '  ');
   if (f.code !== 'OK') {
-    lines.push(`  ${c.bold('cause:')} ${f.cause}`);
-    lines.push(`  ${c.bold('fix:')}   ${f.fix}`);
+    prose('  cause: ', () => `  ${c.bold('cause:')} `, esc(f.cause), '         ');
+    prose('  fix:   ', () => `  ${c.bold('fix:')}   `, esc(f.fix), '         ');
   }
   for (const o of r.findings) {
-    if (o !== f) lines.push(`  ${c.bold('also:')}  ${paint(c, o.severity, o.severity)} ${o.title} [${o.code}]: ${bare(o, r.target)}`);
+    if (o === f) continue;
+    const sev = o.severity;
+    prose(`  also:  ${sev} `, () => `  ${c.bold('also:')}  ${paint(c, sev, sev)} `, `${esc(o.title)} [${o.code}]: ${esc(bare(o, r.target))}`, '         ');
   }
   if (r.wait) {
     const how = r.wait.gaveUp ? `gave up after --wait ${formatDuration(r.wait.ms)}` : 'until healthy';
-    lines.push(`  ${c.bold('waited:')} ${r.attempts} attempt${r.attempts === 1 ? '' : 's'} over ${formatDuration(r.elapsedMs)} (${how})`);
+    prose('  waited: ', () => `  ${c.bold('waited:')} `, `${r.attempts} attempt${r.attempts === 1 ? '' : 's'} over ${formatDuration(r.elapsedMs)} (${how})`, '          ');
   }
-  // Times in one column where the details are short enough to allow it.
-  const width = Math.min(64, Math.max(...r.checks.map((k) => k.detail.length)));
-  for (const k of r.checks) {
+  // Times in one column, right after the longest detail that fits the width.
+  const details = r.checks.map((k) => esc(k.detail));
+  const room = Math.max(8, width - ROW_HEAD);
+  const longest = Math.max(0, ...r.checks.map((k, i) => (took(k.ms) ? displayWidth(details[i]) : 0)));
+  const timed = Math.max(8, Math.min(room - 2 - TIME, longest));
+  r.checks.forEach((k, i) => {
     const t = took(k.ms);
-    lines.push(`  ${mark(c, k.status)}  ${k.name.padEnd(8)}  ${t ? `${k.detail.padEnd(width)}  ${c.dim(t.padStart(7))}` : k.detail}`);
-  }
+    const rowHead = `  ${mark(c, k.status)}  ${k.name.padEnd(NAME)}  `;
+    lines.push(t ? `${rowHead}${padEnd(truncate(details[i], timed), timed)}  ${c.dim(t.padStart(TIME))}` : `${rowHead}${truncate(details[i], room)}`);
+  });
   return lines;
 }
 
-/** Every target for people; with several, a one-line overall verdict first. */
-export function probeRunHuman(status: Severity, reports: ProbeReport[], c: ChalkInstance): string {
-  const blocks = reports.map((r) => probeHuman(r, c).join('\n'));
+/** Every target for people, in `width` columns; with several, a one-line overall verdict first. */
+export function probeRunHuman(status: Severity, reports: ProbeReport[], c: ChalkInstance, width = DEFAULT_COLUMNS): string {
+  const blocks = reports.map((r) => probeHuman(r, c, width).join('\n'));
   if (reports.length === 1) return blocks[0] + '\n';
   const bad = reports.filter((r) => r.status !== 'OK').length;
   const head = `${c.bold(paint(c, status, status))} ${bad === 0 ? `all ${reports.length} targets healthy` : `${bad} of ${reports.length} targets not OK`}`;
@@ -130,13 +170,16 @@ export function probeRunHuman(status: Severity, reports: ProbeReport[], c: Chalk
 }
 
 const perfLabel = (name: string, target: string, several: boolean): string =>
-  several ? `'${name} ${target.replace(/['=]/g, '_')}'` : name;
+  several ? `'${name} ${esc(target).replace(/['=|]/g, '_')}'` : name;
 
 const secs = (msec: number): string => (msec / 1000).toFixed(6);
 
 /**
  * The Nagios plugin line: `STATUS: text | perfdata`, perfdata being the
- * response time in seconds with the --warn/--crit thresholds, and the reply size.
+ * response time in seconds with the --warn/--crit thresholds, and the reply
+ * size: the reply as framed by the end rule (--until), the bytes the human
+ * report's reply row counts and --expect is checked against (bytes after the
+ * end of the reply are not part of it). One line always: peer text is escaped.
  */
 export function probeNagios(status: Severity, reports: ProbeReport[], thresholds: { warn?: number; crit?: number }): string {
   const several = reports.length > 1;
@@ -149,9 +192,9 @@ export function probeNagios(status: Severity, reports: ProbeReport[], thresholds
   for (const r of reports) {
     if (r.responseMs !== null) perf.push(`${perfLabel('time', r.target, several)}=${secs(r.responseMs)}s;${w};${cr};0`);
     if (r.exchange && r.exchange.timings.connectedUs !== undefined) {
-      perf.push(`${perfLabel('size', r.target, several)}=${r.exchange.bytesReceived}B;;;0`);
+      perf.push(`${perfLabel('size', r.target, several)}=${replySize(r.exchange)}B;;;0`);
     }
   }
-  const oneLine = text.replace(/[\r\n|]+/g, ' ');
+  const oneLine = esc(text).replace(/\|/g, ' ');
   return `${status}: ${oneLine}${perf.length ? ` | ${perf.join(' ')}` : ''}\n`;
 }

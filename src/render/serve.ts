@@ -1,5 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../core/duration.js';
+import { escapeText, fromKeptBytes } from '../core/escape.js';
 import type { ConnectionLog } from '../core/server.js';
 import type { LineWriter } from '../core/line-writer.js';
 
@@ -23,11 +24,8 @@ function memo(f: (s: string) => string): (s: string | undefined) => string | und
   };
 }
 
-const clip = (n: number) =>
-  memo((s) => {
-    const j = JSON.stringify(s);
-    return j.length > n ? `${j.slice(0, n - 2)}…"` : j;
-  });
+/** A preview quoted and escaped (escapeText: no control, format or bidi character reaches the log raw), at most n characters with its quotes and …. */
+const clip = (n: number) => memo((s) => escapeText(s, { quote: true, max: n - 3 }));
 
 const BAD: ReadonlySet<string> = new Set(['client-reset', 'reset', 'idle-timeout', 'max-bytes', 'over-max-conns', 'error', 'left-open']);
 
@@ -100,8 +98,9 @@ export function connectionLineRenderer(c: ChalkInstance): (log: ConnectionLog, o
 export function connectionJsonRenderer(pid: number): (log: ConnectionLog, out: LineWriter) => void {
   const head = utf8(`{"event":"connection","pid":${pid},"id":`);
   const json = (n: number) => (Number.isFinite(n) ? String(n) : 'null');
-  const request = memo(JSON.stringify);
-  const reply = memo(JSON.stringify);
+  // The exact text; bytes that were not UTF-8 as U+FFFD, as Buffer#toString decodes them.
+  const request = memo((s) => JSON.stringify(fromKeptBytes(s)));
+  const reply = memo((s) => JSON.stringify(fromKeptBytes(s)));
   const mid = segment((at: string, bytesIn: number, bytesOut: number, requests: number, req: string | undefined, rep: string | undefined) =>
     utf8(
       `,"at":${JSON.stringify(at)},"bytesIn":${json(bytesIn)},"bytesOut":${json(bytesOut)},"requests":${json(requests)}` +

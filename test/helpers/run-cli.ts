@@ -20,6 +20,7 @@ export interface CliResult {
   stdout: string;
   stdoutBytes: Buffer;
   stderr: string;
+  stderrBytes: Buffer;
 }
 
 export interface RunOptions {
@@ -48,7 +49,8 @@ export async function runCli(args: string[], opts: RunOptions = {}): Promise<Cli
   const [status, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
   clearTimeout(timer);
   const stdoutBytes = Buffer.concat(out);
-  return { status, signal, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: Buffer.concat(err).toString('utf8') };
+  const stderrBytes = Buffer.concat(err);
+  return { status, signal, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: stderrBytes.toString('utf8'), stderrBytes };
 }
 
 /** Start udsctl in the background (e.g. serve); the caller reads its streams. */

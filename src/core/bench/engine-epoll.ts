@@ -9,6 +9,7 @@
  * Slots: oneshot, a slot is one request in flight on its own connection;
  * persistent, a slot is a connection carrying up to `pipeline` requests.
  */
+import { decodeKeepingBytes } from '../escape.js';
 import { performance } from 'node:perf_hooks';
 import { UdsError, type ErrorCode } from '../errors.js';
 import { ReplyFramer, ContainsCheck } from './framer.js';
@@ -307,7 +308,7 @@ export async function runEpollEngine(cfg: WorkerConfig, io: EngineIo): Promise<v
     pending--;
     const matched = check === null || check.end(i);
     if (check) {
-      if (!matched && t0 >= tMeasure && stats.wantsMismatchSample) stats.noteMismatch(sampleBuf!.toString('utf8', i * SAMPLE, i * SAMPLE + sampleLen[i]));
+      if (!matched && t0 >= tMeasure && stats.wantsMismatchSample) stats.noteMismatch(decodeKeepingBytes(sampleBuf!, i * SAMPLE, i * SAMPLE + sampleLen[i]));
       sampleLen[i] = 0;
     }
     const empty = got[i] === 0;

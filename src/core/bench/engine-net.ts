@@ -4,6 +4,7 @@
  * worker's own event loop. Portable where the epoll engine is not, and several
  * times slower per request; the same framing, recording and scheduling rules.
  */
+import { decodeKeepingBytes } from '../escape.js';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { openConnection } from '../connect.js';
@@ -167,7 +168,7 @@ export async function runNetEngine(cfg: WorkerConfig, io: EngineIo): Promise<voi
     s.sentAt.shift();
     pending--;
     const matched = check === null || check.end(s.i);
-    if (!matched && t0 >= tMeasure && stats.wantsMismatchSample) stats.noteMismatch(s.sample!.toString('utf8', 0, s.sampleLen));
+    if (!matched && t0 >= tMeasure && stats.wantsMismatchSample) stats.noteMismatch(decodeKeepingBytes(s.sample!, 0, s.sampleLen));
     s.sampleLen = 0;
     const empty = s.got === 0;
     s.got = 0;

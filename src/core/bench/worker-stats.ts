@@ -3,6 +3,7 @@
  * Shared by both engines; recording a request is a few additions and one
  * histogram record, no allocation.
  */
+import { escapeText } from '../escape.js';
 import type { Histogram } from 'hdr-histogram-js';
 import { type EndRule, formatEndRule } from '../end-rule.js';
 import { type ErrorCode, fromConnectErrno } from '../errors.js';
@@ -143,8 +144,9 @@ export function describeError(cfg: WorkerConfig, code: ErrorCode, errno: number,
         ? `${t}: server closed the connection before the end of the reply (${until})`
         : `${t}: server closed the connection without replying`;
     case 'MISMATCH': {
-      const want = JSON.stringify(Buffer.from(cfg.expect ?? []).toString('utf8'));
-      return `${t}: reply did not contain ${want}${sample === undefined ? '' : ` (got ${JSON.stringify(sample)})`}`;
+      // The reply is the server's: escaped (escapeText), for the terminal and the JSON alike.
+      const want = escapeText(Buffer.from(cfg.expect ?? []), { quote: true });
+      return `${t}: reply did not contain ${want}${sample === undefined ? '' : ` (got ${escapeText(sample, { quote: true })})`}`;
     }
     case 'CONNECT_TIMEOUT':
       return `${t}: connect did not complete within ${cfg.connectTimeoutMs}ms`;

@@ -5,6 +5,7 @@
  * one byte array; both transferred, not copied).
  */
 import type { ConnEnd, ConnectionLog, ReadMode } from '../server.js';
+import { decodeKeepingBytes } from '../escape.js';
 import { errnoName } from '../ffi.js';
 
 export { SERVE_ENGINES, type ServeEngine } from '../serve-options.js';
@@ -158,7 +159,7 @@ class TextCache {
     }
     buf.copy(this.bytes, 0, pos, pos + len);
     this.len = len;
-    this.text = buf.toString('utf8', pos, pos + len);
+    this.text = decodeKeepingBytes(buf, pos, pos + len);
     return this.text;
   }
 }

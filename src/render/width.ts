@@ -1,0 +1,82 @@
+/**
+ * Display width on a terminal: wide (CJK, emoji) characters take two columns,
+ * combining marks none, colour codes none. Measured by `string-width` (see
+ * README "Dependencies"); the text given here is already escaped (escapeText),
+ * so it holds no control characters.
+ */
+import stringWidth from 'string-width';
+
+/** Columns when stdout is not a terminal, or a terminal that does not say. */
+export const DEFAULT_COLUMNS = 80;
+
+/** Columns the text takes on a terminal. */
+export const displayWidth = (s: string): number => stringWidth(s);
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** The text cut to at most `width` columns, ending in `…` when cut (never inside a character). */
+export function truncate(s: string, width: number): string {
+  if (displayWidth(s) <= width) return s;
+  if (width <= 0) return '';
+  let out = '';
+  let used = 0;
+  for (const { segment } of graphemes.segment(s)) {
+    const w = displayWidth(segment);
+    if (used + w > width - 1) break;
+    out += segment;
+    used += w;
+  }
+  return `${out}…`;
+}
+
+/** The text padded with spaces to `width` columns (longer text is left as it is). */
+export function padEnd(s: string, width: number): string {
+  const w = displayWidth(s);
+  return w >= width ? s : s + ' '.repeat(width - w);
+}
+
+/**
+ * The text wrapped at spaces into lines of at most `width` columns; the lines
+ * after the first start with `indent` (counted in the width). A word longer
+ * than a line is cut where the line ends.
+ */
+export function wrap(s: string, width: number, indent = ''): string[] {
+  const indentWidth = displayWidth(indent);
+  const lines: string[] = [];
+  let line = '';
+  let used = 0;
+  let fresh = true; // nothing on the line yet (not even an empty word: leading spaces are kept)
+  const max = () => (lines.length === 0 ? width : width - indentWidth);
+  const push = () => {
+    lines.push(lines.length === 0 ? line : indent + line);
+    line = '';
+    used = 0;
+    fresh = true;
+  };
+  for (const word of s.split(' ')) {
+    const w = displayWidth(word);
+    const sep = fresh ? 0 : 1;
+    if (used + sep + w <= max()) {
+      line += sep ? ` ${word}` : word;
+      used += sep + w;
+      fresh = false;
+      continue;
+    }
+    if (!fresh) push();
+    if (w <= max()) {
+      line = word;
+      used = w;
+      fresh = false;
+      continue;
+    }
+    for (const { segment } of graphemes.segment(word)) {
+      const sw = displayWidth(segment);
+      if (used + sw > max() && !fresh) push();
+      line += segment;
+      used += sw;
+      fresh = false;
+    }
+  }
+  if (!fresh || lines.length === 0) push();
+  return lines;
+}
