@@ -652,7 +652,7 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
 }
 
 /** A listener lookup in progress: what /proc/net/unix (and sock_diag) said, before the owners are named. */
-interface ListenerSearch {
+export interface ListenerSearch {
   info: ListenerInfo;
   /** The absolute names this path goes by: as given, with symlinks resolved, with its directory's symlinks resolved. */
   names: Set<string>;
@@ -669,8 +669,9 @@ interface ListenerSearch {
  * name (`./app.sock`) is not taken for this one. Where sock_diag is not available, names are used,
  * a relative one resolved against its process's working directory. A listener bound by this path
  * whose file is gone is `deleted`: the server lives, the path does not reach it.
+ * (Exported for tests; `sockDiag: false` takes the by-name way, as where sock_diag is missing.)
  */
-async function findListeners(t: Target, p: PathInfo | null): Promise<ListenerSearch> {
+export async function findListeners(t: Target, p: PathInfo | null, sockDiag = true): Promise<ListenerSearch> {
   const info: ListenerInfo = { available: false, match: 'name', inodes: [], owners: [], hidden: false, truncated: false, deleted: { inodes: [], owners: [] } };
   const search: ListenerSearch = { info, names: new Set(), present: true, relative: [] };
   const entries = await readProcNetUnix();
@@ -693,7 +694,7 @@ async function findListeners(t: Target, p: PathInfo | null): Promise<ListenerSea
   const byName = (e: UnixSocketEntry): boolean =>
     path.isAbsolute(e.path) ? search.names.has(path.normalize(e.path)) : [...search.names].some((n) => n.endsWith('/' + path.normalize(e.path)));
   const id: FileId | null = p?.state === 'socket' ? await fileId(abs) : null;
-  const vfs = id ? readUnixDiagVfs() : null;
+  const vfs = id && sockDiag ? readUnixDiagVfs() : null;
   if (id && vfs) {
     info.match = 'inode';
     info.inodes = listening.filter((e) => sameFile(vfs.get(e.inode), id)).map((e) => e.inode);
@@ -712,7 +713,7 @@ async function findListeners(t: Target, p: PathInfo | null): Promise<ListenerSea
 }
 
 /** Name the processes holding the listeners, and settle relative names by those processes' working directories. */
-async function nameListeners(search: ListenerSearch, budgetMs: number): Promise<void> {
+export async function nameListeners(search: ListenerSearch, budgetMs: number): Promise<void> {
   const { info } = search;
   const all = [...info.inodes, ...info.deleted.inodes, ...search.relative.map((e) => e.inode)];
   if (all.length === 0) return;
