@@ -233,8 +233,10 @@ from each request's scheduled start), never as fewer samples.
 
 Latency is recorded in an HDR histogram (3 significant digits, sub-microsecond
 resolution). Errors are counted by class (REFUSED, REPLY_TIMEOUT, NEVER_CLOSED,
-RESET, CLOSED_EARLY, MISMATCH, ...). Exit status: 0 when no request failed, else
-the status of the most frequent error (see udsctl --help).
+RESET, CLOSED_EARLY, MISMATCH, ...); a persistent connection that cannot be
+reopened counts each failed attempt (backing off to 250ms). Exit status: 0 when
+no request failed, else the status of the most frequent error (see udsctl
+--help); 130 when interrupted (Ctrl-C) before any request finished.
 
 Examples:
   udsctl bench                                          # udsctl's own server, 10s
