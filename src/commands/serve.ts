@@ -111,6 +111,8 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // The terminal closed: stop as for SIGTERM, not with the default kill (socket file left, requests reset).
+  process.on('SIGHUP', onSignal);
   const onParentMessage = (msg: WorkerMessage, handle?: net.Server) => {
     if (msg?.type === 'listen' && handle && server instanceof UdsServer) server.adopt(handle);
     if (msg?.type === 'stop') onSignal('SIGTERM');
@@ -166,6 +168,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGHUP', onSignal);
     if (worker) process.removeListener('message', onParentMessage);
     await log.flush();
   }

@@ -257,6 +257,26 @@ describe.each(ENGINES)('--engine %s', (engine) => {
     expect(existsSync(sock)).toBe(false);
   });
 
+  it('SIGHUP (the terminal closed) stops as SIGTERM does: the in-flight request is answered, socket removed, exit 0', async () => {
+    const { child, sock } = await serve(engine, ['--grace', '5s']);
+    // Connected before the signal, the request written after it: in flight when the terminal closes.
+    const c = net.connect({ path: sock, allowHalfOpen: true });
+    c.on('error', () => {});
+    const chunks: Buffer[] = [];
+    c.on('data', (d: Buffer) => chunks.push(d));
+    const ended = new Promise((r) => c.once('end', r));
+    await new Promise((r) => c.once('connect', r));
+    await sleep(150);
+    child.kill('SIGHUP');
+    await sleep(150);
+    c.write('hi');
+    await ended;
+    expect(Buffer.concat(chunks).toString()).toMatch(REPLY_RE);
+    c.destroy();
+    expect(await waitExit(child, 8_000)).toBe(0);
+    expect(existsSync(sock)).toBe(false);
+  });
+
   it('SIGTERM with a connection that never ends: bounded by --grace', async () => {
     const { child, log, sock } = await serve(engine, ['--grace', '300ms']);
     const c = net.connect(sock);
