@@ -12,6 +12,8 @@ import { type Fault, type ReadMode, SERVE_DEFAULTS } from './serve-options.js';
 export { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, type Fault, type ReadMode } from './serve-options.js';
 
 export const ONESHOT_READ_SIZE = 512;
+/** Keep-alive with --delay: reading stops while this many replies wait for their time. */
+const MAX_DELAYED = 1024;
 
 export interface ServeOptions {
   /** Reply text; default `OK+ at HH:MM:SS\n` (local time). A newline is added unless it ends with one. */
@@ -370,11 +372,31 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       if (o.count !== undefined && this.handled >= o.count) void this.close();
     });
     if (idle > 0) {
+      // Reading stops while replies wait untaken (see backpressure()), so a client that writes
+      // and never reads goes quiet too, and is ended here like one that sends nothing.
       socket.setTimeout(idle, () => {
-        setEnd('idle-timeout', `no data for ${idle}ms`);
+        setEnd('idle-timeout', socket.writableLength > 0 ? `replies not read for ${idle}ms` : `no data for ${idle}ms`);
         socket.destroy();
       });
     }
+
+    // A client that writes requests and never reads its replies: stop reading from it until
+    // they are taken (drain), so what waits for it is one read's replies, not all it sends.
+    // Likewise with --delay, while MAX_DELAYED replies wait for their timers.
+    let held = false;
+    let delayed = 0;
+    const backlogged = () => socket.writableNeedDrain || delayed >= MAX_DELAYED;
+    const backpressure = () => {
+      if (held || socket.destroyed || !backlogged()) return;
+      held = true;
+      socket.pause();
+    };
+    const release = () => {
+      if (!held || backlogged()) return;
+      held = false;
+      if (!socket.destroyed) socket.resume();
+    };
+    socket.on('drain', release);
 
     const reply = (request: Buffer): Buffer => {
       let body = o.echo ? request : (o.reply ?? currentReply());
@@ -386,8 +408,16 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     };
 
     const later = (fn: () => void) => {
-      if (delay > 0) timers.push(setTimeout(fn, delay));
-      else fn();
+      if (delay <= 0) return fn();
+      delayed++;
+      const t = setTimeout(() => {
+        delayed--;
+        const k = timers.indexOf(t);
+        if (k >= 0) timers.splice(k, 1);
+        fn();
+        release();
+      }, delay);
+      timers.push(t);
     };
 
     const respond = (request: Buffer, last: boolean) => {
@@ -411,12 +441,14 @@ export class UdsServer extends EventEmitter<ServerEvents> {
         if (f === 'never-close') {
           socket.write(body);
           st.idleBetweenRequests = true;
+          backpressure();
           return setEnd('left-open', 'fault never-close');
         }
         if (last) socket.end(body);
         else {
           socket.write(body);
           st.idleBetweenRequests = pendingLen === 0;
+          backpressure();
         }
       });
     };
@@ -455,6 +487,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
           respond(line, false);
         }
         socket.uncork();
+        backpressure();
         if (buf.length > 0) {
           pending.push(buf);
           pendingLen = buf.length;

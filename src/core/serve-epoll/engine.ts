@@ -45,6 +45,7 @@ import {
   REASON_MAX_CONNS,
   REASON_NONE,
   REASON_NO_REQUEST,
+  REASON_UNREAD,
   RUN,
   STOP,
   type ThreadConfig,
@@ -808,7 +809,7 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
   const scanIdle = (): void => {
     for (let i = 0; i < highWater; i++) {
       if (phase[i] !== FREE && now - lastActive[i] >= idleMs) {
-        setEnd(i, END_CODE['idle-timeout'], REASON_IDLE);
+        setEnd(i, END_CODE['idle-timeout'], pendOut[i] !== null ? REASON_UNREAD : REASON_IDLE);
         closeConn(i);
       }
     }

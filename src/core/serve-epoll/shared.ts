@@ -104,6 +104,8 @@ export const REASON_IDLE = 2;
 export const REASON_MAX_BYTES = 3;
 export const REASON_MAX_CONNS = 4;
 export const REASON_NO_REQUEST = 5;
+/** Idle with replies waiting: the client writes (or wrote) and does not read. */
+export const REASON_UNREAD = 6;
 
 /**
  * A connection log the engine threads write themselves, straight to a file
@@ -138,6 +140,8 @@ export function reasonText(code: number, errno: number, limits: ReasonLimits): s
       return `over --max-conns ${limits.maxConns}: closed at once`;
     case REASON_NO_REQUEST:
       return 'client closed without a request';
+    case REASON_UNREAD:
+      return `replies not read for ${limits.idleMs}ms`;
     default:
       return undefined;
   }
