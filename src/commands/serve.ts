@@ -8,8 +8,17 @@ import type { ServeEngine, ThreadLogSpec } from '../core/serve-epoll/shared.js';
 import { UdsError } from '../core/errors.js';
 import { parseTarget } from '../core/target.js';
 import { EXIT } from '../exit-codes.js';
-import { type Io, lineBuffer } from '../io.js';
-import { connectionJsonRenderer, connectionLineRenderer } from '../render/serve.js';
+import type { Io } from '../io.js';
+import {
+  connectionJsonRenderer,
+  connectionLineRenderer,
+  droppedLine,
+  droppedText,
+  requestJsonRenderer,
+  requestLineRenderer,
+} from '../render/serve.js';
+import { LOG_HOLD_MS } from '../core/serve-epoll/thread-log.js';
+import { ServeLog } from './serve-log.js';
 import { errColor } from '../render/style.js';
 
 export interface ServeFlags {
@@ -79,16 +88,22 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   const epoll = why === null;
   if (epoll) options = { ...options, count: flags.count };
   const c = await errColor();
-  const log = lineBuffer(io.stderr);
+  const log = new ServeLog(io.stderr, droppedLine(flags.json === true, c));
   // On the epoll engine, the threads write the connection log to stderr themselves (no record
   // crosses to this thread), when stderr is this process's own and the renderers can be loaded.
   let logTo: ThreadLogSpec | undefined;
   const fd = (io.stderr as { fd?: unknown }).fd;
   const renderers = epoll && !flags.quiet && io.stderr === process.stderr && typeof fd === 'number' ? threadRenderers() : null;
   if (renderers) {
-    logTo = { fd: fd as number, module: renderers, ...(flags.json ? { factory: 'jsonLines', args: [process.pid] } : { factory: 'humanLines', args: [c.level] }) };
+    logTo = {
+      fd: fd as number,
+      module: renderers,
+      ...(flags.json ? { factory: 'jsonLines', args: [process.pid] } : { factory: 'humanLines', args: [c.level, flags.keepAlive === true] }),
+    };
   }
   const say = (line: string) => log.line(line);
+  /** serve's own lines wait this long at most for a log reader that does not read, at the end. */
+  const FINAL_FLUSH_MS = 5_000;
   const event = (obj: Record<string, unknown>) => say(JSON.stringify(obj));
   const children: ChildProcess[] = [];
 
@@ -126,8 +141,12 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     const done = new Promise<void>((resolve) => server.once('done', resolve));
     server.on('warning', (msg) => (flags.json ? event({ event: 'warning', message: msg }) : say(`${c.yellow('udsctl serve:')} ${msg}`)));
     if (!flags.quiet && !logTo) {
-      const render = flags.json ? connectionJsonRenderer(process.pid) : connectionLineRenderer(c);
-      server.on('connection', (entry) => render(entry, log));
+      const render = flags.json ? connectionJsonRenderer(process.pid) : connectionLineRenderer(c, { keepAlive: flags.keepAlive });
+      server.on('connection', (entry) => log.record(render, entry));
+      if (flags.keepAlive) {
+        const renderRequest = flags.json ? requestJsonRenderer(process.pid) : requestLineRenderer(c);
+        server.on('request', (entry) => log.record(renderRequest, entry));
+      }
     }
     if (worker) {
       server.on('connection', () => process.send!({ type: 'handled' } satisfies WorkerMessage));
@@ -158,19 +177,23 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     }
     // What this thread printed comes first; then the threads' log lines.
     if (server instanceof EpollServer) {
-      await log.flush();
+      await log.flush(LOG_HOLD_MS);
       server.openLog();
     }
     if (stopping > 0) stop();
     await done;
     await Promise.all(children.map((child) => waitChild(child, flags.grace + 2_000)));
-    if (flags.json) event({ event: 'stopped' });
+    // Lines dropped because the log's reader was too slow: this thread's and the engine threads'.
+    await log.flush(FINAL_FLUSH_MS);
+    const dropped = log.droppedTotal + (server instanceof EpollServer ? server.logDropped : 0);
+    if (flags.json) event({ event: 'stopped', dropped });
+    else if (dropped > 0) say(`${c.yellow('udsctl serve:')} stopped; ${droppedText(dropped).replace(' dropped,', ' dropped in all,')}`);
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGHUP', onSignal);
     if (worker) process.removeListener('message', onParentMessage);
-    await log.flush();
+    await log.flush(FINAL_FLUSH_MS);
   }
   return EXIT.OK;
 }

@@ -67,9 +67,9 @@ export interface ConnectionLog {
   bytesIn: number;
   bytesOut: number;
   requests: number;
-  /** The first request, as text (truncated to 200 bytes). */
+  /** The request, as text (truncated to 200 bytes); one-shot only (--keep-alive logs each request: RequestLog). */
   request?: string;
-  /** The last reply sent, as text (truncated to 200 bytes). */
+  /** The reply sent, as text (truncated to 200 bytes); one-shot only. */
   reply?: string;
   durationUs: number;
   end: ConnEnd;
@@ -77,9 +77,33 @@ export interface ConnectionLog {
   reason?: string;
 }
 
+/**
+ * One request and its reply on a --keep-alive connection. Each comes when its
+ * reply is sent (or known never to be), in order; the connection's own record
+ * (without previews, with the count) comes when it ends.
+ */
+export interface RequestLog {
+  /** The connection's id. */
+  id: number;
+  /** The request's number on its connection, from 1. */
+  seq: number;
+  /** When the request was read, ISO 8601. */
+  at: string;
+  /** The request's bytes. */
+  bytesIn: number;
+  /** The reply's bytes (0: none). */
+  bytesOut: number;
+  /** The request, as text (truncated to 200 bytes). */
+  request?: string;
+  /** Its reply, as text (truncated to 200 bytes); none when it got no reply. */
+  reply?: string;
+}
+
 export interface ServerEvents {
   listening: [info: { target: string; replacedStale: boolean }];
   connection: [log: ConnectionLog];
+  /** --keep-alive only: one per request, before its connection's record. */
+  request: [log: RequestLog];
   warning: [message: string];
   done: [];
 }
@@ -346,6 +370,8 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     let pendingLen = 0;
     let replied = false;
     const timers: NodeJS.Timeout[] = [];
+    /** --keep-alive with --delay: the logs of requests whose reply waits for its time. */
+    const waiting: (() => void)[] = [];
     const maxBytes = o.maxBytes ?? SERVE_DEFAULTS.maxBytes;
     const idle = o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout;
     const delay = o.delay ?? (o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
@@ -367,7 +393,10 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       if (this.emfileWarned) this.fdPressure(false);
       if (this.closing && end === undefined && !replied) setEnd('shutdown');
       setEnd(replied ? 'closed' : 'client-closed');
-      this.log(id, wallStart, start, bytesIn, bytesOut, requests, firstRequest, lastReply, end!, reason);
+      // Requests whose delayed reply never went: logged unanswered, before the connection.
+      for (const unanswered of waiting.splice(0)) unanswered();
+      if (o.keepAlive) this.log(id, wallStart, start, bytesIn, bytesOut, requests, undefined, undefined, end!, reason);
+      else this.log(id, wallStart, start, bytesIn, bytesOut, requests, firstRequest, lastReply, end!, reason);
       this.handled++;
       if (o.count !== undefined && this.handled >= o.count) void this.close();
     });
@@ -420,21 +449,35 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       timers.push(t);
     };
 
+    /** --keep-alive: the log of request `seq`, to be called once with its reply (or none). */
+    const requestLogger = (request: Buffer, seq: number): ((reply?: Buffer) => void) | null => {
+      if (!o.keepAlive || this.listenerCount('request') === 0) return null;
+      const at = new Date().toISOString();
+      return (rep) =>
+        this.emit('request', { id, seq, at, bytesIn: request.length, bytesOut: rep?.length ?? 0, request: preview(request), reply: preview(rep) });
+    };
+
     const respond = (request: Buffer, last: boolean) => {
       requests++;
       firstRequest ??= request;
+      const logRequest = requestLogger(request, requests);
       const f = o.fault;
       if (f === 'silent') {
         st.idleBetweenRequests = true;
+        logRequest?.();
         return;
       }
+      if (logRequest && delay > 0) waiting.push(logRequest);
       later(() => {
-        if (socket.destroyed) return;
+        if (logRequest && delay > 0) waiting.splice(waiting.indexOf(logRequest), 1);
+        if (socket.destroyed) return logRequest?.();
         if (f === 'close-without-reply') {
+          logRequest?.();
           setEnd('closed', 'fault close-without-reply');
           return void socket.end();
         }
         const body = reply(request);
+        logRequest?.(body);
         lastReply = body;
         bytesOut += body.length;
         replied = true;

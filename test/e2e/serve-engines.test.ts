@@ -81,8 +81,8 @@ function connectionRecords(text: string): Log[] {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Log)
-    .filter((e) => e.event === 'connection')
-    .map(({ event: _e, pid: _p, id: _i, at: _a, durationUs: _d, ...rest }) => {
+    .filter((e) => e.event === 'connection' || e.event === 'request')
+    .map(({ pid: _p, id: _i, at: _a, durationUs: _d, ...rest }) => {
       // The default reply carries the time of day.
       if (typeof rest.reply === 'string') rest.reply = rest.reply.replace(/\d\d:\d\d:\d\d/g, 'HH:MM:SS');
       return rest;
@@ -173,7 +173,7 @@ describe('both engines: the same replies and the same log', () => {
     const node = await scenario('net', args, clients);
     expect(epoll.replies).toEqual(node.replies);
     expect(epoll.records).toEqual(node.records);
-    expect(epoll.records).toHaveLength(clients.length);
+    expect(epoll.records.filter((r) => r.event === 'connection')).toHaveLength(clients.length);
   });
 });
 

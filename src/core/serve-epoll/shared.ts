@@ -4,7 +4,7 @@
  * which connection records travel (numbers in a Float64Array, previews in
  * one byte array; both transferred, not copied).
  */
-import type { ConnEnd, ConnectionLog, ReadMode } from '../server.js';
+import type { ConnEnd, ConnectionLog, ReadMode, RequestLog } from '../server.js';
 import { errnoName } from '../ffi.js';
 
 export { SERVE_ENGINES, type ServeEngine } from '../serve-options.js';
@@ -23,6 +23,8 @@ export const C_STOP_ACKS = 4;
 export const C_FD_BASE = 5;
 /** 1 once threads that write the log themselves (ThreadConfig.logTo) may write it. */
 export const C_LOG_OPEN = 6;
+/** Log lines the threads dropped because the log's reader was too slow. */
+export const C_LOG_DROPPED = 7;
 /** Then, per thread: accepted so far (the main thread watches it to drain the queue), and open now. */
 export const C_PER_THREAD = 8;
 export const controlWords = (threads: number): number => C_PER_THREAD + 2 * threads;
@@ -78,7 +80,9 @@ export const R_ERRNO = 8;
 /** Preview lengths in the text bytes; -1: none. */
 export const R_REQ_LEN = 9;
 export const R_REP_LEN = 10;
-export const R_FIELDS = 11;
+/** 0: a connection's record; n > 0: request n of a --keep-alive connection (R_IN, R_OUT: its bytes). */
+export const R_SEQ = 11;
+export const R_FIELDS = 12;
 
 /** How previews are cut, as the net engine cuts them. */
 export const PREVIEW = 200;
@@ -181,10 +185,19 @@ export class RecordReader {
   constructor(private readonly limits: ReasonLimits) {}
 
   /**
-   * Call `each` with every record of the batch: with `reuse` filled in (for a
-   * caller that keeps nothing of it past the call), or else a new entry each.
+   * Call `each` with every connection record of the batch, and `eachRequest`
+   * with every request record: with `reuse` filled in (for a caller that keeps
+   * nothing of it past the call), or else a new entry each.
    */
-  read(count: number, nums: Float64Array, text: Uint8Array, each: (log: ConnectionLog) => void, reuse?: ConnectionLog): void {
+  read(
+    count: number,
+    nums: Float64Array,
+    text: Uint8Array,
+    each: (log: ConnectionLog) => void,
+    reuse?: ConnectionLog,
+    eachRequest?: (log: RequestLog) => void,
+    reuseRequest?: RequestLog,
+  ): void {
     const buf = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
     let pos = 0;
     for (let k = 0; k < count; k++) {
@@ -200,6 +213,20 @@ export class RecordReader {
       const repLen = nums[o + R_REP_LEN];
       const reply = this.replyText.decode(buf, pos, repLen);
       if (repLen > 0) pos += repLen;
+      const seq = nums[o + R_SEQ];
+      if (seq > 0) {
+        if (eachRequest === undefined) continue;
+        const r: RequestLog = reuseRequest ?? ({} as RequestLog);
+        r.id = nums[o + R_ID];
+        r.seq = seq;
+        r.at = this.atText;
+        r.bytesIn = nums[o + R_IN];
+        r.bytesOut = nums[o + R_OUT];
+        r.request = request;
+        r.reply = reply;
+        eachRequest(r);
+        continue;
+      }
       const code = nums[o + R_REASON];
       const reason = code === REASON_NONE ? undefined : reasonText(code, nums[o + R_ERRNO], this.limits);
       const entry: ConnectionLog = reuse ?? ({} as ConnectionLog);
