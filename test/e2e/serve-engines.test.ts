@@ -193,6 +193,22 @@ describe.each(ENGINES)('--engine %s', (engine) => {
     expect(r.stdout).toMatch(REPLY_RE);
   });
 
+  it('--keep-alive logs each request with its own reply, then the connection with the count', async () => {
+    const { child, log, sock } = await serve(engine, ['--keep-alive', '--echo']);
+    const r = await runCli(['send', '-e', '-u', 'idle:200ms', sock, 'one\\ntwo\\nthree\\n']);
+    expect(r.stdout).toBe('one\ntwo\nthree\n');
+    child.kill('SIGTERM');
+    expect(await waitExit(child)).toBe(0);
+    const lines = log.text().split('\n').filter((l) => / #\d+ /.test(l));
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/ #1 request 1 in=4B out=4B req="one\\n" reply="one\\n"$/);
+    expect(lines[1]).toMatch(/ #1 request 2 in=4B out=4B req="two\\n" reply="two\\n"$/);
+    expect(lines[2]).toMatch(/ #1 request 3 in=6B out=6B req="three\\n" reply="three\\n"$/);
+    // Today's line paired the first request with the last reply: req="one\n" reply="three\n".
+    expect(lines[3]).toMatch(/ #1 in=14B out=14B requests=3 \S+ closed$/);
+    expect(lines[3]).not.toMatch(/req=|reply=/);
+  });
+
   it('--echo is binary-safe', async () => {
     const { sock } = await serve(engine, ['--echo']);
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
