@@ -115,7 +115,8 @@ export const REASON_UNREAD = 6;
  * A connection log the engine threads write themselves, straight to a file
  * descriptor: no record crosses to the main thread. The engine knows nothing of
  * the log's format: each thread imports `module` and calls its export `factory`
- * with `args`, which returns the renderer (log, out) => void.
+ * with `args`, which returns the renderer (log, out) => void, or LogRenderers
+ * (thread-log.ts: connection, --keep-alive request and dropped-lines lines).
  */
 export interface ThreadLogSpec {
   fd: number;
