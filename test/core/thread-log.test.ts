@@ -168,6 +168,8 @@ describe('ThreadLog', () => {
     expect(() => log.write(WRITE_MS)).not.toThrow();
     expect(() => log.add(b.n, b.nums, b.text, 100)).not.toThrow();
     expect(() => log.write(100 + WRITE_MS, true)).not.toThrow();
+    // Nothing more to do: the thread's loop must not be woken for it (a busy loop).
+    expect(log.dueAt()).toBe(Infinity);
     closeSync(fd);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^the connection log could not be written \(EBADF\); connections are no longer logged$/);

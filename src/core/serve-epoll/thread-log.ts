@@ -206,7 +206,7 @@ export class ThreadLog {
 
   /** When write() next has something to do (performance.now() clock), or Infinity. */
   dueAt(): number {
-    return this.since < 0 ? Infinity : this.since + WRITE_MS;
+    return this.since < 0 || this.failed ? Infinity : this.since + WRITE_MS;
   }
 
   /**
@@ -232,7 +232,8 @@ export class ThreadLog {
       this.takeLines();
       this.writeQueue();
     }
-    this.since = this.queued > 0 || this.dropped > 0 ? now : -1;
+    // Looked at again in WRITE_MS while lines or the note of dropped ones wait for the reader.
+    this.since = !this.failed && (this.queued > 0 || this.dropped > 0) ? now : -1;
   }
 
   /**
