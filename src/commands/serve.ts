@@ -88,7 +88,9 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   const epoll = why === null;
   if (epoll) options = { ...options, count: flags.count };
   const c = await errColor();
-  const log = new ServeLog(io.stderr, droppedLine(flags.json === true, c));
+  const stderrFd = (io.stderr as { fd?: unknown }).fd;
+  // The process's own stderr is written directly, never blocking; another stream (a test's) as a stream.
+  const log = new ServeLog(io.stderr, droppedLine(flags.json === true, c), io.stderr === process.stderr && typeof stderrFd === 'number' ? stderrFd : undefined);
   // On the epoll engine, the threads write the connection log to stderr themselves (no record
   // crosses to this thread), when stderr is this process's own and the renderers can be loaded.
   let logTo: ThreadLogSpec | undefined;
@@ -184,7 +186,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     await done;
     await Promise.all(children.map((child) => waitChild(child, flags.grace + 2_000)));
     // Lines dropped because the log's reader was too slow: this thread's and the engine threads'.
-    await log.flush(FINAL_FLUSH_MS);
+    log.noteDropped();
     const dropped = log.droppedTotal + (server instanceof EpollServer ? server.logDropped : 0);
     if (flags.json) event({ event: 'stopped', dropped });
     else if (dropped > 0) say(`${c.yellow('udsctl serve:')} stopped; ${droppedText(dropped).replace(' dropped,', ' dropped in all,')}`);
@@ -193,7 +195,8 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGHUP', onSignal);
     if (worker) process.removeListener('message', onParentMessage);
-    await log.flush(FINAL_FLUSH_MS);
+    // Bounded: a reader that never reads must not keep serve from exiting.
+    if (!(await log.flush(FINAL_FLUSH_MS))) log.abandon();
   }
   return EXIT.OK;
 }

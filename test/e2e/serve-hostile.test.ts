@@ -155,6 +155,20 @@ describe.each(ENGINES)('--engine %s, a log reader that never reads', (engine) =>
     expect(logged + dropped).toBe(total);
   }, 120_000);
 
+  it('SIGTERM with the reader still not reading: serve exits 0 within a bound, its socket removed', async () => {
+    const sock = join(tmpDir(), 's.sock');
+    const child = startCli(['serve', '--engine', engine, sock]);
+    await until(() => existsSync(sock), 10_000);
+    // Enough lines to fill the pipe, so serve's own last lines cannot be written.
+    for (let k = 0; k < 2_000; k += 50) await Promise.all(Array.from({ length: 50 }, () => oneShot(sock, `${'z'.repeat(100)}\n`)));
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    expect(await waitExit(child, 20_000)).toBe(0);
+    // serve's own lines wait at most 5 s for the reader (the threads' 1 s more).
+    expect(Date.now() - t0).toBeLessThan(12_000);
+    expect(existsSync(sock)).toBe(false);
+  }, 60_000);
+
   it('human log: the same, and the last line says the total', async () => {
     // A human line is shorter (~150 bytes): more connections to outgrow the buffer.
     const many = 2 * total;

@@ -41,7 +41,7 @@ const PIPE_BUF = 4096;
 const NL = 0x0a;
 
 /** A write that never blocks: bytes written, or -1 when the reader is behind (EAGAIN); throws on failure. */
-type Put = (b: Buffer, pos: number, len: number) => number;
+export type Put = (b: Buffer, pos: number, len: number) => number;
 
 /**
  * How to write to `fd` without ever waiting for its reader. A pipe or a
@@ -50,7 +50,7 @@ type Put = (b: Buffer, pos: number, len: number) => number;
  * socket is written with MSG_DONTWAIT; a regular file does not wait for a
  * reader at all.
  */
-function nonBlockingPut(fd: number): { put: Put; own: number; shared: boolean } {
+export function nonBlockingPut(fd: number): { put: Put; own: number; shared: boolean } {
   let kind: 'file' | 'socket' | 'reopen' = 'reopen';
   try {
     const st = fstatSync(fd);
