@@ -44,7 +44,7 @@ export interface ServeFlags {
 
 /** Set in the environment of the processes `--workers` forks. */
 const WORKER_ENV = 'UDSCTL_SERVE_WORKER';
-type WorkerMessage = { type: 'listen' } | { type: 'stop' } | { type: 'handled' };
+type WorkerMessage = { type: 'listen' } | { type: 'stop' } | { type: 'handled' } | { type: 'dropped'; count: number };
 
 /**
  * Where the engine threads load the log's renderers from: the compiled module
@@ -153,6 +153,9 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     if (worker) {
       server.on('connection', () => process.send!({ type: 'handled' } satisfies WorkerMessage));
       await done;
+      // The log lines this process dropped count in the primary's stopped record.
+      log.noteDropped();
+      if (log.droppedTotal > 0 && process.connected) process.send!({ type: 'dropped', count: log.droppedTotal } satisfies WorkerMessage);
       process.removeAllListeners('disconnect');
       // The IPC channel would keep this process alive.
       process.disconnect();
@@ -161,12 +164,13 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
 
     await server.listen();
     let handled = 0;
+    let workersDropped = 0;
     const countOne = () => {
       if (flags.count !== undefined && ++handled === flags.count) stop();
     };
     if (workers > 1 && server instanceof UdsServer) {
       server.on('connection', countOne);
-      for (let i = 1; i < workers; i++) children.push(startWorker(server.listener, countOne, io));
+      for (let i = 1; i < workers; i++) children.push(startWorker(server.listener, countOne, (n) => (workersDropped += n), io));
     }
     const where = server.address();
     const engine = epoll ? 'epoll' : 'net';
@@ -187,7 +191,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     await Promise.all(children.map((child) => waitChild(child, flags.grace + 2_000)));
     // Lines dropped because the log's reader was too slow: this thread's and the engine threads'.
     log.noteDropped();
-    const dropped = log.droppedTotal + (server instanceof EpollServer ? server.logDropped : 0);
+    const dropped = log.droppedTotal + workersDropped + (server instanceof EpollServer ? server.logDropped : 0);
     if (flags.json) event({ event: 'stopped', dropped });
     else if (dropped > 0) say(`${c.yellow('udsctl serve:')} stopped; ${droppedText(dropped).replace(' dropped,', ' dropped in all,')}`);
   } finally {
@@ -202,13 +206,14 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
 }
 
 /** Fork a copy of this CLI that serves on our listening socket. */
-function startWorker(listener: net.Server, onHandled: () => void, io: Io): ChildProcess {
+function startWorker(listener: net.Server, onHandled: () => void, onDropped: (count: number) => void, io: Io): ChildProcess {
   const child = fork(process.argv[1], process.argv.slice(2), {
     env: { ...io.env, [WORKER_ENV]: '1' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   child.on('message', (msg: WorkerMessage) => {
     if (msg?.type === 'handled') onHandled();
+    if (msg?.type === 'dropped' && Number.isSafeInteger(msg.count)) onDropped(msg.count);
   });
   child.send({ type: 'listen' } satisfies WorkerMessage, listener);
   return child;
