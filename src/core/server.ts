@@ -416,7 +416,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     let delayed = 0;
     const backlogged = () => socket.writableNeedDrain || delayed >= MAX_DELAYED;
     const backpressure = () => {
-      if (held || socket.destroyed || !backlogged()) return;
+      if (!o.keepAlive || held || socket.destroyed || !backlogged()) return;
       held = true;
       socket.pause();
     };
@@ -425,7 +425,8 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       held = false;
       if (!socket.destroyed) socket.resume();
     };
-    socket.on('drain', release);
+    // Only keep-alive writes before the last reply (one-shot writes once, then ends).
+    if (o.keepAlive) socket.on('drain', release);
 
     const reply = (request: Buffer): Buffer => {
       let body = o.echo ? request : (o.reply ?? currentReply());
