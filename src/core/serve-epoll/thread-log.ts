@@ -34,6 +34,8 @@ export const LOG_HOLD_MS = 1_000;
  * whole lines are dropped and counted, and serving never waits on the log.
  */
 export const LOG_BUFFER = 1024 * 1024;
+/** After a write the reader had no room for, the next try waits this long. */
+const RETRY_MS = 10;
 /** At the end, how long the last lines may wait for a reader that is behind. */
 export const FINAL_WAIT_MS = 1_000;
 /** A pipe takes a write of up to PIPE_BUF bytes whole: other writers' lines never land inside ours. */
@@ -128,6 +130,8 @@ export class ThreadLog {
   private failed = false;
   /** Lines dropped since the last note of it. */
   private dropped = 0;
+  /** Not before then (performance.now()) after a write the reader had no room for. */
+  private retryAt = 0;
   /** Largest single write: PIPE_BUF for pipes and sockets (shared with other writers), else any. */
   private readonly maxWrite: number;
   private readonly put: Put;
@@ -217,6 +221,8 @@ export class ThreadLog {
   write(now: number, final = false): void {
     if (this.failed || this.since < 0) return;
     if (!final && now < this.since + WRITE_MS && this.backlog < WRITE_BYTES) return;
+    // A reader that had no room: not asked again every loop turn (a failed write each).
+    if (!final && now < this.retryAt) return;
     if (!this.open) {
       this.open = final || now >= this.openBy || Atomics.load(this.ctl, C_LOG_OPEN) === 1;
       if (!this.open) {
@@ -226,6 +232,7 @@ export class ThreadLog {
     }
     this.takeLines();
     this.writeQueue();
+    if (this.queued > 0) this.retryAt = now + RETRY_MS;
     if (this.queued === 0 && this.dropped > 0 && !this.failed) {
       // Caught up after dropping: say so now, not only when the next line comes.
       this.noteDropped();
