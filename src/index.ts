@@ -28,11 +28,12 @@ export {
   type Fault,
   type ServeOptions,
   type ConnectionLog,
+  type RequestLog,
 } from './core/server.js';
 export { inspectSocketFile, removeSocketFile, type SocketFileState } from './core/socket-file.js';
 export { EpollServer, startEpollServer, epollUnsupported, type EpollServeOptions } from './core/serve-epoll/server.js';
 export { SERVE_ENGINES, type ServeEngine, type ThreadLogSpec } from './core/serve-epoll/shared.js';
-export type { ConnectionRenderer } from './core/serve-epoll/thread-log.js';
+export type { ConnectionRenderer, LogRenderers } from './core/serve-epoll/thread-log.js';
 export type { LineWriter } from './core/line-writer.js';
 
 export {

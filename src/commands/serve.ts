@@ -8,8 +8,17 @@ import type { ServeEngine, ThreadLogSpec } from '../core/serve-epoll/shared.js';
 import { UdsError } from '../core/errors.js';
 import { parseTarget } from '../core/target.js';
 import { EXIT } from '../exit-codes.js';
-import { type Io, lineBuffer } from '../io.js';
-import { connectionJsonRenderer, connectionLineRenderer } from '../render/serve.js';
+import type { Io } from '../io.js';
+import {
+  connectionJsonRenderer,
+  connectionLineRenderer,
+  droppedLine,
+  droppedText,
+  requestJsonRenderer,
+  requestLineRenderer,
+} from '../render/serve.js';
+import { LOG_HOLD_MS } from '../core/serve-epoll/thread-log.js';
+import { ServeLog } from './serve-log.js';
 import { errColor } from '../render/style.js';
 
 export interface ServeFlags {
@@ -35,7 +44,7 @@ export interface ServeFlags {
 
 /** Set in the environment of the processes `--workers` forks. */
 const WORKER_ENV = 'UDSCTL_SERVE_WORKER';
-type WorkerMessage = { type: 'listen' } | { type: 'stop' } | { type: 'handled' };
+type WorkerMessage = { type: 'listen' } | { type: 'stop' } | { type: 'handled' } | { type: 'dropped'; count: number };
 
 /**
  * Where the engine threads load the log's renderers from: the compiled module
@@ -79,16 +88,24 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   const epoll = why === null;
   if (epoll) options = { ...options, count: flags.count };
   const c = await errColor();
-  const log = lineBuffer(io.stderr);
+  const stderrFd = (io.stderr as { fd?: unknown }).fd;
+  // The process's own stderr is written directly, never blocking; another stream (a test's) as a stream.
+  const log = new ServeLog(io.stderr, droppedLine(flags.json === true, c), io.stderr === process.stderr && typeof stderrFd === 'number' ? stderrFd : undefined);
   // On the epoll engine, the threads write the connection log to stderr themselves (no record
   // crosses to this thread), when stderr is this process's own and the renderers can be loaded.
   let logTo: ThreadLogSpec | undefined;
   const fd = (io.stderr as { fd?: unknown }).fd;
   const renderers = epoll && !flags.quiet && io.stderr === process.stderr && typeof fd === 'number' ? threadRenderers() : null;
   if (renderers) {
-    logTo = { fd: fd as number, module: renderers, ...(flags.json ? { factory: 'jsonLines', args: [process.pid] } : { factory: 'humanLines', args: [c.level] }) };
+    logTo = {
+      fd: fd as number,
+      module: renderers,
+      ...(flags.json ? { factory: 'jsonLines', args: [process.pid] } : { factory: 'humanLines', args: [c.level, flags.keepAlive === true] }),
+    };
   }
   const say = (line: string) => log.line(line);
+  /** serve's own lines wait this long at most for a log reader that does not read, at the end. */
+  const FINAL_FLUSH_MS = 5_000;
   const event = (obj: Record<string, unknown>) => say(JSON.stringify(obj));
   const children: ChildProcess[] = [];
 
@@ -111,6 +128,8 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // The terminal closed: stop as for SIGTERM, not with the default kill (socket file left, requests reset).
+  process.on('SIGHUP', onSignal);
   const onParentMessage = (msg: WorkerMessage, handle?: net.Server) => {
     if (msg?.type === 'listen' && handle && server instanceof UdsServer) server.adopt(handle);
     if (msg?.type === 'stop') onSignal('SIGTERM');
@@ -124,12 +143,19 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     const done = new Promise<void>((resolve) => server.once('done', resolve));
     server.on('warning', (msg) => (flags.json ? event({ event: 'warning', message: msg }) : say(`${c.yellow('udsctl serve:')} ${escapeText(msg)}`)));
     if (!flags.quiet && !logTo) {
-      const render = flags.json ? connectionJsonRenderer(process.pid) : connectionLineRenderer(c);
-      server.on('connection', (entry) => render(entry, log));
+      const render = flags.json ? connectionJsonRenderer(process.pid) : connectionLineRenderer(c, { keepAlive: flags.keepAlive });
+      server.on('connection', (entry) => log.record(render, entry));
+      if (flags.keepAlive) {
+        const renderRequest = flags.json ? requestJsonRenderer(process.pid) : requestLineRenderer(c);
+        server.on('request', (entry) => log.record(renderRequest, entry));
+      }
     }
     if (worker) {
       server.on('connection', () => process.send!({ type: 'handled' } satisfies WorkerMessage));
       await done;
+      // The log lines this process dropped count in the primary's stopped record.
+      log.noteDropped();
+      if (log.droppedTotal > 0 && process.connected) process.send!({ type: 'dropped', count: log.droppedTotal } satisfies WorkerMessage);
       process.removeAllListeners('disconnect');
       // The IPC channel would keep this process alive.
       process.disconnect();
@@ -138,12 +164,13 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
 
     await server.listen();
     let handled = 0;
+    let workersDropped = 0;
     const countOne = () => {
       if (flags.count !== undefined && ++handled === flags.count) stop();
     };
     if (workers > 1 && server instanceof UdsServer) {
       server.on('connection', countOne);
-      for (let i = 1; i < workers; i++) children.push(startWorker(server.listener, countOne, io));
+      for (let i = 1; i < workers; i++) children.push(startWorker(server.listener, countOne, (n) => (workersDropped += n), io));
     }
     const where = server.address();
     const engine = epoll ? 'epoll' : 'net';
@@ -156,30 +183,37 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     }
     // What this thread printed comes first; then the threads' log lines.
     if (server instanceof EpollServer) {
-      await log.flush();
+      await log.flush(LOG_HOLD_MS);
       server.openLog();
     }
     if (stopping > 0) stop();
     await done;
     await Promise.all(children.map((child) => waitChild(child, flags.grace + 2_000)));
-    if (flags.json) event({ event: 'stopped' });
+    // Lines dropped because the log's reader was too slow: this thread's and the engine threads'.
+    log.noteDropped();
+    const dropped = log.droppedTotal + workersDropped + (server instanceof EpollServer ? server.logDropped : 0);
+    if (flags.json) event({ event: 'stopped', dropped });
+    else if (dropped > 0) say(`${c.yellow('udsctl serve:')} stopped; ${droppedText(dropped).replace(' dropped,', ' dropped in all,')}`);
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGHUP', onSignal);
     if (worker) process.removeListener('message', onParentMessage);
-    await log.flush();
+    // Bounded: a reader that never reads must not keep serve from exiting.
+    if (!(await log.flush(FINAL_FLUSH_MS))) log.abandon();
   }
   return EXIT.OK;
 }
 
 /** Fork a copy of this CLI that serves on our listening socket. */
-function startWorker(listener: net.Server, onHandled: () => void, io: Io): ChildProcess {
+function startWorker(listener: net.Server, onHandled: () => void, onDropped: (count: number) => void, io: Io): ChildProcess {
   const child = fork(process.argv[1], process.argv.slice(2), {
     env: { ...io.env, [WORKER_ENV]: '1' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   child.on('message', (msg: WorkerMessage) => {
     if (msg?.type === 'handled') onHandled();
+    if (msg?.type === 'dropped' && Number.isSafeInteger(msg.count)) onDropped(msg.count);
   });
   child.send({ type: 'listen' } satisfies WorkerMessage, listener);
   return child;

@@ -13,6 +13,8 @@ import { type Fault, type ReadMode, SERVE_DEFAULTS } from './serve-options.js';
 export { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, type Fault, type ReadMode } from './serve-options.js';
 
 export const ONESHOT_READ_SIZE = 512;
+/** Keep-alive with --delay: reading stops while this many replies wait for their time. */
+const MAX_DELAYED = 1024;
 
 export interface ServeOptions {
   /** Reply text; default `OK+ at HH:MM:SS\n` (local time). A newline is added unless it ends with one. */
@@ -67,12 +69,13 @@ export interface ConnectionLog {
   bytesOut: number;
   requests: number;
   /**
-   * The first request, as text (truncated to 200 bytes); a byte that is not
-   * UTF-8 is kept as the lone surrogate U+DC00+byte (escapeText shows \xHH,
-   * fromKeptBytes gives Buffer#toString's U+FFFD).
+   * The request, as text (truncated to 200 bytes); one-shot only (--keep-alive
+   * logs each request: RequestLog). A byte that is not UTF-8 is kept as the
+   * lone surrogate U+DC00+byte (escapeText shows \xHH, fromKeptBytes gives
+   * Buffer#toString's U+FFFD).
    */
   request?: string;
-  /** The last reply sent, as text (truncated to 200 bytes; bytes kept as for request). */
+  /** The reply sent, as text (truncated to 200 bytes; bytes kept as for request); one-shot only. */
   reply?: string;
   durationUs: number;
   end: ConnEnd;
@@ -80,9 +83,33 @@ export interface ConnectionLog {
   reason?: string;
 }
 
+/**
+ * One request and its reply on a --keep-alive connection. Each comes when its
+ * reply is sent (or known never to be), in order; the connection's own record
+ * (without previews, with the count) comes when it ends.
+ */
+export interface RequestLog {
+  /** The connection's id. */
+  id: number;
+  /** The request's number on its connection, from 1. */
+  seq: number;
+  /** When the request was read, ISO 8601. */
+  at: string;
+  /** The request's bytes. */
+  bytesIn: number;
+  /** The reply's bytes (0: none). */
+  bytesOut: number;
+  /** The request, as text (truncated to 200 bytes). */
+  request?: string;
+  /** Its reply, as text (truncated to 200 bytes); none when it got no reply. */
+  reply?: string;
+}
+
 export interface ServerEvents {
   listening: [info: { target: string; replacedStale: boolean }];
   connection: [log: ConnectionLog];
+  /** --keep-alive only: one per request, before its connection's record. */
+  request: [log: RequestLog];
   warning: [message: string];
   done: [];
 }
@@ -350,6 +377,8 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     let pendingLen = 0;
     let replied = false;
     const timers: NodeJS.Timeout[] = [];
+    /** --keep-alive with --delay: the logs of requests whose reply waits for its time. */
+    const waiting: (() => void)[] = [];
     const maxBytes = o.maxBytes ?? SERVE_DEFAULTS.maxBytes;
     const idle = o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout;
     const delay = o.delay ?? (o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
@@ -371,16 +400,40 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       if (this.emfileWarned) this.fdPressure(false);
       if (this.closing && end === undefined && !replied) setEnd('shutdown');
       setEnd(replied ? 'closed' : 'client-closed');
-      this.log(id, wallStart, start, bytesIn, bytesOut, requests, firstRequest, lastReply, end!, reason);
+      // Requests whose delayed reply never went: logged unanswered, before the connection.
+      for (const unanswered of waiting.splice(0)) unanswered();
+      if (o.keepAlive) this.log(id, wallStart, start, bytesIn, bytesOut, requests, undefined, undefined, end!, reason);
+      else this.log(id, wallStart, start, bytesIn, bytesOut, requests, firstRequest, lastReply, end!, reason);
       this.handled++;
       if (o.count !== undefined && this.handled >= o.count) void this.close();
     });
     if (idle > 0) {
+      // Reading stops while replies wait untaken (see backpressure()), so a client that writes
+      // and never reads goes quiet too, and is ended here like one that sends nothing.
       socket.setTimeout(idle, () => {
-        setEnd('idle-timeout', `no data for ${idle}ms`);
+        setEnd('idle-timeout', socket.writableLength > 0 ? `replies not read for ${idle}ms` : `no data for ${idle}ms`);
         socket.destroy();
       });
     }
+
+    // A client that writes requests and never reads its replies: stop reading from it until
+    // they are taken (drain), so what waits for it is one read's replies, not all it sends.
+    // Likewise with --delay, while MAX_DELAYED replies wait for their timers.
+    let held = false;
+    let delayed = 0;
+    const backlogged = () => socket.writableNeedDrain || delayed >= MAX_DELAYED;
+    const backpressure = () => {
+      if (!o.keepAlive || held || socket.destroyed || !backlogged()) return;
+      held = true;
+      socket.pause();
+    };
+    const release = () => {
+      if (!held || backlogged()) return;
+      held = false;
+      if (!socket.destroyed) socket.resume();
+    };
+    // Only keep-alive writes before the last reply (one-shot writes once, then ends).
+    if (o.keepAlive) socket.on('drain', release);
 
     const reply = (request: Buffer): Buffer => {
       let body = o.echo ? request : (o.reply ?? currentReply());
@@ -392,37 +445,61 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     };
 
     const later = (fn: () => void) => {
-      if (delay > 0) timers.push(setTimeout(fn, delay));
-      else fn();
+      if (delay <= 0) return fn();
+      delayed++;
+      const t = setTimeout(() => {
+        delayed--;
+        const k = timers.indexOf(t);
+        if (k >= 0) timers.splice(k, 1);
+        fn();
+        release();
+      }, delay);
+      timers.push(t);
+    };
+
+    /** --keep-alive: the log of request `seq`, to be called once with its reply (or none). */
+    const requestLogger = (request: Buffer, seq: number): ((reply?: Buffer) => void) | null => {
+      if (!o.keepAlive || this.listenerCount('request') === 0) return null;
+      const at = new Date().toISOString();
+      return (rep) =>
+        this.emit('request', { id, seq, at, bytesIn: request.length, bytesOut: rep?.length ?? 0, request: preview(request), reply: preview(rep) });
     };
 
     const respond = (request: Buffer, last: boolean) => {
       requests++;
       firstRequest ??= request;
+      const logRequest = requestLogger(request, requests);
       const f = o.fault;
       if (f === 'silent') {
         st.idleBetweenRequests = true;
+        logRequest?.();
         return;
       }
+      if (logRequest && delay > 0) waiting.push(logRequest);
       later(() => {
-        if (socket.destroyed) return;
+        if (logRequest && delay > 0) waiting.splice(waiting.indexOf(logRequest), 1);
+        if (socket.destroyed) return logRequest?.();
         if (f === 'close-without-reply') {
+          logRequest?.();
           setEnd('closed', 'fault close-without-reply');
           return void socket.end();
         }
         const body = reply(request);
+        logRequest?.(body);
         lastReply = body;
         bytesOut += body.length;
         replied = true;
         if (f === 'never-close') {
           socket.write(body);
           st.idleBetweenRequests = true;
+          backpressure();
           return setEnd('left-open', 'fault never-close');
         }
         if (last) socket.end(body);
         else {
           socket.write(body);
           st.idleBetweenRequests = pendingLen === 0;
+          backpressure();
         }
       });
     };
@@ -461,6 +538,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
           respond(line, false);
         }
         socket.uncork();
+        backpressure();
         if (buf.length > 0) {
           pending.push(buf);
           pendingLen = buf.length;

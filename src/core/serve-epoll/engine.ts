@@ -39,12 +39,14 @@ import {
   R_REP_LEN,
   R_REQ_LEN,
   R_REQUESTS,
+  R_SEQ,
   REASON_ERRNO,
   REASON_IDLE,
   REASON_MAX_BYTES,
   REASON_MAX_CONNS,
   REASON_NONE,
   REASON_NO_REQUEST,
+  REASON_UNREAD,
   RUN,
   STOP,
   type ThreadConfig,
@@ -75,7 +77,7 @@ import {
   errnoName,
 } from '../ffi.js';
 import { loadServeSys } from './sys.js';
-import { type ConnectionRenderer, ThreadLog } from './thread-log.js';
+import { type LogRenderers, ThreadLog } from './thread-log.js';
 
 const MAX_EVENTS = 256;
 /** Bound on every epoll_wait: how soon a thread sees a state change. */
@@ -133,7 +135,7 @@ function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, l
  * Run one serving thread until shutdown. Never throws for a client's doing;
  * returns when done. `render`: the renderer cfg.logTo names, loaded.
  */
-export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, transfer?: ArrayBuffer[]) => void, render?: ConnectionRenderer): void {
+export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, transfer?: ArrayBuffer[]) => void, render?: LogRenderers): void {
   const sys = loadServeSys();
   const ctl = new Int32Array(cfg.control);
   const ids = new BigInt64Array(cfg.ids);
@@ -343,6 +345,30 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
     }
     logNums[o + R_REQ_LEN] = rq;
     logNums[o + R_REP_LEN] = rp;
+    logNums[o + R_SEQ] = 0;
+    if (++logCount === LOG_BATCH) flushLog();
+  };
+
+  /** --keep-alive: request `seq` of slot i (src[start, end)) and its reply (body[bStart, bStart + bLen)). */
+  const recordRequest = (i: number, seq: number, src: Uint8Array, start: number, end: number, body: Uint8Array, bStart: number, bLen: number): void => {
+    if (logCount === 0) logFirstAt = now;
+    const o = logCount * R_FIELDS;
+    logNums[o + R_ID] = idOf[i];
+    logNums[o + R_AT] = wall;
+    logNums[o + R_IN] = end - start;
+    logNums[o + R_OUT] = bLen;
+    logNums[o + R_REQUESTS] = 0;
+    logNums[o + R_DURATION] = 0;
+    logNums[o + R_END] = 0;
+    logNums[o + R_REASON] = REASON_NONE;
+    logNums[o + R_ERRNO] = 0;
+    const rq = Math.min(end - start, PREVIEW);
+    logText_(src, start, rq);
+    const rp = Math.min(bLen, PREVIEW);
+    logText_(body, bStart, rp);
+    logNums[o + R_REQ_LEN] = rq;
+    logNums[o + R_REP_LEN] = rp;
+    logNums[o + R_SEQ] = seq;
     if (++logCount === LOG_BATCH) flushLog();
   };
 
@@ -585,10 +611,11 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
 
   /** Keep-alive: queue the reply to one line (sent after the whole chunk, in one send). */
   const queueLine = (i: number, src: Uint8Array, start: number, end: number): void => {
-    if (requests[i]++ === 0 && logOn) notePreview(reqPrev, reqLen, i, src, start, end);
+    const seq = ++requests[i];
     const body = echo ? src : reply;
     const bStart = echo ? start : 0;
     const bLen = echo ? end - start : reply.length;
+    if (logOn) recordRequest(i, seq, src, start, end, body, bStart, bLen);
     if (wlen + bLen > wbuf.length) {
       const b = Buffer.allocUnsafe(Math.max(wbuf.length * 2, wlen + bLen));
       wbuf.copy(b, 0, 0, wlen);
@@ -598,10 +625,6 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
     wlen += bLen;
     bytesOut[i] += bLen;
     flags[i] |= REPLIED;
-    if (logOn) {
-      if (echo) notePreview(repPrev, repLen, i, src, start, end);
-      else repRef[i] = reply;
-    }
   };
 
   const takePending = (i: number, tail?: Uint8Array): Buffer => {
@@ -808,7 +831,7 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
   const scanIdle = (): void => {
     for (let i = 0; i < highWater; i++) {
       if (phase[i] !== FREE && now - lastActive[i] >= idleMs) {
-        setEnd(i, END_CODE['idle-timeout'], REASON_IDLE);
+        setEnd(i, END_CODE['idle-timeout'], pendOut[i] !== null ? REASON_UNREAD : REASON_IDLE);
         closeConn(i);
       }
     }
@@ -890,7 +913,7 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
     tlog?.write(now);
   }
   flushLog();
-  tlog?.write(now, true);
+  tlog?.finish(now);
   dropListener();
   if (reserveFd >= 0) sys.close(reserveFd);
   sys.close(ep);

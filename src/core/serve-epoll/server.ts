@@ -15,12 +15,13 @@ import { findBuilt } from '../built-file.js';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { UdsError } from '../errors.js';
-import { type BoundListener, type ConnectionLog, SERVE_DEFAULTS, type ServeOptions, type ServerEvents, bindListener, setSocketGroup } from '../server.js';
+import { type BoundListener, type ConnectionLog, type RequestLog, SERVE_DEFAULTS, type ServeOptions, type ServerEvents, bindListener, setSocketGroup } from '../server.js';
 import { removeSocketFile } from '../socket-file.js';
 import { type Target, parseTarget } from '../target.js';
 import {
   ABORT,
   C_FD_BASE,
+  C_LOG_DROPPED,
   C_LOG_OPEN,
   C_STATE,
   C_STOP_ACKS,
@@ -43,8 +44,10 @@ export interface EpollServeOptions extends ServeOptions {
    * Have the threads write the connection log themselves, to this descriptor,
    * rendered by the module named (see ThreadLogSpec): the cheapest log, as no
    * record crosses threads. Lines wait until openLog() (so that what the
-   * caller prints after listen() comes first), at most LOG_HOLD_MS. A log
-   * reader that does not keep up slows serving down; nothing is dropped.
+   * caller prints after listen() comes first), at most LOG_HOLD_MS. Serving
+   * never waits on the log: while a reader that does not keep up leaves
+   * LOG_BUFFER unwritten, a thread drops lines, says how many once it can
+   * (the renderers' `dropped` line), and counts them (logDropped).
    * 'connection' events still come for listeners present at listen().
    */
   logTo?: ThreadLogSpec;
@@ -202,7 +205,7 @@ export class EpollServer extends EventEmitter<ServerEvents> {
         ...this.limits,
         count: o.count ?? 0,
         // Records are made only when somebody listens for them (serve --quiet: nobody).
-        log: this.listenerCount('connection') > 0,
+        log: this.listenerCount('connection') > 0 || this.listenerCount('request') > 0,
         logTo: o.logTo ?? null,
         fdLimit: this.emfileLimit,
         control: this.control.buffer as SharedArrayBuffer,
@@ -257,10 +260,27 @@ export class EpollServer extends EventEmitter<ServerEvents> {
   private onLogs(count: number, nums: Float64Array, text: Uint8Array): void {
     // The listeners fetched once per batch and called directly: emit() per record was a visible share of the log's cost.
     const listeners = this.rawListeners('connection') as Array<(log: ConnectionLog) => void>; // raw: once() wrappers fire once
-    if (listeners.length === 0) return;
-    this.records.read(count, nums, text, (entry) => {
-      for (const l of listeners) l.call(this, entry);
-    });
+    const onRequest = this.rawListeners('request') as Array<(log: RequestLog) => void>;
+    if (listeners.length === 0 && onRequest.length === 0) return;
+    this.records.read(
+      count,
+      nums,
+      text,
+      (entry) => {
+        for (const l of listeners) l.call(this, entry);
+      },
+      undefined,
+      onRequest.length === 0
+        ? undefined
+        : (entry) => {
+            for (const l of onRequest) l.call(this, entry);
+          },
+    );
+  }
+
+  /** Log lines the threads dropped (logTo) because the log's reader was too slow; final once 'done' has come. */
+  get logDropped(): number {
+    return Atomics.load(this.control, C_LOG_DROPPED);
   }
 
   /** The bound address as a target string. */

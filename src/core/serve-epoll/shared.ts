@@ -4,7 +4,7 @@
  * which connection records travel (numbers in a Float64Array, previews in
  * one byte array; both transferred, not copied).
  */
-import type { ConnEnd, ConnectionLog, ReadMode } from '../server.js';
+import type { ConnEnd, ConnectionLog, ReadMode, RequestLog } from '../server.js';
 import { decodeKeepingBytes } from '../escape.js';
 import { errnoName } from '../ffi.js';
 
@@ -24,6 +24,8 @@ export const C_STOP_ACKS = 4;
 export const C_FD_BASE = 5;
 /** 1 once threads that write the log themselves (ThreadConfig.logTo) may write it. */
 export const C_LOG_OPEN = 6;
+/** Log lines the threads dropped because the log's reader was too slow. */
+export const C_LOG_DROPPED = 7;
 /** Then, per thread: accepted so far (the main thread watches it to drain the queue), and open now. */
 export const C_PER_THREAD = 8;
 export const controlWords = (threads: number): number => C_PER_THREAD + 2 * threads;
@@ -79,7 +81,9 @@ export const R_ERRNO = 8;
 /** Preview lengths in the text bytes; -1: none. */
 export const R_REQ_LEN = 9;
 export const R_REP_LEN = 10;
-export const R_FIELDS = 11;
+/** 0: a connection's record; n > 0: request n of a --keep-alive connection (R_IN, R_OUT: its bytes). */
+export const R_SEQ = 11;
+export const R_FIELDS = 12;
 
 /** How previews are cut, as the net engine cuts them. */
 export const PREVIEW = 200;
@@ -105,12 +109,15 @@ export const REASON_IDLE = 2;
 export const REASON_MAX_BYTES = 3;
 export const REASON_MAX_CONNS = 4;
 export const REASON_NO_REQUEST = 5;
+/** Idle with replies waiting: the client writes (or wrote) and does not read. */
+export const REASON_UNREAD = 6;
 
 /**
  * A connection log the engine threads write themselves, straight to a file
  * descriptor: no record crosses to the main thread. The engine knows nothing of
  * the log's format: each thread imports `module` and calls its export `factory`
- * with `args`, which returns the renderer (log, out) => void.
+ * with `args`, which returns the renderer (log, out) => void, or LogRenderers
+ * (thread-log.ts: connection, --keep-alive request and dropped-lines lines).
  */
 export interface ThreadLogSpec {
   fd: number;
@@ -139,6 +146,8 @@ export function reasonText(code: number, errno: number, limits: ReasonLimits): s
       return `over --max-conns ${limits.maxConns}: closed at once`;
     case REASON_NO_REQUEST:
       return 'client closed without a request';
+    case REASON_UNREAD:
+      return `replies not read for ${limits.idleMs}ms`;
     default:
       return undefined;
   }
@@ -178,10 +187,19 @@ export class RecordReader {
   constructor(private readonly limits: ReasonLimits) {}
 
   /**
-   * Call `each` with every record of the batch: with `reuse` filled in (for a
-   * caller that keeps nothing of it past the call), or else a new entry each.
+   * Call `each` with every connection record of the batch, and `eachRequest`
+   * with every request record: with `reuse` filled in (for a caller that keeps
+   * nothing of it past the call), or else a new entry each.
    */
-  read(count: number, nums: Float64Array, text: Uint8Array, each: (log: ConnectionLog) => void, reuse?: ConnectionLog): void {
+  read(
+    count: number,
+    nums: Float64Array,
+    text: Uint8Array,
+    each: (log: ConnectionLog) => void,
+    reuse?: ConnectionLog,
+    eachRequest?: (log: RequestLog) => void,
+    reuseRequest?: RequestLog,
+  ): void {
     const buf = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
     let pos = 0;
     for (let k = 0; k < count; k++) {
@@ -197,6 +215,20 @@ export class RecordReader {
       const repLen = nums[o + R_REP_LEN];
       const reply = this.replyText.decode(buf, pos, repLen);
       if (repLen > 0) pos += repLen;
+      const seq = nums[o + R_SEQ];
+      if (seq > 0) {
+        if (eachRequest === undefined) continue;
+        const r: RequestLog = reuseRequest ?? ({} as RequestLog);
+        r.id = nums[o + R_ID];
+        r.seq = seq;
+        r.at = this.atText;
+        r.bytesIn = nums[o + R_IN];
+        r.bytesOut = nums[o + R_OUT];
+        r.request = request;
+        r.reply = reply;
+        eachRequest(r);
+        continue;
+      }
       const code = nums[o + R_REASON];
       const reason = code === REASON_NONE ? undefined : reasonText(code, nums[o + R_ERRNO], this.limits);
       const entry: ConnectionLog = reuse ?? ({} as ConnectionLog);
