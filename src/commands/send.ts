@@ -1,9 +1,11 @@
 import { fstatSync, readFileSync, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
+import { isatty } from 'node:tty';
+import { PooledFdReader } from '../core/fd-reader.js';
 import { type EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { parseHex, unescapeText } from '../core/escape.js';
-import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from '../core/exchange.js';
+import { DEFAULT_MAX_REPLY, type ExchangeRecord, type PayloadSource, exchange } from '../core/exchange.js';
 import { parseTarget } from '../core/target.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { type Io, writeAll } from '../io.js';
@@ -117,16 +119,22 @@ function stdoutIsClosed(): boolean {
 interface MessageSource {
   payload: Buffer;
   /** stdin, streamed to the socket as it comes (no --hex/--escapes). */
-  stream?: NodeJS.ReadableStream;
+  stream?: PayloadSource;
   /** Let go of stdin, so a pipe that never ends cannot keep us running. */
   cleanup: () => void;
 }
 
-const fromStdin = (message: string | undefined, io: Io): boolean => message === '-' || (message === undefined && !io.stdin.isTTY);
+/** Is stdin a terminal? Asked of the fd when there is one, so process.stdin is not built for nothing. */
+const stdinIsTTY = (io: Io): boolean => (io.stdinFd !== undefined ? isatty(io.stdinFd) : Boolean(io.stdin.isTTY));
+
+const fromStdin = (message: string | undefined, io: Io): boolean => message === '-' || (message === undefined && !stdinIsTTY(io));
 
 async function messageSource(message: string | undefined, flags: SendFlags, io: Io): Promise<MessageSource> {
   const nl = flags.newline ? Buffer.from('\n') : Buffer.alloc(0);
   if (fromStdin(message, io) && !flags.hex && !flags.escapes) {
+    // The fd read through reused buffers (memory flat at any speed); else the stream.
+    const pooled = io.stdinFd !== undefined ? PooledFdReader.open(io.stdinFd) : undefined;
+    if (pooled) return { payload: Buffer.alloc(0), stream: pooled.appendAtEnd(nl), cleanup: () => pooled.unref() };
     const stdin = io.stdin;
     const stream = nl.length > 0 ? stdin.pipe(appendAtEnd(nl)) : stdin;
     const cleanup = () => {
