@@ -74,7 +74,9 @@ export async function runSend(targetSpec: string, message: string | undefined, f
     if (status === EXIT.OK) status = EXIT.INTERNAL;
   }
   if (flags.verbose) await writeAll(io.stderr, exchangeTimeline(record, await errColor()).join('\n') + '\n');
-  if (record.error && !flags.json) {
+  // The reader of stdout went away (`send ... | head -c 10`): stop quietly, like nc on SIGPIPE.
+  const readerGone = record.error?.code === 'IO_ERROR' && (record.error.cause as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+  if (record.error && !flags.json && !readerGone) {
     const hint =
       record.error.code === 'NEVER_CLOSED'
         ? '\n  clients that read until end-of-file block forever here; the server must close after replying (Go: defer conn.Close())'

@@ -57,8 +57,8 @@ export interface ExchangeOptions {
   onData?: (chunk: Buffer) => void;
   /**
    * Every chunk of reply is written here as it arrives (streaming output, like
-   * nc). While it is full the socket is paused; the deadline still holds. A
-   * stream that fails is left alone (the exchange goes on without it).
+   * nc). While it is full the socket is paused; the deadline still holds. If
+   * it fails (its reader went away) the exchange ends at once with IO_ERROR.
    */
   replyTo?: NodeJS.WritableStream;
   /** Aborts the exchange (e.g. on SIGINT); the record says so. */
@@ -397,10 +397,15 @@ class Exchange {
     if (!this.settled) this.socket.resume();
   };
 
-  private readonly onSinkError = (): void => {
+  /** The sink failed (its reader went away: EPIPE): nobody takes the reply, so stop now, like nc on SIGPIPE. */
+  private readonly onSinkError = (err: NodeJS.ErrnoException): void => {
     this.sinkBroken = true;
     this.s.replyTo?.removeListener('drain', this.onSinkDrain);
-    if (!this.settled) this.socket.resume();
+    const why = err?.code ?? err?.message ?? 'error';
+    this.finish(
+      'error',
+      new UdsError('IO_ERROR', `${this.target}: the reply could not be written (${why}): its reader went away`, { target: this.target, cause: err }),
+    );
   };
 
   private readonly onEnd = (): void => {

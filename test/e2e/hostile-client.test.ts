@@ -63,7 +63,7 @@ interface MeasureOptions {
   /** stdin: a string/Buffer, a file to open, a stream, or 'ignore'. */
   stdin?: string | Buffer | { file: string } | Readable;
   /** 'closed': run through sh with >&-; 'stuck': a pipe nobody reads. */
-  stdout?: 'pipe' | 'closed' | 'devnull' | 'stuck';
+  stdout?: 'pipe' | 'closed' | 'devnull' | 'stuck' | 'hangup';
   killAfterMs?: number;
 }
 
@@ -97,6 +97,7 @@ async function measure(args: string[], opts: MeasureOptions = {}): Promise<Measu
   let keptBytes = 0;
   if (child.stdout) {
     if (out === 'stuck') child.stdout.pause();
+    else if (out === 'hangup') child.stdout.once('data', (c: Buffer) => ((stdoutBytes += c.length), child.stdout!.destroy()));
     else
       child.stdout.on('data', (c: Buffer) => {
         stdoutBytes += c.length;
@@ -224,6 +225,15 @@ describe('an endless stream (no newline, never closes)', { timeout: 90_000 }, ()
     expectBounded(m, 2_000, PROBE_SLACK_MS);
     expect(m.status).toBe(2);
     expect(m.stdout).toMatch(/PARTIAL_REPLY/);
+  });
+
+  it('a reader that goes away (send | head -c N) stops send at once, quietly, exit 1 (nc: SIGPIPE)', async () => {
+    const path = await hostile('flood');
+    const m = await measure(['send', '-t', '5s', path, 'hi'], { stdout: 'hangup' });
+    report('send flood, reader gone', m);
+    expect(m.status).toBe(1);
+    expect(m.stderr).toBe('');
+    expect(m.wallMs).toBeLessThan(4_000); // well before --timeout
   });
 
   it('a stdout nobody reads does not hold send past the deadline: it says what was not written (exit != 0)', async () => {
