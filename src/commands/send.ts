@@ -41,7 +41,7 @@ const STDOUT_GRACE_MS = 100;
 export async function runSend(targetSpec: string, message: string | undefined, flags: SendFlags, io: Io): Promise<number> {
   const target = parseTarget(targetSpec);
   if (io.stdout === process.stdout && stdoutIsClosed()) {
-    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output is closed; the reply would be lost (to discard it: >/dev/null)\n`);
+    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output is closed (or is /dev/null opened read-write, which looks the same); the reply would be lost; to discard it, open /dev/null write-only (>/dev/null)\n`);
     return EXIT.INTERNAL;
   }
   const { payload, stream, cleanup } = await messageSource(message, flags, io);
@@ -105,7 +105,9 @@ function drained(stream: NodeJS.WritableStream & { writableLength?: number }, ms
  * Was fd 1 closed when we started (`udsctl send ... >&-`)? Node reopens a
  * closed stdin/stdout/stderr on /dev/null read-write before any of our code
  * runs, so writes would vanish and send would say it succeeded. A shell's
- * `>/dev/null` opens it write-only, so that still works. Linux only (/proc).
+ * `>/dev/null` opens it write-only, so that still works. Caveat: a parent that
+ * hands us /dev/null opened read-write (Python's subprocess.DEVNULL, Node's
+ * stdio 'ignore') looks exactly the same and is refused too. Linux only (/proc).
  */
 function stdoutIsClosed(): boolean {
   try {
