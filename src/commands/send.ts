@@ -31,7 +31,7 @@ export const SEND_DEFAULTS = { timeout: 5_000, connectTimeout: 5_000, until: 'eo
 /** With --hex or --escapes a message from stdin is read whole to be decoded: at most this much of it. */
 export const MAX_DECODED_STDIN = 16 * 1024 * 1024;
 
-/** How long stdout may take the last of a streamed reply after the exchange ended. */
+/** How long stdout may take the last of its output after the deadline (before it, the deadline's rest). */
 const STDOUT_GRACE_MS = 100;
 
 /**
@@ -64,13 +64,15 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   }
 
   let status = record.ok ? EXIT.OK : exitStatusFor(record.error?.code);
-  if (flags.json) {
-    await writeAll(io.stdout, JSON.stringify(exchangeToJson(record)) + '\n');
-  } else if (!(await drained(stdout, STDOUT_GRACE_MS))) {
-    // The deadline holds against a reader that stopped reading too: say what was not delivered.
+  if (flags.json) stdout.write(JSON.stringify(exchangeToJson(record)) + '\n');
+  // The deadline holds against a reader that stopped reading too: what is still
+  // pending gets the rest of --timeout (at least 100ms), then send says what was not delivered.
+  const t = record.timings;
+  const rest = t.connectedUs === undefined ? 0 : flags.timeout - (t.totalUs - t.connectedUs) / 1000;
+  if (!(await drained(stdout, Math.max(STDOUT_GRACE_MS, rest)))) {
     const left = stdout.writableLength ?? 0;
     io.outputStuck = true;
-    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output took no more within --timeout; ${left} bytes of the reply were not written\n`);
+    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output took no more within --timeout; ${left} bytes ${flags.json ? 'of the JSON record' : 'of the reply'} were not written\n`);
     if (status === EXIT.OK) status = EXIT.INTERNAL;
   }
   if (flags.verbose) await writeAll(io.stderr, exchangeTimeline(record, await errColor()).join('\n') + '\n');
@@ -86,18 +88,20 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   return status;
 }
 
-/** Whether a stream has written everything it was given, waiting at most `ms` for it. */
+/**
+ * Whether a stream has written everything it was given, waiting at most `ms`.
+ * Polled: 'drain' comes only after a write that returned false.
+ */
 function drained(stream: NodeJS.WritableStream & { writableLength?: number }, ms: number): Promise<boolean> {
   if (!stream.writableLength) return Promise.resolve(true);
+  const until = Date.now() + ms;
   return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      stream.removeListener('drain', onDrain);
-      resolve(ok);
-    };
-    const onDrain = () => done(true);
-    const timer = setTimeout(() => done(!stream.writableLength), ms);
-    stream.once('drain', onDrain);
+    const poll = setInterval(() => {
+      if (!stream.writableLength || Date.now() >= until) {
+        clearInterval(poll);
+        resolve(!stream.writableLength);
+      }
+    }, 5);
   });
 }
 
