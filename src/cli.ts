@@ -211,7 +211,7 @@ Examples:
       .addOption(new Option('-n, --requests <n>', 'stop after N measured requests').argParser(intOption('--requests', 1, 2 ** 31 - 1)))
       .addOption(new Option('-w, --warmup <duration>', 'unmeasured load before the measured run').default(BENCH_DEFAULTS.warmup, '0s').argParser(durationOption('--warmup')))
       .option('--payload <text>', 'request to send (escapes like \\n understood; persistent with --until line: a missing newline is added)', undefined)
-      .addOption(new Option('-s, --size <bytes>', 'send requests of this many bytes (x..x and a newline) instead of --payload').argParser(sizeOption('--size', 1, MAX_BENCH_SIZE)))
+      .addOption(new Option('-s, --size <bytes>', 'send requests of this many bytes (x..x and a newline) instead of --payload; at most 64MiB').argParser(sizeOption('--size', 1, MAX_BENCH_SIZE)))
       .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP} (default: eof for oneshot, line for persistent)`).argParser(untilOption))
       .option('-e, --expect <text>', 'each reply must contain TEXT (escapes understood); others count as MISMATCH errors')
       .option(LITERAL_FLAG, 'take --payload and --expect as written: no escapes')

@@ -13,6 +13,7 @@ export { openConnection, type ConnectOptions } from './core/connect.js';
 export {
   exchange,
   DEFAULT_MAX_REPLY,
+  type PayloadSource,
   type ExchangeOptions,
   type ExchangeRecord,
   type ExchangeEnd,
