@@ -15,7 +15,7 @@
  * epoll_wait is bounded (MAX_WAIT_MS): the shutdown states in the control
  * words are seen within that, and log records go out at least that often.
  */
-import { defaultReply, ONESHOT_READ_SIZE } from '../server.js';
+import { defaultReply, ONESHOT_READ_SIZE } from '../protocol.js';
 import {
   ABORT,
   C_ACTIVE,
@@ -75,8 +75,8 @@ import {
   SOCK_NONBLOCK,
   SOCK_STREAM,
   errnoName,
-} from '../ffi.js';
-import { loadServeSys } from './sys.js';
+} from '../../socket/ffi.js';
+import { epollLibc } from '../../socket/libc.js';
 import { type LogRenderers, ThreadLog } from './thread-log.js';
 
 const MAX_EVENTS = 256;
@@ -136,7 +136,7 @@ function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, l
  * returns when done. `render`: the renderer cfg.logTo names, loaded.
  */
 export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, transfer?: ArrayBuffer[]) => void, render?: LogRenderers): void {
-  const sys = loadServeSys();
+  const sys = epollLibc();
   const ctl = new Int32Array(cfg.control);
   const ids = new BigInt64Array(cfg.ids);
   const lfd = cfg.listenFd;
