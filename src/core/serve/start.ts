@@ -75,10 +75,13 @@ type WorkerMessage = { type: 'listen' } | { type: 'stop' } | { type: 'handled' }
 function forward(from: UdsServer, to: EventEmitter<ServerEvents>): void {
   from.on('listening', (info) => to.emit('listening', info));
   from.on('warning', (m) => to.emit('warning', m));
-  // Records only when somebody listens: the net engine makes them only then.
+  // Requests are recorded only when somebody listens: the net engine makes those records only then.
+  from.on('connection', (l: ConnectionLog) => to.emit('connection', l));
+  let requests = false;
   (to as EventEmitter).on('newListener', (name: string) => {
-    if (name === 'connection' && from.listenerCount('connection') === 0) from.on('connection', (l: ConnectionLog) => to.emit('connection', l));
-    if (name === 'request' && from.listenerCount('request') === 0) from.on('request', (l: RequestLog) => to.emit('request', l));
+    if (name !== 'request' || requests) return;
+    requests = true;
+    from.on('request', (l: RequestLog) => to.emit('request', l));
   });
 }
 
