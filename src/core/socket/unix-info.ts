@@ -4,6 +4,10 @@
  * why, in terms a person can act on); on Linux, the listening socket in
  * /proc/net/unix and the process that holds it (/proc/<pid>/fd).
  * Read-only; never prints, never throws for an OS answer it can describe.
+ *
+ * Over ~400 lines: the path's checks, /proc/net/unix, the holders' scan and
+ * the sock_diag query are one job (probe's and serve's listener question); to
+ * be split with probe's findings (issue 9, core/probe/).
  */
 import { type Stats, promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
