@@ -9,8 +9,6 @@ import { CONN_ENDS, type ConnEnd, type ConnectionLog, REASON_NO_REQUEST_TEXT, ty
 import { decodeKeepingBytes } from '../../escape.js';
 import { errnoName } from '../../socket/ffi.js';
 
-export { SERVE_ENGINES, type ServeEngine } from '../options.js';
-
 /** Control words (Int32Array over a SharedArrayBuffer). */
 export const C_STATE = 0;
 /** Connections open over all threads (kept only with --max-conns, where it decides). */
