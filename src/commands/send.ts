@@ -5,7 +5,7 @@ import { type EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, type PayloadSource, exchange } from '../core/exchange.js';
-import { parseTarget } from '../core/target.js';
+import { parseTarget } from '../core/socket/target.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { type Io, writeAll } from '../io.js';
 import { exchangeTimeline, exchangeToJson } from '../render/exchange.js';

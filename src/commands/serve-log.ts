@@ -13,7 +13,7 @@
  * pending writes keep the process from exiting until the reader reads.
  */
 import { LineBytes, type LineWriter } from '../core/line-writer.js';
-import { LOG_BUFFER, type Put, nonBlockingPut, writeEnd } from '../core/serve-epoll/thread-log.js';
+import { LOG_BUFFER, type Put, nonBlockingPut, writeEnd } from '../core/serve/epoll/thread-log.js';
 
 type Stream = NodeJS.WritableStream & { writableLength?: number };
 

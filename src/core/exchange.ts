@@ -1,10 +1,10 @@
 import net from 'node:net';
 import { nowMs, nowUs } from './clock.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './connect.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './socket/connect.js';
 import { checkDuration } from './duration.js';
 import { type EndRule, ReplyEndScanner, checkEndRule, formatEndRule } from './end-rule.js';
 import { UdsError, fromConnectErrno } from './errors.js';
-import { type Target, checkTarget } from './target.js';
+import { type Target, checkTarget } from './socket/target.js';
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
 

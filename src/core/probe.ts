@@ -11,7 +11,7 @@ import { escapeText } from './escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from './exchange.js';
 import { type LinearRegex, MAX_REGEX_INPUT, compileLinearRegex } from './regex.js';
 import { replySize } from './reply-size.js';
-import { type Target, checkTarget } from './target.js';
+import { type Target, checkTarget } from './socket/target.js';
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import {
@@ -29,7 +29,7 @@ import {
   readProcNetUnix,
   readUnixDiagVfs,
   sameFile,
-} from './unix-info.js';
+} from './socket/unix-info.js';
 
 /** Monitoring-plugin severities; the exit status is SEVERITY_EXIT[severity]. */
 export const SEVERITIES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;

@@ -4,7 +4,7 @@
  * handed a function, so it is handed a factory's name and plain arguments.
  */
 import { Chalk, type ColorSupportLevel } from 'chalk';
-import type { LogRenderers } from '../core/serve-epoll/thread-log.js';
+import type { LogRenderers } from '../core/serve/epoll/thread-log.js';
 import { connectionJsonRenderer, connectionLineRenderer, droppedLine, requestJsonRenderer, requestLineRenderer } from './serve.js';
 
 /** Human lines, coloured at this chalk level (0: none); `keepAlive`: a line per request, the connection's counts them. */

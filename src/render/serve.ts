@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../core/duration.js';
 import { escapeText, fromKeptBytes } from '../core/escape.js';
-import type { ConnectionLog, RequestLog } from '../core/server.js';
+import type { ConnectionLog, RequestLog } from '../core/serve/protocol.js';
 import type { LineWriter } from '../core/line-writer.js';
 
 /**

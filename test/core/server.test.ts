@@ -266,8 +266,10 @@ describe('startServer(): connection log', () => {
     const server = await serve(path);
     const logs = collectLogs(server);
     const before = Date.now();
+    const started = performance.now();
     const r = await exchange(path, { payload: Buffer.from('status\n') });
     const [log] = await logs.waitFor(1);
+    const elapsedUs = (performance.now() - started) * 1000;
     expect(log).toMatchObject({
       id: 1,
       bytesIn: 7,
@@ -279,7 +281,9 @@ describe('startServer(): connection log', () => {
     });
     expect(log.fault).toBeUndefined();
     expect(Date.parse(log.at)).toBeGreaterThanOrEqual(before - 1_000);
-    expect(log.durationUs).toBeGreaterThanOrEqual(0);
+    // The connection lasted a while, and no longer than the client's whole exchange and the wait for its log.
+    expect(log.durationUs).toBeGreaterThan(0);
+    expect(log.durationUs).toBeLessThanOrEqual(Math.ceil(elapsedUs));
   });
 
   it('numbers connections in order', async () => {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LOG_BUFFER, LOG_HOLD_MS, ThreadLog, WRITE_MS, writeEnd } from '../../src/core/serve-epoll/thread-log.js';
+import { LOG_BUFFER, LOG_HOLD_MS, ThreadLog, WRITE_MS, writeEnd } from '../../src/core/serve/epoll/thread-log.js';
 import {
   C_LOG_DROPPED,
   C_LOG_OPEN,
@@ -27,7 +27,7 @@ import {
   R_REQUESTS,
   REASON_IDLE,
   controlWords,
-} from '../../src/core/serve-epoll/shared.js';
+} from '../../src/core/serve/epoll/shared.js';
 import { jsonLines } from '../../src/render/serve-thread.js';
 import { connectionJsonRenderer } from '../../src/render/serve.js';
 import { tmpDir } from '../helpers/tmp-dir.js';

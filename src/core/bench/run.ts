@@ -14,8 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { openConnection } from '../connect.js';
 import { formatEndRule } from '../end-rule.js';
 import { type ErrorCode, UdsError } from '../errors.js';
-import { type ServeOptions, startServer } from '../server.js';
-import { epollUnsupported, startEpollServer } from '../serve-epoll/server.js';
+import { type StartServeOptions, startServe } from '../serve/start.js';
 import { type Target, parseTarget } from '../target.js';
 import { analysisHistogram, decodeHistogram, distribution, summarize } from './histogram.js';
 import { type BenchPlan, planBench } from './options.js';
@@ -124,10 +123,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     if (opts.target === undefined) {
       tmpDir = await fsp.mkdtemp(join(os.tmpdir(), 'udsctl-bench-'));
       target = parseTarget(join(tmpDir, 'bench.sock'));
-      const serveOptions: ServeOptions = { keepAlive: plan.mode === 'persistent', idleTimeout: 0, backlog: 4096, graceTimeout: 500 };
+      const serveOptions: StartServeOptions = { keepAlive: plan.mode === 'persistent', idleTimeout: 0, backlog: 4096, graceTimeout: 500 };
       // The fast engine (epoll threads) where it runs, as `serve --engine auto` picks: the embedded
       // server shares the machine with the generator, so its cost per connection matters.
-      server = epollUnsupported(target, serveOptions) === null ? await startEpollServer(target, serveOptions) : await startServer(target, serveOptions);
+      server = await startServe(target, serveOptions);
     } else {
       target = typeof opts.target === 'string' ? parseTarget(opts.target) : opts.target;
     }

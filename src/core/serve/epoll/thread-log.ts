@@ -7,11 +7,11 @@
  * ~1.3 us under load (~0.5 us alone).
  */
 import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
-import type { ConnectionLog, RequestLog } from '../server.js';
-import { LineBytes, type LineWriter } from '../line-writer.js';
-import { E, MSG_DONTWAIT, MSG_NOSIGNAL, errnoName } from '../ffi.js';
+import type { ConnectionLog, RequestLog } from '../protocol.js';
+import { LineBytes, type LineWriter } from '../../line-writer.js';
+import { E, MSG_DONTWAIT, MSG_NOSIGNAL, errnoName } from '../../socket/ffi.js';
 import { C_LOG_DROPPED, C_LOG_OPEN, type ReasonLimits, RecordReader } from './shared.js';
-import { loadServeSys } from './sys.js';
+import { epollLibc } from '../../socket/libc.js';
 
 export type ConnectionRenderer = (log: ConnectionLog, out: LineWriter) => void;
 
@@ -67,7 +67,7 @@ export function nonBlockingPut(fd: number): { put: Put; own: number; shared: boo
   };
   if (kind === 'socket') {
     try {
-      const sys = loadServeSys();
+      const sys = epollLibc();
       const put: Put = (b, pos, len) => {
         for (;;) {
           const n = sys.send(fd, pos === 0 ? b : b.subarray(pos), len, MSG_DONTWAIT | MSG_NOSIGNAL);

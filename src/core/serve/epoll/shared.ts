@@ -4,11 +4,10 @@
  * which connection records travel (numbers in a Float64Array, previews in
  * one byte array; both transferred, not copied).
  */
-import type { ConnEnd, ConnectionLog, ReadMode, RequestLog } from '../server.js';
-import { decodeKeepingBytes } from '../escape.js';
-import { errnoName } from '../ffi.js';
-
-export { SERVE_ENGINES, type ServeEngine } from '../serve-options.js';
+import type { ReadMode } from '../options.js';
+import { CONN_ENDS, type ConnEnd, type ConnectionLog, REASON_NO_REQUEST_TEXT, type RequestLog, reasonIdle, reasonMaxBytes, reasonMaxConns, reasonUnread } from '../protocol.js';
+import { decodeKeepingBytes } from '../../escape.js';
+import { errnoName } from '../../socket/ffi.js';
 
 /** Control words (Int32Array over a SharedArrayBuffer). */
 export const C_STATE = 0;
@@ -88,18 +87,7 @@ export const R_FIELDS = 12;
 /** How previews are cut, as the net engine cuts them. */
 export const PREVIEW = 200;
 
-export const ENDS: readonly ConnEnd[] = [
-  'closed',
-  'client-closed',
-  'client-reset',
-  'reset',
-  'left-open',
-  'idle-timeout',
-  'max-bytes',
-  'over-max-conns',
-  'shutdown',
-  'error',
-];
+export const ENDS: readonly ConnEnd[] = CONN_ENDS;
 export const END_CODE = Object.fromEntries(ENDS.map((e, i) => [e, i])) as Record<ConnEnd, number>;
 
 /** Why a connection ended as it did; the words are the net engine's. */
@@ -139,15 +127,15 @@ export function reasonText(code: number, errno: number, limits: ReasonLimits): s
     case REASON_ERRNO:
       return errnoName(errno);
     case REASON_IDLE:
-      return `no data for ${limits.idleMs}ms`;
+      return reasonIdle(limits.idleMs);
     case REASON_MAX_BYTES:
-      return `request over --max-bytes ${limits.maxBytes}`;
+      return reasonMaxBytes(limits.maxBytes);
     case REASON_MAX_CONNS:
-      return `over --max-conns ${limits.maxConns}: closed at once`;
+      return reasonMaxConns(limits.maxConns);
     case REASON_NO_REQUEST:
-      return 'client closed without a request';
+      return REASON_NO_REQUEST_TEXT;
     case REASON_UNREAD:
-      return `replies not read for ${limits.idleMs}ms`;
+      return reasonUnread(limits.idleMs);
     default:
       return undefined;
   }

@@ -5,7 +5,7 @@
  * log record once it sees it).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { runServeThread } from './engine.js';
+import { runServeThread } from './thread.js';
 import type { ThreadConfig, ThreadMessage } from './shared.js';
 import type { ConnectionRenderer, LogRenderers } from './thread-log.js';
 

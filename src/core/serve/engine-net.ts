@@ -1,0 +1,503 @@
+/**
+ * The net engine: serve's connection protocol (protocol.ts) over node:net, on
+ * the listening socket listener.ts makes. Serves every option, fault modes,
+ * --delay and TCP included; --workers forks processes (start.ts).
+ *
+ * Over ~400 lines because handle() is one connection's state machine (framing,
+ * faults, backpressure, end reasons) kept in one closure per connection on
+ * purpose: node:net's per-socket callbacks share that state, and splitting it
+ * into objects cost a measurable share of one-shot throughput.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { nowUs } from '../clock.js';
+import { hasUnreadData, peerClosed } from '../socket/fd.js';
+import { removeSocketFile } from '../socket/socket-file.js';
+import { type Target, parseTarget } from '../socket/target.js';
+import { bindError, bindListener, setSocketGroup } from './listener.js';
+import { type ReadMode, SERVE_DEFAULTS } from './options.js';
+import {
+  type ConnEnd,
+  FD_CLEAR_MARGIN,
+  FD_WARN_MARGIN,
+  MAX_DELAYED,
+  ONESHOT_READ_SIZE,
+  REASON_NO_REQUEST_TEXT,
+  type ServeOptions,
+  type Server,
+  type ServerEvents,
+  currentReply,
+  drainAcceptQueue,
+  fdLimit,
+  fdPressureText,
+  openFds,
+  preview,
+  reasonIdle,
+  reasonMaxBytes,
+  reasonMaxConns,
+  reasonUnread,
+  withNewline,
+  withoutNewline,
+} from './protocol.js';
+
+/**
+ * The reference server. Emits one `connection` log per connection; never
+ * prints, never exits. Use startServer() to create and listen.
+ */
+export class UdsServer extends EventEmitter<ServerEvents> implements Server {
+  readonly engine = 'net' as const;
+  /** The net engine writes no log itself. */
+  readonly logDropped = 0;
+  readonly target: Target;
+  readonly options: ServeOptions;
+  private server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private nextId = 1;
+  private handled = 0;
+  private ownedPath?: { path: string; ino: number };
+  private closing?: Promise<void>;
+  private emfileWarned = false;
+  /** --reply with its newline (the reply rule), made once. */
+  private readonly fixedReply?: Buffer;
+  /** Open descriptors beyond our connections, and the soft limit (Linux; else Infinity). */
+  private fdBase = 0;
+  private fdLimit = Infinity;
+  /** Whether listen() replaced a stale socket file left by a dead server. */
+  replacedStale = false;
+
+  constructor(target: Target, options: ServeOptions = {}) {
+    super();
+    this.target = target;
+    this.options = options;
+    this.fixedReply = options.reply === undefined ? undefined : withNewline(options.reply);
+    this.server = this.attach(net.createServer());
+  }
+
+  /** Configure a net.Server (ours, or one received from another process) to serve. */
+  private attach(server: net.Server): net.Server {
+    // pauseOnConnect: nothing is read before handle() decides (the reset fault must not read).
+    // Both are plain properties of net.Server, set by its constructor options.
+    const cfg = server as net.Server & { pauseOnConnect: boolean; allowHalfOpen: boolean };
+    cfg.pauseOnConnect = true;
+    cfg.allowHalfOpen = true;
+    server.on('connection', (s: net.Socket) => this.handle(s));
+    const max = this.options.maxConns;
+    if (max !== undefined) {
+      server.maxConnections = max;
+      server.on('drop', () =>
+        this.log(this.nextId++, Date.now(), nowUs(), 0, 0, 0, undefined, undefined, 'over-max-conns', reasonMaxConns(max)),
+      );
+    }
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      // EMFILE/ENFILE on accept: libuv keeps the listener and retries; say so once per episode.
+      if (err.code === 'EMFILE' || err.code === 'ENFILE') return this.fdPressure(true);
+      this.emit('warning', `server error: ${err.message}`);
+    });
+    return server;
+  }
+
+  /** Number of connections currently open. */
+  get active(): number {
+    return this.sockets.size;
+  }
+
+  /** Bind and listen; handles stale files, refuses live servers and non-sockets. */
+  async listen(): Promise<{ replacedStale: boolean }> {
+    const t = this.target;
+    const backlog = this.options.backlog ?? SERVE_DEFAULTS.backlog;
+    const { fd, ownedPath, replacedStale, gid } = await bindListener(t, this.options);
+    this.ownedPath = ownedPath;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        this.server.removeListener('listening', onListening);
+        reject(bindError(err, t));
+      };
+      const onListening = () => {
+        this.server.removeListener('error', onError);
+        resolve();
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      // The backlog goes positionally: with { fd }, Node ignores options.backlog and listens with 511.
+      if (fd !== undefined) this.server.listen({ fd }, backlog);
+      else if (t.kind === 'tcp') this.server.listen({ host: t.host, port: t.port, backlog });
+    });
+    if (this.ownedPath && gid !== undefined) {
+      try {
+        await setSocketGroup(this.ownedPath.path, gid, t);
+      } catch (err) {
+        await this.close();
+        throw err;
+      }
+    }
+    this.replacedStale = replacedStale;
+    this.measureFds();
+    this.emit('listening', { target: this.address(), replacedStale });
+    return { replacedStale };
+  }
+
+  /** The listening net.Server, to hand to worker processes (child.send(msg, handle)). */
+  get listener(): net.Server {
+    return this.server;
+  }
+
+  /**
+   * Serve on a listening socket made by another process and received over IPC
+   * (serve --workers): the kernel spreads connections over every process that
+   * accepts on it. The received server is used as it is: listening again on
+   * its descriptor would register it twice with epoll (EEXIST). The socket
+   * file stays the owner's to remove.
+   */
+  adopt(listener: net.Server): void {
+    this.server = this.attach(listener);
+    this.measureFds();
+  }
+
+  /** The bound address as a target string (TCP port 0 resolved). */
+  address(): string {
+    const a = this.server.address();
+    if (this.target.kind === 'tcp' && a && typeof a === 'object') {
+      return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+    }
+    return this.target.display;
+  }
+
+  /**
+   * Stop accepting, let in-flight exchanges finish within graceTimeout, then
+   * destroy the rest and remove our own socket file. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // Clients whose connect() already succeeded may still sit in the kernel's
+      // accept queue; closing the listener would reset them. Unlink the path
+      // first (no new client can reach us), keep accepting until the queue has
+      // been quiet for a moment (bounded), then close the listener.
+      if (this.ownedPath) await removeSocketFile(this.ownedPath.path, this.ownedPath.ino);
+      const grace = this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
+      await drainAcceptQueue(() => this.nextId, grace, () => this.server.listening);
+      await new Promise<void>((resolve) => {
+        this.server.close(() => resolve());
+        const timer = setTimeout(() => {
+          for (const s of this.sockets) s.destroy();
+        }, grace);
+        timer.unref();
+        // Idle keep-alive and fault connections would hold close() for the full grace period.
+        for (const s of this.sockets) if ((s as SocketState).idleBetweenRequests) s.destroy();
+        if (this.sockets.size === 0) clearTimeout(timer);
+      });
+      this.emit('done');
+    })();
+    return this.closing;
+  }
+
+  /**
+   * libuv answers EMFILE on accept by accepting and closing the excess at once
+   * (its reserve-descriptor trick) without telling Node, so the server would
+   * shed connections silently. We watch our own count against the limit: warn
+   * once when it is reached, and say when descriptors are free again.
+   */
+  private fdPressure(hit: boolean): void {
+    const open = this.sockets.size + this.fdBase;
+    if (!this.emfileWarned && (hit || open >= this.fdLimit - FD_WARN_MARGIN)) {
+      this.emfileWarned = true;
+      this.emit('warning', fdPressureText(true, open, this.fdLimit));
+    } else if (this.emfileWarned && !hit && open < this.fdLimit - FD_CLEAR_MARGIN) {
+      this.emfileWarned = false;
+      this.emit('warning', fdPressureText(false, open, this.fdLimit));
+    }
+  }
+
+  private measureFds(): void {
+    this.fdLimit = fdLimit();
+    this.fdBase = openFds();
+  }
+
+  /** The net engine's log goes through its events: nothing to open. */
+  openLog(): void {}
+
+  private peerGone(socket: net.Socket): boolean {
+    if (this.target.kind === 'tcp') return false; // a FIN looks the same either way
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    return fd !== undefined && fd >= 0 && peerClosed(fd);
+  }
+
+  /** Destroy every open connection now (a second Ctrl-C); close() then completes at once. */
+  abort(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private log(
+    id: number,
+    wallStart: number,
+    start: number,
+    bytesIn: number,
+    bytesOut: number,
+    requests: number,
+    request: Buffer | undefined,
+    reply: Buffer | undefined,
+    end: ConnEnd,
+    reason?: string,
+  ): void {
+    if (this.listenerCount('connection') > 0) {
+      this.emit('connection', {
+        id,
+        at: new Date(wallStart).toISOString(),
+        bytesIn,
+        bytesOut,
+        requests,
+        request: preview(request),
+        reply: preview(reply),
+        durationUs: Math.round(nowUs() - start),
+        end,
+        ...(this.options.fault ? { fault: this.options.fault } : {}),
+        ...(reason ? { reason } : {}),
+      });
+    }
+  }
+
+  private handle(socket: net.Socket): void {
+    const o = this.options;
+    const id = this.nextId++;
+    const wallStart = Date.now();
+    const start = nowUs();
+    const st = socket as SocketState;
+    this.sockets.add(socket);
+    this.fdPressure(false);
+
+    let bytesIn = 0;
+    let bytesOut = 0;
+    let requests = 0;
+    let firstRequest: Buffer | undefined;
+    let lastReply: Buffer | undefined;
+    let end: ConnEnd | undefined;
+    let reason: string | undefined;
+    let pending: Buffer[] = [];
+    let pendingLen = 0;
+    let replied = false;
+    const timers: NodeJS.Timeout[] = [];
+    /** --keep-alive with --delay: the logs of requests whose reply waits for its time. */
+    const waiting: (() => void)[] = [];
+    const maxBytes = o.maxBytes ?? SERVE_DEFAULTS.maxBytes;
+    const idle = o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout;
+    const delay = o.delay ?? (o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
+    const readMode: ReadMode = o.read ?? 'once';
+
+    const setEnd = (e: ConnEnd, why?: string) => {
+      if (end === undefined) {
+        end = e;
+        reason = why;
+      }
+    };
+
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      setEnd(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 'client-reset' : 'error', err.code ?? err.message);
+    });
+    socket.on('close', () => {
+      for (const t of timers) clearTimeout(t);
+      this.sockets.delete(socket);
+      if (this.emfileWarned) this.fdPressure(false);
+      if (this.closing && end === undefined && !replied) setEnd('shutdown');
+      setEnd(replied ? 'closed' : 'client-closed');
+      // Requests whose delayed reply never went: logged unanswered, before the connection.
+      for (const unanswered of waiting.splice(0)) unanswered();
+      if (o.keepAlive) this.log(id, wallStart, start, bytesIn, bytesOut, requests, undefined, undefined, end!, reason);
+      else this.log(id, wallStart, start, bytesIn, bytesOut, requests, firstRequest, lastReply, end!, reason);
+      this.handled++;
+      if (o.count !== undefined && this.handled >= o.count) void this.close();
+    });
+    if (idle > 0) {
+      // Reading stops while replies wait untaken (see backpressure()), so a client that writes
+      // and never reads goes quiet too, and is ended here like one that sends nothing.
+      socket.setTimeout(idle, () => {
+        setEnd('idle-timeout', socket.writableLength > 0 ? reasonUnread(idle) : reasonIdle(idle));
+        socket.destroy();
+      });
+    }
+
+    // A client that writes requests and never reads its replies: stop reading from it until
+    // they are taken (drain), so what waits for it is one read's replies, not all it sends.
+    // Likewise with --delay, while MAX_DELAYED replies wait for their timers.
+    let held = false;
+    let delayed = 0;
+    const backlogged = () => socket.writableNeedDrain || delayed >= MAX_DELAYED;
+    const backpressure = () => {
+      if (!o.keepAlive || held || socket.destroyed || !backlogged()) return;
+      held = true;
+      socket.pause();
+    };
+    const release = () => {
+      if (!held || backlogged()) return;
+      held = false;
+      if (!socket.destroyed) socket.resume();
+    };
+    // Only keep-alive writes before the last reply (one-shot writes once, then ends).
+    if (o.keepAlive) socket.on('drain', release);
+
+    const reply = (request: Buffer): Buffer => {
+      const body = o.echo ? request : (this.fixedReply ?? currentReply());
+      return o.fault === 'no-newline' ? withoutNewline(body) : body;
+    };
+
+    const later = (fn: () => void) => {
+      if (delay <= 0) return fn();
+      delayed++;
+      const t = setTimeout(() => {
+        delayed--;
+        const k = timers.indexOf(t);
+        if (k >= 0) timers.splice(k, 1);
+        fn();
+        release();
+      }, delay);
+      timers.push(t);
+    };
+
+    /** --keep-alive: the log of request `seq`, to be called once with its reply (or none). */
+    const requestLogger = (request: Buffer, seq: number): ((reply?: Buffer) => void) | null => {
+      if (!o.keepAlive || this.listenerCount('request') === 0) return null;
+      const at = new Date().toISOString();
+      return (rep) =>
+        this.emit('request', { id, seq, at, bytesIn: request.length, bytesOut: rep?.length ?? 0, request: preview(request), reply: preview(rep) });
+    };
+
+    const respond = (request: Buffer, last: boolean) => {
+      requests++;
+      firstRequest ??= request;
+      const logRequest = requestLogger(request, requests);
+      const f = o.fault;
+      if (f === 'silent') {
+        st.idleBetweenRequests = true;
+        logRequest?.();
+        return;
+      }
+      if (logRequest && delay > 0) waiting.push(logRequest);
+      later(() => {
+        if (logRequest && delay > 0) waiting.splice(waiting.indexOf(logRequest), 1);
+        if (socket.destroyed) return logRequest?.();
+        if (f === 'close-without-reply') {
+          logRequest?.();
+          setEnd('closed', 'fault close-without-reply');
+          return void socket.end();
+        }
+        const body = reply(request);
+        logRequest?.(body);
+        lastReply = body;
+        bytesOut += body.length;
+        replied = true;
+        if (f === 'never-close') {
+          socket.write(body);
+          st.idleBetweenRequests = true;
+          backpressure();
+          return setEnd('left-open', 'fault never-close');
+        }
+        if (last) socket.end(body);
+        else {
+          socket.write(body);
+          st.idleBetweenRequests = pendingLen === 0;
+          backpressure();
+        }
+      });
+    };
+
+    const take = (): Buffer => {
+      const all = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLen);
+      pending = [];
+      pendingLen = 0;
+      return all;
+    };
+
+    let doneReading = false;
+    socket.on('data', (chunk: Buffer) => {
+      bytesIn += chunk.length;
+      if (doneReading) return; // one-shot: what follows the request is ignored, as a one-read server does
+      st.idleBetweenRequests = false;
+      if (!o.keepAlive && readMode === 'once') {
+        doneReading = true;
+        return respond(chunk.subarray(0, ONESHOT_READ_SIZE), true);
+      }
+      pending.push(chunk);
+      pendingLen += chunk.length;
+      if (o.keepAlive || readMode === 'line') {
+        let buf = take();
+        let nl: number;
+        // Pipelined lines in one chunk get their replies in one write.
+        socket.cork();
+        while ((nl = buf.indexOf(0x0a)) >= 0) {
+          const line = buf.subarray(0, nl + 1);
+          buf = buf.subarray(nl + 1);
+          if (!o.keepAlive) {
+            doneReading = true;
+            socket.uncork();
+            return respond(line, true);
+          }
+          respond(line, false);
+        }
+        socket.uncork();
+        backpressure();
+        if (buf.length > 0) {
+          pending.push(buf);
+          pendingLen = buf.length;
+        }
+      }
+      if (pendingLen > maxBytes) {
+        setEnd('max-bytes', reasonMaxBytes(maxBytes));
+        socket.destroy();
+      }
+    });
+    socket.on('end', () => {
+      // The client half-closed, or closed for good: Node cannot tell which.
+      if (socket.destroyed) return;
+      const holdsOpen = o.fault === 'never-close' || o.fault === 'silent';
+      if (doneReading) {
+        // The request was taken and its (maybe delayed) reply will close. Only a
+        // holding fault whose client is gone for good frees its slot now.
+        if (holdsOpen && this.peerGone(socket)) socket.end();
+        return;
+      }
+      doneReading = true;
+      // eof framing: the request is complete.
+      if (!o.keepAlive && readMode === 'eof' && pendingLen > 0) return respond(take(), true);
+      if (pendingLen > 0 && o.keepAlive) return respond(take(), true);
+      if (requests === 0) setEnd('client-closed', REASON_NO_REQUEST_TEXT);
+      // A holding fault keeps a half-closed client waiting (that is the fault), but
+      // a client that is gone for good must not hold a slot until --idle-timeout.
+      if (!holdsOpen || this.peerGone(socket)) socket.end();
+    });
+    if (o.fault === 'reset') {
+      setEnd('reset', 'fault reset');
+      return this.resetWhenRequestQueued(socket, delay, idle, (t) => timers.push(t));
+    }
+    socket.resume();
+  }
+
+  /**
+   * TCP has a real RST. A Unix socket has none: its peer sees ECONNRESET only when
+   * we close while its bytes sit unread in our receive queue. So the request is
+   * never read: wait until it is queued (peeked, not consumed), then close.
+   */
+  private resetWhenRequestQueued(socket: net.Socket, delay: number, idle: number, track: (t: NodeJS.Timeout) => void): void {
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const deadline = Date.now() + (idle > 0 ? idle : SERVE_DEFAULTS.idleTimeout);
+    const poll = () => {
+      if (socket.destroyed) return;
+      const queued = fd === undefined || fd < 0 ? true : hasUnreadData(fd);
+      if (!queued && Date.now() < deadline) return track(setTimeout(poll, 2));
+      const fire = () => (this.target.kind === 'tcp' ? socket.resetAndDestroy() : socket.destroy());
+      if (delay > 0) track(setTimeout(fire, delay));
+      else fire();
+    };
+    poll();
+  }
+
+}
+
+interface SocketState extends net.Socket {
+  idleBetweenRequests?: boolean;
+}
+
+/** Create a server on a target and start listening. */
+export async function startServer(target: Target | string, options: ServeOptions = {}): Promise<UdsServer> {
+  const t = typeof target === 'string' ? parseTarget(target) : target;
+  const server = new UdsServer(t, options);
+  await server.listen();
+  return server;
+}
