@@ -13,14 +13,12 @@
  * pending writes keep the process from exiting until the reader reads.
  */
 import { LineBytes, type LineWriter } from '../core/line-writer.js';
-import { LOG_BUFFER, type Put, nonBlockingPut, writeEnd } from '../core/serve/epoll/thread-log.js';
+import { LOG_BUFFER, PutQueue, nonBlockingPut } from '../core/serve/epoll/thread-log.js';
 
 type Stream = NodeJS.WritableStream & { writableLength?: number };
 
 /** Retry a write the reader had no room for this often. */
 const RETRY_MS = 20;
-/** A pipe takes a write of up to PIPE_BUF bytes whole: the engine threads' lines never land inside ours. */
-const PIPE_BUF = 4096;
 
 export class ServeLog {
   private readonly lines: LineBytes;
@@ -30,12 +28,8 @@ export class ServeLog {
   /** Lines dropped in all. */
   droppedTotal = 0;
   private failed = false;
-  /** Direct writes (fd mode): the writer, what waits for the reader, and the retry timer. */
-  private readonly put: Put | null = null;
-  private readonly maxWrite: number = PIPE_BUF;
-  private readonly queue: Buffer[] = [];
-  private headPos = 0;
-  private queued = 0;
+  /** Direct writes (fd mode): what waits for the reader (in writes that end at line ends), and the retry timer. */
+  private readonly out: PutQueue | null = null;
   private retry: NodeJS.Timeout | null = null;
   private readonly writeTurn = () => {
     this.scheduled = false;
@@ -53,14 +47,13 @@ export class ServeLog {
     if (fd !== undefined) {
       try {
         const w = nonBlockingPut(fd);
-        this.put = w.put;
-        this.maxWrite = w.shared ? PIPE_BUF : 1 << 20;
+        this.out = new PutQueue(w.put, w.shared);
       } catch {
-        this.put = null; // the stream, then
+        this.out = null; // the stream, then
       }
     }
     this.lines = new LineBytes((full) => this.send(full));
-    if (this.put === null) {
+    if (this.out === null) {
       stream.on('drain', () => {
         if (this.backlog() < LOG_BUFFER) this.noteDropped();
       });
@@ -73,51 +66,38 @@ export class ServeLog {
 
   /** Bytes written but not yet taken by the reader, and lines not yet written. */
   private backlog(): number {
-    return (this.put ? this.queued : (this.stream.writableLength ?? 0)) + this.lines.waiting;
+    return (this.out ? this.out.queued : (this.stream.writableLength ?? 0)) + this.lines.waiting;
   }
 
   private send(b: Buffer): void {
     if (this.failed) return;
-    if (!this.put) {
+    if (!this.out) {
       this.stream.write(b);
       return;
     }
-    this.queue.push(b);
-    this.queued += b.length;
+    this.out.push(b);
     this.writeQueue();
   }
 
   /** As much of the queue as the reader has room for; the rest is tried again in RETRY_MS. */
   private writeQueue(): void {
-    const put = this.put!;
-    while (this.queue.length > 0 && !this.failed) {
-      const b = this.queue[0];
-      while (this.headPos < b.length) {
-        const end = writeEnd(b, this.headPos, this.maxWrite);
-        let n: number;
-        try {
-          n = put(b, this.headPos, end - this.headPos);
-        } catch {
-          this.failed = true;
-          this.queue.length = 0;
-          this.queued = 0;
-          return;
-        }
-        if (n < 0) {
-          this.retry ??= setTimeout(() => {
-            this.retry = null;
-            this.writeQueue();
-          }, RETRY_MS);
-          return;
-        }
-        this.headPos += n;
-        this.queued -= n;
-      }
-      this.queue.shift();
-      this.headPos = 0;
+    if (this.failed) return;
+    let all: boolean;
+    try {
+      all = this.out!.flush();
+    } catch {
+      this.failed = true;
+      return;
+    }
+    if (!all) {
+      this.retry ??= setTimeout(() => {
+        this.retry = null;
+        this.writeQueue();
+      }, RETRY_MS);
+      return;
     }
     // Caught up: say what was dropped meanwhile.
-    if (this.dropped > 0 && !this.failed) this.noteDropped();
+    if (this.dropped > 0) this.noteDropped();
   }
 
   private schedule(): void {
@@ -163,7 +143,7 @@ export class ServeLog {
     const out = this.lines.take();
     if (out) this.send(out);
     if (this.failed) return true;
-    if (!this.put) {
+    if (!this.out) {
       if ((this.stream.writableLength ?? 0) === 0) return true;
       return new Promise((resolve) => {
         const done = (written: boolean) => {
@@ -177,18 +157,17 @@ export class ServeLog {
       });
     }
     const until = Date.now() + boundMs;
-    while (this.queued > 0 && !this.failed && Date.now() < until) {
+    while (this.out.queued > 0 && !this.failed && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 10));
       this.writeQueue();
     }
-    return this.queued === 0 || this.failed;
+    return this.out.queued === 0 || this.failed;
   }
 
   /** Give up on what the reader has not taken (after flush() timed out). */
   abandon(): void {
     this.failed = true;
-    this.queue.length = 0;
-    this.queued = 0;
+    this.out?.clear();
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
   }

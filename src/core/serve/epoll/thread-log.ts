@@ -115,13 +115,81 @@ export function writeEnd(b: Uint8Array, pos: number, max: number): number {
   return end > pos ? end : pos + max;
 }
 
+/**
+ * Whole-line buffers waiting for a reader, written through a Put that never
+ * waits, in writes that end at a line's end and fit one atomic pipe write
+ * where other writers share the descriptor. Used by the engine threads' log
+ * and by serve's own (the main thread's) log alike.
+ */
+export class PutQueue {
+  private readonly queue: Buffer[] = [];
+  /** Where the first buffer's unwritten bytes start. */
+  private headPos = 0;
+  /** Bytes not yet written. */
+  queued = 0;
+  /** Largest single write: PIPE_BUF for pipes and sockets (shared with other writers), else any. */
+  private readonly maxWrite: number;
+
+  constructor(
+    private readonly put: Put,
+    shared: boolean,
+  ) {
+    this.maxWrite = shared ? PIPE_BUF : 1 << 20;
+  }
+
+  push(b: Buffer): void {
+    this.queue.push(b);
+    this.queued += b.length;
+  }
+
+  /**
+   * As much as the reader has room for: true once everything is written,
+   * false while the reader is behind (the rest waits). What put throws is
+   * thrown, with the queue emptied: that log has ended.
+   */
+  flush(): boolean {
+    while (this.queue.length > 0) {
+      const b = this.queue[0];
+      while (this.headPos < b.length) {
+        const end = writeEnd(b, this.headPos, this.maxWrite);
+        let n: number;
+        try {
+          n = this.put(b, this.headPos, end - this.headPos);
+        } catch (err) {
+          this.clear();
+          throw err;
+        }
+        if (n < 0) return false;
+        this.headPos += n;
+        this.queued -= n;
+      }
+      this.queue.shift();
+      this.headPos = 0;
+    }
+    return true;
+  }
+
+  /** Lines still waiting (the newlines not yet written). */
+  linesWaiting(): number {
+    let lines = 0;
+    for (let k = 0; k < this.queue.length; k++) {
+      const b = this.queue[k];
+      for (let p = k === 0 ? this.headPos : 0; p < b.length; p++) if (b[p] === NL) lines++;
+    }
+    return lines;
+  }
+
+  clear(): void {
+    this.queue.length = 0;
+    this.queued = 0;
+    this.headPos = 0;
+  }
+}
+
 export class ThreadLog {
   private readonly lines: LineBytes;
-  /** Full buffers handed over by `lines`, not yet written; the first from `headPos` on. */
-  private readonly queue: Buffer[] = [];
-  private headPos = 0;
-  /** Bytes in `queue` not yet written. */
-  private queued = 0;
+  /** Full buffers handed over by `lines`, not yet written. */
+  private readonly out: PutQueue;
   /** When the oldest line not yet written was rendered (performance.now()); -1: none waiting. */
   private since = -1;
   private readonly reader: RecordReader;
@@ -132,9 +200,6 @@ export class ThreadLog {
   private dropped = 0;
   /** Not before then (performance.now()) after a write the reader had no room for. */
   private retryAt = 0;
-  /** Largest single write: PIPE_BUF for pipes and sockets (shared with other writers), else any. */
-  private readonly maxWrite: number;
-  private readonly put: Put;
   private ownFd: number;
   private readonly renderers: LogRenderers;
   /** One entry of each kind, reused: renderers read it during the call and keep nothing of it. */
@@ -168,20 +233,16 @@ export class ThreadLog {
     const r = this.renderers;
     this.renderOne = (log) => r.connection(log, this.lines);
     this.renderRequest = r.request ? (log) => r.request!(log, this.lines) : undefined;
-    this.lines = new LineBytes((full) => {
-      this.queue.push(full);
-      this.queued += full.length;
-    });
+    this.lines = new LineBytes((full) => this.out.push(full));
     this.openBy = now + LOG_HOLD_MS;
     const w = nonBlockingPut(fd);
-    this.put = w.put;
+    this.out = new PutQueue(w.put, w.shared);
     this.ownFd = w.own;
-    this.maxWrite = w.shared ? PIPE_BUF : 1 << 20;
   }
 
   /** Bytes rendered and not yet written. */
   get backlog(): number {
-    return this.queued + this.lines.waiting;
+    return this.out.queued + this.lines.waiting;
   }
 
   /**
@@ -232,15 +293,15 @@ export class ThreadLog {
     }
     this.takeLines();
     this.writeQueue();
-    if (this.queued > 0) this.retryAt = now + RETRY_MS;
-    if (this.queued === 0 && this.dropped > 0 && !this.failed) {
+    if (this.out.queued > 0) this.retryAt = now + RETRY_MS;
+    if (this.out.queued === 0 && this.dropped > 0 && !this.failed) {
       // Caught up after dropping: say so now, not only when the next line comes.
       this.noteDropped();
       this.takeLines();
       this.writeQueue();
     }
     // Looked at again in WRITE_MS while lines or the note of dropped ones wait for the reader.
-    this.since = !this.failed && (this.queued > 0 || this.dropped > 0) ? now : -1;
+    this.since = !this.failed && (this.out.queued > 0 || this.dropped > 0) ? now : -1;
   }
 
   /**
@@ -256,16 +317,8 @@ export class ThreadLog {
       Atomics.wait(sleeper, 0, 0, 5);
       this.write(performance.now(), true);
     }
-    if (!this.failed && this.since >= 0) {
-      let lost = 0;
-      for (let k = 0; k < this.queue.length; k++) {
-        const b = this.queue[k];
-        for (let p = k === 0 ? this.headPos : 0; p < b.length; p++) if (b[p] === NL) lost++;
-      }
-      Atomics.add(this.ctl, C_LOG_DROPPED, lost);
-    }
-    this.queue.length = 0;
-    this.queued = 0;
+    if (!this.failed && this.since >= 0) Atomics.add(this.ctl, C_LOG_DROPPED, this.out.linesWaiting());
+    this.out.clear();
     if (this.ownFd >= 0) {
       try {
         closeSync(this.ownFd);
@@ -278,36 +331,19 @@ export class ThreadLog {
 
   private takeLines(): void {
     const last = this.lines.take();
-    if (last) {
-      this.queue.push(last);
-      this.queued += last.length;
-    }
+    if (last) this.out.push(last);
   }
 
-  /** As much of the queue as the reader has room for, in writes that end at a line's end and fit maxWrite. */
+  /** As much of the queue as the reader has room for; the rest waits for the next turn. */
   private writeQueue(): void {
-    while (this.queue.length > 0 && !this.failed) {
-      const b = this.queue[0];
-      while (this.headPos < b.length) {
-        const end = writeEnd(b, this.headPos, this.maxWrite);
-        let n: number;
-        try {
-          n = this.put(b, this.headPos, end - this.headPos);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          this.failed = true;
-          this.queue.length = 0;
-          this.queued = 0;
-          // A reader that went away (EPIPE) is not news; anything else is.
-          if (code !== 'EPIPE') this.warn(`the connection log could not be written (${code ?? (err as Error).message}); connections are no longer logged`);
-          return;
-        }
-        if (n < 0) return; // the reader is behind: the rest waits
-        this.headPos += n;
-        this.queued -= n;
-      }
-      this.queue.shift();
-      this.headPos = 0;
+    if (this.failed) return;
+    try {
+      this.out.flush();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      this.failed = true;
+      // A reader that went away (EPIPE) is not news; anything else is.
+      if (code !== 'EPIPE') this.warn(`the connection log could not be written (${code ?? (err as Error).message}); connections are no longer logged`);
     }
   }
 }
