@@ -10,6 +10,7 @@ import { type ErrorCode, fromConnectErrno } from '../errors.js';
 import type { Target } from '../target.js';
 import { encodeHistogram, recordingHistogram } from './histogram.js';
 import { errnoName } from '../ffi.js';
+import { reconnectDelay } from '../backoff.js';
 import { threadCpuMs } from './syscalls.js';
 import type { BenchMode } from './types.js';
 
@@ -104,20 +105,6 @@ export type WorkerMessage =
   | { type: 'fatal'; code: ErrorCode; message: string }
   | TickMessage
   | DoneMessage;
-
-/**
- * Persistent mode, both engines: after a failed attempt to reopen a connection
- * the slot waits before the next one, doubling from RECONNECT_FIRST_MS up to
- * RECONNECT_MAX_MS, so a dead server costs a few attempts a second per
- * connection, not a spinning CPU; a connection that opens resets it.
- */
-export const RECONNECT_FIRST_MS = 10;
-export const RECONNECT_MAX_MS = 250;
-
-/** The wait before the next reconnect attempt after `failures` failed ones in a row. */
-export function reconnectDelay(failures: number): number {
-  return Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** Math.max(0, Math.min(16, failures - 1)));
-}
 
 /** CPU time over wall time, percent of one core: one thread cannot use more than 100% (rounding aside). */
 export function threadPercent(cpuMs: number, wallMs: number): number {
