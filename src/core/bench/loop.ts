@@ -45,7 +45,7 @@ export class LoadLoop extends SlotBook {
   /** One more measured request may start (the --requests budget is shared by the workers). */
   private claim(): boolean {
     const limit = this.cfg.requests;
-    if (limit === 0 || !this.measuring) return true;
+    if (limit === null || !this.measuring) return true;
     if (Atomics.add(this.ctl, CTL_CLAIMED, 1) < limit) return true;
     this.stopping = true;
     return false;
@@ -164,7 +164,7 @@ export class LoadLoop extends SlotBook {
     this.tStart = await this.io.waitGo();
     this.started = true;
     this.tMeasure = this.tStart + cfg.warmupMs;
-    this.tEnd = cfg.durationMs < 0 ? Infinity : this.tMeasure + cfg.durationMs;
+    this.tEnd = cfg.durationMs === null ? Infinity : this.tMeasure + cfg.durationMs;
     const sch = this.openLoop ? new OpenLoopSchedule(this.tStart + cfg.phaseMs, cfg.rate) : null;
 
     // Wait for the common start, so all workers begin together.

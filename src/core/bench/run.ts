@@ -232,24 +232,15 @@ async function drive(
 
   for (let w = 0; w < workers; w++) {
     const slots = Math.floor(C / workers) + (w < C % workers ? 1 : 0);
+    const { engine: _asked, workers: _workers, connections: _connections, rate: _rate, ...shared } = plan;
     const cfg: WorkerConfig = {
+      ...shared,
       index: w,
       engine,
       target,
-      mode: plan.mode,
       slots,
-      pipeline: plan.pipeline,
-      payload: plan.payload,
-      until: plan.until,
-      expect: plan.expect,
-      timeoutMs: plan.timeoutMs,
-      connectTimeoutMs: plan.connectTimeoutMs,
-      halfClose: plan.halfClose,
       rate: plan.rate ? (plan.rate * slots) / C : 0,
       phaseMs: plan.rate ? (1000 / plan.rate) * w : 0,
-      warmupMs: plan.warmupMs,
-      durationMs: plan.durationMs ?? -1,
-      requests: plan.requests ?? 0,
       shareIntervals: workers > 1,
       control,
       live: liveBuffer,

@@ -5,14 +5,14 @@
  */
 import { escapeText } from '../escape.js';
 import type { Histogram } from 'hdr-histogram-js';
-import { type EndRule, formatEndRule } from '../end-rule.js';
+import { formatEndRule } from '../end-rule.js';
 import { type ErrorCode, fromConnectErrno } from '../errors.js';
 import type { Target } from '../target.js';
 import { encodeHistogram, recordingHistogram } from './histogram.js';
 import { errnoName } from '../ffi.js';
 import { reconnectDelay } from '../backoff.js';
 import { threadCpuMs } from './syscalls.js';
-import type { BenchMode } from './types.js';
+import type { BenchPlan } from './options.js';
 
 /** Control words shared with the main thread (Int32Array over a SharedArrayBuffer). */
 export const CTL_STOP = 0;
@@ -26,35 +26,29 @@ export const ABORT = 2;
 /** A TCP target carries the address the main thread resolved, so workers do no DNS. */
 export type WorkerTarget = Target & { address?: string; family?: 4 | 6 };
 
-export interface WorkerConfig {
+/**
+ * What a worker thread is given: the run's plan as planBench() made it (a new bench
+ * option added there reaches the loop as is), with this worker's share of it.
+ */
+export type WorkerConfig = Omit<BenchPlan, 'engine' | 'workers' | 'connections' | 'rate' | 'payload' | 'expect'> & {
   index: number;
   engine: 'epoll' | 'net';
   target: WorkerTarget;
-  mode: BenchMode;
   /** Connections (persistent) or concurrent requests (oneshot) of this worker. */
   slots: number;
-  pipeline: number;
-  payload: Uint8Array;
-  until: EndRule;
-  expect: Uint8Array | null;
-  timeoutMs: number;
-  connectTimeoutMs: number;
-  halfClose: boolean;
   /** This worker's share of --rate (requests/s); 0: closed loop. */
   rate: number;
   /** Offset of this worker's schedule, so the workers' requests interleave. */
   phaseMs: number;
-  warmupMs: number;
-  /** -1: no time limit. */
-  durationMs: number;
-  /** 0: no request limit (else shared through CTL_CLAIMED). */
-  requests: number;
+  /** A Buffer in the plan; a worker receives its bytes. */
+  payload: Uint8Array;
+  expect: Uint8Array | null;
   /** Send each second's histogram (several workers: the main thread merges them); else only its percentiles. */
   shareIntervals: boolean;
   control: SharedArrayBuffer;
   /** Running totals for the live progress: LIVE_WORDS float64 per worker, at index * LIVE_WORDS. */
   live: SharedArrayBuffer;
-}
+};
 
 /** The live words of a worker: measured ok and measured errors so far. */
 export const LIVE_OK = 0;
