@@ -32,10 +32,12 @@ export class LoadLoop extends SlotBook {
     super(cfg);
   }
 
-  /** Wait for the transport's events (at most `waitMs`), then scan if one is due. */
-  private async poll(waitMs: number): Promise<void> {
-    const p = this.t.poll(Math.max(0, waitMs));
-    if (p !== undefined) await p;
+  /**
+   * After the transport's wait: the clock, and a scan when one is due. (The wait itself is
+   * `const p = this.t.poll(ms); if (p) await p;` at each call site: a synchronous transport
+   * costs no promise per wait.)
+   */
+  private afterPoll(): void {
     this.now = performance.now();
     if (this.now >= this.nextScan || this.now >= this.nextWake) this.scan();
   }
@@ -68,7 +70,9 @@ export class LoadLoop extends SlotBook {
         };
         break;
       }
-      await this.poll(Math.min(MAX_WAIT_MS, this.nextWake - this.now, this.nextScan - this.now));
+      const p = this.t.poll(Math.max(0, Math.min(MAX_WAIT_MS, this.nextWake - this.now, this.nextScan - this.now)));
+      if (p !== undefined) await p;
+      this.afterPoll();
     }
     return this.fatal === null;
   }
@@ -168,7 +172,11 @@ export class LoadLoop extends SlotBook {
     const sch = this.openLoop ? new OpenLoopSchedule(this.tStart + cfg.phaseMs, cfg.rate) : null;
 
     // Wait for the common start, so all workers begin together.
-    while ((this.now = performance.now()) < this.tStart) await this.poll(Math.min(MAX_WAIT_MS, this.tStart - this.now));
+    while ((this.now = performance.now()) < this.tStart) {
+      const p = this.t.poll(Math.min(MAX_WAIT_MS, this.tStart - this.now));
+      if (p !== undefined) await p;
+      this.afterPoll();
+    }
     if (this.now >= this.tMeasure) this.beginMeasuring();
     if (!this.openLoop) {
       for (let i = 0; i < S; i++) this.enqueue(i, this.persistent ? this.K : 1);
@@ -205,7 +213,9 @@ export class LoadLoop extends SlotBook {
         if (sch) until = Math.min(until, sch.nextAt());
       }
       if (!this.measuring) until = Math.min(until, this.tMeasure);
-      await this.poll(until - this.now);
+      const p = this.t.poll(Math.max(0, until - this.now));
+      if (p !== undefined) await p;
+      this.afterPoll();
     }
 
     this.now = performance.now();
