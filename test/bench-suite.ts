@@ -13,7 +13,7 @@ import type { BenchOptions, BenchResult } from '../src/core/bench/types.js';
 import { UdsError } from '../src/core/errors.js';
 import { rmSync } from 'node:fs';
 import { type Spawned, killChildren, spawnChild, waitForOutput } from './helpers/children.js';
-import { makeStaleSocket } from './helpers/peers.js';
+import { makeStaleSocket, startLateAcceptListener } from './helpers/peers.js';
 import { serve } from './helpers/servers.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 
@@ -320,6 +320,16 @@ describe(`bench (${engine} engine)`, () => {
     expect(r.errors).toEqual([]);
     expect(srv.connections()).toBe(500);
     expect(r.requests.ok).toBeGreaterThan(0);
+  });
+
+  it('a full listen backlog is retried (connectRetries, no error) until the server accepts', async () => {
+    const path = join(tmpDir('udsctl-b-'), 'late.sock');
+    // Full for longer than a worker takes to start on a loaded machine, well within the connect timeout.
+    await startLateAcceptListener(path, 2_000);
+    const r = await runBench(base({ target: path, engine, mode: 'persistent', connections: 2, requests: 20, connectTimeout: 10_000 }));
+    expect(r.errors).toEqual([]);
+    expect(r.requests.ok).toBe(20);
+    expect(r.connectRetries).toBeGreaterThan(0);
   });
 
   it('TCP targets', async () => {

@@ -38,7 +38,7 @@ export class LoadLoop extends SlotBook {
    * costs no promise per wait.)
    */
   private afterPoll(): void {
-    this.now = performance.now();
+    // The transport set `now` when its wait ended.
     if (this.now >= this.nextScan || this.now >= this.nextWake) this.scan();
   }
 

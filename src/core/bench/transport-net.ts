@@ -32,6 +32,7 @@ export class NetTransport implements Transport {
     this.immediate = undefined;
     const r = this.resolveWait;
     this.resolveWait = null;
+    this.on.now = performance.now();
     r?.();
   };
 
@@ -128,6 +129,7 @@ export class NetTransport implements Transport {
     if (this.woken) {
       // Events came while the loop was busy (only the event loop delivers them, so this cannot spin).
       this.woken = false;
+      this.on.now = performance.now();
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {

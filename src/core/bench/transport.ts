@@ -37,7 +37,8 @@ export interface Transport {
   /**
    * Wait up to `timeoutMs` for events and report them. A transport that waits
    * synchronously (epoll) returns undefined; one driven by Node's event loop returns
-   * a promise that settles at its first event or the timeout.
+   * a promise that settles at its first event or the timeout. Either sets the events' `now`
+   * when the wait ends.
    */
   poll(timeoutMs: number): Promise<void> | undefined;
   /** Close everything; the transport is not used again. */
