@@ -107,7 +107,7 @@ export class LoadLoop extends SlotBook {
       }
     }
     // Slots queued while starting these (none today) would be past n: keep them.
-    this.readyQ.copyWithin(0, n, this.readyN);
+    if (this.readyN > n) this.readyQ.copyWithin(0, n, this.readyN);
     this.readyN -= n;
   }
 
