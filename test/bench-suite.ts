@@ -251,6 +251,31 @@ describe(`bench (${engine} engine)`, () => {
     expect((c.REFUSED ?? 0) + (c.NOT_FOUND ?? 0)).toBeLessThan(C * 3.5 * 30);
   });
 
+  it('oneshot, a server that dies mid-run: each slot backs off after a failed connect as reconnects do (no 1 ms spin)', async () => {
+    const path = join(tmpDir('udsctl-b-'), 'dying.sock');
+    const child = await childLineServer(path);
+    const C = 2;
+    const r = await runBench(
+      base({
+        target: path,
+        engine,
+        mode: 'oneshot',
+        until: { kind: 'line' },
+        connections: C,
+        duration: 2_500,
+        onTick: (t) => {
+          if (t.last.second === 0) child.child.kill('SIGKILL');
+        },
+      }),
+    );
+    const c = codes(r);
+    expect(r.requests.ok).toBeGreaterThan(0);
+    expect(c.REFUSED).toBeGreaterThan(0);
+    // 10 ms doubling to 250 ms: about ten attempts per slot in the dead 1.5 s; a 1 ms pause made hundreds.
+    expect(c.REFUSED).toBeLessThan(C * 2.5 * 30);
+    expect(r.requests.total).toBe(r.requests.ok + r.requests.errors);
+  });
+
   it('short runs against a fast server: each worker under 100% of its core, no generator-bound alarm', async () => {
     const path = join(tmpDir('udsctl-b-'), 'fast.sock');
     await childLineServer(path);
