@@ -6,7 +6,7 @@
 //
 //   node perf/startup.mjs [--runs 60] [--json]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,11 +57,13 @@ c.on('data', (d) => process.stdout.write(d));
     }
     log(`startup: no hyperfine, an interleaved loop of ${runs} runs each`);
     const times = [[], []];
+    // /dev/null write-only, as a shell's >/dev/null.
+    const devnull = openSync('/dev/null', 'w');
     for (let i = 0; i < runs + 5; i++) {
       for (const k of i % 2 ? [1, 0] : [0, 1]) {
         const [cmd, ...rest] = commands[k].split(' ');
         const t0 = process.hrtime.bigint();
-        spawnSync(cmd, rest, { stdio: 'ignore', timeout: 10_000 });
+        spawnSync(cmd, rest, { stdio: ['ignore', devnull, 'ignore'], timeout: 10_000 });
         if (i >= 5) times[k].push(Number(process.hrtime.bigint() - t0) / 1e6); // the first 5: warm-up
       }
     }

@@ -10,7 +10,7 @@ import { END_RULE_HELP } from './core/end-rule.js';
 import { DEFAULT_MAX_REPLY } from './core/exchange.js';
 import { UdsError } from './core/errors.js';
 import { escapeText } from './core/escape.js';
-import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES } from './core/serve-options.js';
+import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES } from './core/serve/options.js';
 import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js';
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
 import { processIo } from './io.js';
@@ -121,9 +121,9 @@ Examples:
       .addOption(new Option('-c, --count <n>', 'exit after N connections').argParser(intOption('--count', 1)))
       .addOption(new Option('--max-conns <n>', 'connections open at once; the excess are accepted and closed at once, and logged').argParser(intOption('--max-conns', 1)))
       .addOption(new Option('--max-bytes <size>', 'largest request; a client sending more is disconnected, and logged').default(SERVE_DEFAULTS.maxBytes, '1MiB').argParser(sizeOption('--max-bytes', 1)))
-      .addOption(new Option('--idle-timeout <duration>', 'close a connection idle this long (0: never)').default(SERVE_DEFAULTS.idleTimeout, '60s').argParser(durationOption('--idle-timeout')))
+      .addOption(new Option('--idle-timeout <duration>', 'close a connection idle this long: nothing received, or replies left untaken (0: never)').default(SERVE_DEFAULTS.idleTimeout, '60s').argParser(durationOption('--idle-timeout')))
       .addOption(new Option('--backlog <n>', 'listen(2) backlog').default(SERVE_DEFAULTS.backlog).argParser(intOption('--backlog', 1)))
-      .addOption(new Option('--grace <duration>', 'on SIGINT/SIGTERM, how long in-flight connections may finish').default(SERVE_DEFAULTS.graceTimeout, '5s').argParser(durationOption('--grace')))
+      .addOption(new Option('--grace <duration>', 'on SIGINT/SIGTERM/SIGHUP, how long in-flight connections may finish').default(SERVE_DEFAULTS.graceTimeout, '5s').argParser(durationOption('--grace')))
       .addOption(new Option('-w, --workers <n>', 'epoll engine: threads serving the socket; net engine: processes accepting on it (this one and N-1 forked copies)').default(1).argParser(intOption('--workers', 1, 64)))
       .addOption(new Option('--engine <engine>', 'epoll: epoll and raw sockets in worker threads (Linux, fastest); net: node:net (faults, --delay, TCP); auto: epoll when it can serve the options').choices(SERVE_ENGINES).default('auto'))
       .option('--json', 'log JSON lines (one per connection) on stderr')
@@ -136,7 +136,7 @@ ${FAULTS.map((f) => `  ${f.padEnd(20)} ${FAULT_HELP[f]}`).join('\n')}
 
 A stale socket file (no listener) is replaced and reported; a path where a
 server listens is refused (exit 11); a file, directory or symlink is never
-deleted (exit 11). SIGINT/SIGTERM: stop accepting, finish in-flight exchanges
+deleted (exit 11). SIGINT/SIGTERM/SIGHUP: stop accepting, finish in-flight exchanges
 within --grace, remove the socket file, exit 0.
 
 Examples:
@@ -211,7 +211,7 @@ Examples:
       .addOption(new Option('-n, --requests <n>', 'stop after N measured requests').argParser(intOption('--requests', 1, 2 ** 31 - 1)))
       .addOption(new Option('-w, --warmup <duration>', 'unmeasured load before the measured run').default(BENCH_DEFAULTS.warmup, '0s').argParser(durationOption('--warmup')))
       .option('--payload <text>', 'request to send (escapes like \\n understood; persistent with --until line: a missing newline is added)', undefined)
-      .addOption(new Option('-s, --size <bytes>', 'send requests of this many bytes (x..x and a newline) instead of --payload').argParser(sizeOption('--size', 1, MAX_BENCH_SIZE)))
+      .addOption(new Option('-s, --size <bytes>', 'send requests of this many bytes (x..x and a newline) instead of --payload; at most 64MiB').argParser(sizeOption('--size', 1, MAX_BENCH_SIZE)))
       .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP} (default: eof for oneshot, line for persistent)`).argParser(untilOption))
       .option('-e, --expect <text>', 'each reply must contain TEXT (escapes understood); others count as MISMATCH errors')
       .option(LITERAL_FLAG, 'take --payload and --expect as written: no escapes')

@@ -1,38 +1,41 @@
 /**
  * udsctl as a library: the same core the commands use.
  *
- *   import { exchange, startServer } from 'udsctl';
+ *   import { exchange, startServe } from 'udsctl';
  *   const rec = await exchange('/tmp/odc_ws.sock', { payload: Buffer.from('hi') });
  */
 export { UdsError, isUdsError, ERROR_CODES, type ErrorCode } from './core/errors.js';
-export { parseTarget, describeTarget, UNIX_PATH_MAX, type Target } from './core/target.js';
+export { parseTarget, describeTarget, UNIX_PATH_MAX, type Target } from './core/socket/target.js';
 export { parseDuration, formatDuration, MAX_DURATION_MS } from './core/duration.js';
 export { parseEndRule, formatEndRule, findReplyEnd, ReplyEndScanner, type EndRule } from './core/end-rule.js';
 export { unescapeText, parseHex, parseMessage, escapeText, type EscapeOptions } from './core/escape.js';
-export { openConnection, type ConnectOptions } from './core/connect.js';
+export { openConnection, type ConnectOptions } from './core/socket/connect.js';
 export {
   exchange,
   DEFAULT_MAX_REPLY,
+  type PayloadSource,
   type ExchangeOptions,
   type ExchangeRecord,
   type ExchangeEnd,
   type ExchangeTimings,
 } from './core/exchange.js';
+export { startServe, createServe, chooseEngine, type StartServeOptions } from './core/serve/start.js';
+export { startServer, UdsServer } from './core/serve/engine-net.js';
 export {
-  startServer,
-  UdsServer,
   defaultReply,
-  FAULTS,
-  FAULT_HELP,
-  READ_MODES,
-  type Fault,
+  CONN_ENDS,
+  type ConnEnd,
+  type Server,
+  type EngineName,
   type ServeOptions,
   type ConnectionLog,
-} from './core/server.js';
-export { inspectSocketFile, removeSocketFile, type SocketFileState } from './core/socket-file.js';
-export { EpollServer, startEpollServer, epollUnsupported, type EpollServeOptions } from './core/serve-epoll/server.js';
-export { SERVE_ENGINES, type ServeEngine, type ThreadLogSpec } from './core/serve-epoll/shared.js';
-export type { ConnectionRenderer } from './core/serve-epoll/thread-log.js';
+  type RequestLog,
+} from './core/serve/protocol.js';
+export { FAULTS, FAULT_HELP, READ_MODES, SERVE_ENGINES, type Fault, type ServeEngine } from './core/serve/options.js';
+export { inspectSocketFile, removeSocketFile, type SocketFileState } from './core/socket/socket-file.js';
+export { EpollServer, startEpollServer, epollUnsupported, type EpollServeOptions } from './core/serve/epoll/server.js';
+export type { ThreadLogSpec } from './core/serve/epoll/shared.js';
+export type { ConnectionRenderer, LogRenderers } from './core/serve/epoll/thread-log.js';
 export type { LineWriter } from './core/line-writer.js';
 
 export {
@@ -110,4 +113,4 @@ export {
   type Identity,
   type UnixSocketEntry,
   type ProcessInfo,
-} from './core/unix-info.js';
+} from './core/socket/unix-info.js';

@@ -8,6 +8,11 @@ export interface Io {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   /**
+   * The fd behind `stdin` (0 for the process's): a command may read it itself
+   * (send streams it through reused buffers) without building process.stdin.
+   */
+  stdinFd?: number;
+  /**
    * Set by a command whose stdout never took its last write (a reader that
    * stopped reading): the pending write would keep the process alive, so the
    * CLI exits without waiting for it.
@@ -23,6 +28,7 @@ export const processIo = (): Io => ({
     return process.stdin;
   },
   env: process.env,
+  stdinFd: 0,
 });
 
 /** Write and wait until the stream took it (so a following exit loses nothing). */

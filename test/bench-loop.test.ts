@@ -6,14 +6,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { BACKLOG_FIRST_MS, BACKLOG_MAX_MS, RECONNECT_FIRST_MS, RECONNECT_MAX_MS, backlogDelay, reconnectDelay } from '../src/core/backoff.js';
+import { BACKLOG_FIRST_MS, BACKLOG_MAX_MS, RECONNECT_FIRST_MS, RECONNECT_MAX_MS, backlogDelay, reconnectDelay } from '../src/core/socket/backoff.js';
 import { LoadLoop, type LoopIo } from '../src/core/bench/loop.js';
 import { OpenLoopSchedule } from '../src/core/bench/schedule.js';
 import { BACKOFF, DONE, FREE, OPEN, SlotBook } from '../src/core/bench/slots.js';
 import type { Transport, TransportEvents } from '../src/core/bench/transport.js';
 import { CTL_WORDS, type DoneMessage, LIVE_WORDS, type WorkerConfig, type WorkerMessage, type WorkerTarget } from '../src/core/bench/worker-stats.js';
 import { type ErrorCode, codeOfErrno, fromConnectErrno } from '../src/core/errors.js';
-import { parseTarget } from '../src/core/target.js';
+import { parseTarget } from '../src/core/socket/target.js';
 
 type ConnectResult = 'ok' | 'pending' | ErrorCode;
 

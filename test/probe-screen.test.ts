@@ -15,7 +15,7 @@ import { type ProbeFlags, runProbe } from '../src/commands/probe.js';
 import { parseEndRule } from '../src/core/end-rule.js';
 import { escapeText } from '../src/core/escape.js';
 import { DEFAULT_PROBE_PAYLOAD, PROBE_DEFAULTS, probeAll } from '../src/core/probe.js';
-import { parseTarget } from '../src/core/target.js';
+import { parseTarget } from '../src/core/socket/target.js';
 import type { Io } from '../src/io.js';
 import { probeRunHuman } from '../src/render/probe.js';
 import { killAll, runCli } from './helpers/run-cli.js';

@@ -5,7 +5,7 @@
 import { Chalk } from 'chalk';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ConnectionLog } from '../src/core/server.js';
+import type { ConnectionLog } from '../src/core/serve/protocol.js';
 import { Writable } from 'node:stream';
 import { type LineWriter, lineBuffer } from '../src/io.js';
 import { connectionJsonRenderer, connectionLineRenderer } from '../src/render/serve.js';

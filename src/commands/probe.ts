@@ -6,7 +6,7 @@ import { UdsError } from '../core/errors.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, probeAll } from '../core/probe.js';
 import { compileLinearRegex } from '../core/regex.js';
-import { parseTarget } from '../core/target.js';
+import { parseTarget } from '../core/socket/target.js';
 import { type Io, stdoutColumns, writeAll } from '../io.js';
 import { probeNagios, probeRunHuman, probeRunToJson } from '../render/probe.js';
 import { errColor } from '../render/style.js';

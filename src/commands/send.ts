@@ -1,10 +1,11 @@
-import { fstatSync, readFileSync, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
+import { isatty } from 'node:tty';
+import { PooledFdReader } from '../core/fd-reader.js';
 import { type EndRule } from '../core/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
-import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from '../core/exchange.js';
-import { parseTarget } from '../core/target.js';
+import { DEFAULT_MAX_REPLY, type ExchangeRecord, type PayloadSource, exchange } from '../core/exchange.js';
+import { parseTarget } from '../core/socket/target.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { type Io, writeAll } from '../io.js';
 import { exchangeTimeline, exchangeToJson } from '../render/exchange.js';
@@ -32,7 +33,7 @@ export const SEND_DEFAULTS = { timeout: 5_000, connectTimeout: 5_000, until: 'eo
 /** With --hex or --escapes a message from stdin is read whole to be decoded: at most this much of it. */
 export const MAX_DECODED_STDIN = 16 * 1024 * 1024;
 
-/** How long stdout may take the last of a streamed reply after the exchange ended. */
+/** How long stdout may take the last of its output after the deadline (before it, the deadline's rest). */
 const STDOUT_GRACE_MS = 100;
 
 /**
@@ -41,10 +42,6 @@ const STDOUT_GRACE_MS = 100;
  */
 export async function runSend(targetSpec: string, message: string | undefined, flags: SendFlags, io: Io): Promise<number> {
   const target = parseTarget(targetSpec);
-  if (io.stdout === process.stdout && stdoutIsClosed()) {
-    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output is closed; the reply would be lost (to discard it: >/dev/null)\n`);
-    return EXIT.INTERNAL;
-  }
   const { payload, stream, cleanup } = await messageSource(message, flags, io);
   const stdout = io.stdout as NodeJS.WritableStream & { writableLength?: number };
 
@@ -65,17 +62,21 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   }
 
   let status = record.ok ? EXIT.OK : exitStatusFor(record.error?.code);
-  if (flags.json) {
-    await writeAll(io.stdout, JSON.stringify(exchangeToJson(record)) + '\n');
-  } else if (!(await drained(stdout, STDOUT_GRACE_MS))) {
-    // The deadline holds against a reader that stopped reading too: say what was not delivered.
+  if (flags.json) stdout.write(JSON.stringify(exchangeToJson(record)) + '\n');
+  // The deadline holds against a reader that stopped reading too: what is still
+  // pending gets the rest of --timeout (at least 100ms), then send says what was not delivered.
+  const t = record.timings;
+  const rest = t.connectedUs === undefined ? 0 : flags.timeout - (t.totalUs - t.connectedUs) / 1000;
+  if (!(await drained(stdout, Math.max(STDOUT_GRACE_MS, rest)))) {
     const left = stdout.writableLength ?? 0;
     io.outputStuck = true;
-    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output took no more within --timeout; ${left} bytes of the reply were not written\n`);
+    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output took no more within --timeout; ${left} bytes ${flags.json ? 'of the JSON record' : 'of the reply'} were not written\n`);
     if (status === EXIT.OK) status = EXIT.INTERNAL;
   }
   if (flags.verbose) await writeAll(io.stderr, exchangeTimeline(record, await errColor()).join('\n') + '\n');
-  if (record.error && !flags.json) {
+  // The reader of stdout went away (`send ... | head -c 10`): stop quietly, like nc on SIGPIPE.
+  const readerGone = record.error?.code === 'IO_ERROR' && (record.error.cause as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+  if (record.error && !flags.json && !readerGone) {
     const hint =
       record.error.code === 'NEVER_CLOSED'
         ? '\n  clients that read until end-of-file block forever here; the server must close after replying (Go: defer conn.Close())'
@@ -85,51 +86,42 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   return status;
 }
 
-/** Whether a stream has written everything it was given, waiting at most `ms` for it. */
+/**
+ * Whether a stream has written everything it was given, waiting at most `ms`.
+ * Polled: 'drain' comes only after a write that returned false.
+ */
 function drained(stream: NodeJS.WritableStream & { writableLength?: number }, ms: number): Promise<boolean> {
   if (!stream.writableLength) return Promise.resolve(true);
+  const until = Date.now() + ms;
   return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      stream.removeListener('drain', onDrain);
-      resolve(ok);
-    };
-    const onDrain = () => done(true);
-    const timer = setTimeout(() => done(!stream.writableLength), ms);
-    stream.once('drain', onDrain);
+    const poll = setInterval(() => {
+      if (!stream.writableLength || Date.now() >= until) {
+        clearInterval(poll);
+        resolve(!stream.writableLength);
+      }
+    }, 5);
   });
-}
-
-/**
- * Was fd 1 closed when we started (`udsctl send ... >&-`)? Node reopens a
- * closed stdin/stdout/stderr on /dev/null read-write before any of our code
- * runs, so writes would vanish and send would say it succeeded. A shell's
- * `>/dev/null` opens it write-only, so that still works. Linux only (/proc).
- */
-function stdoutIsClosed(): boolean {
-  try {
-    const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync('/proc/self/fdinfo/1', 'utf8'));
-    if (!flags || (parseInt(flags[1], 8) & 3) !== 2) return false;
-    const st = fstatSync(1);
-    return st.isCharacterDevice() && st.rdev === statSync('/dev/null').rdev;
-  } catch {
-    return false;
-  }
 }
 
 interface MessageSource {
   payload: Buffer;
   /** stdin, streamed to the socket as it comes (no --hex/--escapes). */
-  stream?: NodeJS.ReadableStream;
+  stream?: PayloadSource;
   /** Let go of stdin, so a pipe that never ends cannot keep us running. */
   cleanup: () => void;
 }
 
-const fromStdin = (message: string | undefined, io: Io): boolean => message === '-' || (message === undefined && !io.stdin.isTTY);
+/** Is stdin a terminal? Asked of the fd when there is one, so process.stdin is not built for nothing. */
+const stdinIsTTY = (io: Io): boolean => (io.stdinFd !== undefined ? isatty(io.stdinFd) : Boolean(io.stdin.isTTY));
+
+const fromStdin = (message: string | undefined, io: Io): boolean => message === '-' || (message === undefined && !stdinIsTTY(io));
 
 async function messageSource(message: string | undefined, flags: SendFlags, io: Io): Promise<MessageSource> {
   const nl = flags.newline ? Buffer.from('\n') : Buffer.alloc(0);
   if (fromStdin(message, io) && !flags.hex && !flags.escapes) {
+    // The fd read through reused buffers (memory flat at any speed); else the stream.
+    const pooled = io.stdinFd !== undefined ? PooledFdReader.open(io.stdinFd) : undefined;
+    if (pooled) return { payload: Buffer.alloc(0), stream: pooled.appendAtEnd(nl), cleanup: () => pooled.unref() };
     const stdin = io.stdin;
     const stream = nl.length > 0 ? stdin.pipe(appendAtEnd(nl)) : stdin;
     const cleanup = () => {

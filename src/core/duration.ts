@@ -33,10 +33,11 @@ export function parseDuration(text: string, what = 'duration', limits: DurationL
  * finite number from 0 (above 0 with `positive`) to MAX_DURATION_MS. Returns it.
  */
 export function checkDuration(ms: unknown, what: string, limits: DurationLimits = {}, shown = String(ms)): number {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) {
     throw new UdsError('BAD_DURATION', `${what} must be a finite number of milliseconds >= 0 (got ${shown})`);
   }
   if (ms > MAX_DURATION_MS) {
+    // Infinity too: there is no timer that long.
     throw new UdsError('BAD_DURATION', `${what} must be at most ${MAX_DURATION_MS}ms (about 24.8 days; got ${shown})`);
   }
   if (limits.positive && ms <= 0) throw new UdsError('BAD_DURATION', `${what} must be above 0 (got ${shown})`);

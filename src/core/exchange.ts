@@ -1,10 +1,10 @@
 import net from 'node:net';
 import { nowMs, nowUs } from './clock.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './connect.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './socket/connect.js';
 import { checkDuration } from './duration.js';
 import { type EndRule, ReplyEndScanner, checkEndRule, formatEndRule } from './end-rule.js';
 import { UdsError, fromConnectErrno } from './errors.js';
-import { type Target, checkTarget } from './target.js';
+import { type Target, checkTarget } from './socket/target.js';
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
 
@@ -14,6 +14,18 @@ export const DEFAULT_MAX_REPLY = 1024 * 1024;
 /** Each read fills one buffer of this size, reused: a flood allocates nothing per read. */
 const READ_BUFFER_SIZE = 64 * 1024;
 
+/**
+ * Where a streamed payload comes from: a readable stream, or anything with its
+ * 'data' / 'end' / 'error' events and pause() / resume(). `release(chunk)`, if
+ * present, is called once a chunk it emitted has been written (its buffer may
+ * then be reused).
+ */
+export type PayloadSource = Pick<NodeJS.EventEmitter, 'on' | 'once' | 'removeListener'> & {
+  pause(): unknown;
+  resume(): unknown;
+  release?(chunk: Buffer): void;
+};
+
 export interface ExchangeOptions {
   /** Bytes to send (may be empty: then nothing is written). */
   payload?: Buffer;
@@ -22,7 +34,7 @@ export interface ExchangeOptions {
    * written after `payload`, with backpressure: the stream is paused while the
    * socket's send buffer is full, so memory stays flat whatever its size.
    */
-  payloadStream?: NodeJS.ReadableStream;
+  payloadStream?: PayloadSource;
   /** End-of-reply rule; default eof (the server closes). */
   until?: EndRule;
   /** Bound on connecting. Default 5s. */
@@ -45,8 +57,8 @@ export interface ExchangeOptions {
   onData?: (chunk: Buffer) => void;
   /**
    * Every chunk of reply is written here as it arrives (streaming output, like
-   * nc). While it is full the socket is paused; the deadline still holds. A
-   * stream that fails is left alone (the exchange goes on without it).
+   * nc). While it is full the socket is paused; the deadline still holds. If
+   * it fails (its reader went away) the exchange ends at once with IO_ERROR.
    */
   replyTo?: NodeJS.WritableStream;
   /** Aborts the exchange (e.g. on SIGINT); the record says so. */
@@ -94,7 +106,7 @@ export interface ExchangeRecord {
 
 interface Settings {
   payload: Buffer;
-  payloadStream?: NodeJS.ReadableStream;
+  payloadStream?: PayloadSource;
   until: EndRule;
   connectTimeout: number;
   timeout: number;
@@ -385,10 +397,15 @@ class Exchange {
     if (!this.settled) this.socket.resume();
   };
 
-  private readonly onSinkError = (): void => {
+  /** The sink failed (its reader went away: EPIPE): nobody takes the reply, so stop now, like nc on SIGPIPE. */
+  private readonly onSinkError = (err: NodeJS.ErrnoException): void => {
     this.sinkBroken = true;
     this.s.replyTo?.removeListener('drain', this.onSinkDrain);
-    if (!this.settled) this.socket.resume();
+    const why = err?.code ?? err?.message ?? 'error';
+    this.finish(
+      'error',
+      new UdsError('IO_ERROR', `${this.target}: the reply could not be written (${why}): its reader went away`, { target: this.target, cause: err }),
+    );
   };
 
   private readonly onEnd = (): void => {
@@ -442,10 +459,12 @@ class Exchange {
     input.resume();
   }
 
-  private write(chunk: Buffer): boolean {
+  private write(chunk: Buffer, fromInput = false): boolean {
     this.writesInFlight++;
     return this.socket.write(chunk, (err) => {
       this.writesInFlight--;
+      // A reader that reuses its buffers (PooledFdReader) may have this one back.
+      if (fromInput) this.s.payloadStream?.release?.(chunk);
       if (err || this.settled) return; // the 'error' event reports it
       this.sent += chunk.length;
       this.maybeWritten();
@@ -456,7 +475,7 @@ class Exchange {
     if (this.settled) return;
     const chunk = typeof c === 'string' ? Buffer.from(c) : c;
     if (chunk.length === 0) return;
-    if (!this.write(chunk)) {
+    if (!this.write(chunk, true)) {
       this.s.payloadStream!.pause();
       this.socket.once('drain', this.onSocketDrain);
     }

@@ -9,9 +9,9 @@ import { type EndRule, checkEndRule, formatEndRule } from './end-rule.js';
 import { UdsError } from './errors.js';
 import { escapeText } from './escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from './exchange.js';
-import { type LinearRegex, compileLinearRegex } from './regex.js';
+import { type LinearRegex, MAX_REGEX_INPUT, compileLinearRegex } from './regex.js';
 import { replySize } from './reply-size.js';
-import { type Target, checkTarget } from './target.js';
+import { type Target, checkTarget } from './socket/target.js';
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import {
@@ -29,7 +29,7 @@ import {
   readProcNetUnix,
   readUnixDiagVfs,
   sameFile,
-} from './unix-info.js';
+} from './socket/unix-info.js';
 
 /** Monitoring-plugin severities; the exit status is SEVERITY_EXIT[severity]. */
 export const SEVERITIES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
@@ -947,7 +947,8 @@ function judgeExchange(
     checks.worsen('reply', 'fail', `does not contain ${preview(s.expect)}${inKept}`);
     add(makeFinding('MISMATCH', `${d}: reply ${preview(r.reply)} does not contain ${preview(s.expect)}${inKept} (--expect)`));
   }
-  if (s.expectRegex !== undefined && !s.expectRegex.test(r.reply.toString('utf8'))) {
+  // At most MAX_REGEX_INPUT bytes are matched (the linear automaton's cost bounded too).
+  if (s.expectRegex !== undefined && !s.expectRegex.test(r.reply.subarray(0, MAX_REGEX_INPUT).toString('utf8'))) {
     checks.worsen('reply', 'fail', `does not match ${s.expectRegex}${inKept}`);
     add(makeFinding('MISMATCH', `${d}: reply ${preview(r.reply)} does not match ${s.expectRegex}${inKept} (--expect-regex)`));
   }

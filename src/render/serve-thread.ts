@@ -4,14 +4,32 @@
  * handed a function, so it is handed a factory's name and plain arguments.
  */
 import { Chalk, type ColorSupportLevel } from 'chalk';
-import { connectionJsonRenderer, connectionLineRenderer } from './serve.js';
+import type { LogRenderers } from '../core/serve/epoll/thread-log.js';
+import { connectionJsonRenderer, connectionLineRenderer, droppedLine, requestJsonRenderer, requestLineRenderer } from './serve.js';
 
-/** Human lines, coloured at this chalk level (0: none). */
-export function humanLines(level: ColorSupportLevel) {
-  return connectionLineRenderer(new Chalk({ level }));
+/** Human lines, coloured at this chalk level (0: none); `keepAlive`: a line per request, the connection's counts them. */
+export function humanLines(level: ColorSupportLevel, keepAlive = false): LogRenderers {
+  const c = new Chalk({ level });
+  const dropped = droppedLine(false, c);
+  return {
+    connection: connectionLineRenderer(c, { keepAlive }),
+    request: requestLineRenderer(c),
+    dropped: (n, out) => {
+      out.text(dropped(n));
+      out.end();
+    },
+  };
 }
 
 /** JSON lines, with the serving process's pid. */
-export function jsonLines(pid: number) {
-  return connectionJsonRenderer(pid);
+export function jsonLines(pid: number): LogRenderers {
+  const dropped = droppedLine(true, new Chalk({ level: 0 }));
+  return {
+    connection: connectionJsonRenderer(pid),
+    request: requestJsonRenderer(pid),
+    dropped: (n, out) => {
+      out.text(dropped(n));
+      out.end();
+    },
+  };
 }

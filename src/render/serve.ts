@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../core/duration.js';
 import { escapeText, fromKeptBytes } from '../core/escape.js';
-import type { ConnectionLog } from '../core/server.js';
+import type { ConnectionLog, RequestLog } from '../core/serve/protocol.js';
 import type { LineWriter } from '../core/line-writer.js';
 
 /**
@@ -70,20 +70,29 @@ function durationBytes(): (us: number) => Uint8Array {
   };
 }
 
-/** A renderer of one human line per connection into a LineWriter (it keeps a little state: make one per log). */
-export function connectionLineRenderer(c: ChalkInstance): (log: ConnectionLog, out: LineWriter) => void {
+/**
+ * A renderer of one human line per connection into a LineWriter (it keeps a
+ * little state: make one per log). With `keepAlive`, the line counts the
+ * requests instead of showing them: each has its own line (requestLineRenderer).
+ */
+export function connectionLineRenderer(c: ChalkInstance, opts: { keepAlive?: boolean } = {}): (log: ConnectionLog, out: LineWriter) => void {
   const request = clip(40);
   const reply = clip(40);
   const head = segment((at: string) => utf8(`${c.dim(at)} #`));
-  const mid = segment((bytesIn: number, bytesOut: number, req: string | undefined, rep: string | undefined) =>
-    utf8(` in=${bytesIn}B out=${bytesOut}B req=${request(req) ?? '-'} reply=${reply(rep) ?? '-'} `),
-  );
+  const mid = opts.keepAlive
+    ? segment((bytesIn: number, bytesOut: number, _req: string | undefined, _rep: string | undefined, requests: number) =>
+        utf8(` in=${bytesIn}B out=${bytesOut}B requests=${requests} `),
+      )
+    : segment((bytesIn: number, bytesOut: number, req: string | undefined, rep: string | undefined, _requests: number) =>
+        utf8(` in=${bytesIn}B out=${bytesOut}B req=${request(req) ?? '-'} reply=${reply(rep) ?? '-'} `),
+      );
   const tail = segment((end: string, reason: string | undefined) => utf8(` ${BAD.has(end) ? c.yellow(end) : c.green(end)}${reason ? c.dim(` (${reason})`) : ''}`));
   const duration = durationBytes();
   return (log, out) => {
     out.bytes(head(log.at));
     out.num(log.id);
-    out.bytes(mid(log.bytesIn, log.bytesOut, log.request, log.reply));
+    // One-shot: the requests (0 or 1) are in the key but not in the text.
+    out.bytes(opts.keepAlive ? mid(log.bytesIn, log.bytesOut, undefined, undefined, log.requests) : mid(log.bytesIn, log.bytesOut, log.request, log.reply, 0));
     out.bytes(duration(log.durationUs));
     out.bytes(tail(log.end, log.reason));
     out.end();
@@ -126,4 +135,62 @@ export function connectionJsonRenderer(pid: number): (log: ConnectionLog, out: L
     out.bytes(tail(log.end, log.fault, log.reason));
     out.end();
   };
+}
+
+/**
+ * A renderer of the human line of one --keep-alive request and its reply:
+ * `<at> #<connection> request <n> in=..B out=..B req=".." reply=".."`.
+ */
+export function requestLineRenderer(c: ChalkInstance): (log: RequestLog, out: LineWriter) => void {
+  const request = clip(40);
+  const reply = clip(40);
+  const head = segment((at: string) => utf8(`${c.dim(at)} #`));
+  const word = utf8(' request ');
+  const mid = segment((bytesIn: number, bytesOut: number, req: string | undefined, rep: string | undefined) =>
+    utf8(` in=${bytesIn}B out=${bytesOut}B req=${request(req) ?? '-'} reply=${reply(rep) ?? '-'}`),
+  );
+  return (log, out) => {
+    out.bytes(head(log.at));
+    out.num(log.id);
+    out.bytes(word);
+    out.num(log.seq);
+    out.bytes(mid(log.bytesIn, log.bytesOut, log.request, log.reply));
+    out.end();
+  };
+}
+
+/** The JSON line of one --keep-alive request: JSON.stringify({ event: 'request', pid, ...log }) for RequestLog's fields, in order. */
+export function requestJsonRenderer(pid: number): (log: RequestLog, out: LineWriter) => void {
+  const head = utf8(`{"event":"request","pid":${pid},"id":`);
+  const seq = utf8(',"seq":');
+  const request = memo((s) => JSON.stringify(fromKeptBytes(s)));
+  const reply = memo((s) => JSON.stringify(fromKeptBytes(s)));
+  const at = segment((a: string) => utf8(`,"at":${JSON.stringify(a)}`));
+  const tail = segment((bytesIn: number, bytesOut: number, req: string | undefined, rep: string | undefined) =>
+    utf8(
+      `,"bytesIn":${bytesIn},"bytesOut":${bytesOut}` +
+        (req === undefined ? '' : `,"request":${request(req)}`) +
+        (rep === undefined ? '' : `,"reply":${reply(rep)}`) +
+        '}',
+    ),
+  );
+  return (log, out) => {
+    out.bytes(head);
+    out.num(log.id);
+    out.bytes(seq);
+    out.num(log.seq);
+    out.bytes(at(log.at));
+    out.bytes(tail(log.bytesIn, log.bytesOut, log.request, log.reply));
+    out.end();
+  };
+}
+
+/** What the log says when it dropped lines because its reader was too slow. */
+export const droppedText = (count: number): string => `log: ${count} lines dropped, reader too slow`;
+
+/** The line saying `count` log lines were dropped: a warning, human or JSON (with the count as a number). */
+export function droppedLine(json: boolean, c: ChalkInstance): (count: number) => string {
+  return json
+    ? (count) => JSON.stringify({ event: 'warning', message: droppedText(count), dropped: count })
+    : (count) => `${c.yellow('udsctl serve:')} ${droppedText(count)}`;
 }

@@ -150,7 +150,7 @@ describe('exchange(): timeouts', () => {
 
   it('the default timeouts are written out: 5s each', async () => {
     const { DEFAULT_TIMEOUT_MS } = await import('../../src/core/exchange.js');
-    const { DEFAULT_CONNECT_TIMEOUT_MS } = await import('../../src/core/connect.js');
+    const { DEFAULT_CONNECT_TIMEOUT_MS } = await import('../../src/core/socket/connect.js');
     expect(DEFAULT_TIMEOUT_MS).toBe(5_000);
     expect(DEFAULT_CONNECT_TIMEOUT_MS).toBe(5_000);
   });

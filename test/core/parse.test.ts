@@ -149,6 +149,36 @@ describe('parseDuration', () => {
   it('says "duration" when no option is named', () => {
     expect(thrown(() => parseDuration('soon')).message).toMatch(/^duration must be a duration like 500ms/);
   });
+
+  it("refuses more than Node's timers can wait (2^31-1 ms would otherwise fire after 1 ms)", () => {
+    expect(parseDuration('2147483647')).toBe(2 ** 31 - 1);
+    for (const big of ['2147483648', '3000000000', '600h', '1' + '0'.repeat(400)]) {
+      const e = thrown(() => parseDuration(big, '--timeout'));
+      expect(e.code).toBe('BAD_DURATION');
+      expect(e.message).toMatch(/^--timeout must be at most 2147483647ms/);
+    }
+  });
+
+  it('with positive, 0 is refused (-t 0 is a usage error)', () => {
+    expect(parseDuration('0', '--close-timeout')).toBe(0);
+    expect(thrown(() => parseDuration('0', '--timeout', { positive: true })).message).toBe('--timeout must be above 0 (got "0")');
+    expect(thrown(() => parseDuration('0ms', '--timeout', { positive: true })).code).toBe('BAD_DURATION');
+    expect(parseDuration('1us', '--timeout', { positive: true })).toBe(0.001);
+  });
+});
+
+describe('sizeOption', () => {
+  it('takes 512, 64k, 1MiB, 8M up to its maximum and refuses more in one line', async () => {
+    const { sizeOption } = await import('../../src/options.js');
+    const size = sizeOption('--max-reply');
+    expect(size('512')).toBe(512);
+    expect(size('64k')).toBe(64 * 1024);
+    expect(size('1MiB')).toBe(1024 ** 2);
+    expect(size('1G')).toBe(1024 ** 3);
+    expect(() => size('5G')).toThrow(/^--max-reply must be at most 1GiB \(got "5G"\)$/);
+    expect(() => sizeOption('--size', 1, 64 * 1024 ** 2)('65M')).toThrow(/at most 64MiB/);
+    expect(() => size('lots')).toThrow(/must be a size like/);
+  });
 });
 
 describe('formatDuration', () => {

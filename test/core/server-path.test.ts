@@ -2,7 +2,7 @@ import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, readFileSync, s
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
-import { connectAbstractFd } from '../../src/core/libc.js';
+import { connectAbstractFd } from '../../src/core/socket/fd.js';
 import { UdsError, exchange, inspectSocketFile, removeSocketFile, startServer } from '../../src/index.js';
 import { killChildren } from '../helpers/children.js';
 import { OK_REPLY_RE, makeStaleSocket, runAsNobody } from '../helpers/peers.js';

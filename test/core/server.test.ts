@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FAULTS, FAULT_HELP, READ_MODES, defaultReply, exchange, parseEndRule } from '../../src/index.js';
+import { FAULTS, FAULT_HELP, READ_MODES, type RequestLog, defaultReply, exchange, parseEndRule } from '../../src/index.js';
 import { killChildren } from '../helpers/children.js';
 import { OK_REPLY_RE } from '../helpers/peers.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -107,6 +107,8 @@ describe('startServer(): keepAlive line protocol', () => {
     const path = join(tmpDir(), 's.sock');
     const server = await serve(path, { keepAlive: true });
     const logs = collectLogs(server);
+    const requests: RequestLog[] = [];
+    server.on('request', (r) => requests.push(r));
     const c = await RawClient.connect(path);
     for (let i = 0; i < 3; i++) {
       c.write(`ping ${i}\n`);
@@ -117,7 +119,15 @@ describe('startServer(): keepAlive line protocol', () => {
     expect(data.length).toBe(0);
     expect(closed).toBe(true);
     const [log] = await logs.waitFor(1);
-    expect(log).toMatchObject({ requests: 3, request: 'ping 0\n', end: 'closed' });
+    // Each request is logged with its own reply; the connection's record counts them and shows none.
+    expect(log).toMatchObject({ requests: 3, end: 'closed' });
+    expect(log).not.toHaveProperty('request', expect.anything());
+    expect(requests.map((r) => [r.id, r.seq, r.request, r.bytesIn])).toEqual([
+      [log.id, 1, 'ping 0\n', 7],
+      [log.id, 2, 'ping 1\n', 7],
+      [log.id, 3, 'ping 2\n', 7],
+    ]);
+    for (const r of requests) expect(r.reply).toMatch(OK_REPLY_RE);
   });
 
   it('answers several lines that arrive in one write, and a line split over writes', async () => {
@@ -256,8 +266,10 @@ describe('startServer(): connection log', () => {
     const server = await serve(path);
     const logs = collectLogs(server);
     const before = Date.now();
+    const started = performance.now();
     const r = await exchange(path, { payload: Buffer.from('status\n') });
     const [log] = await logs.waitFor(1);
+    const elapsedUs = (performance.now() - started) * 1000;
     expect(log).toMatchObject({
       id: 1,
       bytesIn: 7,
@@ -269,7 +281,9 @@ describe('startServer(): connection log', () => {
     });
     expect(log.fault).toBeUndefined();
     expect(Date.parse(log.at)).toBeGreaterThanOrEqual(before - 1_000);
-    expect(log.durationUs).toBeGreaterThanOrEqual(0);
+    // The connection lasted a while, and no longer than the client's whole exchange and the wait for its log.
+    expect(log.durationUs).toBeGreaterThan(0);
+    expect(log.durationUs).toBeLessThanOrEqual(Math.ceil(elapsedUs));
   });
 
   it('numbers connections in order', async () => {

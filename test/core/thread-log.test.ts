@@ -4,11 +4,13 @@
  * descriptor, held until the main thread opens the log, cut at line ends for
  * pipes, and a descriptor that fails ends the log, not the thread.
  */
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LOG_HOLD_MS, ThreadLog, WRITE_MS, writeEnd } from '../../src/core/serve-epoll/thread-log.js';
+import { LOG_BUFFER, LOG_HOLD_MS, ThreadLog, WRITE_MS, writeEnd } from '../../src/core/serve/epoll/thread-log.js';
 import {
+  C_LOG_DROPPED,
   C_LOG_OPEN,
   END_CODE,
   R_AT,
@@ -25,7 +27,8 @@ import {
   R_REQUESTS,
   REASON_IDLE,
   controlWords,
-} from '../../src/core/serve-epoll/shared.js';
+} from '../../src/core/serve/epoll/shared.js';
+import { jsonLines } from '../../src/render/serve-thread.js';
 import { connectionJsonRenderer } from '../../src/render/serve.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
@@ -165,9 +168,70 @@ describe('ThreadLog', () => {
     expect(() => log.write(WRITE_MS)).not.toThrow();
     expect(() => log.add(b.n, b.nums, b.text, 100)).not.toThrow();
     expect(() => log.write(100 + WRITE_MS, true)).not.toThrow();
+    // Nothing more to do: the thread's loop must not be woken for it (a busy loop).
+    expect(log.dueAt()).toBe(Infinity);
     closeSync(fd);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^the connection log could not be written \(EBADF\); connections are no longer logged$/);
+  });
+});
+
+describe('ThreadLog and a reader that does not read', () => {
+  it('never waits: past LOG_BUFFER whole batches are dropped and counted; once read, a line says how many', () => {
+    const dir = tmpDir();
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    // The read end open and never read: the writes fill the pipe (64 KiB) and the log's buffer.
+    const rd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const wr = openSync(fifo, constants.O_WRONLY); // blocking: the log must not rely on that
+    try {
+      const ctl = new Int32Array(new SharedArrayBuffer(4 * controlWords(1)));
+      const log = new ThreadLog(wr, jsonLines(42), ctl, LIMITS, () => {}, 0);
+      Atomics.store(ctl, C_LOG_OPEN, 1);
+      let now = 0;
+      let batches = 0;
+      const started = performance.now();
+      while (Atomics.load(ctl, C_LOG_DROPPED) === 0 && batches < 10_000) {
+        const b = batch(100, batches * 100 + 1);
+        log.add(b.n, b.nums, b.text, now);
+        now += WRITE_MS;
+        log.write(now);
+        batches++;
+      }
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(log.backlog).toBeGreaterThanOrEqual(LOG_BUFFER);
+      expect(log.backlog).toBeLessThan(LOG_BUFFER + 64 * 1024);
+      const more = batch(100, batches * 100 + 1);
+      log.add(more.n, more.nums, more.text, now);
+      const dropped = Atomics.load(ctl, C_LOG_DROPPED);
+      expect(dropped).toBe(200); // two batches of 100, whole
+      // The reader catches up: everything rendered comes out whole, then the note.
+      const chunks: Buffer[] = [];
+      const buf = Buffer.alloc(1 << 16);
+      for (let k = 0; k < 10_000; k++) {
+        now += WRITE_MS;
+        log.write(now);
+        let n = 0;
+        try {
+          n = readSync(rd, buf, 0, buf.length, null);
+        } catch {
+          n = 0; // EAGAIN: empty for now
+        }
+        if (n > 0) chunks.push(Buffer.from(buf.subarray(0, n)));
+        if (n === 0 && log.backlog === 0 && log.dueAt() === Infinity) break;
+      }
+      const got = Buffer.concat(chunks)
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(got.at(-1)).toEqual({ event: 'warning', message: 'log: 200 lines dropped, reader too slow', dropped: 200 });
+      // Every record sent (batches + 1 of them) came out, or was counted as dropped.
+      expect(got.filter((e) => e.event === 'connection')).toHaveLength((batches + 1) * 100 - 200);
+    } finally {
+      closeSync(wr);
+      closeSync(rd);
+    }
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * `udsctl completion bash|zsh|fish`: the scripts come from buildProgram(), and
  * the bash one is run in a real bash (COMP_WORDS/COMP_CWORD set as bash's
- * completion does, then the generated function called). zsh and fish parse them
- * (`zsh -n`, `fish -n`); not installed, those skip (UDSCTL_TEST_STRICT=1: fail).
+ * completion does, then the generated function called), the zsh one in an
+ * interactive zsh in a pty, the fish one by `fish -c 'complete -C LINE'`, after
+ * `zsh -n` / `fish -n`. zsh or fish not installed: those skip (strict: fail).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli.js';
 import { completionModel, completionScript } from '../../src/commands/completion.js';
 import { killChildren, run } from '../helpers/children.js';
+import { FIXTURES } from '../helpers/peers.js';
 import { requirePeers } from '../helpers/requirements.js';
 import { runCli } from '../helpers/run-cli.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
@@ -97,8 +99,8 @@ describe('udsctl completion bash, run in bash', () => {
   });
 });
 
-describe('zsh and fish scripts parse', () => {
-  it('zsh -n accepts the zsh script, which names every command and choice', async () => {
+describe('zsh and fish: the scripts parse and complete', () => {
+  it('zsh: zsh -n accepts the script, and TAB offers commands, choices and paths', async () => {
     requirePeers('zsh');
     const out = await runCli(['completion', 'zsh']);
     expect(out.status).toBe(0);
@@ -110,9 +112,21 @@ describe('zsh and fish scripts parse', () => {
     const r = await run('zsh', ['-n', file], { timeoutMs: 10_000 });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-  });
+    // And what an interactive zsh offers on TAB (test/fixtures/zsh-complete.zsh drives one in a pty).
+    const cwd = tmpDir();
+    writeFileSync(join(cwd, 'app.sock'), '');
+    const offered = async (line: string) => {
+      const c = await run('zsh', [join(FIXTURES, 'zsh-complete.zsh'), file, line], { cwd, timeoutMs: 20_000 });
+      expect(c.code, c.stderr).toBe(0);
+      return c.stdout.split('\n').filter(Boolean).sort();
+    };
+    expect(await offered('udsctl pr')).toEqual(['probe']);
+    expect(await offered('udsctl bench --mode ')).toEqual(['oneshot', 'persistent']);
+    expect(await offered('udsctl serve --fault n')).toEqual(['never-close', 'no-newline']);
+    expect(await offered('udsctl send a')).toEqual(['app.sock']);
+  }, 90_000);
 
-  it('fish -n accepts the fish script, which names every command and choice', async () => {
+  it('fish: fish -n accepts the script, and complete -C offers commands, choices and paths', async () => {
     requirePeers('fish');
     const out = await runCli(['completion', 'fish']);
     expect(out.status).toBe(0);

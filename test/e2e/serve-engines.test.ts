@@ -26,6 +26,13 @@ async function serve(engine: Engine, args: string[], sock = join(tmpDir(), 's.so
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Wait (bounded) until what serve logged so far matches: a record comes when its connection is done, not at a fixed time. */
+async function logged(log: { text: () => string }, re: RegExp, boundMs = 5_000): Promise<void> {
+  const until = Date.now() + boundMs;
+  while (!re.test(log.text()) && Date.now() < until) await sleep(10);
+  expect(log.text()).toMatch(re);
+}
+
 interface Talk {
   reply: Buffer;
   how: 'end' | 'error' | 'timeout';
@@ -81,8 +88,8 @@ function connectionRecords(text: string): Log[] {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Log)
-    .filter((e) => e.event === 'connection')
-    .map(({ event: _e, pid: _p, id: _i, at: _a, durationUs: _d, ...rest }) => {
+    .filter((e) => e.event === 'connection' || e.event === 'request')
+    .map(({ pid: _p, id: _i, at: _a, durationUs: _d, ...rest }) => {
       // The default reply carries the time of day.
       if (typeof rest.reply === 'string') rest.reply = rest.reply.replace(/\d\d:\d\d:\d\d/g, 'HH:MM:SS');
       return rest;
@@ -173,7 +180,7 @@ describe('both engines: the same replies and the same log', () => {
     const node = await scenario('net', args, clients);
     expect(epoll.replies).toEqual(node.replies);
     expect(epoll.records).toEqual(node.records);
-    expect(epoll.records).toHaveLength(clients.length);
+    expect(epoll.records.filter((r) => r.event === 'connection')).toHaveLength(clients.length);
   });
 });
 
@@ -191,6 +198,22 @@ describe.each(ENGINES)('--engine %s', (engine) => {
     const r = await runCli(['send', '--until', 'line', '-e', sock, 'a\\n']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(REPLY_RE);
+  });
+
+  it('--keep-alive logs each request with its own reply, then the connection with the count', async () => {
+    const { child, log, sock } = await serve(engine, ['--keep-alive', '--echo']);
+    const r = await runCli(['send', '-e', '-u', 'idle:200ms', sock, 'one\\ntwo\\nthree\\n']);
+    expect(r.stdout).toBe('one\ntwo\nthree\n');
+    child.kill('SIGTERM');
+    expect(await waitExit(child)).toBe(0);
+    const lines = log.text().split('\n').filter((l) => / #\d+ /.test(l));
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/ #1 request 1 in=4B out=4B req="one\\n" reply="one\\n"$/);
+    expect(lines[1]).toMatch(/ #1 request 2 in=4B out=4B req="two\\n" reply="two\\n"$/);
+    expect(lines[2]).toMatch(/ #1 request 3 in=6B out=6B req="three\\n" reply="three\\n"$/);
+    // Today's line paired the first request with the last reply: req="one\n" reply="three\n".
+    expect(lines[3]).toMatch(/ #1 in=14B out=14B requests=3 \S+ closed$/);
+    expect(lines[3]).not.toMatch(/req=|reply=/);
   });
 
   it('--echo is binary-safe', async () => {
@@ -214,6 +237,15 @@ describe.each(ENGINES)('--engine %s', (engine) => {
     expect(r.stdout).toMatch(REPLY_RE);
   });
 
+  it('--workers 2: --count is over all of them, every connection is logged, exit 0, socket removed', async () => {
+    const { child, log, sock } = await serve(engine, ['--count', '6', '--workers', '2']);
+    expect(log.text()).toMatch(engine === 'epoll' ? /\(2 threads\)/ : /\(2 processes\)/);
+    for (let i = 0; i < 6; i++) expect((await runCli(['send', sock, `w${i}`])).stdout).toMatch(REPLY_RE);
+    expect(await waitExit(child, 10_000)).toBe(0);
+    expect(existsSync(sock)).toBe(false);
+    for (let i = 0; i < 6; i++) expect(log.text()).toContain(`req="w${i}"`);
+  });
+
   it('--count exits 0 after N connections and removes its socket', async () => {
     const { child, sock } = await serve(engine, ['--count', '3', '--workers', engine === 'epoll' ? '2' : '1']);
     for (let i = 0; i < 3; i++) expect((await runCli(['send', sock, 'x'])).status).toBe(0);
@@ -230,8 +262,7 @@ describe.each(ENGINES)('--engine %s', (engine) => {
     const extra = await talk(sock, ['one too many']);
     expect(extra.reply.length).toBe(0);
     for (const h of held) h.destroy();
-    await sleep(150);
-    expect(log.text()).toMatch(/over-max-conns \(over --max-conns 2: closed at once\)/);
+    await logged(log, /over-max-conns \(over --max-conns 2: closed at once\)/);
     expect((await talk(sock, ['hi'])).reply.toString()).toMatch(REPLY_RE);
   });
 
@@ -239,8 +270,7 @@ describe.each(ENGINES)('--engine %s', (engine) => {
     const { log, sock } = await serve(engine, ['--idle-timeout', '300ms']);
     const r = await talk(sock, [], { boundMs: 5_000 });
     expect(r.how).toBe('end');
-    await sleep(120);
-    expect(log.text()).toMatch(/idle-timeout \(no data for 300ms\)/);
+    await logged(log, /idle-timeout \(no data for 300ms\)/);
   });
 
   it('SIGTERM: an unanswered keep-alive line is answered, idle connections go, socket removed, exit 0', async () => {
@@ -254,6 +284,26 @@ describe.each(ENGINES)('--engine %s', (engine) => {
     child.kill('SIGTERM');
     await idleEnded;
     expect(await waitExit(child, 5_000)).toBe(0);
+    expect(existsSync(sock)).toBe(false);
+  });
+
+  it('SIGHUP (the terminal closed) stops as SIGTERM does: the in-flight request is answered, socket removed, exit 0', async () => {
+    const { child, sock } = await serve(engine, ['--grace', '5s']);
+    // Connected before the signal, the request written after it: in flight when the terminal closes.
+    const c = net.connect({ path: sock, allowHalfOpen: true });
+    c.on('error', () => {});
+    const chunks: Buffer[] = [];
+    c.on('data', (d: Buffer) => chunks.push(d));
+    const ended = new Promise((r) => c.once('end', r));
+    await new Promise((r) => c.once('connect', r));
+    await sleep(150);
+    child.kill('SIGHUP');
+    await sleep(150);
+    c.write('hi');
+    await ended;
+    expect(Buffer.concat(chunks).toString()).toMatch(REPLY_RE);
+    c.destroy();
+    expect(await waitExit(child, 8_000)).toBe(0);
     expect(existsSync(sock)).toBe(false);
   });
 
@@ -325,7 +375,7 @@ describe('the epoll engine', () => {
     expect(log.text()).toMatch(/out of file descriptors .*raise ulimit -n/);
     await sleep(800);
     expect((await talk(sock, ['hi'], { boundMs: 2_000 })).reply.toString()).toMatch(REPLY_RE);
-    expect(log.text()).toMatch(/file descriptors available again/);
+    await logged(log, /file descriptors available again/);
     expect(child.exitCode).toBeNull();
   });
 

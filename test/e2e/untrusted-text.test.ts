@@ -11,7 +11,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { Chalk } from 'chalk';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseTarget } from '../../src/core/target.js';
+import { parseTarget } from '../../src/core/socket/target.js';
 import { probeAll } from '../../src/core/probe.js';
 import { probeRunHuman, probeRunToJson } from '../../src/render/probe.js';
 import { type CliResult, killAll, runCli, startCli, waitForStderr } from '../helpers/run-cli.js';

@@ -1,10 +1,14 @@
 /**
- * Once per run, before any test file: when the tests run as root, copy what
+ * Once per run, before any test file: first, build when dist/ is missing or
+ * older than src/ (tests import src/, but the engines' threads and the CLI run
+ * from dist/: without this, editing an engine and running vitest tests the old
+ * one); a failed build fails the run. Then, when the tests run as root, copy what
  * the tests that drop to uid 65534 (setpriv) make that user load into a
  * world-readable temp folder. The checkout itself may sit in a 0700 folder
  * (/root, Debian 12's home directories) that uid 65534 cannot enter.
  */
-import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +46,35 @@ function openUp(path: string): void {
   }
 }
 
+/** The newest modification time under a folder (0 when it does not exist). */
+function newest(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** The oldest of the built files the tests load, or 0 when one is missing. */
+function builtAt(): number {
+  const outputs = [join(REPO, 'dist', 'udsctl.cjs'), join(REPO, 'dist', 'index.js'), join(REPO, 'dist', 'core', 'serve', 'epoll', 'worker.js')];
+  return Math.min(...outputs.map((f) => (existsSync(f) ? statSync(f).mtimeMs : 0)));
+}
+
+/** Build when src/ (or the build's inputs) changed since dist/ was made; throw when the build fails or stays stale. */
+function ensureBuilt(): void {
+  const inputs = Math.max(newest(join(REPO, 'src')), newest(join(REPO, 'scripts')), statSync(join(REPO, 'package.json')).mtimeMs);
+  if (builtAt() >= inputs) return;
+  process.stderr.write('udsctl tests: dist/ is missing or older than src/: running npm run build first\n');
+  const r = spawnSync('npm', ['run', 'build'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`udsctl tests: npm run build failed (${r.error?.message ?? `exit ${r.status}`}); the tests would run an old build`);
+  if (builtAt() < inputs) throw new Error('udsctl tests: dist/ is still older than src/ after npm run build');
+}
+
 export default function setup(project: TestProject): () => void {
+  ensureBuilt();
   const dist = join(REPO, 'dist', 'index.js');
   if (process.getuid?.() !== 0 || !existsSync(dist)) {
     // Not root: the tests that drop privileges skip (requireRoot). No build: they say to run npm run build.

@@ -11,11 +11,10 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { openConnection } from '../connect.js';
+import { openConnection } from '../socket/connect.js';
 import { UdsError } from '../errors.js';
-import { type ServeOptions, startServer } from '../server.js';
-import { epollUnsupported, startEpollServer } from '../serve-epoll/server.js';
-import { type Target, parseTarget } from '../target.js';
+import { type StartServeOptions, startServe } from '../serve/start.js';
+import { type Target, parseTarget } from '../socket/target.js';
 import { analysisHistogram, decodeHistogram } from './histogram.js';
 import { foldTail, merge } from './merge.js';
 import { type BenchPlan, planBench } from './options.js';
@@ -108,10 +107,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     if (opts.target === undefined) {
       tmpDir = await fsp.mkdtemp(join(os.tmpdir(), 'udsctl-bench-'));
       target = parseTarget(join(tmpDir, 'bench.sock'));
-      const serveOptions: ServeOptions = { keepAlive: plan.mode === 'persistent', idleTimeout: 0, backlog: 4096, graceTimeout: 500 };
+      const serveOptions: StartServeOptions = { keepAlive: plan.mode === 'persistent', idleTimeout: 0, backlog: 4096, graceTimeout: 500 };
       // The fast engine (epoll threads) where it runs, as `serve --engine auto` picks: the embedded
       // server shares the machine with the generator, so its cost per connection matters.
-      server = epollUnsupported(target, serveOptions) === null ? await startEpollServer(target, serveOptions) : await startServer(target, serveOptions);
+      server = await startServe(target, serveOptions);
     } else {
       target = typeof opts.target === 'string' ? parseTarget(opts.target) : opts.target;
     }

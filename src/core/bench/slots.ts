@@ -9,7 +9,7 @@
  * histogram value and allocates nothing.
  */
 import { performance } from 'node:perf_hooks';
-import { backlogDelay, reconnectDelay } from '../backoff.js';
+import { backlogDelay, reconnectDelay } from '../socket/backoff.js';
 import type { ErrorCode } from '../errors.js';
 import { REPLY_EMPTY, REPLY_MISMATCH, ReplyReader } from './reply.js';
 import type { Transport, TransportEvents } from './transport.js';

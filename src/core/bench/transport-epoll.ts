@@ -33,7 +33,7 @@ import {
   SO_ERROR,
   TCP_NODELAY,
   errnoName,
-} from '../ffi.js';
+} from '../socket/ffi.js';
 import { type Sys, loadSys } from './syscalls.js';
 import type { Transport, TransportEvents } from './transport.js';
 import type { WorkerConfig, WorkerTarget } from './worker-stats.js';

@@ -6,9 +6,9 @@
  */
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { connectOnce } from '../connect.js';
+import { connectOnce } from '../socket/connect.js';
 import { UdsError, codeOfErrno } from '../errors.js';
-import type { Target } from '../target.js';
+import type { Target } from '../socket/target.js';
 import type { Transport, TransportEvents } from './transport.js';
 import type { WorkerConfig } from './worker-stats.js';
 

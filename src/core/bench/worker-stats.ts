@@ -7,10 +7,10 @@ import { escapeText } from '../escape.js';
 import type { Histogram } from 'hdr-histogram-js';
 import { formatEndRule } from '../end-rule.js';
 import { type ErrorCode, fromConnectErrno } from '../errors.js';
-import type { Target } from '../target.js';
+import type { Target } from '../socket/target.js';
 import { encodeHistogram, recordingHistogram } from './histogram.js';
-import { errnoName } from '../ffi.js';
-import { reconnectDelay } from '../backoff.js';
+import { errnoName } from '../socket/ffi.js';
+import { reconnectDelay } from '../socket/backoff.js';
 import { threadCpuMs } from './syscalls.js';
 import type { BenchPlan } from './options.js';
 

@@ -1,4 +1,4 @@
-import { UdsError } from './errors.js';
+import { UdsError } from '../errors.js';
 
 /** sun_path is 108 bytes on Linux, one of which is the terminating NUL for filesystem paths. */
 export const UNIX_PATH_MAX = process.platform === 'linux' ? 108 : 104;

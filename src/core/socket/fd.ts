@@ -8,64 +8,14 @@
  * exact address length and hand the file descriptor to net.
  *
  * koffi (ffi.ts) is loaded on first use only, so other targets pay nothing
- * for it.
+ * for it. The bindings are libc.ts's, the addresses sockaddr.ts's.
  */
-import {
-  AF_UNIX,
-  MSG_DONTWAIT,
-  MSG_PEEK,
-  POLLHUP,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
-  SOCK_STREAM,
-  cFunction,
-  errnoName,
-  lastErrno,
-} from './ffi.js';
+import { AF_UNIX, MSG_DONTWAIT, MSG_PEEK, POLLHUP, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, errnoName } from './ffi.js';
+import { type Libc, libc } from './libc.js';
+import { sockaddrAbstract, sockaddrPath } from './sockaddr.js';
 
-interface Libc {
-  socket(domain: number, type: number, proto: number): number;
-  connect(fd: number, addr: Buffer, len: number): number;
-  bind(fd: number, addr: Buffer, len: number): number;
-  listen(fd: number, backlog: number): number;
-  close(fd: number): number;
-  recv(fd: number, buf: Buffer, len: number, flags: number): number;
-  poll(fds: Buffer, nfds: number, timeout: number): number;
-  errno(): number;
-}
-
-let libc: Libc | undefined;
-
-function load(): Libc {
-  libc ??= {
-    socket: cFunction('int socket(int, int, int)'),
-    connect: cFunction('int connect(int, const uint8_t *addr, uint32_t len)'),
-    bind: cFunction('int bind(int, const uint8_t *addr, uint32_t len)'),
-    listen: cFunction('int listen(int, int)'),
-    close: cFunction('int close(int)'),
-    recv: cFunction('long recv(int, _Out_ uint8_t *buf, size_t len, int flags)'),
-    poll: cFunction('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
-    errno: lastErrno,
-  };
-  return libc;
-}
-
-function sockaddr(name: Buffer): Buffer {
-  // sa_family (2 bytes) + leading NUL + the name, and not one byte more.
-  const addr = Buffer.alloc(3 + name.length);
-  addr.writeUInt16LE(AF_UNIX, 0);
-  name.copy(addr, 3);
-  return addr;
-}
-
-function sockaddrPath(path: string): Buffer {
-  // sa_family + the path + its terminating NUL.
-  const bytes = Buffer.from(path, 'utf8');
-  const addr = Buffer.alloc(3 + bytes.length);
-  addr.writeUInt16LE(AF_UNIX, 0);
-  bytes.copy(addr, 2);
-  return addr;
-}
+const load = libc;
+const sockaddr = sockaddrAbstract;
 
 function errnoError(call: string, errno: number, label: string): NodeJS.ErrnoException {
   const code = errnoName(errno);

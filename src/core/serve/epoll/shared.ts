@@ -4,11 +4,10 @@
  * which connection records travel (numbers in a Float64Array, previews in
  * one byte array; both transferred, not copied).
  */
-import type { ConnEnd, ConnectionLog, ReadMode } from '../server.js';
-import { decodeKeepingBytes } from '../escape.js';
-import { errnoName } from '../ffi.js';
-
-export { SERVE_ENGINES, type ServeEngine } from '../serve-options.js';
+import type { ReadMode } from '../options.js';
+import { CONN_ENDS, type ConnEnd, type ConnectionLog, REASON_NO_REQUEST_TEXT, type RequestLog, reasonIdle, reasonMaxBytes, reasonMaxConns, reasonUnread } from '../protocol.js';
+import { decodeKeepingBytes } from '../../escape.js';
+import { errnoName } from '../../socket/ffi.js';
 
 /** Control words (Int32Array over a SharedArrayBuffer). */
 export const C_STATE = 0;
@@ -24,6 +23,8 @@ export const C_STOP_ACKS = 4;
 export const C_FD_BASE = 5;
 /** 1 once threads that write the log themselves (ThreadConfig.logTo) may write it. */
 export const C_LOG_OPEN = 6;
+/** Log lines the threads dropped because the log's reader was too slow. */
+export const C_LOG_DROPPED = 7;
 /** Then, per thread: accepted so far (the main thread watches it to drain the queue), and open now. */
 export const C_PER_THREAD = 8;
 export const controlWords = (threads: number): number => C_PER_THREAD + 2 * threads;
@@ -79,23 +80,14 @@ export const R_ERRNO = 8;
 /** Preview lengths in the text bytes; -1: none. */
 export const R_REQ_LEN = 9;
 export const R_REP_LEN = 10;
-export const R_FIELDS = 11;
+/** 0: a connection's record; n > 0: request n of a --keep-alive connection (R_IN, R_OUT: its bytes). */
+export const R_SEQ = 11;
+export const R_FIELDS = 12;
 
 /** How previews are cut, as the net engine cuts them. */
 export const PREVIEW = 200;
 
-export const ENDS: readonly ConnEnd[] = [
-  'closed',
-  'client-closed',
-  'client-reset',
-  'reset',
-  'left-open',
-  'idle-timeout',
-  'max-bytes',
-  'over-max-conns',
-  'shutdown',
-  'error',
-];
+export const ENDS: readonly ConnEnd[] = CONN_ENDS;
 export const END_CODE = Object.fromEntries(ENDS.map((e, i) => [e, i])) as Record<ConnEnd, number>;
 
 /** Why a connection ended as it did; the words are the net engine's. */
@@ -105,12 +97,15 @@ export const REASON_IDLE = 2;
 export const REASON_MAX_BYTES = 3;
 export const REASON_MAX_CONNS = 4;
 export const REASON_NO_REQUEST = 5;
+/** Idle with replies waiting: the client writes (or wrote) and does not read. */
+export const REASON_UNREAD = 6;
 
 /**
  * A connection log the engine threads write themselves, straight to a file
  * descriptor: no record crosses to the main thread. The engine knows nothing of
  * the log's format: each thread imports `module` and calls its export `factory`
- * with `args`, which returns the renderer (log, out) => void.
+ * with `args`, which returns the renderer (log, out) => void, or LogRenderers
+ * (thread-log.ts: connection, --keep-alive request and dropped-lines lines).
  */
 export interface ThreadLogSpec {
   fd: number;
@@ -132,13 +127,15 @@ export function reasonText(code: number, errno: number, limits: ReasonLimits): s
     case REASON_ERRNO:
       return errnoName(errno);
     case REASON_IDLE:
-      return `no data for ${limits.idleMs}ms`;
+      return reasonIdle(limits.idleMs);
     case REASON_MAX_BYTES:
-      return `request over --max-bytes ${limits.maxBytes}`;
+      return reasonMaxBytes(limits.maxBytes);
     case REASON_MAX_CONNS:
-      return `over --max-conns ${limits.maxConns}: closed at once`;
+      return reasonMaxConns(limits.maxConns);
     case REASON_NO_REQUEST:
-      return 'client closed without a request';
+      return REASON_NO_REQUEST_TEXT;
+    case REASON_UNREAD:
+      return reasonUnread(limits.idleMs);
     default:
       return undefined;
   }
@@ -178,10 +175,19 @@ export class RecordReader {
   constructor(private readonly limits: ReasonLimits) {}
 
   /**
-   * Call `each` with every record of the batch: with `reuse` filled in (for a
-   * caller that keeps nothing of it past the call), or else a new entry each.
+   * Call `each` with every connection record of the batch, and `eachRequest`
+   * with every request record: with `reuse` filled in (for a caller that keeps
+   * nothing of it past the call), or else a new entry each.
    */
-  read(count: number, nums: Float64Array, text: Uint8Array, each: (log: ConnectionLog) => void, reuse?: ConnectionLog): void {
+  read(
+    count: number,
+    nums: Float64Array,
+    text: Uint8Array,
+    each: (log: ConnectionLog) => void,
+    reuse?: ConnectionLog,
+    eachRequest?: (log: RequestLog) => void,
+    reuseRequest?: RequestLog,
+  ): void {
     const buf = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
     let pos = 0;
     for (let k = 0; k < count; k++) {
@@ -197,6 +203,20 @@ export class RecordReader {
       const repLen = nums[o + R_REP_LEN];
       const reply = this.replyText.decode(buf, pos, repLen);
       if (repLen > 0) pos += repLen;
+      const seq = nums[o + R_SEQ];
+      if (seq > 0) {
+        if (eachRequest === undefined) continue;
+        const r: RequestLog = reuseRequest ?? ({} as RequestLog);
+        r.id = nums[o + R_ID];
+        r.seq = seq;
+        r.at = this.atText;
+        r.bytesIn = nums[o + R_IN];
+        r.bytesOut = nums[o + R_OUT];
+        r.request = request;
+        r.reply = reply;
+        eachRequest(r);
+        continue;
+      }
       const code = nums[o + R_REASON];
       const reason = code === REASON_NONE ? undefined : reasonText(code, nums[o + R_ERRNO], this.limits);
       const entry: ConnectionLog = reuse ?? ({} as ConnectionLog);

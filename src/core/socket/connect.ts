@@ -1,8 +1,8 @@
 import { stat } from 'node:fs';
 import net from 'node:net';
-import { UdsError, fromConnectErrno } from './errors.js';
+import { UdsError, fromConnectErrno } from '../errors.js';
 import type { Target } from './target.js';
-import { nowMs } from './clock.js';
+import { nowMs } from '../clock.js';
 import { backlogDelay } from './backoff.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -63,7 +63,7 @@ export async function openConnection(target: Target, opts: ConnectOptions = {}):
 
 /** An abstract name, connected through libc (see libc.ts), loaded only for these: a path needs none of it. */
 async function connectAbstract(target: Extract<Target, { kind: 'abstract' }>, onread?: ConnectOptions['onread']): Promise<net.Socket> {
-  const { connectAbstractFd } = await import('./libc.js');
+  const { connectAbstractFd } = await import('./fd.js');
   try {
     const fd = connectAbstractFd(target.name);
     return new net.Socket({ fd, readable: true, writable: true, ...(onread ? { onread } : {}) } as net.SocketConstructorOpts);

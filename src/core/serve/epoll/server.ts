@@ -10,17 +10,19 @@
  * modes, --delay and TCP stay with the net engine (epollUnsupported says why).
  */
 import { EventEmitter } from 'node:events';
-import { readFileSync, readdirSync } from 'node:fs';
-import { findBuilt } from '../built-file.js';
+import { findBuilt } from '../../built-file.js';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { UdsError } from '../errors.js';
-import { type BoundListener, type ConnectionLog, SERVE_DEFAULTS, type ServeOptions, type ServerEvents, bindListener, setSocketGroup } from '../server.js';
-import { removeSocketFile } from '../socket-file.js';
-import { type Target, parseTarget } from '../target.js';
+import { UdsError } from '../../errors.js';
+import { type BoundListener, bindListener, setSocketGroup } from '../listener.js';
+import { SERVE_DEFAULTS } from '../options.js';
+import { type ConnectionLog, type RequestLog, type ServeOptions, type Server, type ServerEvents, drainAcceptQueue, fdLimit, fdPressureText, openFds, withNewline } from '../protocol.js';
+import { removeSocketFile } from '../../socket/socket-file.js';
+import { type Target, parseTarget } from '../../socket/target.js';
 import {
   ABORT,
   C_FD_BASE,
+  C_LOG_DROPPED,
   C_LOG_OPEN,
   C_STATE,
   C_STOP_ACKS,
@@ -34,7 +36,7 @@ import {
   acceptedWord,
   controlWords,
 } from './shared.js';
-import { loadServeSys } from './sys.js';
+import { epollLibc } from '../../socket/libc.js';
 
 export interface EpollServeOptions extends ServeOptions {
   /** Engine threads, each with its own epoll set on the listening socket. Default 1. */
@@ -43,8 +45,10 @@ export interface EpollServeOptions extends ServeOptions {
    * Have the threads write the connection log themselves, to this descriptor,
    * rendered by the module named (see ThreadLogSpec): the cheapest log, as no
    * record crosses threads. Lines wait until openLog() (so that what the
-   * caller prints after listen() comes first), at most LOG_HOLD_MS. A log
-   * reader that does not keep up slows serving down; nothing is dropped.
+   * caller prints after listen() comes first), at most LOG_HOLD_MS. Serving
+   * never waits on the log: while a reader that does not keep up leaves
+   * LOG_BUFFER unwritten, a thread drops lines, says how many once it can
+   * (the renderers' `dropped` line), and counts them (logDropped).
    * 'connection' events still come for listeners present at listen().
    */
   logTo?: ThreadLogSpec;
@@ -61,7 +65,7 @@ export function epollUnsupported(target: Target, options: ServeOptions): string 
   if (options.delay !== undefined && options.delay > 0) return '--delay needs the net engine';
   if (target.kind === 'tcp') return 'TCP targets need the net engine';
   try {
-    loadServeSys();
+    epollLibc();
   } catch (err) {
     return `not available here (${(err as Error).message})`;
   }
@@ -70,27 +74,9 @@ export function epollUnsupported(target: Target, options: ServeOptions): string 
 
 /** Where the thread script is: beside this module (tsc layout), under dist (bundled CLI), or built from sources (tests). */
 function threadUrl(): URL {
-  const u = findBuilt(import.meta.url, ['./worker.js', './core/serve-epoll/worker.js', '../../../dist/core/serve-epoll/worker.js']);
+  const u = findBuilt(import.meta.url, ['./worker.js', './core/serve/epoll/worker.js', '../../../../dist/core/serve/epoll/worker.js']);
   if (u) return u;
   throw new UdsError('IO_ERROR', `serve: the engine thread script was not found beside ${fileURLToPath(import.meta.url)} (run npm run build)`);
-}
-
-function fdLimit(): number {
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    if (m && m[1] !== 'unlimited') return Number(m[1]);
-  } catch {
-    // no early warning; the limit is still the kernel's
-  }
-  return Infinity;
-}
-
-function openFds(): number {
-  try {
-    return readdirSync('/proc/self/fd').length;
-  } catch {
-    return 0;
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -105,7 +91,8 @@ interface Live {
  * The reference server on the epoll engine. Same events, same log records and
  * the same listen/close/abort as UdsServer; never prints, never exits.
  */
-export class EpollServer extends EventEmitter<ServerEvents> {
+export class EpollServer extends EventEmitter<ServerEvents> implements Server {
+  readonly engine = 'epoll' as const;
   readonly target: Target;
   readonly options: EpollServeOptions;
   /** Whether listen() replaced a stale socket file left by a dead server. */
@@ -177,8 +164,7 @@ export class EpollServer extends EventEmitter<ServerEvents> {
     this.emfileLimit = fdLimit();
     let reply: Uint8Array | null = null;
     if (o.reply !== undefined) {
-      // As the net engine words it: a newline is added unless the text ends with one.
-      reply = o.reply.length > 0 && o.reply[o.reply.length - 1] !== 0x0a ? Buffer.concat([o.reply, Buffer.from('\n')]) : o.reply;
+      reply = withNewline(o.reply);
     }
     const url = threadUrl();
     let fail: (err: Error) => void;
@@ -202,7 +188,7 @@ export class EpollServer extends EventEmitter<ServerEvents> {
         ...this.limits,
         count: o.count ?? 0,
         // Records are made only when somebody listens for them (serve --quiet: nobody).
-        log: this.listenerCount('connection') > 0,
+        log: this.listenerCount('connection') > 0 || this.listenerCount('request') > 0,
         logTo: o.logTo ?? null,
         fdLimit: this.emfileLimit,
         control: this.control.buffer as SharedArrayBuffer,
@@ -228,9 +214,7 @@ export class EpollServer extends EventEmitter<ServerEvents> {
           case 'fd-pressure':
             return this.emit(
               'warning',
-              m.hit
-                ? `out of file descriptors (${m.open} open, limit ${this.emfileLimit}): new connections are closed at once until some finish (raise ulimit -n)`
-                : `file descriptors available again (${m.open} open, limit ${this.emfileLimit}); accepting normally`,
+              fdPressureText(m.hit, m.open, this.emfileLimit),
             );
           case 'warning':
             return this.emit('warning', m.message);
@@ -257,10 +241,27 @@ export class EpollServer extends EventEmitter<ServerEvents> {
   private onLogs(count: number, nums: Float64Array, text: Uint8Array): void {
     // The listeners fetched once per batch and called directly: emit() per record was a visible share of the log's cost.
     const listeners = this.rawListeners('connection') as Array<(log: ConnectionLog) => void>; // raw: once() wrappers fire once
-    if (listeners.length === 0) return;
-    this.records.read(count, nums, text, (entry) => {
-      for (const l of listeners) l.call(this, entry);
-    });
+    const onRequest = this.rawListeners('request') as Array<(log: RequestLog) => void>;
+    if (listeners.length === 0 && onRequest.length === 0) return;
+    this.records.read(
+      count,
+      nums,
+      text,
+      (entry) => {
+        for (const l of listeners) l.call(this, entry);
+      },
+      undefined,
+      onRequest.length === 0
+        ? undefined
+        : (entry) => {
+            for (const l of onRequest) l.call(this, entry);
+          },
+    );
+  }
+
+  /** Log lines the threads dropped (logTo) because the log's reader was too slow; final once 'done' has come. */
+  get logDropped(): number {
+    return Atomics.load(this.control, C_LOG_DROPPED);
   }
 
   /** The bound address as a target string. */
@@ -275,7 +276,7 @@ export class EpollServer extends EventEmitter<ServerEvents> {
   private closeListenFd(): void {
     if (!this.listenFdOpen || this.bound?.fd === undefined) return;
     this.listenFdOpen = false;
-    loadServeSys().close(this.bound.fd);
+    epollLibc().close(this.bound.fd);
   }
 
   /** Setup failed: end the threads and close the socket now. */
@@ -300,8 +301,7 @@ export class EpollServer extends EventEmitter<ServerEvents> {
       const ctl = this.control;
       const n = this.threads.length;
       this.setState(CLOSING);
-      // As UdsServer.close(): unlink first (no new client can reach us), keep accepting
-      // until the queue has been quiet for a moment (bounded), then stop accepting.
+      // Unlink first (no new client can reach us), drain the accept queue, then stop accepting.
       const owned = this.bound?.ownedPath;
       if (owned) await removeSocketFile(owned.path, owned.ino);
       const grace = this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
@@ -310,13 +310,7 @@ export class EpollServer extends EventEmitter<ServerEvents> {
         for (let i = 0; i < n; i++) sum += Atomics.load(ctl, acceptedWord(i));
         return sum;
       };
-      const drainUntil = Date.now() + Math.min(grace, 1_000);
-      while (Date.now() < drainUntil && Atomics.load(ctl, C_STATE) < STOP) {
-        const before = acceptedSoFar();
-        // A thread is woken by a queued connection at once, so a quiet moment means an empty queue.
-        await sleep(15);
-        if (acceptedSoFar() === before) break;
-      }
+      await drainAcceptQueue(acceptedSoFar, grace, () => Atomics.load(ctl, C_STATE) < STOP);
       this.setState(STOP);
       const timer = setTimeout(() => this.setState(ABORT), grace);
       timer.unref();

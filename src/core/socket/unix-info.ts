@@ -4,11 +4,16 @@
  * why, in terms a person can act on); on Linux, the listening socket in
  * /proc/net/unix and the process that holds it (/proc/<pid>/fd).
  * Read-only; never prints, never throws for an OS answer it can describe.
+ *
+ * Over ~400 lines: the path's checks, /proc/net/unix, the holders' scan and
+ * the sock_diag query are one job (probe's and serve's listener question); to
+ * be split with probe's findings (issue 9, core/probe/).
  */
 import { type Stats, promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { nowMs } from './clock.js';
-import { SOCK_CLOEXEC, cFunction } from './ffi.js';
+import { nowMs } from '../clock.js';
+import { SOCK_CLOEXEC } from './ffi.js';
+import { type Libc, libc } from './libc.js';
 
 const SOCK_DGRAM = 2;
 
@@ -376,14 +381,7 @@ export async function fileId(p: string): Promise<FileId | null> {
 export const sameFile = (a: FileId | null | undefined, b: FileId | null | undefined): boolean =>
   !!a && !!b && a.ino === b.ino && a.major === b.major && a.minor === b.minor;
 
-interface NetlinkCalls {
-  socket(domain: number, type: number, proto: number): number;
-  send(fd: number, buf: Uint8Array, len: number, flags: number): number;
-  recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
-  poll(fds: Uint8Array, nfds: number, timeout: number): number;
-  close(fd: number): number;
-}
-let netlink: NetlinkCalls | null | undefined;
+let netlink: Libc | null | undefined;
 
 const AF_NETLINK = 16;
 const NETLINK_SOCK_DIAG = 4;
@@ -407,13 +405,7 @@ export function readUnixDiagVfs(budgetMs = 500): Map<number, FileId> | null {
   if (process.platform !== 'linux') return null;
   if (netlink === undefined) {
     try {
-      netlink = {
-        socket: cFunction('int socket(int, int, int)'),
-        send: cFunction('long send(int, const uint8_t *buf, size_t len, int flags)'),
-        recv: cFunction('long recv(int, _Out_ uint8_t *buf, size_t len, int flags)'),
-        poll: cFunction('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
-        close: cFunction('int close(int)'),
-      };
+      netlink = libc();
     } catch {
       netlink = null;
     }

@@ -14,8 +14,16 @@
  *
  * epoll_wait is bounded (MAX_WAIT_MS): the shutdown states in the control
  * words are seen within that, and log records go out at least that often.
+ *
+ * Over ~400 lines, and runServeThread one closure, for now: the policy it
+ * shares with the net engine (reply rule, end and reason words, descriptor
+ * margins, drain) comes from ../protocol.ts, but its loop (accept, slots,
+ * read/framing, reply, idle checks, log batching, shutdown) is still one
+ * function over typed-array slot state. Splitting it along those seams into
+ * a small class, measured against perf's serve sections, is the open part of
+ * issue 9.
  */
-import { defaultReply, ONESHOT_READ_SIZE } from '../server.js';
+import { FD_CLEAR_MARGIN, FD_WARN_MARGIN, ONESHOT_READ_SIZE, defaultReply } from '../protocol.js';
 import {
   ABORT,
   C_ACTIVE,
@@ -27,24 +35,13 @@ import {
   CLOSING,
   END_CODE,
   PREVIEW,
-  R_AT,
-  R_DURATION,
-  R_END,
-  R_ERRNO,
-  R_FIELDS,
-  R_ID,
-  R_IN,
-  R_OUT,
-  R_REASON,
-  R_REP_LEN,
-  R_REQ_LEN,
-  R_REQUESTS,
   REASON_ERRNO,
   REASON_IDLE,
   REASON_MAX_BYTES,
   REASON_MAX_CONNS,
   REASON_NONE,
   REASON_NO_REQUEST,
+  REASON_UNREAD,
   RUN,
   STOP,
   type ThreadConfig,
@@ -73,9 +70,10 @@ import {
   SOCK_NONBLOCK,
   SOCK_STREAM,
   errnoName,
-} from '../ffi.js';
-import { loadServeSys } from './sys.js';
-import { type ConnectionRenderer, ThreadLog } from './thread-log.js';
+} from '../../socket/ffi.js';
+import { epollLibc } from '../../socket/libc.js';
+import { copyBytes, RecordBatch } from './record-batch.js';
+import { type LogRenderers, ThreadLog } from './thread-log.js';
 
 const MAX_EVENTS = 256;
 /** Bound on every epoll_wait: how soon a thread sees a state change. */
@@ -83,7 +81,6 @@ const MAX_WAIT_MS = 50;
 const CLOSING_WAIT_MS = 5;
 /** Log records wait at most this long, or until a batch is full. */
 const LOG_FLUSH_MS = 50;
-const LOG_BATCH = 512;
 /** Connections accepted per listener event before the others get a turn. */
 const ACCEPT_BURST = 64;
 /** Reading stops while this much output waits for a client that does not read. */
@@ -123,18 +120,12 @@ const LINGERING = 32;
 
 const NL = 0x0a;
 
-/** Copy bytes: a loop for the short copies a request costs (no subarray view to allocate), set() for long ones. */
-function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, len: number): void {
-  if (len <= 64) for (let k = 0; k < len; k++) dst[to + k] = src[from + k];
-  else dst.set(src.subarray(from, from + len), to);
-}
-
 /**
  * Run one serving thread until shutdown. Never throws for a client's doing;
  * returns when done. `render`: the renderer cfg.logTo names, loaded.
  */
-export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, transfer?: ArrayBuffer[]) => void, render?: ConnectionRenderer): void {
-  const sys = loadServeSys();
+export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, transfer?: ArrayBuffer[]) => void, render?: LogRenderers): void {
+  const sys = epollLibc();
   const ctl = new Int32Array(cfg.control);
   const ids = new BigInt64Array(cfg.ids);
   const lfd = cfg.listenFd;
@@ -274,35 +265,14 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
   let listening = false;
 
   // ---- the log
-  let logCount = 0;
-  let logNums = new Float64Array(LOG_BATCH * R_FIELDS);
-  let logText = new Uint8Array(16 * 1024);
-  let logTextLen = 0;
-  let logFirstAt = 0;
-
-  /** The records so far: rendered here (logTo), and/or sent to the main thread. */
-  const flushLog = (): void => {
-    if (logCount === 0) return;
-    if (tlog) tlog.add(logCount, logNums, logText.subarray(0, logTextLen), now);
+  const log = new RecordBatch((count, nums, text) => {
+    // Rendered here (logTo), and/or sent to the main thread (which then owns nums).
+    if (tlog) tlog.add(count, nums, text, now);
     if (postLog) {
-      const nums = logNums;
-      const text = logText.slice(0, logTextLen);
-      post({ type: 'logs', count: logCount, nums, text }, [nums.buffer as ArrayBuffer, text.buffer as ArrayBuffer]);
-      logNums = new Float64Array(LOG_BATCH * R_FIELDS);
+      const copy = text.slice();
+      post({ type: 'logs', count, nums, text: copy }, [nums.buffer as ArrayBuffer, copy.buffer as ArrayBuffer]);
     }
-    logCount = 0;
-    logTextLen = 0;
-  };
-
-  const logText_ = (src: Uint8Array, start: number, len: number): void => {
-    if (logTextLen + len > logText.length) {
-      const b = new Uint8Array(Math.max(logText.length * 2, logTextLen + len));
-      b.set(logText.subarray(0, logTextLen));
-      logText = b;
-    }
-    copyBytes(src, start, logText, logTextLen, len);
-    logTextLen += len;
-  };
+  }, postLog);
 
   const record = (
     id: number,
@@ -316,34 +286,22 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
     errno: number,
     slot: number,
   ): void => {
-    if (logCount === 0) logFirstAt = now;
-    const o = logCount * R_FIELDS;
-    logNums[o + R_ID] = id;
-    logNums[o + R_AT] = at;
-    logNums[o + R_IN] = inB;
-    logNums[o + R_OUT] = outB;
-    logNums[o + R_REQUESTS] = reqs;
-    logNums[o + R_DURATION] = durationUs;
-    logNums[o + R_END] = end;
-    logNums[o + R_REASON] = reason;
-    logNums[o + R_ERRNO] = errno;
-    let rq = -1;
-    let rp = -1;
+    log.begin(now, id, at, inB, outB, reqs, durationUs, end, reason, errno, 0);
     if (slot >= 0) {
-      rq = reqLen[slot];
-      if (rq > 0) logText_(reqPrev, slot * PREVIEW, rq);
+      log.preview(0, reqPrev, slot * PREVIEW, reqLen[slot]);
       const ref = repRef[slot];
-      if (ref !== null) {
-        rp = Math.min(ref.length, PREVIEW);
-        logText_(ref, 0, rp);
-      } else {
-        rp = repLen[slot];
-        if (rp > 0) logText_(repPrev, slot * PREVIEW, rp);
-      }
+      if (ref !== null) log.preview(1, ref, 0, Math.min(ref.length, PREVIEW));
+      else log.preview(1, repPrev, slot * PREVIEW, repLen[slot]);
     }
-    logNums[o + R_REQ_LEN] = rq;
-    logNums[o + R_REP_LEN] = rp;
-    if (++logCount === LOG_BATCH) flushLog();
+    log.end();
+  };
+
+  /** --keep-alive: request `seq` of slot i (src[start, end)) and its reply (body[bStart, bStart + bLen)). */
+  const recordRequest = (i: number, seq: number, src: Uint8Array, start: number, end: number, body: Uint8Array, bStart: number, bLen: number): void => {
+    log.begin(now, idOf[i], wall, end - start, bLen, 0, 0, 0, REASON_NONE, 0, seq);
+    log.preview(0, src, start, Math.min(end - start, PREVIEW));
+    log.preview(1, body, bStart, Math.min(bLen, PREVIEW));
+    log.end();
   };
 
   // Ids are taken from the shared counter in blocks when this thread is the only one (a BigInt
@@ -410,7 +368,7 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
   const reportFdsFree = (): void => {
     let total = Atomics.load(ctl, C_FD_BASE);
     for (let t = 0; t < cfg.threads; t++) total += Atomics.load(ctl, openWord(t));
-    if (total < cfg.fdLimit - 16 && Atomics.compareExchange(ctl, C_FD_WARNED, 1, 0) === 1) {
+    if (total < cfg.fdLimit - FD_CLEAR_MARGIN && Atomics.compareExchange(ctl, C_FD_WARNED, 1, 0) === 1) {
       post({ type: 'fd-pressure', hit: false, open: total });
     }
   };
@@ -585,10 +543,11 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
 
   /** Keep-alive: queue the reply to one line (sent after the whole chunk, in one send). */
   const queueLine = (i: number, src: Uint8Array, start: number, end: number): void => {
-    if (requests[i]++ === 0 && logOn) notePreview(reqPrev, reqLen, i, src, start, end);
+    const seq = ++requests[i];
     const body = echo ? src : reply;
     const bStart = echo ? start : 0;
     const bLen = echo ? end - start : reply.length;
+    if (logOn) recordRequest(i, seq, src, start, end, body, bStart, bLen);
     if (wlen + bLen > wbuf.length) {
       const b = Buffer.allocUnsafe(Math.max(wbuf.length * 2, wlen + bLen));
       wbuf.copy(b, 0, 0, wlen);
@@ -598,10 +557,6 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
     wlen += bLen;
     bytesOut[i] += bLen;
     flags[i] |= REPLIED;
-    if (logOn) {
-      if (echo) notePreview(repPrev, repLen, i, src, start, end);
-      else repRef[i] = reply;
-    }
   };
 
   const takePending = (i: number, tail?: Uint8Array): Buffer => {
@@ -753,7 +708,7 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
     }
     open++;
     Atomics.store(ctl, openWord(me), open);
-    if (fd >= cfg.fdLimit - 4) reportFdPressure();
+    if (fd >= cfg.fdLimit - FD_WARN_MARGIN) reportFdPressure();
     // The request is usually queued by the time we accept: read before waiting.
     const g = gen[i];
     onReadable(i);
@@ -808,7 +763,7 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
   const scanIdle = (): void => {
     for (let i = 0; i < highWater; i++) {
       if (phase[i] !== FREE && now - lastActive[i] >= idleMs) {
-        setEnd(i, END_CODE['idle-timeout'], REASON_IDLE);
+        setEnd(i, END_CODE['idle-timeout'], pendOut[i] !== null ? REASON_UNREAD : REASON_IDLE);
         closeConn(i);
       }
     }
@@ -876,7 +831,7 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
     // Once closing, the next state (stop accepting, then abort) is looked for sooner.
     let until = now + (state === RUN ? MAX_WAIT_MS : CLOSING_WAIT_MS);
     if (open > 0 && nextScan < until) until = nextScan;
-    if (logCount > 0 && logFirstAt + LOG_FLUSH_MS < until) until = logFirstAt + LOG_FLUSH_MS;
+    if (log.count > 0 && log.firstAt + LOG_FLUSH_MS < until) until = log.firstAt + LOG_FLUSH_MS;
     if (tlog && tlog.dueAt() < until) until = tlog.dueAt();
     if (acceptPausedUntil > 0 && acceptPausedUntil < until) until = acceptPausedUntil;
     if (lqHead < lqSlot.length && lqAt[lqHead] + LINGER_MS < until) until = lqAt[lqHead] + LINGER_MS;
@@ -886,11 +841,11 @@ export function runServeThread(cfg: ThreadConfig, post: (msg: ThreadMessage, tra
       if (open > 0) scanIdle();
       else nextScan = now + scanEvery;
     }
-    if (logCount > 0 && (renderEachTurn || now - logFirstAt >= LOG_FLUSH_MS)) flushLog();
+    if (log.count > 0 && (renderEachTurn || now - log.firstAt >= LOG_FLUSH_MS)) log.flush();
     tlog?.write(now);
   }
-  flushLog();
-  tlog?.write(now, true);
+  log.flush();
+  tlog?.finish(now);
   dropListener();
   if (reserveFd >= 0) sys.close(reserveFd);
   sys.close(ep);

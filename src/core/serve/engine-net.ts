@@ -1,120 +1,53 @@
+/**
+ * The net engine: serve's connection protocol (protocol.ts) over node:net, on
+ * the listening socket listener.ts makes. Serves every option, fault modes,
+ * --delay and TCP included; --workers forks processes (start.ts).
+ *
+ * Over ~400 lines because handle() is one connection's state machine (framing,
+ * faults, backpressure, end reasons) kept in one closure per connection on
+ * purpose: node:net's per-socket callbacks share that state, and splitting it
+ * into objects cost a measurable share of one-shot throughput.
+ */
 import { EventEmitter } from 'node:events';
-import { promises as fsp, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
-import { dirname } from 'node:path';
-import { hasUnreadData, listenAbstractFd, listenPathFd, peerClosed } from './libc.js';
-import { nowMs, nowUs } from './clock.js';
-import { UdsError } from './errors.js';
-import { decodeKeepingBytes } from './escape.js';
-import { inspectSocketFile, removeSocketFile } from './socket-file.js';
-import { type Target, parseTarget } from './target.js';
-import { type Fault, type ReadMode, SERVE_DEFAULTS } from './serve-options.js';
-
-export { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, type Fault, type ReadMode } from './serve-options.js';
-
-export const ONESHOT_READ_SIZE = 512;
-
-export interface ServeOptions {
-  /** Reply text; default `OK+ at HH:MM:SS\n` (local time). A newline is added unless it ends with one. */
-  reply?: Buffer;
-  /** Echo the request instead of the reply text. */
-  echo?: boolean;
-  /** Persistent line protocol: a reply for every line; the connection stays open. */
-  keepAlive?: boolean;
-  /** One-shot request framing: one read of up to 512 bytes (default), a line, or until the client half-closes. */
-  read?: ReadMode;
-  fault?: Fault;
-  /** Delay before replying (slow: default 1s; others 0). */
-  delay?: number;
-  /** Socket file mode, e.g. 0o660; applied at bind time through the umask. */
-  perm?: number;
-  /** Group name or gid for the socket file. */
-  group?: string | number;
-  /** Stop after this many connections have been handled. */
-  count?: number;
-  /** Accepted connections beyond this are closed at once, without a reply, and logged. */
-  maxConns?: number;
-  /** Largest request accepted; a client that sends more is disconnected with a logged reason. Default 1 MiB. */
-  maxBytes?: number;
-  /** Close a connection that sends nothing for this long. Default 60s; 0 disables. */
-  idleTimeout?: number;
-  /** listen(2) backlog. Default 511. */
-  backlog?: number;
-  /** Bound on in-flight exchanges at shutdown. Default 5s. */
-  graceTimeout?: number;
-  /** Replace a stale socket file (default true). */
-  replaceStale?: boolean;
-}
-
-/** How a served connection ended. */
-export type ConnEnd =
-  | 'closed'
-  | 'client-closed'
-  | 'client-reset'
-  | 'reset'
-  | 'left-open'
-  | 'idle-timeout'
-  | 'max-bytes'
-  | 'over-max-conns'
-  | 'shutdown'
-  | 'error';
-
-export interface ConnectionLog {
-  id: number;
-  /** Wall-clock start, ISO 8601. */
-  at: string;
-  bytesIn: number;
-  bytesOut: number;
-  requests: number;
-  /**
-   * The first request, as text (truncated to 200 bytes); a byte that is not
-   * UTF-8 is kept as the lone surrogate U+DC00+byte (escapeText shows \xHH,
-   * fromKeptBytes gives Buffer#toString's U+FFFD).
-   */
-  request?: string;
-  /** The last reply sent, as text (truncated to 200 bytes; bytes kept as for request). */
-  reply?: string;
-  durationUs: number;
-  end: ConnEnd;
-  fault?: Fault;
-  reason?: string;
-}
-
-export interface ServerEvents {
-  listening: [info: { target: string; replacedStale: boolean }];
-  connection: [log: ConnectionLog];
-  warning: [message: string];
-  done: [];
-}
-
-/** `OK+ at 15:04:05\n` in local time: the reference one-shot reply. */
-export function defaultReply(date = new Date()): Buffer {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return Buffer.from(`OK+ at ${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}\n`);
-}
-
-// The reply changes once a second; serve builds it once a second, not per request.
-let cachedSecond = -1;
-let cachedReply: Buffer = Buffer.alloc(0);
-function currentReply(): Buffer {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== cachedSecond) {
-    cachedSecond = second;
-    cachedReply = defaultReply(new Date(now));
-  }
-  return cachedReply;
-}
-
-/** The first 200 bytes as text, bytes that are not UTF-8 kept (the log shows them as \xHH). */
-const preview = (b: Buffer | undefined): string | undefined =>
-  b === undefined ? undefined : decodeKeepingBytes(b, 0, Math.min(b.length, 200));
+import { nowUs } from '../clock.js';
+import { hasUnreadData, peerClosed } from '../socket/fd.js';
+import { removeSocketFile } from '../socket/socket-file.js';
+import { type Target, parseTarget } from '../socket/target.js';
+import { bindError, bindListener, setSocketGroup } from './listener.js';
+import { type ReadMode, SERVE_DEFAULTS } from './options.js';
+import {
+  type ConnEnd,
+  FD_CLEAR_MARGIN,
+  FD_WARN_MARGIN,
+  MAX_DELAYED,
+  ONESHOT_READ_SIZE,
+  REASON_NO_REQUEST_TEXT,
+  type ServeOptions,
+  type Server,
+  type ServerEvents,
+  currentReply,
+  drainAcceptQueue,
+  fdLimit,
+  fdPressureText,
+  openFds,
+  preview,
+  reasonIdle,
+  reasonMaxBytes,
+  reasonMaxConns,
+  reasonUnread,
+  withNewline,
+  withoutNewline,
+} from './protocol.js';
 
 /**
  * The reference server. Emits one `connection` log per connection; never
  * prints, never exits. Use startServer() to create and listen.
  */
-export class UdsServer extends EventEmitter<ServerEvents> {
+export class UdsServer extends EventEmitter<ServerEvents> implements Server {
+  readonly engine = 'net' as const;
+  /** The net engine writes no log itself. */
+  readonly logDropped = 0;
   readonly target: Target;
   readonly options: ServeOptions;
   private server: net.Server;
@@ -124,6 +57,8 @@ export class UdsServer extends EventEmitter<ServerEvents> {
   private ownedPath?: { path: string; ino: number };
   private closing?: Promise<void>;
   private emfileWarned = false;
+  /** --reply with its newline (the reply rule), made once. */
+  private readonly fixedReply?: Buffer;
   /** Open descriptors beyond our connections, and the soft limit (Linux; else Infinity). */
   private fdBase = 0;
   private fdLimit = Infinity;
@@ -134,6 +69,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     super();
     this.target = target;
     this.options = options;
+    this.fixedReply = options.reply === undefined ? undefined : withNewline(options.reply);
     this.server = this.attach(net.createServer());
   }
 
@@ -149,7 +85,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     if (max !== undefined) {
       server.maxConnections = max;
       server.on('drop', () =>
-        this.log(this.nextId++, Date.now(), nowUs(), 0, 0, 0, undefined, undefined, 'over-max-conns', `over --max-conns ${max}: closed at once`),
+        this.log(this.nextId++, Date.now(), nowUs(), 0, 0, 0, undefined, undefined, 'over-max-conns', reasonMaxConns(max)),
       );
     }
     server.on('error', (err: NodeJS.ErrnoException) => {
@@ -238,12 +174,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       // been quiet for a moment (bounded), then close the listener.
       if (this.ownedPath) await removeSocketFile(this.ownedPath.path, this.ownedPath.ino);
       const grace = this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
-      const drainUntil = nowMs() + Math.min(grace, 1_000);
-      while (this.server.listening && nowMs() < drainUntil) {
-        const accepted = this.nextId;
-        await new Promise((r) => setTimeout(r, 15));
-        if (this.nextId === accepted) break;
-      }
+      await drainAcceptQueue(() => this.nextId, grace, () => this.server.listening);
       await new Promise<void>((resolve) => {
         this.server.close(() => resolve());
         const timer = setTimeout(() => {
@@ -267,28 +198,22 @@ export class UdsServer extends EventEmitter<ServerEvents> {
    */
   private fdPressure(hit: boolean): void {
     const open = this.sockets.size + this.fdBase;
-    if (!this.emfileWarned && (hit || open >= this.fdLimit - 4)) {
+    if (!this.emfileWarned && (hit || open >= this.fdLimit - FD_WARN_MARGIN)) {
       this.emfileWarned = true;
-      this.emit(
-        'warning',
-        `out of file descriptors (${open} open, limit ${this.fdLimit}): new connections are closed at once until some finish (raise ulimit -n)`,
-      );
-    } else if (this.emfileWarned && !hit && open < this.fdLimit - 16) {
+      this.emit('warning', fdPressureText(true, open, this.fdLimit));
+    } else if (this.emfileWarned && !hit && open < this.fdLimit - FD_CLEAR_MARGIN) {
       this.emfileWarned = false;
-      this.emit('warning', `file descriptors available again (${open} open, limit ${this.fdLimit}); accepting normally`);
+      this.emit('warning', fdPressureText(false, open, this.fdLimit));
     }
   }
 
   private measureFds(): void {
-    try {
-      const limits = readFileSync('/proc/self/limits', 'utf8');
-      const m = /^Max open files\s+(\d+|unlimited)/m.exec(limits);
-      if (m && m[1] !== 'unlimited') this.fdLimit = Number(m[1]);
-      this.fdBase = readdirSync('/proc/self/fd').length;
-    } catch {
-      // Not Linux: no early warning, the limit is still enforced by the OS.
-    }
+    this.fdLimit = fdLimit();
+    this.fdBase = openFds();
   }
+
+  /** The net engine's log goes through its events: nothing to open. */
+  openLog(): void {}
 
   private peerGone(socket: net.Socket): boolean {
     if (this.target.kind === 'tcp') return false; // a FIN looks the same either way
@@ -350,6 +275,8 @@ export class UdsServer extends EventEmitter<ServerEvents> {
     let pendingLen = 0;
     let replied = false;
     const timers: NodeJS.Timeout[] = [];
+    /** --keep-alive with --delay: the logs of requests whose reply waits for its time. */
+    const waiting: (() => void)[] = [];
     const maxBytes = o.maxBytes ?? SERVE_DEFAULTS.maxBytes;
     const idle = o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout;
     const delay = o.delay ?? (o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
@@ -371,58 +298,102 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       if (this.emfileWarned) this.fdPressure(false);
       if (this.closing && end === undefined && !replied) setEnd('shutdown');
       setEnd(replied ? 'closed' : 'client-closed');
-      this.log(id, wallStart, start, bytesIn, bytesOut, requests, firstRequest, lastReply, end!, reason);
+      // Requests whose delayed reply never went: logged unanswered, before the connection.
+      for (const unanswered of waiting.splice(0)) unanswered();
+      if (o.keepAlive) this.log(id, wallStart, start, bytesIn, bytesOut, requests, undefined, undefined, end!, reason);
+      else this.log(id, wallStart, start, bytesIn, bytesOut, requests, firstRequest, lastReply, end!, reason);
       this.handled++;
       if (o.count !== undefined && this.handled >= o.count) void this.close();
     });
     if (idle > 0) {
+      // Reading stops while replies wait untaken (see backpressure()), so a client that writes
+      // and never reads goes quiet too, and is ended here like one that sends nothing.
       socket.setTimeout(idle, () => {
-        setEnd('idle-timeout', `no data for ${idle}ms`);
+        setEnd('idle-timeout', socket.writableLength > 0 ? reasonUnread(idle) : reasonIdle(idle));
         socket.destroy();
       });
     }
 
+    // A client that writes requests and never reads its replies: stop reading from it until
+    // they are taken (drain), so what waits for it is one read's replies, not all it sends.
+    // Likewise with --delay, while MAX_DELAYED replies wait for their timers.
+    let held = false;
+    let delayed = 0;
+    const backlogged = () => socket.writableNeedDrain || delayed >= MAX_DELAYED;
+    const backpressure = () => {
+      if (!o.keepAlive || held || socket.destroyed || !backlogged()) return;
+      held = true;
+      socket.pause();
+    };
+    const release = () => {
+      if (!held || backlogged()) return;
+      held = false;
+      if (!socket.destroyed) socket.resume();
+    };
+    // Only keep-alive writes before the last reply (one-shot writes once, then ends).
+    if (o.keepAlive) socket.on('drain', release);
+
     const reply = (request: Buffer): Buffer => {
-      let body = o.echo ? request : (o.reply ?? currentReply());
-      if (!o.echo && body.length > 0 && body[body.length - 1] !== 0x0a) body = Buffer.concat([body, NL]);
-      if (o.fault === 'no-newline') {
-        while (body.length > 0 && (body[body.length - 1] === 0x0a || body[body.length - 1] === 0x0d)) body = body.subarray(0, -1);
-      }
-      return body;
+      const body = o.echo ? request : (this.fixedReply ?? currentReply());
+      return o.fault === 'no-newline' ? withoutNewline(body) : body;
     };
 
     const later = (fn: () => void) => {
-      if (delay > 0) timers.push(setTimeout(fn, delay));
-      else fn();
+      if (delay <= 0) return fn();
+      delayed++;
+      const t = setTimeout(() => {
+        delayed--;
+        const k = timers.indexOf(t);
+        if (k >= 0) timers.splice(k, 1);
+        fn();
+        release();
+      }, delay);
+      timers.push(t);
+    };
+
+    /** --keep-alive: the log of request `seq`, to be called once with its reply (or none). */
+    const requestLogger = (request: Buffer, seq: number): ((reply?: Buffer) => void) | null => {
+      if (!o.keepAlive || this.listenerCount('request') === 0) return null;
+      const at = new Date().toISOString();
+      return (rep) =>
+        this.emit('request', { id, seq, at, bytesIn: request.length, bytesOut: rep?.length ?? 0, request: preview(request), reply: preview(rep) });
     };
 
     const respond = (request: Buffer, last: boolean) => {
       requests++;
       firstRequest ??= request;
+      const logRequest = requestLogger(request, requests);
       const f = o.fault;
       if (f === 'silent') {
         st.idleBetweenRequests = true;
+        logRequest?.();
         return;
       }
+      if (logRequest && delay > 0) waiting.push(logRequest);
       later(() => {
-        if (socket.destroyed) return;
+        if (logRequest && delay > 0) waiting.splice(waiting.indexOf(logRequest), 1);
+        if (socket.destroyed) return logRequest?.();
         if (f === 'close-without-reply') {
+          logRequest?.();
           setEnd('closed', 'fault close-without-reply');
           return void socket.end();
         }
         const body = reply(request);
+        logRequest?.(body);
         lastReply = body;
         bytesOut += body.length;
         replied = true;
         if (f === 'never-close') {
           socket.write(body);
           st.idleBetweenRequests = true;
+          backpressure();
           return setEnd('left-open', 'fault never-close');
         }
         if (last) socket.end(body);
         else {
           socket.write(body);
           st.idleBetweenRequests = pendingLen === 0;
+          backpressure();
         }
       });
     };
@@ -461,13 +432,14 @@ export class UdsServer extends EventEmitter<ServerEvents> {
           respond(line, false);
         }
         socket.uncork();
+        backpressure();
         if (buf.length > 0) {
           pending.push(buf);
           pendingLen = buf.length;
         }
       }
       if (pendingLen > maxBytes) {
-        setEnd('max-bytes', `request over --max-bytes ${maxBytes}`);
+        setEnd('max-bytes', reasonMaxBytes(maxBytes));
         socket.destroy();
       }
     });
@@ -485,7 +457,7 @@ export class UdsServer extends EventEmitter<ServerEvents> {
       // eof framing: the request is complete.
       if (!o.keepAlive && readMode === 'eof' && pendingLen > 0) return respond(take(), true);
       if (pendingLen > 0 && o.keepAlive) return respond(take(), true);
-      if (requests === 0) setEnd('client-closed', 'client closed without a request');
+      if (requests === 0) setEnd('client-closed', REASON_NO_REQUEST_TEXT);
       // A holding fault keeps a half-closed client waiting (that is the fault), but
       // a client that is gone for good must not hold a slot until --idle-timeout.
       if (!holdsOpen || this.peerGone(socket)) socket.end();
@@ -520,111 +492,6 @@ export class UdsServer extends EventEmitter<ServerEvents> {
 
 interface SocketState extends net.Socket {
   idleBetweenRequests?: boolean;
-}
-
-const NL = Buffer.from('\n');
-
-function bindError(err: NodeJS.ErrnoException, t: Target): UdsError {
-  const target = t.display;
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return new UdsError('ADDRESS_IN_USE', `${target}: in use: another server is bound there`, { target, cause: err });
-    case 'EACCES':
-    case 'EPERM':
-      return new UdsError('PERMISSION_DENIED', `${target}: permission denied creating the socket`, { target, cause: err });
-    case 'ENOENT':
-    case 'ENOTDIR':
-      return new UdsError('NOT_FOUND', `${target}: the directory ${t.kind === 'unix' ? `${dirname(t.path)} ` : ''}does not exist`, {
-        target,
-        cause: err,
-      });
-    default:
-      return new UdsError('IO_ERROR', `${target}: ${err.message}`, { target, cause: err });
-  }
-}
-
-/** The listening socket bindListener() made: its descriptor (none for TCP: net binds that), the file it owns, its group. */
-export interface BoundListener {
-  fd?: number;
-  ownedPath?: { path: string; ino: number };
-  replacedStale: boolean;
-  gid?: number;
-}
-
-/**
- * Make the listening socket as serve does for either engine: a stale file is
- * replaced, a live server or a non-socket refused, the group looked up before
- * anything exists on disk, the mode set through the umask, the exact address
- * bound through libc. The caller sets the group once it listens (setSocketGroup).
- */
-export async function bindListener(t: Target, options: ServeOptions): Promise<BoundListener> {
-  const backlog = options.backlog ?? SERVE_DEFAULTS.backlog;
-  let replacedStale = false;
-  if (t.kind === 'unix') {
-    const state = await inspectSocketFile(t.path);
-    if (state.state === 'live') {
-      throw new UdsError('ADDRESS_IN_USE', `${t.display}: in use: a server is already listening there`, { target: t.display });
-    }
-    if (state.state === 'not-socket') {
-      throw new UdsError(
-        'UNSAFE_PATH',
-        `${t.display}: exists and is a ${state.kind}, not a socket; refusing to replace it (remove it yourself if it is safe)`,
-        { target: t.display },
-      );
-    }
-    if (state.state === 'stale') {
-      if (options.replaceStale === false) {
-        throw new UdsError('ADDRESS_IN_USE', `${t.display}: a stale socket file is in the way`, { target: t.display });
-      }
-      replacedStale = await removeSocketFile(t.path, state.ino);
-    }
-  }
-  // Look the group up before anything exists on disk: a bad --group must leave nothing behind.
-  const gid = options.group === undefined ? undefined : await lookupGid(options.group);
-  let fd: number | undefined;
-  let ownedPath: BoundListener['ownedPath'];
-  try {
-    if (t.kind === 'unix') {
-      // The mode is set through the umask so the file never exists with wider permissions.
-      const perm = options.perm;
-      const old = perm === undefined ? undefined : process.umask(~perm & 0o777);
-      try {
-        fd = listenPathFd(t.path, backlog);
-      } finally {
-        if (old !== undefined) process.umask(old);
-      }
-      ownedPath = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
-    } else if (t.kind === 'abstract') {
-      fd = listenAbstractFd(t.name, backlog);
-    }
-  } catch (err) {
-    throw bindError(err as NodeJS.ErrnoException, t);
-  }
-  return { fd, ownedPath, replacedStale, gid };
-}
-
-/** Give the socket file its group (--group). */
-export async function setSocketGroup(path: string, gid: number, t: Target): Promise<void> {
-  try {
-    await fsp.lchown(path, -1, gid);
-  } catch (err) {
-    throw new UdsError('PERMISSION_DENIED', `${t.display}: cannot set the group of the socket file: ${(err as Error).message}`, {
-      target: t.display,
-      cause: err,
-    });
-  }
-}
-
-async function lookupGid(group: string | number): Promise<number> {
-  if (typeof group === 'number') return group;
-  const name = group;
-  if (/^\d+$/.test(name)) return Number(name);
-  const text = await fsp.readFile('/etc/group', 'utf8');
-  for (const line of text.split('\n')) {
-    const [n, , gid] = line.split(':');
-    if (n === name) return Number(gid);
-  }
-  throw new UdsError('BAD_OPTION', `--group: no group named "${name}"`);
 }
 
 /** Create a server on a target and start listening. */

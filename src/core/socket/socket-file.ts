@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { openConnection } from './connect.js';
-import { UdsError } from './errors.js';
+import { UdsError } from '../errors.js';
 import type { Target } from './target.js';
 
 export type SocketFileState =

@@ -5,21 +5,23 @@
  * log record once it sees it).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { runServeThread } from './engine.js';
+import { runServeThread } from './thread.js';
 import type { ThreadConfig, ThreadMessage } from './shared.js';
-import type { ConnectionRenderer } from './thread-log.js';
+import type { ConnectionRenderer, LogRenderers } from './thread-log.js';
 
 const port = parentPort!;
 const post = (msg: ThreadMessage, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer);
 const cfg = workerData as ThreadConfig;
 
 try {
-  let render: ConnectionRenderer | undefined;
+  let render: LogRenderers | undefined;
   if (cfg.logTo) {
-    const mod = (await import(cfg.logTo.module)) as Record<string, (...args: unknown[]) => ConnectionRenderer>;
+    const mod = (await import(cfg.logTo.module)) as Record<string, (...args: unknown[]) => ConnectionRenderer | LogRenderers>;
     const factory = mod[cfg.logTo.factory];
     if (typeof factory !== 'function') throw new Error(`${cfg.logTo.module} has no function ${cfg.logTo.factory}`);
-    render = factory(...cfg.logTo.args);
+    // A factory returns the connection renderer, or the renderers of every kind of line.
+    const made = factory(...cfg.logTo.args);
+    render = typeof made === 'function' ? { connection: made } : made;
   }
   runServeThread(cfg, post, render);
 } catch (err) {

@@ -1,0 +1,120 @@
+/**
+ * The listening socket every serve engine uses: the socket file's checks (a
+ * stale file replaced, a live server or a non-socket refused), the group looked
+ * up before anything exists on disk, the mode set through the umask, the exact
+ * address bound through libc, and bind's errors in serve's words. An engine
+ * gets a descriptor to accept on and owns nothing of this.
+ */
+import { promises as fsp } from 'node:fs';
+import { dirname } from 'node:path';
+import { UdsError } from '../errors.js';
+import { listenAbstractFd, listenPathFd } from '../socket/fd.js';
+import { inspectSocketFile, removeSocketFile } from '../socket/socket-file.js';
+import type { Target } from '../socket/target.js';
+import { SERVE_DEFAULTS } from './options.js';
+import type { ServeOptions } from './protocol.js';
+
+/** bind(2)/listen(2)'s error as serve reports it. */
+export function bindError(err: NodeJS.ErrnoException, t: Target): UdsError {
+  const target = t.display;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new UdsError('ADDRESS_IN_USE', `${target}: in use: another server is bound there`, { target, cause: err });
+    case 'EACCES':
+    case 'EPERM':
+      return new UdsError('PERMISSION_DENIED', `${target}: permission denied creating the socket`, { target, cause: err });
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return new UdsError('NOT_FOUND', `${target}: the directory ${t.kind === 'unix' ? `${dirname(t.path)} ` : ''}does not exist`, {
+        target,
+        cause: err,
+      });
+    default:
+      return new UdsError('IO_ERROR', `${target}: ${err.message}`, { target, cause: err });
+  }
+}
+
+/** The listening socket bindListener() made: its descriptor (none for TCP: net binds that), the file it owns, its group. */
+export interface BoundListener {
+  fd?: number;
+  ownedPath?: { path: string; ino: number };
+  replacedStale: boolean;
+  gid?: number;
+}
+
+/**
+ * Make the listening socket as serve does for either engine: a stale file is
+ * replaced, a live server or a non-socket refused, the group looked up before
+ * anything exists on disk, the mode set through the umask, the exact address
+ * bound through libc. The caller sets the group once it listens (setSocketGroup).
+ */
+export async function bindListener(t: Target, options: ServeOptions): Promise<BoundListener> {
+  const backlog = options.backlog ?? SERVE_DEFAULTS.backlog;
+  let replacedStale = false;
+  if (t.kind === 'unix') {
+    const state = await inspectSocketFile(t.path);
+    if (state.state === 'live') {
+      throw new UdsError('ADDRESS_IN_USE', `${t.display}: in use: a server is already listening there`, { target: t.display });
+    }
+    if (state.state === 'not-socket') {
+      throw new UdsError(
+        'UNSAFE_PATH',
+        `${t.display}: exists and is a ${state.kind}, not a socket; refusing to replace it (remove it yourself if it is safe)`,
+        { target: t.display },
+      );
+    }
+    if (state.state === 'stale') {
+      if (options.replaceStale === false) {
+        throw new UdsError('ADDRESS_IN_USE', `${t.display}: a stale socket file is in the way`, { target: t.display });
+      }
+      replacedStale = await removeSocketFile(t.path, state.ino);
+    }
+  }
+  // Look the group up before anything exists on disk: a bad --group must leave nothing behind.
+  const gid = options.group === undefined ? undefined : await lookupGid(options.group);
+  let fd: number | undefined;
+  let ownedPath: BoundListener['ownedPath'];
+  try {
+    if (t.kind === 'unix') {
+      // The mode is set through the umask so the file never exists with wider permissions.
+      const perm = options.perm;
+      const old = perm === undefined ? undefined : process.umask(~perm & 0o777);
+      try {
+        fd = listenPathFd(t.path, backlog);
+      } finally {
+        if (old !== undefined) process.umask(old);
+      }
+      ownedPath = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
+    } else if (t.kind === 'abstract') {
+      fd = listenAbstractFd(t.name, backlog);
+    }
+  } catch (err) {
+    throw bindError(err as NodeJS.ErrnoException, t);
+  }
+  return { fd, ownedPath, replacedStale, gid };
+}
+
+/** Give the socket file its group (--group). */
+export async function setSocketGroup(path: string, gid: number, t: Target): Promise<void> {
+  try {
+    await fsp.lchown(path, -1, gid);
+  } catch (err) {
+    throw new UdsError('PERMISSION_DENIED', `${t.display}: cannot set the group of the socket file: ${(err as Error).message}`, {
+      target: t.display,
+      cause: err,
+    });
+  }
+}
+
+async function lookupGid(group: string | number): Promise<number> {
+  if (typeof group === 'number') return group;
+  const name = group;
+  if (/^\d+$/.test(name)) return Number(name);
+  const text = await fsp.readFile('/etc/group', 'utf8');
+  for (const line of text.split('\n')) {
+    const [n, , gid] = line.split(':');
+    if (n === name) return Number(gid);
+  }
+  throw new UdsError('BAD_OPTION', `--group: no group named "${name}"`);
+}
+

@@ -1,0 +1,243 @@
+/**
+ * The one way to make a server: the engine choice (`--engine auto`: epoll
+ * where it can serve the options, else node:net) and, on the net engine, the
+ * worker processes of `--workers`. `serve`, bench's embedded server and library
+ * users all come here; what they get is a Server, whichever engine runs.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type net from 'node:net';
+import { UdsError } from '../errors.js';
+import { type Target, parseTarget } from '../socket/target.js';
+import { UdsServer } from './engine-net.js';
+import { EpollServer, epollUnsupported } from './epoll/server.js';
+import type { ThreadLogSpec } from './epoll/shared.js';
+import { SERVE_DEFAULTS, type ServeEngine } from './options.js';
+import type { ConnectionLog, EngineName, RequestLog, ServeOptions, Server, ServerEvents } from './protocol.js';
+
+export interface StartServeOptions extends ServeOptions {
+  /** Engine: 'auto' (default) is epoll where it can serve these options, else net. */
+  engine?: ServeEngine;
+  /**
+   * Epoll: engine threads. Net: processes, this one and workers-1 forked
+   * copies of the running script (process.argv), which must call startServe
+   * (createServe) with the same options: they find WORKER_ENV in their
+   * environment and serve on this process's socket. Default 1.
+   */
+  workers?: number;
+  /** Epoll only: the threads write the log themselves (EpollServeOptions.logTo). */
+  logTo?: ThreadLogSpec;
+  /** A forked net worker: log lines its caller dropped, reported to the primary at the end. */
+  logDropped?: () => number;
+}
+
+/** Set in the environment of the processes the net engine's --workers forks. */
+export const WORKER_ENV = 'UDSCTL_SERVE_WORKER';
+
+/** Whether this process is a net worker forked by a primary's startServe. */
+export function isServeWorker(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[WORKER_ENV] === '1' && typeof process.send === 'function';
+}
+
+/** The engine startServe would run for these options: the engine's name, or an error for --engine epoll that cannot. */
+export function chooseEngine(target: Target, options: StartServeOptions): EngineName {
+  if (isServeWorker() || options.engine === 'net') return 'net';
+  const why = epollUnsupported(target, options);
+  if (options.engine === 'epoll' && why) throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}; use --engine net (or auto)`);
+  return why === null ? 'epoll' : 'net';
+}
+
+/**
+ * Make a server, not yet listening: listeners for 'connection' and 'request'
+ * must be in place before listen() (the epoll engine makes records only for
+ * them). Throws NOT_SUPPORTED for engine 'epoll' where it cannot serve.
+ */
+export function createServe(target: Target | string, options: StartServeOptions = {}): Server {
+  const t = typeof target === 'string' ? parseTarget(target) : target;
+  const workers = Math.max(1, options.workers ?? 1);
+  const { engine: _engine, workers: _workers, logTo, logDropped, ...serve } = options;
+  if (chooseEngine(t, options) === 'epoll') return new EpollServer(t, { ...serve, threads: workers, logTo });
+  if (isServeWorker()) return new NetWorkerProcess(t, { ...serve, count: undefined }, logDropped);
+  if (workers === 1) return new UdsServer(t, serve);
+  return new NetPrimary(t, serve, workers);
+}
+
+/** Create a server (createServe) and listen. */
+export async function startServe(target: Target | string, options: StartServeOptions = {}): Promise<Server> {
+  const server = createServe(target, options);
+  await server.listen();
+  return server;
+}
+
+type WorkerMessage = { type: 'listen' } | { type: 'stop' } | { type: 'handled' } | { type: 'dropped'; count: number };
+
+/** Forwards an inner server's events, except 'done', which the wrapper emits when it is really done. */
+function forward(from: UdsServer, to: EventEmitter<ServerEvents>): void {
+  from.on('listening', (info) => to.emit('listening', info));
+  from.on('warning', (m) => to.emit('warning', m));
+  // Requests are recorded only when somebody listens: the net engine makes those records only then.
+  from.on('connection', (l: ConnectionLog) => to.emit('connection', l));
+  let requests = false;
+  (to as EventEmitter).on('newListener', (name: string) => {
+    if (name !== 'request' || requests) return;
+    requests = true;
+    from.on('request', (l: RequestLog) => to.emit('request', l));
+  });
+}
+
+/**
+ * The net engine over several processes: this one binds the socket and
+ * accepts on it, forked copies accept on it too (the kernel spreads the
+ * connections); --count is over all of them, kept here.
+ */
+class NetPrimary extends EventEmitter<ServerEvents> implements Server {
+  readonly engine = 'net' as const;
+  readonly target: Target;
+  private readonly own: UdsServer;
+  private readonly children: ChildProcess[] = [];
+  private handled = 0;
+  private childDropped = 0;
+  private closing?: Promise<void>;
+
+  constructor(
+    target: Target,
+    private readonly options: ServeOptions,
+    private readonly workers: number,
+  ) {
+    super();
+    this.target = target;
+    this.own = new UdsServer(target, { ...options, count: undefined });
+    forward(this.own, this);
+    this.own.on('connection', () => this.countOne());
+  }
+
+  get replacedStale(): boolean {
+    return this.own.replacedStale;
+  }
+
+  get logDropped(): number {
+    return this.childDropped;
+  }
+
+  private countOne(): void {
+    if (this.options.count !== undefined && ++this.handled === this.options.count) void this.close();
+  }
+
+  async listen(): Promise<{ replacedStale: boolean }> {
+    const r = await this.own.listen();
+    for (let i = 1; i < this.workers; i++) this.children.push(this.fork(this.own.listener));
+    return r;
+  }
+
+  private fork(listener: net.Server): ChildProcess {
+    const child = fork(process.argv[1], process.argv.slice(2), {
+      env: { ...process.env, [WORKER_ENV]: '1' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('message', (msg: WorkerMessage) => {
+      if (msg?.type === 'handled') this.countOne();
+      if (msg?.type === 'dropped' && Number.isSafeInteger(msg.count)) this.childDropped += msg.count;
+    });
+    child.send({ type: 'listen' } satisfies WorkerMessage, listener);
+    return child;
+  }
+
+  address(): string {
+    return this.own.address();
+  }
+
+  openLog(): void {}
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const child of this.children) if (child.connected) child.send({ type: 'stop' } satisfies WorkerMessage);
+      await this.own.close();
+      const bound = (this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout) + 2_000;
+      await Promise.all(this.children.map((child) => waitChild(child, bound)));
+      this.emit('done');
+    })();
+    return this.closing;
+  }
+
+  abort(): void {
+    for (const child of this.children) child.kill('SIGKILL');
+    this.own.abort();
+  }
+}
+
+/**
+ * A forked net worker: serves on the primary's listening socket (received
+ * over IPC), tells it of each connection (for --count), stops when told or
+ * when the primary is gone.
+ */
+class NetWorkerProcess extends EventEmitter<ServerEvents> implements Server {
+  readonly engine = 'net' as const;
+  readonly target: Target;
+  readonly replacedStale = false;
+  readonly logDropped = 0;
+  private readonly own: UdsServer;
+
+  constructor(
+    target: Target,
+    options: ServeOptions,
+    private readonly dropped?: () => number,
+  ) {
+    super();
+    this.target = target;
+    this.own = new UdsServer(target, options);
+    forward(this.own, this);
+    this.own.on('connection', () => process.send?.({ type: 'handled' } satisfies WorkerMessage));
+  }
+
+  /** Resolves once the primary's socket has come (the primary reports listening). */
+  listen(): Promise<{ replacedStale: boolean }> {
+    return new Promise((resolve) => {
+      const onMessage = (msg: WorkerMessage, handle?: net.Server) => {
+        if (msg?.type === 'listen' && handle) {
+          this.own.adopt(handle);
+          resolve({ replacedStale: false });
+        }
+        if (msg?.type === 'stop') void this.close();
+      };
+      const onDisconnect = () => void this.close();
+      process.on('message', onMessage);
+      // The primary is gone: finish what is in flight and leave.
+      process.once('disconnect', onDisconnect);
+      this.own.once('done', () => {
+        process.removeListener('message', onMessage);
+        process.removeListener('disconnect', onDisconnect);
+        const n = this.dropped?.() ?? 0;
+        if (n > 0 && process.connected) process.send!({ type: 'dropped', count: n } satisfies WorkerMessage);
+        // The IPC channel would keep this process alive.
+        if (process.connected) process.disconnect();
+        this.emit('done');
+      });
+    });
+  }
+
+  address(): string {
+    return this.own.address();
+  }
+
+  openLog(): void {}
+
+  close(): Promise<void> {
+    return this.own.close();
+  }
+
+  abort(): void {
+    this.own.abort();
+  }
+}
+
+/** Wait for a worker to exit, killing it past the bound. */
+function waitChild(child: ChildProcess, boundMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), boundMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

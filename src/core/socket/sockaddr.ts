@@ -1,0 +1,25 @@
+/**
+ * The one sockaddr_un builder: the address of a Unix socket with its exact
+ * length, as bind(2) and connect(2) take it. Exact matters for abstract names
+ * (`@name`): the kernel compares every byte of the given length, so a name
+ * padded to sizeof(sockaddr_un) (Node 20's net, nodejs/node#49656) never meets
+ * the one socat, nc, Python or Go use.
+ */
+import { AF_UNIX } from './ffi.js';
+
+/** sockaddr_un for a filesystem path: family, the path, its terminating NUL. */
+export function sockaddrPath(path: string | Uint8Array): Buffer {
+  const bytes = typeof path === 'string' ? Buffer.from(path, 'utf8') : path;
+  const addr = Buffer.alloc(3 + bytes.length);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  addr.set(bytes, 2);
+  return addr;
+}
+
+/** sockaddr_un for an abstract name: family, a leading NUL, the name, and not one byte more. */
+export function sockaddrAbstract(name: Uint8Array): Buffer {
+  const addr = Buffer.alloc(3 + name.length);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  addr.set(name, 3);
+  return addr;
+}
