@@ -13,7 +13,7 @@ import type { BenchOptions, BenchResult } from '../src/core/bench/types.js';
 import { UdsError } from '../src/core/errors.js';
 import { rmSync } from 'node:fs';
 import { type Spawned, killChildren, spawnChild, waitForOutput } from './helpers/children.js';
-import { makeStaleSocket } from './helpers/peers.js';
+import { makeStaleSocket, startLateAcceptListener } from './helpers/peers.js';
 import { serve } from './helpers/servers.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 
@@ -251,6 +251,31 @@ describe(`bench (${engine} engine)`, () => {
     expect((c.REFUSED ?? 0) + (c.NOT_FOUND ?? 0)).toBeLessThan(C * 3.5 * 30);
   });
 
+  it('oneshot, a server that dies mid-run: each slot backs off after a failed connect as reconnects do (no 1 ms spin)', async () => {
+    const path = join(tmpDir('udsctl-b-'), 'dying.sock');
+    const child = await childLineServer(path);
+    const C = 2;
+    const r = await runBench(
+      base({
+        target: path,
+        engine,
+        mode: 'oneshot',
+        until: { kind: 'line' },
+        connections: C,
+        duration: 2_500,
+        onTick: (t) => {
+          if (t.last.second === 0) child.child.kill('SIGKILL');
+        },
+      }),
+    );
+    const c = codes(r);
+    expect(r.requests.ok).toBeGreaterThan(0);
+    expect(c.REFUSED).toBeGreaterThan(0);
+    // 10 ms doubling to 250 ms: about ten attempts per slot in the dead 1.5 s; a 1 ms pause made hundreds.
+    expect(c.REFUSED).toBeLessThan(C * 2.5 * 30);
+    expect(r.requests.total).toBe(r.requests.ok + r.requests.errors);
+  });
+
   it('short runs against a fast server: each worker under 100% of its core, no generator-bound alarm', async () => {
     const path = join(tmpDir('udsctl-b-'), 'fast.sock');
     await childLineServer(path);
@@ -320,6 +345,16 @@ describe(`bench (${engine} engine)`, () => {
     expect(r.errors).toEqual([]);
     expect(srv.connections()).toBe(500);
     expect(r.requests.ok).toBeGreaterThan(0);
+  });
+
+  it('a full listen backlog is retried (connectRetries, no error) until the server accepts', async () => {
+    const path = join(tmpDir('udsctl-b-'), 'late.sock');
+    // Full for longer than a worker takes to start on a loaded machine, well within the connect timeout.
+    await startLateAcceptListener(path, 2_000);
+    const r = await runBench(base({ target: path, engine, mode: 'persistent', connections: 2, requests: 20, connectTimeout: 10_000 }));
+    expect(r.errors).toEqual([]);
+    expect(r.requests.ok).toBe(20);
+    expect(r.connectRetries).toBeGreaterThan(0);
   });
 
   it('TCP targets', async () => {

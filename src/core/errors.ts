@@ -59,48 +59,83 @@ export function isUdsError(err: unknown): err is UdsError {
 }
 
 /**
+ * The one errno -> code table (by errno name), for connecting and for I/O on a
+ * stream alike; an errno not in it is IO_ERROR. A full listen backlog answers
+ * connect() with EAGAIN: BACKLOG_FULL (a read or send never reports EAGAIN as an
+ * error: the caller waits for readiness instead).
+ */
+const ERRNO_CODES: Readonly<Record<string, ErrorCode>> = {
+  ENOENT: 'NOT_FOUND',
+  ENOTDIR: 'NOT_FOUND',
+  ENXIO: 'NOT_FOUND',
+  ENOTFOUND: 'NOT_FOUND',
+  EAI_AGAIN: 'NOT_FOUND',
+  ENOTSOCK: 'NOT_A_SOCKET',
+  EISDIR: 'NOT_A_SOCKET',
+  EACCES: 'PERMISSION_DENIED',
+  EPERM: 'PERMISSION_DENIED',
+  ECONNREFUSED: 'REFUSED',
+  EAGAIN: 'BACKLOG_FULL',
+  EWOULDBLOCK: 'BACKLOG_FULL', // errno 11's other name, which libc.ts's errno table may pick
+  ETIMEDOUT: 'CONNECT_TIMEOUT',
+  ECONNRESET: 'RESET',
+  EPIPE: 'RESET',
+  EMFILE: 'TOO_MANY_FILES',
+  ENFILE: 'TOO_MANY_FILES',
+  ELOOP: 'BAD_PATH',
+  ENAMETOOLONG: 'PATH_TOO_LONG',
+};
+
+/** The typed code of an errno name (`ECONNREFUSED` -> REFUSED); unknown: IO_ERROR. */
+export function codeOfErrno(name: string | undefined): ErrorCode {
+  return (name !== undefined && Object.hasOwn(ERRNO_CODES, name) ? ERRNO_CODES[name] : undefined) ?? 'IO_ERROR';
+}
+
+/**
  * Translate an OS error raised while connecting to `target` into a typed error.
  * Unknown errnos keep their text and become IO_ERROR, never a silent success.
  */
 export function fromConnectErrno(err: NodeJS.ErrnoException, target: string): UdsError {
-  const cause = err;
+  return new UdsError(codeOfErrno(err.code), `${target}: ${errnoText(err)}`, { target, cause: err });
+}
+
+/** The words for a connect errno; the code comes from the table above. */
+function errnoText(err: NodeJS.ErrnoException): string {
   switch (err.code) {
     case 'ENOENT':
-      return new UdsError('NOT_FOUND', `${target}: no such socket (nothing exists at that path)`, { target, cause });
+      return 'no such socket (nothing exists at that path)';
     case 'ENOTSOCK':
-      return new UdsError('NOT_A_SOCKET', `${target}: exists but is not a socket`, { target, cause });
+      return 'exists but is not a socket';
     case 'EACCES':
     case 'EPERM':
-      return new UdsError('PERMISSION_DENIED', `${target}: permission denied`, { target, cause });
+      return 'permission denied';
     case 'ECONNREFUSED':
-      return new UdsError('REFUSED', `${target}: connection refused (no server is listening)`, { target, cause });
+      return 'connection refused (no server is listening)';
     case 'EAGAIN':
-    case 'EWOULDBLOCK': // errno 11's other name, which libc.ts's errno table may pick
-      return new UdsError('BACKLOG_FULL', `${target}: listen backlog is full (server is not accepting fast enough)`, {
-        target,
-        cause,
-      });
+    case 'EWOULDBLOCK':
+      return 'listen backlog is full (server is not accepting fast enough)';
     case 'ETIMEDOUT':
-      return new UdsError('CONNECT_TIMEOUT', `${target}: connect timed out`, { target, cause });
+      return 'connect timed out';
     case 'ECONNRESET':
     case 'EPIPE':
-      return new UdsError('RESET', `${target}: connection reset by the server`, { target, cause });
+      return 'connection reset by the server';
     case 'EMFILE':
     case 'ENFILE':
-      return new UdsError('TOO_MANY_FILES', `${target}: out of file descriptors (raise ulimit -n)`, { target, cause });
+      return 'out of file descriptors (raise ulimit -n)';
     case 'ENOTDIR':
-      return new UdsError('NOT_FOUND', `${target}: a parent of the path is not a directory`, { target, cause });
+      return 'a parent of the path is not a directory';
     case 'ELOOP':
-      return new UdsError('BAD_PATH', `${target}: too many levels of symbolic links (a symlink loop)`, { target, cause });
+      return 'too many levels of symbolic links (a symlink loop)';
     case 'ENAMETOOLONG':
-      return new UdsError('PATH_TOO_LONG', `${target}: the path (after following symlinks) is too long`, { target, cause });
+      return 'the path (after following symlinks) is too long';
     case 'EISDIR':
-      return new UdsError('NOT_A_SOCKET', `${target}: is a directory, not a socket`, { target, cause });
+      return 'is a directory, not a socket';
     case 'ENXIO':
+      return 'no such device or address';
     case 'ENOTFOUND': // a TCP host name that does not resolve
     case 'EAI_AGAIN':
-      return new UdsError('NOT_FOUND', `${target}: ${err.code === 'ENXIO' ? 'no such device or address' : 'host name not found'}`, { target, cause });
+      return 'host name not found';
     default:
-      return new UdsError('IO_ERROR', `${target}: ${err.message}`, { target, cause });
+      return err.message;
   }
 }

@@ -84,6 +84,15 @@ export async function startFullBacklogListener(kind: 'unix' | 'abstract' | 'tcp'
 }
 
 /**
+ * A Unix listener whose backlog is full (a connect fails with EAGAIN) for
+ * `delayMs`, and that then accepts and answers every line with "OK\n".
+ */
+export async function startLateAcceptListener(path: string, delayMs: number): Promise<void> {
+  const peer = spawnChild('python3', [join(FIXTURES, 'late-accept-listener.py'), path, String(delayMs)], { timeoutMs: 30_000 });
+  await waitForOutput(peer, /^ready/m);
+}
+
+/**
  * Leave a stale socket file at `path`, as a crashed server does: a node child
  * listens there and is killed with SIGKILL, so nothing unlinks the file.
  */

@@ -11,23 +11,15 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { openConnection } from '../connect.js';
-import { formatEndRule } from '../end-rule.js';
-import { type ErrorCode, UdsError } from '../errors.js';
+import { openConnection } from '../socket/connect.js';
+import { UdsError } from '../errors.js';
 import { type StartServeOptions, startServe } from '../serve/start.js';
-import { type Target, parseTarget } from '../target.js';
-import { analysisHistogram, decodeHistogram, distribution, summarize } from './histogram.js';
+import { type Target, parseTarget } from '../socket/target.js';
+import { analysisHistogram, decodeHistogram } from './histogram.js';
+import { foldTail, merge } from './merge.js';
 import { type BenchPlan, planBench } from './options.js';
 import { loadSys, raiseOpenFileLimit } from './syscalls.js';
-import {
-  BENCH_SCHEMA,
-  type BenchErrorCount,
-  type BenchOptions,
-  type BenchResult,
-  type BenchStartInfo,
-  type TimelineEntry,
-  type WorkerCpu,
-} from './types.js';
+import type { BenchOptions, BenchResult, BenchStartInfo, TimelineEntry } from './types.js';
 import {
   ABORT,
   CTL_STOP,
@@ -38,7 +30,6 @@ import {
   type DoneMessage,
   type TickMessage,
   type WorkerConfig,
-  threadPercent,
   type WorkerMessage,
   type WorkerTarget,
 } from './worker-stats.js';
@@ -47,13 +38,6 @@ import {
 const WORKER_START_SLACK_MS = 15_000;
 /** After the run should have ended, how long before workers are stopped by force. */
 const WORKER_END_SLACK_MS = 10_000;
-/**
- * A worker at 90% of its core or more may have limited the numbers; judged only over a load
- * window of a second or more: a shorter run is mostly start-up (first calls, lazy compilation),
- * busy whatever the server does, and the warning would be a false alarm.
- */
-const GENERATOR_BOUND_PERCENT = 90;
-const GENERATOR_BOUND_MIN_MS = 1000;
 /** How often onProgress reports the running totals. */
 const PROGRESS_EVERY_MS = 250;
 /** File descriptors kept for everything that is not a benchmark connection. */
@@ -231,24 +215,15 @@ async function drive(
 
   for (let w = 0; w < workers; w++) {
     const slots = Math.floor(C / workers) + (w < C % workers ? 1 : 0);
+    const { engine: _asked, workers: _workers, connections: _connections, rate: _rate, ...shared } = plan;
     const cfg: WorkerConfig = {
+      ...shared,
       index: w,
       engine,
       target,
-      mode: plan.mode,
       slots,
-      pipeline: plan.pipeline,
-      payload: plan.payload,
-      until: plan.until,
-      expect: plan.expect,
-      timeoutMs: plan.timeoutMs,
-      connectTimeoutMs: plan.connectTimeoutMs,
-      halfClose: plan.halfClose,
       rate: plan.rate ? (plan.rate * slots) / C : 0,
       phaseMs: plan.rate ? (1000 / plan.rate) * w : 0,
-      warmupMs: plan.warmupMs,
-      durationMs: plan.durationMs ?? -1,
-      requests: plan.requests ?? 0,
       shareIntervals: workers > 1,
       control,
       live: liveBuffer,
@@ -339,118 +314,4 @@ async function drive(
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
-}
-
-/**
- * The run ends with the requests in flight draining, often a few milliseconds
- * past the last whole second: fold such a sliver into the second before, so the
- * timeline does not show a rate computed over 2 ms.
- */
-function foldTail(timeline: TimelineEntry[]): void {
-  const n = timeline.length;
-  if (n < 2 || timeline[n - 1].durationMs >= 100) return;
-  const last = timeline.pop()!;
-  const prev = timeline[n - 2];
-  prev.durationMs += last.durationMs;
-  prev.requests += last.requests;
-  prev.errors += last.errors;
-  prev.bytesIn += last.bytesIn;
-  prev.bytesOut += last.bytesOut;
-  const max = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
-  prev.p99Us = max(prev.p99Us, last.p99Us);
-  prev.maxUs = max(prev.maxUs, last.maxUs);
-  prev.p50Us ??= last.p50Us;
-}
-
-function merge(
-  plan: BenchPlan,
-  target: WorkerTarget,
-  embedded: boolean,
-  engine: 'epoll' | 'net',
-  workers: number,
-  done: DoneMessage[],
-  timeline: TimelineEntry[],
-  startedAt: string,
-  interrupted: boolean,
-  proc: { processPercent: number },
-): BenchResult {
-  const sum = (f: (d: DoneMessage) => number) => done.reduce((a, d) => a + f(d), 0);
-  const hist = (f: (d: DoneMessage) => string) => {
-    const h = analysisHistogram();
-    for (const d of done) h.add(decodeHistogram(f(d)));
-    return h;
-  };
-  const latency = hist((d) => d.latency);
-  const connect = hist((d) => d.connect);
-  const exchange = hist((d) => d.exchange);
-
-  const byCode = new Map<ErrorCode, BenchErrorCount>();
-  for (const d of done) {
-    for (const e of d.errors) {
-      const have = byCode.get(e.code);
-      if (have) have.count += e.count;
-      else byCode.set(e.code, { ...e });
-    }
-  }
-  const errors = [...byCode.values()].sort((a, b) => b.count - a.count);
-
-  const ok = sum((d) => d.ok);
-  const errorCount = sum((d) => d.errorCount);
-  const elapsedMs = Math.max(0, ...done.map((d) => d.elapsedMs));
-  const secs = elapsedMs / 1000;
-  const per = (n: number) => (secs > 0 ? Math.round((n / secs) * 10) / 10 : 0);
-  const bytesIn = sum((d) => d.bytesIn);
-  const bytesOut = sum((d) => d.bytesOut);
-
-  const cpus: WorkerCpu[] = done
-    .filter((d) => d.cpu !== null)
-    .map((d) => ({
-      userMs: Math.round(d.cpu!.userMs),
-      systemMs: Math.round(d.cpu!.systemMs),
-      wallMs: Math.round(d.cpu!.wallMs),
-      percent: threadPercent(d.cpu!.userMs + d.cpu!.systemMs, d.cpu!.wallMs),
-    }));
-  const scope = cpus.length === done.length ? 'thread' : 'process';
-
-  return {
-    schema: BENCH_SCHEMA,
-    target: target.display,
-    embedded,
-    mode: plan.mode,
-    engine,
-    connections: plan.connections,
-    pipeline: plan.pipeline,
-    workers,
-    rate: plan.rate,
-    until: formatEndRule(plan.until),
-    payloadBytes: plan.payload.length,
-    expect: plan.expect ? plan.expect.toString('utf8') : null,
-    durationMs: plan.durationMs,
-    requestLimit: plan.requests,
-    warmupMs: plan.warmupMs,
-    timeoutMs: plan.timeoutMs,
-    connectTimeoutMs: plan.connectTimeoutMs,
-    startedAt,
-    elapsedMs: Math.round(elapsedMs),
-    interrupted,
-    requests: { total: ok + errorCount, ok, errors: errorCount, warmup: sum((d) => d.warmup), abandoned: sum((d) => d.abandoned) },
-    throughput: { requestsPerSec: per(ok), bytesInPerSec: per(bytesIn), bytesOutPerSec: per(bytesOut) },
-    bytes: { in: bytesIn, out: bytesOut },
-    latency: summarize(latency),
-    connect: summarize(connect),
-    exchange: plan.mode === 'oneshot' ? summarize(exchange) : null,
-    distribution: distribution(latency),
-    errors,
-    timeline,
-    schedule: plan.rate ? { scheduled: sum((d) => d.scheduled), unsent: sum((d) => d.unsent), late: sum((d) => d.late) } : null,
-    reconnects: sum((d) => d.reconnects),
-    connectRetries: sum((d) => d.connectRetries),
-    cpu: {
-      scope,
-      workers: cpus,
-      processPercent: proc.processPercent,
-      generatorBound: cpus.some((c) => c.percent >= GENERATOR_BOUND_PERCENT && c.wallMs >= GENERATOR_BOUND_MIN_MS),
-    },
-    memory: { peakRssBytes: process.resourceUsage().maxRSS * 1024 },
-  };
 }

@@ -5,7 +5,7 @@
  * with a C client. Bound on first use, in each thread that uses them; also the
  * open-file limit and per-thread CPU time.
  */
-import { type CFunction, E, addressOf, cFunction, lastErrno } from '../ffi.js';
+import { type CFunction, E, addressOf, cFunction, lastErrno } from '../socket/ffi.js';
 
 export interface Sys {
   socket(domain: number, type: number, proto: number): number;

@@ -4,7 +4,7 @@
  */
 import type { EndRule } from '../end-rule.js';
 import type { ErrorCode } from '../errors.js';
-import type { Target } from '../target.js';
+import type { Target } from '../socket/target.js';
 
 export const BENCH_MODES = ['oneshot', 'persistent'] as const;
 export type BenchMode = (typeof BENCH_MODES)[number];

@@ -5,13 +5,14 @@
  */
 import { escapeText } from '../escape.js';
 import type { Histogram } from 'hdr-histogram-js';
-import { type EndRule, formatEndRule } from '../end-rule.js';
+import { formatEndRule } from '../end-rule.js';
 import { type ErrorCode, fromConnectErrno } from '../errors.js';
-import type { Target } from '../target.js';
+import type { Target } from '../socket/target.js';
 import { encodeHistogram, recordingHistogram } from './histogram.js';
-import { errnoName } from '../ffi.js';
+import { errnoName } from '../socket/ffi.js';
+import { reconnectDelay } from '../socket/backoff.js';
 import { threadCpuMs } from './syscalls.js';
-import type { BenchMode } from './types.js';
+import type { BenchPlan } from './options.js';
 
 /** Control words shared with the main thread (Int32Array over a SharedArrayBuffer). */
 export const CTL_STOP = 0;
@@ -25,35 +26,29 @@ export const ABORT = 2;
 /** A TCP target carries the address the main thread resolved, so workers do no DNS. */
 export type WorkerTarget = Target & { address?: string; family?: 4 | 6 };
 
-export interface WorkerConfig {
+/**
+ * What a worker thread is given: the run's plan as planBench() made it (a new bench
+ * option added there reaches the loop as is), with this worker's share of it.
+ */
+export type WorkerConfig = Omit<BenchPlan, 'engine' | 'workers' | 'connections' | 'rate' | 'payload' | 'expect'> & {
   index: number;
   engine: 'epoll' | 'net';
   target: WorkerTarget;
-  mode: BenchMode;
   /** Connections (persistent) or concurrent requests (oneshot) of this worker. */
   slots: number;
-  pipeline: number;
-  payload: Uint8Array;
-  until: EndRule;
-  expect: Uint8Array | null;
-  timeoutMs: number;
-  connectTimeoutMs: number;
-  halfClose: boolean;
   /** This worker's share of --rate (requests/s); 0: closed loop. */
   rate: number;
   /** Offset of this worker's schedule, so the workers' requests interleave. */
   phaseMs: number;
-  warmupMs: number;
-  /** -1: no time limit. */
-  durationMs: number;
-  /** 0: no request limit (else shared through CTL_CLAIMED). */
-  requests: number;
+  /** A Buffer in the plan; a worker receives its bytes. */
+  payload: Uint8Array;
+  expect: Uint8Array | null;
   /** Send each second's histogram (several workers: the main thread merges them); else only its percentiles. */
   shareIntervals: boolean;
   control: SharedArrayBuffer;
   /** Running totals for the live progress: LIVE_WORDS float64 per worker, at index * LIVE_WORDS. */
   live: SharedArrayBuffer;
-}
+};
 
 /** The live words of a worker: measured ok and measured errors so far. */
 export const LIVE_OK = 0;
@@ -104,20 +99,6 @@ export type WorkerMessage =
   | { type: 'fatal'; code: ErrorCode; message: string }
   | TickMessage
   | DoneMessage;
-
-/**
- * Persistent mode, both engines: after a failed attempt to reopen a connection
- * the slot waits before the next one, doubling from RECONNECT_FIRST_MS up to
- * RECONNECT_MAX_MS, so a dead server costs a few attempts a second per
- * connection, not a spinning CPU; a connection that opens resets it.
- */
-export const RECONNECT_FIRST_MS = 10;
-export const RECONNECT_MAX_MS = 250;
-
-/** The wait before the next reconnect attempt after `failures` failed ones in a row. */
-export function reconnectDelay(failures: number): number {
-  return Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** Math.max(0, Math.min(16, failures - 1)));
-}
 
 /** CPU time over wall time, percent of one core: one thread cannot use more than 100% (rounding aside). */
 export function threadPercent(cpuMs: number, wallMs: number): number {

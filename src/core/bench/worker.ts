@@ -1,17 +1,19 @@
 /**
- * Entry of a bench worker thread: runs one engine over its share of the
- * connections and reports through messages (see worker-stats.ts).
+ * Entry of a bench worker thread: runs the load loop over its engine's
+ * transport for its share of the connections and reports through messages
+ * (see worker-stats.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { UdsError } from '../errors.js';
-import { type EngineIo, runEpollEngine } from './engine-epoll.js';
-import { runNetEngine } from './engine-net.js';
+import { LoadLoop, type LoopIo } from './loop.js';
+import { EpollTransport } from './transport-epoll.js';
+import { NetTransport } from './transport-net.js';
 import type { WorkerConfig, WorkerMessage } from './worker-stats.js';
 
 const port = parentPort!;
 const cfg = workerData as WorkerConfig;
 
-const io: EngineIo = {
+const io: LoopIo = {
   post: (msg: WorkerMessage) => port.postMessage(msg),
   // The main thread names the start as a process.hrtime instant: the one clock all threads share.
   waitGo: () =>
@@ -23,7 +25,9 @@ const io: EngineIo = {
 };
 
 try {
-  await (cfg.engine === 'epoll' ? runEpollEngine(cfg, io) : runNetEngine(cfg, io));
+  const loop = new LoadLoop(cfg, io);
+  loop.attach(cfg.engine === 'epoll' ? new EpollTransport(cfg, loop) : new NetTransport(cfg, loop));
+  await loop.run();
 } catch (err) {
   const code = err instanceof UdsError ? err.code : 'IO_ERROR';
   io.post({ type: 'fatal', code, message: (err as Error)?.message ?? String(err) });

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { UdsError, fromConnectErrno } from '../errors.js';
 import type { Target } from './target.js';
 import { nowMs } from '../clock.js';
+import { backlogDelay } from './backoff.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
@@ -31,7 +32,7 @@ const aborted = (target: Target) => new UdsError('IO_ERROR', `${target.display}:
 export async function openConnection(target: Target, opts: ConnectOptions = {}): Promise<net.Socket> {
   const timeout = opts.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const deadline = nowMs() + timeout;
-  let backoff = 1;
+  let backoff = 0;
   for (;;) {
     if (opts.signal?.aborted) throw aborted(target);
     try {
@@ -46,6 +47,7 @@ export async function openConnection(target: Target, opts: ConnectOptions = {}):
           { target: target.display, timeoutMs: timeout, cause: err.cause },
         );
       }
+      backoff = backlogDelay(backoff);
       await new Promise<void>((r) => {
         const timer = setTimeout(done, Math.min(backoff, left));
         function done() {
@@ -55,7 +57,6 @@ export async function openConnection(target: Target, opts: ConnectOptions = {}):
         }
         opts.signal?.addEventListener('abort', done, { once: true });
       });
-      backoff = Math.min(backoff * 2, 50);
     }
   }
 }
@@ -71,7 +72,11 @@ async function connectAbstract(target: Extract<Target, { kind: 'abstract' }>, on
   }
 }
 
-function connectOnce(
+/**
+ * One connect attempt, no retry: resolves with the socket or rejects with a typed
+ * UdsError (a full backlog is BACKLOG_FULL; the caller owns the retry policy).
+ */
+export function connectOnce(
   target: Target,
   leftMs: number,
   timeoutMs: number,

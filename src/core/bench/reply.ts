@@ -1,0 +1,78 @@
+/**
+ * Reading replies for the load loop, per slot and in place: where a reply ends
+ * (the framer), whether it held --expect (ContainsCheck), how many bytes it had,
+ * and its first bytes for the message of the first MISMATCH. Nothing is
+ * buffered or allocated per reply.
+ */
+import type { EndRule } from '../end-rule.js';
+import { decodeKeepingBytes } from '../escape.js';
+import { ContainsCheck, ReplyFramer } from './framer.js';
+
+const SAMPLE = 80;
+
+/** How a reply that ended went (finish()). */
+export const REPLY_OK = 0;
+export const REPLY_MISMATCH = 1;
+export const REPLY_EMPTY = 2;
+
+export class ReplyReader {
+  /** Bytes of the reply being read, per slot. */
+  readonly got: Float64Array;
+  private readonly framer: ReplyFramer;
+  private readonly check: ContainsCheck | null;
+  private readonly sampleBuf: Buffer | null;
+  private readonly sampleLen: Int32Array;
+
+  constructor(until: EndRule, expect: Uint8Array | null, slots: number) {
+    this.got = new Float64Array(slots);
+    this.framer = new ReplyFramer(until, slots);
+    this.check = expect ? new ContainsCheck(expect, slots) : null;
+    this.sampleBuf = this.check ? Buffer.alloc(slots * SAMPLE) : null;
+    this.sampleLen = new Int32Array(this.check ? slots : 0);
+  }
+
+  /** Forget slot i's reply so far (its connection is new, or gone). */
+  reset(i: number): void {
+    this.got[i] = 0;
+    if (this.check) {
+      this.check.end(i);
+      this.sampleLen[i] = 0;
+    }
+    this.framer.reset(i);
+  }
+
+  /**
+   * Read `buf[from, to)` of slot i's stream into the current reply. Returns the index just
+   * past the reply's end when it ended in that range (then call finish()), else -1.
+   */
+  feed(i: number, buf: Buffer, from: number, to: number): number {
+    const end = this.framer.scan(i, buf, from, to);
+    const segEnd = end < 0 ? to : end;
+    const check = this.check;
+    if (check) {
+      check.feed(i, buf, from, segEnd);
+      const have = this.sampleLen[i];
+      if (have < SAMPLE) this.sampleLen[i] += buf.copy(this.sampleBuf!, i * SAMPLE + have, from, Math.min(segEnd, from + SAMPLE - have));
+    }
+    this.got[i] += segEnd - from;
+    return end;
+  }
+
+  /** Slot i's reply ended: REPLY_OK, REPLY_MISMATCH (no --expect in it) or REPLY_EMPTY; ready for the next. */
+  finish(i: number): number {
+    const matched = this.check === null || this.check.end(i);
+    const empty = this.got[i] === 0;
+    this.got[i] = 0;
+    return !matched ? REPLY_MISMATCH : empty ? REPLY_EMPTY : REPLY_OK;
+  }
+
+  /** The first bytes of slot i's reply (valid until clearSample()). */
+  sample(i: number): string {
+    return this.sampleBuf ? decodeKeepingBytes(this.sampleBuf, i * SAMPLE, i * SAMPLE + this.sampleLen[i]) : '';
+  }
+
+  /** Clear the sample after finish() (kept apart so a MISMATCH can read it first). */
+  clearSample(i: number): void {
+    if (this.check) this.sampleLen[i] = 0;
+  }
+}
