@@ -18,6 +18,12 @@ export interface Io {
    * CLI exits without waiting for it.
    */
   outputStuck?: boolean;
+  /**
+   * stdout was closed by our caller (`>&-`): Node has put /dev/null in its
+   * place, which cannot be told from a /dev/null a parent handed over; the
+   * launcher (bin/udsctl.cjs, read by sh first) saw the closed fd and said so.
+   */
+  stdoutClosed?: boolean;
 }
 
 /** The process's streams. stdin is a getter: touching process.stdin builds a stream (a cost every start would pay). */
@@ -29,7 +35,18 @@ export const processIo = (): Io => ({
   },
   env: process.env,
   stdinFd: 0,
+  stdoutClosed: launcherSawClosedStdout(),
 });
+
+/** Once per process: the launcher's word, taken out of the environment so that nothing we start inherits it. */
+let closedStdout: boolean | undefined;
+function launcherSawClosedStdout(): boolean {
+  if (closedStdout === undefined) {
+    closedStdout = process.env.UDSCTL_STDOUT_CLOSED === '1';
+    delete process.env.UDSCTL_STDOUT_CLOSED;
+  }
+  return closedStdout;
+}
 
 /** Write and wait until the stream took it (so a following exit loses nothing). */
 export function writeAll(stream: NodeJS.WritableStream, data: string | Buffer): Promise<void> {

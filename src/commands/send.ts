@@ -42,6 +42,10 @@ const STDOUT_GRACE_MS = 100;
  */
 export async function runSend(targetSpec: string, message: string | undefined, flags: SendFlags, io: Io): Promise<number> {
   const target = parseTarget(targetSpec);
+  if (io.stdoutClosed) {
+    await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output is closed (>&-): the reply would be lost; to discard it, >/dev/null\n`);
+    return EXIT.INTERNAL;
+  }
   const { payload, stream, cleanup } = await messageSource(message, flags, io);
   const stdout = io.stdout as NodeJS.WritableStream & { writableLength?: number };
 
