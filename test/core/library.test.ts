@@ -49,6 +49,24 @@ describe('the library validates its options like the CLI (typed errors, never a 
     await bad(lib.exchange(target, { closeTimeout: NaN }), 'BAD_DURATION', /closeTimeout/);
   });
 
+  it('startServe()/createServe(): a bad target, durations, counts, choices and reply are typed errors before anything listens', async () => {
+    const serveBad = (t: unknown, o: object) => bad(Promise.resolve().then(() => lib.startServe(t as string, o)), 'BAD_OPTION');
+    await bad(Promise.resolve().then(() => lib.startServe(undefined as unknown as string, {})), 'BAD_TARGET');
+    for (const o of [{ delay: -1 }, { idleTimeout: NaN }, { graceTimeout: 2 ** 31 }]) {
+      await bad(Promise.resolve().then(() => lib.startServe(target, o)), 'BAD_DURATION');
+    }
+    for (const o of [{ count: 0 }, { maxConns: 1.5 }, { maxBytes: -1 }, { backlog: NaN }, { workers: 0 }, { fault: 'bogus' }, { read: 'all' }, { engine: 'uring' }, { reply: 'text' }, { perm: 0o10000 }]) {
+      await serveBad(target, o);
+    }
+  });
+
+  it('runBench(): until bogus, a payload that is not bytes, durations past the timer limit', async () => {
+    await bad(lib.runBench({ target, until: 'bogus' as never }), 'BAD_OPTION', /until/);
+    await bad(lib.runBench({ target, payload: 'ping' as never }), 'BAD_OPTION', /payload/);
+    await bad(lib.runBench({ target, duration: 2 ** 31 }), 'BAD_DURATION', /--duration/);
+    await bad(lib.runBench({ target, timeout: 2 ** 31 }), 'BAD_DURATION', /--timeout/);
+  });
+
   it("exchange(): until 'bogus' or a malformed rule; a rule's text is accepted", async () => {
     await bad(lib.exchange(target, { until: 'bogus' as unknown as lib.EndRule }), 'BAD_OPTION', /--until must be one of/);
     await bad(lib.exchange(target, { until: { kind: 'bogus' } as unknown as lib.EndRule }), 'BAD_OPTION', /kind must be/);

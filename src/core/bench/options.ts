@@ -2,7 +2,8 @@
  * Defaults and validation for a bench run: one normalise step from options to
  * the plan the workers execute. Throws BAD_OPTION with a message naming the flag.
  */
-import { type EndRule, formatEndRule } from '../end-rule.js';
+import { checkDuration } from '../duration.js';
+import { type EndRule, checkEndRule, formatEndRule } from '../end-rule.js';
 import { UdsError } from '../errors.js';
 import type { BenchEngine, BenchMode, BenchOptions } from './types.js';
 
@@ -65,11 +66,16 @@ export function planBench(o: BenchOptions): BenchPlan {
   positive(o.connectTimeout, '--connect-timeout', false);
   positive(o.workers, '--workers', true, MAX_WORKERS);
   if (o.warmup !== undefined && !(Number.isFinite(o.warmup) && o.warmup >= 0)) throw bad(`--warmup must be a duration of 0 or more (got ${o.warmup})`);
+  // Each of these is a timer's wait: past 2^31-1 ms Node would fire it at once.
+  for (const [v, name] of [[o.duration, '--duration'], [o.timeout, '--timeout'], [o.connectTimeout, '--connect-timeout'], [o.warmup, '--warmup']] as const) {
+    if (v !== undefined) checkDuration(v, name);
+  }
+  if (o.payload !== undefined && !Buffer.isBuffer(o.payload)) throw bad(`the payload must be a Buffer (got ${typeof o.payload})`);
   const engine = o.engine ?? BENCH_DEFAULTS.engine;
   if (!['auto', 'epoll', 'net'].includes(engine)) throw bad(`--engine must be auto, epoll or net (got "${engine}")`);
 
   const pipeline = o.pipeline ?? BENCH_DEFAULTS.pipeline;
-  const until: EndRule = o.until ?? (mode === 'persistent' ? { kind: 'line' } : { kind: 'eof' });
+  const until: EndRule = o.until === undefined ? (mode === 'persistent' ? { kind: 'line' } : { kind: 'eof' }) : checkEndRule(o.until);
   let payload = o.payload ?? Buffer.from(BENCH_DEFAULTS.payload);
 
   if (payload.length > MAX_PAYLOAD) throw bad(`the payload must be at most 1 GiB (got ${payload.length} bytes)`);
