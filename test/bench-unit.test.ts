@@ -159,6 +159,15 @@ describe('planBench', () => {
     expect(() => planBench(o as never)).toThrow(re);
   });
 
+  it('refuses a run whose timers add up past what a timer can wait (the watchdog would fire at once)', () => {
+    const day = 86_400_000;
+    expect(planBench({ duration: 20 * day, warmup: 0 }).durationMs).toBe(20 * day);
+    expect(() => planBench({ duration: 20 * day, warmup: 5 * day })).toThrow(/--warmup \+ --duration .* at most/);
+    expect(() => planBench({ duration: 24 * day, timeout: day })).toThrow(expect.objectContaining({ code: 'BAD_DURATION' }));
+    // A run bounded by a request count has no planned end: only each value is bounded.
+    expect(planBench({ requests: 10, warmup: 20 * day, timeout: 20 * day }).durationMs).toBeNull();
+  });
+
   it('parseRate understands 500, 2.5k and 1m', () => {
     expect(parseRate('500')).toBe(500);
     expect(parseRate('2.5k')).toBe(2500);

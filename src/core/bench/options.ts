@@ -2,7 +2,7 @@
  * Defaults and validation for a bench run: one normalise step from options to
  * the plan the workers execute. Throws BAD_OPTION with a message naming the flag.
  */
-import { checkDuration } from '../duration.js';
+import { MAX_DURATION_MS, checkDuration } from '../duration.js';
 import { type EndRule, checkEndRule, formatEndRule } from '../end-rule.js';
 import { UdsError } from '../errors.js';
 import type { BenchEngine, BenchMode, BenchOptions } from './types.js';
@@ -24,6 +24,10 @@ export const MAX_CONNECTIONS = 1_000_000;
 export const MAX_PIPELINE = 1024;
 export const MAX_WORKERS = 256;
 export const MAX_PAYLOAD = 1024 ** 3;
+/** How long past its planned end a run waits for its workers before stopping them (run.ts's watchdog). */
+export const WORKER_END_SLACK_MS = 10_000;
+/** The watchdog's slack plus the last wait after it: what the planned run may not use of a timer's range. */
+const RUN_END_SLACK_MS = WORKER_END_SLACK_MS + 5_000;
 
 export interface BenchPlan {
   mode: BenchMode;
@@ -92,18 +96,30 @@ export function planBench(o: BenchOptions): BenchPlan {
     if (until.kind === 'line' && payload[payload.length - 1] !== 0x0a) payload = Buffer.concat([payload, Buffer.from('\n')]);
   }
 
+  // The run's watchdog waits for all of these at once: their sum is a timer too.
+  const durationMs = o.duration ?? (o.requests === undefined ? BENCH_DEFAULTS.duration : null);
+  const timeoutMs = o.timeout ?? BENCH_DEFAULTS.timeout;
+  const connectTimeoutMs = o.connectTimeout ?? BENCH_DEFAULTS.connectTimeout;
+  const warmupMs = o.warmup ?? BENCH_DEFAULTS.warmup;
+  if (durationMs !== null && warmupMs + durationMs + timeoutMs + connectTimeoutMs > MAX_DURATION_MS - RUN_END_SLACK_MS) {
+    throw new UdsError(
+      'BAD_DURATION',
+      `--warmup + --duration + --timeout + --connect-timeout must be at most ${MAX_DURATION_MS - RUN_END_SLACK_MS}ms together (about 24.8 days; got ${warmupMs + durationMs + timeoutMs + connectTimeoutMs}ms)`,
+    );
+  }
+
   return {
     mode,
     connections: o.connections ?? BENCH_DEFAULTS.connections,
     pipeline,
-    durationMs: o.duration ?? (o.requests === undefined ? BENCH_DEFAULTS.duration : null),
+    durationMs,
     requests: o.requests ?? null,
-    warmupMs: o.warmup ?? BENCH_DEFAULTS.warmup,
+    warmupMs,
     payload,
     until,
     expect: o.expect && o.expect.length > 0 ? o.expect : null,
-    timeoutMs: o.timeout ?? BENCH_DEFAULTS.timeout,
-    connectTimeoutMs: o.connectTimeout ?? BENCH_DEFAULTS.connectTimeout,
+    timeoutMs,
+    connectTimeoutMs,
     halfClose: o.halfClose ?? false,
     rate: o.rate ?? null,
     workers: o.workers ?? null,

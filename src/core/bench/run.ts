@@ -17,7 +17,7 @@ import { type StartServeOptions, startServe } from '../serve/start.js';
 import { type Target, parseTarget } from '../socket/target.js';
 import { analysisHistogram, decodeHistogram } from './histogram.js';
 import { foldTail, merge } from './merge.js';
-import { type BenchPlan, planBench } from './options.js';
+import { type BenchPlan, WORKER_END_SLACK_MS, planBench } from './options.js';
 import { loadSys, raiseOpenFileLimit } from './syscalls.js';
 import type { BenchOptions, BenchResult, BenchStartInfo, TimelineEntry } from './types.js';
 import {
@@ -36,8 +36,6 @@ import {
 
 /** Bound on a worker starting up (loading modules, opening its persistent connections beyond connectTimeout). */
 const WORKER_START_SLACK_MS = 15_000;
-/** After the run should have ended, how long before workers are stopped by force. */
-const WORKER_END_SLACK_MS = 10_000;
 /** How often onProgress reports the running totals. */
 const PROGRESS_EVERY_MS = 250;
 /** File descriptors kept for everything that is not a benchmark connection. */
