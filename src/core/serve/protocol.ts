@@ -1,9 +1,11 @@
 /**
  * serve's connection protocol, written once for every engine: the options and
- * the records (connection and request logs, end words), the reply rule, the
- * words of every reason and warning, descriptor accounting and drain-then-close.
- * An engine (engine-net.ts, epoll/) moves bytes and calls these; a new engine
- * implements Server and takes its policy from here.
+ * the records (connection and request logs, end words), the request framing
+ * (oneshotRequestEnd, requestAtEnd), the reply rule, how a connection's end is
+ * named (endAtClose, errnoEnd, faultReason and the reason words), descriptor
+ * accounting and drain-then-close. An engine (engine-net.ts's per-connection
+ * handler, epoll/conn-step.ts and thread.ts) moves bytes and calls these; a
+ * new engine implements Server and takes its policy from here.
  */
 import type { EventEmitter } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -193,6 +195,8 @@ export const reasonUnread = (idleMs: number): string => `replies not read for ${
 export const reasonMaxBytes = (maxBytes: number): string => `request over --max-bytes ${maxBytes}`;
 export const reasonMaxConns = (maxConns: number): string => `over --max-conns ${maxConns}: closed at once`;
 export const REASON_NO_REQUEST_TEXT = 'client closed without a request';
+/** The reason logged for a connection a fault mode ended. */
+export const faultReason = (fault: Fault): string => `fault ${fault}`;
 
 /** The out-of-descriptors warning (once per episode), and its all-clear. */
 export function fdPressureText(hit: boolean, open: number, limit: number): string {
