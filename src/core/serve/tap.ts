@@ -235,8 +235,9 @@ class TapConnection {
     this.tap.emit('traffic', { id: this.id, at: new Date().toISOString(), sinceUs: Math.round(nowUs() - this.start0), from, kind, ...extra });
   }
 
-  private setEnd(e: ConnEnd, why?: string, first?: 'client' | 'upstream' | 'tap'): void {
-    if (this.end === undefined) {
+  /** The connection's end word, the first one set; a fault's (`fault`) overrides a clean close: it is what happened to the client. */
+  private setEnd(e: ConnEnd, why?: string, first?: 'client' | 'upstream' | 'tap', fault = false): void {
+    if (this.end === undefined || (fault && this.end === 'closed')) {
       this.end = e;
       this.reason = why;
     }
@@ -370,6 +371,8 @@ class TapConnection {
   /** What the tap does with the upstream's end, for the log. */
   private endNote(): string {
     if (this.fault === 'never-close' || this.fault === 'silent') return `client held open (fault ${this.fault})`;
+    if (this.fault === 'reset' && this.repliedOnce) return 'not relayed: the client is reset (fault reset)';
+    if (this.fault === 'close-without-reply' && this.repliedOnce) return 'the client was closed at the reply (fault close-without-reply)';
     return this.queue.length > 0 ? 'relayed to the client as a half-close, after the delayed replies' : 'relayed to the client as a half-close';
   }
 
@@ -392,7 +395,7 @@ class TapConnection {
       this.repliedOnce = true;
       const fire = () => {
         this.timer = null;
-        this.setEnd('reset', 'fault reset', 'tap');
+        this.setEnd('reset', 'fault reset', 'tap', true);
         if (!this.client.destroyed) this.clientEnd = 'reset';
         this.emit('tap', 'reset', { note: 'the client is reset instead of getting the reply (fault reset)' });
         this.resetSocket(this.client);
@@ -404,7 +407,7 @@ class TapConnection {
     if (f === 'close-without-reply') {
       if (!this.repliedOnce && !this.client.destroyed) this.client.end();
       this.repliedOnce = true;
-      this.setEnd('closed', 'fault close-without-reply', 'tap');
+      this.setEnd('closed', 'fault close-without-reply', 'tap', true);
       return;
     }
     this.down(chunk);
@@ -442,7 +445,7 @@ class TapConnection {
       if ((this.fault === 'never-close' || this.fault === 'silent') && this.clientEnd !== 'closed') {
         this.holding = true;
         this.clientEnd = 'held-open';
-        this.setEnd('left-open', `fault ${this.fault}`, 'tap');
+        this.setEnd('left-open', `fault ${this.fault}`, 'tap', true);
         return;
       }
       if (c.writable) c.end();
