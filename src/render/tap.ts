@@ -34,12 +34,13 @@ export function trafficLineRenderer(c: ChalkInstance, opts: { hexdump?: boolean 
       if (opts.hexdump && looksBinary(data)) {
         out.text(`${arrow} ${log.bytes}B${at} binary${note}`);
         out.end();
-        for (const line of hexdumpLines(data, { prefix: '    ', maxBytes: HEXDUMP_BYTES })) {
+        const shown = data.subarray(0, Math.min(data.length, HEXDUMP_BYTES));
+        for (const line of hexdumpLines(shown, { prefix: '    ', offset: log.offset ?? 0 })) {
           out.text(line);
           out.end();
         }
-        const more = (log.bytes ?? 0) - Math.max(data.length, HEXDUMP_BYTES);
-        if (data.length <= HEXDUMP_BYTES && more > 0) {
+        const more = (log.bytes ?? data.length) - shown.length;
+        if (more > 0) {
           out.text(`    … ${more} more bytes`);
           out.end();
         }

@@ -278,13 +278,15 @@ describe('the tap with socat as the client', () => {
     const { addr } = await startGo(join(dir, 'up.sock'), 'binary');
     const tapPath = join(dir, 'tap.sock');
     const tap = await startTapCli(['--hexdump', '--upstream', addr, tapPath]);
-    const r = await run('socat', ['-t', '2', '-', `UNIX-CONNECT:${tapPath}`], { input: 'hi\n', timeoutMs: 10_000 });
+    // A request (text, not binary) with a terminal escape and a bidi override.
+    const r = await run('socat', ['-t', '2', '-', `UNIX-CONNECT:${tapPath}`], { input: 'hi\x1b[2J \u202e\n', timeoutMs: 10_000 });
     expect(r.code, r.stderr).toBe(0);
     await tap.until(/ #1 closed/);
     const text = await stopTapCli(tap);
     expect(text).toMatch(/< 8B binary\n {4}00000000 {2}00 01 02 ff fe 0d 0a 00 +\|\.{8}\|\n/);
-    // Nothing the server sent reaches the log raw.
-    expect(text).not.toMatch(/[\x00\x01\x02\xfe\xff]/);
+    // Nothing a peer sent reaches the log raw.
+    expect(text).not.toMatch(/[\x00-\x08\x1b\x7f\u202e]/);
+    expect(text).toContain('> 11B "hi\\x1b[2J \\u202e\\n"');
 
     const path2 = join(dir, 'tap2.sock');
     const tapJson = await startTapCli(['--json', '--upstream', addr, path2]);
@@ -367,6 +369,62 @@ describe('the tap: upstream forms, failures and limits', () => {
     client.destroy();
     expect(got).toBe(96 * 1024 * 1024);
     await stopTapCli(tap);
+  });
+
+  it('a server that never reads: the client is paused in turn, and the tap stays small', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'), 'noread');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTapCli(['-q', '--upstream', addr, tapPath]);
+    const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${tap.child.pid}/status`, 'utf8'))![1]) * 1024;
+    const before = rss();
+    const client = net.connect(tapPath);
+    client.on('error', () => {});
+    await new Promise<void>((r) => client.once('connect', () => r()));
+    // Offer 96 MiB, a chunk whenever the socket takes one: the kernel's buffers and the tap's
+    // one chunk in flight fill, then the client's writes stop being taken.
+    const chunk = Buffer.alloc(1024 * 1024, 'y');
+    let offered = 0;
+    const pump = () => {
+      while (offered < 96 * 1024 * 1024 && client.write(chunk)) offered += chunk.length;
+    };
+    client.on('drain', () => {
+      offered += chunk.length;
+      pump();
+    });
+    pump();
+    let peak = before;
+    for (let i = 0; i < 15; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      peak = Math.max(peak, rss());
+    }
+    const taken = client.bytesWritten - client.writableLength;
+    client.destroy();
+    expect(taken).toBeLessThan(32 * 1024 * 1024);
+    expect(peak - before).toBeLessThan(48 * 1024 * 1024);
+    await stopTapCli(tap);
+  });
+
+  it('--count 1: exits 0 after one relayed connection; SIGTERM does not wait for a client a fault holds open', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const once = await startTapCli(['--count', '1', '--upstream', addr, join(dir, 'c.sock')]);
+    expect((await runCli(['send', join(dir, 'c.sock'), 'hi\\n'])).status).toBe(0);
+    expect(await waitExit(once.child)).toBe(0);
+    expect(once.stderr()).toMatch(/#1 closed in=3B out=16B/);
+
+    const held = await startTapCli(['--fault', 'never-close', '--grace', '30s', '--upstream', addr, join(dir, 'h.sock')]);
+    const client = net.connect(join(dir, 'h.sock'));
+    client.on('error', () => {});
+    client.write('hi\n');
+    await held.until(/client held open/);
+    const t0 = Date.now();
+    held.child.kill('SIGTERM');
+    expect(await waitExit(held.child)).toBe(0);
+    // Well inside --grace: a held connection is closed at once on shutdown.
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(held.stderr()).toMatch(/#1 left-open .*\(fault never-close\)/);
+    client.destroy();
   });
 
   it('--idle-timeout ends a connection whose client does not take the replies', async () => {
