@@ -257,7 +257,7 @@ describe('the tap between a PHP client and a Go server', () => {
   });
 });
 
-describe('the tap with socat as the client', () => {
+describe('the tap: half-closes both ways, binary chunks, listening forms (socat and node clients)', () => {
   beforeEach(() => requirePeers('socat'));
 
   it("relays socat's half-close as a half-close: a read-to-EOF Go server answers", async () => {
@@ -271,6 +271,51 @@ describe('the tap with socat as the client', () => {
     const [log] = await tap.connections(1);
     expect(tap.traffic.find((t) => t.from === 'client' && t.kind === 'half-close')?.note).toMatch(/relayed to the upstream as a half-close/);
     expect(log).toMatchObject({ end: 'closed', first: 'client', bytesIn: 18 });
+  });
+
+  it("relays the server's half-close as a half-close: the client still sends after it, and the server gets it", async () => {
+    const dir = tmpDir();
+    const { peer, addr } = await startGo(join(dir, 'up.sock'), 'greet');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTap(tapPath, addr);
+    const client = net.connect({ path: tapPath, allowHalfOpen: true });
+    client.on('error', () => {});
+    let got = '';
+    client.on('data', (c: Buffer) => (got += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no end after ${JSON.stringify(got)}`)), 10_000);
+      client.once('end', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    expect(got).toBe('hello\n');
+    client.end('late data\n');
+    await waitForOutput(peer, /^read \d+$/m, 10_000);
+    expect(peer.stdout()).toMatch(/^read 10$/m);
+    const [log] = await tap.connections(1);
+    expect(tap.traffic.find((t) => t.from === 'upstream' && t.kind === 'half-close')?.note).toMatch(/relayed to the client as a half-close/);
+    expect(log).toMatchObject({ end: 'closed', first: 'upstream', bytesIn: 10, bytesOut: 6 });
+  });
+
+  it('listens on TCP and on an abstract name too; over TCP the reset fault is a real RST', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const abs = uniqueAbstractName();
+    await startTap(abs, addr);
+    const r = await runCli(['send', abs, 'hi\\n']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(OK_LINE);
+    const tap = await startTap('127.0.0.1:0', addr, { fault: 'reset' });
+    const [host, port] = tap.server.address().split(':');
+    const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+      const s = net.connect({ host, port: Number(port) });
+      s.on('connect', () => s.write('hi\n'));
+      s.on('error', (e) => resolve(e));
+      s.on('close', () => resolve(null));
+      s.resume();
+    });
+    expect(err?.code).toBe('ECONNRESET');
   });
 
   it('--hexdump shows a binary reply as hexdump -C lines; --json keeps it as base64', async () => {
