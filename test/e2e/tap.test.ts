@@ -6,7 +6,7 @@
  * never reads keeps the tap's memory flat.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,8 +35,22 @@ let buildError = '';
 beforeAll(async () => {
   if (!findTool('go')) return;
   buildDir = mkdtempSync(join(tmpdir(), 'udsctl-go-'));
-  // The user's build cache when there is one (fast); else one in the temp dir.
-  const env = { ...process.env, GOCACHE: process.env.GOCACHE ?? (process.env.HOME ? join(process.env.HOME, '.cache', 'go-build') : join(buildDir, 'cache')), GOFLAGS: '-mod=mod', GO111MODULE: 'off' };
+  // The user's build cache when their home is writable (fast); else one in the temp dir (a
+  // user like nobody, HOME=/nonexistent). One file, standard library only: no module, no network.
+  const home = process.env.HOME;
+  let homeOk = false;
+  try {
+    if (home) accessSync(home, constants.W_OK);
+    homeOk = !!home;
+  } catch {
+    // not writable
+  }
+  const env = {
+    ...process.env,
+    GO111MODULE: 'off',
+    GOFLAGS: '',
+    ...(process.env.GOCACHE || homeOk ? {} : { GOCACHE: join(buildDir, 'cache'), GOPATH: join(buildDir, 'gopath') }),
+  };
   const out = join(buildDir, 'go-tap-server');
   const r = await run('go', ['build', '-o', out, join(FIXTURES, 'go-tap-server.go')], { timeoutMs: 170_000, env, cwd: buildDir });
   if (r.code === 0) goServer = out;
