@@ -13,6 +13,10 @@
 //                     file) vs the same with --quiet          >= 0.9x (costs < 10%)
 //   serve-log-json    the same with --json log lines           >= 0.9x
 //   serve-log-persistent the same for --keep-alive             >= 0.9x
+//   tap-oneshot       udsctl bench through the tap (serve -q --upstream) vs
+//                     the same bench direct, on the Go server, one-shot
+//                     connections                            target >= 0.7x req/s
+//                     (the tap costs <= 30% of direct throughput)
 //   startup           cold start of `udsctl send` vs a 3-line net.connect
 //                     client (hyperfine when installed)         <= 1.15x
 //
@@ -332,6 +336,44 @@ const SECTIONS = [
       });
     },
   })),
+  {
+    // Issue 12: the tap's cost. Both sides run the same bench on the same Go server;
+    // the subject's connections go through `udsctl serve -q --upstream`.
+    id: 'tap-oneshot',
+    async run(o, peers) {
+      if (!peers.goServer) return { id: this.id, skipped: 'no Go toolchain' };
+      const c = o.connections;
+      const measure = async (sock) =>
+        fromU(await udsctlBench(['-m', 'oneshot', '-c', String(c), '--workers', String(o.threads), '-w', o.serveWarmup, '-d', o.duration, sock], ms(o.duration) + ms(o.serveWarmup)));
+      return headToHead(o, {
+        id: this.id,
+        title: `udsctl bench through the tap (serve -q --upstream, net engine) vs direct: Go server, oneshot, ${c} in flight, ${o.threads} bench thread(s)`,
+        serverFor: (side, sock) => side.start(sock),
+        subject: {
+          name: 'through the tap',
+          async start(sock) {
+            const up = `${sock}.up`;
+            const go = await startPeerServer(peers.goServer, ['-path', up], up);
+            try {
+              const tap = await startPeerServer(process.execPath, [UDSCTL, 'serve', '-q', '--backlog', '4096', '--upstream', up, sock], sock);
+              return {
+                async stop() {
+                  await tap.stop();
+                  return go.stop();
+                },
+              };
+            } catch (err) {
+              await go.stop();
+              throw err;
+            }
+          },
+          measure,
+        },
+        reference: { name: 'direct', start: (sock) => startPeerServer(peers.goServer, ['-path', sock], sock), measure },
+        targets: { rps: { min: 0.7 } },
+      });
+    },
+  },
   {
     id: 'startup',
     async run(o) {

@@ -126,6 +126,10 @@ Examples:
       .addOption(new Option('--grace <duration>', 'on SIGINT/SIGTERM/SIGHUP, how long in-flight connections may finish').default(SERVE_DEFAULTS.graceTimeout, '5s').argParser(durationOption('--grace')))
       .addOption(new Option('-w, --workers <n>', 'epoll engine: threads serving the socket; net engine: processes accepting on it (this one and N-1 forked copies)').default(1).argParser(intOption('--workers', 1, 64)))
       .addOption(new Option('--engine <engine>', 'epoll: epoll and raw sockets in worker threads (Linux, fastest); net: node:net (faults, --delay, TCP); auto: epoll when it can serve the options').choices(SERVE_ENGINES).default('auto'))
+      // The tap (issue 12): relay to a real server instead of replying.
+      .option('--upstream <target>', 'the tap: relay each connection to TARGET (socket path, @name, host:port) and log both directions; --fault breaks its real replies')
+      .option('--hexdump', 'with --upstream: show binary chunks as hex dumps (hexdump -C layout)')
+      .addOption(new Option('--connect-timeout <duration>', 'with --upstream: bound on connecting to the upstream (default 5s; above 0)').argParser(durationOption('--connect-timeout', { positive: true })))
       .option('--json', 'log JSON lines (one per connection) on stderr')
       .option('-q, --quiet', 'no per-connection log')
       .addHelpText(
@@ -139,10 +143,20 @@ server listens is refused (exit 11); a file, directory or symlink is never
 deleted (exit 11). SIGINT/SIGTERM/SIGHUP: stop accepting, finish in-flight exchanges
 within --grace, remove the socket file, exit 0.
 
+The tap: with --upstream TARGET, each connection to LISTEN is relayed to
+TARGET, logging each chunk (> client to upstream, < upstream to client), each
+half-close (relayed as a half-close), close and reset, and which side ended
+first. --fault, --delay, --max-conns, --idle-timeout, --count apply to the real
+exchange (no-newline holds back the upstream's trailing newline; never-close
+and silent keep the client open after the upstream closed). Net engine, one
+process; --reply, --echo, --keep-alive, --read, --workers do not apply.
+
 Examples:
   udsctl serve /tmp/odc_ws.sock
   udsctl serve --fault never-close /tmp/odc_ws.sock
-  udsctl serve --perm 0660 --group www-data /run/app.sock`,
+  udsctl serve --perm 0660 --group www-data /run/app.sock
+  udsctl serve --upstream /tmp/odc_ws.sock /tmp/tap.sock
+  udsctl serve --upstream /run/app.sock --fault no-newline --hexdump /tmp/tap.sock`,
       )
       .action(async (target: string, opts) => {
         const { runServe } = await import('./commands/serve.js');

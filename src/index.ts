@@ -21,6 +21,8 @@ export {
 } from './core/exchange.js';
 export { startServe, createServe, chooseEngine, type StartServeOptions } from './core/serve/start.js';
 export { startServer, UdsServer } from './core/serve/engine-net.js';
+export { TapServer, TAP_DEFAULTS, type TapOptions, type TapConnectionLog } from './core/serve/tap.js';
+export { TRAFFIC_PREVIEW, type TrafficLog, type SideEnd } from './core/serve/tap-records.js';
 export {
   defaultReply,
   CONN_ENDS,

@@ -17,6 +17,9 @@ import {
 import { LOG_HOLD_MS } from '../core/serve/epoll/thread-log.js';
 import { ServeLog } from './serve-log.js';
 import { errColor } from '../render/style.js';
+import { tapConnectionJsonRenderer, tapConnectionLineRenderer, trafficJsonRenderer, trafficLineRenderer } from '../render/tap.js';
+import type { TapConnectionLog } from '../core/serve/tap.js';
+import { UdsError } from '../core/errors.js';
 
 export interface ServeFlags {
   reply?: string;
@@ -37,6 +40,12 @@ export interface ServeFlags {
   engine?: ServeEngine;
   json?: boolean;
   quiet?: boolean;
+  /** The tap: relay each connection to this target. */
+  upstream?: string;
+  /** The tap: binary chunks as hex dumps. */
+  hexdump?: boolean;
+  /** The tap: bound on connecting to the upstream. */
+  connectTimeout?: number;
 }
 
 /**
@@ -56,6 +65,11 @@ function threadRenderers(): string | null {
  */
 export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): Promise<number> {
   const target = parseTarget(targetSpec);
+  if (flags.upstream === undefined) {
+    if (flags.hexdump) throw new UdsError('BAD_OPTION', '--hexdump: only with --upstream (it shows the relayed traffic)');
+    if (flags.connectTimeout !== undefined) throw new UdsError('BAD_OPTION', '--connect-timeout: only with --upstream (the tap connects to it)');
+  }
+  const upstream = flags.upstream === undefined ? undefined : parseTarget(flags.upstream);
   const worker = isServeWorker(io.env);
   const c = await errColor();
   const stderrFd = (io.stderr as { fd?: unknown }).fd;
@@ -78,6 +92,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     graceTimeout: flags.grace,
     engine: flags.engine,
     workers: flags.workers,
+    ...(upstream ? { upstream, connectTimeout: flags.connectTimeout } : {}),
     logDropped: () => {
       log.noteDropped();
       return log.droppedTotal;
@@ -116,7 +131,12 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   try {
     const done = new Promise<void>((resolve) => server.once('done', resolve));
     server.on('warning', (msg) => (flags.json ? event({ event: 'warning', message: msg }) : say(`${c.yellow('udsctl serve:')} ${escapeText(msg)}`)));
-    if (!flags.quiet && !options.logTo) {
+    if (!flags.quiet && upstream) {
+      const traffic = flags.json ? trafficJsonRenderer(process.pid) : trafficLineRenderer(c, { hexdump: flags.hexdump });
+      const conn = flags.json ? tapConnectionJsonRenderer(process.pid) : tapConnectionLineRenderer(c);
+      server.on('traffic', (entry) => log.record(traffic, entry));
+      server.on('connection', (entry) => log.record(conn, entry as TapConnectionLog));
+    } else if (!flags.quiet && !options.logTo) {
       const render = flags.json ? connectionJsonRenderer(process.pid) : connectionLineRenderer(c, { keepAlive: flags.keepAlive });
       server.on('connection', (entry) => log.record(render, entry));
       if (flags.keepAlive) {
@@ -132,11 +152,12 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     }
     const where = server.address();
     const workers = flags.workers;
-    if (flags.json) event({ event: 'listening', target: where, replacedStale: server.replacedStale, workers, engine: server.engine, pid: process.pid });
+    if (flags.json)
+      event({ event: 'listening', target: where, replacedStale: server.replacedStale, workers, engine: server.engine, pid: process.pid, ...(upstream ? { upstream: upstream.display } : {}) });
     else {
       // Printed even with --quiet (which silences the per-connection log): scripts wait for it.
       if (server.replacedStale) say(`${c.yellow('udsctl serve:')} replaced a stale socket file at ${where} (no server was listening)`);
-      const extra = [flags.fault ? `fault: ${flags.fault}` : '', workers > 1 ? `${workers} ${epoll ? 'threads' : 'processes'}` : ''].filter(Boolean).join(', ');
+      const extra = [upstream ? `tap to ${escapeText(upstream.display)}, net engine` : '', flags.fault ? `fault: ${flags.fault}` : '', workers > 1 ? `${workers} ${epoll ? 'threads' : 'processes'}` : ''].filter(Boolean).join(', ');
       say(`${c.green('udsctl serve:')} listening on ${where}${extra ? ` (${extra})` : ''}`);
     }
     // What this thread printed comes first; then the engine's own log lines.

@@ -16,6 +16,8 @@ export const OPTIONAL_PEERS = {
   man: 'man-db',
   zsh: 'zsh',
   fish: 'fish',
+  // The tap's tests build a Go server (test/fixtures/go-tap-server.go).
+  go: 'golang-go',
 } as const;
 export type OptionalPeer = keyof typeof OPTIONAL_PEERS;
 

@@ -13,6 +13,7 @@ import { constants as osConstants } from 'node:os';
 import { decodeKeepingBytes } from '../escape.js';
 import type { Target } from '../socket/target.js';
 import type { Fault, ReadMode } from './options.js';
+import type { TrafficLog } from './tap-records.js';
 
 export const ONESHOT_READ_SIZE = 512;
 /** Keep-alive with --delay: reading stops while this many replies wait for their time. */
@@ -116,6 +117,8 @@ export interface ServerEvents {
   request: [log: RequestLog];
   warning: [message: string];
   done: [];
+  /** The tap (serve --upstream) only: each chunk, half-close, close and reset of a relayed connection. */
+  traffic: [log: TrafficLog];
 }
 
 /** `OK+ at 15:04:05\n` in local time: the reference one-shot reply. */

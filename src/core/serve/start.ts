@@ -11,6 +11,7 @@ import { checkDuration } from '../duration.js';
 import { UdsError } from '../errors.js';
 import { type Target, checkTarget } from '../socket/target.js';
 import { UdsServer } from './engine-net.js';
+import { TapServer } from './tap.js';
 import { EpollServer, epollUnsupported } from './epoll/server.js';
 import type { ThreadLogSpec } from './epoll/shared.js';
 import { FAULTS, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES, type ServeEngine } from './options.js';
@@ -30,6 +31,10 @@ export interface StartServeOptions extends ServeOptions {
   logTo?: ThreadLogSpec;
   /** A forked net worker: log lines its caller dropped, reported to the primary at the end. */
   logDropped?: () => number;
+  /** The tap: relay each connection to this server instead of replying (tap.ts; net engine, one process). */
+  upstream?: Target | string;
+  /** The tap: bound on connecting to the upstream. Default 5s. */
+  connectTimeout?: number;
 }
 
 /** Set in the environment of the processes the net engine's --workers forks. */
@@ -42,6 +47,10 @@ export function isServeWorker(env: NodeJS.ProcessEnv = process.env): boolean {
 
 /** The engine startServe would run for these options: the engine's name, or an error for --engine epoll that cannot. */
 export function chooseEngine(target: Target, options: StartServeOptions): EngineName {
+  if (options.upstream !== undefined) {
+    if (options.engine === 'epoll') throw new UdsError('NOT_SUPPORTED', '--engine epoll: the tap (--upstream) relays on the net engine; use --engine net (or auto)');
+    return 'net';
+  }
   if (isServeWorker() || options.engine === 'net') return 'net';
   const why = epollUnsupported(target, options);
   if (options.engine === 'epoll' && why) throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}; use --engine net (or auto)`);
@@ -57,7 +66,11 @@ export function createServe(target: Target | string, options: StartServeOptions 
   const t = checkTarget(target);
   checkServeOptions(options);
   const workers = Math.max(1, options.workers ?? 1);
-  const { engine: _engine, workers: _workers, logTo, logDropped, ...serve } = options;
+  const { engine: _engine, workers: _workers, logTo, logDropped, upstream, connectTimeout, ...serve } = options;
+  if (upstream !== undefined) {
+    chooseEngine(t, options);
+    return new TapServer(t, { ...serve, upstream: checkTarget(upstream), connectTimeout });
+  }
   if (chooseEngine(t, options) === 'epoll') return new EpollServer(t, { ...serve, threads: workers, logTo });
   if (isServeWorker()) return new NetWorkerProcess(t, { ...serve, count: undefined }, logDropped);
   if (workers === 1) return new UdsServer(t, serve);
@@ -68,6 +81,13 @@ export function createServe(target: Target | string, options: StartServeOptions 
 function checkServeOptions(o: StartServeOptions): void {
   const bad = (what: string, got: unknown) => new UdsError('BAD_OPTION', `serve: ${what} (got ${typeof got === 'string' ? JSON.stringify(got) : String(got)})`);
   if (o === null || typeof o !== 'object') throw bad('options must be an object', o);
+  if (o.upstream !== undefined) {
+    // What the tap cannot do: it relays the upstream's reply, in this one process.
+    for (const k of ['reply', 'echo', 'keepAlive'] as const) if (o[k] !== undefined && o[k] !== false) throw bad(`${k} does not apply with upstream (the tap relays the upstream's replies)`, k);
+    if (o.read !== undefined && o.read !== 'once') throw bad(`read does not apply with upstream (the tap relays bytes as they come)`, o.read);
+    if ((o.workers ?? 1) > 1) throw bad('workers: the tap (upstream) runs in one process', o.workers);
+    if (o.connectTimeout !== undefined) checkDuration(o.connectTimeout, 'connectTimeout');
+  }
   for (const k of ['delay', 'idleTimeout', 'graceTimeout'] as const) if (o[k] !== undefined) checkDuration(o[k], k);
   for (const k of ['count', 'maxConns', 'maxBytes', 'backlog', 'workers'] as const) {
     const v = o[k];

@@ -103,3 +103,14 @@ export function peerClosed(fd: number): boolean {
   if (load().poll(pollfd, 1, 0) < 0) return false;
   return (pollfd.readInt16LE(6) & POLLHUP) !== 0;
 }
+
+/**
+ * Copy the unread bytes at the head of a socket's receive queue into `buf`
+ * without taking them (recv with MSG_PEEK, never blocks); the count, 0 when
+ * none. The tap's reset fault relays a request this way and leaves it queued,
+ * so that closing the socket makes the kernel report ECONNRESET to its peer.
+ */
+export function peekUnread(fd: number, buf: Buffer): number {
+  const n = load().recv(fd, buf, buf.length, MSG_PEEK | MSG_DONTWAIT);
+  return n > 0 ? n : 0;
+}

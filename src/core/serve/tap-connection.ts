@@ -1,0 +1,426 @@
+/**
+ * One relayed connection of the tap (tap.ts): the client's socket and its
+ * upstream's, each direction's backpressure, --delay's ordered queue, the
+ * newline no-newline holds back, half-closes and resets relayed, and the
+ * record of how each side ended. The listener, the limits and shutdown are
+ * the TapServer's (TapHost here, so this file does not import it).
+ *
+ * A little over ~400 lines because the relay is one state machine (two
+ * sockets whose events share the state above) kept in one class on purpose.
+ */
+import type net from 'node:net';
+import { nowUs } from '../clock.js';
+import { UdsError, codeOfErrno } from '../errors.js';
+import { openConnection } from '../socket/connect.js';
+import { hasUnreadData, peekUnread, peerClosed } from '../socket/fd.js';
+import type { Target } from '../socket/target.js';
+import { type Fault, SERVE_DEFAULTS } from './options.js';
+import { type ConnEnd, type ConnectionLog, type ServeOptions, preview, reasonIdle, reasonUnread } from './protocol.js';
+import { type SideEnd, TRAFFIC_PREVIEW, type TrafficLog } from './tap-records.js';
+
+/** The tap's own options (with ServeOptions' faults and limits; reply/echo/keep-alive/read do not apply). */
+export interface TapOptions extends ServeOptions {
+  /** Where each connection is relayed to. */
+  upstream: Target;
+  /** Bound on connecting to the upstream. Default 5s. */
+  connectTimeout?: number;
+}
+
+export const TAP_DEFAULTS = { connectTimeout: 5_000 } as const;
+
+/** Reply bytes held back by --delay before the upstream is paused: flat memory whatever it sends. */
+const DELAY_HIGH_WATER = 64 * 1024;
+
+/** A relayed connection's record: serve's, and how each side ended and which ended first. */
+export interface TapConnectionLog extends ConnectionLog {
+  /** The upstream, as given. */
+  upstream: string;
+  /** Which side ended first (a half-close, a close or a reset); 'tap' when the tap ended it (fault, limit, shutdown). */
+  first?: 'client' | 'upstream' | 'tap';
+  clientEnd: SideEnd;
+  upstreamEnd: SideEnd;
+}
+
+/** What a connection needs of its server. */
+export interface TapHost {
+  readonly options: TapOptions;
+  /** The listening address (a TCP client is reset with a real RST). */
+  readonly target: Target;
+  /** Whether somebody listens for 'traffic' (records are made only then). */
+  readonly tracing: boolean;
+  readonly closingNow: boolean;
+  traffic(log: TrafficLog): void;
+  finished(c: TapConnection, log: TapConnectionLog): void;
+}
+
+/** Whether this errno ends a stream as a reset. */
+const isReset = (code: string | undefined) => code === 'ECONNRESET' || code === 'EPIPE';
+
+/** One client's connection and its upstream's. */
+export class TapConnection {
+  private readonly wallStart = Date.now();
+  private readonly start0 = nowUs();
+  private readonly o: TapOptions;
+  private readonly trace: boolean;
+  /**
+   * Ended while the upstream's connect was under way: the connect is left to
+   * finish (bounded by connectTimeout) and its socket closed, rather than an
+   * AbortController made per connection (a measurable share of one-shot cost).
+   */
+  private ended = false;
+  private upstream: net.Socket | null = null;
+  private bytesUp = 0;
+  private bytesDown = 0;
+  private chunksUp = 0;
+  private firstUp?: Buffer;
+  private firstDown?: Buffer;
+  private clientEnd: SideEnd = 'open';
+  private upstreamEnd: SideEnd = 'never-connected';
+  private first?: 'client' | 'upstream' | 'tap';
+  private end?: ConnEnd;
+  private reason?: string;
+  private clientClosed = false;
+  private upstreamClosed = true;
+  private done = false;
+  /** A fault keeps the client open after the upstream ended (never-close, silent). */
+  holding = false;
+  // The reply path: --delay's ordered queue (null: the upstream's end), the newline held back by no-newline.
+  private readonly delay: number;
+  private readonly queue: { buf: Buffer | null; due: number }[] = [];
+  private queued = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private held: Buffer | null = null;
+  private upPaused = false;
+  private repliedOnce = false;
+
+  constructor(
+    private readonly tap: TapHost,
+    private readonly client: net.Socket,
+    readonly id: number,
+  ) {
+    this.o = tap.options;
+    this.trace = tap.tracing;
+    this.delay = this.o.delay ?? (this.o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
+  }
+
+  private get fault(): Fault | undefined {
+    return this.o.fault;
+  }
+
+  private emit(from: TrafficLog['from'], kind: TrafficLog['kind'], extra: Partial<TrafficLog> = {}): void {
+    if (!this.trace) return;
+    this.tap.traffic({ id: this.id, at: new Date().toISOString(), sinceUs: Math.round(nowUs() - this.start0), from, kind, ...extra });
+  }
+
+  /** The connection's end word, the first one set; a fault's (`fault`) overrides a clean close: it is what happened to the client. */
+  private setEnd(e: ConnEnd, why?: string, first?: 'client' | 'upstream' | 'tap', fault = false): void {
+    if (this.end === undefined || (fault && this.end === 'closed')) {
+      this.end = e;
+      this.reason = why;
+    }
+    if (first) this.first ??= first;
+  }
+
+  start(): void {
+    const c = this.client;
+    c.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.clientEnd === 'open' || this.clientEnd === 'half-closed') this.clientEnd = isReset(err.code) ? 'reset' : 'error';
+      this.emit('client', isReset(err.code) ? 'reset' : 'error', { code: codeOfErrno(err.code), errno: err.code, note: this.upstreamClosed ? undefined : 'resetting the upstream' });
+      this.setEnd(isReset(err.code) ? 'client-reset' : 'error', err.code ?? err.message, 'client');
+      this.resetSocket(this.upstream);
+    });
+    c.on('close', () => {
+      this.clientClosed = true;
+      if (this.clientEnd === 'open' || this.clientEnd === 'half-closed' || this.clientEnd === 'held-open') {
+        this.emit('client', 'close');
+        this.clientEnd = this.clientEnd === 'held-open' ? 'held-open' : 'closed';
+      }
+      this.first ??= 'client';
+      if (this.timer) clearTimeout(this.timer);
+      this.ended = true;
+      this.upstream?.destroy();
+      this.maybeFinish();
+    });
+    const idle = this.o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout;
+    if (idle > 0) {
+      c.setTimeout(idle, () => {
+        this.setEnd('idle-timeout', c.writableLength > 0 || this.upPaused ? reasonUnread(idle) : reasonIdle(idle), 'tap');
+        this.shutdown();
+      });
+    }
+    void this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const o = this.o;
+    let up: net.Socket;
+    try {
+      up = await openConnection(o.upstream, { connectTimeout: o.connectTimeout ?? TAP_DEFAULTS.connectTimeout });
+    } catch (err) {
+      // Ended meanwhile (the client's close, shutdown, idle): the client's 'close' finishes the record.
+      if (this.ended || this.clientClosed) return this.maybeFinish();
+      const e = err instanceof UdsError ? err : new UdsError('IO_ERROR', String((err as Error)?.message ?? err));
+      const errno = (e.cause as NodeJS.ErrnoException | undefined)?.code;
+      this.emit('upstream', 'error', { code: e.code, ...(errno ? { errno } : {}), note: `${e.message}; closing the client` });
+      this.setEnd('error', `upstream ${e.code}: ${e.message}`, 'upstream');
+      this.client.destroy();
+      return;
+    }
+    if (this.clientClosed || this.ended) {
+      up.destroy();
+      return this.maybeFinish();
+    }
+    this.upstream = up;
+    this.upstreamClosed = false;
+    this.upstreamEnd = 'open';
+    // A socket made from a descriptor (an abstract name) is not half-open by default; a relay must be.
+    up.allowHalfOpen = true;
+    if (o.upstream.kind === 'tcp') up.setNoDelay(true);
+    this.emit('upstream', 'connect', { note: o.upstream.display });
+    this.wire(up);
+  }
+
+  private wire(up: net.Socket): void {
+    const c = this.client;
+    up.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') {
+        // The upstream closed before taking all the client's bytes: its end (already relayed) says the rest.
+        this.emit('upstream', 'close', { errno: err.code, note: "closed before taking all of the client's bytes" });
+        this.upstreamEnd = 'closed';
+        return;
+      }
+      if (this.upstreamEnd === 'open' || this.upstreamEnd === 'half-closed') this.upstreamEnd = isReset(err.code) ? 'reset' : 'error';
+      this.emit('upstream', isReset(err.code) ? 'reset' : 'error', { code: codeOfErrno(err.code), errno: err.code, note: this.clientClosed ? undefined : 'resetting the client' });
+      this.setEnd(isReset(err.code) ? 'reset' : 'error', `upstream ${err.code ?? err.message}`, 'upstream');
+      this.resetSocket(c);
+    });
+    up.on('close', () => {
+      this.upstreamClosed = true;
+      if (this.upstreamEnd === 'open' || this.upstreamEnd === 'half-closed') {
+        this.emit('upstream', 'close');
+        this.upstreamEnd = 'closed';
+      }
+      this.maybeFinish();
+    });
+    up.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
+    up.on('end', () => {
+      const gone = this.peerGone(up, this.o.upstream);
+      this.upstreamEnd = gone ? 'closed' : 'half-closed';
+      this.setEnd('closed', undefined, 'upstream');
+      this.emit('upstream', gone ? 'close' : 'half-close', { note: this.endNote() });
+      this.down(null);
+    });
+    c.on('drain', () => this.updateUp());
+    if (this.fault === 'reset' && this.tap.target.kind !== 'tcp') return this.relayPeeked(up);
+    // client -> upstream, the client paused while the upstream has not taken the last chunk.
+    up.on('drain', () => {
+      if (!c.destroyed) c.resume();
+    });
+    c.on('data', (chunk: Buffer) => {
+      this.bytesUp += chunk.length;
+      this.chunksUp++;
+      this.firstUp ??= Buffer.from(chunk.subarray(0, 200));
+      if (this.trace) this.emit('client', 'data', { bytes: chunk.length, offset: this.bytesUp - chunk.length, data: Buffer.from(chunk.subarray(0, TRAFFIC_PREVIEW)) });
+      if (!up.write(chunk)) c.pause();
+    });
+    c.on('end', () => {
+      const gone = this.peerGone(c, this.tap.target);
+      this.clientEnd = gone ? 'closed' : 'half-closed';
+      this.first ??= 'client';
+      this.emit('client', gone ? 'close' : 'half-close', { note: up.writable ? 'relayed to the upstream as a half-close' : undefined });
+      if (up.writable) up.end();
+      // A held client that is gone for good must not keep its slot until --idle-timeout.
+      if (gone && this.holding && c.writable) c.end();
+    });
+    c.resume();
+  }
+
+  /**
+   * Whether the peer closed for good rather than half-closed: Node sees one
+   * 'end' for both; for a Unix socket the kernel tells them apart (POLLHUP).
+   */
+  private peerGone(s: net.Socket, t: Target): boolean {
+    // Only the log's words and the holding faults need to know: a syscall saved per end otherwise.
+    if (t.kind === 'tcp' || !(this.trace || this.fault === 'never-close' || this.fault === 'silent')) return false;
+    const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    return fd !== undefined && fd >= 0 && peerClosed(fd);
+  }
+
+  /** What the tap does with the upstream's end, for the log. */
+  private endNote(): string {
+    if (this.fault === 'never-close' || this.fault === 'silent') return `client held open (fault ${this.fault})`;
+    if (this.fault === 'reset' && this.repliedOnce) return 'not relayed: the client is reset (fault reset)';
+    if (this.fault === 'close-without-reply' && this.repliedOnce) return 'the client was closed at the reply (fault close-without-reply)';
+    return this.queue.length > 0 ? 'relayed to the client as a half-close, after the delayed replies' : 'relayed to the client as a half-close';
+  }
+
+  /** The upstream's bytes, on their way to the client through the fault. */
+  private fromUpstream(chunk: Buffer): void {
+    this.bytesDown += chunk.length;
+    this.firstDown ??= Buffer.from(chunk.subarray(0, 200));
+    const f = this.fault;
+    if (this.trace) {
+      let note: string | undefined;
+      if (f === 'silent') note = 'swallowed (fault silent)';
+      else if (f === 'reset') note = this.repliedOnce ? 'dropped (fault reset)' : 'not relayed: the client is reset instead (fault reset)';
+      else if (f === 'close-without-reply') note = 'swallowed; the client is closed (fault close-without-reply)';
+      else if (this.delay > 0) note = `delayed ${this.delay}ms`;
+      this.emit('upstream', 'data', { bytes: chunk.length, offset: this.bytesDown - chunk.length, data: Buffer.from(chunk.subarray(0, TRAFFIC_PREVIEW)), note });
+    }
+    if (f === 'silent') return;
+    if (f === 'reset') {
+      if (this.repliedOnce) return;
+      this.repliedOnce = true;
+      const fire = () => {
+        this.timer = null;
+        this.setEnd('reset', 'fault reset', 'tap', true);
+        if (!this.client.destroyed) this.clientEnd = 'reset';
+        this.emit('tap', 'reset', { note: 'the client is reset instead of getting the reply (fault reset)' });
+        this.resetSocket(this.client);
+      };
+      if (this.delay > 0) this.timer = setTimeout(fire, this.delay);
+      else fire();
+      return;
+    }
+    if (f === 'close-without-reply') {
+      if (!this.repliedOnce && !this.client.destroyed) this.client.end();
+      this.repliedOnce = true;
+      this.setEnd('closed', 'fault close-without-reply', 'tap', true);
+      return;
+    }
+    this.down(chunk);
+  }
+
+  /** The reply path: --delay's queue, kept in order with the upstream's end (null). */
+  private down(buf: Buffer | null): void {
+    if (this.delay <= 0) return this.deliver(buf);
+    this.queue.push({ buf, due: Date.now() + this.delay });
+    if (buf) this.queued += buf.length;
+    this.updateUp();
+    this.timer ??= setTimeout(() => this.release(), this.delay);
+  }
+
+  private release(): void {
+    this.timer = null;
+    const now = Date.now();
+    while (this.queue.length > 0 && this.queue[0].due <= now) {
+      const { buf } = this.queue.shift()!;
+      if (buf) this.queued -= buf.length;
+      this.deliver(buf);
+    }
+    if (this.queue.length > 0) this.timer = setTimeout(() => this.release(), this.queue[0].due - now);
+    this.updateUp();
+  }
+
+  /** To the client: the reply bytes (no-newline holds back the trailing line end), or the upstream's end (null). */
+  private deliver(buf: Buffer | null): void {
+    const c = this.client;
+    if (c.destroyed) return;
+    if (buf === null) {
+      // The reset fault's reset (maybe delayed) ends this client, not the upstream's end.
+      if (this.fault === 'reset' && this.repliedOnce) return;
+      this.held = null; // no-newline: the line end that really was the last is never sent
+      if ((this.fault === 'never-close' || this.fault === 'silent') && this.clientEnd !== 'closed') {
+        this.holding = true;
+        this.clientEnd = 'held-open';
+        this.setEnd('left-open', `fault ${this.fault}`, 'tap', true);
+        return;
+      }
+      if (c.writable) c.end();
+      return;
+    }
+    if (this.fault === 'no-newline') {
+      const all = this.held ? Buffer.concat([this.held, buf]) : buf;
+      let cut = all.length;
+      while (cut > 0 && (all[cut - 1] === 0x0a || all[cut - 1] === 0x0d)) cut--;
+      this.held = cut < all.length ? Buffer.from(all.subarray(cut)) : null;
+      buf = all.subarray(0, cut);
+      if (buf.length === 0) return;
+    }
+    if (!c.write(buf)) this.updateUp();
+  }
+
+  /** Pause the upstream while the client has not taken the reply or --delay holds too much; resume once it has. */
+  private updateUp(): void {
+    const up = this.upstream;
+    if (!up || up.destroyed) return;
+    const blocked = this.client.writableNeedDrain || this.queued >= DELAY_HIGH_WATER;
+    if (blocked && !this.upPaused) {
+      this.upPaused = true;
+      up.pause();
+    } else if (!blocked && this.upPaused) {
+      this.upPaused = false;
+      up.resume();
+    }
+  }
+
+  /**
+   * The reset fault on a Unix socket: its peer sees ECONNRESET only when we
+   * close with its bytes unread. So the request is peeked, not read: relayed
+   * to the upstream and left queued; the upstream's reply then closes the client.
+   */
+  private relayPeeked(up: net.Socket): void {
+    const fd = (this.client as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const idle = this.o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout;
+    const deadline = Date.now() + (idle > 0 ? idle : SERVE_DEFAULTS.idleTimeout);
+    const poll = () => {
+      this.timer = null;
+      if (this.client.destroyed || up.destroyed) return;
+      if (fd === undefined || fd < 0) return this.resetSocket(this.client);
+      if (!hasUnreadData(fd)) {
+        if (Date.now() < deadline) this.timer = setTimeout(poll, 2);
+        else this.shutdown();
+        return;
+      }
+      const buf = Buffer.allocUnsafe(64 * 1024);
+      const n = peekUnread(fd, buf);
+      const chunk = Buffer.from(buf.subarray(0, n));
+      this.bytesUp += n;
+      this.chunksUp++;
+      this.firstUp = Buffer.from(chunk.subarray(0, 200));
+      this.emit('client', 'data', { bytes: n, offset: 0, data: chunk.subarray(0, TRAFFIC_PREVIEW), note: 'peeked and left unread, so the close is a reset (fault reset)' });
+      up.write(chunk);
+    };
+    poll();
+  }
+
+  /** Reset a socket: TCP has a real RST; a Unix peer sees ECONNRESET when bytes are left unread, else the end. */
+  private resetSocket(s: net.Socket | null): void {
+    if (!s || s.destroyed) return;
+    const tcp = s === this.client ? this.tap.target.kind === 'tcp' : this.o.upstream.kind === 'tcp';
+    if (tcp) s.resetAndDestroy();
+    else s.destroy();
+  }
+
+  /** End both sides now (shutdown, abort, idle). */
+  shutdown(): void {
+    if (this.tap.closingNow) this.setEnd('shutdown', undefined, 'tap');
+    this.first ??= 'tap';
+    this.ended = true;
+    this.upstream?.destroy();
+    this.client.destroy();
+  }
+
+  private maybeFinish(): void {
+    if (this.done || !this.clientClosed || !this.upstreamClosed) return;
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.tap.finished(this, {
+      id: this.id,
+      at: new Date(this.wallStart).toISOString(),
+      bytesIn: this.bytesUp,
+      bytesOut: this.bytesDown,
+      requests: this.chunksUp,
+      request: preview(this.firstUp),
+      reply: preview(this.firstDown),
+      durationUs: Math.round(nowUs() - this.start0),
+      end: this.end ?? 'client-closed',
+      ...(this.fault ? { fault: this.fault } : {}),
+      ...(this.reason ? { reason: this.reason } : {}),
+      upstream: this.o.upstream.display,
+      ...(this.first ? { first: this.first } : {}),
+      clientEnd: this.clientEnd,
+      upstreamEnd: this.upstreamEnd,
+    });
+  }
+}

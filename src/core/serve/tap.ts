@@ -1,0 +1,154 @@
+/**
+ * The tap (`serve --upstream TARGET LISTEN`): a Server that relays each
+ * connection it accepts to a real upstream server and reports the traffic of
+ * both directions ('traffic' records) and how each side ended ('connection').
+ * serve's faults apply to the upstream's real reply on its way back; its
+ * limits (--max-conns, --idle-timeout, --count, --grace) apply as in serve.
+ *
+ * Engine: node:net for the listener (made by listener.ts, as serve's) and for
+ * the upstream (openConnection: every stream target form). The epoll engine
+ * serves replies it writes itself; it has no relay (chooseEngine says so).
+ *
+ * A connection's relay is tap-connection.ts's; this file is the listener,
+ * the limits and shutdown.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { removeSocketFile } from '../socket/socket-file.js';
+import type { Target } from '../socket/target.js';
+import { bindError, bindListener, setSocketGroup } from './listener.js';
+import { SERVE_DEFAULTS } from './options.js';
+import { type Server, type ServerEvents, drainAcceptQueue, reasonMaxConns } from './protocol.js';
+import { TapConnection, type TapConnectionLog, type TapHost, type TapOptions } from './tap-connection.js';
+import type { TrafficLog } from './tap-records.js';
+
+export { TAP_DEFAULTS, type TapConnectionLog, type TapOptions } from './tap-connection.js';
+
+/** Like serve's net engine, on the listening socket serve makes, relaying instead of replying. */
+export class TapServer extends EventEmitter<ServerEvents> implements Server, TapHost {
+  readonly engine = 'net' as const;
+  readonly logDropped = 0;
+  readonly target: Target;
+  readonly options: TapOptions;
+  replacedStale = false;
+  private readonly server: net.Server;
+  readonly conns = new Set<TapConnection>();
+  private nextId = 1;
+  private handled = 0;
+  private ownedPath?: { path: string; ino: number };
+  private closing?: Promise<void>;
+
+  constructor(target: Target, options: TapOptions) {
+    super();
+    this.target = target;
+    this.options = options;
+    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => this.accept(s));
+    const max = options.maxConns;
+    if (max !== undefined) {
+      this.server.maxConnections = max;
+      this.server.on('drop', () => {
+        const log: TapConnectionLog = {
+          id: this.nextId++,
+          at: new Date().toISOString(),
+          bytesIn: 0,
+          bytesOut: 0,
+          requests: 0,
+          durationUs: 0,
+          end: 'over-max-conns',
+          reason: reasonMaxConns(max),
+          upstream: options.upstream.display,
+          first: 'tap',
+          clientEnd: 'closed',
+          upstreamEnd: 'never-connected',
+          ...(options.fault ? { fault: options.fault } : {}),
+        };
+        this.emit('connection', log);
+      });
+    }
+    this.server.on('error', (err) => this.emit('warning', `server error: ${err.message}`));
+  }
+
+  get tracing(): boolean {
+    return this.listenerCount('traffic') > 0;
+  }
+
+  traffic(log: TrafficLog): void {
+    this.emit('traffic', log);
+  }
+
+  get closingNow(): boolean {
+    return this.closing !== undefined;
+  }
+
+  async listen(): Promise<{ replacedStale: boolean }> {
+    const t = this.target;
+    const backlog = this.options.backlog ?? SERVE_DEFAULTS.backlog;
+    const { fd, ownedPath, replacedStale, gid } = await bindListener(t, this.options);
+    this.ownedPath = ownedPath;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => reject(bindError(err, t));
+      this.server.once('error', onError);
+      this.server.once('listening', () => {
+        this.server.removeListener('error', onError);
+        resolve();
+      });
+      if (fd !== undefined) this.server.listen({ fd }, backlog);
+      else if (t.kind === 'tcp') this.server.listen({ host: t.host, port: t.port, backlog });
+    });
+    if (this.ownedPath && gid !== undefined) {
+      try {
+        await setSocketGroup(this.ownedPath.path, gid, t);
+      } catch (err) {
+        await this.close();
+        throw err;
+      }
+    }
+    this.replacedStale = replacedStale;
+    this.emit('listening', { target: this.address(), replacedStale });
+    return { replacedStale };
+  }
+
+  address(): string {
+    const a = this.server.address();
+    if (this.target.kind === 'tcp' && a && typeof a === 'object') return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+    return this.target.display;
+  }
+
+  openLog(): void {}
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.ownedPath) await removeSocketFile(this.ownedPath.path, this.ownedPath.ino);
+      const grace = this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
+      await drainAcceptQueue(() => this.nextId, grace, () => this.server.listening);
+      await new Promise<void>((resolve) => {
+        this.server.close(() => resolve());
+        const timer = setTimeout(() => this.abort(), grace);
+        timer.unref();
+        // A connection a fault holds open would hold close() for the whole grace period.
+        for (const c of this.conns) if (c.holding) c.shutdown();
+        if (this.conns.size === 0) clearTimeout(timer);
+      });
+      this.emit('done');
+    })();
+    return this.closing;
+  }
+
+  abort(): void {
+    for (const c of this.conns) c.shutdown();
+  }
+
+  private accept(socket: net.Socket): void {
+    const c = new TapConnection(this, socket, this.nextId++);
+    this.conns.add(c);
+    c.start();
+  }
+
+  /** A connection's end: its record, and --count. */
+  finished(c: TapConnection, log: TapConnectionLog): void {
+    this.conns.delete(c);
+    if (this.listenerCount('connection') > 0) this.emit('connection', log);
+    this.handled++;
+    if (this.options.count !== undefined && this.handled >= this.options.count) void this.close();
+  }
+}

@@ -1,0 +1,549 @@
+/**
+ * The tap (`serve --upstream TARGET LISTEN`) between real peers: PHP and socat
+ * clients, a Go server (test/fixtures/go-tap-server.go, built into a temp dir
+ * here), udsctl's log of what went through. Faults break the Go server's real
+ * reply; half-closes are relayed; a dead upstream is named; a client that
+ * never reads keeps the tap's memory flat.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Server, startServe } from '../../src/index.js';
+import { type TapConnectionLog } from '../../src/core/serve/tap.js';
+import type { TrafficLog } from '../../src/core/serve/tap-records.js';
+import { killChildren, run, spawnChild, waitForOutput } from '../helpers/children.js';
+import { FIXTURES } from '../helpers/peers.js';
+import { findTool, requirePeers } from '../helpers/requirements.js';
+import { killAll, runCli, startCli, waitExit } from '../helpers/run-cli.js';
+import { tmpDir, uniqueAbstractName } from '../helpers/tmp-dir.js';
+
+const LINE_CLIENT = join(FIXTURES, 'php-line-client.php');
+const EOF_CLIENT = join(FIXTURES, 'php-eof-client.php');
+const OK_LINE = /^OK\+ at \d\d:\d\d:\d\d\n$/;
+// Linux errno values as PHP's socket_last_error() reports them.
+const EINTR = 4;
+const EAGAIN = 11;
+const ECONNRESET = 104;
+
+let buildDir: string | null = null;
+let goServer: string | null = null;
+let buildError = '';
+
+beforeAll(async () => {
+  if (!findTool('go')) return;
+  buildDir = mkdtempSync(join(tmpdir(), 'udsctl-go-'));
+  // The user's build cache when their home is writable (fast); else one in the temp dir (a
+  // user like nobody, HOME=/nonexistent). One file, standard library only: no module, no network.
+  const home = process.env.HOME;
+  let homeOk = false;
+  try {
+    if (home) accessSync(home, constants.W_OK);
+    homeOk = !!home;
+  } catch {
+    // not writable
+  }
+  const env = {
+    ...process.env,
+    GO111MODULE: 'off',
+    GOFLAGS: '',
+    ...(process.env.GOCACHE || homeOk ? {} : { GOCACHE: join(buildDir, 'cache'), GOPATH: join(buildDir, 'gopath') }),
+  };
+  const out = join(buildDir, 'go-tap-server');
+  const r = await run('go', ['build', '-o', out, join(FIXTURES, 'go-tap-server.go')], { timeoutMs: 170_000, env, cwd: buildDir });
+  if (r.code === 0) goServer = out;
+  else buildError = `go build failed (${r.code ?? r.signal}): ${r.stderr}`;
+}, 180_000);
+
+afterAll(() => {
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  requirePeers('go');
+  if (!goServer) throw new Error(buildError || 'the Go server was not built');
+});
+afterEach(async () => {
+  killAll();
+  await killChildren();
+});
+
+/** The Go server in `mode` at `where` (a path, @name or tcp:127.0.0.1:0); resolves the address it listens on. */
+async function startGo(where: string, mode = 'oneshot', extra: string[] = []) {
+  const peer = spawnChild(goServer!, ['-path', where, '-mode', mode, ...extra], { timeoutMs: 60_000 });
+  await waitForOutput(peer, /^listening .+$/m);
+  const addr = /^listening (.+)$/m.exec(peer.stdout())![1];
+  return { peer, addr: where.startsWith('tcp:') ? addr : where };
+}
+
+/** The tap as a library user makes it: startServe with `upstream`, its records collected. */
+async function startTap(listen: string, upstream: string, opts: Parameters<typeof startServe>[1] = {}) {
+  const server = await startServe(listen, { upstream, graceTimeout: 500, ...opts });
+  const traffic: TrafficLog[] = [];
+  const conns: TapConnectionLog[] = [];
+  const waiters: (() => void)[] = [];
+  server.on('traffic', (t) => traffic.push(t));
+  server.on('connection', (c) => {
+    conns.push(c as TapConnectionLog);
+    for (const w of waiters.splice(0)) w();
+  });
+  const closeIt = () => server.close();
+  afterEachClose.push(closeIt);
+  return {
+    server,
+    traffic,
+    conns,
+    /** Resolves once n connection records came (bounded). */
+    async connections(n: number, timeoutMs = 10_000): Promise<TapConnectionLog[]> {
+      const until = Date.now() + timeoutMs;
+      while (conns.length < n) {
+        if (Date.now() > until) throw new Error(`expected ${n} connection records, got ${JSON.stringify(conns)}`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, 200);
+          waiters.push(() => {
+            clearTimeout(t);
+            r();
+          });
+        });
+      }
+      return conns;
+    },
+  };
+}
+const afterEachClose: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(afterEachClose.splice(0).map((f) => f()));
+});
+
+async function php(script: string, path: string, rcvMs = 300) {
+  const args = script === LINE_CLIENT ? [script, path, String(rcvMs), '1'] : [script, path, String(rcvMs)];
+  const r = await run('php', args, { timeoutMs: 10_000 });
+  expect(r.signal, `php was killed: ${r.stderr}`).toBeNull();
+  expect(r.stderr).toBe('');
+  return { ...(JSON.parse(r.stdout) as { ok: boolean; line?: string; reply?: string; errno?: number | null; deadline?: boolean }), ms: r.ms };
+}
+
+interface CliTap {
+  child: ChildProcess;
+  stderr: () => string;
+  /** Resolves once the log (all of it, from the start) matches `re`; bounded. */
+  until: (re: RegExp, timeoutMs?: number) => Promise<void>;
+}
+
+/** `udsctl serve ... --upstream` as a user runs it; resolves once it listens. */
+async function startTapCli(args: string[]): Promise<CliTap> {
+  const child = startCli(['serve', ...args]);
+  let acc = '';
+  const wake = new Set<() => void>();
+  child.stderr!.on('data', (c: Buffer) => {
+    acc += c.toString();
+    for (const w of wake) w();
+  });
+  const until = (re: RegExp, timeoutMs = 10_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!re.test(acc)) return;
+        clearTimeout(timer);
+        wake.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        wake.delete(check);
+        reject(new Error(`the tap did not log ${re} within ${timeoutMs}ms; got: ${acc}`));
+      }, timeoutMs);
+      wake.add(check);
+      check();
+    });
+  await until(/listening/);
+  return { child, stderr: () => acc, until };
+}
+
+/** Stop a CLI tap (SIGTERM) and return its whole stderr. */
+async function stopTapCli(tap: CliTap): Promise<string> {
+  tap.child.kill('SIGTERM');
+  expect(await waitExit(tap.child)).toBe(0);
+  return tap.stderr();
+}
+
+const jsonLines = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('the tap between a PHP client and a Go server', () => {
+  beforeEach(() => requirePeers('php'));
+
+  it('relays the exchange and logs both directions, sizes, previews and who closed first (--json)', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTapCli(['--json', '--upstream', addr, tapPath]);
+    const r = await php(LINE_CLIENT, tapPath);
+    expect(r).toMatchObject({ ok: true, line: expect.stringMatching(OK_LINE) });
+    await tap.until(/"event":"connection"/);
+    const lines = jsonLines(await stopTapCli(tap));
+    expect(lines[0]).toMatchObject({ event: 'listening', upstream: addr, engine: 'net' });
+    const traffic = lines.filter((l) => l.event === 'traffic');
+    expect(traffic.find((t) => t.from === 'client' && t.kind === 'data')).toMatchObject({ bytes: 15, offset: 0, text: 'hello from php\n' });
+    const reply = traffic.find((t) => t.from === 'upstream' && t.kind === 'data');
+    expect(reply).toMatchObject({ bytes: 16, text: expect.stringMatching(OK_LINE) });
+    expect(typeof reply!.at).toBe('string');
+    expect(typeof reply!.sinceUs).toBe('number');
+    const conn = lines.find((l) => l.event === 'connection');
+    // The Go server closes after its reply: the upstream ended first.
+    expect(conn).toMatchObject({ end: 'closed', first: 'upstream', bytesIn: 15, bytesOut: 16, upstream: addr, upstreamEnd: 'closed' });
+  });
+
+  it('the human log: arrows, sizes, escaped previews, timestamps', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTapCli(['--upstream', addr, tapPath]);
+    expect((await php(LINE_CLIENT, tapPath)).ok).toBe(true);
+    await tap.until(/ #1 closed in=15B out=16B/);
+    const text = await stopTapCli(tap);
+    expect(text).toContain(`listening on ${tapPath} (tap to ${addr}, net engine)`);
+    expect(text).toMatch(/^\d{4}-\d\d-\d\dT\S+Z #1 \+\S+ > 15B "hello from php\\n"$/m);
+    expect(text).toMatch(/^\S+Z #1 \+\S+ < 16B "OK\+ at \d\d:\d\d:\d\d\\n"$/m);
+    expect(text).toMatch(/#1 closed in=15B out=16B \S+ upstream first; client closed, upstream closed/);
+  });
+
+  // Each fault breaks the Go server's real reply; PHP sees what it would see from a broken server.
+  it('no-newline: the trailing newline of the real reply is held back; PHP_NORMAL_READ fails, an EOF reader gets the text', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTap(tapPath, addr, { fault: 'no-newline' });
+    expect(await php(LINE_CLIENT, tapPath)).toMatchObject({ ok: false, errno: ECONNRESET, deadline: false });
+    const eof = await php(EOF_CLIENT, tapPath);
+    expect(eof.ok).toBe(true);
+    expect(eof.reply).toMatch(/^OK\+ at \d\d:\d\d:\d\d$/);
+    const [, second] = await tap.connections(2);
+    // The upstream's real bytes are logged whole: 16 of them came, 15 went on.
+    expect(second).toMatchObject({ bytesOut: 16, fault: 'no-newline', end: 'closed' });
+  });
+
+  it('never-close: the reply is relayed, then the client is held open after the Go server closed', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTap(tapPath, addr, { fault: 'never-close' });
+    const r = await php(EOF_CLIENT, tapPath, 500);
+    expect(r).toMatchObject({ ok: false, errno: EAGAIN, reply: expect.stringMatching(OK_LINE) });
+    const [log] = await tap.connections(1);
+    expect(log).toMatchObject({ end: 'left-open', first: 'upstream', clientEnd: 'closed', upstreamEnd: 'closed', reason: 'fault never-close' });
+  });
+
+  it('silent: the real reply is swallowed; PHP waits until its own timeout', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTap(tapPath, addr, { fault: 'silent' });
+    expect(await php(EOF_CLIENT, tapPath, 300)).toMatchObject({ ok: false, errno: EAGAIN, reply: '' });
+    expect(await php(LINE_CLIENT, tapPath, 200)).toMatchObject({ ok: false, errno: EINTR, deadline: true });
+    await tap.connections(2);
+    const swallowed = tap.traffic.filter((t) => t.from === 'upstream' && t.kind === 'data');
+    expect(swallowed.length).toBe(2);
+    expect(swallowed[0].note).toMatch(/swallowed/);
+  });
+
+  it('slow --delay 400ms: the real reply arrives late, whole', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    await startTap(tapPath, addr, { fault: 'slow', delay: 400 });
+    const r = await php(EOF_CLIENT, tapPath, 2_000);
+    expect(r).toMatchObject({ ok: true, reply: expect.stringMatching(OK_LINE) });
+    expect(r.ms).toBeGreaterThanOrEqual(350);
+  });
+
+  it('reset: PHP sees ECONNRESET instead of the real reply (the request still reached the Go server)', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTap(tapPath, addr, { fault: 'reset' });
+    expect(await php(EOF_CLIENT, tapPath)).toMatchObject({ ok: false, errno: ECONNRESET });
+    const [log] = await tap.connections(1);
+    expect(log).toMatchObject({ end: 'reset', reason: 'fault reset', bytesIn: 15, bytesOut: 16, clientEnd: 'reset' });
+  });
+});
+
+describe('the tap: half-closes both ways, binary chunks, listening forms (socat and node clients)', () => {
+  beforeEach(() => requirePeers('socat'));
+
+  it("relays socat's half-close as a half-close: a read-to-EOF Go server answers", async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'), 'eof');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTap(tapPath, addr);
+    const r = await run('socat', ['-t', '5', '-', `UNIX-CONNECT:${tapPath}`], { input: 'line one\nline two\n', timeoutMs: 10_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('got 18 bytes\nline one\nline two\n');
+    const [log] = await tap.connections(1);
+    expect(tap.traffic.find((t) => t.from === 'client' && t.kind === 'half-close')?.note).toMatch(/relayed to the upstream as a half-close/);
+    expect(log).toMatchObject({ end: 'closed', first: 'client', bytesIn: 18 });
+  });
+
+  it("relays the server's half-close as a half-close: the client still sends after it, and the server gets it", async () => {
+    const dir = tmpDir();
+    const { peer, addr } = await startGo(join(dir, 'up.sock'), 'greet');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTap(tapPath, addr);
+    const client = net.connect({ path: tapPath, allowHalfOpen: true });
+    client.on('error', () => {});
+    let got = '';
+    client.on('data', (c: Buffer) => (got += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no end after ${JSON.stringify(got)}`)), 10_000);
+      client.once('end', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    expect(got).toBe('hello\n');
+    client.end('late data\n');
+    await waitForOutput(peer, /^read \d+$/m, 10_000);
+    expect(peer.stdout()).toMatch(/^read 10$/m);
+    const [log] = await tap.connections(1);
+    expect(tap.traffic.find((t) => t.from === 'upstream' && t.kind === 'half-close')?.note).toMatch(/relayed to the client as a half-close/);
+    expect(log).toMatchObject({ end: 'closed', first: 'upstream', bytesIn: 10, bytesOut: 6 });
+  });
+
+  it('listens on TCP and on an abstract name too; over TCP the reset fault is a real RST', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const abs = uniqueAbstractName();
+    await startTap(abs, addr);
+    const r = await runCli(['send', abs, 'hi\\n']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(OK_LINE);
+    const tap = await startTap('127.0.0.1:0', addr, { fault: 'reset' });
+    const [host, port] = tap.server.address().split(':');
+    const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+      const s = net.connect({ host, port: Number(port) });
+      s.on('connect', () => s.write('hi\n'));
+      s.on('error', (e) => resolve(e));
+      s.on('close', () => resolve(null));
+      s.resume();
+    });
+    expect(err?.code).toBe('ECONNRESET');
+  });
+
+  it('--hexdump shows a binary reply as hexdump -C lines; --json keeps it as base64', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'), 'binary');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTapCli(['--hexdump', '--upstream', addr, tapPath]);
+    // A request (text, not binary) with a terminal escape and a bidi override.
+    const r = await run('socat', ['-t', '2', '-', `UNIX-CONNECT:${tapPath}`], { input: 'hi\x1b[2J \u202e\n', timeoutMs: 10_000 });
+    expect(r.code, r.stderr).toBe(0);
+    await tap.until(/ #1 closed/);
+    const text = await stopTapCli(tap);
+    expect(text).toMatch(/< 8B binary\n {4}00000000 {2}00 01 02 ff fe 0d 0a 00 +\|\.{8}\|\n/);
+    // Nothing a peer sent reaches the log raw.
+    expect(text).not.toMatch(/[\x00-\x08\x1b\x7f\u202e]/);
+    expect(text).toContain('> 11B "hi\\x1b[2J \\u202e\\n"');
+
+    const path2 = join(dir, 'tap2.sock');
+    const tapJson = await startTapCli(['--json', '--upstream', addr, path2]);
+    await run('socat', ['-t', '2', '-', `UNIX-CONNECT:${path2}`], { input: 'hi\n', timeoutMs: 10_000 });
+    await tapJson.until(/"event":"connection"/);
+    const reply = jsonLines(await stopTapCli(tapJson)).find((l) => l.event === 'traffic' && l.from === 'upstream' && l.kind === 'data');
+    expect(reply).toMatchObject({ bytes: 8, base64: Buffer.from([0, 1, 2, 0xff, 0xfe, 0x0d, 0x0a, 0]).toString('base64') });
+  });
+});
+
+describe('the tap: upstream forms, failures and limits', () => {
+  it('every stream target form as the upstream: TCP and an abstract name', async () => {
+    const dir = tmpDir();
+    const tcp = await startGo('tcp:127.0.0.1:0');
+    const abs = uniqueAbstractName();
+    await startGo(abs);
+    for (const up of [tcp.addr, abs]) {
+      const tapPath = join(dir, `tap-${up.startsWith('@') ? 'abs' : 'tcp'}.sock`);
+      await startTap(tapPath, up);
+      const r = await runCli(['send', tapPath, 'hi\\n']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(OK_LINE);
+    }
+  });
+
+  it('an upstream that resets (TCP RST) is logged as a reset, and the client is closed', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo('tcp:127.0.0.1:0', 'reset');
+    const tap = await startTap(join(dir, 'tap.sock'), addr);
+    const r = await runCli(['send', join(dir, 'tap.sock'), 'hi\\n']);
+    expect(r.status).not.toBe(0);
+    const [log] = await tap.connections(1);
+    expect(log).toMatchObject({ end: 'reset', first: 'upstream', upstreamEnd: 'reset' });
+    expect(tap.traffic.find((t) => t.kind === 'reset')).toMatchObject({ from: 'upstream', code: 'RESET', errno: 'ECONNRESET' });
+  });
+
+  it('upstream down: the client is closed without a reply; the log names the cause with its typed code', async () => {
+    const dir = tmpDir();
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTapCli(['--json', '--upstream', join(dir, 'nobody.sock'), tapPath]);
+    const r = await runCli(['send', tapPath, 'hi\\n']);
+    expect(r.stdout).toBe('');
+    expect(r.status).not.toBe(0);
+    await tap.until(/"event":"connection"/);
+    const lines = jsonLines(await stopTapCli(tap));
+    expect(lines.find((l) => l.event === 'traffic' && l.kind === 'error')).toMatchObject({ from: 'upstream', code: 'NOT_FOUND', errno: 'ENOENT' });
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'error', reason: expect.stringMatching(/^upstream NOT_FOUND: .*nobody\.sock: no such socket/), upstreamEnd: 'never-connected' });
+  });
+
+  it('a client that never reads: the Go server is held back (backpressure), the tap stays small, and nothing is lost', async () => {
+    const dir = tmpDir();
+    const { peer, addr } = await startGo(join(dir, 'up.sock'), 'flood', ['-mib', '96']);
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTapCli(['-q', '--upstream', addr, tapPath]);
+    const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${tap.child.pid}/status`, 'utf8'))![1]) * 1024;
+    const before = rss();
+    const client = net.connect(tapPath);
+    client.pause();
+    await new Promise<void>((r) => client.once('connect', () => r()));
+    client.write('go\n');
+    // Watch the tap for a while with the client not reading: it must not take in what the server writes.
+    let peak = before;
+    for (let i = 0; i < 15; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      peak = Math.max(peak, rss());
+    }
+    expect(peer.stdout()).not.toMatch(/wrote/); // the Go server is still blocked in write()
+    expect(peak - before).toBeLessThan(48 * 1024 * 1024);
+    // Now read it all: every byte arrives, then the close.
+    let got = 0;
+    client.on('data', (c: Buffer) => (got += c.length));
+    client.resume();
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`only ${got} bytes came`)), 30_000);
+      client.once('end', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    client.destroy();
+    expect(got).toBe(96 * 1024 * 1024);
+    await stopTapCli(tap);
+  });
+
+  it('a server that never reads: the client is paused in turn, and the tap stays small', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'), 'noread');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTapCli(['-q', '--upstream', addr, tapPath]);
+    const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${tap.child.pid}/status`, 'utf8'))![1]) * 1024;
+    const before = rss();
+    const client = net.connect(tapPath);
+    client.on('error', () => {});
+    await new Promise<void>((r) => client.once('connect', () => r()));
+    // Offer 96 MiB, a chunk whenever the socket takes one: the kernel's buffers and the tap's
+    // one chunk in flight fill, then the client's writes stop being taken.
+    const chunk = Buffer.alloc(1024 * 1024, 'y');
+    let offered = 0;
+    const pump = () => {
+      while (offered < 96 * 1024 * 1024 && client.write(chunk)) offered += chunk.length;
+    };
+    client.on('drain', () => {
+      offered += chunk.length;
+      pump();
+    });
+    pump();
+    let peak = before;
+    for (let i = 0; i < 15; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      peak = Math.max(peak, rss());
+    }
+    const taken = client.bytesWritten - client.writableLength;
+    client.destroy();
+    expect(taken).toBeLessThan(32 * 1024 * 1024);
+    expect(peak - before).toBeLessThan(48 * 1024 * 1024);
+    await stopTapCli(tap);
+  });
+
+  it('--count 1: exits 0 after one relayed connection; SIGTERM does not wait for a client a fault holds open', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const once = await startTapCli(['--count', '1', '--upstream', addr, join(dir, 'c.sock')]);
+    expect((await runCli(['send', join(dir, 'c.sock'), 'hi\\n'])).status).toBe(0);
+    expect(await waitExit(once.child)).toBe(0);
+    expect(once.stderr()).toMatch(/#1 closed in=3B out=16B/);
+
+    const held = await startTapCli(['--fault', 'never-close', '--grace', '30s', '--upstream', addr, join(dir, 'h.sock')]);
+    const client = net.connect(join(dir, 'h.sock'));
+    client.on('error', () => {});
+    client.write('hi\n');
+    await held.until(/client held open/);
+    const t0 = Date.now();
+    held.child.kill('SIGTERM');
+    expect(await waitExit(held.child)).toBe(0);
+    // Well inside --grace: a held connection is closed at once on shutdown.
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(held.stderr()).toMatch(/#1 left-open .*\(fault never-close\)/);
+    client.destroy();
+  });
+
+  it('--idle-timeout ends a connection whose client does not take the replies', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'), 'flood', ['-mib', '64']);
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTap(tapPath, addr, { idleTimeout: 500 });
+    const client = net.connect(tapPath);
+    client.on('error', () => {});
+    client.pause();
+    client.write('go\n');
+    const [log] = await tap.connections(1);
+    client.destroy();
+    expect(log).toMatchObject({ end: 'idle-timeout', first: 'tap', reason: 'replies not read for 500ms' });
+  });
+
+  it('--max-conns: the connection over the limit is closed at once and logged', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'), 'eof');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTap(tapPath, addr, { maxConns: 1 });
+    const first = net.connect(tapPath);
+    first.on('error', () => {});
+    await new Promise<void>((r) => first.once('connect', () => r()));
+    // The first is relayed (the Go server waits for its half-close) before the second comes.
+    const until = Date.now() + 5_000;
+    while (!tap.traffic.some((t) => t.kind === 'connect') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const r = await runCli(['send', tapPath, 'hi\\n']);
+    expect(r.stdout).toBe('');
+    const [over] = await tap.connections(1);
+    expect(over).toMatchObject({ end: 'over-max-conns', reason: 'over --max-conns 1: closed at once' });
+    first.end('x');
+    const [, done] = await tap.connections(2);
+    expect(done).toMatchObject({ end: 'closed', bytesIn: 1 });
+  });
+
+  it('the library gets the tap from startServe: a Server on the net engine', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const { server } = await startTap(join(dir, 'tap.sock'), addr);
+    const s: Server = server;
+    expect(s.engine).toBe('net');
+    expect(s.address()).toBe(join(dir, 'tap.sock'));
+  });
+});
+
+describe('the tap: usage errors', () => {
+  it('--engine epoll with --upstream, --hexdump without it, --keep-alive with it: exit 2 with the reason', async () => {
+    const dir = tmpDir();
+    const cases: [string[], RegExp][] = [
+      [['--engine', 'epoll', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /--engine epoll: the tap \(--upstream\) relays on the net engine/],
+      [['--hexdump', join(dir, 't.sock')], /--hexdump: only with --upstream/],
+      [['--keep-alive', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /keepAlive does not apply with upstream/],
+      [['--workers', '2', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /the tap \(upstream\) runs in one process/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await runCli(['serve', ...args]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr).toMatch(/^usage: udsctl serve/m);
+    }
+  });
+});
