@@ -66,3 +66,12 @@ export function epollLibc(): EpollLibc {
   } as EpollLibc;
   return linux;
 }
+
+// The interactive session's terminal call (send on a TTY): its own group, bound only by a session.
+let terminal: { tcflush(fd: number, queue: number): number } | undefined;
+
+/** tcflush(3), to discard what was typed but not read; throws where it cannot load. */
+export function terminalLibc(): { tcflush(fd: number, queue: number): number } {
+  terminal ??= { tcflush: cFunction('int tcflush(int, int)') as (fd: number, queue: number) => number };
+  return terminal;
+}
