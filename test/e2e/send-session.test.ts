@@ -195,7 +195,7 @@ describe('send --interactive with piped stdin: both directions at once', () => {
     expect(r.stdout.trim()).toBe(String(256 * 1024 * 1024));
     const rss = Number(/maxrss_kib=(\d+)/.exec(r.stderr)?.[1]);
     expect(rss).toBeGreaterThan(0);
-    expect(rss, r.stderr).toBeLessThan(200 * 1024);
+    expect(rss, r.stderr).toBeLessThan(150 * 1024);
   }, 120_000);
 
   it('replies come while stdin is still open (not after its end), raw bytes on a pipe', async () => {
