@@ -49,8 +49,8 @@ export async function runSend(targetSpec: string, message: string | undefined, f
     await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output is closed (>&-): the reply would be lost; to discard it, >/dev/null\n`);
     return EXIT.INTERNAL;
   }
-  // A conversation: --interactive, or a terminal and no message (send-session.ts).
-  if (flags.interactive || (message === undefined && stdinIsTTY(io) && !oneMessageFlag(flags))) {
+  // A conversation: --interactive, or a terminal and no message (or "-": the terminal) (send-session.ts).
+  if (flags.interactive || ((message === undefined || message === '-') && stdinIsTTY(io) && !oneMessageFlag(flags))) {
     const { checkSessionFlags, runSendSession } = await import('./send-session.js');
     checkSessionFlags(message, flags);
     return runSendSession(targetSpec, flags, io);
