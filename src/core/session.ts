@@ -17,6 +17,7 @@ import { checkDuration } from './duration.js';
 import { UdsError, fromConnectErrno } from './errors.js';
 import type { PayloadSource } from './exchange.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './socket/connect.js';
+import { SpareFd } from './socket/spare-fd.js';
 import { type Target, checkTarget } from './socket/target.js';
 
 /** Each read fills one reused buffer: a flood allocates nothing per read. */
@@ -117,7 +118,7 @@ export function startSession(target: Target | string, opts: SessionOptions = {})
         ...(interrupted ? {} : { error }),
       };
     }
-    session = new Session(socket, t.display, { ...opts, timeout }, start);
+    session = new Session(socket, t.display, { ...opts, timeout }, start, onread.buffer);
     if (drainedEarly) session.outputDrained();
     return session.run();
   })();
@@ -167,14 +168,18 @@ class Session {
   private outputStuckTimer?: NodeJS.Timeout;
   private closeTimer?: NodeJS.Timeout;
   private outputFull = false;
+  /** To read the server's last bytes after a write found it gone (see spare-fd.ts). */
+  private readonly spare?: SpareFd;
 
   constructor(
     private readonly socket: net.Socket,
     private readonly target: string,
     private readonly s: Settings,
     private readonly start: number,
+    private readonly readBuffer: Buffer,
   ) {
     this.crlf = s.crlf ? new CrlfLines() : undefined;
+    this.spare = s.input ? SpareFd.of(socket) : undefined;
     this.timings.connectedUs = nowUs() - start;
   }
 
@@ -315,19 +320,12 @@ class Session {
   private readonly onError = (err: NodeJS.ErrnoException): void => {
     if (this.settled) return;
     this.timings.closedUs = this.now();
-    if (err.code === 'EPIPE') {
-      // A write found the server gone: node:net destroys the socket on a write error, so what the
-      // server sent last and we had not read yet is lost with it (a limit, said in the message).
-      this.s.onEvent?.({ type: 'server-closed', atUs: this.timings.closedUs });
-      return this.finish(
-        'closed',
-        new UdsError('RESET', `${this.target}: the server closed the connection while we were still sending (EPIPE); its last bytes, if any, may not be shown`, {
-          target: this.target,
-          cause: err,
-        }),
-      );
-    }
-    if (err.code !== 'ECONNRESET') return this.finish('error', fromConnectErrno(err, this.target));
+    if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') return this.finish('error', fromConnectErrno(err, this.target));
+    // When a write found the server gone, node:net dropped the socket with the server's last bytes
+    // unread: read them from the spare descriptor, so they are shown before the close or reset.
+    this.spare?.drain(this.readBuffer, (chunk) => this.onChunk(chunk));
+    // A write that found the server gone: it closed (the same race may show as its end-of-file).
+    if (err.code === 'EPIPE') return this.onServerEnd();
     this.s.onEvent?.({ type: 'reset', atUs: this.timings.closedUs });
     this.finish(
       'reset',
@@ -359,6 +357,7 @@ class Session {
     this.socket.removeListener('drain', this.onSocketDrain);
     this.stopInput();
     this.socket.destroy();
+    this.spare?.close();
     const t = this.timings;
     t.totalUs = this.now();
     for (const k of Object.keys(t) as (keyof typeof t)[]) if (t[k] !== undefined) t[k] = Math.round(t[k]!);

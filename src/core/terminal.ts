@@ -4,7 +4,7 @@
  * session never run as shell commands after udsctl exits.
  */
 import { isatty } from 'node:tty';
-import { terminalLibc } from './socket/libc.js';
+import { sessionLibc } from './socket/libc.js';
 
 /** TCIFLUSH: 0 on Linux, 1 on the BSDs and macOS. */
 const TCIFLUSH = process.platform === 'linux' ? 0 : 1;
@@ -17,7 +17,7 @@ const TCIFLUSH = process.platform === 'linux' ? 0 : 1;
 export function discardTypedInput(fd: number): boolean {
   try {
     if (!isatty(fd)) return false;
-    return terminalLibc().tcflush(fd, TCIFLUSH) === 0;
+    return sessionLibc().tcflush(fd, TCIFLUSH) === 0;
   } catch {
     return false;
   }

@@ -173,6 +173,13 @@ describe('send on a terminal: a conversation', () => {
     expect(r.status).toBe(0);
   });
 
+  it('"-" on a terminal is a session too (it used to wait for Ctrl-D, then time out)', async () => {
+    const sock = await startPeer();
+    const r = await onTerminal(udsctl(`send ${sock} -`), [['expect', 'connected'], ['type', 'one\n'], ['expect', 'echo: one'], ['type', CTRL_D], ['exit']]);
+    expect(r.plain).toMatch(/│ got eof after 1 lines$/m);
+    expect(r.status).toBe(0);
+  });
+
   it('with a message on a terminal, send stays one exchange', async () => {
     const sock = await startPeer();
     const r = await onTerminal(udsctl(`send --until line ${sock} 'hi\\n'`), [['expect', 'echo: hi'], ['exit']]);
@@ -228,6 +235,16 @@ describe('send --interactive with piped stdin: both directions at once', () => {
     const reset = await run('bash', ['-c', `(printf 'reset\\n'; sleep 1; printf 'more\\n'; sleep 5) | node ${BIN} send --interactive ${sock}`], { timeoutMs: 30_000 });
     expect(reset.code, reset.stderr).toBe(9);
     expect(reset.stderr).toMatch(/connection reset by the server after 10 bytes/);
+  });
+
+  it("a server that closes while we are still sending: its last words are shown (read from the spare descriptor after EPIPE)", async () => {
+    const sock = await startPeer();
+    for (let i = 0; i < 3; i++) {
+      const r = await run('bash', ['-c', `(printf 'bye\\n'; head -c 67108864 /dev/zero) | node ${BIN} send --interactive ${sock}`], { timeoutMs: 30_000 });
+      expect(r.stdout).toBe('bye\n');
+      // Closed (0), or reset (9) when it closed with our bytes unread in its queue: the kernel's word, a race of the peer's.
+      expect([0, 9], r.stderr).toContain(r.code);
+    }
   });
 
   it('flags that apply to one message are refused with a session, as usage errors', async () => {

@@ -67,11 +67,16 @@ export function epollLibc(): EpollLibc {
   return linux;
 }
 
-// The interactive session's terminal call (send on a TTY): its own group, bound only by a session.
-let terminal: { tcflush(fd: number, queue: number): number } | undefined;
+// The interactive session's calls (send --interactive): their own group, bound only by a session.
+export interface SessionLibc {
+  /** Discard a terminal's unread input (TCIFLUSH). */
+  tcflush(fd: number, queue: number): number;
+  dup(fd: number): number;
+}
+let session: SessionLibc | undefined;
 
-/** tcflush(3), to discard what was typed but not read; throws where it cannot load. */
-export function terminalLibc(): { tcflush(fd: number, queue: number): number } {
-  terminal ??= { tcflush: cFunction('int tcflush(int, int)') as (fd: number, queue: number) => number };
-  return terminal;
+/** tcflush(3) and dup(2) for the interactive session; throws where they cannot load. */
+export function sessionLibc(): SessionLibc {
+  session ??= { tcflush: cFunction('int tcflush(int, int)'), dup: cFunction('int dup(int)') } as SessionLibc;
+  return session;
 }
