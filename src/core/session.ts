@@ -95,10 +95,14 @@ export function startSession(target: Target | string, opts: SessionOptions = {})
   const timeout = checkDuration(opts.timeout ?? 5_000, 'timeout', { positive: true });
   const start = nowUs();
   let session: Session | undefined;
-  let drainedEarly = false;
+  const early: Buffer[] = [];
   const onread = {
     buffer: Buffer.allocUnsafe(READ_BUFFER_SIZE),
-    callback: (n: number, buf: Buffer): boolean => (session ? session.onChunk(buf.subarray(0, n)) : true),
+    callback: (n: number, buf: Buffer): boolean => {
+      if (session) return session.onChunk(buf.subarray(0, n));
+      early.push(Buffer.from(buf.subarray(0, n))); // not expected: the session starts before any read
+      return true;
+    },
   };
   const done = (async (): Promise<SessionRecord> => {
     let socket: net.Socket;
@@ -119,13 +123,11 @@ export function startSession(target: Target | string, opts: SessionOptions = {})
       };
     }
     session = new Session(socket, t.display, { ...opts, timeout }, start, onread.buffer);
-    if (drainedEarly) session.outputDrained();
-    return session.run();
+    const running = session.run();
+    for (const c of early) session.onChunk(c);
+    return running;
   })();
-  return {
-    done,
-    outputDrained: () => (session ? session.outputDrained() : (drainedEarly = true)),
-  };
+  return { done, outputDrained: () => session?.outputDrained() };
 }
 
 /** `\n` → `\r\n`, remembering a `\r` that ended the last chunk (a `\r\n` already there is left alone). */
