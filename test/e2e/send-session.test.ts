@@ -63,7 +63,7 @@ async function onTerminal(script: string, steps: Step[], env: NodeJS.ProcessEnv 
 const thenShell = (cmd: string) => `${cmd}; echo "status=$?"; if read -t 1 x && [ -n "$x" ]; then echo "LEFT:$x"; fi; echo END`;
 const udsctl = (args: string) => `node ${BIN} ${args}`;
 
-describe('send on a terminal: a conversation', () => {
+describe('send on a terminal: a conversation', { timeout: 60_000 }, () => {
   it('sends each typed line on Enter, shows replies with their timing, escapes a binary reply, Ctrl-D half-closes and waits for the server', async () => {
     const sock = await startPeer('--banner', 'hello');
     const r = await onTerminal(thenShell(udsctl(`send ${sock}`)), [
@@ -191,7 +191,7 @@ describe('send on a terminal: a conversation', () => {
   });
 });
 
-describe('send --interactive with piped stdin: both directions at once', () => {
+describe('send --interactive with piped stdin: both directions at once', { timeout: 60_000 }, () => {
   it('streams 256 MiB through a socat echo with backpressure, memory flat, bytes intact', async () => {
     requirePeers('socat');
     const dir = tmpDir();
