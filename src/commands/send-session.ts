@@ -63,8 +63,10 @@ export async function runSendSession(targetSpec: string, flags: SessionFlags, io
   const rendered = Boolean(io.stdout.isTTY);
   const err = await errColor();
   const stdout = io.stdout;
+  // Status lines for someone watching (a terminal on stdin or stderr) or asking (-v); a script gets errors only.
+  const showStatus = onTerminal || Boolean(io.stderr.isTTY) || Boolean(flags.verbose);
   const status = (line: string | undefined) => {
-    if (line !== undefined && (onTerminal || flags.verbose)) io.stderr.write(`${line}\n`);
+    if (line !== undefined && showStatus) io.stderr.write(`${line}\n`);
   };
 
   // stdin: a terminal's stream (line mode: the kernel echoes and edits the line; Ctrl-D ends it), or
@@ -142,6 +144,14 @@ export async function runSendSession(targetSpec: string, flags: SessionFlags, io
   }
 
   if (why === 'output-gone') return EXIT.INTERNAL; // the reader of stdout went away: stop quietly, like nc on SIGPIPE
+  // What stdout has not taken yet gets --timeout; a reader that stopped reading must not keep us alive.
+  if (!(await written(stdout as NodeJS.WritableStream & { writableLength?: number }, flags.timeout))) {
+    io.outputStuck = true;
+    if (!record.error) {
+      await writeAll(io.stderr, `${err.red('udsctl send:')} standard output took no more within --timeout; the end of the reply was not written\n`);
+      return EXIT.INTERNAL;
+    }
+  }
   if (record.end === 'interrupted') {
     if (onTerminal) io.stderr.write('\n'); // after the ^C the terminal echoed
     status(record.timings.connectedUs !== undefined ? sessionSummary(record, err) : undefined);
@@ -153,6 +163,20 @@ export async function runSendSession(targetSpec: string, flags: SessionFlags, io
   }
   status(sessionSummary(record, err));
   return EXIT.OK;
+}
+
+/** Whether a stream has written everything it was given, waiting at most `ms` (polled: 'drain' comes only after a full write). */
+function written(stream: NodeJS.WritableStream & { writableLength?: number }, ms: number): Promise<boolean> {
+  if (!stream.writableLength) return Promise.resolve(true);
+  const until = Date.now() + ms;
+  return new Promise((resolve) => {
+    const poll = setInterval(() => {
+      if (!stream.writableLength || Date.now() >= until) {
+        clearInterval(poll);
+        resolve(!stream.writableLength);
+      }
+    }, 5);
+  });
 }
 
 /** Flags a session cannot honour: a clear usage error rather than a silent difference. */

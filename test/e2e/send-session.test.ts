@@ -240,6 +240,20 @@ describe('send --interactive with piped stdin: both directions at once', { timeo
     expect(reset.stderr).toMatch(/connection reset by the server after 10 bytes/);
   });
 
+  it('a stdout that stops taking the reply ends it within --timeout (exit 1 or 7), not when its reader wakes up', async () => {
+    requirePeers('socat');
+    const sock = join(tmpDir(), 'echo.sock');
+    const peer = spawnChild('socat', ['-d', '-d', `UNIX-LISTEN:${sock},fork`, 'EXEC:cat'], { timeoutMs: 60_000 });
+    await waitForOutput(peer, /listening on/, 10_000);
+    // udsctl's status is printed when it exits; the reader (sleep) takes nothing for 40s.
+    const script = `head -c 67108864 /dev/zero | { node ${BIN} send --interactive -t 1s ${sock}; echo "udsctl-status=$?" >&2; } | sleep 40`;
+    const child = spawnChild('bash', ['-c', script], { timeoutMs: 50_000 });
+    await waitForOutput(child, /udsctl-status=\d+/, 30_000);
+    // Whichever bound passes first: the stdout full (1), or the echo server, blocked on us, no longer reading (7).
+    expect(child.stderr()).toMatch(/udsctl-status=(1|7)\b/);
+    expect(child.stderr()).toMatch(/the reply's reader took nothing for 1000ms|read none of our input for 1000ms/);
+  });
+
   it("a server that closes while we are still sending: its last words are shown (read from the spare descriptor after EPIPE)", async () => {
     const sock = await startPeer();
     for (let i = 0; i < 3; i++) {
