@@ -4,7 +4,7 @@
  * with piped stdin, against servers udsctl did not write (Python, socat).
  */
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { killChildren, run, spawnChild, waitForOutput } from '../helpers/children.js';
 import { FIXTURES } from '../helpers/peers.js';
 import { requirePeers } from '../helpers/requirements.js';
@@ -246,8 +246,16 @@ describe('send --interactive with piped stdin: both directions at once', { timeo
     const peer = spawnChild('socat', ['-d', '-d', `UNIX-LISTEN:${sock},fork`, 'EXEC:cat'], { timeoutMs: 60_000 });
     await waitForOutput(peer, /listening on/, 10_000);
     // udsctl's status is printed when it exits; the reader (sleep) takes nothing for 40s.
-    const script = `head -c 67108864 /dev/zero | { node ${BIN} send --interactive -t 1s ${sock}; echo "udsctl-status=$?" >&2; } | sleep 40`;
-    const child = spawnChild('bash', ['-c', script], { timeoutMs: 50_000 });
+    const script = `head -c 67108864 /dev/zero | { node ${BIN} send --interactive -t 1s ${sock}; echo "udsctl-status=$?" >&2; } | sleep 40 >/dev/null 2>&1`;
+    // Its own process group, so that the sleep goes with it when the test ends.
+    const child = spawnChild('bash', ['-c', script], { timeoutMs: 50_000, detached: true });
+    onTestFinished(() => {
+      try {
+        process.kill(-child.child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    });
     await waitForOutput(child, /udsctl-status=\d+/, 30_000);
     // Whichever bound passes first: the stdout full (1), or the echo server, blocked on us, no longer reading (7).
     expect(child.stderr()).toMatch(/udsctl-status=(1|7)\b/);
