@@ -79,6 +79,9 @@ See 'udsctl <command> --help' and man udsctl.`,
       .option('-v, --verbose', 'print the timeline of the exchange to stderr')
       .option('--json', 'print the exchange record as JSON on stdout instead of the reply')
       .addOption(new Option('--max-reply <size>', 'bytes of reply kept for --json and -v (beyond: counted, "truncated": true); the reply on stdout is streamed whole').default(DEFAULT_MAX_REPLY, '1MiB').argParser(sizeOption('--max-reply')))
+      // The interactive session (src/commands/send-session.ts).
+      .option('--interactive', 'hold a session: stdin to the socket and the reply to stdout as they come, both at once (the default on a terminal with no message or "-")')
+      .option('--crlf', 'in a session, send each newline as \\r\\n (line protocols such as SMTP, Redis)')
       .addHelpText(
         'after',
         `
@@ -94,7 +97,15 @@ Examples:
   udsctl send /tmp/odc_ws.sock hi
   udsctl send /run/app.sock 'GET / HTTP/1.0\\r\\n\\r\\n'
   printf 'PING\\r\\n' | udsctl send --until line /run/redis.sock
-  udsctl send --json --until line @my-abstract-socket hi`,
+  udsctl send --json --until line @my-abstract-socket hi
+  udsctl send --crlf /run/redis.sock              # a session: type PING, Enter
+
+A session (--interactive, or a terminal and no message): each line typed is
+sent on Enter; replies are shown as they come, escaped, with their time in a
+margin (raw bytes when stdout is not a terminal); Ctrl-D ends the input
+(half-close) and waits up to --timeout for the server to close; Ctrl-C ends
+it (exit 130). What was typed and not sent is discarded, never left for the
+shell. With stdin piped, both directions stream at once, as with nc.`,
       )
       .action(async (target: string, message: string | undefined, opts) => {
         const { runSend } = await import('./commands/send.js');

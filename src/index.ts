@@ -116,3 +116,16 @@ export {
   type UnixSocketEntry,
   type ProcessInfo,
 } from './core/socket/unix-info.js';
+
+// The interactive session (send --interactive): events in and out; the caller owns the terminal.
+export {
+  startSession,
+  CrlfLines,
+  type SessionOptions,
+  type SessionHandle,
+  type SessionRecord,
+  type SessionEvent,
+  type SessionEnd,
+  type ReplyTiming,
+} from './core/session.js';
+export { discardTypedInput } from './core/terminal.js';

@@ -26,6 +26,9 @@ export interface SendFlags {
   json?: boolean;
   /** Bytes of reply kept for --json and -v (the streamed reply on stdout is not limited). */
   maxReply?: number;
+  // The interactive session (send-session.ts).
+  interactive?: boolean;
+  crlf?: boolean;
 }
 
 export const SEND_DEFAULTS = { timeout: 5_000, connectTimeout: 5_000, until: 'eof', maxReply: DEFAULT_MAX_REPLY } as const;
@@ -45,6 +48,12 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   if (io.stdoutClosed) {
     await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output is closed (>&-): the reply would be lost; to discard it, >/dev/null\n`);
     return EXIT.INTERNAL;
+  }
+  // A conversation: --interactive, or a terminal and no message (or "-": the terminal) (send-session.ts).
+  if (flags.interactive || ((message === undefined || message === '-') && stdinIsTTY(io) && !oneMessageFlag(flags))) {
+    const { checkSessionFlags, runSendSession } = await import('./send-session.js');
+    checkSessionFlags(message, flags);
+    return runSendSession(targetSpec, flags, io);
   }
   const { payload, stream, cleanup } = await messageSource(message, flags, io);
   const stdout = io.stdout as NodeJS.WritableStream & { writableLength?: number };
@@ -114,6 +123,9 @@ interface MessageSource {
   /** Let go of stdin, so a pipe that never ends cannot keep us running. */
   cleanup: () => void;
 }
+
+/** A flag that only makes sense for one message: with it, a terminal and no message is not a session. */
+const oneMessageFlag = (f: SendFlags): boolean => Boolean(f.hex || f.escapes || f.json || f.newline || f.halfClose);
 
 /** Is stdin a terminal? Asked of the fd when there is one, so process.stdin is not built for nothing. */
 const stdinIsTTY = (io: Io): boolean => (io.stdinFd !== undefined ? isatty(io.stdinFd) : Boolean(io.stdin.isTTY));

@@ -177,3 +177,17 @@ export function raiseOpenFileLimit(needed: number): FileLimit | null {
   get(RLIMIT_NOFILE, b);
   return read();
 }
+
+// The interactive session's calls (send --interactive): their own group, bound only by a session.
+export interface SessionLibc {
+  /** Discard a terminal's unread input (TCIFLUSH). */
+  tcflush(fd: number, queue: number): number;
+  dup(fd: number): number;
+}
+let session: SessionLibc | undefined;
+
+/** tcflush(3) and dup(2) for the interactive session; throws where they cannot load. */
+export function sessionLibc(): SessionLibc {
+  session ??= { tcflush: cFunction('int tcflush(int, int)'), dup: cFunction('int dup(int)') } as SessionLibc;
+  return session;
+}
