@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { SHELLS } from './commands/completion.js';
-import { END_RULE_HELP } from './core/end-rule.js';
+import { END_RULE_HELP } from './core/framing/end-rule.js';
 import { DEFAULT_MAX_REPLY } from './core/exchange.js';
 import { UdsError } from './core/errors.js';
 import { escapeText } from './core/escape.js';

@@ -1,7 +1,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import chalk from 'chalk';
 import { formatDuration } from '../core/duration.js';
-import type { EndRule } from '../core/end-rule.js';
+import type { EndRule } from '../core/framing/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, probeAll } from '../core/probe.js';

@@ -1,7 +1,7 @@
 import { Transform } from 'node:stream';
 import { isatty } from 'node:tty';
 import { PooledFdReader } from '../core/fd-reader.js';
-import { type EndRule } from '../core/end-rule.js';
+import { type EndRule } from '../core/framing/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, type PayloadSource, exchange } from '../core/exchange.js';

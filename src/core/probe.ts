@@ -5,7 +5,7 @@
  */
 import { nowMs, nowUs } from './clock.js';
 import { checkDuration, formatDuration } from './duration.js';
-import { type EndRule, checkEndRule, formatEndRule } from './end-rule.js';
+import { type EndRule, checkEndRule, formatEndRule } from './framing/end-rule.js';
 import { UdsError } from './errors.js';
 import { escapeText } from './escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from './exchange.js';
