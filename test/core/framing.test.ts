@@ -6,26 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type EndRule, findReplyEnd, parseEndRule } from '../../src/core/framing/end-rule.js';
-import { FRAME_ERROR, type Framer, NEED_MORE, createFramer, createSlotFramer } from '../../src/core/framing/index.js';
-
-/** All frame ends in `stream` fed in chunks cut at `cuts`; FRAME_ERROR ends the list. */
-export function framerEnds(f: Framer, stream: Buffer, cuts: number[]): number[] {
-  const at = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
-  const ends: number[] = [];
-  let prev = 0;
-  for (const to of [...at, stream.length]) {
-    let pos = prev;
-    while (pos < to) {
-      const e = f.push(stream, pos, to);
-      if (e === FRAME_ERROR) return [...ends, FRAME_ERROR];
-      if (e === NEED_MORE) break;
-      ends.push(e);
-      pos = e;
-    }
-    prev = to;
-  }
-  return ends;
-}
+import { type Framer, NEED_MORE, createFramer, createSlotFramer } from '../../src/core/framing/index.js';
+import { framerEnds } from '../helpers/framing.js';
 
 /** The reference: findReplyEnd on what is left after each end. */
 function oracleEnds(rule: EndRule, stream: Buffer): number[] {

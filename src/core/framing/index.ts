@@ -11,6 +11,8 @@
 import { UdsError } from '../errors.js';
 import type { EndRule } from './end-rule.js';
 import type { Framer } from './framer.js';
+import { HttpFramer } from './http.js';
+import { RespFramer } from './resp.js';
 import { plainFramer } from './rule-framers.js';
 import { PerSlot, RuleSlots, type SlotFramer } from './slot-framer.js';
 
@@ -22,6 +24,10 @@ export function createFramer(rule: EndRule): Framer {
   const plain = plainFramer(rule);
   if (plain) return plain;
   switch (rule.kind) {
+    case 'http':
+      return new HttpFramer(rule.head);
+    case 'resp':
+      return new RespFramer();
     default:
       throw new UdsError('NOT_SUPPORTED', `no framer for replies of kind ${rule.kind}`);
   }
