@@ -106,6 +106,8 @@ export interface ExchangeRecord {
    * whether it is the protocol's error reply. Absent for the plain rules.
    */
   frame?: { status: number; closing: boolean; failed: boolean };
+  /** The rule was not met: where the unfinished reply stood, by its framer ("Content-Length 100, but only 9 bytes of body"). */
+  frameState?: string;
   end: ExchangeEnd;
   timings: ExchangeTimings;
   error?: UdsError;
@@ -555,6 +557,7 @@ class Exchange {
     this.stopInput();
     socket.destroy();
     const ruleMet = this.replyLength >= 0;
+    const frameState = !ruleMet && this.received > 0 && this.framer.byBytes ? this.framer.describe() : '';
     const replyBytes = ruleMet ? this.replyLength : this.received;
     timings.totalUs = nowUs() - this.start;
     roundTimings(timings);
@@ -571,6 +574,7 @@ class Exchange {
       end,
       timings,
       ...(isProtocol(s.until) && ruleMet ? { frame: { status: this.framer.status, closing: this.framer.closing, failed: this.framer.failed } } : {}),
+      ...(frameState ? { frameState } : {}),
       ...(error ? { error } : {}),
     });
   }

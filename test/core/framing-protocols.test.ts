@@ -195,6 +195,6 @@ describe('RespFramer', () => {
     expect(formatRespReply(b('$-1\r\n'))).toBe('(nil)');
     expect(formatRespReply(b('-ERR x\r\n'))).toBe('(error) ERR x');
     expect(formatRespReply(b('*2\r\n$1\r\na\r\n*1\r\n:2\r\n'))).toBe('1) "a"\n2) 1) (integer) 2');
-    expect(formatRespReply(b('%1\r\n+k\r\n:1\r\n'))).toBe('(map)\n1) k\n      (integer) 1');
+    expect(formatRespReply(b('%1\r\n+k\r\n:1\r\n'))).toBe('(map)\n1# k => (integer) 1');
   });
 });

@@ -334,13 +334,17 @@ function formatValue(buf: Buffer, r: { pos: number }, out: string[], prefix: str
       if (n === 0) return put(pairs ? `${label}(empty map)` : `${label}(empty array)`);
       if (label) put(label.trim());
       for (let k = 0; k < n; k++) {
-        const head = `${k + 1}) `;
+        // redis-cli's layout: "1) value" for arrays, "1# key => value" for maps.
+        const head = `${k + 1}${pairs ? '#' : ')'} `;
         const inner: string[] = [];
         formatValue(buf, r, inner, '');
         if (pairs) {
           const v: string[] = [];
           formatValue(buf, r, v, '');
-          inner.push(...v.map((l) => `   ${l}`));
+          const key = inner.join(' ');
+          const pad = ' '.repeat(key.length + 4);
+          inner.length = 0;
+          v.forEach((l, j) => inner.push(j === 0 ? `${key} => ${l}` : pad + l));
         }
         inner.forEach((l, j) => out.push(prefix + (j === 0 ? head : ' '.repeat(head.length)) + l));
       }
