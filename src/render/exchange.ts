@@ -32,6 +32,7 @@ export function exchangeToJson(r: ExchangeRecord): Record<string, unknown> {
     truncated: r.truncated,
     reply: r.reply.toString('utf8'),
     replyBase64: r.reply.toString('base64'),
+    ...(r.frame ? { frame: r.frame } : {}),
     timings: r.timings,
   };
 }
