@@ -174,6 +174,7 @@ Examples:
       .option('--json', 'print the report as JSON (same as --format json)')
       .addOption(new Option('--format <format>', 'output: human, json, or nagios (STATUS: text | perfdata)').choices(['human', 'json', 'nagios']).default('human'))
       .option('-q, --quiet', 'print nothing; the exit status says it all')
+      .option('--connect-only', 'liveness only, for any protocol: path, listener, connect, then close; OK when the connection is accepted (nothing sent or read)')
       .addHelpText(
         'after',
         `
@@ -192,7 +193,8 @@ Examples:
   udsctl probe                                    # $UDSCTL_SOCKET or /tmp/odc_ws.sock
   udsctl probe --wait 30s /run/app.sock           # a "wait until it is up" CI step
   udsctl probe --keep-alive --send 'PING\\r\\n' --expect +PONG /run/redis.sock
-  udsctl probe --format nagios --warn 200ms --crit 1s /run/app.sock`,
+  udsctl probe --format nagios --warn 200ms --crit 1s /run/app.sock
+  udsctl probe --connect-only /run/php/php-fpm.sock   # liveness of any protocol`,
       )
       .action(async (targets: string[], opts) => {
         const { runProbe } = await import('./commands/probe.js');

@@ -50,6 +50,7 @@ export interface ProbeFlags {
   json?: boolean;
   format: ProbeFormat;
   quiet?: boolean;
+  connectOnly?: boolean;
 }
 
 /** Flags -> core options; throws UdsError (a usage error) for values that do not fit together. */
@@ -58,6 +59,7 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
   const expectRegex = flags.expectRegex === undefined ? undefined : compileLinearRegex(flags.expectRegex).source;
   if (flags.expect === '') throw new UdsError('BAD_OPTION', '--expect needs some text');
   if (flags.hex && flags.send === PROBE_DEFAULTS.payload) throw new UdsError('BAD_OPTION', '--hex needs --send with hex digits');
+  if (flags.connectOnly) return connectOnlyOptions(flags);
   return {
     payload: flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),
     halfClose: flags.halfClose,
@@ -69,6 +71,30 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
     connectTimeout: flags.connectTimeout,
     timeout: flags.timeout,
     closeTimeout: flags.closeTimeout,
+    warn: flags.warn,
+    crit: flags.crit,
+    wait: flags.wait,
+    interval: flags.interval,
+  };
+}
+
+/** --connect-only: nothing is sent or read, so every payload and reply flag contradicts it. */
+function connectOnlyOptions(flags: ProbeFlags): ProbeOptions {
+  const clash = (
+    [
+      ['--send', flags.send !== PROBE_DEFAULTS.payload],
+      ['--hex', Boolean(flags.hex)],
+      ['--half-close', Boolean(flags.halfClose)],
+      ['--expect', flags.expect !== undefined],
+      ['--expect-regex', flags.expectRegex !== undefined],
+      ['--keep-alive', Boolean(flags.keepAlive)],
+    ] as const
+  ).find(([, given]) => given);
+  if (clash) throw new UdsError('BAD_OPTION', `--connect-only sends and reads nothing: it contradicts ${clash[0]}`);
+  return {
+    connectOnly: true,
+    connectTimeout: flags.connectTimeout,
+    timeout: flags.timeout,
     warn: flags.warn,
     crit: flags.crit,
     wait: flags.wait,

@@ -11,6 +11,7 @@ import { escapeText } from './escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from './exchange.js';
 import { type LinearRegex, MAX_REGEX_INPUT, compileLinearRegex } from './regex.js';
 import { replySize } from './reply-size.js';
+import { openConnection } from './socket/connect.js';
 import { type Target, checkTarget } from './socket/target.js';
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
@@ -297,7 +298,9 @@ export interface ProbeReport {
   checks: Check[];
   contract: Contract;
   until: string;
-  /** Start to end of reply (connect, send, reply), in ms; null without a reply. */
+  /** --connect-only: nothing was sent or read (send, reply and close are skipped). */
+  connectOnly: boolean;
+  /** Start to end of reply (connect, send, reply), in ms; null without a reply. With connectOnly: the connect time. */
   responseMs: number | null;
   path: PathInfo | null;
   listener: ListenerInfo | null;
@@ -363,11 +366,18 @@ export interface ProbeOptions {
   signal?: AbortSignal;
   /** Bound on naming the listening process from /proc. Default 300ms. */
   ownerLookupBudget?: number;
+  /**
+   * Liveness only: path, listener, connect, then close; nothing is sent or read. OK when the
+   * connection is established, whatever protocol the server speaks (php-fpm, a database, D-Bus).
+   * Contradicts payload, halfClose, expect, expectRegex and the keep-alive contract (BAD_OPTION).
+   */
+  connectOnly?: boolean;
   /** Whose permissions to check (default: this process's effective ids). */
   identity?: Identity;
 }
 
 interface Settings {
+  connectOnly: boolean;
   payload: Buffer;
   halfClose: boolean;
   expect?: Buffer;
@@ -414,10 +424,24 @@ function settings(o: ProbeOptions): Settings {
   }
   const expect = asBuffer(o.expect, 'expect');
   if (expect !== undefined && expect.length === 0) throw new UdsError('BAD_OPTION', '--expect needs some text');
+  const connectOnly = Boolean(o.connectOnly);
+  if (connectOnly) {
+    const clash = (
+      [
+        ['payload', o.payload !== undefined],
+        ['halfClose', Boolean(o.halfClose)],
+        ['expect', o.expect !== undefined],
+        ['expectRegex', o.expectRegex !== undefined],
+        ['contract keep-alive', contract === 'keep-alive'],
+      ] as const
+    ).find(([, given]) => given);
+    if (clash) throw new UdsError('BAD_OPTION', `connectOnly sends and reads nothing: it contradicts ${clash[0]}`);
+  }
   if (o.crit !== undefined && warn > 0 && o.crit < warn) {
     throw new UdsError('BAD_OPTION', `--crit (${formatDuration(o.crit)}) must not be below --warn (${formatDuration(warn)})`);
   }
   return {
+    connectOnly,
     payload: asBuffer(o.payload, 'payload') ?? Buffer.from(PROBE_DEFAULTS.payload),
     halfClose: Boolean(o.halfClose),
     expect,
@@ -500,7 +524,7 @@ export function preview(b: Buffer, max = 40): string {
   return escapeText(b.subarray(0, max * 4), { quote: true, max });
 }
 
-function makeFinding(code: FindingCode, detail: string, over: { severity?: Severity; fix?: string } = {}): Finding {
+function makeFinding(code: FindingCode, detail: string, over: { severity?: Severity; fix?: string; cause?: string } = {}): Finding {
   const row = findingInfo(code);
   return {
     code,
@@ -508,7 +532,7 @@ function makeFinding(code: FindingCode, detail: string, over: { severity?: Sever
     check: row.check,
     title: row.title,
     detail,
-    cause: row.cause,
+    cause: over.cause ?? row.cause,
     fix: over.fix ?? row.fix,
   };
 }
@@ -593,7 +617,10 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   const listenerMs = lookListener ? ms(nowUs() - listenerStarted) : null;
 
   // 3-6. Connect, send, reply, close: one bounded exchange.
-  if (tryConnect && findings.length === 0) {
+  if (tryConnect && findings.length === 0 && s.connectOnly) {
+    record = await connectAndClose(t, s);
+    responseMs = judgeExchange(t, s, record, pathInfo, listener, checks, findings);
+  } else if (tryConnect && findings.length === 0) {
     record = await exchange(t, {
       payload: s.payload,
       until: s.until,
@@ -618,7 +645,13 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   else if (t.kind === 'tcp') checks.set('listener', 'skip', 'TCP: not looked up');
   else checks.set('listener', 'skip', 'no socket file to look up');
 
-  if (findings.length === 0) {
+  if (findings.length === 0 && s.connectOnly) {
+    findings.push(
+      makeFinding('OK', `${t.display}: accepted the connection in ${responseMs === null ? '?' : formatDuration(responseMs)}; closed by udsctl (--connect-only)`, {
+        cause: 'the server accepted the connection (liveness only: nothing was sent or read, so its protocol was not checked)',
+      }),
+    );
+  } else if (findings.length === 0) {
     const how =
       s.contract === 'keep-alive'
         ? 'connection kept open (keep-alive)'
@@ -641,6 +674,7 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     checks: checks.list(),
     contract: s.contract,
     until: formatEndRule(s.until),
+    connectOnly: s.connectOnly,
     responseMs,
     path: pathInfo,
     listener,
@@ -648,6 +682,41 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     attempts: 1,
     elapsedMs: 0,
     wait: null,
+  };
+}
+
+/**
+ * --connect-only's exchange: connect, then close at once. Shaped as an exchange record (no bytes)
+ * so the connect verdicts (NOT_FOUND, STALE_SOCKET, BACKLOG_FULL, ...) are judged in one place.
+ * On a Unix socket connect succeeds once the kernel queues the connection, before the server's
+ * accept(): a server whose backlog has room is "accepted" even if it never calls accept().
+ */
+async function connectAndClose(t: Target, s: Settings): Promise<ExchangeRecord> {
+  const start = nowUs();
+  const timings: ExchangeRecord['timings'] = { totalUs: 0 };
+  let error: UdsError | undefined;
+  try {
+    const socket = await openConnection(t, { connectTimeout: s.connectTimeout, signal: s.signal });
+    timings.connectedUs = Math.round(nowUs() - start);
+    socket.on('error', () => {});
+    socket.destroy();
+  } catch (err) {
+    error = err instanceof UdsError ? err : new UdsError('IO_ERROR', `${t.display}: ${(err as Error).message}`, { target: t.display, cause: err });
+  }
+  timings.totalUs = Math.round(nowUs() - start);
+  return {
+    target: t.display,
+    ok: error === undefined,
+    until: 'connect-only',
+    bytesSent: 0,
+    bytesReceived: 0,
+    reply: Buffer.alloc(0),
+    replyBytes: 0,
+    truncated: false,
+    ruleMet: false,
+    end: error === undefined ? 'open' : 'error',
+    timings,
+    ...(error ? { error } : {}),
   };
 }
 
@@ -854,6 +923,10 @@ function judgeExchange(
   checks.set('connect', 'ok', 'connected', ms(tm.connectedUs));
   if (p?.access.allowed === false) {
     checks.update('path', 'ok', `${p.access.reason}; yet connect was allowed (an ACL grants it)`);
+  }
+  if (s.connectOnly) {
+    for (const name of ['send', 'reply', 'close'] as const) checks.set(name, 'skip', '--connect-only: nothing sent or read; closed by udsctl');
+    return ms(tm.connectedUs);
   }
   const sentText =
     s.payload.length === 0 ? '' : `${s.payload.length} bytes ${preview(s.payload)}${s.halfClose ? ', then half-closed' : ''}`;

@@ -37,6 +37,7 @@ export function probeToJson(r: ProbeReport): Record<string, unknown> {
     checks: r.checks.map((c) => ({ name: c.name, status: c.status, ms: c.ms, detail: c.detail })),
     contract: r.contract,
     until: r.until,
+    connectOnly: r.connectOnly,
     responseMs: r.responseMs,
     attempts: r.attempts,
     elapsedMs: r.elapsedMs,
