@@ -32,9 +32,9 @@ describe('probe --connect-only', () => {
     expect(human.status).toBe(0);
     expect(human.stdout).toMatch(/^OK .*: healthy \[OK\]\n.*--connect-only/);
     expect(nagios.stdout).toMatch(/^OK: .* healthy in .* \| time=/);
-    // The same server without the flag: our line is not FastCGI, php-fpm drops it.
+    // The same server without the flag: our line is not FastCGI, php-fpm drops it (a mismatch, named).
     const line = await probeJson([fpm.sock]);
-    expect(line.t.code).toBe('RESET');
+    expect(line.t.code).toBe('PROTOCOL_MISMATCH');
   });
 
   it('a server that accepts and never reads: OK, where the default probe says SILENT', async () => {

@@ -25,7 +25,7 @@ export const PROBE_EXIT_TABLE: ReadonlyArray<{ status: number; severity: string;
   { status: SEVERITY_EXIT.OK, severity: 'OK', meaning: 'every target is healthy' },
   { status: SEVERITY_EXIT.WARNING, severity: 'WARNING', meaning: 'the worst is a warning: NO_NEWLINE, RESET_AFTER_REPLY, or SLOW over --warn' },
   { status: SEVERITY_EXIT.CRITICAL, severity: 'CRITICAL', meaning: 'a target failed: any other finding, or SLOW over --crit' },
-  { status: SEVERITY_EXIT.UNKNOWN, severity: 'UNKNOWN', meaning: 'usage error, or the probe itself could not run (PROBE_ERROR)' },
+  { status: SEVERITY_EXIT.UNKNOWN, severity: 'UNKNOWN', meaning: 'usage error, the probe itself could not run (PROBE_ERROR), or the server speaks another protocol than the default line (PROTOCOL_MISMATCH)' },
 ];
 
 export interface ProbeFlags {

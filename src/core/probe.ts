@@ -185,6 +185,14 @@ export const FINDINGS = [
     fix: 'check that the path belongs to the intended service and read the reply shown',
   },
   {
+    code: 'PROTOCOL_MISMATCH',
+    severity: 'UNKNOWN',
+    check: 'reply',
+    title: 'another protocol',
+    cause: "the server answered udsctl's default line in its own protocol, or dropped it unread: it may well be healthy, but a line cannot tell",
+    fix: "probe with the protocol's request (--http PATH, --resp PING, --fastcgi /ping), or --connect-only for liveness",
+  },
+  {
     code: 'NO_NEWLINE',
     severity: 'WARNING',
     check: 'reply',
@@ -644,6 +652,7 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   if (lookListener) judgeListener(t, s, listener!, record, pathInfo, checks, findings, (listenerMs ?? 0) + ownersMs);
   else if (t.kind === 'tcp') checks.set('listener', 'skip', 'TCP: not looked up');
   else checks.set('listener', 'skip', 'no socket file to look up');
+  if (record && s.payload.equals(DEFAULT_PAYLOAD_BYTES)) judgeProtocol(t, record, listener, checks, findings);
 
   if (findings.length === 0 && s.connectOnly) {
     findings.push(
@@ -683,6 +692,73 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     elapsedMs: 0,
     wait: null,
   };
+}
+
+const DEFAULT_PAYLOAD_BYTES = Buffer.from(DEFAULT_PROBE_PAYLOAD);
+
+/**
+ * The request each well-known server speaks, by the listening process's name (/proc/PID/comm,
+ * or the first word of its command line: gunicorn and uvicorn run as python).
+ */
+const PROTOCOL_BY_PROCESS: ReadonlyArray<{ re: RegExp; server: string; flag: string }> = [
+  { re: /^php-fpm/, server: 'php-fpm (FastCGI)', flag: '--fastcgi /ping' },
+  { re: /^redis-server/, server: 'Redis (RESP)', flag: '--resp PING' },
+  { re: /^(nginx|gunicorn|uvicorn|dockerd)\b/, server: 'an HTTP server', flag: '--http /' },
+];
+
+/** What the listening process is known to speak, or null. */
+function protocolOfListener(l: ListenerInfo | null): { server: string; flag: string; who: string } | null {
+  for (const o of l?.owners ?? []) {
+    const words = [o.name, path.basename(o.cmdline.split(' ')[0] ?? ''), ...o.cmdline.split(' ').slice(1, 2).map((w) => path.basename(w))];
+    const hit = PROTOCOL_BY_PROCESS.find((p) => words.some((w) => p.re.test(w)));
+    if (hit) return { ...hit, who: `pid ${o.pid} (${o.name})` };
+  }
+  return null;
+}
+
+/**
+ * With the default payload only: a reply in another protocol (HTTP, RESP), or a reset right after
+ * our line from a listener known to speak another protocol, is PROTOCOL_MISMATCH (UNKNOWN: the
+ * server may be healthy, a line cannot tell) naming the flag, in place of the verdicts about the
+ * reply and the close, which assumed a line protocol. A 400 to our line is never "healthy".
+ */
+function judgeProtocol(t: Target, r: ExchangeRecord, l: ListenerInfo | null, checks: Checklist, findings: Finding[]): void {
+  if (r.timings.connectedUs === undefined) return;
+  const d = t.display;
+  const known = protocolOfListener(l);
+  const head = r.reply.subarray(0, 64).toString('latin1');
+  let detail: string | null = null;
+  let fix: string | undefined;
+  if (head.startsWith('HTTP/1.')) {
+    const statusLine = preview(r.reply.subarray(0, Math.max(0, r.reply.indexOf('\r\n')) || r.reply.length));
+    detail = `${d}: an HTTP server: it answered udsctl's line with ${statusLine}: probe with --http PATH`;
+    fix = "probe with --http PATH (e.g. --http /), or --connect-only for liveness";
+  } else if (/^(-[A-Z]+ |\+)/.test(head)) {
+    detail = `${d}: a Redis (RESP) server: it answered udsctl's line with ${preview(r.reply)}: probe with --resp PING`;
+    fix = 'probe with --resp PING (or --resp \'CMD ARG\'), or --connect-only for liveness';
+  } else if (t.kind === 'unix' && r.error?.code === 'RESET' && r.bytesReceived === 0 && r.timings.writtenUs !== undefined) {
+    const flag = known ? `: ${known.who} is ${known.server}: probe with ${known.flag}` : '';
+    const text = `the server rejected udsctl's payload (a protocol mismatch, not necessarily a crash): probe with the protocol's request, or --connect-only`;
+    if (!known) {
+      // No name to go by: a reset may still be a crash, so RESET stays; its fix names both readings.
+      const reset = findings.find((f) => f.code === 'RESET');
+      if (reset) reset.fix = `${text}; if the server does speak lines, check its log for a crash or abort`;
+      return;
+    }
+    detail = `${d}: ${text}${flag}`;
+    fix = `probe with ${known.flag}, or --connect-only for liveness`;
+  }
+  if (detail === null) return;
+  if (known && !fix?.startsWith(`probe with ${known.flag}`)) fix = `${known.who} is ${known.server}: ${fix}`;
+  // The reply and close verdicts assumed a line protocol; a slow reply is still slow.
+  for (let i = findings.length - 1; i >= 0; i--) {
+    const f = findings[i];
+    if ((f.check === 'reply' || f.check === 'close') && f.code !== 'SLOW') findings.splice(i, 1);
+  }
+  checks.worsen('reply', 'warn', 'another protocol');
+  const close = checks.list().find((c) => c.name === 'close');
+  if (close && close.status === 'fail') checks.update('close', 'skip', 'not judged: another protocol');
+  findings.push(makeFinding('PROTOCOL_MISMATCH', detail, { fix }));
 }
 
 /**
