@@ -88,7 +88,8 @@ sent as they are, unless -e.
 The reply bytes go to stdout exactly as received, as they arrive; diagnostics
 go to stderr. A message from stdin is streamed to the socket as it is read.
 A server that replies but never closes: with --until eof (default) send waits
---timeout, prints the reply, says so on stderr and exits 8.
+--timeout, prints the reply, says so on stderr and exits 8: a persistent
+protocol needs --until (line, idle:, len:) or a protocol flag to end the reply.
 
 Examples:
   udsctl send /tmp/odc_ws.sock hi

@@ -33,6 +33,15 @@ export const SEND_DEFAULTS = { timeout: 5_000, connectTimeout: 5_000, until: 'eo
 /** With --hex or --escapes a message from stdin is read whole to be decoded: at most this much of it. */
 export const MAX_DECODED_STDIN = 16 * 1024 * 1024;
 
+/**
+ * After a complete reply on a connection the server kept open, both readings: a persistent
+ * protocol (HTTP/1.1 keep-alive, Redis) is right to stay open and the client must frame the
+ * reply; a one-shot server must close.
+ */
+export const KEPT_OPEN_ADVICE =
+  '  clients that read until end-of-file block forever here. If the protocol is persistent, end the reply with --until line / idle: / len: or a protocol flag;\n' +
+  '  if it should close, the server must close (Go: defer conn.Close())';
+
 /** How long stdout may take the last of its output after the deadline (before it, the deadline's rest). */
 const STDOUT_GRACE_MS = 100;
 
@@ -81,10 +90,7 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   // The reader of stdout went away (`send ... | head -c 10`): stop quietly, like nc on SIGPIPE.
   const readerGone = record.error?.code === 'IO_ERROR' && (record.error.cause as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
   if (record.error && !flags.json && !readerGone) {
-    const hint =
-      record.error.code === 'NEVER_CLOSED'
-        ? '\n  clients that read until end-of-file block forever here; the server must close after replying (Go: defer conn.Close())'
-        : '';
+    const hint = record.error.code === 'NEVER_CLOSED' ? `\n${KEPT_OPEN_ADVICE}` : '';
     await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} ${escapeText(record.error.message)}${hint}\n`);
   }
   return status;
