@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { SHELLS } from './commands/completion.js';
-import { END_RULE_HELP } from './core/end-rule.js';
+import { END_RULE_HELP } from './core/framing/end-rule.js';
 import { DEFAULT_MAX_REPLY } from './core/exchange.js';
 import { UdsError } from './core/errors.js';
 import { escapeText } from './core/escape.js';
@@ -17,6 +17,7 @@ import { processIo } from './io.js';
 import { MAX_BENCH_SIZE, choiceOption, durationOption, intOption, modeOption, sizeOption, untilOption } from './options.js';
 import { BENCH_DEFAULTS, MAX_CONNECTIONS, MAX_PIPELINE, MAX_WORKERS, parseRate } from './core/bench/options.js';
 import { BENCH_ENGINES, BENCH_MODES } from './core/bench/types.js';
+import { addProtocolOptions } from './protocol-options.js';
 
 const USAGE_CODES: ReadonlySet<string> = new Set(['BAD_TARGET', 'PATH_TOO_LONG', 'BAD_DURATION', 'BAD_OPTION', 'NOT_SUPPORTED']);
 
@@ -252,6 +253,15 @@ Examples:
         throw new Done(await runBenchCommand(target, opts, processIo()));
       });
 
+  // Protocols (issue 11): --http, --resp and their companions, on send, probe and bench.
+  for (const cmd of program.commands) {
+    const name = cmd.name();
+    if (name === 'send' || name === 'probe' || name === 'bench') {
+      addProtocolOptions(cmd, name);
+      cmd.addHelpText('after', PROTOCOL_EXAMPLES[name]);
+    }
+  }
+
   // Always defined (main() builds the whole program for it): the script is generated from all of the above.
   program
     .command('completion')
@@ -274,6 +284,25 @@ Install (a global npm install cannot do this for you):
   configureErrors(program);
   return program;
 }
+
+/** Help examples of the protocol flags, per command. */
+const PROTOCOL_EXAMPLES = {
+  send: `
+Protocols (the request is made for you; the reply is framed by the protocol):
+  udsctl send --http / /run/nginx.sock                       # prints the body
+  udsctl send -i --http /api -X POST --header 'Content-Type: application/json' --data '{"a":1}' /run/app.sock
+  udsctl send --resp 'GET mykey' /run/redis/redis.sock
+  udsctl send --until len:4le /run/native-host.sock "$(printf '\\x02\\0\\0\\0{}')"`,
+  probe: `
+Protocols: OK for a 2xx (--expect-status N to ask for another); 4xx WARNING, 5xx CRITICAL (HTTP_STATUS):
+  udsctl probe --http /healthz /run/nginx.sock
+  udsctl probe --resp PING --expect PONG /run/redis/redis.sock
+  udsctl probe --until len:4be --send '\\0\\0\\0\\x01\\x0b' -k "$SSH_AUTH_SOCK"`,
+  bench: `
+Protocols (keep-alive for --mode persistent; Connection: close per request for oneshot):
+  udsctl bench --http / --mode persistent -c 32 /run/nginx.sock
+  udsctl bench --resp PING --mode persistent -c 50 /run/redis/redis.sock`,
+} as const;
 
 /** The one option that turns escapes off, on send, probe and bench alike. */
 const LITERAL_FLAG = '--literal';

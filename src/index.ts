@@ -7,7 +7,8 @@
 export { UdsError, isUdsError, ERROR_CODES, type ErrorCode } from './core/errors.js';
 export { parseTarget, describeTarget, UNIX_PATH_MAX, type Target } from './core/socket/target.js';
 export { parseDuration, formatDuration, MAX_DURATION_MS } from './core/duration.js';
-export { parseEndRule, formatEndRule, findReplyEnd, ReplyEndScanner, type EndRule } from './core/end-rule.js';
+export { parseEndRule, formatEndRule, findReplyEnd, ReplyEndScanner, type EndRule } from './core/framing/end-rule.js';
+export { createFramer, createSlotFramer, FRAME_ERROR, NEED_MORE, type Framer, type SlotFramer } from './core/framing/index.js';
 export { unescapeText, parseHex, parseMessage, escapeText, type EscapeOptions } from './core/escape.js';
 export { openConnection, type ConnectOptions } from './core/socket/connect.js';
 export {

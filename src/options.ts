@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { type DurationLimits, parseDuration } from './core/duration.js';
-import { parseEndRule, type EndRule } from './core/end-rule.js';
+import { parseEndRule, type EndRule } from './core/framing/end-rule.js';
 import { UdsError } from './core/errors.js';
 
 function wrap<T>(fn: () => T): T {

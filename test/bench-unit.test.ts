@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type EndRule, findReplyEnd } from '../src/core/end-rule.js';
-import { ContainsCheck, ReplyFramer } from '../src/core/bench/framer.js';
+import { type EndRule, findReplyEnd } from '../src/core/framing/end-rule.js';
+import { ContainsCheck, RuleSlots as ReplyFramer } from '../src/core/framing/slot-framer.js';
 import { analysisHistogram, distribution, summarize } from '../src/core/bench/histogram.js';
 import { parseRate, planBench } from '../src/core/bench/options.js';
 import { defaultWorkers } from '../src/core/bench/run.js';
@@ -38,7 +38,7 @@ function framerEnds(rule: EndRule, stream: Buffer, cuts: number[]): number[] {
     let pos = points[k];
     const to = points[k + 1];
     while (pos < to) {
-      const e = f.scan(1, stream, pos, to);
+      const e = f.push(1, stream, pos, to);
       if (e < 0) break;
       ends.push(e);
       pos = e;
@@ -69,21 +69,21 @@ describe('ReplyFramer finds the reply ends findReplyEnd finds, however the strea
   it('a delimiter that overlaps itself is found across a chunk boundary ("aab" in "aa|ab")', () => {
     const f = new ReplyFramer({ kind: 'delim', delim: Buffer.from('aab') }, 1);
     const s = Buffer.from('xaaab');
-    expect(f.scan(0, s, 0, 3)).toBe(-1);
-    expect(f.scan(0, s, 3, 5)).toBe(5);
+    expect(f.push(0, s, 0, 3)).toBe(-1);
+    expect(f.push(0, s, 3, 5)).toBe(5);
   });
 
   it('eof and idle replies end by events, never by bytes', () => {
     for (const rule of [{ kind: 'eof' }, { kind: 'idle', ms: 5 }] as EndRule[]) {
       const f = new ReplyFramer(rule, 1);
       expect(f.byBytes).toBe(false);
-      expect(f.scan(0, Buffer.from('a\nb\n'), 0, 4)).toBe(-1);
+      expect(f.push(0, Buffer.from('a\nb\n'), 0, 4)).toBe(-1);
     }
   });
 
   it('a one-byte delimiter past the given range is not seen (the caller may leave stale bytes there)', () => {
     const f = new ReplyFramer({ kind: 'line' }, 1);
-    expect(f.scan(0, Buffer.from('abc\n'), 0, 3)).toBe(-1);
+    expect(f.push(0, Buffer.from('abc\n'), 0, 3)).toBe(-1);
   });
 });
 

@@ -12,7 +12,7 @@ import stringWidth from 'string-width';
 import { Chalk } from 'chalk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ProbeFlags, runProbe } from '../src/commands/probe.js';
-import { parseEndRule } from '../src/core/end-rule.js';
+import { parseEndRule } from '../src/core/framing/end-rule.js';
 import { escapeText } from '../src/core/escape.js';
 import { DEFAULT_PROBE_PAYLOAD, PROBE_DEFAULTS, probeAll } from '../src/core/probe.js';
 import { parseTarget } from '../src/core/socket/target.js';

@@ -1,3 +1,4 @@
+import { type ProtocolFlags, protocolRequest } from '../protocol-options.js';
 import { Chalk, type ChalkInstance } from 'chalk';
 import chalk from 'chalk';
 import { UdsError } from '../core/errors.js';
@@ -15,7 +16,7 @@ import { errColor } from '../render/style.js';
  * text), plus the command's own. A new bench option is a field of BenchOptions
  * (and its flag in cli.ts); it passes through here untouched.
  */
-export type BenchFlags = Omit<BenchOptions, 'target' | 'payload' | 'expect' | 'signal' | 'onTick' | 'onProgress' | 'onStart'> & {
+export type BenchFlags = Omit<BenchOptions, 'target' | 'payload' | 'expect' | 'signal' | 'onTick' | 'onProgress' | 'onStart'> & ProtocolFlags & {
   payload?: string;
   /** --payload and --expect as written: no escapes. */
   literal?: boolean;
@@ -47,7 +48,16 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
   if (flags.size !== undefined && flags.payload !== undefined) {
     throw new UdsError('BAD_OPTION', 'give --payload or --size, not both');
   }
-  const payload = flags.size !== undefined ? sizedPayload(flags.size) : flags.payload !== undefined ? parseMessage(flags.payload, flags.literal) : undefined;
+  // --http / --resp: the request and its framing (oneshot HTTP asks the server to close: Connection: close).
+  const proto = protocolRequest(flags, { close: (flags.mode ?? 'oneshot') === 'oneshot' });
+  if (proto && target === undefined) throw new UdsError('BAD_OPTION', `--${proto.protocol} needs a target: udsctl's own server speaks neither HTTP nor RESP`);
+  const payload = proto
+    ? proto.payload
+    : flags.size !== undefined
+      ? sizedPayload(flags.size)
+      : flags.payload !== undefined
+        ? parseMessage(flags.payload, flags.literal)
+        : undefined;
   const out: ChalkInstance = io.env.NO_COLOR || !io.stdout.isTTY ? new Chalk({ level: 0 }) : chalk;
   const c = await errColor();
   const say = (line: string) => void io.stderr.write(line + '\n');
@@ -84,9 +94,10 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
 
   let result: BenchResult;
   try {
-    const { payload: _text, literal: _literal, size: _size, expect: _expect, json: _json, ...same } = flags;
+    const { payload: _text, literal: _literal, size: _size, expect: _expect, json: _json, http: _h, method: _m, header: _hd, data: _d, resp: _r, ...same } = flags;
     result = await runBench({
       ...same,
+      ...(proto ? { until: proto.until } : {}),
       target,
       payload,
       expect: flags.expect !== undefined ? parseMessage(flags.expect, flags.literal) : undefined,

@@ -1,7 +1,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import chalk from 'chalk';
 import { formatDuration } from '../core/duration.js';
-import type { EndRule } from '../core/end-rule.js';
+import type { EndRule } from '../core/framing/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, probeAll } from '../core/probe.js';
@@ -10,6 +10,7 @@ import { parseTarget } from '../core/socket/target.js';
 import { type Io, stdoutColumns, writeAll } from '../io.js';
 import { probeNagios, probeRunHuman, probeRunToJson } from '../render/probe.js';
 import { errColor } from '../render/style.js';
+import { type ProtocolFlags, protocolRequest } from '../protocol-options.js';
 
 export const PROBE_FORMATS = ['human', 'json', 'nagios'] as const;
 export type ProbeFormat = (typeof PROBE_FORMATS)[number];
@@ -28,7 +29,7 @@ export const PROBE_EXIT_TABLE: ReadonlyArray<{ status: number; severity: string;
   { status: SEVERITY_EXIT.UNKNOWN, severity: 'UNKNOWN', meaning: 'usage error, the probe itself could not run (PROBE_ERROR), or the server speaks another protocol than the default line (PROTOCOL_MISMATCH)' },
 ];
 
-export interface ProbeFlags {
+export interface ProbeFlags extends ProtocolFlags {
   send: string;
   hex?: boolean;
   /** --send and --expect as written: no escapes. */
@@ -60,14 +61,18 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
   if (flags.expect === '') throw new UdsError('BAD_OPTION', '--expect needs some text');
   if (flags.hex && flags.send === PROBE_DEFAULTS.payload) throw new UdsError('BAD_OPTION', '--hex needs --send with hex digits');
   if (flags.connectOnly) return connectOnlyOptions(flags);
+  // --http / --resp: the request and its framing; a persistent protocol, so staying open is healthy.
+  const proto = protocolRequest(flags);
+  if (proto && flags.expectClose) throw new UdsError('BAD_OPTION', `--expect-close does not fit ${proto.protocol === 'http' ? '--http' : '--resp'}: staying open is the protocol's way`);
   return {
-    payload: flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),
+    payload: proto ? proto.payload : flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),
     halfClose: flags.halfClose,
     expect: flags.expect === undefined ? undefined : parseMessage(flags.expect, flags.literal),
     expectRegex,
-    until: flags.until,
+    until: proto ? proto.until : flags.until,
     maxReply: flags.maxReply,
-    contract: flags.keepAlive ? 'keep-alive' : 'one-shot',
+    contract: flags.keepAlive || proto ? 'keep-alive' : 'one-shot',
+    expectStatus: flags.expectStatus,
     connectTimeout: flags.connectTimeout,
     timeout: flags.timeout,
     closeTimeout: flags.closeTimeout,

@@ -1,7 +1,7 @@
 import { Transform } from 'node:stream';
 import { isatty } from 'node:tty';
 import { PooledFdReader } from '../core/fd-reader.js';
-import { type EndRule } from '../core/end-rule.js';
+import { type EndRule } from '../core/framing/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, type PayloadSource, exchange } from '../core/exchange.js';
@@ -10,8 +10,11 @@ import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { type Io, writeAll } from '../io.js';
 import { exchangeTimeline, exchangeToJson } from '../render/exchange.js';
 import { errColor } from '../render/style.js';
+import { decodeHttpResponse } from '../core/framing/http.js';
+import { formatRespReply } from '../core/framing/resp.js';
+import { type ProtocolFlags, type ProtocolRequest, protocolRequest } from '../protocol-options.js';
 
-export interface SendFlags {
+export interface SendFlags extends ProtocolFlags {
   hex?: boolean;
   /** Escapes in stdin too (in a message argument they are understood anyway); kept from when they were not. */
   escapes?: boolean;
@@ -55,7 +58,8 @@ export async function runSend(targetSpec: string, message: string | undefined, f
     await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output is closed (>&-): the reply would be lost; to discard it, >/dev/null\n`);
     return EXIT.INTERNAL;
   }
-  const { payload, stream, cleanup } = await messageSource(message, flags, io);
+  const proto = protocolRequest(flags);
+  const { payload, stream, cleanup } = proto ? { payload: proto.payload, stream: undefined, cleanup: () => {} } : await messageSource(message, flags, io);
   const stdout = io.stdout as NodeJS.WritableStream & { writableLength?: number };
 
   let record: ExchangeRecord;
@@ -63,12 +67,13 @@ export async function runSend(targetSpec: string, message: string | undefined, f
     record = await exchange(target, {
       payload,
       payloadStream: stream,
-      until: flags.until,
+      until: proto?.until ?? flags.until,
       timeout: flags.timeout,
       connectTimeout: flags.connectTimeout,
       halfClose: flags.halfClose,
       maxReply: flags.maxReply ?? SEND_DEFAULTS.maxReply,
-      replyTo: flags.json ? undefined : stdout,
+      // A protocol's reply is decoded before it is shown (the HTTP body, RESP values): kept, not streamed.
+      replyTo: flags.json || proto ? undefined : stdout,
     });
   } finally {
     cleanup();
@@ -76,6 +81,10 @@ export async function runSend(targetSpec: string, message: string | undefined, f
 
   let status = record.ok ? EXIT.OK : exitStatusFor(record.error?.code);
   if (flags.json) stdout.write(JSON.stringify(exchangeToJson(record)) + '\n');
+  else if (proto && record.reply.length > 0) {
+    const shown = await showProtocolReply(proto, record, flags, io);
+    if (status === EXIT.OK) status = shown;
+  }
   // The deadline holds against a reader that stopped reading too: what is still
   // pending gets the rest of --timeout (at least 100ms), then send says what was not delivered.
   const t = record.timings;
@@ -94,6 +103,33 @@ export async function runSend(targetSpec: string, message: string | undefined, f
     await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} ${escapeText(record.error.message)}${hint}\n`);
   }
   return status;
+}
+
+/**
+ * A framed protocol reply on stdout: the HTTP body (with -i its head first, as
+ * received), or a RESP reply as redis-cli shows it (escaped: a terminal is its
+ * reader). An error status (HTTP 4xx/5xx, RESP -ERR) is said on stderr, exit 10.
+ */
+async function showProtocolReply(proto: ProtocolRequest, r: ExchangeRecord, flags: SendFlags, io: Io): Promise<number> {
+  const c = await errColor();
+  if (proto.protocol === 'http') {
+    const v = decodeHttpResponse(r.reply, proto.until.kind === 'http' && proto.until.head);
+    if (flags.include) io.stdout.write(v.head);
+    io.stdout.write(v.body);
+    if (r.truncated) await writeAll(io.stderr, `${c.yellow('udsctl send:')} the response was ${r.replyBytes} bytes; only the first ${r.reply.length} were kept (--max-reply)\n`);
+    if (r.frame && r.frame.status >= 400) {
+      await writeAll(io.stderr, `${c.red('udsctl send:')} ${escapeText(v.statusLine)}\n`);
+      return EXIT.MISMATCH;
+    }
+    return EXIT.OK;
+  }
+  const text = formatRespReply(r.reply);
+  io.stdout.write(`${text.split('\n').map((l) => escapeText(l)).join('\n')}\n`);
+  if (r.frame?.failed) {
+    await writeAll(io.stderr, `${c.red('udsctl send:')} the server answered with an error reply\n`);
+    return EXIT.MISMATCH;
+  }
+  return EXIT.OK;
 }
 
 /**

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'RESET',
   'CLOSED_EARLY',
   'MISMATCH',
+  'BAD_FRAME',
   'ADDRESS_IN_USE',
   'UNSAFE_PATH',
   'TOO_MANY_FILES',

@@ -2,7 +2,8 @@ import net from 'node:net';
 import { nowMs, nowUs } from './clock.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './socket/connect.js';
 import { checkDuration } from './duration.js';
-import { type EndRule, ReplyEndScanner, checkEndRule, formatEndRule } from './end-rule.js';
+import { type EndRule, checkEndRule, formatEndRule } from './framing/end-rule.js';
+import { FRAME_ERROR, type Framer, createFramer } from './framing/index.js';
 import { UdsError, fromConnectErrno } from './errors.js';
 import { type Target, checkTarget } from './socket/target.js';
 
@@ -99,6 +100,14 @@ export interface ExchangeRecord {
   truncated: boolean;
   /** Whether the end rule was met. */
   ruleMet: boolean;
+  /**
+   * What the protocol's framer read in the reply (--http, --resp): its status
+   * (HTTP status code; 0: none), whether the peer said it closes after it, and
+   * whether it is the protocol's error reply. Absent for the plain rules.
+   */
+  frame?: { status: number; closing: boolean; failed: boolean };
+  /** The rule was not met: where the unfinished reply stood, by its framer ("Content-Length 100, but only 9 bytes of body"). */
+  frameState?: string;
   end: ExchangeEnd;
   timings: ExchangeTimings;
   error?: UdsError;
@@ -234,7 +243,7 @@ class KeptReply {
  */
 class Exchange {
   private readonly kept: KeptReply;
-  private readonly scanner: ReplyEndScanner;
+  private readonly framer: Framer;
   private received = 0;
   private replyLength = -1; // set when the end rule is met
   private sent = 0;
@@ -263,7 +272,7 @@ class Exchange {
     this.kept = new KeptReply(s.maxReply);
     const sink = s.replyTo;
     this.sinkRecycles = sink instanceof net.Socket || sink?.constructor?.name === 'SyncWriteStream';
-    this.scanner = new ReplyEndScanner(s.until);
+    this.framer = createFramer(s.until);
   }
 
   run(): Promise<ExchangeRecord> {
@@ -302,7 +311,7 @@ class Exchange {
       );
     } else {
       const what =
-        received > 0 ? `only a partial reply (${received} bytes, end rule ${formatEndRule(this.s.until)} not met)` : 'no reply';
+        received > 0 ? `only a partial reply (${received} bytes, end rule ${formatEndRule(this.s.until)} not met${this.whereCut()})` : 'no reply';
       this.finish('timeout', new UdsError('REPLY_TIMEOUT', `${target}: ${what} within ${timeout}ms`, { target, timeoutMs: timeout }));
     }
   };
@@ -334,7 +343,14 @@ class Exchange {
     this.kept.add(chunk, true);
     let endAt = -1;
     if (s.until.kind === 'idle') this.armIdle(s.until.ms);
-    else if (this.scanner.byBytes) endAt = this.scanner.push(chunk);
+    else if (this.framer.byBytes) {
+      const e = this.framer.push(chunk, 0, chunk.length);
+      if (e === FRAME_ERROR) {
+        this.toSink(chunk);
+        return this.badFrame();
+      }
+      if (e >= 0) endAt = before + e;
+    }
     // The sink gets the reply, not what follows its end.
     const more = this.toSink(endAt >= 0 ? chunk.subarray(0, endAt - before) : chunk);
     if (endAt >= 0) {
@@ -408,11 +424,29 @@ class Exchange {
     );
   };
 
+  /** The reply broke its protocol's framing: a precise BAD_FRAME, at once (nothing after it can be read). */
+  private badFrame(): boolean {
+    const { target } = this;
+    this.finish(
+      'error',
+      new UdsError('BAD_FRAME', `${target}: not a valid ${formatEndRule(this.s.until)} reply after ${this.received} bytes: ${this.framer.describe()}`, {
+        target,
+      }),
+    );
+    return false;
+  }
+
+  /** Where an unfinished reply stands, for a message: "(Content-Length 100: 20 bytes of body)". */
+  private whereCut(): string {
+    const d = this.framer.byBytes ? this.framer.describe() : '';
+    return d ? `: ${d}` : '';
+  }
+
   private readonly onEnd = (): void => {
     const { timings, received, target, s } = this;
     timings.closedUs = nowUs() - this.start;
     if (this.replyLength >= 0) return this.finish('closed');
-    if (received > 0 && (s.until.kind === 'eof' || s.until.kind === 'idle')) {
+    if (received > 0 && this.framer.endsAtClose()) {
       this.replyLength = received;
       timings.replyEndUs = timings.closedUs;
       return this.finish('closed');
@@ -422,7 +456,7 @@ class Exchange {
       new UdsError(
         'CLOSED_EARLY',
         received > 0
-          ? `${target}: server closed after ${received} bytes, before the end of reply (${formatEndRule(s.until)})`
+          ? `${target}: server closed after ${received} bytes, before the end of reply (${formatEndRule(s.until)}${this.whereCut()})`
           : `${target}: server closed the connection without replying`,
         { target },
       ),
@@ -523,6 +557,7 @@ class Exchange {
     this.stopInput();
     socket.destroy();
     const ruleMet = this.replyLength >= 0;
+    const frameState = !ruleMet && this.received > 0 && this.framer.byBytes ? this.framer.describe() : '';
     const replyBytes = ruleMet ? this.replyLength : this.received;
     timings.totalUs = nowUs() - this.start;
     roundTimings(timings);
@@ -538,9 +573,16 @@ class Exchange {
       ruleMet,
       end,
       timings,
+      ...(isProtocol(s.until) && ruleMet ? { frame: { status: this.framer.status, closing: this.framer.closing, failed: this.framer.failed } } : {}),
+      ...(frameState ? { frameState } : {}),
       ...(error ? { error } : {}),
     });
   }
+}
+
+/** A rule that is a protocol's framing (its framer reads facts: status, closing, error reply). */
+function isProtocol(rule: EndRule): boolean {
+  return !['eof', 'idle', 'line', 'delim', 'bytes', 'len'].includes(rule.kind);
 }
 
 function roundTimings(t: ExchangeTimings): void {

@@ -5,7 +5,7 @@
  */
 import { nowMs, nowUs } from './clock.js';
 import { checkDuration, formatDuration } from './duration.js';
-import { type EndRule, checkEndRule, formatEndRule } from './end-rule.js';
+import { type EndRule, checkEndRule, formatEndRule } from './framing/end-rule.js';
 import { UdsError } from './errors.js';
 import { escapeText } from './escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from './exchange.js';
@@ -193,6 +193,14 @@ export const FINDINGS = [
     fix: "probe with the protocol's request (--http PATH, --resp PING, --fastcgi /ping), or --connect-only for liveness",
   },
   {
+    code: 'HTTP_STATUS',
+    severity: 'WARNING',
+    check: 'reply',
+    title: 'HTTP error status',
+    cause: 'the HTTP server answered, but not with 2xx (or not with --expect-status): 4xx is WARNING (the request or the route is wrong), 5xx CRITICAL (the application behind it fails)',
+    fix: 'read the status and the body shown; probe the path that answers 2xx when healthy (a /healthz), or say the status you expect with --expect-status',
+  },
+  {
     code: 'NO_NEWLINE',
     severity: 'WARNING',
     check: 'reply',
@@ -369,6 +377,8 @@ export interface ProbeOptions {
   wait?: number;
   /** Pause between attempts with `wait`. Default 500ms. */
   interval?: number;
+  /** With an HTTP reply (until http): the status that is healthy; default any 2xx (3xx, 4xx WARNING; 5xx CRITICAL). */
+  expectStatus?: number;
   /** Called after every attempt with `wait` (progress). */
   onAttempt?: (report: ProbeReport, attempt: number) => void;
   signal?: AbortSignal;
@@ -398,6 +408,7 @@ interface Settings {
   closeTimeout: number;
   warn: number;
   crit?: number;
+  expectStatus?: number;
   ownerLookupBudget: number;
   identity: Identity;
   signal?: AbortSignal;
@@ -462,10 +473,17 @@ function settings(o: ProbeOptions): Settings {
     closeTimeout: checkDuration(o.closeTimeout ?? PROBE_DEFAULTS.closeTimeout, 'closeTimeout'),
     warn,
     crit: o.crit,
+    expectStatus: checkStatus(o.expectStatus),
     ownerLookupBudget: o.ownerLookupBudget ?? PROBE_DEFAULTS.ownerLookupBudget,
     identity: o.identity ?? currentIdentity(),
     signal: o.signal,
   };
+}
+
+function checkStatus(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || (v as number) < 100 || (v as number) > 599) throw new UdsError('BAD_OPTION', `expectStatus must be an HTTP status from 100 to 599 (got ${String(v)})`);
+  return v as number;
 }
 
 /**
@@ -1049,7 +1067,7 @@ function judgeExchange(
         add(
           makeFinding(
             'PARTIAL_REPLY',
-            `${d}: ${replyText} within ${formatDuration(s.timeout)}, but the end rule (${rule}) was never met and the connection stayed open${nl}`,
+            `${d}: ${replyText} within ${formatDuration(s.timeout)}, but the end rule (${rule}) was never met and the connection stayed open${nl}${r.frameState ? `: ${r.frameState}` : ''}`,
           ),
         );
       }
@@ -1076,8 +1094,13 @@ function judgeExchange(
         add(makeFinding('NO_NEWLINE', `${d}: reply ${replyText} has no trailing newline; it ended only because the server closed`));
       } else {
         checks.set('reply', 'fail', `${replyText}, then closed before the end rule ${rule}`, ms((tm.closedUs ?? tm.totalUs) - replyFrom));
-        add(makeFinding('PARTIAL_REPLY', `${d}: the server closed after ${replyText}, before the end rule (${rule}) was met`));
+        add(makeFinding('PARTIAL_REPLY', `${d}: the server closed after ${replyText}, before the end rule (${rule}) was met${r.frameState ? `: ${r.frameState}` : ''}`));
       }
+      break;
+    case 'BAD_FRAME':
+      checks.set('reply', 'fail', `${replyText}: not a valid ${rule} reply`, ms(tm.totalUs - replyFrom));
+      checks.set('close', 'not-reached', 'the reply broke its protocol');
+      add(makeFinding('MISMATCH', e.message));
       break;
     case 'RESET': {
       const at = got === 0 ? 'before any reply' : `after ${replyText}, before the end of the reply`;
@@ -1091,6 +1114,7 @@ function judgeExchange(
       add(makeFinding('PROBE_ERROR', e?.message ?? `${d}: exchange failed`));
   }
   if (!complete) return null;
+  if (r.frame) protocolFindings(r, s, d, checks, add);
 
   if (s.expect !== undefined && !r.reply.includes(s.expect)) {
     checks.worsen('reply', 'fail', `does not contain ${preview(s.expect)}${inKept}`);
@@ -1113,4 +1137,28 @@ function judgeExchange(
     add(makeFinding('SLOW', `${d}: the reply took ${formatDuration(response)}, over --warn ${formatDuration(s.warn)}`));
   }
   return response;
+}
+
+/**
+ * What a protocol's framer read in a complete reply: an HTTP status outside
+ * 2xx (or not --expect-status) is HTTP_STATUS, 4xx WARNING and 5xx CRITICAL
+ * (any status but the expected one CRITICAL); a RESP error reply is MISMATCH.
+ */
+function protocolFindings(r: ExchangeRecord, s: Settings, d: string, checks: Checklist, add: (f: Finding) => void): void {
+  const f = r.frame!;
+  if (s.until.kind === 'http') {
+    const line = r.reply.subarray(0, Math.max(0, r.reply.indexOf(0x0a))).toString('latin1').trim();
+    const shown = escapeText(line, { max: 80 });
+    const healthy = s.expectStatus !== undefined ? f.status === s.expectStatus : f.status >= 200 && f.status < 300;
+    if (healthy) return checks.worsen('reply', 'ok', `${shown}${s.expectStatus !== undefined ? ' (as --expect-status)' : ''}`);
+    const severity: Severity = s.expectStatus !== undefined || f.status >= 500 ? 'CRITICAL' : 'WARNING';
+    checks.worsen('reply', severity === 'CRITICAL' ? 'fail' : 'warn', shown);
+    const want = s.expectStatus !== undefined ? `--expect-status ${s.expectStatus}` : 'a 2xx';
+    add(makeFinding('HTTP_STATUS', `${d}: the server answered ${shown}, not ${want}`, { severity }));
+    return;
+  }
+  if (f.failed) {
+    checks.worsen('reply', 'fail', `error reply ${preview(r.reply)}`);
+    add(makeFinding('MISMATCH', `${d}: the server answered with an error reply ${preview(r.reply)}`));
+  }
 }

@@ -40,6 +40,7 @@ export function exchangeToJson(r: ExchangeRecord): Record<string, unknown> {
     reply: isUtf8(r.reply) ? r.reply.toString('utf8') : r.reply.toString('base64'),
     replyEncoding: isUtf8(r.reply) ? 'utf8' : 'base64',
     replyBase64: r.reply.toString('base64'),
+    ...(r.frame ? { frame: r.frame } : {}),
     timings: r.timings,
   };
 }

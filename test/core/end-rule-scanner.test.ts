@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type EndRule, ReplyEndScanner, findReplyEnd } from '../../src/core/end-rule.js';
+import { type EndRule, ReplyEndScanner, findReplyEnd } from '../../src/core/framing/end-rule.js';
 
 /** Feed the chunks one by one; the first end found, or -1. */
 function scan(rule: EndRule, chunks: Buffer[]): number {

@@ -2,7 +2,7 @@
  * The end of a bench run, main-thread side: the workers' final messages and the
  * per-second timeline merged into one BenchResult. Pure data in, data out.
  */
-import { formatEndRule } from '../end-rule.js';
+import { formatEndRule } from '../framing/end-rule.js';
 import type { ErrorCode } from '../errors.js';
 import { analysisHistogram, decodeHistogram, distribution, summarize } from './histogram.js';
 import type { BenchPlan } from './options.js';

@@ -3,7 +3,7 @@
  * the plan the workers execute. Throws BAD_OPTION with a message naming the flag.
  */
 import { checkDuration } from '../duration.js';
-import { type EndRule, checkEndRule, formatEndRule } from '../end-rule.js';
+import { type EndRule, checkEndRule, formatEndRule } from '../framing/end-rule.js';
 import { UdsError } from '../errors.js';
 import type { BenchEngine, BenchMode, BenchOptions } from './types.js';
 

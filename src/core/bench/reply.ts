@@ -4,9 +4,10 @@
  * and its first bytes for the message of the first MISMATCH. Nothing is
  * buffered or allocated per reply.
  */
-import type { EndRule } from '../end-rule.js';
+import type { EndRule } from '../framing/end-rule.js';
 import { decodeKeepingBytes } from '../escape.js';
-import { ContainsCheck, ReplyFramer } from './framer.js';
+import { FRAME_ERROR, type SlotFramer, createSlotFramer } from '../framing/index.js';
+import { ContainsCheck } from '../framing/slot-framer.js';
 
 const SAMPLE = 80;
 
@@ -14,18 +15,23 @@ const SAMPLE = 80;
 export const REPLY_OK = 0;
 export const REPLY_MISMATCH = 1;
 export const REPLY_EMPTY = 2;
+/** The protocol's error reply (RESP -ERR), or an HTTP status outside 2xx/3xx. */
+export const REPLY_FAILED = 3;
+
+/** feed(): the bytes broke the protocol's framing (the connection is beyond repair). */
+export { FRAME_ERROR };
 
 export class ReplyReader {
   /** Bytes of the reply being read, per slot. */
   readonly got: Float64Array;
-  private readonly framer: ReplyFramer;
+  readonly framer: SlotFramer;
   private readonly check: ContainsCheck | null;
   private readonly sampleBuf: Buffer | null;
   private readonly sampleLen: Int32Array;
 
   constructor(until: EndRule, expect: Uint8Array | null, slots: number) {
     this.got = new Float64Array(slots);
-    this.framer = new ReplyFramer(until, slots);
+    this.framer = createSlotFramer(until, slots);
     this.check = expect ? new ContainsCheck(expect, slots) : null;
     this.sampleBuf = this.check ? Buffer.alloc(slots * SAMPLE) : null;
     this.sampleLen = new Int32Array(this.check ? slots : 0);
@@ -43,10 +49,12 @@ export class ReplyReader {
 
   /**
    * Read `buf[from, to)` of slot i's stream into the current reply. Returns the index just
-   * past the reply's end when it ended in that range (then call finish()), else -1.
+   * past the reply's end when it ended in that range (then call finish()), else -1, or
+   * FRAME_ERROR.
    */
   feed(i: number, buf: Buffer, from: number, to: number): number {
-    const end = this.framer.scan(i, buf, from, to);
+    const end = this.framer.push(i, buf, from, to);
+    if (end === FRAME_ERROR) return end;
     const segEnd = end < 0 ? to : end;
     const check = this.check;
     if (check) {
@@ -58,11 +66,12 @@ export class ReplyReader {
     return end;
   }
 
-  /** Slot i's reply ended: REPLY_OK, REPLY_MISMATCH (no --expect in it) or REPLY_EMPTY; ready for the next. */
+  /** Slot i's reply ended: REPLY_OK, REPLY_MISMATCH (no --expect in it), REPLY_FAILED or REPLY_EMPTY; ready for the next. */
   finish(i: number): number {
     const matched = this.check === null || this.check.end(i);
     const empty = this.got[i] === 0;
     this.got[i] = 0;
+    if (this.framer.failed(i)) return REPLY_FAILED;
     return !matched ? REPLY_MISMATCH : empty ? REPLY_EMPTY : REPLY_OK;
   }
 

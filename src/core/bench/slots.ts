@@ -11,9 +11,9 @@
 import { performance } from 'node:perf_hooks';
 import { backlogDelay, reconnectDelay } from '../socket/backoff.js';
 import type { ErrorCode } from '../errors.js';
-import { REPLY_EMPTY, REPLY_MISMATCH, ReplyReader } from './reply.js';
+import { FRAME_ERROR, REPLY_EMPTY, REPLY_FAILED, REPLY_MISMATCH, ReplyReader } from './reply.js';
 import type { Transport, TransportEvents } from './transport.js';
-import { NO_REPLY, PARTIAL_REPLY, type WorkerConfig, WorkerStats, describeError } from './worker-stats.js';
+import { ERROR_REPLY, NO_REPLY, PARTIAL_REPLY, type WorkerConfig, WorkerStats, describeError } from './worker-stats.js';
 
 // Slot states.
 export const FREE = 0; // oneshot: no request; persistent: no connection and none wanted
@@ -198,6 +198,7 @@ export class SlotBook implements TransportEvents {
     this.replies.clearSample(i);
     if (t0 >= this.tMeasure) {
       if (r === REPLY_MISMATCH) this.stats.fail('MISMATCH');
+      else if (r === REPLY_FAILED) this.stats.fail('MISMATCH', this.replies.framer.status(i), ERROR_REPLY);
       else if (r === REPLY_EMPTY) this.stats.fail('CLOSED_EARLY', 0, NO_REPLY);
       else {
         this.stats.success(this.now - t0);
@@ -312,10 +313,16 @@ export class SlotBook implements TransportEvents {
     let done = 0;
     while (pos < n && this.inflight[i] > 0) {
       const end = this.replies.feed(i, buf, pos, n);
-      if (end < 0) break;
+      if (end < 0) {
+        if (end === FRAME_ERROR) return this.lose(i, 'BAD_FRAME', 0, PARTIAL_REPLY, ERROR_PAUSE_MS);
+        break;
+      }
       this.completeOne(i);
       done++;
       if (!this.persistent) return;
+      // The server said it closes after this reply (HTTP Connection: close, nginx's keepalive_requests):
+      // a reconnect, not an error; what was pipelined behind it is lost with the connection.
+      if (this.replies.framer.closing(i)) return this.lose(i, 'CLOSED_EARLY', 0, NO_REPLY, 0);
       pos = end;
     }
     if (this.idleRule && this.inflight[i] > 0) {
@@ -334,6 +341,11 @@ export class SlotBook implements TransportEvents {
     if (!this.persistent) {
       if (!this.hasReq[i]) return this.t.close(i);
       if (this.eofRule || this.idleRule) return this.completeOne(i); // empty: CLOSED_EARLY there
+    }
+    // A reply that ends at the close (an HTTP body without length): complete, then reconnect.
+    if (this.inflight[i] > 0 && this.replies.got[i] > 0 && this.replies.framer.endsAtClose(i)) {
+      this.completeOne(i);
+      if (!this.persistent) return;
     }
     // The server closed the connection before the reply ended (a persistent one: reconnect at once).
     this.lose(i, 'CLOSED_EARLY', 0, this.replies.got[i] > 0 ? PARTIAL_REPLY : NO_REPLY, 0);

@@ -2,7 +2,7 @@
  * The data of `udsctl bench`: what a run is asked to do and what it measured.
  * Plain data only (no chalk, no commander); the JSON output is BenchResult as is.
  */
-import type { EndRule } from '../end-rule.js';
+import type { EndRule } from '../framing/end-rule.js';
 import type { ErrorCode } from '../errors.js';
 import type { Target } from '../socket/target.js';
 

@@ -5,7 +5,7 @@
  */
 import { escapeText } from '../escape.js';
 import type { Histogram } from 'hdr-histogram-js';
-import { formatEndRule } from '../end-rule.js';
+import { formatEndRule } from '../framing/end-rule.js';
 import { type ErrorCode, fromConnectErrno } from '../errors.js';
 import type { Target } from '../socket/target.js';
 import { encodeHistogram, recordingHistogram } from './histogram.js';
@@ -108,6 +108,8 @@ export function threadPercent(cpuMs: number, wallMs: number): number {
 /** Message details that tell apart two errors of one code. */
 export const NO_REPLY = 0;
 export const PARTIAL_REPLY = 1;
+/** MISMATCH: the protocol's error reply (RESP -ERR, HTTP 4xx/5xx; errno carries the HTTP status). */
+export const ERROR_REPLY = 2;
 
 /** The message of the first error of each code, worded as `udsctl send` words them. */
 export function describeError(cfg: WorkerConfig, code: ErrorCode, errno: number, variant: number, sample?: string): string {
@@ -124,7 +126,10 @@ export function describeError(cfg: WorkerConfig, code: ErrorCode, errno: number,
       return variant === PARTIAL_REPLY
         ? `${t}: server closed the connection before the end of the reply (${until})`
         : `${t}: server closed the connection without replying`;
+    case 'BAD_FRAME':
+      return `${t}: a reply broke the ${until} framing (not that protocol, or a corrupt reply)`;
     case 'MISMATCH': {
+      if (variant === ERROR_REPLY) return errno > 0 ? `${t}: HTTP status ${errno}` : `${t}: an error reply (${until})`;
       // The reply is the server's: escaped (escapeText), for the terminal and the JSON alike.
       const want = escapeText(Buffer.from(cfg.expect ?? []), { quote: true });
       return `${t}: reply did not contain ${want}${sample === undefined ? '' : ` (got ${escapeText(sample, { quote: true })})`}`;

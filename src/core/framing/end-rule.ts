@@ -1,16 +1,45 @@
-import { checkDuration, parseDuration } from './duration.js';
-import { UdsError } from './errors.js';
-import { unescapeText } from './escape.js';
+import { checkDuration, parseDuration } from '../duration.js';
+import { UdsError } from '../errors.js';
+import { unescapeText } from '../escape.js';
 
-/** How the end of a reply is recognised. */
+/** Sizes of a len: length field, in bytes. */
+export const LEN_SIZES = [1, 2, 4] as const;
+export type LenSize = (typeof LEN_SIZES)[number];
+
+/**
+ * How the end of a reply is recognised: a plain rule, a length prefix, or a
+ * protocol's own framing (http, resp; set by --http/--resp, not by --until).
+ * createFramer() (index.ts) turns a rule into a Framer.
+ */
 export type EndRule =
   | { kind: 'eof' }
   | { kind: 'line' }
   | { kind: 'delim'; delim: Buffer }
   | { kind: 'bytes'; n: number }
-  | { kind: 'idle'; ms: number };
+  | { kind: 'idle'; ms: number }
+  /** A `size`-byte unsigned length (big- or little-endian), `offset` more header bytes, then that many bytes. */
+  | { kind: 'len'; size: LenSize; le: boolean; offset: number }
+  /** An HTTP/1.x response; `head`: the request was HEAD (no body follows). */
+  | { kind: 'http'; head: boolean }
+  /** A RESP2/RESP3 reply. */
+  | { kind: 'resp' };
 
-export const END_RULE_HELP = 'eof | line | delim:TEXT | bytes:N | idle:DURATION';
+export const END_RULE_HELP = 'eof | line | delim:TEXT | bytes:N | idle:DURATION | len:SIZE[be|le][+OFFSET]';
+
+/** Largest +OFFSET of len: (header bytes after the length field). */
+const MAX_LEN_OFFSET = 65_536;
+
+/** `len:4be`, `len:4le`, `len:2be+1`, `len:1`: SIZE 1, 2 or 4; be (default) or le; +OFFSET header bytes after the field. */
+export function parseLenRule(spec: string): EndRule {
+  const m = /^(\d+)(be|le)?(?:\+(\d+))?$/.exec(spec);
+  const size = m ? Number(m[1]) : NaN;
+  if (!m || !(LEN_SIZES as readonly number[]).includes(size)) {
+    throw new UdsError('BAD_OPTION', `--until len: must be len:SIZE[be|le][+OFFSET] with SIZE 1, 2 or 4, like len:4be, len:4le or len:2be+1 (got "len:${spec}")`);
+  }
+  const offset = m[3] === undefined ? 0 : Number(m[3]);
+  if (offset > MAX_LEN_OFFSET) throw new UdsError('BAD_OPTION', `--until len: +OFFSET must be at most ${MAX_LEN_OFFSET} (got ${m[3]})`);
+  return { kind: 'len', size: size as LenSize, le: m[2] === 'le', offset };
+}
 
 /** Parse `eof`, `line`, `delim:<text>` (escapes like \r\n understood), `bytes:N`, `idle:<duration>`. */
 export function parseEndRule(text: string): EndRule {
@@ -30,6 +59,7 @@ export function parseEndRule(text: string): EndRule {
     return { kind: 'bytes', n };
   }
   if (s.startsWith('idle:')) return { kind: 'idle', ms: parseDuration(s.slice(5), '--until idle:', { positive: true }) };
+  if (s.startsWith('len:')) return parseLenRule(s.slice(4));
   throw new UdsError('BAD_OPTION', `--until must be one of ${END_RULE_HELP} (got "${s}")`);
 }
 
@@ -54,8 +84,20 @@ export function checkEndRule(rule: unknown): EndRule {
       return { kind: 'bytes', n: r.n as number };
     case 'idle':
       return { kind: 'idle', ms: checkDuration(r.ms, 'until idle: ms', { positive: true }) };
+    case 'len': {
+      const offset = r.offset ?? 0;
+      if (!(LEN_SIZES as readonly unknown[]).includes(r.size)) throw bad(`len needs size 1, 2 or 4 (got ${String(r.size)})`);
+      if (!Number.isSafeInteger(offset) || (offset as number) < 0 || (offset as number) > MAX_LEN_OFFSET) {
+        throw bad(`len needs a whole offset from 0 to ${MAX_LEN_OFFSET} (got ${String(offset)})`);
+      }
+      return { kind: 'len', size: r.size as LenSize, le: Boolean(r.le), offset: offset as number };
+    }
+    case 'http':
+      return { kind: 'http', head: Boolean(r.head) };
+    case 'resp':
+      return { kind: 'resp' };
     default:
-      throw bad(`kind must be eof, line, delim, bytes or idle (got ${JSON.stringify(String(r.kind))})`);
+      throw bad(`kind must be eof, line, delim, bytes, idle, len, http or resp (got ${JSON.stringify(String(r.kind))})`);
   }
 }
 
@@ -68,6 +110,10 @@ export function formatEndRule(rule: EndRule): string {
       return `bytes:${rule.n}`;
     case 'idle':
       return `idle:${rule.ms}ms`;
+    case 'len':
+      return `len:${rule.size}${rule.size === 1 ? '' : rule.le ? 'le' : 'be'}${rule.offset > 0 ? `+${rule.offset}` : ''}`;
+    case 'http':
+      return rule.head ? 'http (HEAD)' : 'http';
     default:
       return rule.kind;
   }

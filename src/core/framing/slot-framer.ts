@@ -1,13 +1,64 @@
 /**
- * Reply framing over a byte stream, for many connections at once without
- * buffering replies: each connection keeps one integer of state (bytes of the
- * delimiter matched, or bytes of the reply counted). It finds the same reply
- * ends as findReplyEnd() does on the whole accumulated reply (the tests hold
- * it to that), but works chunk by chunk, in place, and allocates nothing.
+ * Framing for bench's many slots (connections) at once, without buffering
+ * replies: a SlotFramer is the Framer API (framer.ts) indexed by slot.
+ * createSlotFramer() picks RuleSlots for the plain end rules (each slot one
+ * integer in a typed array: the fast path of line/delim/bytes) and PerSlot
+ * (one Framer object per slot, made up front) for len: and the protocols.
  */
-import type { EndRule } from '../end-rule.js';
+import type { EndRule } from './end-rule.js';
+import { type Framer, NEED_MORE } from './framer.js';
+import { kmpTable } from './rule-framers.js';
 
-export class ReplyFramer {
+/** The Framer API over slots: push/reset and the facts of the frame a slot just ended. */
+export interface SlotFramer {
+  readonly byBytes: boolean;
+  push(slot: number, buf: Uint8Array, from: number, to: number): number;
+  reset(slot: number): void;
+  endsAtClose(slot: number): boolean;
+  describe(slot: number): string;
+  status(slot: number): number;
+  closing(slot: number): boolean;
+  failed(slot: number): boolean;
+}
+
+/** One Framer per slot, made up front; nothing is allocated per reply. */
+export class PerSlot implements SlotFramer {
+  readonly byBytes: boolean;
+  private readonly f: Framer[];
+  constructor(make: () => Framer, slots: number) {
+    this.f = Array.from({ length: slots }, make);
+    this.byBytes = slots > 0 ? this.f[0].byBytes : true;
+  }
+  push(slot: number, buf: Uint8Array, from: number, to: number): number {
+    return from >= to ? NEED_MORE : this.f[slot].push(buf, from, to);
+  }
+  reset(slot: number): void {
+    this.f[slot].reset();
+  }
+  endsAtClose(slot: number): boolean {
+    return this.f[slot].endsAtClose();
+  }
+  describe(slot: number): string {
+    return this.f[slot].describe();
+  }
+  status(slot: number): number {
+    return this.f[slot].status;
+  }
+  closing(slot: number): boolean {
+    return this.f[slot].closing;
+  }
+  failed(slot: number): boolean {
+    return this.f[slot].failed;
+  }
+}
+
+/**
+ * The plain end rules for many slots: each connection keeps one integer of state
+ * (bytes of the delimiter matched, or bytes of the reply counted). It finds the
+ * same reply ends as findReplyEnd() does on the whole accumulated reply (the
+ * tests hold it to that), but works chunk by chunk, in place, and allocates nothing.
+ */
+export class RuleSlots implements SlotFramer {
   private readonly state: Int32Array;
   private readonly kind: EndRule['kind'];
   private readonly delim: Uint8Array;
@@ -22,13 +73,7 @@ export class ReplyFramer {
     this.byte = this.delim.length === 1 ? this.delim[0] : -1;
     this.n = rule.kind === 'bytes' ? rule.n : 0;
     // KMP failure function: a delimiter like "aab" must be found in "aaab" across chunk boundaries.
-    const d = this.delim;
-    this.fail = new Int32Array(d.length);
-    for (let i = 1, k = 0; i < d.length; i++) {
-      while (k > 0 && d[i] !== d[k]) k = this.fail[k - 1];
-      if (d[i] === d[k]) k++;
-      this.fail[i] = k;
-    }
+    this.fail = kmpTable(this.delim);
   }
 
   /** Whether replies end by bytes seen (line, delim, bytes) rather than by events (eof, idle). */
@@ -48,7 +93,7 @@ export class ReplyFramer {
    * the next reply (pipelining). For a one-byte delimiter, a caller that owns the
    * buffer may store that byte at buf[to] as a sentinel so the search stops there.
    */
-  scan(slot: number, buf: Uint8Array, from: number, to: number): number {
+  push(slot: number, buf: Uint8Array, from: number, to: number): number {
     if (from >= to) return -1;
     if (this.byte >= 0) {
       const b = this.byte;
@@ -85,6 +130,26 @@ export class ReplyFramer {
       return -1;
     }
     return -1; // eof, idle: ended by the connection closing or going quiet
+  }
+
+  endsAtClose(): boolean {
+    return !this.byBytes;
+  }
+
+  describe(slot: number): string {
+    return this.kind === 'bytes' ? `${this.state[slot]} of ${this.n} bytes` : '';
+  }
+
+  status(): number {
+    return 0;
+  }
+
+  closing(): boolean {
+    return false;
+  }
+
+  failed(): boolean {
+    return false;
   }
 }
 

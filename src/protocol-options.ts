@@ -1,0 +1,93 @@
+/**
+ * The protocol flags of send, probe and bench (issue 11): --http PATH with
+ * -X/--method, --header, --data (and send's -i/--include, probe's
+ * --expect-status), and --resp 'CMD ARG...'. One place adds them to the three
+ * commands, refuses what contradicts them, and turns them into a request and
+ * its framing rule (the core's framers, src/core/framing/).
+ */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { UdsError } from './core/errors.js';
+import { parseMessage } from './core/escape.js';
+import type { EndRule } from './core/framing/end-rule.js';
+import { buildHttpRequest, httpMethod } from './core/framing/http.js';
+import { encodeRespCommand, splitCommand } from './core/framing/resp.js';
+
+export interface ProtocolFlags {
+  http?: string;
+  method?: string;
+  header?: string[];
+  data?: string;
+  resp?: string;
+  /** send: print the HTTP response head too. */
+  include?: boolean;
+  /** probe: the HTTP status that is OK (default: any 2xx). */
+  expectStatus?: number;
+  literal?: boolean;
+}
+
+export interface ProtocolRequest {
+  protocol: 'http' | 'resp';
+  payload: Buffer;
+  until: EndRule;
+}
+
+type Which = 'send' | 'probe' | 'bench';
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+function statusOption(v: string): number {
+  if (!/^[1-5]\d\d$/.test(v.trim())) throw new InvalidArgumentError(`--expect-status must be an HTTP status from 100 to 599 (got "${v}")`);
+  return Number(v);
+}
+
+/** What each command already has that a protocol flag replaces (its request or its end rule). */
+const REPLACED: Record<Which, [string, string][]> = {
+  send: [['until', '--until'], ['hex', '--hex'], ['newline', '--newline'], ['halfClose', '--half-close']],
+  probe: [['until', '--until'], ['send', '--send'], ['hex', '--hex'], ['halfClose', '--half-close']],
+  bench: [['until', '--until'], ['payload', '--payload'], ['size', '--size'], ['halfClose', '--half-close']],
+};
+
+/** Add --http/--resp and their companions to a command, with the checks that they fit its other flags. */
+export function addProtocolOptions(cmd: Command, which: Which): void {
+  cmd
+    .option('--http <path>', 'speak HTTP/1.1: request PATH (Host: localhost), frame the response by its headers')
+    .option('-X, --method <method>', 'with --http: the request method (default GET; POST with --data)')
+    .option('--header <header>', "with --http: a request header 'Name: value' (repeatable)", collect)
+    .option('--data <text>', 'with --http: the request body (escapes understood unless --literal)')
+    .option('--resp <command>', "speak RESP (Redis): send the command 'CMD ARG...' as a RESP array, frame the reply");
+  if (which === 'send') cmd.option('-i, --include', 'with --http: print the response head (status line, headers) before the body');
+  if (which === 'probe') {
+    cmd.addOption(new Option('--expect-status <status>', 'with --http: the status that is healthy (default: any 2xx)').argParser(statusOption));
+  }
+  cmd.hook('preAction', (c) => {
+    const o = c.opts() as ProtocolFlags & Record<string, unknown>;
+    const proto = o.http !== undefined ? '--http' : o.resp !== undefined ? '--resp' : null;
+    if (o.http !== undefined && o.resp !== undefined) throw new UdsError('BAD_OPTION', '--http and --resp contradict each other');
+    if (!proto) {
+      for (const [k, flag] of [['method', '-X/--method'], ['header', '--header'], ['data', '--data'], ['include', '--include'], ['expectStatus', '--expect-status']] as const) {
+        if (o[k] !== undefined) throw new UdsError('BAD_OPTION', `${flag} needs --http PATH`);
+      }
+      return;
+    }
+    if (proto === '--resp') {
+      for (const [k, flag] of [['method', '-X/--method'], ['header', '--header'], ['data', '--data'], ['include', '--include'], ['expectStatus', '--expect-status']] as const) {
+        if (o[k] !== undefined) throw new UdsError('BAD_OPTION', `${flag} goes with --http, not --resp`);
+      }
+    }
+    for (const [k, flag] of REPLACED[which]) {
+      if (c.getOptionValueSource(k) === 'cli') throw new UdsError('BAD_OPTION', `${proto} makes the request and frames the reply: leave out ${flag}`);
+    }
+    if (which === 'send' && c.args.length > 1) throw new UdsError('BAD_OPTION', `${proto} makes the request: give no message`);
+  });
+}
+
+/** The request and framing rule the flags ask for, or null when no protocol flag is given. */
+export function protocolRequest(f: ProtocolFlags, opts: { close?: boolean } = {}): ProtocolRequest | null {
+  if (f.http !== undefined) {
+    const data = f.data === undefined ? undefined : parseMessage(f.data, f.literal);
+    const spec = { path: f.http, method: f.method, headers: f.header, data, close: opts.close };
+    return { protocol: 'http', payload: buildHttpRequest(spec), until: { kind: 'http', head: httpMethod(spec) === 'HEAD' } };
+  }
+  if (f.resp !== undefined) return { protocol: 'resp', payload: encodeRespCommand(splitCommand(f.resp)), until: { kind: 'resp' } };
+  return null;
+}
