@@ -62,8 +62,10 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
   if (flags.hex && flags.send === PROBE_DEFAULTS.payload) throw new UdsError('BAD_OPTION', '--hex needs --send with hex digits');
   if (flags.connectOnly) return connectOnlyOptions(flags);
   // --http / --resp: the request and its framing; a persistent protocol, so staying open is healthy.
-  const proto = protocolRequest(flags);
-  if (proto && flags.expectClose) throw new UdsError('BAD_OPTION', `--expect-close does not fit ${proto.protocol === 'http' ? '--http' : '--resp'}: staying open is the protocol's way`);
+  // FastCGI: one request per connection, the server closing after END_REQUEST (the one-shot contract
+  // checks that it does); --keep-alive asks it to keep the connection (FCGI_KEEP_CONN).
+  const proto = protocolRequest(flags, flags.fastcgi !== undefined ? { close: !flags.keepAlive } : {});
+  if (proto && proto.protocol !== 'fastcgi' && flags.expectClose) throw new UdsError('BAD_OPTION', `--expect-close does not fit ${proto.protocol === 'http' ? '--http' : '--resp'}: staying open is the protocol's way`);
   return {
     payload: proto ? proto.payload : flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),
     halfClose: flags.halfClose,
@@ -71,7 +73,7 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
     expectRegex,
     until: proto ? proto.until : flags.until,
     maxReply: flags.maxReply,
-    contract: flags.keepAlive || proto ? 'keep-alive' : 'one-shot',
+    contract: flags.keepAlive || (proto && proto.protocol !== 'fastcgi') ? 'keep-alive' : 'one-shot',
     expectStatus: flags.expectStatus,
     connectTimeout: flags.connectTimeout,
     timeout: flags.timeout,
@@ -93,6 +95,9 @@ function connectOnlyOptions(flags: ProbeFlags): ProbeOptions {
       ['--expect', flags.expect !== undefined],
       ['--expect-regex', flags.expectRegex !== undefined],
       ['--keep-alive', Boolean(flags.keepAlive)],
+      ['--http', flags.http !== undefined],
+      ['--resp', flags.resp !== undefined],
+      ['--fastcgi', flags.fastcgi !== undefined],
     ] as const
   ).find(([, given]) => given);
   if (clash) throw new UdsError('BAD_OPTION', `--connect-only sends and reads nothing: it contradicts ${clash[0]}`);

@@ -12,6 +12,7 @@ import { exchangeTimeline, exchangeToJson } from '../render/exchange.js';
 import { errColor } from '../render/style.js';
 import { decodeHttpResponse } from '../core/framing/http.js';
 import { formatRespReply } from '../core/framing/resp.js';
+import { PROTOCOL_STATUS, decodeFastcgiReply } from '../core/framing/fastcgi.js';
 import { type ProtocolFlags, type ProtocolRequest, protocolRequest } from '../protocol-options.js';
 
 export interface SendFlags extends ProtocolFlags {
@@ -58,7 +59,9 @@ export async function runSend(targetSpec: string, message: string | undefined, f
     await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output is closed (>&-): the reply would be lost; to discard it, >/dev/null\n`);
     return EXIT.INTERNAL;
   }
-  const proto = protocolRequest(flags);
+  // --fastcgi: the message (or stdin) is the request body (STDIN), read whole, unless --data.
+  const body = flags.fastcgi !== undefined && flags.data === undefined && (message !== undefined || fromStdin(message, io)) ? await readMessage(message, flags, io) : undefined;
+  const proto = protocolRequest(flags, { stdin: body });
   const { payload, stream, cleanup } = proto ? { payload: proto.payload, stream: undefined, cleanup: () => {} } : await messageSource(message, flags, io);
   const stdout = io.stdout as NodeJS.WritableStream & { writableLength?: number };
 
@@ -123,10 +126,36 @@ async function showProtocolReply(proto: ProtocolRequest, r: ExchangeRecord, flag
     }
     return EXIT.OK;
   }
+  if (proto.protocol === 'fastcgi') return showFastcgiReply(r, flags, io);
   const text = formatRespReply(r.reply);
   io.stdout.write(`${text.split('\n').map((l) => escapeText(l)).join('\n')}\n`);
   if (r.frame?.failed) {
     await writeAll(io.stderr, `${c.red('udsctl send:')} the server answered with an error reply\n`);
+    return EXIT.MISMATCH;
+  }
+  return EXIT.OK;
+}
+
+/**
+ * A FastCGI reply: the CGI body on stdout (with -i the CGI head first), the
+ * STDERR records on stderr (escaped), an error Status: (4xx/5xx) or a refused
+ * request (END_REQUEST OVERLOADED...) said on stderr, exit 10.
+ */
+async function showFastcgiReply(r: ExchangeRecord, flags: SendFlags, io: Io): Promise<number> {
+  const c = await errColor();
+  const v = decodeFastcgiReply(r.reply);
+  if (flags.include) io.stdout.write(v.head);
+  io.stdout.write(v.body);
+  if (v.stderr.length > 0) {
+    await writeAll(io.stderr, `${c.yellow('udsctl send:')} STDERR from the application (${v.stderr.length} bytes): ${escapeText(v.stderr, { quote: true, max: 400 })}\n`);
+  }
+  if (r.truncated) await writeAll(io.stderr, `${c.yellow('udsctl send:')} the reply was ${r.replyBytes} bytes; only the first ${r.reply.length} were kept (--max-reply)\n`);
+  if (v.end && v.end.protocolStatus !== 0) {
+    await writeAll(io.stderr, `${c.red('udsctl send:')} the server refused the request: ${PROTOCOL_STATUS[v.end.protocolStatus] ?? `protocol status ${v.end.protocolStatus}`}\n`);
+    return EXIT.MISMATCH;
+  }
+  if (v.status >= 400) {
+    await writeAll(io.stderr, `${c.red('udsctl send:')} Status: ${escapeText(v.statusText)}\n`);
     return EXIT.MISMATCH;
   }
   return EXIT.OK;

@@ -9,6 +9,7 @@ import { type EndRule, checkEndRule, formatEndRule } from './framing/end-rule.js
 import { UdsError } from './errors.js';
 import { escapeText } from './escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from './exchange.js';
+import { PROTOCOL_STATUS, decodeFastcgiReply } from './framing/fastcgi.js';
 import { type LinearRegex, MAX_REGEX_INPUT, compileLinearRegex } from './regex.js';
 import { replySize } from './reply-size.js';
 import { openConnection } from './socket/connect.js';
@@ -1031,7 +1032,10 @@ function judgeExchange(
   const replyFrom = tm.writtenUs ?? tm.connectedUs;
   const rule = formatEndRule(s.until);
   const got = r.bytesReceived;
-  const replyText = `${replySize(r)} bytes${r.truncated ? ` (the first ${r.reply.length} kept, --max-reply)` : ''} ${preview(r.reply)}`;
+  // FastCGI: the records are framing; people (and --expect) read the application's STDOUT.
+  const fcgi = s.until.kind === 'fastcgi' ? decodeFastcgiReply(r.reply) : null;
+  const body = fcgi ? fcgi.stdout : r.reply;
+  const replyText = `${replySize(r)} bytes${r.truncated ? ` (the first ${r.reply.length} kept, --max-reply)` : ''} ${fcgi ? `STDOUT ${preview(fcgi.body)}` : preview(r.reply)}`;
   const inKept = r.truncated ? ` in the first ${r.reply.length} bytes kept` : '';
   let replyEndUs: number | undefined;
   let complete = false;
@@ -1116,14 +1120,14 @@ function judgeExchange(
   if (!complete) return null;
   if (r.frame) protocolFindings(r, s, d, checks, add);
 
-  if (s.expect !== undefined && !r.reply.includes(s.expect)) {
+  if (s.expect !== undefined && !body.includes(s.expect)) {
     checks.worsen('reply', 'fail', `does not contain ${preview(s.expect)}${inKept}`);
-    add(makeFinding('MISMATCH', `${d}: reply ${preview(r.reply)} does not contain ${preview(s.expect)}${inKept} (--expect)`));
+    add(makeFinding('MISMATCH', `${d}: reply ${preview(fcgi ? fcgi.body : body)} does not contain ${preview(s.expect)}${inKept} (--expect)`));
   }
   // At most MAX_REGEX_INPUT bytes are matched (the linear automaton's cost bounded too).
-  if (s.expectRegex !== undefined && !s.expectRegex.test(r.reply.subarray(0, MAX_REGEX_INPUT).toString('utf8'))) {
+  if (s.expectRegex !== undefined && !s.expectRegex.test(body.subarray(0, MAX_REGEX_INPUT).toString('utf8'))) {
     checks.worsen('reply', 'fail', `does not match ${s.expectRegex}${inKept}`);
-    add(makeFinding('MISMATCH', `${d}: reply ${preview(r.reply)} does not match ${s.expectRegex}${inKept} (--expect-regex)`));
+    add(makeFinding('MISMATCH', `${d}: reply ${preview(fcgi ? fcgi.body : body)} does not match ${s.expectRegex}${inKept} (--expect-regex)`));
   }
   if ((s.expect || s.expectRegex) && !findings.some((f) => f.code === 'MISMATCH')) checks.worsen('reply', 'ok', 'as expected');
 
@@ -1146,6 +1150,7 @@ function judgeExchange(
  */
 function protocolFindings(r: ExchangeRecord, s: Settings, d: string, checks: Checklist, add: (f: Finding) => void): void {
   const f = r.frame!;
+  if (s.until.kind === 'fastcgi') return fastcgiFindings(r, s, d, checks, add);
   if (s.until.kind === 'http') {
     const line = r.reply.subarray(0, Math.max(0, r.reply.indexOf(0x0a))).toString('latin1').trim();
     const shown = escapeText(line, { max: 80 });
@@ -1161,4 +1166,29 @@ function protocolFindings(r: ExchangeRecord, s: Settings, d: string, checks: Che
     checks.worsen('reply', 'fail', `error reply ${preview(r.reply)}`);
     add(makeFinding('MISMATCH', `${d}: the server answered with an error reply ${preview(r.reply)}`));
   }
+}
+
+/**
+ * A complete FastCGI reply: a refused request (END_REQUEST OVERLOADED, CANT_MPX_CONN, UNKNOWN_ROLE)
+ * is MISMATCH; a CGI Status: outside 2xx (or not --expect-status) is HTTP_STATUS as for --http
+ * (php-fpm's "Primary script unknown" is a 404); STDERR records are said on the reply check.
+ */
+function fastcgiFindings(r: ExchangeRecord, s: Settings, d: string, checks: Checklist, add: (f: Finding) => void): void {
+  const v = decodeFastcgiReply(r.reply);
+  if (v.stderr.length > 0) checks.worsen('reply', 'ok', `STDERR ${preview(v.stderr, 60)}`);
+  if (v.end && v.end.protocolStatus !== 0) {
+    const why = PROTOCOL_STATUS[v.end.protocolStatus] ?? `protocol status ${v.end.protocolStatus}`;
+    checks.worsen('reply', 'fail', `request refused: ${why}`);
+    add(makeFinding('MISMATCH', `${d}: the FastCGI server refused the request: END_REQUEST ${why}`));
+    return;
+  }
+  const status = r.frame!.status;
+  const shown = `Status: ${escapeText(v.statusText, { max: 60 })}`;
+  const healthy = s.expectStatus !== undefined ? status === s.expectStatus : status >= 200 && status < 300;
+  if (healthy) return checks.worsen('reply', 'ok', `${shown}${s.expectStatus !== undefined ? ' (as --expect-status)' : ''}`);
+  const severity: Severity = s.expectStatus !== undefined || status >= 500 || status === 0 ? 'CRITICAL' : 'WARNING';
+  checks.worsen('reply', severity === 'CRITICAL' ? 'fail' : 'warn', status === 0 ? 'no STDOUT at all' : shown);
+  const want = s.expectStatus !== undefined ? `--expect-status ${s.expectStatus}` : 'a 2xx';
+  const err = v.stderr.length > 0 ? `; STDERR ${preview(v.stderr, 60)}` : '';
+  add(makeFinding('HTTP_STATUS', `${d}: the application answered ${status === 0 ? 'with no STDOUT' : shown}, not ${want}${err}`, { severity }));
 }

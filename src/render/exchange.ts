@@ -4,6 +4,7 @@ import { escapeText } from '../core/escape.js';
 import type { ExchangeRecord } from '../core/exchange.js';
 import { hexdumpLines, looksBinary } from './hexdump.js';
 import { isUtf8 } from 'node:buffer';
+import { decodeFastcgiReply } from '../core/framing/fastcgi.js';
 
 /** Bytes of a binary reply shown as a hex dump in human output (the rest is counted on a last line). */
 export const HEXDUMP_MAX_BYTES = 512;
@@ -47,8 +48,12 @@ export function exchangeToJson(r: ExchangeRecord): Record<string, unknown> {
 
 const at = (us: number | undefined) => (us === undefined ? '' : `+${formatDuration(us / 1000)}`.padStart(10));
 
-/** A binary reply for a human: a heading and `hexdump -C` lines (at most HEXDUMP_MAX_BYTES); none for text. */
-export function binaryReplyLines(reply: Buffer, indent = ''): string[] {
+/**
+ * A binary reply for a human: a heading and `hexdump -C` lines (at most HEXDUMP_MAX_BYTES); none for text.
+ * A FastCGI reply's records are framing: its body is what is shown (dumped only if that is binary).
+ */
+export function binaryReplyLines(r: ExchangeRecord, indent = ''): string[] {
+  const reply = r.until === 'fastcgi' ? decodeFastcgiReply(r.reply).body : r.reply;
   if (reply.length === 0 || !looksBinary(reply)) return [];
   return [`${indent}reply is binary (${reply.length} bytes), as hexdump -C:`, ...hexdumpLines(reply, { maxBytes: HEXDUMP_MAX_BYTES, prefix: indent })];
 }
@@ -67,6 +72,6 @@ export function exchangeTimeline(r: ExchangeRecord, c: ChalkInstance): string[] 
   row(t.closedUs, r.end === 'reset' ? 'connection reset by server' : 'server closed the connection');
   const cut = r.truncated ? `; reply truncated to the first ${r.reply.length} of ${r.replyBytes} bytes (--max-reply)` : '';
   lines.push(`${c.dim(at(t.totalUs))}  ${r.ok ? c.green('done') : c.red('failed')}: ${END_TEXT[r.end]}; ${r.bytesReceived} bytes received${cut}`);
-  lines.push(...binaryReplyLines(r.reply, '  '));
+  lines.push(...binaryReplyLines(r, '  '));
   return lines;
 }

@@ -159,7 +159,7 @@ export function probeHuman(r: ProbeReport, c: ChalkInstance, columns = DEFAULT_C
     lines.push(t ? `${rowHead}${padEnd(truncate(details[i], timed), timed)}  ${c.dim(t.padStart(TIME))}` : `${rowHead}${truncate(details[i], room)}`);
   });
   // A binary reply's preview is escapes; the dump shows its bytes (all ASCII, 80 columns with the indent).
-  if (r.exchange) lines.push(...binaryReplyLines(r.exchange.reply, '  '));
+  if (r.exchange) lines.push(...binaryReplyLines(r.exchange, '  '));
   return lines;
 }
 
