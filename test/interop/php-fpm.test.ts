@@ -25,7 +25,7 @@ async function fpmWithScripts() {
     "<?php header('X-Udsctl: yes'); echo strtoupper(file_get_contents('php://input')), '|', $_GET['q'] ?? '', '|', $_SERVER['HTTP_X_TEST'] ?? '', '|', $_SERVER['REQUEST_METHOD'];\n",
   );
   writeFileSync(join(dir, 'fail.php'), "<?php http_response_code(500); error_log('boom from php'); echo 'failed';\n");
-  return { dir, ...(await startPhpFpm(dir)) };
+  return startPhpFpm(dir);
 }
 
 async function faultServer(mode: string): Promise<string> {
