@@ -15,6 +15,8 @@
 //   serve-log-persistent the same for --keep-alive             >= 0.9x
 //   startup           cold start of `udsctl send` vs a 3-line net.connect
 //                     client (hyperfine when installed)         <= 1.15x
+//   bench-fastcgi     udsctl bench --fastcgi /ping on php-fpm vs cgi-fcgi in a
+//                     loop (perf/lib/fastcgi.mjs): a floor, no target
 //
 //   node perf/run.mjs [--runs 5] [--duration 3s] [--connections 64] [--threads 1]
 //                     [--serve-threads 4] [--serve-warmup 1s] [--startup-runs 60]
@@ -41,6 +43,7 @@ import { fileURLToPath } from 'node:url';
 import { open } from 'node:fs/promises';
 import { buildPeers, runCClient, startPeerServer } from './build.mjs';
 import { coldStart } from './startup.mjs';
+import { fastcgiSection } from './lib/fastcgi.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UDSCTL = join(ROOT, 'bin', 'udsctl.cjs');
@@ -350,6 +353,7 @@ const SECTIONS = [
       };
     },
   },
+  fastcgiSection({ headToHead, udsctlBench, fromU, ms }),
 ];
 
 // ---------------------------------------------------------------- report
