@@ -96,7 +96,8 @@ Examples:
   udsctl send /tmp/odc_ws.sock hi
   udsctl send /run/app.sock 'GET / HTTP/1.0\\r\\n\\r\\n'
   printf 'PING\\r\\n' | udsctl send --until line /run/redis.sock
-  udsctl send --json --until line @my-abstract-socket hi`,
+  udsctl send --json --until line @my-abstract-socket hi
+  udsctl send --fastcgi /status /run/php/php8.2-fpm.sock`,
       )
       .action(async (target: string, message: string | undefined, opts) => {
         const { runSend } = await import('./commands/send.js');
@@ -196,7 +197,8 @@ Examples:
   udsctl probe --wait 30s /run/app.sock           # a "wait until it is up" CI step
   udsctl probe --keep-alive --send 'PING\\r\\n' --expect +PONG /run/redis.sock
   udsctl probe --format nagios --warn 200ms --crit 1s /run/app.sock
-  udsctl probe --connect-only /run/php/php-fpm.sock   # liveness of any protocol`,
+  udsctl probe --connect-only /run/php/php-fpm.sock   # liveness of any protocol
+  udsctl probe --fastcgi /ping --expect pong /run/php/php8.2-fpm.sock`,
       )
       .action(async (targets: string[], opts) => {
         const { runProbe } = await import('./commands/probe.js');
@@ -246,7 +248,8 @@ Examples:
   udsctl bench                                          # udsctl's own server, 10s
   udsctl bench /tmp/odc_ws.sock
   udsctl bench --mode persistent -c 64 --pipeline 4 /run/app.sock
-  udsctl bench --rate 20k -d 30s --json /run/app.sock > bench.json`,
+  udsctl bench --rate 20k -d 30s --json /run/app.sock > bench.json
+  udsctl bench --fastcgi /ping -c 4 /run/php/php8.2-fpm.sock`,
       )
       .action(async (target: string | undefined, opts) => {
         const { runBenchCommand } = await import('./commands/bench.js');
