@@ -67,7 +67,7 @@ describe('probe --connect-only', () => {
 
   it('payload and reply flags contradict it: a one-line usage error (exit 3)', async () => {
     const sock = join(tmpDir(), 'x.sock');
-    for (const flags of [['--send', 'hi'], ['--expect', 'pong'], ['--expect-regex', 'p'], ['--half-close'], ['--keep-alive']]) {
+    for (const flags of [['--send', 'hi'], ['--expect', 'pong'], ['--expect-regex', 'p'], ['--half-close'], ['--keep-alive'], ['--fastcgi', '/ping'], ['--resp', 'PING']]) {
       const r = await probe(['--connect-only', ...flags, sock]);
       expect(r.status, flags.join(' ')).toBe(3);
       expect(r.stderr).toContain(`--connect-only sends and reads nothing: it contradicts ${flags[0]}`);

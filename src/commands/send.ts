@@ -59,8 +59,9 @@ export async function runSend(targetSpec: string, message: string | undefined, f
     await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output is closed (>&-): the reply would be lost; to discard it, >/dev/null\n`);
     return EXIT.INTERNAL;
   }
-  // --fastcgi: the message (or stdin) is the request body (STDIN), read whole, unless --data.
-  const body = flags.fastcgi !== undefined && flags.data === undefined && (message !== undefined || fromStdin(message, io)) ? await readMessage(message, flags, io) : undefined;
+  // --fastcgi: the message argument ("-": stdin, read whole) is the request body (STDIN), unless --data.
+  // Only when given: a health check run with an open stdin (cron, CI) must not wait on it.
+  const body = flags.fastcgi !== undefined && flags.data === undefined && message !== undefined ? await readMessage(message, flags, io) : undefined;
   const proto = protocolRequest(flags, { stdin: body });
   const { payload, stream, cleanup } = proto ? { payload: proto.payload, stream: undefined, cleanup: () => {} } : await messageSource(message, flags, io);
   const stdout = io.stdout as NodeJS.WritableStream & { writableLength?: number };
