@@ -13,6 +13,9 @@
 //                     file) vs the same with --quiet          >= 0.9x (costs < 10%)
 //   serve-log-json    the same with --json log lines           >= 0.9x
 //   serve-log-persistent the same for --keep-alive             >= 0.9x
+//   bench-http        udsctl bench --http vs autocannon -S on nginx, keep-alive  >= 1.5x req/s, lower p99
+//   bench-resp        udsctl bench --resp PING vs redis-benchmark ping_inline     >= 1.2x req/s
+//                     (perf/protocols.mjs)
 //   startup           cold start of `udsctl send` vs a 3-line net.connect
 //                     client (hyperfine when installed)         <= 1.15x
 //   bench-fastcgi     udsctl bench --fastcgi /ping on php-fpm vs cgi-fcgi in a
@@ -44,6 +47,7 @@ import { open } from 'node:fs/promises';
 import { buildPeers, runCClient, startPeerServer } from './build.mjs';
 import { coldStart } from './startup.mjs';
 import { fastcgiSection } from './lib/fastcgi.mjs';
+import { protocolSections } from './protocols.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UDSCTL = join(ROOT, 'bin', 'udsctl.cjs');
@@ -183,6 +187,7 @@ const fromC = (c) => ({ rps: c.rps, p50: c.p50_us, errors: c.errors });
 const fromU = (u) => ({
   rps: u.throughput.requestsPerSec,
   p50: u.latency?.p50Us ?? NaN,
+  p99: u.latency?.p99Us ?? NaN,
   errors: u.requests.errors,
   cpu: Math.max(0, ...u.cpu.workers.map((w) => w.percent)),
   rss: u.memory.peakRssBytes,
@@ -215,13 +220,16 @@ async function headToHead(o, { id, title, serverFor, subject, reference, targets
     await rm(dir, { recursive: true, force: true });
   }
   const med = (which, k) => median(rows[which].map((m) => m[k]));
-  const s = { rps: med('subject', 'rps'), p50: med('subject', 'p50'), errors: rows.subject.reduce((a, m) => a + m.errors, 0) };
-  const r = { rps: med('reference', 'rps'), p50: med('reference', 'p50'), errors: rows.reference.reduce((a, m) => a + m.errors, 0) };
+  const s = { rps: med('subject', 'rps'), p50: med('subject', 'p50'), p99: med('subject', 'p99'), errors: rows.subject.reduce((a, m) => a + m.errors, 0) };
+  const r = { rps: med('reference', 'rps'), p50: med('reference', 'p50'), p99: med('reference', 'p99'), errors: rows.reference.reduce((a, m) => a + m.errors, 0) };
   const lines = [
     { metric: 'req/s', subject: s.rps, reference: r.rps, ratio: s.rps / r.rps, target: targets.rps, ok: targets.rps ? s.rps / r.rps >= targets.rps.min : null },
   ];
   if (targets.p50 !== undefined) {
     lines.push({ metric: 'p50 us', subject: s.p50, reference: r.p50, ratio: s.p50 / r.p50, target: targets.p50, ok: targets.p50 ? s.p50 / r.p50 <= targets.p50.max : null });
+  }
+  if (targets.p99 !== undefined) {
+    lines.push({ metric: 'p99 us', subject: s.p99, reference: r.p99, ratio: s.p99 / r.p99, target: targets.p99, ok: targets.p99 ? s.p99 / r.p99 <= targets.p99.max : null });
   }
   return { id, title, subjectName: subject.name, referenceName: reference.name, runs: o.runs, errors: { subject: s.errors, reference: r.errors }, lines, raw: rows };
 }
@@ -335,6 +343,7 @@ const SECTIONS = [
       });
     },
   })),
+  ...protocolSections({ headToHead, udsctlBench, fromU, runChild, ms, log }),
   {
     id: 'startup',
     async run(o) {

@@ -295,7 +295,7 @@ Protocols (the request is made for you; the reply is framed by the protocol):
   udsctl send --http / /run/nginx.sock                       # prints the body
   udsctl send -i --http /api -X POST --header 'Content-Type: application/json' --data '{"a":1}' /run/app.sock
   udsctl send --resp 'GET mykey' /run/redis/redis.sock
-  udsctl send --until len:4le /run/native-host.sock "$(printf '\\x02\\0\\0\\0{}')"`,
+  udsctl send --until len:4le /run/native-host.sock '\\x07\\0\\0\\0{"a":1}'`,
   probe: `
 Protocols: OK for a 2xx (--expect-status N to ask for another); 4xx WARNING, 5xx CRITICAL (HTTP_STATUS):
   udsctl probe --http /healthz /run/nginx.sock

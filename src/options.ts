@@ -58,7 +58,10 @@ export const sizeOption =
   };
 
 /** `--until line` etc. */
-export const untilOption = (value: string): EndRule => wrap(() => parseEndRule(value));
+export const untilOption = Object.assign((value: string): EndRule => wrap(() => parseEndRule(value)), {
+  /** Offered by shell completion (delim:, bytes:N and idle:DURATION take a value of the user's). */
+  choices: ['eof', 'line', 'len:4be', 'len:4le', 'len:2be', 'len:1'] as const,
+});
 
 /** One of a fixed list. The parser carries the list (`.choices`), for shell completion. */
 export const choiceOption = <T extends string>(name: string, choices: readonly T[]) =>

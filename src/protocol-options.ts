@@ -38,6 +38,10 @@ export interface ProtocolRequest {
 
 type Which = 'send' | 'probe' | 'bench';
 
+/** Common methods, offered by shell completion; any other token is taken too. */
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+const METHOD_PARSER = Object.assign((v: string): string => v, { choices: HTTP_METHODS });
+
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
 function statusOption(v: string): number {
@@ -55,8 +59,9 @@ const REPLACED: Record<Which, [string, string][]> = {
 /** Add --http/--resp and their companions to a command, with the checks that they fit its other flags. */
 export function addProtocolOptions(cmd: Command, which: Which): void {
   cmd
-    .option('--http <path>', 'speak HTTP/1.1: request PATH (Host: localhost), frame the response by its headers')
-    .option('-X, --method <method>', 'with --http: the request method (default GET; POST with --data)')
+    // <url-path>, not <path>: completion offers file names for a <path>.
+    .option('--http <url-path>', 'speak HTTP/1.1: request URL-PATH, e.g. / (Host: localhost), frame the response by its headers')
+    .addOption(new Option('-X, --method <method>', 'with --http: the request method (default GET; POST with --data)').argParser(METHOD_PARSER))
     .option('--header <header>', "with --http: a request header 'Name: value' (repeatable)", collect)
     .option('--data <text>', 'with --http: the request body (escapes understood unless --literal)')
     .option('--resp <command>', "speak RESP (Redis): send the command 'CMD ARG...' as a RESP array, frame the reply")

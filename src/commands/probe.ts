@@ -24,7 +24,7 @@ export const DEFAULT_PROBE_TARGET = '/tmp/odc_ws.sock';
  */
 export const PROBE_EXIT_TABLE: ReadonlyArray<{ status: number; severity: string; meaning: string }> = [
   { status: SEVERITY_EXIT.OK, severity: 'OK', meaning: 'every target is healthy' },
-  { status: SEVERITY_EXIT.WARNING, severity: 'WARNING', meaning: 'the worst is a warning: NO_NEWLINE, RESET_AFTER_REPLY, or SLOW over --warn' },
+  { status: SEVERITY_EXIT.WARNING, severity: 'WARNING', meaning: 'the worst is a warning: NO_NEWLINE, RESET_AFTER_REPLY, HTTP_STATUS 3xx or 4xx, or SLOW over --warn' },
   { status: SEVERITY_EXIT.CRITICAL, severity: 'CRITICAL', meaning: 'a target failed: any other finding, or SLOW over --crit' },
   { status: SEVERITY_EXIT.UNKNOWN, severity: 'UNKNOWN', meaning: 'usage error, the probe itself could not run (PROBE_ERROR), or the server speaks another protocol than the default line (PROTOCOL_MISMATCH)' },
 ];

@@ -184,7 +184,7 @@ describe('RespFramer', () => {
   });
 
   it('commands: split like a shell, encoded as an array of bulk strings', () => {
-    expect(splitCommand(`SET k "a b\\"c" 'd e'`)).toEqual(['SET', 'k', 'a b"c', 'd e']);
+    expect(splitCommand(`SET k "a b\\"c" 'd e' "\\xff\\n" é`)).toEqual([b('SET'), b('k'), b('a b"c'), b('d e'), Buffer.from([0xff, 0x0a]), b('é')]);
     expect(() => splitCommand('  ')).toThrow(/needs a command/);
     expect(() => splitCommand('GET "x')).toThrow(/not closed/);
     expect(encodeRespCommand(['GET', 'k']).toString()).toBe('*2\r\n$3\r\nGET\r\n$1\r\nk\r\n');

@@ -214,25 +214,28 @@ export class RespFramer implements Framer {
 // ------------------------------------------------------------------ commands
 
 /**
- * Split a command line as a shell would, roughly: words by blanks, '...' and
- * "..." quoting (backslash escapes inside double quotes). BAD_OPTION when empty
+ * Split a command line as redis-cli does: words by blanks, '...' taken as
+ * written, "..." with escapes (\n \r \t \xHH, \" \\). BAD_OPTION when empty
  * or a quote is left open.
  */
-export function splitCommand(text: string): string[] {
-  const words: string[] = [];
+export function splitCommand(text: string): Buffer[] {
+  // Words are built as "binary" strings (one char per byte): text as UTF-8, \xHH as that byte.
+  const bin = (t: string): string => Buffer.from(t, 'utf8').toString('latin1');
+  const words: Buffer[] = [];
   let cur = '';
   let has = false;
   let i = 0;
+  const word = (): void => void words.push(Buffer.from(cur, 'latin1'));
   while (i < text.length) {
     const c = text[i++];
     if (c === ' ' || c === '\t' || c === '\n') {
-      if (has) words.push(cur);
+      if (has) word();
       cur = '';
       has = false;
     } else if (c === "'") {
       const j = text.indexOf("'", i);
       if (j < 0) throw new UdsError('BAD_OPTION', `--resp: a ' is not closed in ${JSON.stringify(text)}`);
-      cur += text.slice(i, j);
+      cur += bin(text.slice(i, j));
       has = true;
       i = j + 1;
     } else if (c === '"') {
@@ -241,15 +244,22 @@ export function splitCommand(text: string): string[] {
         if (i >= text.length) throw new UdsError('BAD_OPTION', `--resp: a " is not closed in ${JSON.stringify(text)}`);
         const d = text[i++];
         if (d === '"') break;
-        if (d === '\\' && i < text.length) cur += text[i++];
-        else cur += d;
+        if (d === '\\' && i < text.length) {
+          // redis-cli's escapes in double quotes: \n \r \t \b \a \xHH; any other \c is c.
+          const e = text[i++];
+          const hex = e === 'x' ? /^[0-9a-fA-F]{2}/.exec(text.slice(i)) : null;
+          if (hex) {
+            cur += String.fromCharCode(parseInt(hex[0], 16));
+            i += 2;
+          } else cur += bin(({ n: '\n', r: '\r', t: '\t', b: '\b', a: '\x07' } as Record<string, string>)[e] ?? e);
+        } else cur += bin(d);
       }
     } else {
-      cur += c;
+      cur += bin(c);
       has = true;
     }
   }
-  if (has) words.push(cur);
+  if (has) word();
   if (words.length === 0) throw new UdsError('BAD_OPTION', '--resp needs a command, like PING or "GET key"');
   return words;
 }
