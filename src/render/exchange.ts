@@ -68,7 +68,9 @@ export function exchangeTimeline(r: ExchangeRecord, c: ChalkInstance): string[] 
   row(t.connectedUs, `connected to ${escapeText(r.target)}`);
   row(t.writtenUs, `sent ${r.bytesSent} bytes`);
   row(t.firstByteUs, 'first byte of reply');
-  row(t.replyEndUs, `reply complete (${r.replyBytes} bytes ${escapeText(r.reply, { quote: true, max: 60 })}, until ${r.until})`);
+  // FastCGI's records are framing: the application's STDOUT is what a person reads.
+  const shown = r.until === 'fastcgi' ? `STDOUT ${escapeText(decodeFastcgiReply(r.reply).stdout, { quote: true, max: 60 })}` : escapeText(r.reply, { quote: true, max: 60 });
+  row(t.replyEndUs, `reply complete (${r.replyBytes} bytes ${shown}, until ${r.until})`);
   row(t.closedUs, r.end === 'reset' ? 'connection reset by server' : 'server closed the connection');
   const cut = r.truncated ? `; reply truncated to the first ${r.reply.length} of ${r.replyBytes} bytes (--max-reply)` : '';
   lines.push(`${c.dim(at(t.totalUs))}  ${r.ok ? c.green('done') : c.red('failed')}: ${END_TEXT[r.end]}; ${r.bytesReceived} bytes received${cut}`);

@@ -57,6 +57,11 @@ describe('php-fpm', () => {
     const wrong = await probeJson(['--fastcgi', '/ping', '--expect', 'nope', fpm.sock]);
     expectFinding(wrong, 'MISMATCH', 2);
     expect(wrong.t.detail).toContain('reply "pong" does not contain "nope"');
+    // send -v: the timeline shows the application's STDOUT, not the records; stdout is the body.
+    const verbose = await runCli(['send', '-v', '--fastcgi', '/ping', fpm.sock]);
+    expect(verbose.stdout).toBe('pong');
+    expect(verbose.stderr).toMatch(/reply complete \(\d+ bytes STDOUT "Content-type: text\/plain/);
+    expect(verbose.stderr).not.toContain('hexdump');
   });
 
   it('--fastcgi /status shows the pool; --keep-alive asks php-fpm to keep the connection (FCGI_KEEP_CONN)', async () => {
