@@ -4,41 +4,18 @@
  * the flag (PROTOCOL_MISMATCH, UNKNOWN: never "healthy"); a reset from a
  * process udsctl cannot name stays RESET, its fix naming both readings.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnChild, waitForOutput } from './helpers/children.js';
+import { startNginx } from './helpers/daemons.js';
 import { startPhpFpm } from './helpers/php-fpm.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 import { check, cleanup, expectFinding, probe, probeJson, redis, serve } from './fixtures/probe-helpers.js';
 
 afterEach(cleanup);
 
-/** nginx in the foreground on dir/nginx.sock, every path it writes inside dir (works as root and not). */
-async function startNginx(dir: string): Promise<string> {
-  const sock = join(dir, 'nginx.sock');
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `${k}_temp_path ${join(dir, k)};`).join(' ');
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `daemon off; master_process off; worker_processes 1; pid ${join(dir, 'nginx.pid')}; error_log stderr notice;
-events { worker_connections 64; }
-http { access_log off; ${temp}
-  server { listen unix:${sock}; location / { return 200 "hello\\n"; } } }
-`,
-  );
-  const s = spawnChild('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr'], { timeoutMs: 60_000 });
-  await waitForOutput(s, /start worker process|using the "epoll" event method/, 10_000);
-  for (let i = 0; i < 200; i++) {
-    const r = await probeJson(['--connect-only', sock]);
-    if (r.t.code === 'OK') break;
-    await new Promise((res) => setTimeout(res, 25));
-  }
-  return sock;
-}
-
 describe('probe with the default line, against another protocol', () => {
   it('nginx answers "HTTP/1.1 400 Bad Request": an HTTP server, probe with --http PATH; never healthy', async () => {
-    const sock = await startNginx(tmpDir());
+    const { sock } = await startNginx();
     const [res, human] = await Promise.all([probeJson([sock]), probe([sock])]);
     expectFinding(res, 'PROTOCOL_MISMATCH', 3);
     expect(res.t.status).toBe('UNKNOWN');
