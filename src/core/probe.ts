@@ -768,7 +768,8 @@ function judgeProtocol(t: Target, r: ExchangeRecord, l: ListenerInfo | null, che
     fix = `probe with ${known.flag}, or --connect-only for liveness`;
   }
   if (detail === null) return;
-  if (known && !fix?.startsWith(`probe with ${known.flag}`)) fix = `${known.who} is ${known.server}: ${fix}`;
+  // The reset's detail already names the process; a reply's fix says who answered.
+  if (known && head.length > 0) fix = `${known.who} is ${known.server}: ${fix}`;
   // The reply and close verdicts assumed a line protocol; a slow reply is still slow.
   for (let i = findings.length - 1; i >= 0; i--) {
     const f = findings[i];
