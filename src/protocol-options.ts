@@ -9,7 +9,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { UdsError } from './core/errors.js';
 import { parseMessage } from './core/escape.js';
 import type { EndRule } from './core/framing/end-rule.js';
-import { buildHttpRequest, httpMethod } from './core/framing/http.js';
+import { buildHttpRequest, httpMethod } from './core/framing/http-message.js';
 import { encodeRespCommand, splitCommand } from './core/framing/resp.js';
 import { buildFastcgiRequest } from './core/framing/fastcgi.js';
 

@@ -10,7 +10,7 @@ import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { type Io, writeAll } from '../io.js';
 import { exchangeTimeline, exchangeToJson } from '../render/exchange.js';
 import { errColor } from '../render/style.js';
-import { decodeHttpResponse } from '../core/framing/http.js';
+import { decodeHttpResponse } from '../core/framing/http-message.js';
 import { formatRespReply } from '../core/framing/resp.js';
 import { PROTOCOL_STATUS, decodeFastcgiReply } from '../core/framing/fastcgi.js';
 import { type ProtocolFlags, type ProtocolRequest, protocolRequest } from '../protocol-options.js';

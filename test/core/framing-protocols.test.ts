@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FRAME_ERROR, type Framer, NEED_MORE, createFramer } from '../../src/core/framing/index.js';
-import { buildHttpRequest, decodeHttpResponse } from '../../src/core/framing/http.js';
+import { buildHttpRequest, decodeHttpResponse } from '../../src/core/framing/http-message.js';
 import { encodeRespCommand, formatRespReply, splitCommand } from '../../src/core/framing/resp.js';
 import { framerEnds } from '../helpers/framing.js';
 

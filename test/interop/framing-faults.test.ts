@@ -133,5 +133,11 @@ describe('HTTP and RESP fault servers: precise, and bounded by --timeout', () =>
     expect(s.status).toBe(10);
     expect(s.stderr).toMatch(/not a valid http reply after \d+ bytes: not an HTTP response/);
     expect(Date.now() - t0).toBeLessThan(15_000);
+    const p = await runCli(['probe', '--json', '--http', '/', path]);
+    expect(p.status).toBe(2);
+    expect(probeTarget(p.stdout)).toMatchObject({ code: 'MISMATCH' });
+    const b = JSON.parse((await runCli(['bench', '--http', '/', '-n', '20', '-c', '2', '--json', path], { timeoutMs: 60_000 })).stdout);
+    expect(b.errors[0].code).toBe('BAD_FRAME');
+    expect(b.errors[0].message).toMatch(/broke the http framing/);
   });
 });

@@ -7,7 +7,7 @@
 import type { EndRule } from '../framing/end-rule.js';
 import { decodeKeepingBytes } from '../escape.js';
 import { FRAME_ERROR, type SlotFramer, createSlotFramer } from '../framing/index.js';
-import { ContainsCheck } from '../framing/slot-framer.js';
+import { ContainsCheck, RuleSlots } from '../framing/slot-framer.js';
 
 const SAMPLE = 80;
 
@@ -25,6 +25,8 @@ export class ReplyReader {
   /** Bytes of the reply being read, per slot. */
   readonly got: Float64Array;
   readonly framer: SlotFramer;
+  /** The framer reads facts (status, closing, error reply): a protocol's, not a plain rule's (those skip the calls). */
+  readonly facts: boolean;
   private readonly check: ContainsCheck | null;
   private readonly sampleBuf: Buffer | null;
   private readonly sampleLen: Int32Array;
@@ -32,6 +34,7 @@ export class ReplyReader {
   constructor(until: EndRule, expect: Uint8Array | null, slots: number) {
     this.got = new Float64Array(slots);
     this.framer = createSlotFramer(until, slots);
+    this.facts = !(this.framer instanceof RuleSlots);
     this.check = expect ? new ContainsCheck(expect, slots) : null;
     this.sampleBuf = this.check ? Buffer.alloc(slots * SAMPLE) : null;
     this.sampleLen = new Int32Array(this.check ? slots : 0);
@@ -71,7 +74,7 @@ export class ReplyReader {
     const matched = this.check === null || this.check.end(i);
     const empty = this.got[i] === 0;
     this.got[i] = 0;
-    if (this.framer.failed(i)) return REPLY_FAILED;
+    if (this.facts && this.framer.failed(i)) return REPLY_FAILED;
     return !matched ? REPLY_MISMATCH : empty ? REPLY_EMPTY : REPLY_OK;
   }
 

@@ -322,7 +322,7 @@ export class SlotBook implements TransportEvents {
       if (!this.persistent) return;
       // The server said it closes after this reply (HTTP Connection: close, nginx's keepalive_requests):
       // a reconnect, not an error; what was pipelined behind it is lost with the connection.
-      if (this.replies.framer.closing(i)) return this.lose(i, 'CLOSED_EARLY', 0, NO_REPLY, 0);
+      if (this.replies.facts && this.replies.framer.closing(i)) return this.lose(i, 'CLOSED_EARLY', 0, NO_REPLY, 0);
       pos = end;
     }
     if (this.idleRule && this.inflight[i] > 0) {
