@@ -187,6 +187,15 @@ describe('FastCGI fault servers: precise findings within --timeout', () => {
     expect(send.stderr).toContain('the server refused the request: OVERLOADED');
   });
 
+  it('bench --fastcgi: refused requests (OVERLOADED) are MISMATCH errors, a non-FastCGI answer BAD_FRAME; exit 10', async () => {
+    const [overloaded, http] = await Promise.all([faultServer('overloaded'), faultServer('http')]);
+    for (const [sock, code] of [[overloaded, 'MISMATCH'], [http, 'BAD_FRAME']]) {
+      const r = await runCli(['bench', '--fastcgi', '/ping', '-n', '20', '-c', '1', '--workers', '1', '--json', sock], { timeoutMs: 60_000 });
+      expect(r.status, r.stderr).toBe(10);
+      expect(JSON.parse(r.stdout).errors[0].code).toBe(code);
+    }
+  });
+
   it('the well-behaved Python FastCGI server is healthy (the faults are the faults, not the client)', async () => {
     const sock = await faultServer('ok');
     expectFinding(await probeJson(['--fastcgi', '/ping', '--expect', 'pong', sock]), 'OK', 0);
