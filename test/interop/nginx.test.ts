@@ -66,6 +66,10 @@ describe('udsctl --http against nginx', () => {
     const o = await runCli(['bench', '--http', '/ok', '-c', '4', '-n', '200', '--json', sock], { timeoutMs: 60_000 });
     const one = JSON.parse(o.stdout);
     expect([one.requests.ok, one.requests.errors]).toEqual([200, 0]);
+    // Pipelined requests behind the response that announced the close are lost with the connection: said so.
+    const pl = JSON.parse((await runCli(['bench', '--http', '/ok', '--mode', 'persistent', '-c', '2', '-p', '4', '-n', '200', '--json', sock], { timeoutMs: 60_000 })).stdout);
+    expect(pl.errors[0].code).toBe('CLOSED_EARLY');
+    expect(pl.errors[0].message).toMatch(/closed a keep-alive connection \(Connection: close.*pipelined requests unanswered/);
     const e = JSON.parse((await runCli(['bench', '--http', '/boom', '--mode', 'persistent', '-c', '2', '-n', '50', '--json', sock], { timeoutMs: 60_000 })).stdout);
     expect(e.errors[0].code).toBe('MISMATCH');
     expect(e.errors[0].message).toMatch(/HTTP status 503/);

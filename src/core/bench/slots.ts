@@ -13,7 +13,7 @@ import { backlogDelay, reconnectDelay } from '../socket/backoff.js';
 import type { ErrorCode } from '../errors.js';
 import { FRAME_ERROR, REPLY_EMPTY, REPLY_FAILED, REPLY_MISMATCH, ReplyReader } from './reply.js';
 import type { Transport, TransportEvents } from './transport.js';
-import { ERROR_REPLY, NO_REPLY, PARTIAL_REPLY, type WorkerConfig, WorkerStats, describeError } from './worker-stats.js';
+import { CLOSE_ANNOUNCED, ERROR_REPLY, NO_REPLY, PARTIAL_REPLY, type WorkerConfig, WorkerStats, describeError } from './worker-stats.js';
 
 // Slot states.
 export const FREE = 0; // oneshot: no request; persistent: no connection and none wanted
@@ -322,7 +322,7 @@ export class SlotBook implements TransportEvents {
       if (!this.persistent) return;
       // The server said it closes after this reply (HTTP Connection: close, nginx's keepalive_requests):
       // a reconnect, not an error; what was pipelined behind it is lost with the connection.
-      if (this.replies.facts && this.replies.framer.closing(i)) return this.lose(i, 'CLOSED_EARLY', 0, NO_REPLY, 0);
+      if (this.replies.facts && this.replies.framer.closing(i)) return this.lose(i, 'CLOSED_EARLY', 0, CLOSE_ANNOUNCED, 0);
       pos = end;
     }
     if (this.idleRule && this.inflight[i] > 0) {

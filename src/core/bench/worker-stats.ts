@@ -110,6 +110,8 @@ export const NO_REPLY = 0;
 export const PARTIAL_REPLY = 1;
 /** MISMATCH: the protocol's error reply (RESP -ERR, HTTP 4xx/5xx; errno carries the HTTP status). */
 export const ERROR_REPLY = 2;
+/** CLOSED_EARLY: requests pipelined behind a reply that announced the close (HTTP Connection: close). */
+export const CLOSE_ANNOUNCED = 3;
 
 /** The message of the first error of each code, worded as `udsctl send` words them. */
 export function describeError(cfg: WorkerConfig, code: ErrorCode, errno: number, variant: number, sample?: string): string {
@@ -123,6 +125,9 @@ export function describeError(cfg: WorkerConfig, code: ErrorCode, errno: number,
     case 'NEVER_CLOSED':
       return `${t}: server replied but did not close the connection within ${cfg.timeoutMs}ms`;
     case 'CLOSED_EARLY':
+      if (variant === CLOSE_ANNOUNCED) {
+        return `${t}: the server closed a keep-alive connection (Connection: close, e.g. nginx keepalive_requests) with pipelined requests unanswered; lower --pipeline or raise the server's limit`;
+      }
       return variant === PARTIAL_REPLY
         ? `${t}: server closed the connection before the end of the reply (${until})`
         : `${t}: server closed the connection without replying`;
