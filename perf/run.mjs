@@ -22,6 +22,8 @@
 //                     (perf/protocols.mjs)
 //   startup           cold start of `udsctl send` vs a 3-line net.connect
 //                     client (hyperfine when installed)         <= 1.15x
+//   bench-fastcgi     udsctl bench --fastcgi /ping on php-fpm vs cgi-fcgi in a
+//                     loop (perf/lib/fastcgi.mjs): a floor, no target
 //
 //   node perf/run.mjs [--runs 5] [--duration 3s] [--connections 64] [--threads 1]
 //                     [--serve-threads 4] [--serve-warmup 1s] [--startup-runs 60]
@@ -48,6 +50,7 @@ import { fileURLToPath } from 'node:url';
 import { open } from 'node:fs/promises';
 import { buildPeers, runCClient, startPeerServer } from './build.mjs';
 import { coldStart } from './startup.mjs';
+import { fastcgiSection } from './lib/fastcgi.mjs';
 import { protocolSections } from './protocols.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -401,6 +404,7 @@ const SECTIONS = [
       };
     },
   },
+  fastcgiSection({ headToHead, udsctlBench, fromU, ms }),
 ];
 
 // ---------------------------------------------------------------- report

@@ -92,7 +92,8 @@ sent as they are, unless -e.
 The reply bytes go to stdout exactly as received, as they arrive; diagnostics
 go to stderr. A message from stdin is streamed to the socket as it is read.
 A server that replies but never closes: with --until eof (default) send waits
---timeout, prints the reply, says so on stderr and exits 8.
+--timeout, prints the reply, says so on stderr and exits 8: a persistent
+protocol needs --until (line, idle:, len:) or a protocol flag to end the reply.
 
 Examples:
   udsctl send /tmp/odc_ws.sock hi
@@ -100,6 +101,7 @@ Examples:
   printf 'PING\\r\\n' | udsctl send --until line /run/redis.sock
   udsctl send --json --until line @my-abstract-socket hi
   udsctl send --crlf /run/redis.sock              # a session: type PING, Enter
+  udsctl send --fastcgi /status /run/php/php8.2-fpm.sock
 
 A session (--interactive, or a terminal and no message): each line typed is
 sent on Enter; replies are shown as they come, escaped, with their time in a
@@ -200,6 +202,7 @@ Examples:
       .option('--json', 'print the report as JSON (same as --format json)')
       .addOption(new Option('--format <format>', 'output: human, json, or nagios (STATUS: text | perfdata)').choices(['human', 'json', 'nagios']).default('human'))
       .option('-q, --quiet', 'print nothing; the exit status says it all')
+      .option('--connect-only', 'liveness only, for any protocol: path, listener, connect, then close; OK when the connection is accepted (nothing sent or read)')
       .addHelpText(
         'after',
         `
@@ -218,7 +221,9 @@ Examples:
   udsctl probe                                    # $UDSCTL_SOCKET or /tmp/odc_ws.sock
   udsctl probe --wait 30s /run/app.sock           # a "wait until it is up" CI step
   udsctl probe --keep-alive --send 'PING\\r\\n' --expect +PONG /run/redis.sock
-  udsctl probe --format nagios --warn 200ms --crit 1s /run/app.sock`,
+  udsctl probe --format nagios --warn 200ms --crit 1s /run/app.sock
+  udsctl probe --connect-only /run/php/php-fpm.sock   # liveness of any protocol
+  udsctl probe --fastcgi /ping --expect pong /run/php/php8.2-fpm.sock`,
       )
       .action(async (targets: string[], opts) => {
         const { runProbe } = await import('./commands/probe.js');
@@ -268,7 +273,8 @@ Examples:
   udsctl bench                                          # udsctl's own server, 10s
   udsctl bench /tmp/odc_ws.sock
   udsctl bench --mode persistent -c 64 --pipeline 4 /run/app.sock
-  udsctl bench --rate 20k -d 30s --json /run/app.sock > bench.json`,
+  udsctl bench --rate 20k -d 30s --json /run/app.sock > bench.json
+  udsctl bench --fastcgi /ping -c 4 /run/php/php8.2-fpm.sock`,
       )
       .action(async (target: string | undefined, opts) => {
         const { runBenchCommand } = await import('./commands/bench.js');

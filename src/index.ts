@@ -11,6 +11,7 @@ export { parseEndRule, formatEndRule, findReplyEnd, ReplyEndScanner, type EndRul
 export { createFramer, createSlotFramer, FRAME_ERROR, NEED_MORE, type Framer, type SlotFramer } from './core/framing/index.js';
 export { buildHttpRequest, decodeHttpResponse, type HttpRequestSpec, type HttpResponseView } from './core/framing/http-message.js';
 export { encodeRespCommand, formatRespReply, splitCommand } from './core/framing/resp.js';
+export { buildFastcgiRequest, decodeFastcgiReply, FastcgiFramer, type FastcgiRequestSpec, type FastcgiReplyView } from './core/framing/fastcgi.js';
 export { unescapeText, parseHex, parseMessage, escapeText, type EscapeOptions } from './core/escape.js';
 export { openConnection, type ConnectOptions } from './core/socket/connect.js';
 export {

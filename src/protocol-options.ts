@@ -11,6 +11,7 @@ import { parseMessage } from './core/escape.js';
 import type { EndRule } from './core/framing/end-rule.js';
 import { buildHttpRequest, httpMethod } from './core/framing/http-message.js';
 import { encodeRespCommand, splitCommand } from './core/framing/resp.js';
+import { buildFastcgiRequest } from './core/framing/fastcgi.js';
 
 export interface ProtocolFlags {
   http?: string;
@@ -18,6 +19,10 @@ export interface ProtocolFlags {
   header?: string[];
   data?: string;
   resp?: string;
+  /** FastCGI: the script to request (php-fpm's /ping, /status, a .php file). */
+  fastcgi?: string;
+  /** With --fastcgi: K=V params added to or replacing the defaults (repeatable). */
+  param?: string[];
   /** send: print the HTTP response head too. */
   include?: boolean;
   /** probe: the HTTP status that is OK (default: any 2xx). */
@@ -26,7 +31,7 @@ export interface ProtocolFlags {
 }
 
 export interface ProtocolRequest {
-  protocol: 'http' | 'resp';
+  protocol: 'http' | 'resp' | 'fastcgi';
   payload: Buffer;
   until: EndRule;
 }
@@ -59,16 +64,25 @@ export function addProtocolOptions(cmd: Command, which: Which): void {
     .addOption(new Option('-X, --method <method>', 'with --http: the request method (default GET; POST with --data)').argParser(METHOD_PARSER))
     .option('--header <header>', "with --http: a request header 'Name: value' (repeatable)", collect)
     .option('--data <text>', 'with --http: the request body (escapes understood unless --literal)')
-    .option('--resp <command>', "speak RESP (Redis): send the command 'CMD ARG...' as a RESP array, frame the reply");
+    .option('--resp <command>', "speak RESP (Redis): send the command 'CMD ARG...' as a RESP array, frame the reply")
+    .option('--fastcgi <script>', 'speak FastCGI (php-fpm): request SCRIPT (/ping, /status, /var/www/x.php?q=1) as a responder, frame the reply to END_REQUEST')
+    .option('--param <name=value>', 'with --fastcgi: a FastCGI param, added or replacing a default (repeatable)', collect);
   if (which === 'send') cmd.option('-i, --include', 'with --http: print the response head (status line, headers) before the body');
   if (which === 'probe') {
     cmd.addOption(new Option('--expect-status <status>', 'with --http: the status that is healthy (default: any 2xx)').argParser(statusOption));
   }
   cmd.hook('preAction', (c) => {
     const o = c.opts() as ProtocolFlags & Record<string, unknown>;
-    const proto = o.http !== undefined ? '--http' : o.resp !== undefined ? '--resp' : null;
-    if (o.http !== undefined && o.resp !== undefined) throw new UdsError('BAD_OPTION', '--http and --resp contradict each other');
-    if (!proto) {
+    const given = (['http', 'resp', 'fastcgi'] as const).filter((k) => o[k] !== undefined).map((k) => `--${k}`);
+    if (given.length > 1) throw new UdsError('BAD_OPTION', `${given.join(' and ')} contradict each other`);
+    const proto = given[0] ?? null;
+    if (o.param !== undefined && proto !== '--fastcgi') throw new UdsError('BAD_OPTION', '--param needs --fastcgi SCRIPT');
+    if (proto === '--fastcgi') {
+      // FastCGI's body is --data (or send's message); --include and --expect-status read its CGI head and Status:.
+      for (const [k, flag] of [['method', '-X/--method'], ['header', '--header']] as const) {
+        if (o[k] !== undefined) throw new UdsError('BAD_OPTION', `${flag} goes with --http; with --fastcgi give --param REQUEST_METHOD=... or --param HTTP_NAME=value`);
+      }
+    } else if (!proto) {
       for (const [k, flag] of [['method', '-X/--method'], ['header', '--header'], ['data', '--data'], ['include', '--include'], ['expectStatus', '--expect-status']] as const) {
         if (o[k] !== undefined) throw new UdsError('BAD_OPTION', `${flag} needs --http PATH`);
       }
@@ -82,12 +96,24 @@ export function addProtocolOptions(cmd: Command, which: Which): void {
     for (const [k, flag] of REPLACED[which]) {
       if (c.getOptionValueSource(k) === 'cli') throw new UdsError('BAD_OPTION', `${proto} makes the request and frames the reply: leave out ${flag}`);
     }
-    if (which === 'send' && c.args.length > 1) throw new UdsError('BAD_OPTION', `${proto} makes the request: give no message`);
+    if (which === 'send' && c.args.length > 1) {
+      if (proto !== '--fastcgi') throw new UdsError('BAD_OPTION', `${proto} makes the request: give no message`);
+      if (o.data !== undefined) throw new UdsError('BAD_OPTION', '--fastcgi sends one body: give --data or a message, not both');
+    }
   });
 }
 
-/** The request and framing rule the flags ask for, or null when no protocol flag is given. */
-export function protocolRequest(f: ProtocolFlags, opts: { close?: boolean } = {}): ProtocolRequest | null {
+/**
+ * The request and framing rule the flags ask for, or null when no protocol flag is given.
+ * `close`: one request per connection (HTTP Connection: close; FastCGI without FCGI_KEEP_CONN,
+ * also the default there). `stdin`: send's message, FastCGI's body when there is no --data.
+ */
+export function protocolRequest(f: ProtocolFlags, opts: { close?: boolean; stdin?: Buffer } = {}): ProtocolRequest | null {
+  if (f.fastcgi !== undefined) {
+    const stdin = f.data === undefined ? opts.stdin : parseMessage(f.data, f.literal);
+    const keepConn = opts.close === false;
+    return { protocol: 'fastcgi', payload: buildFastcgiRequest({ script: f.fastcgi, params: f.param, stdin, keepConn }), until: { kind: 'fastcgi', keepConn } };
+  }
   if (f.http !== undefined) {
     const data = f.data === undefined ? undefined : parseMessage(f.data, f.literal);
     const spec = { path: f.http, method: f.method, headers: f.header, data, close: opts.close };

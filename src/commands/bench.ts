@@ -50,7 +50,7 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
   }
   // --http / --resp: the request and its framing (oneshot HTTP asks the server to close: Connection: close).
   const proto = protocolRequest(flags, { close: (flags.mode ?? 'oneshot') === 'oneshot' });
-  if (proto && target === undefined) throw new UdsError('BAD_OPTION', `--${proto.protocol} needs a target: udsctl's own server speaks neither HTTP nor RESP`);
+  if (proto && target === undefined) throw new UdsError('BAD_OPTION', `--${proto.protocol} needs a target: udsctl's own server speaks no HTTP, RESP or FastCGI`);
   const payload = proto
     ? proto.payload
     : flags.size !== undefined
@@ -94,7 +94,7 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
 
   let result: BenchResult;
   try {
-    const { payload: _text, literal: _literal, size: _size, expect: _expect, json: _json, http: _h, method: _m, header: _hd, data: _d, resp: _r, ...same } = flags;
+    const { payload: _text, literal: _literal, size: _size, expect: _expect, json: _json, http: _h, method: _m, header: _hd, data: _d, resp: _r, fastcgi: _f, param: _p, ...same } = flags;
     result = await runBench({
       ...same,
       ...(proto ? { until: proto.until } : {}),

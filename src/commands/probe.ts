@@ -26,7 +26,7 @@ export const PROBE_EXIT_TABLE: ReadonlyArray<{ status: number; severity: string;
   { status: SEVERITY_EXIT.OK, severity: 'OK', meaning: 'every target is healthy' },
   { status: SEVERITY_EXIT.WARNING, severity: 'WARNING', meaning: 'the worst is a warning: NO_NEWLINE, RESET_AFTER_REPLY, HTTP_STATUS 3xx or 4xx, or SLOW over --warn' },
   { status: SEVERITY_EXIT.CRITICAL, severity: 'CRITICAL', meaning: 'a target failed: any other finding, or SLOW over --crit' },
-  { status: SEVERITY_EXIT.UNKNOWN, severity: 'UNKNOWN', meaning: 'usage error, or the probe itself could not run (PROBE_ERROR)' },
+  { status: SEVERITY_EXIT.UNKNOWN, severity: 'UNKNOWN', meaning: 'usage error, the probe itself could not run (PROBE_ERROR), or the server speaks another protocol than the default line (PROTOCOL_MISMATCH)' },
 ];
 
 export interface ProbeFlags extends ProtocolFlags {
@@ -51,6 +51,7 @@ export interface ProbeFlags extends ProtocolFlags {
   json?: boolean;
   format: ProbeFormat;
   quiet?: boolean;
+  connectOnly?: boolean;
 }
 
 /** Flags -> core options; throws UdsError (a usage error) for values that do not fit together. */
@@ -59,9 +60,12 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
   const expectRegex = flags.expectRegex === undefined ? undefined : compileLinearRegex(flags.expectRegex).source;
   if (flags.expect === '') throw new UdsError('BAD_OPTION', '--expect needs some text');
   if (flags.hex && flags.send === PROBE_DEFAULTS.payload) throw new UdsError('BAD_OPTION', '--hex needs --send with hex digits');
+  if (flags.connectOnly) return connectOnlyOptions(flags);
   // --http / --resp: the request and its framing; a persistent protocol, so staying open is healthy.
-  const proto = protocolRequest(flags);
-  if (proto && flags.expectClose) throw new UdsError('BAD_OPTION', `--expect-close does not fit ${proto.protocol === 'http' ? '--http' : '--resp'}: staying open is the protocol's way`);
+  // FastCGI: one request per connection, the server closing after END_REQUEST (the one-shot contract
+  // checks that it does); --keep-alive asks it to keep the connection (FCGI_KEEP_CONN).
+  const proto = protocolRequest(flags, flags.fastcgi !== undefined ? { close: !flags.keepAlive } : {});
+  if (proto && proto.protocol !== 'fastcgi' && flags.expectClose) throw new UdsError('BAD_OPTION', `--expect-close does not fit ${proto.protocol === 'http' ? '--http' : '--resp'}: staying open is the protocol's way`);
   return {
     payload: proto ? proto.payload : flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),
     halfClose: flags.halfClose,
@@ -69,11 +73,38 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
     expectRegex,
     until: proto ? proto.until : flags.until,
     maxReply: flags.maxReply,
-    contract: flags.keepAlive || proto ? 'keep-alive' : 'one-shot',
+    contract: flags.keepAlive || (proto && proto.protocol !== 'fastcgi') ? 'keep-alive' : 'one-shot',
     expectStatus: flags.expectStatus,
     connectTimeout: flags.connectTimeout,
     timeout: flags.timeout,
     closeTimeout: flags.closeTimeout,
+    warn: flags.warn,
+    crit: flags.crit,
+    wait: flags.wait,
+    interval: flags.interval,
+  };
+}
+
+/** --connect-only: nothing is sent or read, so every payload and reply flag contradicts it. */
+function connectOnlyOptions(flags: ProbeFlags): ProbeOptions {
+  const clash = (
+    [
+      ['--send', flags.send !== PROBE_DEFAULTS.payload],
+      ['--hex', Boolean(flags.hex)],
+      ['--half-close', Boolean(flags.halfClose)],
+      ['--expect', flags.expect !== undefined],
+      ['--expect-regex', flags.expectRegex !== undefined],
+      ['--keep-alive', Boolean(flags.keepAlive)],
+      ['--http', flags.http !== undefined],
+      ['--resp', flags.resp !== undefined],
+      ['--fastcgi', flags.fastcgi !== undefined],
+    ] as const
+  ).find(([, given]) => given);
+  if (clash) throw new UdsError('BAD_OPTION', `--connect-only sends and reads nothing: it contradicts ${clash[0]}`);
+  return {
+    connectOnly: true,
+    connectTimeout: flags.connectTimeout,
+    timeout: flags.timeout,
     warn: flags.warn,
     crit: flags.crit,
     wait: flags.wait,

@@ -12,6 +12,7 @@ import { exchangeTimeline, exchangeToJson } from '../render/exchange.js';
 import { errColor } from '../render/style.js';
 import { decodeHttpResponse } from '../core/framing/http-message.js';
 import { formatRespReply } from '../core/framing/resp.js';
+import { PROTOCOL_STATUS, decodeFastcgiReply } from '../core/framing/fastcgi.js';
 import { type ProtocolFlags, type ProtocolRequest, protocolRequest } from '../protocol-options.js';
 
 export interface SendFlags extends ProtocolFlags {
@@ -39,6 +40,15 @@ export const SEND_DEFAULTS = { timeout: 5_000, connectTimeout: 5_000, until: 'eo
 /** With --hex or --escapes a message from stdin is read whole to be decoded: at most this much of it. */
 export const MAX_DECODED_STDIN = 16 * 1024 * 1024;
 
+/**
+ * After a complete reply on a connection the server kept open, both readings: a persistent
+ * protocol (HTTP/1.1 keep-alive, Redis) is right to stay open and the client must frame the
+ * reply; a one-shot server must close.
+ */
+export const KEPT_OPEN_ADVICE =
+  '  clients that read until end-of-file block forever here. If the protocol is persistent, end the reply with --until line / idle: / len: or a protocol flag;\n' +
+  '  if it should close, the server must close (Go: defer conn.Close())';
+
 /** How long stdout may take the last of its output after the deadline (before it, the deadline's rest). */
 const STDOUT_GRACE_MS = 100;
 
@@ -52,11 +62,15 @@ export async function runSend(targetSpec: string, message: string | undefined, f
     await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} standard output is closed (>&-): the reply would be lost; to discard it, >/dev/null\n`);
     return EXIT.INTERNAL;
   }
+  const protoFlag = flags.http !== undefined ? 'http' : flags.resp !== undefined ? 'resp' : flags.fastcgi !== undefined ? 'fastcgi' : null;
+  if (flags.interactive && protoFlag) throw new UdsError('BAD_OPTION', `--interactive sends typed lines as they are: it cannot be combined with --${protoFlag}`);
+  // --fastcgi: the message argument ("-": stdin, read whole) is the request body (STDIN), unless --data.
+  // Only when given: a health check run with an open stdin (cron, CI) must not wait on it.
+  const body = flags.fastcgi !== undefined && flags.data === undefined && message !== undefined ? await readMessage(message, flags, io) : undefined;
   // A conversation: --interactive, or a terminal and no message (or "-": the terminal) (send-session.ts).
   // A protocol flag makes one request: on a terminal with no message too.
-  const proto = protocolRequest(flags);
+  const proto = protocolRequest(flags, { stdin: body });
   if (flags.interactive || ((message === undefined || message === '-') && stdinIsTTY(io) && !proto && !oneMessageFlag(flags))) {
-    if (proto) throw new UdsError('BAD_OPTION', `--interactive sends typed lines as they are: it cannot be combined with --${proto.protocol}`);
     const { checkSessionFlags, runSendSession } = await import('./send-session.js');
     checkSessionFlags(message, flags);
     return runSendSession(targetSpec, flags, io);
@@ -101,10 +115,7 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   // The reader of stdout went away (`send ... | head -c 10`): stop quietly, like nc on SIGPIPE.
   const readerGone = record.error?.code === 'IO_ERROR' && (record.error.cause as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
   if (record.error && !flags.json && !readerGone) {
-    const hint =
-      record.error.code === 'NEVER_CLOSED'
-        ? '\n  clients that read until end-of-file block forever here; the server must close after replying (Go: defer conn.Close())'
-        : '';
+    const hint = record.error.code === 'NEVER_CLOSED' ? `\n${KEPT_OPEN_ADVICE}` : '';
     await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} ${escapeText(record.error.message)}${hint}\n`);
   }
   return status;
@@ -128,10 +139,36 @@ async function showProtocolReply(proto: ProtocolRequest, r: ExchangeRecord, flag
     }
     return EXIT.OK;
   }
+  if (proto.protocol === 'fastcgi') return showFastcgiReply(r, flags, io);
   const text = formatRespReply(r.reply);
   io.stdout.write(`${text.split('\n').map((l) => escapeText(l)).join('\n')}\n`);
   if (r.frame?.failed) {
     await writeAll(io.stderr, `${c.red('udsctl send:')} the server answered with an error reply\n`);
+    return EXIT.MISMATCH;
+  }
+  return EXIT.OK;
+}
+
+/**
+ * A FastCGI reply: the CGI body on stdout (with -i the CGI head first), the
+ * STDERR records on stderr (escaped), an error Status: (4xx/5xx) or a refused
+ * request (END_REQUEST OVERLOADED...) said on stderr, exit 10.
+ */
+async function showFastcgiReply(r: ExchangeRecord, flags: SendFlags, io: Io): Promise<number> {
+  const c = await errColor();
+  const v = decodeFastcgiReply(r.reply);
+  if (flags.include) io.stdout.write(v.head);
+  io.stdout.write(v.body);
+  if (v.stderr.length > 0) {
+    await writeAll(io.stderr, `${c.yellow('udsctl send:')} STDERR from the application (${v.stderr.length} bytes): ${escapeText(v.stderr, { quote: true, max: 400 })}\n`);
+  }
+  if (r.truncated) await writeAll(io.stderr, `${c.yellow('udsctl send:')} the reply was ${r.replyBytes} bytes; only the first ${r.reply.length} were kept (--max-reply)\n`);
+  if (v.end && v.end.protocolStatus !== 0) {
+    await writeAll(io.stderr, `${c.red('udsctl send:')} the server refused the request: ${PROTOCOL_STATUS[v.end.protocolStatus] ?? `protocol status ${v.end.protocolStatus}`}\n`);
+    return EXIT.MISMATCH;
+  }
+  if (v.status >= 400) {
+    await writeAll(io.stderr, `${c.red('udsctl send:')} Status: ${escapeText(v.statusText)}\n`);
     return EXIT.MISMATCH;
   }
   return EXIT.OK;

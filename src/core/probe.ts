@@ -9,8 +9,10 @@ import { type EndRule, checkEndRule, formatEndRule } from './framing/end-rule.js
 import { UdsError } from './errors.js';
 import { escapeText } from './escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from './exchange.js';
+import { PROTOCOL_STATUS, decodeFastcgiReply } from './framing/fastcgi.js';
 import { type LinearRegex, MAX_REGEX_INPUT, compileLinearRegex } from './regex.js';
 import { replySize } from './reply-size.js';
+import { openConnection } from './socket/connect.js';
 import { type Target, checkTarget } from './socket/target.js';
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
@@ -184,6 +186,14 @@ export const FINDINGS = [
     fix: 'check that the path belongs to the intended service and read the reply shown',
   },
   {
+    code: 'PROTOCOL_MISMATCH',
+    severity: 'UNKNOWN',
+    check: 'reply',
+    title: 'another protocol',
+    cause: "the server answered udsctl's default line in its own protocol, or dropped it unread: it may well be healthy, but a line cannot tell",
+    fix: "probe with the protocol's request (--http PATH, --resp PING, --fastcgi /ping), or --connect-only for liveness",
+  },
+  {
     code: 'HTTP_STATUS',
     severity: 'WARNING',
     check: 'reply',
@@ -305,7 +315,9 @@ export interface ProbeReport {
   checks: Check[];
   contract: Contract;
   until: string;
-  /** Start to end of reply (connect, send, reply), in ms; null without a reply. */
+  /** --connect-only: nothing was sent or read (send, reply and close are skipped). */
+  connectOnly: boolean;
+  /** Start to end of reply (connect, send, reply), in ms; null without a reply. With connectOnly: the connect time. */
   responseMs: number | null;
   path: PathInfo | null;
   listener: ListenerInfo | null;
@@ -373,11 +385,18 @@ export interface ProbeOptions {
   signal?: AbortSignal;
   /** Bound on naming the listening process from /proc. Default 300ms. */
   ownerLookupBudget?: number;
+  /**
+   * Liveness only: path, listener, connect, then close; nothing is sent or read. OK when the
+   * connection is established, whatever protocol the server speaks (php-fpm, a database, D-Bus).
+   * Contradicts payload, halfClose, expect, expectRegex and the keep-alive contract (BAD_OPTION).
+   */
+  connectOnly?: boolean;
   /** Whose permissions to check (default: this process's effective ids). */
   identity?: Identity;
 }
 
 interface Settings {
+  connectOnly: boolean;
   payload: Buffer;
   halfClose: boolean;
   expect?: Buffer;
@@ -425,10 +444,24 @@ function settings(o: ProbeOptions): Settings {
   }
   const expect = asBuffer(o.expect, 'expect');
   if (expect !== undefined && expect.length === 0) throw new UdsError('BAD_OPTION', '--expect needs some text');
+  const connectOnly = Boolean(o.connectOnly);
+  if (connectOnly) {
+    const clash = (
+      [
+        ['payload', o.payload !== undefined],
+        ['halfClose', Boolean(o.halfClose)],
+        ['expect', o.expect !== undefined],
+        ['expectRegex', o.expectRegex !== undefined],
+        ['contract keep-alive', contract === 'keep-alive'],
+      ] as const
+    ).find(([, given]) => given);
+    if (clash) throw new UdsError('BAD_OPTION', `connectOnly sends and reads nothing: it contradicts ${clash[0]}`);
+  }
   if (o.crit !== undefined && warn > 0 && o.crit < warn) {
     throw new UdsError('BAD_OPTION', `--crit (${formatDuration(o.crit)}) must not be below --warn (${formatDuration(warn)})`);
   }
   return {
+    connectOnly,
     payload: asBuffer(o.payload, 'payload') ?? Buffer.from(PROBE_DEFAULTS.payload),
     halfClose: Boolean(o.halfClose),
     expect,
@@ -518,7 +551,7 @@ export function preview(b: Buffer, max = 40): string {
   return escapeText(b.subarray(0, max * 4), { quote: true, max });
 }
 
-function makeFinding(code: FindingCode, detail: string, over: { severity?: Severity; fix?: string } = {}): Finding {
+function makeFinding(code: FindingCode, detail: string, over: { severity?: Severity; fix?: string; cause?: string } = {}): Finding {
   const row = findingInfo(code);
   return {
     code,
@@ -526,7 +559,7 @@ function makeFinding(code: FindingCode, detail: string, over: { severity?: Sever
     check: row.check,
     title: row.title,
     detail,
-    cause: row.cause,
+    cause: over.cause ?? row.cause,
     fix: over.fix ?? row.fix,
   };
 }
@@ -611,7 +644,10 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   const listenerMs = lookListener ? ms(nowUs() - listenerStarted) : null;
 
   // 3-6. Connect, send, reply, close: one bounded exchange.
-  if (tryConnect && findings.length === 0) {
+  if (tryConnect && findings.length === 0 && s.connectOnly) {
+    record = await connectAndClose(t, s);
+    responseMs = judgeExchange(t, s, record, pathInfo, listener, checks, findings);
+  } else if (tryConnect && findings.length === 0) {
     record = await exchange(t, {
       payload: s.payload,
       until: s.until,
@@ -635,8 +671,15 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   if (lookListener) judgeListener(t, s, listener!, record, pathInfo, checks, findings, (listenerMs ?? 0) + ownersMs);
   else if (t.kind === 'tcp') checks.set('listener', 'skip', 'TCP: not looked up');
   else checks.set('listener', 'skip', 'no socket file to look up');
+  if (record && s.payload.equals(DEFAULT_PAYLOAD_BYTES)) judgeProtocol(t, record, listener, checks, findings);
 
-  if (findings.length === 0) {
+  if (findings.length === 0 && s.connectOnly) {
+    findings.push(
+      makeFinding('OK', `${t.display}: accepted the connection in ${responseMs === null ? '?' : formatDuration(responseMs)}; closed by udsctl (--connect-only)`, {
+        cause: 'the server accepted the connection (liveness only: nothing was sent or read, so its protocol was not checked)',
+      }),
+    );
+  } else if (findings.length === 0) {
     const how =
       s.contract === 'keep-alive'
         ? 'connection kept open (keep-alive)'
@@ -659,6 +702,7 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     checks: checks.list(),
     contract: s.contract,
     until: formatEndRule(s.until),
+    connectOnly: s.connectOnly,
     responseMs,
     path: pathInfo,
     listener,
@@ -666,6 +710,109 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     attempts: 1,
     elapsedMs: 0,
     wait: null,
+  };
+}
+
+const DEFAULT_PAYLOAD_BYTES = Buffer.from(DEFAULT_PROBE_PAYLOAD);
+
+/**
+ * The request each well-known server speaks, by the listening process's name (/proc/PID/comm,
+ * or the first word of its command line: gunicorn and uvicorn run as python).
+ */
+const PROTOCOL_BY_PROCESS: ReadonlyArray<{ re: RegExp; server: string; flag: string }> = [
+  { re: /^php-fpm/, server: 'php-fpm (FastCGI)', flag: '--fastcgi /ping' },
+  { re: /^redis-server/, server: 'Redis (RESP)', flag: '--resp PING' },
+  { re: /^(nginx|gunicorn|uvicorn|dockerd)\b/, server: 'an HTTP server', flag: '--http /' },
+];
+
+/** What the listening process is known to speak, or null. */
+function protocolOfListener(l: ListenerInfo | null): { server: string; flag: string; who: string } | null {
+  for (const o of l?.owners ?? []) {
+    const words = [o.name, path.basename(o.cmdline.split(' ')[0] ?? ''), ...o.cmdline.split(' ').slice(1, 2).map((w) => path.basename(w))];
+    const hit = PROTOCOL_BY_PROCESS.find((p) => words.some((w) => p.re.test(w)));
+    if (hit) return { ...hit, who: `pid ${o.pid} (${o.name})` };
+  }
+  return null;
+}
+
+/**
+ * With the default payload only: a reply in another protocol (HTTP, RESP), or a reset right after
+ * our line from a listener known to speak another protocol, is PROTOCOL_MISMATCH (UNKNOWN: the
+ * server may be healthy, a line cannot tell) naming the flag, in place of the verdicts about the
+ * reply and the close, which assumed a line protocol. A 400 to our line is never "healthy".
+ */
+function judgeProtocol(t: Target, r: ExchangeRecord, l: ListenerInfo | null, checks: Checklist, findings: Finding[]): void {
+  if (r.timings.connectedUs === undefined) return;
+  const d = t.display;
+  const known = protocolOfListener(l);
+  const head = r.reply.subarray(0, 64).toString('latin1');
+  let detail: string | null = null;
+  let fix: string | undefined;
+  if (head.startsWith('HTTP/1.')) {
+    const statusLine = preview(r.reply.subarray(0, Math.max(0, r.reply.indexOf('\r\n')) || r.reply.length));
+    detail = `${d}: an HTTP server: it answered udsctl's line with ${statusLine}: probe with --http PATH`;
+    fix = "probe with --http PATH (e.g. --http /), or --connect-only for liveness";
+  } else if (/^(-[A-Z]+ |\+)/.test(head)) {
+    detail = `${d}: a Redis (RESP) server: it answered udsctl's line with ${preview(r.reply)}: probe with --resp PING`;
+    fix = 'probe with --resp PING (or --resp \'CMD ARG\'), or --connect-only for liveness';
+  } else if (t.kind === 'unix' && r.error?.code === 'RESET' && r.bytesReceived === 0 && r.timings.writtenUs !== undefined) {
+    const flag = known ? `: ${known.who} is ${known.server}: probe with ${known.flag}` : '';
+    const text = `the server rejected udsctl's payload (a protocol mismatch, not necessarily a crash): probe with the protocol's request, or --connect-only`;
+    if (!known) {
+      // No name to go by: a reset may still be a crash, so RESET stays; its fix names both readings.
+      const reset = findings.find((f) => f.code === 'RESET');
+      if (reset) reset.fix = `${text}; if the server does speak lines, check its log for a crash or abort`;
+      return;
+    }
+    detail = `${d}: ${text}${flag}`;
+    fix = `probe with ${known.flag}, or --connect-only for liveness`;
+  }
+  if (detail === null) return;
+  // The reset's detail already names the process; a reply's fix says who answered.
+  if (known && head.length > 0) fix = `${known.who} is ${known.server}: ${fix}`;
+  // The reply and close verdicts assumed a line protocol; a slow reply is still slow.
+  for (let i = findings.length - 1; i >= 0; i--) {
+    const f = findings[i];
+    if ((f.check === 'reply' || f.check === 'close') && f.code !== 'SLOW') findings.splice(i, 1);
+  }
+  checks.worsen('reply', 'warn', 'another protocol');
+  const close = checks.list().find((c) => c.name === 'close');
+  if (close && close.status === 'fail') checks.update('close', 'skip', 'not judged: another protocol');
+  findings.push(makeFinding('PROTOCOL_MISMATCH', detail, { fix }));
+}
+
+/**
+ * --connect-only's exchange: connect, then close at once. Shaped as an exchange record (no bytes)
+ * so the connect verdicts (NOT_FOUND, STALE_SOCKET, BACKLOG_FULL, ...) are judged in one place.
+ * On a Unix socket connect succeeds once the kernel queues the connection, before the server's
+ * accept(): a server whose backlog has room is "accepted" even if it never calls accept().
+ */
+async function connectAndClose(t: Target, s: Settings): Promise<ExchangeRecord> {
+  const start = nowUs();
+  const timings: ExchangeRecord['timings'] = { totalUs: 0 };
+  let error: UdsError | undefined;
+  try {
+    const socket = await openConnection(t, { connectTimeout: s.connectTimeout, signal: s.signal });
+    timings.connectedUs = Math.round(nowUs() - start);
+    socket.on('error', () => {});
+    socket.destroy();
+  } catch (err) {
+    error = err instanceof UdsError ? err : new UdsError('IO_ERROR', `${t.display}: ${(err as Error).message}`, { target: t.display, cause: err });
+  }
+  timings.totalUs = Math.round(nowUs() - start);
+  return {
+    target: t.display,
+    ok: error === undefined,
+    until: 'connect-only',
+    bytesSent: 0,
+    bytesReceived: 0,
+    reply: Buffer.alloc(0),
+    replyBytes: 0,
+    truncated: false,
+    ruleMet: false,
+    end: error === undefined ? 'open' : 'error',
+    timings,
+    ...(error ? { error } : {}),
   };
 }
 
@@ -873,6 +1020,10 @@ function judgeExchange(
   if (p?.access.allowed === false) {
     checks.update('path', 'ok', `${p.access.reason}; yet connect was allowed (an ACL grants it)`);
   }
+  if (s.connectOnly) {
+    for (const name of ['send', 'reply', 'close'] as const) checks.set(name, 'skip', '--connect-only: nothing sent or read; closed by udsctl');
+    return ms(tm.connectedUs);
+  }
   const sentText =
     s.payload.length === 0 ? '' : `${s.payload.length} bytes ${preview(s.payload)}${s.halfClose ? ', then half-closed' : ''}`;
   if (s.payload.length === 0) checks.set('send', 'skip', 'nothing to send (empty payload)');
@@ -882,7 +1033,10 @@ function judgeExchange(
   const replyFrom = tm.writtenUs ?? tm.connectedUs;
   const rule = formatEndRule(s.until);
   const got = r.bytesReceived;
-  const replyText = `${replySize(r)} bytes${r.truncated ? ` (the first ${r.reply.length} kept, --max-reply)` : ''} ${preview(r.reply)}`;
+  // FastCGI: the records are framing; people (and --expect) read the application's STDOUT.
+  const fcgi = s.until.kind === 'fastcgi' ? decodeFastcgiReply(r.reply) : null;
+  const body = fcgi ? fcgi.stdout : r.reply;
+  const replyText = `${replySize(r)} bytes${r.truncated ? ` (the first ${r.reply.length} kept, --max-reply)` : ''} ${fcgi ? `STDOUT ${preview(fcgi.body)}` : preview(r.reply)}`;
   const inKept = r.truncated ? ` in the first ${r.reply.length} bytes kept` : '';
   let replyEndUs: number | undefined;
   let complete = false;
@@ -967,14 +1121,14 @@ function judgeExchange(
   if (!complete) return null;
   if (r.frame) protocolFindings(r, s, d, checks, add);
 
-  if (s.expect !== undefined && !r.reply.includes(s.expect)) {
+  if (s.expect !== undefined && !body.includes(s.expect)) {
     checks.worsen('reply', 'fail', `does not contain ${preview(s.expect)}${inKept}`);
-    add(makeFinding('MISMATCH', `${d}: reply ${preview(r.reply)} does not contain ${preview(s.expect)}${inKept} (--expect)`));
+    add(makeFinding('MISMATCH', `${d}: reply ${preview(fcgi ? fcgi.body : body)} does not contain ${preview(s.expect)}${inKept} (--expect)`));
   }
   // At most MAX_REGEX_INPUT bytes are matched (the linear automaton's cost bounded too).
-  if (s.expectRegex !== undefined && !s.expectRegex.test(r.reply.subarray(0, MAX_REGEX_INPUT).toString('utf8'))) {
+  if (s.expectRegex !== undefined && !s.expectRegex.test(body.subarray(0, MAX_REGEX_INPUT).toString('utf8'))) {
     checks.worsen('reply', 'fail', `does not match ${s.expectRegex}${inKept}`);
-    add(makeFinding('MISMATCH', `${d}: reply ${preview(r.reply)} does not match ${s.expectRegex}${inKept} (--expect-regex)`));
+    add(makeFinding('MISMATCH', `${d}: reply ${preview(fcgi ? fcgi.body : body)} does not match ${s.expectRegex}${inKept} (--expect-regex)`));
   }
   if ((s.expect || s.expectRegex) && !findings.some((f) => f.code === 'MISMATCH')) checks.worsen('reply', 'ok', 'as expected');
 
@@ -997,6 +1151,7 @@ function judgeExchange(
  */
 function protocolFindings(r: ExchangeRecord, s: Settings, d: string, checks: Checklist, add: (f: Finding) => void): void {
   const f = r.frame!;
+  if (s.until.kind === 'fastcgi') return fastcgiFindings(r, s, d, checks, add);
   if (s.until.kind === 'http') {
     const line = r.reply.subarray(0, Math.max(0, r.reply.indexOf(0x0a))).toString('latin1').trim();
     const shown = escapeText(line, { max: 80 });
@@ -1012,4 +1167,29 @@ function protocolFindings(r: ExchangeRecord, s: Settings, d: string, checks: Che
     checks.worsen('reply', 'fail', `error reply ${preview(r.reply)}`);
     add(makeFinding('MISMATCH', `${d}: the server answered with an error reply ${preview(r.reply)}`));
   }
+}
+
+/**
+ * A complete FastCGI reply: a refused request (END_REQUEST OVERLOADED, CANT_MPX_CONN, UNKNOWN_ROLE)
+ * is MISMATCH; a CGI Status: outside 2xx (or not --expect-status) is HTTP_STATUS as for --http
+ * (php-fpm's "Primary script unknown" is a 404); STDERR records are said on the reply check.
+ */
+function fastcgiFindings(r: ExchangeRecord, s: Settings, d: string, checks: Checklist, add: (f: Finding) => void): void {
+  const v = decodeFastcgiReply(r.reply);
+  if (v.stderr.length > 0) checks.worsen('reply', 'ok', `STDERR ${preview(v.stderr, 60)}`);
+  if (v.end && v.end.protocolStatus !== 0) {
+    const why = PROTOCOL_STATUS[v.end.protocolStatus] ?? `protocol status ${v.end.protocolStatus}`;
+    checks.worsen('reply', 'fail', `request refused: ${why}`);
+    add(makeFinding('MISMATCH', `${d}: the FastCGI server refused the request: END_REQUEST ${why}`));
+    return;
+  }
+  const status = r.frame!.status;
+  const shown = `Status: ${escapeText(v.statusText, { max: 60 })}`;
+  const healthy = s.expectStatus !== undefined ? status === s.expectStatus : status >= 200 && status < 300;
+  if (healthy) return checks.worsen('reply', 'ok', `${shown}${s.expectStatus !== undefined ? ' (as --expect-status)' : ''}`);
+  const severity: Severity = s.expectStatus !== undefined || status >= 500 || status === 0 ? 'CRITICAL' : 'WARNING';
+  checks.worsen('reply', severity === 'CRITICAL' ? 'fail' : 'warn', status === 0 ? 'no STDOUT at all' : shown);
+  const want = s.expectStatus !== undefined ? `--expect-status ${s.expectStatus}` : 'a 2xx';
+  const err = v.stderr.length > 0 ? `; STDERR ${preview(v.stderr, 60)}` : '';
+  add(makeFinding('HTTP_STATUS', `${d}: the application answered ${status === 0 ? 'with no STDOUT' : shown}, not ${want}${err}`, { severity }));
 }

@@ -2,6 +2,12 @@ import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../core/duration.js';
 import { escapeText } from '../core/escape.js';
 import type { ExchangeRecord } from '../core/exchange.js';
+import { hexdumpLines, looksBinary } from './hexdump.js';
+import { isUtf8 } from 'node:buffer';
+import { decodeFastcgiReply } from '../core/framing/fastcgi.js';
+
+/** Bytes of a binary reply shown as a hex dump in human output (the rest is counted on a last line). */
+export const HEXDUMP_MAX_BYTES = 512;
 
 const END_TEXT: Record<ExchangeRecord['end'], string> = {
   closed: 'server closed the connection',
@@ -12,9 +18,11 @@ const END_TEXT: Record<ExchangeRecord['end'], string> = {
 };
 
 /**
- * The exchange as JSON data (reply as UTF-8 text and as base64, so binary
- * survives). `reply` holds at most --max-reply bytes: `truncated` says it was
- * cut, `replyBytes` is the whole reply's length.
+ * The exchange as JSON data. `reply` is the exact text when the bytes are valid
+ * UTF-8 (`replyEncoding: "utf8"`), else their base64 (`replyEncoding: "base64"`):
+ * never a lossy decoding. `replyBase64` always holds the bytes. `reply` holds at
+ * most --max-reply bytes: `truncated` says it was cut, `replyBytes` is the
+ * whole reply's length.
  */
 export function exchangeToJson(r: ExchangeRecord): Record<string, unknown> {
   return {
@@ -30,7 +38,8 @@ export function exchangeToJson(r: ExchangeRecord): Record<string, unknown> {
     bytesReceived: r.bytesReceived,
     replyBytes: r.replyBytes,
     truncated: r.truncated,
-    reply: r.reply.toString('utf8'),
+    reply: isUtf8(r.reply) ? r.reply.toString('utf8') : r.reply.toString('base64'),
+    replyEncoding: isUtf8(r.reply) ? 'utf8' : 'base64',
     replyBase64: r.reply.toString('base64'),
     ...(r.frame ? { frame: r.frame } : {}),
     timings: r.timings,
@@ -39,7 +48,17 @@ export function exchangeToJson(r: ExchangeRecord): Record<string, unknown> {
 
 const at = (us: number | undefined) => (us === undefined ? '' : `+${formatDuration(us / 1000)}`.padStart(10));
 
-/** The -v timeline: one line per phase reached (peer text escaped). */
+/**
+ * A binary reply for a human: a heading and `hexdump -C` lines (at most HEXDUMP_MAX_BYTES); none for text.
+ * A FastCGI reply's records are framing: its body is what is shown (dumped only if that is binary).
+ */
+export function binaryReplyLines(r: ExchangeRecord, indent = ''): string[] {
+  const reply = r.until === 'fastcgi' ? decodeFastcgiReply(r.reply).body : r.reply;
+  if (reply.length === 0 || !looksBinary(reply)) return [];
+  return [`${indent}reply is binary (${reply.length} bytes), as hexdump -C:`, ...hexdumpLines(reply, { maxBytes: HEXDUMP_MAX_BYTES, prefix: indent })];
+}
+
+/** The -v timeline: one line per phase reached (peer text escaped; a binary reply as a hex dump). */
 export function exchangeTimeline(r: ExchangeRecord, c: ChalkInstance): string[] {
   const t = r.timings;
   const lines: string[] = [];
@@ -49,9 +68,12 @@ export function exchangeTimeline(r: ExchangeRecord, c: ChalkInstance): string[] 
   row(t.connectedUs, `connected to ${escapeText(r.target)}`);
   row(t.writtenUs, `sent ${r.bytesSent} bytes`);
   row(t.firstByteUs, 'first byte of reply');
-  row(t.replyEndUs, `reply complete (${r.replyBytes} bytes ${escapeText(r.reply, { quote: true, max: 60 })}, until ${r.until})`);
+  // FastCGI's records are framing: the application's STDOUT is what a person reads.
+  const shown = r.until === 'fastcgi' ? `STDOUT ${escapeText(decodeFastcgiReply(r.reply).stdout, { quote: true, max: 60 })}` : escapeText(r.reply, { quote: true, max: 60 });
+  row(t.replyEndUs, `reply complete (${r.replyBytes} bytes ${shown}, until ${r.until})`);
   row(t.closedUs, r.end === 'reset' ? 'connection reset by server' : 'server closed the connection');
   const cut = r.truncated ? `; reply truncated to the first ${r.reply.length} of ${r.replyBytes} bytes (--max-reply)` : '';
   lines.push(`${c.dim(at(t.totalUs))}  ${r.ok ? c.green('done') : c.red('failed')}: ${END_TEXT[r.end]}; ${r.bytesReceived} bytes received${cut}`);
+  lines.push(...binaryReplyLines(r, '  '));
   return lines;
 }

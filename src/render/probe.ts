@@ -9,7 +9,7 @@ import {
 } from '../core/probe.js';
 import { escapeText } from '../core/escape.js';
 import { replySize } from '../core/reply-size.js';
-import { exchangeToJson } from './exchange.js';
+import { binaryReplyLines, exchangeToJson } from './exchange.js';
 import { DEFAULT_COLUMNS, displayWidth, padEnd, truncate, wrap } from './width.js';
 
 /** Version of the --json document; bumped only when a field changes meaning or goes away. */
@@ -37,6 +37,7 @@ export function probeToJson(r: ProbeReport): Record<string, unknown> {
     checks: r.checks.map((c) => ({ name: c.name, status: c.status, ms: c.ms, detail: c.detail })),
     contract: r.contract,
     until: r.until,
+    connectOnly: r.connectOnly,
     responseMs: r.responseMs,
     attempts: r.attempts,
     elapsedMs: r.elapsedMs,
@@ -157,6 +158,8 @@ export function probeHuman(r: ProbeReport, c: ChalkInstance, columns = DEFAULT_C
     const rowHead = `  ${mark(c, k.status)}  ${k.name.padEnd(NAME)}  `;
     lines.push(t ? `${rowHead}${padEnd(truncate(details[i], timed), timed)}  ${c.dim(t.padStart(TIME))}` : `${rowHead}${truncate(details[i], room)}`);
   });
+  // A binary reply's preview is escapes; the dump shows its bytes (all ASCII, 80 columns with the indent).
+  if (r.exchange) lines.push(...binaryReplyLines(r.exchange, '  '));
   return lines;
 }
 

@@ -22,7 +22,9 @@ export type EndRule =
   /** An HTTP/1.x response; `head`: the request was HEAD (no body follows). */
   | { kind: 'http'; head: boolean }
   /** A RESP2/RESP3 reply. */
-  | { kind: 'resp' };
+  | { kind: 'resp' }
+  /** A FastCGI reply: records until END_REQUEST; `keepConn`: the request asked to keep the connection. */
+  | { kind: 'fastcgi'; keepConn: boolean };
 
 export const END_RULE_HELP = 'eof | line | delim:TEXT | bytes:N | idle:DURATION | len:SIZE[be|le][+OFFSET]';
 
@@ -96,8 +98,10 @@ export function checkEndRule(rule: unknown): EndRule {
       return { kind: 'http', head: Boolean(r.head) };
     case 'resp':
       return { kind: 'resp' };
+    case 'fastcgi':
+      return { kind: 'fastcgi', keepConn: Boolean(r.keepConn) };
     default:
-      throw bad(`kind must be eof, line, delim, bytes, idle, len, http or resp (got ${JSON.stringify(String(r.kind))})`);
+      throw bad(`kind must be eof, line, delim, bytes, idle, len, http, resp or fastcgi (got ${JSON.stringify(String(r.kind))})`);
   }
 }
 

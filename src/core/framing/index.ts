@@ -11,6 +11,7 @@
 import { UdsError } from '../errors.js';
 import type { EndRule } from './end-rule.js';
 import type { Framer } from './framer.js';
+import { FastcgiFramer } from './fastcgi.js';
 import { HttpFramer } from './http.js';
 import { RespFramer } from './resp.js';
 import { plainFramer } from './rule-framers.js';
@@ -28,6 +29,8 @@ export function createFramer(rule: EndRule): Framer {
       return new HttpFramer(rule.head);
     case 'resp':
       return new RespFramer();
+    case 'fastcgi':
+      return new FastcgiFramer(rule.keepConn);
     default:
       throw new UdsError('NOT_SUPPORTED', `no framer for replies of kind ${rule.kind}`);
   }
