@@ -17,6 +17,10 @@ import { processIo } from './io.js';
 import { MAX_BENCH_SIZE, choiceOption, durationOption, intOption, modeOption, sizeOption, untilOption } from './options.js';
 import { BENCH_DEFAULTS, MAX_CONNECTIONS, MAX_PIPELINE, MAX_WORKERS, parseRate } from './core/bench/options.js';
 import { BENCH_ENGINES, BENCH_MODES } from './core/bench/types.js';
+import { SOCKET_TYPES } from './core/socket/socket-type.js';
+
+/** --type on send, probe, serve (issue 12): the Unix socket type. */
+const typeOption = (what: string) => new Option('--type <type>', what).choices(SOCKET_TYPES);
 
 const USAGE_CODES: ReadonlySet<string> = new Set(['BAD_TARGET', 'PATH_TOO_LONG', 'BAD_DURATION', 'BAD_OPTION', 'NOT_SUPPORTED']);
 
@@ -79,9 +83,15 @@ See 'udsctl <command> --help' and man udsctl.`,
       .option('-v, --verbose', 'print the timeline of the exchange to stderr')
       .option('--json', 'print the exchange record as JSON on stdout instead of the reply')
       .addOption(new Option('--max-reply <size>', 'bytes of reply kept for --json and -v (beyond: counted, "truncated": true); the reply on stdout is streamed whole').default(DEFAULT_MAX_REPLY, '1MiB').argParser(sizeOption('--max-reply')))
+      .addOption(typeOption('Unix socket type (default: found out from /proc/net/unix, else by connecting): stream, seqpacket, dgram'))
       .addHelpText(
         'after',
         `
+Datagram and seqpacket sockets: the message goes as one datagram (message).
+dgram: done once the kernel took it, unless --until or --json asks for a
+reply (then udsctl binds an address of its own and waits for one datagram).
+seqpacket: the reply is one message unless --until says otherwise.
+
 ${ESCAPES_HELP} Bytes read from stdin are
 sent as they are, unless -e.
 
@@ -96,8 +106,9 @@ Examples:
   printf 'PING\\r\\n' | udsctl send --until line /run/redis.sock
   udsctl send --json --until line @my-abstract-socket hi`,
       )
-      .action(async (target: string, message: string | undefined, opts) => {
+      .action(async (target: string, message: string | undefined, opts, cmd: Command) => {
         const { runSend } = await import('./commands/send.js');
+        opts.untilGiven = cmd.getOptionValueSource('until') !== 'default';
         const io = processIo();
         const status = await runSend(target, message, opts, io);
         // stdout's reader stopped reading: its pending write would hold us past --timeout.

@@ -4,7 +4,9 @@
  * each thread that uses them; a call costs ~0.2 us of FFI on top of the system
  * call. Two groups, so that a command that needs only the portable calls never
  * binds the Linux-only ones:
- * - libc(): socket, connect, bind, listen, close, send, recv, poll, read
+ * - libc(): socket, connect, bind, listen, close, send, recv, poll, read,
+ *   and for message sockets (dgram, seqpacket) sendto, recvfrom, getsockopt
+ *   and poll on koffi's worker threads (pollAsync: the event loop never blocks)
  * - epollLibc(): accept4, shutdown and the epoll calls (Linux only)
  * (bench/syscalls.ts still has its own table; it moves here with the bench rewrite.)
  */
@@ -21,6 +23,14 @@ export interface Libc {
   send(fd: number, buf: Uint8Array, len: number, flags: number): number;
   read(fd: number, buf: Uint8Array, len: number): number;
   poll(fds: Uint8Array, nfds: number, timeout: number): number;
+  /** poll(2) on one of koffi's threads: resolves with poll's result (errno is not kept across threads). */
+  pollAsync(fds: Uint8Array, nfds: number, timeout: number): Promise<number>;
+  /** `addr` null: the connected peer. */
+  sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array | null, alen: number): number;
+  /** Writes into buf and addr; alen is a 4-byte in/out length. */
+  recvfrom(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: Uint8Array): number;
+  /** Writes into val; len is a 4-byte in/out length. */
+  getsockopt(fd: number, level: number, name: number, val: Uint8Array, len: Uint8Array): number;
   errno(): number;
 }
 
@@ -37,7 +47,9 @@ let linux: EpollLibc | undefined;
 
 /** The portable socket calls; throws where koffi cannot load. */
 export function libc(): Libc {
-  portable ??= {
+  if (portable) return portable;
+  const poll = cFunction('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)');
+  portable = {
     socket: cFunction('int socket(int, int, int)'),
     connect: cFunction('int connect(int, const uint8_t *addr, uint32_t len)'),
     bind: cFunction('int bind(int, const uint8_t *addr, uint32_t len)'),
@@ -46,7 +58,14 @@ export function libc(): Libc {
     recv: cFunction('long recv(int, _Out_ uint8_t *buf, size_t len, int flags)'),
     send: cFunction('long send(int, const uint8_t *buf, size_t len, int flags)'),
     read: cFunction('long read(int, uint8_t *buf, size_t len)'),
-    poll: cFunction('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
+    poll,
+    pollAsync: (fds: Uint8Array, nfds: number, timeout: number) =>
+      new Promise<number>((resolve, reject) => {
+        (poll as unknown as { async: (...a: unknown[]) => void }).async(fds, nfds, timeout, (err: unknown, n: number) => (err ? reject(err) : resolve(n)));
+      }),
+    sendto: cFunction('long sendto(int, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t alen)'),
+    recvfrom: cFunction('long recvfrom(int, _Out_ uint8_t *buf, size_t len, int flags, _Out_ uint8_t *addr, _Inout_ uint8_t *alen)'),
+    getsockopt: cFunction('int getsockopt(int, int, int, _Out_ uint8_t *val, _Inout_ uint8_t *len)'),
     errno: lastErrno,
   } as Libc;
   return portable;
