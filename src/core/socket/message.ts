@@ -12,7 +12,7 @@ import { nowMs } from '../clock.js';
 import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET, errnoName } from './ffi.js';
 import { type Libc, libc } from './libc.js';
 import { sockaddrAbstract, sockaddrPath } from './sockaddr.js';
-import { SOCK_NUMBER, type SocketType } from './socket-type.js';
+import { SOCK_NUMBER } from './socket-type.js';
 import type { Target } from './target.js';
 
 const POLLIN = 0x1;
