@@ -185,10 +185,16 @@ Examples:
       .option('--json', 'print the report as JSON (same as --format json)')
       .addOption(new Option('--format <format>', 'output: human, json, or nagios (STATUS: text | perfdata)').choices(['human', 'json', 'nagios']).default('human'))
       .option('-q, --quiet', 'print nothing; the exit status says it all')
+      .addOption(typeOption('Unix socket type (default: found out from /proc/net/unix, else by connecting): stream, seqpacket, dgram'))
       .addHelpText(
         'after',
         `
 ${ESCAPES_HELP}
+
+A datagram socket (/dev/log, $NOTIFY_SOCKET) is sent nothing unless --send
+is given; with --expect, udsctl binds an address of its own and waits for a
+reply datagram. On seqpacket and dgram the reply is one message unless
+--until is given.
 
 Checks, in order: path (exists, socket, owner/mode, may you connect), listener
 (/proc/net/unix, the listening process), connect, send, reply, close.
@@ -205,8 +211,10 @@ Examples:
   udsctl probe --keep-alive --send 'PING\\r\\n' --expect +PONG /run/redis.sock
   udsctl probe --format nagios --warn 200ms --crit 1s /run/app.sock`,
       )
-      .action(async (targets: string[], opts) => {
+      .action(async (targets: string[], opts, cmd: Command) => {
         const { runProbe } = await import('./commands/probe.js');
+        opts.sendGiven = cmd.getOptionValueSource('send') !== 'default';
+        opts.untilGiven = cmd.getOptionValueSource('until') !== 'default';
         throw new Done(await runProbe(targets, opts, processIo()));
       });
 

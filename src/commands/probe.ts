@@ -6,6 +6,7 @@ import { UdsError } from '../core/errors.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, probeAll } from '../core/probe.js';
 import { compileLinearRegex } from '../core/regex.js';
+import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
 import { type Io, stdoutColumns, writeAll } from '../io.js';
 import { probeNagios, probeRunHuman, probeRunToJson } from '../render/probe.js';
@@ -50,6 +51,12 @@ export interface ProbeFlags {
   json?: boolean;
   format: ProbeFormat;
   quiet?: boolean;
+  /** --type: the Unix socket type (default: found out). */
+  type?: SocketType;
+  /** --send was given (else the default payload, and nothing at all on a datagram socket). */
+  sendGiven?: boolean;
+  /** --until was given (else line, and one message on a message socket). */
+  untilGiven?: boolean;
 }
 
 /** Flags -> core options; throws UdsError (a usage error) for values that do not fit together. */
@@ -59,11 +66,12 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
   if (flags.expect === '') throw new UdsError('BAD_OPTION', '--expect needs some text');
   if (flags.hex && flags.send === PROBE_DEFAULTS.payload) throw new UdsError('BAD_OPTION', '--hex needs --send with hex digits');
   return {
-    payload: flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),
+    payload: flags.sendGiven === false ? undefined : flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),
     halfClose: flags.halfClose,
     expect: flags.expect === undefined ? undefined : parseMessage(flags.expect, flags.literal),
     expectRegex,
-    until: flags.until,
+    until: flags.untilGiven === false ? undefined : flags.until,
+    socketType: flags.type,
     maxReply: flags.maxReply,
     contract: flags.keepAlive ? 'keep-alive' : 'one-shot',
     connectTimeout: flags.connectTimeout,

@@ -60,7 +60,8 @@ export async function runSend(targetSpec: string, message: string | undefined, f
       payload,
       payloadStream: stream,
       // On a message socket an --until not given means "one message".
-      until: flags.untilGiven === false ? undefined : flags.until,
+      until: flags.until,
+      messageUntil: flags.untilGiven === false ? 'message' : undefined,
       socketType: flags.type,
       wantReply: Boolean(flags.untilGiven || flags.json),
       timeout: flags.timeout,

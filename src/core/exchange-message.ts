@@ -211,8 +211,8 @@ class MessageRun {
     timings.connectedUs = this.at();
     if (sock.type === 'seqpacket') this.peer = sock.peerCred();
     const deadline = nowMs() + s.timeout;
-    // An empty seqpacket message would look like nothing to most servers; an empty datagram is a datagram.
-    if (this.payload.length > 0 || sock.type === 'dgram') {
+    // Nothing to send: nothing is sent (a probe of /dev/log must not write to it).
+    if (this.payload.length > 0) {
       try {
         const w = await sock.send(this.payload, d, deadline, s.signal);
         if (w !== 'ready') return this.finish(w === 'aborted' ? 'error' : 'timeout', this.waitError(w, 'the message was not taken (the receiver queue stayed full)'));

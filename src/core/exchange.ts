@@ -73,6 +73,11 @@ export interface ExchangeOptions {
    * reply is one message.
    */
   socketType?: SocketType;
+  /**
+   * The end of reply on a message socket: 'message' (one message), or a rule.
+   * Default: `until` when given, else one message.
+   */
+  messageUntil?: EndRule | 'message';
   /** dgram: wait for a reply (we bind an address of our own for it); default false: done once the datagram is sent. */
   wantReply?: boolean;
   /** Name the peer's process from the connected socket (SO_PEERCRED, Linux). */
@@ -182,15 +187,20 @@ function exchangeSettings(o: ExchangeOptions): Settings {
 export async function exchange(target: Target | string, opts: ExchangeOptions = {}): Promise<ExchangeRecord> {
   const t = checkTarget(target);
   const s = exchangeSettings(opts);
-  if (t.kind === 'tcp') return streamExchange(t, s, false);
   const forced = opts.socketType === undefined ? undefined : parseSocketType(opts.socketType, 'socketType');
+  if (t.kind === 'tcp') {
+    if (forced && forced !== 'stream') throw new UdsError('BAD_OPTION', `${t.display}: TCP is a stream; --type ${forced} is for Unix sockets`);
+    return streamExchange(t, s, false);
+  }
+  const mu = opts.messageUntil;
+  const messageUntil = mu === 'message' ? undefined : mu !== undefined ? checkEndRule(mu) : opts.until === undefined ? undefined : s.until;
   const fromProc = forced ? null : await socketTypeFromProc(t);
   const type = forced ?? fromProc;
   const source: SocketTypeSource = forced ? 'option' : fromProc ? 'proc' : 'connect';
   const message = (ty: 'dgram' | 'seqpacket') =>
     messageExchange(t, ty, source, {
       ...s,
-      until: opts.until === undefined ? undefined : s.until,
+      until: messageUntil,
       wantReply: Boolean(opts.wantReply),
     });
   if (type === 'dgram' || type === 'seqpacket') return message(type);

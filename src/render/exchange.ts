@@ -9,7 +9,7 @@ const END_TEXT: Record<ExchangeRecord['end'], string> = {
   timeout: 'our timeout fired',
   open: 'end rule met; connection still open, closed by us',
   error: 'failed',
-  sent: 'datagram sent; no reply awaited',
+  sent: 'sent; no reply awaited',
 };
 
 const TYPE_SOURCE: Record<NonNullable<ExchangeRecord['socketTypeSource']>, string> = {
