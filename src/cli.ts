@@ -139,9 +139,13 @@ Examples:
       .addOption(new Option('--engine <engine>', 'epoll: epoll and raw sockets in worker threads (Linux, fastest); net: node:net (faults, --delay, TCP); auto: epoll when it can serve the options').choices(SERVE_ENGINES).default('auto'))
       .option('--json', 'log JSON lines (one per connection) on stderr')
       .option('-q, --quiet', 'no per-connection log')
+      .addOption(typeOption('socket type: stream (default), seqpacket (a reply per message), dgram (log each datagram; --reply/--echo answer senders that bound an address)'))
       .addHelpText(
         'after',
         `
+--type dgram logs every datagram (sender, size, bytes): point a service's
+NOTIFY_SOCKET at it to see its READY=1 and STATUS= lines.
+
 Faults:
 ${FAULTS.map((f) => `  ${f.padEnd(20)} ${FAULT_HELP[f]}`).join('\n')}
 

@@ -73,7 +73,7 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
     until: flags.untilGiven === false ? undefined : flags.until,
     socketType: flags.type,
     maxReply: flags.maxReply,
-    contract: flags.keepAlive ? 'keep-alive' : 'one-shot',
+    contract: flags.keepAlive ? 'keep-alive' : flags.expectClose ? 'one-shot' : undefined,
     connectTimeout: flags.connectTimeout,
     timeout: flags.timeout,
     closeTimeout: flags.closeTimeout,

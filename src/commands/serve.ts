@@ -3,6 +3,7 @@ import { escapeText, unescapeText } from '../core/escape.js';
 import type { Fault, ReadMode, ServeEngine } from '../core/serve/options.js';
 import type { ThreadLogSpec } from '../core/serve/epoll/shared.js';
 import { type StartServeOptions, chooseEngine, createServe, isServeWorker } from '../core/serve/start.js';
+import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
@@ -37,6 +38,8 @@ export interface ServeFlags {
   engine?: ServeEngine;
   json?: boolean;
   quiet?: boolean;
+  /** --type: dgram and seqpacket are served by their own small server (serve-message.ts). */
+  type?: SocketType;
 }
 
 /**
@@ -56,6 +59,10 @@ function threadRenderers(): string | null {
  */
 export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): Promise<number> {
   const target = parseTarget(targetSpec);
+  if (flags.type === 'dgram' || flags.type === 'seqpacket') {
+    const { runMessageServe } = await import('./serve-message.js');
+    return runMessageServe(target, flags.type, flags, io);
+  }
   const worker = isServeWorker(io.env);
   const c = await errColor();
   const stderrFd = (io.stderr as { fd?: unknown }).fd;

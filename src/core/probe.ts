@@ -417,6 +417,8 @@ interface Settings {
   payloadGiven: boolean;
   /** An end rule was given: on a message socket it replaces "one message". */
   untilGiven: boolean;
+  /** A contract was given: else a seqpacket server may stay open (message protocols mostly are persistent). */
+  contractGiven: boolean;
 }
 
 const asBuffer = (v: unknown, what: string): Buffer | undefined => {
@@ -470,6 +472,7 @@ function settings(o: ProbeOptions): Settings {
     socketType: o.socketType === undefined ? undefined : parseSocketType(o.socketType, 'socketType'),
     payloadGiven: o.payload !== undefined,
     untilGiven: o.until !== undefined,
+    contractGiven: o.contract !== undefined,
   };
 }
 
@@ -643,7 +646,7 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
         connectTimeout: s.connectTimeout,
         timeout: s.timeout,
         halfClose: s.halfClose,
-        closeTimeout: s.contract === 'one-shot' && type !== 'dgram' ? s.closeTimeout : 0,
+        closeTimeout: s.contract === 'one-shot' && type !== 'dgram' && (type !== 'seqpacket' || s.contractGiven) ? s.closeTimeout : 0,
         maxReply: s.maxReply,
         signal: s.signal,
         socketType: t.kind === 'tcp' ? undefined : type,
@@ -689,7 +692,9 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     const how =
       record?.socketType === 'dgram'
         ? 'datagram socket'
-        : s.contract === 'keep-alive'
+        : record?.socketType === 'seqpacket' && !s.contractGiven && record.end === 'open'
+          ? 'seqpacket connection left open'
+          : s.contract === 'keep-alive'
         ? 'connection kept open (keep-alive)'
         : s.closeTimeout > 0
           ? 'server closed (one-shot)'
@@ -994,6 +999,8 @@ function judgeExchange(
         add(makeFinding('RESET_AFTER_REPLY', `${d}: the reply was complete, then the connection was reset instead of closed`));
       } else if (s.contract === 'keep-alive') {
         checks.set('close', 'ok', 'kept open (keep-alive); closed by udsctl', null);
+      } else if (r.socketType === 'seqpacket' && !s.contractGiven) {
+        checks.set('close', 'skip', 'seqpacket: left open, as message protocols are (--expect-close checks that the server closes)');
       } else if (s.closeTimeout <= 0) {
         checks.set('close', 'skip', 'not checked (--close-timeout 0)');
       } else {
