@@ -11,12 +11,15 @@
  *   peer closing, on dgram there is none: one message);
  * - every wait is bounded by the deadline, every message by the buffer.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { nowMs, nowUs } from './clock.js';
 import { type EndRule, ReplyEndScanner, formatEndRule } from './end-rule.js';
 import { UdsError, fromConnectErrno } from './errors.js';
 import { E } from './socket/ffi.js';
 import { MessageSocket, type PeerCred, sockaddrOf } from './socket/message.js';
+import { sockaddrPath } from './socket/sockaddr.js';
 import type { SocketTypeSource } from './socket/socket-type.js';
 import type { Target } from './socket/target.js';
 import type { ExchangeEnd, ExchangeRecord, ExchangeTimings, PayloadSource } from './exchange.js';
@@ -86,7 +89,7 @@ export async function connectMessage(t: Target, type: 'dgram' | 'seqpacket', con
   }
   const deadline = nowMs() + connectTimeout;
   try {
-    if (bindFirst) sock.autobind();
+    if (bindFirst) bindReplyAddress(sock, t);
     const addr = sockaddrOf(t);
     for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
       try {
@@ -101,6 +104,29 @@ export async function connectMessage(t: Target, type: 'dgram' | 'seqpacket', con
   } catch (err) {
     sock.close();
     throw await typedConnectError(err as NodeJS.ErrnoException, t, type, connectTimeout);
+  }
+}
+
+/**
+ * An address of our own for a dgram reply. An abstract target: Linux's
+ * autobind (an abstract name the kernel picks; nothing to clean up), which
+ * the server shares, abstract names being per network namespace. A path:
+ * a socket file in a fresh temporary folder, removed at close, as a server in
+ * another namespace (a container) can still reach a path. Its mode lets any
+ * server answer; the socket is connected, so the kernel takes datagrams from
+ * that server only.
+ */
+function bindReplyAddress(sock: MessageSocket, t: Target): void {
+  if (t.kind === 'abstract') return sock.autobind();
+  const dir = mkdtempSync(join(tmpdir(), 'udsctl-reply-'));
+  const file = join(dir, 'r.sock');
+  sock.onClose = () => rmSync(dir, { recursive: true, force: true });
+  chmodSync(dir, 0o711);
+  const old = process.umask(0);
+  try {
+    sock.bind(sockaddrPath(file), file);
+  } finally {
+    process.umask(old);
   }
 }
 
@@ -160,7 +186,7 @@ export async function messageExchange(
   const wantReply = type === 'seqpacket' || s.wantReply;
   let sock: MessageSocket;
   try {
-    sock = await connectMessage(t, type, s.connectTimeout, type === 'dgram' && wantReply && process.platform === 'linux', s.signal);
+    sock = await connectMessage(t, type, s.connectTimeout, type === 'dgram' && wantReply, s.signal);
   } catch (err) {
     return fail(err as UdsError);
   }

@@ -89,8 +89,10 @@ export class MessageSocket {
   private readonly c: Libc;
   private readonly pfd = Buffer.alloc(8);
   private open = true;
-  /** The address we bound, if any (a temporary path is removed at close by its owner). */
+  /** The address we bound, if any. */
   boundTo = '';
+  /** Runs once after close (a temporary reply address's folder is removed). */
+  onClose?: () => void;
 
   private constructor(
     readonly fd: number,
@@ -212,6 +214,11 @@ export class MessageSocket {
     if (!this.open) return;
     this.open = false;
     this.c.close(this.fd);
+    try {
+      this.onClose?.();
+    } catch {
+      // a temporary folder already gone
+    }
   }
 
   get isOpen(): boolean {
