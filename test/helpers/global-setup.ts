@@ -57,9 +57,19 @@ function newest(dir: string): number {
   return t;
 }
 
-/** The oldest of the built files the tests load, or 0 when one is missing. */
+/**
+ * The oldest of the built files the tests load, or 0 when one is missing: the
+ * CLI, the library, and the thread entries that src/ finds in dist/ through
+ * findBuilt (serve's epoll threads, bench's workers, serve's log renderer).
+ */
 function builtAt(): number {
-  const outputs = [join(REPO, 'dist', 'udsctl.cjs'), join(REPO, 'dist', 'index.js'), join(REPO, 'dist', 'core', 'serve', 'epoll', 'worker.js')];
+  const outputs = [
+    join(REPO, 'dist', 'udsctl.cjs'),
+    join(REPO, 'dist', 'index.js'),
+    join(REPO, 'dist', 'core', 'serve', 'epoll', 'worker.js'),
+    join(REPO, 'dist', 'core', 'bench', 'worker.js'),
+    join(REPO, 'dist', 'render', 'serve-thread.js'),
+  ];
   return Math.min(...outputs.map((f) => (existsSync(f) ? statSync(f).mtimeMs : 0)));
 }
 

@@ -18,7 +18,7 @@ import { type Target, parseTarget } from '../socket/target.js';
 import { analysisHistogram, decodeHistogram } from './histogram.js';
 import { foldTail, merge } from './merge.js';
 import { type BenchPlan, planBench } from './options.js';
-import { loadSys, raiseOpenFileLimit } from './syscalls.js';
+import { epollLibc, raiseOpenFileLimit } from '../socket/libc.js';
 import type { BenchOptions, BenchResult, BenchStartInfo, TimelineEntry } from './types.js';
 import {
   ABORT,
@@ -54,7 +54,7 @@ function workerUrl(): URL {
 function pickEngine(asked: BenchPlan['engine']): 'epoll' | 'net' {
   if (asked === 'net') return 'net';
   try {
-    loadSys();
+    epollLibc();
     return 'epoll';
   } catch (err) {
     if (asked === 'epoll') throw new UdsError('NOT_SUPPORTED', `--engine epoll: not available here (${(err as Error).message}); use --engine net`);

@@ -1,6 +1,6 @@
 /**
  * The epoll transport: non-blocking sockets and one epoll set through libc
- * (syscalls.ts), in the worker thread, waiting in epoll_wait. Per-slot socket
+ * (socket/libc.ts), in the worker thread, waiting in epoll_wait. Per-slot socket
  * state lives in typed arrays; sending, reading and dispatching allocate
  * nothing. It only moves bytes: every decision is the load loop's (loop.ts).
  */
@@ -34,7 +34,8 @@ import {
   TCP_NODELAY,
   errnoName,
 } from '../socket/ffi.js';
-import { type Sys, loadSys } from './syscalls.js';
+import { type EpollLibc, epollLibc } from '../socket/libc.js';
+import { sockaddrAbstract, sockaddrInet, sockaddrPath } from '../socket/sockaddr.js';
 import type { Transport, TransportEvents } from './transport.js';
 import type { WorkerConfig, WorkerTarget } from './worker-stats.js';
 
@@ -54,24 +55,14 @@ interface Addr {
   len: number;
 }
 
-function sockaddr(t: WorkerTarget, sys: Sys): Addr {
+function sockaddr(t: WorkerTarget): Addr {
   if (t.kind === 'unix' || t.kind === 'abstract') {
-    const name = t.kind === 'unix' ? Buffer.from(t.path) : Buffer.from(t.name);
-    const abstract = t.kind === 'abstract' ? 1 : 0;
-    const addr = new Uint8Array(2 + abstract + name.length + 1);
-    new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
-    addr.set(name, 2 + abstract);
-    // A path counts its terminating NUL; an abstract name is exactly its bytes.
-    return { family: AF_UNIX, addr, len: abstract ? 3 + name.length : addr.length };
+    const addr = t.kind === 'unix' ? sockaddrPath(t.path) : sockaddrAbstract(Buffer.from(t.name));
+    return { family: AF_UNIX, addr, len: addr.length };
   }
   const v6 = t.family === 6;
-  const addr = new Uint8Array(v6 ? 28 : 16);
-  const view = new DataView(addr.buffer);
-  view.setUint16(0, v6 ? AF_INET6 : AF_INET, true);
-  view.setUint16(2, t.port, false);
-  if (sys.inetPton(v6 ? AF_INET6 : AF_INET, t.address ?? t.host, addr.subarray(v6 ? 8 : 4)) !== 1) {
-    throw new UdsError('BAD_TARGET', `${t.display}: cannot use address ${t.address ?? t.host}`);
-  }
+  const addr = sockaddrInet(v6, t.address ?? t.host, t.port);
+  if (addr === null) throw new UdsError('BAD_TARGET', `${t.display}: cannot use address ${t.address ?? t.host}`);
   return { family: v6 ? AF_INET6 : AF_INET, addr, len: addr.length };
 }
 
@@ -81,7 +72,7 @@ function ioCode(errno: number): 'RESET' | 'IO_ERROR' {
 }
 
 export class EpollTransport implements Transport {
-  private readonly sys: Sys;
+  private readonly sys: EpollLibc;
   private readonly addr: Uint8Array;
   private readonly addrLen: number;
   private readonly family: number;
@@ -115,8 +106,8 @@ export class EpollTransport implements Transport {
     cfg: WorkerConfig,
     private readonly on: TransportEvents,
   ) {
-    const sys = (this.sys = loadSys());
-    ({ addr: this.addr, len: this.addrLen, family: this.family } = sockaddr(cfg.target, sys));
+    const sys = (this.sys = epollLibc());
+    ({ addr: this.addr, len: this.addrLen, family: this.family } = sockaddr(cfg.target));
     this.tcp = this.family !== AF_UNIX;
     const S = cfg.slots;
     const plen = cfg.payload.length;

@@ -11,7 +11,7 @@ import type { Target } from '../socket/target.js';
 import { encodeHistogram, recordingHistogram } from './histogram.js';
 import { errnoName } from '../socket/ffi.js';
 import { reconnectDelay } from '../socket/backoff.js';
-import { threadCpuMs } from './syscalls.js';
+import { threadCpuMs } from '../socket/libc.js';
 import type { BenchPlan } from './options.js';
 
 /** Control words shared with the main thread (Int32Array over a SharedArrayBuffer). */

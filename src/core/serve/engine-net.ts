@@ -21,21 +21,25 @@ import {
   FD_CLEAR_MARGIN,
   FD_WARN_MARGIN,
   MAX_DELAYED,
-  ONESHOT_READ_SIZE,
   REASON_NO_REQUEST_TEXT,
   type ServeOptions,
   type Server,
   type ServerEvents,
   currentReply,
   drainAcceptQueue,
+  endAtClose,
+  errnoEnd,
+  faultReason,
   fdLimit,
   fdPressureText,
+  oneshotRequestEnd,
   openFds,
   preview,
   reasonIdle,
   reasonMaxBytes,
   reasonMaxConns,
   reasonUnread,
+  requestAtEnd,
   withNewline,
   withoutNewline,
 } from './protocol.js';
@@ -290,14 +294,13 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
     };
 
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      setEnd(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 'client-reset' : 'error', err.code ?? err.message);
+      setEnd(errnoEnd(err.code), err.code ?? err.message);
     });
     socket.on('close', () => {
       for (const t of timers) clearTimeout(t);
       this.sockets.delete(socket);
       if (this.emfileWarned) this.fdPressure(false);
-      if (this.closing && end === undefined && !replied) setEnd('shutdown');
-      setEnd(replied ? 'closed' : 'client-closed');
+      setEnd(endAtClose(this.closing !== undefined, replied));
       // Requests whose delayed reply never went: logged unanswered, before the connection.
       for (const unanswered of waiting.splice(0)) unanswered();
       if (o.keepAlive) this.log(id, wallStart, start, bytesIn, bytesOut, requests, undefined, undefined, end!, reason);
@@ -375,7 +378,7 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
         if (socket.destroyed) return logRequest?.();
         if (f === 'close-without-reply') {
           logRequest?.();
-          setEnd('closed', 'fault close-without-reply');
+          setEnd('closed', faultReason(f));
           return void socket.end();
         }
         const body = reply(request);
@@ -387,7 +390,7 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
           socket.write(body);
           st.idleBetweenRequests = true;
           backpressure();
-          return setEnd('left-open', 'fault never-close');
+          return setEnd('left-open', faultReason(f));
         }
         if (last) socket.end(body);
         else {
@@ -410,26 +413,28 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
       bytesIn += chunk.length;
       if (doneReading) return; // one-shot: what follows the request is ignored, as a one-read server does
       st.idleBetweenRequests = false;
-      if (!o.keepAlive && readMode === 'once') {
-        doneReading = true;
-        return respond(chunk.subarray(0, ONESHOT_READ_SIZE), true);
-      }
-      pending.push(chunk);
-      pendingLen += chunk.length;
-      if (o.keepAlive || readMode === 'line') {
+      if (!o.keepAlive) {
+        // One-shot framing (--read), as every engine applies it: what came before held no end.
+        const end = oneshotRequestEnd(readMode, chunk, chunk.length);
+        if (end >= 0) {
+          doneReading = true;
+          if (pendingLen === 0) return respond(chunk.subarray(0, end), true);
+          pending.push(chunk.subarray(0, end));
+          pendingLen += end;
+          return respond(take(), true);
+        }
+        pending.push(chunk);
+        pendingLen += chunk.length;
+      } else {
+        pending.push(chunk);
+        pendingLen += chunk.length;
         let buf = take();
         let nl: number;
         // Pipelined lines in one chunk get their replies in one write.
         socket.cork();
         while ((nl = buf.indexOf(0x0a)) >= 0) {
-          const line = buf.subarray(0, nl + 1);
+          respond(buf.subarray(0, nl + 1), false);
           buf = buf.subarray(nl + 1);
-          if (!o.keepAlive) {
-            doneReading = true;
-            socket.uncork();
-            return respond(line, true);
-          }
-          respond(line, false);
         }
         socket.uncork();
         backpressure();
@@ -455,15 +460,14 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
       }
       doneReading = true;
       // eof framing: the request is complete.
-      if (!o.keepAlive && readMode === 'eof' && pendingLen > 0) return respond(take(), true);
-      if (pendingLen > 0 && o.keepAlive) return respond(take(), true);
+      if (pendingLen > 0 && requestAtEnd(readMode, o.keepAlive === true)) return respond(take(), true);
       if (requests === 0) setEnd('client-closed', REASON_NO_REQUEST_TEXT);
       // A holding fault keeps a half-closed client waiting (that is the fault), but
       // a client that is gone for good must not hold a slot until --idle-timeout.
       if (!holdsOpen || this.peerGone(socket)) socket.end();
     });
     if (o.fault === 'reset') {
-      setEnd('reset', 'fault reset');
+      setEnd('reset', faultReason(o.fault));
       return this.resetWhenRequestQueued(socket, delay, idle, (t) => timers.push(t));
     }
     socket.resume();

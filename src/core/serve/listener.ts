@@ -8,6 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import { UdsError } from '../errors.js';
+import { SOCK_STREAM } from '../socket/ffi.js';
 import { listenAbstractFd, listenPathFd } from '../socket/fd.js';
 import { inspectSocketFile, removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
@@ -40,6 +41,8 @@ export interface BoundListener {
   ownedPath?: { path: string; ino: number };
   replacedStale: boolean;
   gid?: number;
+  /** The socket's type (SOCK_STREAM, SOCK_SEQPACKET): what its connections are. */
+  socketType: number;
 }
 
 /**
@@ -47,8 +50,9 @@ export interface BoundListener {
  * replaced, a live server or a non-socket refused, the group looked up before
  * anything exists on disk, the mode set through the umask, the exact address
  * bound through libc. The caller sets the group once it listens (setSocketGroup).
+ * `socketType`: the socket's type, SOCK_STREAM unless said (TCP: always stream).
  */
-export async function bindListener(t: Target, options: ServeOptions): Promise<BoundListener> {
+export async function bindListener(t: Target, options: ServeOptions, socketType = SOCK_STREAM): Promise<BoundListener> {
   const backlog = options.backlog ?? SERVE_DEFAULTS.backlog;
   let replacedStale = false;
   if (t.kind === 'unix') {
@@ -80,18 +84,18 @@ export async function bindListener(t: Target, options: ServeOptions): Promise<Bo
       const perm = options.perm;
       const old = perm === undefined ? undefined : process.umask(~perm & 0o777);
       try {
-        fd = listenPathFd(t.path, backlog);
+        fd = listenPathFd(t.path, backlog, socketType);
       } finally {
         if (old !== undefined) process.umask(old);
       }
       ownedPath = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
     } else if (t.kind === 'abstract') {
-      fd = listenAbstractFd(t.name, backlog);
+      fd = listenAbstractFd(t.name, backlog, socketType);
     }
   } catch (err) {
     throw bindError(err as NodeJS.ErrnoException, t);
   }
-  return { fd, ownedPath, replacedStale, gid };
+  return { fd, ownedPath, replacedStale, gid, socketType };
 }
 
 /** Give the socket file its group (--group). */

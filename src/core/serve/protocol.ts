@@ -1,12 +1,15 @@
 /**
  * serve's connection protocol, written once for every engine: the options and
- * the records (connection and request logs, end words), the reply rule, the
- * words of every reason and warning, descriptor accounting and drain-then-close.
- * An engine (engine-net.ts, epoll/) moves bytes and calls these; a new engine
- * implements Server and takes its policy from here.
+ * the records (connection and request logs, end words), the request framing
+ * (oneshotRequestEnd, requestAtEnd), the reply rule, how a connection's end is
+ * named (endAtClose, errnoEnd, faultReason and the reason words), descriptor
+ * accounting and drain-then-close. An engine (engine-net.ts's per-connection
+ * handler, epoll/conn-step.ts and thread.ts) moves bytes and calls these; a
+ * new engine implements Server and takes its policy from here.
  */
 import type { EventEmitter } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { decodeKeepingBytes } from '../escape.js';
 import type { Target } from '../socket/target.js';
 import type { Fault, ReadMode } from './options.js';
@@ -124,8 +127,7 @@ export function defaultReply(date = new Date()): Buffer {
 // The reply changes once a second; serve builds it once a second, not per request.
 let cachedSecond = -1;
 let cachedReply: Buffer = Buffer.alloc(0);
-export function currentReply(): Buffer {
-  const now = Date.now();
+export function currentReply(now = Date.now()): Buffer {
   const second = Math.floor(now / 1000);
   if (second !== cachedSecond) {
     cachedSecond = second;
@@ -134,12 +136,46 @@ export function currentReply(): Buffer {
   return cachedReply;
 }
 
+/**
+ * One-shot framing (--read): where the request ends in a chunk buf[0, n)
+ * read so far, or -1 while it is not complete. once: the first read, up to
+ * ONESHOT_READ_SIZE bytes; line: up to and with the first newline; eof: only
+ * the client's end completes it (requestAtEnd).
+ */
+export function oneshotRequestEnd(mode: ReadMode, buf: Buffer, n: number): number {
+  if (mode === 'once') return n < ONESHOT_READ_SIZE ? n : ONESHOT_READ_SIZE;
+  if (mode === 'eof') return -1;
+  const nl = buf.indexOf(0x0a);
+  return nl >= 0 && nl < n ? nl + 1 : -1;
+}
+
+/** Whether input still pending when the client ends is a request: eof framing's whole request, keep-alive's unfinished last line. */
+export function requestAtEnd(mode: ReadMode, keepAlive: boolean): boolean {
+  return keepAlive || mode === 'eof';
+}
+
 /** The first 200 bytes as text, bytes that are not UTF-8 kept (the log shows them as \xHH). */
 export const preview = (b: Buffer | undefined): string | undefined =>
   b === undefined ? undefined : decodeKeepingBytes(b, 0, Math.min(b.length, 200));
 
 
 const NL = Buffer.from('\n');
+
+/**
+ * How a connection ended that has no end of its own (no fault, limit or
+ * error decided it): closed after a reply, closed by the client without one,
+ * or cut by shutdown while it had none.
+ */
+export function endAtClose(closing: boolean, replied: boolean): ConnEnd {
+  return replied ? 'closed' : closing ? 'shutdown' : 'client-closed';
+}
+
+/** A connection's socket failed with this errno (name or number): the client reset it, or another error. */
+export function errnoEnd(errno: string | number | undefined): ConnEnd {
+  return errno === 'ECONNRESET' || errno === 'EPIPE' || errno === E_CONNRESET || errno === E_PIPE ? 'client-reset' : 'error';
+}
+const E_CONNRESET = osConstants.errno.ECONNRESET;
+const E_PIPE = osConstants.errno.EPIPE;
 
 /** The reply rule: a fixed --reply gets a newline unless it ends with one (an empty reply stays empty). */
 export function withNewline(reply: Buffer): Buffer {
@@ -159,6 +195,8 @@ export const reasonUnread = (idleMs: number): string => `replies not read for ${
 export const reasonMaxBytes = (maxBytes: number): string => `request over --max-bytes ${maxBytes}`;
 export const reasonMaxConns = (maxConns: number): string => `over --max-conns ${maxConns}: closed at once`;
 export const REASON_NO_REQUEST_TEXT = 'client closed without a request';
+/** The reason logged for a connection a fault mode ended. */
+export const faultReason = (fault: Fault): string => `fault ${fault}`;
 
 /** The out-of-descriptors warning (once per episode), and its all-clear. */
 export function fdPressureText(hit: boolean, open: number, limit: number): string {

@@ -26,8 +26,8 @@ function errnoError(call: string, errno: number, label: string): NodeJS.ErrnoExc
   return err;
 }
 
-function newSocket(c: Libc, label: string): number {
-  const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+function newSocket(c: Libc, label: string, type = SOCK_STREAM): number {
+  const fd = c.socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw errnoError('socket', c.errno(), label);
   return fd;
 }
@@ -50,9 +50,9 @@ export function connectAbstractFd(name: Buffer): number {
   return fd;
 }
 
-function listenOn(addr: Buffer, label: string, backlog: number): number {
+function listenOn(addr: Buffer, label: string, backlog: number, type: number): number {
   const c = load();
-  const fd = newSocket(c, label);
+  const fd = newSocket(c, label, type);
   if (c.bind(fd, addr, addr.length) !== 0) {
     const errno = c.errno();
     c.close(fd);
@@ -66,9 +66,9 @@ function listenOn(addr: Buffer, label: string, backlog: number): number {
   return fd;
 }
 
-/** Bind and listen on an abstract name; returns the listening fd for net.Server#listen({ fd }). */
-export function listenAbstractFd(name: Buffer, backlog: number): number {
-  return listenOn(sockaddr(name), `@${name.toString()}`, backlog);
+/** Bind and listen on an abstract name; returns the listening fd for net.Server#listen({ fd }). `type`: SOCK_STREAM or SOCK_SEQPACKET. */
+export function listenAbstractFd(name: Buffer, backlog: number, type = SOCK_STREAM): number {
+  return listenOn(sockaddr(name), `@${name.toString()}`, backlog, type);
 }
 
 /**
@@ -78,8 +78,8 @@ export function listenAbstractFd(name: Buffer, backlog: number): number {
  * replaced meanwhile; the owner removes its file itself, checking the inode.
  * The real errno comes back too (libuv reports a missing directory as EACCES).
  */
-export function listenPathFd(path: string, backlog: number): number {
-  return listenOn(sockaddrPath(path), path, backlog);
+export function listenPathFd(path: string, backlog: number, type = SOCK_STREAM): number {
+  return listenOn(sockaddrPath(path), path, backlog, type);
 }
 
 const peekBuf = Buffer.alloc(1);

@@ -1,16 +1,18 @@
 /**
  * The one set of libc bindings of the core (through koffi, ffi.ts): each C
- * call is declared once, here, with one signature. Bound on first use, once in
- * each thread that uses them; a call costs ~0.2 us of FFI on top of the system
- * call. Two groups, so that a command that needs only the portable calls never
- * binds the Linux-only ones:
- * - libc(): socket, connect, bind, listen, close, send, recv, poll, read,
- *   and for message sockets (dgram, seqpacket) sendto, recvfrom, getsockopt
+ * call is declared here, once per way it is called. Bound on first use, once
+ * in each thread that uses them; a call costs ~0.2 us of FFI on top of the
+ * system call, several times less than node:net's per-request path, which is
+ * what lets one engine thread keep up with a C peer. Groups, so that a command
+ * that needs only the portable calls never binds the Linux-only ones:
+ * - libc(): socket, connect, bind, listen, close, send, recv, poll, read, inet_pton,
+ *   and for message sockets (dgram, seqpacket) sendto, recvfrom
  *   and poll on koffi's worker threads (pollAsync: the event loop never blocks)
- * - epollLibc(): accept4, shutdown and the epoll calls (Linux only)
- * (bench/syscalls.ts still has its own table; it moves here with the bench rewrite.)
+ * - epollLibc(): accept4, shutdown, the epoll calls, socket options and the
+ *   raw-address read/send of bench's hot path (Linux only)
+ * - threadCpuMs(), raiseOpenFileLimit(): getrusage, getrlimit/setrlimit
  */
-import { cFunction, lastErrno } from './ffi.js';
+import { type CFunction, E, addressOf, cFunction, lastErrno } from './ffi.js';
 
 export interface Libc {
   socket(domain: number, type: number, proto: number): number;
@@ -29,8 +31,8 @@ export interface Libc {
   sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array | null, alen: number): number;
   /** Writes into buf and addr; alen is a 4-byte in/out length. */
   recvfrom(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: Uint8Array): number;
-  /** Writes into val; len is a 4-byte in/out length. */
-  getsockopt(fd: number, level: number, name: number, val: Uint8Array, len: Uint8Array): number;
+  /** inet_pton(3): 1 when `src` is an address of family `af` (written to dst). */
+  inetPton(af: number, src: string, dst: Uint8Array): number;
   errno(): number;
 }
 
@@ -39,7 +41,21 @@ export interface EpollLibc extends Libc {
   shutdown(fd: number, how: number): number;
   epollCreate(flags: number): number;
   epollCtl(ep: number, op: number, fd: number, ev: Uint8Array | null): number;
+  /** epoll_pwait2 when the kernel has it (ns timeout), else epoll_wait (ms, rounded up). */
   epollWait(ep: number, evs: Uint8Array, max: number, timeoutMs: number): number;
+  getsockopt(fd: number, level: number, name: number, val: Uint8Array, len: Uint8Array): number;
+  setsockopt(fd: number, level: number, name: number, val: Uint8Array, len: number): number;
+  /** read(2) into memory at a raw address (see address()). */
+  readAt(fd: number, addr: number, len: number): number;
+  /** send(2) from memory at a raw address. */
+  sendAt(fd: number, addr: number, len: number, flags: number): number;
+  /**
+   * The address of a buffer's memory, for readAt/sendAt. Passing a number
+   * instead of a Buffer skips koffi's per-call buffer checks (~0.1 us a call).
+   * Only for buffers that live as long as the calls and are not on the V8 heap
+   * (Buffer.alloc of 64+ bytes), so their memory never moves.
+   */
+  address(buf: Uint8Array): number;
 }
 
 let portable: Libc | undefined;
@@ -65,13 +81,37 @@ export function libc(): Libc {
       }),
     sendto: cFunction('long sendto(int, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t alen)'),
     recvfrom: cFunction('long recvfrom(int, _Out_ uint8_t *buf, size_t len, int flags, _Out_ uint8_t *addr, _Inout_ uint8_t *alen)'),
-    getsockopt: cFunction('int getsockopt(int, int, int, _Out_ uint8_t *val, _Inout_ uint8_t *len)'),
+    inetPton: cFunction('int inet_pton(int, const char *src, uint8_t *dst)'),
     errno: lastErrno,
   } as Libc;
   return portable;
 }
 
-/** The portable calls and the epoll engine's; throws where they cannot load (not Linux, no koffi build). */
+/** epoll_wait with a sub-millisecond timeout where the kernel (5.11) and glibc (2.35) have epoll_pwait2. */
+function epollWaitFunction(): EpollLibc['epollWait'] {
+  const epollWait = cFunction('int epoll_wait(int, uint8_t *evs, int max, int timeout)');
+  let pwait2: CFunction | undefined;
+  try {
+    pwait2 = cFunction('int epoll_pwait2(int, uint8_t *evs, int max, const uint8_t *ts, const uint8_t *sigmask)');
+  } catch {
+    pwait2 = undefined; // glibc older than 2.35
+  }
+  const ts = new Uint8Array(16);
+  const tsView = new DataView(ts.buffer);
+  return (ep, evs, max, timeoutMs) => {
+    if (pwait2) {
+      const ns = Math.max(0, Math.round(timeoutMs * 1e6));
+      tsView.setUint32(0, Math.floor(ns / 1e9), true);
+      tsView.setUint32(8, ns % 1e9, true);
+      const n = pwait2(ep, evs, max, ts, null);
+      if (n >= 0 || lastErrno() !== E.ENOSYS) return n;
+      pwait2 = undefined; // kernel older than 5.11
+    }
+    return epollWait(ep, evs, max, Math.ceil(timeoutMs));
+  };
+}
+
+/** The portable calls and the epoll engines'; throws where they cannot load (not Linux, no koffi build). */
 export function epollLibc(): EpollLibc {
   if (linux) return linux;
   if (process.platform !== 'linux') throw new Error('the epoll engine needs Linux');
@@ -81,7 +121,75 @@ export function epollLibc(): EpollLibc {
     shutdown: cFunction('int shutdown(int, int)'),
     epollCreate: cFunction('int epoll_create1(int)'),
     epollCtl: cFunction('int epoll_ctl(int, int, int, const uint8_t *ev)'),
-    epollWait: cFunction('int epoll_wait(int, uint8_t *evs, int max, int timeout)'),
+    epollWait: epollWaitFunction(),
+    getsockopt: cFunction('int getsockopt(int, int, int, uint8_t *val, uint8_t *len)'),
+    setsockopt: cFunction('int setsockopt(int, int, int, const uint8_t *val, uint32_t len)'),
+    readAt: cFunction('int read(int, intptr_t buf, int len)'),
+    sendAt: cFunction('int send(int, intptr_t buf, int len, int flags)'),
+    address: addressOf,
   } as EpollLibc;
   return linux;
+}
+
+type Rusage = (who: number, buf: Uint8Array) => number;
+let rusage: Rusage | null | undefined;
+const ruBuf = new Uint8Array(144);
+const ruView = new DataView(ruBuf.buffer);
+
+/**
+ * This thread's CPU time in ms (getrusage RUSAGE_THREAD, Linux), or null where
+ * there is no per-thread figure.
+ */
+export function threadCpuMs(): { user: number; system: number } | null {
+  if (rusage === undefined) {
+    try {
+      rusage = process.platform === 'linux' ? (cFunction('int getrusage(int, _Out_ uint8_t *ru)') as unknown as Rusage) : null;
+    } catch {
+      rusage = null;
+    }
+  }
+  if (!rusage || rusage(1 /* RUSAGE_THREAD */, ruBuf) !== 0) return null;
+  const tv = (o: number) => Number(ruView.getBigInt64(o, true)) * 1000 + Number(ruView.getBigInt64(o + 8, true)) / 1000;
+  return { user: tv(0), system: tv(16) };
+}
+
+export interface FileLimit {
+  soft: number;
+  hard: number;
+}
+
+const RLIMIT_NOFILE = process.platform === 'darwin' ? 8 : 7;
+
+/**
+ * Make room for `needed` open files: raise the soft limit (and, where we are
+ * allowed, the hard one). Node has no setrlimit; libc does. Returns the limit
+ * in force afterwards, or null when it cannot be read here.
+ */
+export function raiseOpenFileLimit(needed: number): FileLimit | null {
+  let get: (r: number, b: Uint8Array) => number;
+  let set: (r: number, b: Uint8Array) => number;
+  try {
+    get = cFunction('int getrlimit(int, _Out_ uint8_t *rl)') as typeof get;
+    set = cFunction('int setrlimit(int, const uint8_t *rl)') as typeof set;
+  } catch {
+    return null;
+  }
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  if (get(RLIMIT_NOFILE, b) !== 0) return null;
+  const read = (): FileLimit => {
+    const cap = (x: bigint) => (x > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(x));
+    return { soft: cap(v.getBigUint64(0, true)), hard: cap(v.getBigUint64(8, true)) };
+  };
+  const cur = read();
+  if (cur.soft >= needed) return cur;
+  const trySet = (soft: number, hard: number): boolean => {
+    v.setBigUint64(0, BigInt(soft), true);
+    v.setBigUint64(8, BigInt(hard), true);
+    return set(RLIMIT_NOFILE, b) === 0;
+  };
+  // Root (CAP_SYS_RESOURCE) may raise the hard limit too; others only up to it.
+  if (!(cur.hard < needed && trySet(needed, needed))) trySet(Math.min(needed, cur.hard), cur.hard);
+  get(RLIMIT_NOFILE, b);
+  return read();
 }

@@ -10,7 +10,7 @@
  */
 import { nowMs } from '../clock.js';
 import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET, errnoName } from './ffi.js';
-import { type Libc, libc } from './libc.js';
+import { type Libc, epollLibc, libc } from './libc.js';
 import { sockaddrAbstract, sockaddrPath } from './sockaddr.js';
 import { SOCK_NUMBER } from './socket-type.js';
 import type { Target } from './target.js';
@@ -62,8 +62,9 @@ export function describeSockaddr(addr: Uint8Array, len: number): string {
   return (nul >= 0 ? b.subarray(0, nul) : b).toString('utf8');
 }
 
-/** Whether a Linux peer read SO_PEERCRED (pid 0: the kernel did not record one). */
-function readPeerCred(c: Libc, fd: number): PeerCred | null {
+/** SO_PEERCRED (Linux; getsockopt is in the Linux table); null when the kernel recorded none (pid 0). */
+function readPeerCred(fd: number): PeerCred | null {
+  const c = epollLibc();
   const val = Buffer.alloc(12);
   const len = Buffer.alloc(4);
   len.writeUInt32LE(12, 0);
@@ -77,7 +78,7 @@ function readPeerCred(c: Libc, fd: number): PeerCred | null {
 export function peerCredOf(fd: number): PeerCred | null {
   if (process.platform !== 'linux' || !(fd >= 0)) return null;
   try {
-    return readPeerCred(libc(), fd);
+    return readPeerCred(fd);
   } catch {
     return null;
   }
@@ -207,7 +208,7 @@ export class MessageSocket {
 
   /** SO_PEERCRED of a connected socket (Linux). */
   peerCred(): PeerCred | null {
-    return process.platform === 'linux' ? readPeerCred(this.c, this.fd) : null;
+    return peerCredOf(this.fd);
   }
 
   close(): void {

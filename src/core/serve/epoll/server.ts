@@ -146,7 +146,7 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
     this.listenFdOpen = true;
     try {
       if (bound.ownedPath && bound.gid !== undefined) await setSocketGroup(bound.ownedPath.path, bound.gid, t);
-      await this.startThreads(bound.fd!);
+      await this.startThreads(bound.fd!, bound.socketType);
     } catch (err) {
       this.stopNow();
       if (bound.ownedPath) await removeSocketFile(bound.ownedPath.path, bound.ownedPath.ino);
@@ -158,7 +158,7 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
     return { replacedStale: bound.replacedStale };
   }
 
-  private startThreads(listenFd: number): Promise<void> {
+  private startThreads(listenFd: number, socketType: number): Promise<void> {
     const o = this.options;
     const n = Math.max(1, o.threads ?? 1);
     this.emfileLimit = fdLimit();
@@ -181,6 +181,7 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
         index: i,
         threads: n,
         listenFd,
+        socketType,
         reply,
         echo: o.echo === true,
         keepAlive: o.keepAlive === true,

@@ -44,6 +44,8 @@ export interface ThreadConfig {
   index: number;
   threads: number;
   listenFd: number;
+  /** The listening socket's type (SOCK_STREAM, SOCK_SEQPACKET; BoundListener.socketType). */
+  socketType: number;
   /** Fixed reply with its newline, or null for `OK+ at HH:MM:SS\n`. */
   reply: Uint8Array | null;
   echo: boolean;
