@@ -6,7 +6,7 @@ import { type EndRule, ReplyEndScanner, checkEndRule, formatEndRule } from './en
 import { UdsError, fromConnectErrno } from './errors.js';
 import { type Target, checkTarget } from './socket/target.js';
 import { messageExchange, wrongType } from './exchange-message.js';
-import { type PeerCred, peerCredOf } from './socket/message.js';
+import { type PeerCred, peerCredOf } from './socket/peer.js';
 import { type SocketType, type SocketTypeSource, parseSocketType, socketTypeFromProc } from './socket/socket-type.js';
 
 export const DEFAULT_TIMEOUT_MS = 5_000;

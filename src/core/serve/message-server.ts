@@ -18,7 +18,8 @@ import { nowMs } from '../clock.js';
 import { UdsError } from '../errors.js';
 import { E } from '../socket/ffi.js';
 import { epollLibc, libc } from '../socket/libc.js';
-import { MessageSocket, type PeerCred, SOCKADDR_UN_MAX, describeSockaddr, sockaddrOf } from '../socket/message.js';
+import { MessageSocket, SOCKADDR_UN_MAX, describeSockaddr, sockaddrOf } from '../socket/message.js';
+import { type NamedPeer, namedPeer } from '../socket/peer.js';
 import { inspectSocketFile, removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
 import { bindError } from './listener.js';
@@ -59,7 +60,7 @@ export interface MessageLog {
   from?: string;
   /** seqpacket: the connection's number and its peer (SO_PEERCRED). */
   conn?: number;
-  peer?: (PeerCred & { name?: string }) | null;
+  peer?: NamedPeer | null;
   /** The whole message's size (more than data.length when cut at maxBytes). */
   bytes: number;
   data: Buffer;
@@ -74,7 +75,7 @@ export interface MessageConnLog {
   event: 'connect' | 'close';
   conn: number;
   time: Date;
-  peer: (PeerCred & { name?: string }) | null;
+  peer: NamedPeer | null;
   messages: number;
   reason?: string;
 }
@@ -82,7 +83,7 @@ export interface MessageConnLog {
 interface Conn {
   id: number;
   sock: MessageSocket;
-  peer: (PeerCred & { name?: string }) | null;
+  peer: NamedPeer | null;
   messages: number;
   lastAt: number;
 }
@@ -92,10 +93,6 @@ export interface MessageServerEvents {
   conn: [log: MessageConnLog];
   warning: [message: string];
   done: [];
-}
-
-async function processName(pid: number): Promise<string | undefined> {
-  return (await fsp.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => undefined))?.trim();
 }
 
 export class MessageServer extends EventEmitter<MessageServerEvents> {
@@ -256,8 +253,7 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
         return;
       }
       const sock = MessageSocket.adopt(fd, 'seqpacket');
-      const cred = sock.peerCred();
-      const peer = cred ? { ...cred, name: await processName(cred.pid) } : null;
+      const peer = namedPeer(fd);
       const conn: Conn = { id: this.nextConn++, sock, peer, messages: 0, lastAt: nowMs() };
       this.emit('conn', { event: 'connect', conn: conn.id, time: new Date(), peer, messages: 0 });
       if (this.o.maxConns !== undefined && this.conns.size >= this.o.maxConns) {

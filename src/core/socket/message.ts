@@ -9,8 +9,11 @@
  * kernel, and the length says it was cut).
  */
 import { nowMs } from '../clock.js';
-import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET, errnoName } from './ffi.js';
-import { type Libc, epollLibc, libc } from './libc.js';
+import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK, errnoName } from './ffi.js';
+import { type Libc, libc } from './libc.js';
+import { type PeerCred, peerCredOf } from './peer.js';
+
+export type { PeerCred };
 import { sockaddrAbstract, sockaddrPath } from './sockaddr.js';
 import { SOCK_NUMBER } from './socket-type.js';
 import type { Target } from './target.js';
@@ -20,18 +23,11 @@ const POLLOUT = 0x4;
 const POLLERR = 0x8;
 const POLLHUP = 0x10;
 const MSG_TRUNC = 0x20;
-const SO_PEERCRED = 17;
 /** One poll(2) slice: how soon an abort or a closed socket is noticed. */
 const SLICE_MS = 100;
 /** sockaddr_un: 2 bytes of family, 108 of path. */
 const SOCKADDR_UN_SIZE = 110;
 
-/** The peer's process, as the kernel recorded it at connect (SO_PEERCRED). */
-export interface PeerCred {
-  pid: number;
-  uid: number;
-  gid: number;
-}
 
 /** An OS error of a call, as Node's own errors look (code, errno, syscall). */
 export function errnoError(call: string, errno: number, label: string): NodeJS.ErrnoException {
@@ -60,28 +56,6 @@ export function describeSockaddr(addr: Uint8Array, len: number): string {
   if (b[0] === 0) return '@' + b.subarray(1).toString('latin1').replace(/\0/g, '@');
   const nul = b.indexOf(0);
   return (nul >= 0 ? b.subarray(0, nul) : b).toString('utf8');
-}
-
-/** SO_PEERCRED (Linux; getsockopt is in the Linux table); null when the kernel recorded none (pid 0). */
-function readPeerCred(fd: number): PeerCred | null {
-  const c = epollLibc();
-  const val = Buffer.alloc(12);
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(12, 0);
-  if (c.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, val, len) !== 0) return null;
-  const pid = val.readInt32LE(0);
-  if (pid <= 0) return null;
-  return { pid, uid: val.readUInt32LE(4), gid: val.readUInt32LE(8) };
-}
-
-/** SO_PEERCRED of any connected Unix socket fd (a net.Socket's too: `socket._handle.fd`); null where not available. */
-export function peerCredOf(fd: number): PeerCred | null {
-  if (process.platform !== 'linux' || !(fd >= 0)) return null;
-  try {
-    return readPeerCred(fd);
-  } catch {
-    return null;
-  }
 }
 
 export type WaitResult = 'ready' | 'hup' | 'timeout' | 'aborted' | 'closed';
