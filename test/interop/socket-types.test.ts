@@ -267,3 +267,40 @@ for m in [b'a', b'bb', b'ccc']:
     server.kill('SIGTERM');
   });
 });
+
+describe('who is on the other end (SO_PEERCRED) on stream sockets', () => {
+  for (const engine of ['epoll', 'net'] as const) {
+    it(`serve --engine ${engine} logs each client's pid, uid, gid and process name (a Python client)`, async () => {
+      const path = join(tmpDir(), 's.sock');
+      const server = startCli(['serve', '--json', '--engine', engine, path]);
+      const err = stderrOf(server);
+      await err.until(/"event":"listening"/);
+      const py = spawnChild('python3', [
+        '-c',
+        `import socket, os; s=socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(path)}); print(os.getpid(), flush=True); s.send(b'hi\\n'); s.recv(100)`,
+      ]);
+      await py.exited;
+      const pid = Number(py.stdout().trim());
+      const log = await err.until(/"event":"connection"/);
+      const rec = JSON.parse(log.split('\n').find((l) => l.includes('"event":"connection"'))!);
+      expect(rec.peer).toEqual({ pid, uid: process.getuid?.(), gid: process.getgid?.(), name: 'python3' });
+      server.kill('SIGTERM');
+    });
+  }
+
+  it('probe names a stream server from the connected socket, and says so', async () => {
+    const path = join(tmpDir(), 'py.sock');
+    const peer = spawnChild('python3', [
+      '-c',
+      `import socket; s=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(path)}); s.listen(4); print('ready', flush=True)
+while True:
+    c, _ = s.accept(); c.recv(100); c.send(b'pong\\n'); c.close()`,
+    ]);
+    await waitForOutput(peer, /ready/);
+    const r = await runCli(['probe', '--json', path]);
+    expect(r.status, r.stdout).toBe(0);
+    const t = JSON.parse(r.stdout).targets[0];
+    expect(t.socketType).toBe('stream');
+    expect(t.server).toMatchObject({ pid: peer.child.pid, uid: process.getuid?.(), source: 'peercred', name: 'python3' });
+  });
+});
