@@ -22,6 +22,8 @@ export type BenchFlags = Omit<BenchOptions, 'target' | 'payload' | 'expect' | 's
   size?: number;
   expect?: string;
   json?: boolean;
+  /** --type: a Unix target's socket type (seqpacket: the epoll engine). */
+  type?: 'stream' | 'seqpacket';
 };
 
 /** A payload of `size` bytes: 'x' filler ending in a newline, so line servers answer it. */
@@ -84,9 +86,10 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
 
   let result: BenchResult;
   try {
-    const { payload: _text, literal: _literal, size: _size, expect: _expect, json: _json, ...same } = flags;
+    const { payload: _text, literal: _literal, size: _size, expect: _expect, json: _json, type, ...same } = flags;
     result = await runBench({
       ...same,
+      socketType: type,
       target,
       payload,
       expect: flags.expect !== undefined ? parseMessage(flags.expect, flags.literal) : undefined,

@@ -304,3 +304,29 @@ while True:
     expect(t.server).toMatchObject({ pid: peer.child.pid, uid: process.getuid?.(), source: 'peercred', name: 'python3' });
   });
 });
+
+describe('bench --type seqpacket', () => {
+  it('oneshot against a Python seqpacket server (reply to its close), persistent against serve --type seqpacket', async () => {
+    const dir = tmpDir();
+    const py = join(dir, 'py.sock');
+    await pyPeer('seqpacket', py);
+    const one = await runCli(['bench', '--json', '--type', 'seqpacket', '--mode', 'oneshot', '--requests', '20', '-c', '1', '--expect', 'second', py], { timeoutMs: 60_000 });
+    expect(one.status, one.stderr).toBe(0);
+    const r1 = JSON.parse(one.stdout);
+    expect(r1.requests.total).toBe(20);
+    expect(r1.errors).toEqual([]);
+
+    const sp = join(dir, 'sp.sock');
+    const server = startCli(['serve', '-q', '--type', 'seqpacket', '--echo', sp]);
+    await stderrOf(server).until(/listening on/);
+    const many = await runCli(['bench', '--json', '--type', 'seqpacket', '--mode', 'persistent', '--requests', '200', '-c', '4', '--payload', 'ping', '--expect', 'ping', sp], { timeoutMs: 60_000 });
+    expect(many.status, many.stderr).toBe(0);
+    expect(JSON.parse(many.stdout).requests.total).toBe(200);
+    server.kill('SIGTERM');
+  });
+
+  it('refuses what it cannot do: no target, the net engine', async () => {
+    expect((await runCli(['bench', '--type', 'seqpacket', '-d', '1s'])).status).toBe(2);
+    expect((await runCli(['bench', '--type', 'seqpacket', '--engine', 'net', '-d', '1s', '/tmp/x.sock'])).status).toBe(2);
+  });
+});
