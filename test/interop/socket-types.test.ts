@@ -330,3 +330,22 @@ describe('bench --type seqpacket', () => {
     expect((await runCli(['bench', '--type', 'seqpacket', '--engine', 'net', '-d', '1s', '/tmp/x.sock'])).status).toBe(2);
   });
 });
+
+describe('abstract names on message sockets', () => {
+  it('serve --type dgram @name: socat ABSTRACT-SENDTO reaches it (exact name length), send --json gets the echo, probe finds it', async () => {
+    requirePeers('socat');
+    const name = uniqueAbstractName();
+    const server = startCli(['serve', '--type', 'dgram', '--echo', `@${name}`]);
+    const err = stderrOf(server);
+    await err.until(/listening on/);
+    const s = await run('socat', ['-u', '-', `ABSTRACT-SENDTO:${name}`], { input: 'abstract-from-socat' });
+    expect(s.code, s.stderr).toBe(0);
+    await err.until(/19 bytes "abstract-from-socat"/);
+    const r = await runCli(['send', '--json', `@${name}`, 'polo']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, socketType: 'dgram', reply: 'polo' });
+    const p = await runCli(['probe', '--json', `@${name}`]);
+    expect(p.status, p.stdout).toBe(0);
+    expect(JSON.parse(p.stdout).targets[0]).toMatchObject({ code: 'OK', socketType: 'dgram' });
+    server.kill('SIGTERM');
+  });
+});
