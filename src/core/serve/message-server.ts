@@ -105,6 +105,8 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
   private stopping = false;
   private loop?: Promise<void>;
   replacedStale = false;
+  /** Out of descriptors: the listener is left out of poll until then (else a queued connection wakes the loop at once, forever). */
+  private acceptPausedUntil = 0;
   private readonly buf: Buffer;
   private readonly from = Buffer.alloc(SOCKADDR_UN_MAX);
   private readonly fromLen = Buffer.alloc(4);
@@ -182,7 +184,7 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
       const list = [...this.conns.values()];
       const pfds = Buffer.alloc(8 * (1 + list.length));
       pfds.writeInt32LE(listener.fd, 0);
-      pfds.writeInt16LE(POLLIN, 4);
+      pfds.writeInt16LE(nowMs() < this.acceptPausedUntil ? 0 : POLLIN, 4);
       list.forEach((conn, i) => {
         pfds.writeInt32LE(conn.sock.fd, 8 * (i + 1));
         pfds.writeInt16LE(POLLIN, 8 * (i + 1) + 4);
@@ -249,7 +251,10 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
       const fd = c.accept4(listener.fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         const errno = c.errno();
-        if (errno === E.EMFILE || errno === E.ENFILE) this.emit('warning', 'out of file descriptors: a connection waits in the backlog (raise ulimit -n)');
+        if (errno === E.EMFILE || errno === E.ENFILE) {
+          if (this.acceptPausedUntil === 0) this.emit('warning', 'out of file descriptors: connections wait in the backlog (raise ulimit -n)');
+          this.acceptPausedUntil = nowMs() + SLICE_MS;
+        }
         return;
       }
       const sock = MessageSocket.adopt(fd, 'seqpacket');

@@ -12,11 +12,11 @@ import { nowMs } from '../clock.js';
 import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK, errnoName } from './ffi.js';
 import { type Libc, libc } from './libc.js';
 import { type PeerCred, peerCredOf } from './peer.js';
-
-export type { PeerCred };
 import { sockaddrAbstract, sockaddrPath } from './sockaddr.js';
 import { SOCK_NUMBER } from './socket-type.js';
 import type { Target } from './target.js';
+
+export type { PeerCred };
 
 const POLLIN = 0x1;
 const POLLOUT = 0x4;
@@ -27,7 +27,6 @@ const MSG_TRUNC = 0x20;
 const SLICE_MS = 100;
 /** sockaddr_un: 2 bytes of family, 108 of path. */
 const SOCKADDR_UN_SIZE = 110;
-
 
 /** An OS error of a call, as Node's own errors look (code, errno, syscall). */
 export function errnoError(call: string, errno: number, label: string): NodeJS.ErrnoException {
@@ -64,8 +63,6 @@ export class MessageSocket {
   private readonly c: Libc;
   private readonly pfd = Buffer.alloc(8);
   private open = true;
-  /** The address we bound, if any. */
-  boundTo = '';
   /** Runs once after close (a temporary reply address's folder is removed). */
   onClose?: () => void;
 
@@ -101,7 +98,6 @@ export class MessageSocket {
 
   bind(addr: Buffer, label: string): void {
     this.check('bind', this.c.bind(this.fd, addr, addr.length), label);
-    this.boundTo = label;
   }
 
   /** Linux autobind: the kernel picks a free abstract name (5 hex digits); nothing to clean up. */
@@ -109,7 +105,6 @@ export class MessageSocket {
     const addr = Buffer.alloc(2);
     addr.writeUInt16LE(AF_UNIX, 0);
     this.check('bind', this.c.bind(this.fd, addr, 2), '(autobind)');
-    this.boundTo = '@(autobind)';
   }
 
   listen(backlog: number, label: string): void {
