@@ -10,6 +10,8 @@
  *   rule runs over the messages' bytes in order; eof on seqpacket is the
  *   peer closing, on dgram there is none: one message);
  * - every wait is bounded by the deadline, every message by the buffer.
+ * Just over 400 lines: connecting (typed errors, the reply address) and the
+ * run (send, messages, close phase) are one exchange, read top to bottom.
  */
 import { promises as fsp, mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
