@@ -18,6 +18,10 @@ import { MAX_BENCH_SIZE, choiceOption, durationOption, intOption, modeOption, si
 import { BENCH_DEFAULTS, MAX_CONNECTIONS, MAX_PIPELINE, MAX_WORKERS, parseRate } from './core/bench/options.js';
 import { BENCH_ENGINES, BENCH_MODES } from './core/bench/types.js';
 import { addProtocolOptions } from './protocol-options.js';
+import { SOCKET_TYPES } from './core/socket/socket-type.js';
+
+/** --type on send, probe, serve (issue 12): the Unix socket type. */
+const typeOption = (what: string) => new Option('--type <type>', what).choices(SOCKET_TYPES);
 
 const USAGE_CODES: ReadonlySet<string> = new Set(['BAD_TARGET', 'PATH_TOO_LONG', 'BAD_DURATION', 'BAD_OPTION', 'NOT_SUPPORTED']);
 
@@ -83,9 +87,15 @@ See 'udsctl <command> --help' and man udsctl.`,
       // The interactive session (src/commands/send-session.ts).
       .option('--interactive', 'hold a session: stdin to the socket and the reply to stdout as they come, both at once (the default on a terminal with no message or "-")')
       .option('--crlf', 'in a session, send each newline as \\r\\n (line protocols such as SMTP, Redis)')
+      .addOption(typeOption('Unix socket type (default: found out from /proc/net/unix, else by connecting): stream, seqpacket, dgram'))
       .addHelpText(
         'after',
         `
+Datagram and seqpacket sockets: the message goes as one datagram (message).
+dgram: done once the kernel took it, unless --until or --json asks for a
+reply (then udsctl binds an address of its own and waits for one datagram).
+seqpacket: the reply is one message unless --until says otherwise.
+
 ${ESCAPES_HELP} Bytes read from stdin are
 sent as they are, unless -e.
 
@@ -110,8 +120,9 @@ margin (raw bytes when stdout is not a terminal); Ctrl-D ends the input
 it (exit 130). What was typed and not sent is discarded, never left for the
 shell. With stdin piped, both directions stream at once, as with nc.`,
       )
-      .action(async (target: string, message: string | undefined, opts) => {
+      .action(async (target: string, message: string | undefined, opts, cmd: Command) => {
         const { runSend } = await import('./commands/send.js');
+        opts.untilGiven = cmd.getOptionValueSource('until') !== 'default';
         const io = processIo();
         const status = await runSend(target, message, opts, io);
         // stdout's reader stopped reading: its pending write would hold us past --timeout.
@@ -146,9 +157,13 @@ shell. With stdin piped, both directions stream at once, as with nc.`,
       .addOption(new Option('--connect-timeout <duration>', 'with --upstream: bound on connecting to the upstream (default 5s; above 0)').argParser(durationOption('--connect-timeout', { positive: true })))
       .option('--json', 'log JSON lines (one per connection) on stderr')
       .option('-q, --quiet', 'no per-connection log')
+      .addOption(typeOption('socket type: stream (default), seqpacket (a reply per message), dgram (log each datagram; --reply/--echo answer senders that bound an address)'))
       .addHelpText(
         'after',
         `
+--type dgram logs every datagram (sender, size, bytes): point a service's
+NOTIFY_SOCKET at it to see its READY=1 and STATUS= lines.
+
 Faults:
 ${FAULTS.map((f) => `  ${f.padEnd(20)} ${FAULT_HELP[f]}`).join('\n')}
 
@@ -203,10 +218,16 @@ Examples:
       .addOption(new Option('--format <format>', 'output: human, json, or nagios (STATUS: text | perfdata)').choices(['human', 'json', 'nagios']).default('human'))
       .option('-q, --quiet', 'print nothing; the exit status says it all')
       .option('--connect-only', 'liveness only, for any protocol: path, listener, connect, then close; OK when the connection is accepted (nothing sent or read)')
+      .addOption(typeOption('Unix socket type (default: found out from /proc/net/unix, else by connecting): stream, seqpacket, dgram'))
       .addHelpText(
         'after',
         `
 ${ESCAPES_HELP}
+
+A datagram socket (/dev/log, $NOTIFY_SOCKET) is sent nothing unless --send
+is given; with --expect, udsctl binds an address of its own and waits for a
+reply datagram. On seqpacket and dgram the reply is one message unless
+--until is given.
 
 Checks, in order: path (exists, socket, owner/mode, may you connect), listener
 (/proc/net/unix, the listening process), connect, send, reply, close.
@@ -225,8 +246,10 @@ Examples:
   udsctl probe --connect-only /run/php/php-fpm.sock   # liveness of any protocol
   udsctl probe --fastcgi /ping --expect pong /run/php/php8.2-fpm.sock`,
       )
-      .action(async (targets: string[], opts) => {
+      .action(async (targets: string[], opts, cmd: Command) => {
         const { runProbe } = await import('./commands/probe.js');
+        opts.sendGiven = cmd.getOptionValueSource('send') !== 'default';
+        opts.untilGiven = cmd.getOptionValueSource('until') !== 'default';
         throw new Done(await runProbe(targets, opts, processIo()));
       });
 
@@ -252,6 +275,7 @@ Examples:
       .addOption(new Option('-R, --rate <n>', 'open loop: start N requests a second on a fixed schedule; latency counts from each scheduled start').argParser(parseRate))
       .addOption(new Option('--workers <n>', "load-generating threads (default: half the cores; with udsctl's own server, all but one)").argParser(intOption('--workers', 1, MAX_WORKERS)))
       .addOption(new Option('--engine <engine>', 'epoll: raw sockets and epoll (Linux, fastest); net: node:net (portable); auto: epoll where available').choices(BENCH_ENGINES).default(BENCH_DEFAULTS.engine))
+      .addOption(new Option('--type <type>', 'socket type of a Unix target: stream (default) or seqpacket (epoll engine)').choices(['stream', 'seqpacket']))
       .option('--json', 'print the whole result (percentiles, timeline, errors) as JSON on stdout; no progress line')
       .addHelpText(
         'after',

@@ -47,13 +47,14 @@ export const EXIT_BY_CODE: Record<ErrorCode, number> = {
   UNSAFE_PATH: EXIT.IN_USE,
   TOO_MANY_FILES: EXIT.RESOURCES,
   IO_ERROR: EXIT.INTERNAL,
+  WRONG_TYPE: EXIT.USAGE,
 };
 
 /** Rows for README / man page: exit status, meaning, codes. Tests check the docs against it. */
 export const EXIT_TABLE: ReadonlyArray<{ status: number; meaning: string }> = [
   { status: EXIT.OK, meaning: 'success' },
   { status: EXIT.INTERNAL, meaning: 'unexpected I/O or internal error' },
-  { status: EXIT.USAGE, meaning: 'usage error: unknown option, missing or malformed target, bad number or duration, path too long' },
+  { status: EXIT.USAGE, meaning: 'usage error: unknown option, missing or malformed target, bad number or duration, path too long, a --type the socket is not' },
   { status: EXIT.NOT_FOUND, meaning: 'nothing at the socket path, it is not a socket, or the path cannot be followed (a symlink loop)' },
   { status: EXIT.PERMISSION, meaning: 'permission denied' },
   { status: EXIT.REFUSED, meaning: 'connection refused: no listener (a stale socket file)' },

@@ -133,3 +133,7 @@ export {
   type ReplyTiming,
 } from './core/session.js';
 export { discardTypedInput } from './core/terminal.js';
+// Socket types (issue 12): the type of a Unix socket, the message-socket server, who is on the other end.
+export { SOCKET_TYPES, parseSocketType, socketTypeFromProc, type SocketType, type SocketTypeSource } from './core/socket/socket-type.js';
+export { MessageServer, type MessageServeOptions, type MessageLog, type MessageConnLog } from './core/serve/message-server.js';
+export { peerCredOf, namedPeer, type PeerCred, type NamedPeer } from './core/socket/peer.js';

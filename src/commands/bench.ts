@@ -23,6 +23,8 @@ export type BenchFlags = Omit<BenchOptions, 'target' | 'payload' | 'expect' | 's
   size?: number;
   expect?: string;
   json?: boolean;
+  /** --type: a Unix target's socket type (seqpacket: the epoll engine). */
+  type?: 'stream' | 'seqpacket';
 };
 
 /** A payload of `size` bytes: 'x' filler ending in a newline, so line servers answer it. */
@@ -94,10 +96,11 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
 
   let result: BenchResult;
   try {
-    const { payload: _text, literal: _literal, size: _size, expect: _expect, json: _json, http: _h, method: _m, header: _hd, data: _d, resp: _r, fastcgi: _f, param: _p, ...same } = flags;
+    const { payload: _text, literal: _literal, size: _size, expect: _expect, json: _json, http: _h, method: _m, header: _hd, data: _d, resp: _r, fastcgi: _f, param: _p, type, ...same } = flags;
     result = await runBench({
       ...same,
       ...(proto ? { until: proto.until } : {}),
+      socketType: type,
       target,
       payload,
       expect: flags.expect !== undefined ? parseMessage(flags.expect, flags.literal) : undefined,

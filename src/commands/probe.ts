@@ -6,6 +6,7 @@ import { UdsError } from '../core/errors.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, probeAll } from '../core/probe.js';
 import { compileLinearRegex } from '../core/regex.js';
+import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
 import { type Io, stdoutColumns, writeAll } from '../io.js';
 import { probeNagios, probeRunHuman, probeRunToJson } from '../render/probe.js';
@@ -52,6 +53,12 @@ export interface ProbeFlags extends ProtocolFlags {
   format: ProbeFormat;
   quiet?: boolean;
   connectOnly?: boolean;
+  /** --type: the Unix socket type (default: found out). */
+  type?: SocketType;
+  /** --send was given (else the default payload, and nothing at all on a datagram socket). */
+  sendGiven?: boolean;
+  /** --until was given (else line, and one message on a message socket). */
+  untilGiven?: boolean;
 }
 
 /** Flags -> core options; throws UdsError (a usage error) for values that do not fit together. */
@@ -67,13 +74,14 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
   const proto = protocolRequest(flags, flags.fastcgi !== undefined ? { close: !flags.keepAlive } : {});
   if (proto && proto.protocol !== 'fastcgi' && flags.expectClose) throw new UdsError('BAD_OPTION', `--expect-close does not fit ${proto.protocol === 'http' ? '--http' : '--resp'}: staying open is the protocol's way`);
   return {
-    payload: proto ? proto.payload : flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),
+    payload: proto ? proto.payload : flags.sendGiven === false ? undefined : flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),
     halfClose: flags.halfClose,
     expect: flags.expect === undefined ? undefined : parseMessage(flags.expect, flags.literal),
     expectRegex,
-    until: proto ? proto.until : flags.until,
+    until: proto ? proto.until : flags.untilGiven === false ? undefined : flags.until,
+    socketType: flags.type,
     maxReply: flags.maxReply,
-    contract: flags.keepAlive || (proto && proto.protocol !== 'fastcgi') ? 'keep-alive' : 'one-shot',
+    contract: flags.keepAlive || (proto && proto.protocol !== 'fastcgi') ? 'keep-alive' : flags.expectClose || proto ? 'one-shot' : undefined,
     expectStatus: flags.expectStatus,
     connectTimeout: flags.connectTimeout,
     timeout: flags.timeout,

@@ -5,6 +5,7 @@ import { type EndRule } from '../core/framing/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, type PayloadSource, exchange } from '../core/exchange.js';
+import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { type Io, writeAll } from '../io.js';
@@ -33,6 +34,10 @@ export interface SendFlags extends ProtocolFlags {
   // The interactive session (send-session.ts).
   interactive?: boolean;
   crlf?: boolean;
+  /** --type: the Unix socket type (default: found out). */
+  type?: SocketType;
+  /** --until was given (not its default): on a message socket it replaces "one message", and a dgram send waits for a reply. */
+  untilGiven?: boolean;
 }
 
 export const SEND_DEFAULTS = { timeout: 5_000, connectTimeout: 5_000, until: 'eof', maxReply: DEFAULT_MAX_REPLY } as const;
@@ -83,7 +88,11 @@ export async function runSend(targetSpec: string, message: string | undefined, f
     record = await exchange(target, {
       payload,
       payloadStream: stream,
+      // On a message socket an --until not given means "one message".
       until: proto?.until ?? flags.until,
+      messageUntil: flags.untilGiven === false && !proto ? 'message' : undefined,
+      socketType: flags.type,
+      wantReply: Boolean(flags.untilGiven || flags.json || proto),
       timeout: flags.timeout,
       connectTimeout: flags.connectTimeout,
       halfClose: flags.halfClose,

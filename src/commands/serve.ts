@@ -3,6 +3,7 @@ import { escapeText, unescapeText } from '../core/escape.js';
 import type { Fault, ReadMode, ServeEngine } from '../core/serve/options.js';
 import type { ThreadLogSpec } from '../core/serve/epoll/shared.js';
 import { type StartServeOptions, chooseEngine, createServe, isServeWorker } from '../core/serve/start.js';
+import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
@@ -46,6 +47,8 @@ export interface ServeFlags {
   hexdump?: boolean;
   /** The tap: bound on connecting to the upstream. */
   connectTimeout?: number;
+  /** --type: dgram and seqpacket are served by their own small server (serve-message.ts). */
+  type?: SocketType;
 }
 
 /**
@@ -70,6 +73,11 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     if (flags.connectTimeout !== undefined) throw new UdsError('BAD_OPTION', '--connect-timeout: only with --upstream (the tap connects to it)');
   }
   const upstream = flags.upstream === undefined ? undefined : parseTarget(flags.upstream);
+  if (flags.type === 'dgram' || flags.type === 'seqpacket') {
+    if (upstream) throw new UdsError('BAD_OPTION', `--upstream relays stream connections: it cannot be combined with --type ${flags.type}`);
+    const { runMessageServe } = await import('./serve-message.js');
+    return runMessageServe(target, flags.type, flags, io);
+  }
   const worker = isServeWorker(io.env);
   const c = await errColor();
   const stderrFd = (io.stderr as { fd?: unknown }).fd;

@@ -25,6 +25,8 @@ export const ERROR_CODES = [
   'TOO_MANY_FILES',
   'NOT_SUPPORTED',
   'IO_ERROR',
+  /** A client of one socket type on a socket of another (EPROTOTYPE): stream vs dgram vs seqpacket. */
+  'WRONG_TYPE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -85,6 +87,7 @@ const ERRNO_CODES: Readonly<Record<string, ErrorCode>> = {
   ENFILE: 'TOO_MANY_FILES',
   ELOOP: 'BAD_PATH',
   ENAMETOOLONG: 'PATH_TOO_LONG',
+  EPROTOTYPE: 'WRONG_TYPE',
 };
 
 /** The typed code of an errno name (`ECONNREFUSED` -> REFUSED); unknown: IO_ERROR. */
@@ -131,6 +134,8 @@ function errnoText(err: NodeJS.ErrnoException): string {
       return 'the path (after following symlinks) is too long';
     case 'EISDIR':
       return 'is a directory, not a socket';
+    case 'EPROTOTYPE':
+      return 'the socket is of another type (EPROTOTYPE: stream, seqpacket and dgram do not connect to each other); try --type';
     case 'ENXIO':
       return 'no such device or address';
     case 'ENOTFOUND': // a TCP host name that does not resolve

@@ -6,6 +6,9 @@ import { type EndRule, checkEndRule, formatEndRule } from './framing/end-rule.js
 import { FRAME_ERROR, type Framer, createFramer } from './framing/index.js';
 import { UdsError, fromConnectErrno } from './errors.js';
 import { type Target, checkTarget } from './socket/target.js';
+import { messageExchange, wrongType } from './exchange-message.js';
+import { type PeerCred, peerCredOf } from './socket/peer.js';
+import { type SocketType, type SocketTypeSource, parseSocketType, socketTypeFromProc } from './socket/socket-type.js';
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
 
@@ -64,14 +67,31 @@ export interface ExchangeOptions {
   replyTo?: NodeJS.WritableStream;
   /** Aborts the exchange (e.g. on SIGINT); the record says so. */
   signal?: AbortSignal;
+  /**
+   * The Unix socket type; default: found out (/proc/net/unix, else stream,
+   * seqpacket, dgram tried in turn on EPROTOTYPE). On a message socket
+   * (seqpacket, dgram) the payload is one message and, without `until`, the
+   * reply is one message.
+   */
+  socketType?: SocketType;
+  /**
+   * The end of reply on a message socket: 'message' (one message), or a rule.
+   * Default: `until` when given, else one message.
+   */
+  messageUntil?: EndRule | 'message';
+  /** dgram: wait for a reply (we bind an address of our own for it); default false: done once the datagram is sent. */
+  wantReply?: boolean;
+  /** Name the peer's process from the connected socket (SO_PEERCRED, Linux). */
+  peerCred?: boolean;
 }
 
 /**
  * How the connection ended: the server closed it, reset it, our timeout fired
  * before the reply ended, or the end rule was met and it was still open when we
- * closed it. `error`: it failed before or while connecting.
+ * closed it. `error`: it failed before or while connecting. `sent`: a
+ * datagram was sent and no reply was wanted.
  */
-export type ExchangeEnd = 'closed' | 'reset' | 'timeout' | 'open' | 'error';
+export type ExchangeEnd = 'closed' | 'reset' | 'timeout' | 'open' | 'error' | 'sent';
 
 export interface ExchangeTimings {
   /** Microseconds from start (monotonic). Absent when the phase was never reached. */
@@ -111,6 +131,13 @@ export interface ExchangeRecord {
   end: ExchangeEnd;
   timings: ExchangeTimings;
   error?: UdsError;
+  /** The Unix socket type used (absent for TCP) and how it was learnt. */
+  socketType?: SocketType;
+  socketTypeSource?: SocketTypeSource;
+  /** Messages received (seqpacket, dgram). */
+  messagesReceived?: number;
+  /** The peer process, from the connected socket (SO_PEERCRED), when asked for. */
+  peer?: PeerCred & { source: 'peercred' };
 }
 
 interface Settings {
@@ -169,6 +196,34 @@ function exchangeSettings(o: ExchangeOptions): Settings {
 export async function exchange(target: Target | string, opts: ExchangeOptions = {}): Promise<ExchangeRecord> {
   const t = checkTarget(target);
   const s = exchangeSettings(opts);
+  const forced = opts.socketType === undefined ? undefined : parseSocketType(opts.socketType, 'socketType');
+  if (t.kind === 'tcp') {
+    if (forced && forced !== 'stream') throw new UdsError('BAD_OPTION', `${t.display}: TCP is a stream; --type ${forced} is for Unix sockets`);
+    return streamExchange(t, s, false);
+  }
+  const mu = opts.messageUntil;
+  const messageUntil = mu === 'message' ? undefined : mu !== undefined ? checkEndRule(mu) : opts.until === undefined ? undefined : s.until;
+  const fromProc = forced ? null : await socketTypeFromProc(t);
+  const type = forced ?? fromProc;
+  const source: SocketTypeSource = forced ? 'option' : fromProc ? 'proc' : 'connect';
+  const message = (ty: 'dgram' | 'seqpacket') =>
+    messageExchange(t, ty, source, {
+      ...s,
+      until: messageUntil,
+      wantReply: Boolean(opts.wantReply),
+    });
+  if (type === 'dgram' || type === 'seqpacket') return message(type);
+  const r = await streamExchange(t, s, Boolean(opts.peerCred));
+  const prototype = (r.error?.cause as NodeJS.ErrnoException | undefined)?.code === 'EPROTOTYPE';
+  if (!prototype) return { ...r, socketType: 'stream', socketTypeSource: source };
+  if (forced) return { ...r, error: wrongType(t, 'stream', r.error?.cause), socketType: 'stream', socketTypeSource: source };
+  // Not a stream socket, and /proc/net/unix did not say (not readable, another namespace): try the others in turn.
+  const sp = await message('seqpacket');
+  if ((sp.error?.cause as NodeJS.ErrnoException | undefined)?.code !== 'EPROTOTYPE') return sp;
+  return message('dgram');
+}
+
+async function streamExchange(t: Target, s: Settings, wantPeer: boolean): Promise<ExchangeRecord> {
   const start = nowUs();
   const timings: ExchangeTimings = { totalUs: 0 };
 
@@ -205,11 +260,13 @@ export async function exchange(target: Target | string, opts: ExchangeOptions = 
     };
   }
   timings.connectedUs = nowUs() - start;
+  const peer = wantPeer ? peerCredOf((socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1) : null;
   const ex = new Exchange(socket, t.display, s, start, timings);
   handler = ex.onChunk;
   const done = ex.run();
   for (const c of early) ex.onChunk(c);
-  return done;
+  const r = await done;
+  return peer ? { ...r, peer: { ...peer, source: 'peercred' } } : r;
 }
 
 function asUdsError(err: unknown, target: string): UdsError {

@@ -9,11 +9,13 @@ import { type EndRule, checkEndRule, formatEndRule } from './framing/end-rule.js
 import { UdsError } from './errors.js';
 import { escapeText } from './escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from './exchange.js';
+import { connectMessage } from './exchange-message.js';
 import { PROTOCOL_STATUS, decodeFastcgiReply } from './framing/fastcgi.js';
 import { type LinearRegex, MAX_REGEX_INPUT, compileLinearRegex } from './regex.js';
 import { replySize } from './reply-size.js';
 import { openConnection } from './socket/connect.js';
 import { type Target, checkTarget } from './socket/target.js';
+import { type SocketType, type SocketTypeSource, parseSocketType, socketTypeFromProc } from './socket/socket-type.js';
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import {
@@ -26,7 +28,10 @@ import {
   fileId,
   findSocketOwners,
   inspectPath,
+  isServerSocket,
   listenersFor,
+  processNames,
+  SERVER_STATES,
   processCwd,
   readProcNetUnix,
   readUnixDiagVfs,
@@ -146,6 +151,14 @@ export const FINDINGS = [
     fix: 'find why the server stopped accepting (its stack, its CPU); raise its listen backlog only if it is merely bursty',
   },
   {
+    code: 'TYPE_MISMATCH',
+    severity: 'CRITICAL',
+    check: 'connect',
+    title: 'socket type mismatch',
+    cause: 'the socket is of another type than the client opens (stream, seqpacket and dgram sockets never connect to each other: EPROTOTYPE); clients of this service fail the same way',
+    fix: 'open the type the server bound (leave out --type and udsctl finds it; /proc/net/unix shows it: 0001 stream, 0002 dgram, 0005 seqpacket)',
+  },
+  {
     code: 'SILENT',
     severity: 'CRITICAL',
     check: 'reply',
@@ -239,7 +252,7 @@ export const FINDINGS = [
     check: null,
     title: 'probe failed',
     cause: 'udsctl itself could not carry out the check (out of file descriptors, an unexpected OS error)',
-    fix: 'read the message; raise ulimit -n if it says so',
+    fix: 'read the message: it names the OS error (for "out of file descriptors", raise ulimit -n)',
   },
 ] as const satisfies readonly FindingInfo[];
 
@@ -304,9 +317,24 @@ export interface ListenerInfo {
   deleted: { inodes: number[]; owners: ProcessInfo[] };
 }
 
+/** The server's process: from the connected socket (SO_PEERCRED), or from /proc/net/unix + sock_diag and /proc/<pid>/fd. */
+export interface ServerProcess {
+  pid: number;
+  uid?: number;
+  gid?: number;
+  name: string;
+  cmdline: string;
+  source: 'peercred' | 'proc';
+}
+
 export interface ProbeReport {
   target: string;
   kind: Target['kind'];
+  /** The Unix socket type (null: TCP, or not known because nothing was reached) and how it was learnt. */
+  socketType: SocketType | null;
+  socketTypeSource: SocketTypeSource | null;
+  /** Who serves it, when known. */
+  server: ServerProcess | null;
   status: Severity;
   /** The main finding: the worst, and of equals the one from the earliest check. */
   finding: Finding;
@@ -393,6 +421,8 @@ export interface ProbeOptions {
   connectOnly?: boolean;
   /** Whose permissions to check (default: this process's effective ids). */
   identity?: Identity;
+  /** The Unix socket type; default: found out (/proc/net/unix, else by connecting). */
+  socketType?: SocketType;
 }
 
 interface Settings {
@@ -413,6 +443,13 @@ interface Settings {
   ownerLookupBudget: number;
   identity: Identity;
   signal?: AbortSignal;
+  socketType?: SocketType;
+  /** A payload was given: sent on a dgram socket too (else nothing lands in /dev/log). */
+  payloadGiven: boolean;
+  /** An end rule was given: on a message socket it replaces "one message". */
+  untilGiven: boolean;
+  /** A contract was given: else a seqpacket server may stay open (message protocols mostly are persistent). */
+  contractGiven: boolean;
 }
 
 const asBuffer = (v: unknown, what: string): Buffer | undefined => {
@@ -478,6 +515,10 @@ function settings(o: ProbeOptions): Settings {
     ownerLookupBudget: o.ownerLookupBudget ?? PROBE_DEFAULTS.ownerLookupBudget,
     identity: o.identity ?? currentIdentity(),
     signal: o.signal,
+    socketType: o.socketType === undefined ? undefined : parseSocketType(o.socketType, 'socketType'),
+    payloadGiven: o.payload !== undefined,
+    untilGiven: o.until !== undefined,
+    contractGiven: o.contract !== undefined,
   };
 }
 
@@ -643,22 +684,41 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   }
   const listenerMs = lookListener ? ms(nowUs() - listenerStarted) : null;
 
-  // 3-6. Connect, send, reply, close: one bounded exchange.
-  if (tryConnect && findings.length === 0 && s.connectOnly) {
-    record = await connectAndClose(t, s);
-    responseMs = judgeExchange(t, s, record, pathInfo, listener, checks, findings);
-  } else if (tryConnect && findings.length === 0) {
-    record = await exchange(t, {
-      payload: s.payload,
-      until: s.until,
-      connectTimeout: s.connectTimeout,
-      timeout: s.timeout,
-      halfClose: s.halfClose,
-      closeTimeout: s.contract === 'one-shot' ? s.closeTimeout : 0,
-      maxReply: s.maxReply,
-      signal: s.signal,
-    });
-    responseMs = judgeExchange(t, s, record, pathInfo, listener, checks, findings);
+  // 3-6. Connect, send, reply, close: one bounded exchange, on the socket's type.
+  let typeSource: SocketTypeSource | null = null;
+  if (tryConnect && findings.length === 0) {
+    const known = t.kind === 'tcp' ? 'stream' : (s.socketType ?? (await socketTypeFromProc(t)));
+    typeSource = t.kind === 'tcp' ? 'tcp' : s.socketType ? 'option' : known ? 'proc' : 'connect';
+    const attempt = (type: SocketType) =>
+      exchange(t, {
+        // A datagram socket (/dev/log, $NOTIFY_SOCKET) gets nothing unless --send says what.
+        payload: type === 'dgram' && !s.payloadGiven ? Buffer.alloc(0) : s.payload,
+        until: s.until,
+        messageUntil: s.untilGiven ? s.until : 'message',
+        connectTimeout: s.connectTimeout,
+        timeout: s.timeout,
+        halfClose: s.halfClose,
+        closeTimeout: s.contract === 'one-shot' && type !== 'dgram' && (type !== 'seqpacket' || s.contractGiven) ? s.closeTimeout : 0,
+        maxReply: s.maxReply,
+        signal: s.signal,
+        socketType: t.kind === 'tcp' ? undefined : type,
+        wantReply: s.expect !== undefined || s.expectRegex !== undefined,
+        peerCred: t.kind !== 'tcp',
+      });
+    if (s.connectOnly) record = await connectAndClose(t, s, known ?? 'stream');
+    else if (known) record = await attempt(known);
+    else {
+      // /proc/net/unix did not say (not readable, another namespace): stream, seqpacket, dgram in turn.
+      for (const type of ['stream', 'seqpacket', 'dgram'] as const) {
+        record = await attempt(type);
+        if (record.error?.code !== 'WRONG_TYPE') break;
+      }
+    }
+    if (t.kind === 'tcp') record = { ...record!, socketType: undefined, socketTypeSource: undefined };
+    else record = { ...record!, socketTypeSource: typeSource };
+    // A forced --type the socket is not: say which it is, when the kernel lists it.
+    const actual = record.error?.code === 'WRONG_TYPE' && s.socketType ? await socketTypeFromProc(t) : null;
+    responseMs = judgeExchange(t, s, record, pathInfo, listener, checks, findings, actual);
   }
 
   // Name the listening process; after the exchange, so it never skews its timing.
@@ -667,6 +727,11 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     const t0 = nowUs();
     await nameListeners(search, s.ownerLookupBudget);
     ownersMs = ms(nowUs() - t0);
+  }
+  const server = await serverProcess(record, listener);
+  if (server) {
+    const how = server.source === 'peercred' ? 'from the connected socket (SO_PEERCRED)' : 'from /proc/net/unix + sock_diag';
+    checks.worsen('connect', 'ok', `server: pid ${server.pid} (${server.cmdline || server.name}) ${how}`);
   }
   if (lookListener) judgeListener(t, s, listener!, record, pathInfo, checks, findings, (listenerMs ?? 0) + ownersMs);
   else if (t.kind === 'tcp') checks.set('listener', 'skip', 'TCP: not looked up');
@@ -679,9 +744,18 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
         cause: 'the server accepted the connection (liveness only: nothing was sent or read, so its protocol was not checked)',
       }),
     );
-  } else if (findings.length === 0) {
+  }
+  if (findings.length === 0 && record?.end === 'sent') {
+    const what = record.bytesSent > 0 ? `took a datagram of ${record.bytesSent} bytes` : 'accepts datagrams (connect(2) succeeded; nothing sent)';
+    findings.push(makeFinding('OK', `${t.display}: ${what}`));
+  }
+  if (findings.length === 0) {
     const how =
-      s.contract === 'keep-alive'
+      record?.socketType === 'dgram'
+        ? 'datagram socket'
+        : record?.socketType === 'seqpacket' && !s.contractGiven && record.end === 'open'
+          ? 'seqpacket connection left open'
+          : s.contract === 'keep-alive'
         ? 'connection kept open (keep-alive)'
         : s.closeTimeout > 0
           ? 'server closed (one-shot)'
@@ -696,12 +770,15 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   return {
     target: t.display,
     kind: t.kind,
+    socketType: record?.socketType ?? (s.socketType && t.kind !== 'tcp' ? s.socketType : null),
+    socketTypeSource: record?.socketType ? (record.socketTypeSource ?? null) : s.socketType && t.kind !== 'tcp' ? 'option' : null,
+    server,
     status,
     finding: primary,
     findings,
     checks: checks.list(),
     contract: s.contract,
-    until: formatEndRule(s.until),
+    until: record?.until ?? formatEndRule(s.until),
     connectOnly: s.connectOnly,
     responseMs,
     path: pathInfo,
@@ -787,15 +864,21 @@ function judgeProtocol(t: Target, r: ExchangeRecord, l: ListenerInfo | null, che
  * On a Unix socket connect succeeds once the kernel queues the connection, before the server's
  * accept(): a server whose backlog has room is "accepted" even if it never calls accept().
  */
-async function connectAndClose(t: Target, s: Settings): Promise<ExchangeRecord> {
+async function connectAndClose(t: Target, s: Settings, type: SocketType): Promise<ExchangeRecord> {
   const start = nowUs();
   const timings: ExchangeRecord['timings'] = { totalUs: 0 };
   let error: UdsError | undefined;
   try {
-    const socket = await openConnection(t, { connectTimeout: s.connectTimeout, signal: s.signal });
-    timings.connectedUs = Math.round(nowUs() - start);
-    socket.on('error', () => {});
-    socket.destroy();
+    if (type === 'stream' || t.kind === 'tcp') {
+      const socket = await openConnection(t, { connectTimeout: s.connectTimeout, signal: s.signal });
+      timings.connectedUs = Math.round(nowUs() - start);
+      socket.on('error', () => {});
+      socket.destroy();
+    } else {
+      const sock = await connectMessage(t, type, s.connectTimeout, false, s.signal);
+      timings.connectedUs = Math.round(nowUs() - start);
+      sock.close();
+    }
   } catch (err) {
     error = err instanceof UdsError ? err : new UdsError('IO_ERROR', `${t.display}: ${(err as Error).message}`, { target: t.display, cause: err });
   }
@@ -804,6 +887,7 @@ async function connectAndClose(t: Target, s: Settings): Promise<ExchangeRecord> 
     target: t.display,
     ok: error === undefined,
     until: 'connect-only',
+    ...(t.kind === 'tcp' ? {} : { socketType: type }),
     bytesSent: 0,
     bytesReceived: 0,
     reply: Buffer.alloc(0),
@@ -855,11 +939,11 @@ export async function findListeners(t: Target, p: PathInfo | null, sockDiag = tr
   if (realDir) search.names.add(path.join(realDir, path.basename(abs)));
   search.present = p?.state !== 'absent';
 
-  const listening = entries.filter((e) => e.listening && e.path !== '' && !e.path.startsWith('@'));
+  const listening = entries.filter((e) => isServerSocket(e) && !e.path.startsWith('@'));
   const byName = (e: UnixSocketEntry): boolean =>
     path.isAbsolute(e.path) ? search.names.has(path.normalize(e.path)) : [...search.names].some((n) => n.endsWith('/' + path.normalize(e.path)));
   const id: FileId | null = p?.state === 'socket' ? await fileId(abs) : null;
-  const vfs = id && sockDiag ? readUnixDiagVfs() : null;
+  const vfs = id && sockDiag ? readUnixDiagVfs(500, SERVER_STATES) : null;
   if (id && vfs) {
     info.match = 'inode';
     info.inodes = listening.filter((e) => sameFile(vfs.get(e.inode), id)).map((e) => e.inode);
@@ -875,6 +959,21 @@ export async function findListeners(t: Target, p: PathInfo | null, sockDiag = tr
     else info.deleted.inodes.push(e.inode);
   }
   return search;
+}
+
+/**
+ * The server's process: from the connected socket (SO_PEERCRED: the process
+ * that bound or listened, exact even across namespaces), else the one process
+ * /proc/net/unix + sock_diag and /proc/<pid>/fd found holding the listener.
+ */
+async function serverProcess(r: ExchangeRecord | null, l: ListenerInfo | null): Promise<ServerProcess | null> {
+  if (r?.peer) {
+    const names = await processNames(r.peer.pid);
+    return { pid: r.peer.pid, uid: r.peer.uid, gid: r.peer.gid, name: names?.name ?? '?', cmdline: names?.cmdline ?? '', source: 'peercred' };
+  }
+  const pids = new Set(l?.owners.map((o) => o.pid));
+  if (l && pids.size === 1) return { pid: l.owners[0].pid, name: l.owners[0].name, cmdline: l.owners[0].cmdline, source: 'proc' };
+  return null;
 }
 
 /** Name the processes holding the listeners, and settle relative names by those processes' working directories. */
@@ -933,7 +1032,8 @@ function judgeListener(
   if (l.inodes.length > 0) {
     const who = describeOwners(s, l, l.owners);
     const many = l.inodes.length > 1 ? `${l.inodes.length} listening sockets on this file; ` : '';
-    return checks.set('listener', 'ok', `listening: ${many}${who}${alsoGone}`, took);
+    const verb = r?.socketType === 'dgram' ? 'bound (datagram)' : 'listening';
+    return checks.set('listener', 'ok', `${verb}: ${many}${who}${alsoGone}`, took);
   }
   const code = r?.error?.code;
   if (r && r.timings.connectedUs !== undefined) {
@@ -952,6 +1052,13 @@ function judgeListener(
   checks.set('listener', 'warn', 'not in /proc/net/unix', took);
 }
 
+const TYPE_SOURCE_TEXT: Readonly<Record<SocketTypeSource, string>> = {
+  option: '--type',
+  proc: 'type from /proc/net/unix',
+  connect: 'type found by connecting',
+  tcp: 'TCP',
+};
+
 /** Turn the exchange record into checks and findings; returns the response time in ms (null: no reply). */
 function judgeExchange(
   t: Target,
@@ -961,6 +1068,7 @@ function judgeExchange(
   l: ListenerInfo | null,
   checks: Checklist,
   findings: Finding[],
+  actualType: SocketType | null = null,
 ): number | null {
   const tm = r.timings;
   const e = r.error;
@@ -1010,13 +1118,20 @@ function judgeExchange(
       case 'RESET':
         add(makeFinding('RESET', e.message));
         break;
+      case 'WRONG_TYPE': {
+        const is = actualType ? `; it is a ${actualType} socket (/proc/net/unix)` : '';
+        add(makeFinding('TYPE_MISMATCH', `${d}: not a ${s.socketType ?? r.socketType ?? 'stream'} socket (connect: EPROTOTYPE)${is}`));
+        break;
+      }
       default:
         add(makeFinding('PROBE_ERROR', e?.message ?? `${d}: connect failed`));
     }
     return null;
   }
 
-  checks.set('connect', 'ok', 'connected', ms(tm.connectedUs));
+  const typeText = r.socketType ? ` (${r.socketType} socket, ${TYPE_SOURCE_TEXT[r.socketTypeSource ?? 'connect']})` : '';
+  checks.set('connect', 'ok', `connected${typeText}`, ms(tm.connectedUs));
+  const dgram = r.socketType === 'dgram';
   if (p?.access.allowed === false) {
     checks.update('path', 'ok', `${p.access.reason}; yet connect was allowed (an ACL grants it)`);
   }
@@ -1026,12 +1141,14 @@ function judgeExchange(
   }
   const sentText =
     s.payload.length === 0 ? '' : `${s.payload.length} bytes ${preview(s.payload)}${s.halfClose ? ', then half-closed' : ''}`;
-  if (s.payload.length === 0) checks.set('send', 'skip', 'nothing to send (empty payload)');
+  if (dgram && r.bytesSent === 0 && tm.writtenUs !== undefined) {
+    checks.set('send', 'skip', 'datagram socket: nothing sent without --send (a probe payload would land in its log)');
+  } else if (s.payload.length === 0) checks.set('send', 'skip', 'nothing to send (empty payload)');
   else if (tm.writtenUs !== undefined) checks.set('send', 'ok', sentText, ms(tm.writtenUs - tm.connectedUs));
   else if (e?.code === 'RESET') checks.set('send', 'fail', `${sentText}: the server had already closed`, ms(tm.totalUs - tm.connectedUs));
 
   const replyFrom = tm.writtenUs ?? tm.connectedUs;
-  const rule = formatEndRule(s.until);
+  const rule = r.until;
   const got = r.bytesReceived;
   // FastCGI: the records are framing; people (and --expect) read the application's STDOUT.
   const fcgi = s.until.kind === 'fastcgi' ? decodeFastcgiReply(r.reply) : null;
@@ -1041,19 +1158,28 @@ function judgeExchange(
   let replyEndUs: number | undefined;
   let complete = false;
 
+  if (r.end === 'sent') {
+    checks.set('reply', 'skip', r.bytesSent > 0 ? 'datagram socket: no reply awaited (--expect waits for one)' : 'not asked for');
+    checks.set('close', 'skip', 'datagram socket: no connection to close');
+    return null;
+  }
   switch (e?.code) {
     case undefined: {
       complete = true;
       replyEndUs = tm.replyEndUs;
       checks.set('reply', 'ok', `${replyText} (until ${rule})`, replyEndUs === undefined ? null : ms(replyEndUs - replyFrom));
       const afterReply = ms((tm.closedUs ?? tm.totalUs) - (replyEndUs ?? tm.totalUs));
-      if (r.end === 'closed') {
+      if (dgram) {
+        checks.set('close', 'skip', 'datagram socket: no connection to close');
+      } else if (r.end === 'closed') {
         checks.set('close', 'ok', s.contract === 'one-shot' ? 'server closed after the reply' : 'server closed after the reply (allowed)', afterReply);
       } else if (r.end === 'reset') {
         checks.set('close', 'warn', 'connection reset after the reply, not closed cleanly', afterReply);
         add(makeFinding('RESET_AFTER_REPLY', `${d}: the reply was complete, then the connection was reset instead of closed`));
       } else if (s.contract === 'keep-alive') {
         checks.set('close', 'ok', 'kept open (keep-alive); closed by udsctl', null);
+      } else if (r.socketType === 'seqpacket' && !s.contractGiven) {
+        checks.set('close', 'skip', 'seqpacket: left open, as message protocols are (--expect-close checks that the server closes)');
       } else if (s.closeTimeout <= 0) {
         checks.set('close', 'skip', 'not checked (--close-timeout 0)');
       } else {

@@ -15,6 +15,14 @@ const END_TEXT: Record<ExchangeRecord['end'], string> = {
   timeout: 'our timeout fired',
   open: 'end rule met; connection still open, closed by us',
   error: 'failed',
+  sent: 'sent; no reply awaited',
+};
+
+const TYPE_SOURCE: Record<NonNullable<ExchangeRecord['socketTypeSource']>, string> = {
+  option: '--type',
+  proc: 'from /proc/net/unix',
+  connect: 'found by connecting',
+  tcp: 'TCP',
 };
 
 /**
@@ -43,6 +51,9 @@ export function exchangeToJson(r: ExchangeRecord): Record<string, unknown> {
     replyBase64: r.reply.toString('base64'),
     ...(r.frame ? { frame: r.frame } : {}),
     timings: r.timings,
+    ...(r.socketType ? { socketType: r.socketType, socketTypeSource: r.socketTypeSource ?? null } : {}),
+    ...(r.messagesReceived !== undefined ? { messagesReceived: r.messagesReceived } : {}),
+    ...(r.peer ? { peer: r.peer } : {}),
   };
 }
 
@@ -65,12 +76,16 @@ export function exchangeTimeline(r: ExchangeRecord, c: ChalkInstance): string[] 
   const row = (us: number | undefined, text: string) => {
     if (us !== undefined) lines.push(`${c.dim(at(us))}  ${text}`);
   };
-  row(t.connectedUs, `connected to ${escapeText(r.target)}`);
-  row(t.writtenUs, `sent ${r.bytesSent} bytes`);
+  const type = r.socketType ? ` (${r.socketType} socket, ${TYPE_SOURCE[r.socketTypeSource ?? 'connect']})` : '';
+  row(t.connectedUs, `connected to ${escapeText(r.target)}${type}`);
+  if (r.peer) lines.push(`${c.dim(at(t.connectedUs))}  peer: pid ${r.peer.pid}, uid ${r.peer.uid}, gid ${r.peer.gid} (SO_PEERCRED)`);
+  const msg = r.socketType === 'dgram' ? 'datagram of ' : r.socketType === 'seqpacket' ? 'message of ' : '';
+  row(t.writtenUs, `sent ${msg}${r.bytesSent} bytes`);
   row(t.firstByteUs, 'first byte of reply');
   // FastCGI's records are framing: the application's STDOUT is what a person reads.
   const shown = r.until === 'fastcgi' ? `STDOUT ${escapeText(decodeFastcgiReply(r.reply).stdout, { quote: true, max: 60 })}` : escapeText(r.reply, { quote: true, max: 60 });
-  row(t.replyEndUs, `reply complete (${r.replyBytes} bytes ${shown}, until ${r.until})`);
+  const msgs = r.messagesReceived !== undefined ? `${r.messagesReceived} message${r.messagesReceived === 1 ? '' : 's'}, ` : '';
+  row(t.replyEndUs, `reply complete (${msgs}${r.replyBytes} bytes ${shown}, until ${r.until})`);
   row(t.closedUs, r.end === 'reset' ? 'connection reset by server' : 'server closed the connection');
   const cut = r.truncated ? `; reply truncated to the first ${r.reply.length} of ${r.replyBytes} bytes (--max-reply)` : '';
   lines.push(`${c.dim(at(t.totalUs))}  ${r.ok ? c.green('done') : c.red('failed')}: ${END_TEXT[r.end]}; ${r.bytesReceived} bytes received${cut}`);

@@ -26,6 +26,9 @@ export function probeToJson(r: ProbeReport): Record<string, unknown> {
   return {
     target: r.target,
     kind: r.kind,
+    socketType: r.socketType,
+    socketTypeSource: r.socketTypeSource,
+    server: r.server,
     status: r.status,
     exitStatus: SEVERITY_EXIT[r.status],
     code: r.finding.code,

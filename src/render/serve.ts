@@ -88,6 +88,9 @@ export function connectionLineRenderer(c: ChalkInstance, opts: { keepAlive?: boo
       );
   const tail = segment((end: string, reason: string | undefined) => utf8(` ${BAD.has(end) ? c.yellow(end) : c.green(end)}${reason ? c.dim(` (${reason})`) : ''}`));
   const duration = durationBytes();
+  const peer = segment((pid: number, uid: number, gid: number, name: string | undefined) =>
+    utf8(c.dim(` peer=pid ${pid}${name === undefined ? '' : ` ${escapeText(name)}`} uid ${uid} gid ${gid}`)),
+  );
   return (log, out) => {
     out.bytes(head(log.at));
     out.num(log.id);
@@ -95,6 +98,8 @@ export function connectionLineRenderer(c: ChalkInstance, opts: { keepAlive?: boo
     out.bytes(opts.keepAlive ? mid(log.bytesIn, log.bytesOut, undefined, undefined, log.requests) : mid(log.bytesIn, log.bytesOut, log.request, log.reply, 0));
     out.bytes(duration(log.durationUs));
     out.bytes(tail(log.end, log.reason));
+    const p = log.peer;
+    if (p) out.bytes(peer(p.pid, p.uid, p.gid, p.name));
     out.end();
   };
 }
@@ -122,10 +127,13 @@ export function connectionJsonRenderer(pid: number): (log: ConnectionLog, out: L
     utf8(
       `,"end":${JSON.stringify(end)}` +
         (fault === undefined ? '' : `,"fault":${JSON.stringify(fault)}`) +
-        (reason === undefined ? '' : `,"reason":${JSON.stringify(reason)}`) +
-        '}',
+        (reason === undefined ? '' : `,"reason":${JSON.stringify(reason)}`),
     ),
   );
+  const peer = segment((pid: number, uid: number, gid: number, name: string | undefined) =>
+    utf8(`,"peer":${JSON.stringify({ pid, uid, gid, ...(name === undefined ? {} : { name }) })}`),
+  );
+  const close = utf8('}');
   const num = (n: number, out: LineWriter) => (Number.isFinite(n) ? out.num(n) : out.text('null'));
   return (log, out) => {
     out.bytes(head);
@@ -133,6 +141,9 @@ export function connectionJsonRenderer(pid: number): (log: ConnectionLog, out: L
     out.bytes(mid(log.at, log.bytesIn, log.bytesOut, log.requests, log.request, log.reply));
     num(log.durationUs, out);
     out.bytes(tail(log.end, log.fault, log.reason));
+    const p = log.peer;
+    if (p) out.bytes(peer(p.pid, p.uid, p.gid, p.name));
+    out.bytes(close);
     out.end();
   };
 }

@@ -4,11 +4,20 @@
  * rules both engines share (protocol.ts) likewise.
  */
 import { constants } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ANSWERED, ConnTable, FREE, READING } from '../../src/core/serve/epoll/conn-table.js';
 import { LINGER_MS, Lingering } from '../../src/core/serve/epoll/lingering.js';
 import { endAtClose, errnoEnd, oneshotRequestEnd, requestAtEnd } from '../../src/core/serve/protocol.js';
 import { END_CODE, REASON_IDLE, REASON_MAX_BYTES } from '../../src/core/serve/epoll/shared.js';
+import { bindListener } from '../../src/core/serve/listener.js';
+import { libc } from '../../src/core/socket/libc.js';
+import { parseTarget } from '../../src/core/socket/target.js';
+import { run } from '../helpers/children.js';
+import { requirePeers } from '../helpers/requirements.js';
+import { tmpDir } from '../helpers/tmp-dir.js';
+
+const SOCK_SEQPACKET = 5;
 
 describe('ConnTable', () => {
   it('hands out distinct slots, grows past its first size, and reuses a released slot with a new generation', () => {
@@ -92,5 +101,26 @@ describe('serve protocol rules (both engines)', () => {
     expect(errnoEnd(constants.errno.ECONNRESET)).toBe('client-reset');
     expect(errnoEnd('EACCES')).toBe('error');
     expect(errnoEnd(undefined)).toBe('error');
+  });
+});
+
+describe('bindListener: the socket type is a parameter', () => {
+  it('makes a SOCK_SEQPACKET listener when asked, which a Python seqpacket client reaches (and a stream client does not)', async () => {
+    requirePeers('python3');
+    const dir = tmpDir();
+    const path = join(dir, 'seq.sock');
+    const bound = await bindListener(parseTarget(path), {}, SOCK_SEQPACKET);
+    expect(bound.socketType).toBe(SOCK_SEQPACKET);
+    try {
+      const probe = (type: string) =>
+        run('python3', ['-c', `import socket,sys\ns=socket.socket(socket.AF_UNIX, socket.${type})\ntry:\n  s.connect(sys.argv[1]); print('connected')\nexcept OSError as e: print(e.errno)`, path], {
+          timeoutMs: 10_000,
+        });
+      expect((await probe('SOCK_SEQPACKET')).stdout.trim()).toBe('connected');
+      // A stream client is refused by a seqpacket listener (EPROTOTYPE).
+      expect((await probe('SOCK_STREAM')).stdout.trim()).toBe(String(constants.errno.EPROTOTYPE));
+    } finally {
+      libc().close(bound.fd!);
+    }
   });
 });

@@ -212,7 +212,7 @@ describe.each(ENGINES)('--engine %s', (engine) => {
     expect(lines[1]).toMatch(/ #1 request 2 in=4B out=4B req="two\\n" reply="two\\n"$/);
     expect(lines[2]).toMatch(/ #1 request 3 in=6B out=6B req="three\\n" reply="three\\n"$/);
     // Today's line paired the first request with the last reply: req="one\n" reply="three\n".
-    expect(lines[3]).toMatch(/ #1 in=14B out=14B requests=3 \S+ closed$/);
+    expect(lines[3]).toMatch(/ #1 in=14B out=14B requests=3 \S+ closed peer=pid \d+ node uid \d+ gid \d+$/);
     expect(lines[3]).not.toMatch(/req=|reply=/);
   });
 
@@ -394,7 +394,7 @@ describe('the epoll engine', () => {
     const lines = log.text().trim().split('\n');
     expect(lines[0]).toMatch(/^udsctl serve: listening on /);
     expect(lines.filter((l) => / #\d+ in=/.test(l))).toHaveLength(1);
-    expect(lines.find((l) => / #1 in=/.test(l))).toMatch(/ #1 in=5B out=16B req="early" reply="OK\+ at \d\d:\d\d:\d\d\\n" \S+ closed$/);
+    expect(lines.find((l) => / #1 in=/.test(l))).toMatch(/ #1 in=5B out=16B req="early" reply="OK\+ at \d\d:\d\d:\d\d\\n" \S+ closed peer=pid \d+ .+ uid \d+ gid \d+$/);
   });
 
   it('thousands of log lines through a pipe arrive whole, each connection once', async () => {

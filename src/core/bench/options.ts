@@ -46,6 +46,8 @@ export interface BenchPlan {
   /** Asked for; the run caps it by connections and picks a default when absent. */
   workers: number | null;
   engine: BenchEngine;
+  /** Absent: stream. */
+  socketType?: 'stream' | 'seqpacket';
 }
 
 const bad = (message: string): UdsError => new UdsError('BAD_OPTION', message);
@@ -77,6 +79,9 @@ export function planBench(o: BenchOptions): BenchPlan {
   if (o.payload !== undefined && !Buffer.isBuffer(o.payload)) throw bad(`the payload must be a Buffer (got ${typeof o.payload})`);
   const engine = o.engine ?? BENCH_DEFAULTS.engine;
   if (!['auto', 'epoll', 'net'].includes(engine)) throw bad(`--engine must be auto, epoll or net (got "${engine}")`);
+  const socketType = o.socketType ?? 'stream';
+  if (socketType !== 'stream' && socketType !== 'seqpacket') throw bad(`bench --type must be stream or seqpacket (got "${String(socketType)}"): a datagram has no connection to load`);
+  if (socketType === 'seqpacket' && engine === 'net') throw bad('--type seqpacket needs the epoll engine (node:net speaks only stream sockets)');
 
   const pipeline = o.pipeline ?? BENCH_DEFAULTS.pipeline;
   const until: EndRule = o.until === undefined ? (mode === 'persistent' ? { kind: 'line' } : { kind: 'eof' }) : checkEndRule(o.until);
@@ -124,6 +129,7 @@ export function planBench(o: BenchOptions): BenchPlan {
     rate: o.rate ?? null,
     workers: o.workers ?? null,
     engine,
+    socketType,
   };
 }
 

@@ -4,6 +4,7 @@
  * them together, gather their per-second ticks and final histograms, and merge
  * it all into one BenchResult. Data in, data out: never prints, never exits.
  */
+import { connectMessage } from '../exchange-message.js';
 import { promises as fsp } from 'node:fs';
 import { findBuilt } from '../built-file.js';
 import { lookup } from 'node:dns/promises';
@@ -102,6 +103,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   const lives: Live[] = [];
   try {
     let target: Target;
+    if (plan.socketType === 'seqpacket' && (opts.target === undefined || (typeof opts.target === 'string' ? parseTarget(opts.target) : opts.target).kind === 'tcp')) {
+      throw new UdsError('BAD_OPTION', '--type seqpacket needs a Unix target (e.g. one `udsctl serve --type seqpacket PATH` listens on)');
+    }
     if (opts.target === undefined) {
       tmpDir = await fsp.mkdtemp(join(os.tmpdir(), 'udsctl-bench-'));
       target = parseTarget(join(tmpDir, 'bench.sock'));
@@ -112,14 +116,14 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     } else {
       target = typeof opts.target === 'string' ? parseTarget(opts.target) : opts.target;
     }
-    const engine = pickEngine(plan.engine);
+    const engine = pickEngine(plan.socketType === 'seqpacket' ? 'epoll' : plan.engine);
     const workers = Math.min(plan.workers ?? defaultWorkers(server !== null), plan.connections);
     ensureFiles(plan.connections * (server ? 2 : 1) + FD_MARGIN, plan.connections);
     const wt = await resolveTarget(target);
     if (plan.mode === 'oneshot' && !server) {
       // One unmeasured connection first: a target nobody listens on is a clear error, not a run full of them.
-      const s = await openConnection(target, { connectTimeout: plan.connectTimeoutMs });
-      s.destroy();
+      if (plan.socketType === 'seqpacket') (await connectMessage(target, 'seqpacket', plan.connectTimeoutMs, false)).close();
+      else (await openConnection(target, { connectTimeout: plan.connectTimeoutMs })).destroy();
     }
     return await drive(plan, wt, server !== null, engine, workers, opts, lives);
   } finally {

@@ -28,6 +28,7 @@ import {
   SHUT_WR,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
+  SOCK_SEQPACKET,
   SOCK_STREAM,
   SOL_SOCKET,
   SO_ERROR,
@@ -93,6 +94,9 @@ export class EpollTransport implements Transport {
   private readonly payloads: Buffer;
   private readonly payloadsAt: number;
   private readonly payloadsLen: number;
+  /** SOCK_STREAM, or SOCK_SEQPACKET (bench --type seqpacket): each read then one message. */
+  private readonly sockType: number;
+  private readonly seqpacket: boolean;
   // Per slot.
   private readonly fd: Int32Array;
   private readonly gen: Uint32Array;
@@ -109,6 +113,8 @@ export class EpollTransport implements Transport {
     const sys = (this.sys = epollLibc());
     ({ addr: this.addr, len: this.addrLen, family: this.family } = sockaddr(cfg.target));
     this.tcp = this.family !== AF_UNIX;
+    this.sockType = cfg.socketType === 'seqpacket' ? SOCK_SEQPACKET : SOCK_STREAM;
+    this.seqpacket = this.sockType === SOCK_SEQPACKET;
     const S = cfg.slots;
     const plen = cfg.payload.length;
     const copies = Math.max(1, Math.min(cfg.pipeline, Math.floor(RBUF / Math.max(1, plen))));
@@ -137,7 +143,7 @@ export class EpollTransport implements Transport {
 
   connect(i: number): void {
     const sys = this.sys;
-    const s = sys.socket(this.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const s = sys.socket(this.family, this.sockType | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s < 0) {
       const e = sys.errno();
       this.on.now = performance.now();
@@ -230,7 +236,8 @@ export class EpollTransport implements Transport {
         this.on.data(i, this.rbuf, 0, n);
         // Closed (and maybe replaced by a new connection that got the same fd number).
         if (this.gen[i] !== g || this.fd[i] < 0) return;
-        if (n === RBUF) continue;
+        // A seqpacket read is one message, short or not: read on until EAGAIN (edge-triggered).
+        if (n === RBUF || this.seqpacket) continue;
         // A short read took all that was queued (edge-triggered: new data raises a new event).
         if (peerDone) this.on.end(i);
         return;

@@ -56,6 +56,8 @@ export interface BenchOptions {
   /** Worker threads generating load. Default: the core count (one less for the embedded server), at most `connections`. */
   workers?: number;
   engine?: BenchEngine;
+  /** A Unix target's socket type: stream (default) or seqpacket (the epoll engine; a message per request and reply). */
+  socketType?: 'stream' | 'seqpacket';
   /** Ends the run early; what was measured so far is returned with `interrupted: true`. */
   signal?: AbortSignal;
   /** Called once a second during the measured run, as each second is complete (progress). */

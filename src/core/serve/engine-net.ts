@@ -13,6 +13,7 @@ import net from 'node:net';
 import { nowUs } from '../clock.js';
 import { hasUnreadData, peerClosed } from '../socket/fd.js';
 import { removeSocketFile } from '../socket/socket-file.js';
+import { type NamedPeer, namedPeer } from '../socket/peer.js';
 import { type Target, parseTarget } from '../socket/target.js';
 import { bindError, bindListener, setSocketGroup } from './listener.js';
 import { type ReadMode, SERVE_DEFAULTS } from './options.js';
@@ -241,6 +242,7 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
     reply: Buffer | undefined,
     end: ConnEnd,
     reason?: string,
+    peer?: NamedPeer | null,
   ): void {
     if (this.listenerCount('connection') > 0) {
       this.emit('connection', {
@@ -255,6 +257,7 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
         end,
         ...(this.options.fault ? { fault: this.options.fault } : {}),
         ...(reason ? { reason } : {}),
+        ...(peer ? { peer } : {}),
       });
     }
   }
@@ -264,6 +267,8 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
     const id = this.nextId++;
     const wallStart = Date.now();
     const start = nowUs();
+    // Who connected (SO_PEERCRED), read at once: after the close there is no descriptor to ask.
+    const peer = this.target.kind !== 'tcp' && this.listenerCount('connection') > 0 ? namedPeer((socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1) : null;
     const st = socket as SocketState;
     this.sockets.add(socket);
     this.fdPressure(false);
@@ -303,8 +308,8 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
       setEnd(endAtClose(this.closing !== undefined, replied));
       // Requests whose delayed reply never went: logged unanswered, before the connection.
       for (const unanswered of waiting.splice(0)) unanswered();
-      if (o.keepAlive) this.log(id, wallStart, start, bytesIn, bytesOut, requests, undefined, undefined, end!, reason);
-      else this.log(id, wallStart, start, bytesIn, bytesOut, requests, firstRequest, lastReply, end!, reason);
+      if (o.keepAlive) this.log(id, wallStart, start, bytesIn, bytesOut, requests, undefined, undefined, end!, reason, peer);
+      else this.log(id, wallStart, start, bytesIn, bytesOut, requests, firstRequest, lastReply, end!, reason, peer);
       this.handled++;
       if (o.count !== undefined && this.handled >= o.count) void this.close();
     });

@@ -11,6 +11,7 @@ import type { EventEmitter } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { decodeKeepingBytes } from '../escape.js';
+import type { NamedPeer } from '../socket/peer.js';
 import type { Target } from '../socket/target.js';
 import type { Fault, ReadMode } from './options.js';
 import type { TrafficLog } from './tap-records.js';
@@ -86,6 +87,8 @@ export interface ConnectionLog {
   end: ConnEnd;
   fault?: Fault;
   reason?: string;
+  /** The client's process (SO_PEERCRED, Unix sockets on Linux): pid, uid, gid, name. */
+  peer?: NamedPeer;
 }
 
 /**

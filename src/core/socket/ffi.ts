@@ -14,6 +14,7 @@ export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const SOCK_STREAM = 1;
+export const SOCK_SEQPACKET = 5;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const EPOLL_CLOEXEC = 0o2000000;

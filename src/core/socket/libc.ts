@@ -5,7 +5,9 @@
  * system call, several times less than node:net's per-request path, which is
  * what lets one engine thread keep up with a C peer. Groups, so that a command
  * that needs only the portable calls never binds the Linux-only ones:
- * - libc(): socket, connect, bind, listen, close, send, recv, poll, read, inet_pton
+ * - libc(): socket, connect, bind, listen, close, send, recv, poll, read, inet_pton,
+ *   and for message sockets (dgram, seqpacket) sendto, recvfrom
+ *   and poll on koffi's worker threads (pollAsync: the event loop never blocks)
  * - epollLibc(): accept4, shutdown, the epoll calls, socket options and the
  *   raw-address read/send of bench's hot path (Linux only)
  * - threadCpuMs(), raiseOpenFileLimit(): getrusage, getrlimit/setrlimit
@@ -23,6 +25,12 @@ export interface Libc {
   send(fd: number, buf: Uint8Array, len: number, flags: number): number;
   read(fd: number, buf: Uint8Array, len: number): number;
   poll(fds: Uint8Array, nfds: number, timeout: number): number;
+  /** poll(2) on one of koffi's threads: resolves with poll's result (errno is not kept across threads). */
+  pollAsync(fds: Uint8Array, nfds: number, timeout: number): Promise<number>;
+  /** `addr` null: the connected peer. */
+  sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array | null, alen: number): number;
+  /** Writes into buf and addr; alen is a 4-byte in/out length. */
+  recvfrom(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: Uint8Array): number;
   /** inet_pton(3): 1 when `src` is an address of family `af` (written to dst). */
   inetPton(af: number, src: string, dst: Uint8Array): number;
   errno(): number;
@@ -55,7 +63,9 @@ let linux: EpollLibc | undefined;
 
 /** The portable socket calls; throws where koffi cannot load. */
 export function libc(): Libc {
-  portable ??= {
+  if (portable) return portable;
+  const poll = cFunction('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)');
+  portable = {
     socket: cFunction('int socket(int, int, int)'),
     connect: cFunction('int connect(int, const uint8_t *addr, uint32_t len)'),
     bind: cFunction('int bind(int, const uint8_t *addr, uint32_t len)'),
@@ -64,7 +74,13 @@ export function libc(): Libc {
     recv: cFunction('long recv(int, _Out_ uint8_t *buf, size_t len, int flags)'),
     send: cFunction('long send(int, const uint8_t *buf, size_t len, int flags)'),
     read: cFunction('long read(int, uint8_t *buf, size_t len)'),
-    poll: cFunction('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
+    poll,
+    pollAsync: (fds: Uint8Array, nfds: number, timeout: number) =>
+      new Promise<number>((resolve, reject) => {
+        (poll as unknown as { async: (...a: unknown[]) => void }).async(fds, nfds, timeout, (err: unknown, n: number) => (err ? reject(err) : resolve(n)));
+      }),
+    sendto: cFunction('long sendto(int, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t alen)'),
+    recvfrom: cFunction('long recvfrom(int, _Out_ uint8_t *buf, size_t len, int flags, _Out_ uint8_t *addr, _Inout_ uint8_t *alen)'),
     inetPton: cFunction('int inet_pton(int, const char *src, uint8_t *dst)'),
     errno: lastErrno,
   } as Libc;

@@ -41,6 +41,8 @@ export async function inspectSocketFile(path: string, connectTimeout = 1_000): P
     if (err instanceof UdsError && err.code === 'REFUSED') return { state: 'stale', ino: st.ino };
     // Backlog full or slow accept still means somebody listens.
     if (err instanceof UdsError && (err.code === 'BACKLOG_FULL' || err.code === 'CONNECT_TIMEOUT')) return { state: 'live' };
+    // A socket of another type (dgram, seqpacket) bound there: live too (a stale file refuses, whatever its type).
+    if (err instanceof UdsError && err.code === 'WRONG_TYPE') return { state: 'live' };
     throw err;
   }
 }

@@ -348,7 +348,7 @@ export async function readProcNetUnix(file = '/proc/net/unix'): Promise<UnixSock
  */
 export function listenersFor(entries: UnixSocketEntry[], spec: { path?: string; abstract?: string }): UnixSocketEntry[] {
   return entries.filter((e) => {
-    if (!e.listening || e.path === '') return false;
+    if (!isServerSocket(e)) return false;
     if (spec.abstract !== undefined) return e.path === spec.abstract;
     if (spec.path === undefined || e.path.startsWith('@')) return false;
     const abs = path.resolve(spec.path);
@@ -389,6 +389,11 @@ const SOCK_DIAG_BY_FAMILY = 20;
 const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
 const TCP_LISTEN = 10;
+/** A datagram socket's state: TCP_ESTABLISHED on recent kernels (seen on 6.x), TCP_CLOSE on older ones. */
+const TCP_ESTABLISHED = 1;
+const TCP_CLOSE = 7;
+/** sock_diag states of the sockets a server receives on: listening stream/seqpacket, bound datagram. */
+export const SERVER_STATES = (1 << TCP_LISTEN) | (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE);
 const UDIAG_SHOW_VFS = 2;
 const UNIX_DIAG_VFS = 1;
 
@@ -401,7 +406,7 @@ const UNIX_DIAG_VFS = 1;
  * whose file is there. Null where it is not available (not Linux, no
  * unix_diag, no koffi); callers fall back to names. Bounded: 500 ms at most.
  */
-export function readUnixDiagVfs(budgetMs = 500): Map<number, FileId> | null {
+export function readUnixDiagVfs(budgetMs = 500, states = 1 << TCP_LISTEN): Map<number, FileId> | null {
   if (process.platform !== 'linux') return null;
   if (netlink === undefined) {
     try {
@@ -422,7 +427,7 @@ export function readUnixDiagVfs(budgetMs = 500): Map<number, FileId> | null {
     req.writeUInt16LE(0x1 | 0x300, 6); // NLM_F_REQUEST | NLM_F_DUMP
     req.writeUInt32LE(1, 8);
     req.writeUInt8(1 /* AF_UNIX */, 16);
-    req.writeUInt32LE(1 << TCP_LISTEN, 20);
+    req.writeUInt32LE(states, 20);
     req.writeUInt32LE(UDIAG_SHOW_VFS, 28);
     req.writeUInt32LE(0xffffffff, 32);
     req.writeUInt32LE(0xffffffff, 36);
@@ -470,6 +475,20 @@ export function readUnixDiagVfs(budgetMs = 500): Map<number, FileId> | null {
 /** The working directory of a process (where it resolves a relative socket name), or null when not visible to us. */
 export async function processCwd(pid: number, proc = '/proc'): Promise<string | null> {
   return fsp.readlink(`${proc}/${pid}/cwd`).catch(() => null);
+}
+
+/** A process's name (/proc/<pid>/comm) and command line (joined by spaces, cut to 120 characters); null when not visible. */
+export async function processNames(pid: number, proc = '/proc'): Promise<{ name: string; cmdline: string } | null> {
+  const name = await fsp.readFile(`${proc}/${pid}/comm`, 'utf8').catch(() => null);
+  if (name === null) return null;
+  const raw = await fsp.readFile(`${proc}/${pid}/cmdline`, 'utf8').catch(() => '');
+  const cmd = raw.split('\0').filter(Boolean).join(' ');
+  return { name: name.trim(), cmdline: cmd.length > 120 ? `${cmd.slice(0, 119)}…` : cmd };
+}
+
+/** A socket a server receives on: a listening stream or seqpacket socket, or a bound datagram socket. */
+export function isServerSocket(e: UnixSocketEntry): boolean {
+  return e.path !== '' && (e.listening || e.type === SOCK_DGRAM);
 }
 
 /** A process holding a socket. */

@@ -72,6 +72,7 @@ export class ConnLog {
     this.now = now;
     const b = this.batch;
     b.begin(now, t.idOf[i], t.wallAt[i], t.bytesIn[i], t.bytesOut[i], t.requests[i], Math.round((now - t.startAt[i]) * 1000), t.endOf[i], t.reasonOf[i], t.errnoOf[i], 0);
+    if (t.peerPid[i] > 0) b.peer(t.peerPid[i], t.peerUid[i], t.peerGid[i]);
     b.preview(0, t.reqPrev, i * PREVIEW, t.reqLen[i]);
     const ref = t.repRef[i];
     if (ref !== null) b.preview(1, ref, 0, Math.min(ref.length, PREVIEW));

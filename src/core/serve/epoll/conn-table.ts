@@ -62,6 +62,10 @@ export class ConnTable {
   // Kept only when the thread logs (`logOn`):
   idOf = new Float64Array(0);
   wallAt = new Float64Array(0);
+  /** The client's process (SO_PEERCRED at accept); pid 0: not known. */
+  peerPid = new Int32Array(0);
+  peerUid = new Uint32Array(0);
+  peerGid = new Uint32Array(0);
   /** Preview lengths, -1: none; the previews themselves PREVIEW bytes a slot. */
   reqLen = new Int16Array(0);
   repLen = new Int16Array(0);
@@ -170,6 +174,9 @@ export class ConnTable {
     if (this.logOn) {
       this.idOf = grown(this.idOf, Float64Array, n);
       this.wallAt = grown(this.wallAt, Float64Array, n);
+      this.peerPid = grown(this.peerPid, Int32Array, n);
+      this.peerUid = grown(this.peerUid, Uint32Array, n);
+      this.peerGid = grown(this.peerGid, Uint32Array, n);
       this.reqLen = grown(this.reqLen, Int16Array, n);
       this.repLen = grown(this.repLen, Int16Array, n);
       this.reqPrev = grown(this.reqPrev, Uint8Array, n * PREVIEW);

@@ -8,6 +8,9 @@
 import {
   R_AT,
   R_DURATION,
+  R_GID,
+  R_PID,
+  R_UID,
   R_END,
   R_ERRNO,
   R_FIELDS,
@@ -67,6 +70,15 @@ export class RecordBatch {
     n[o + R_SEQ] = seq;
     n[o + R_REQ_LEN] = -1;
     n[o + R_REP_LEN] = -1;
+    n[o + R_PID] = 0;
+  }
+
+  /** The current record's client process (SO_PEERCRED). */
+  peer(pid: number, uid: number, gid: number): void {
+    const o = this.count * R_FIELDS;
+    this.nums[o + R_PID] = pid;
+    this.nums[o + R_UID] = uid;
+    this.nums[o + R_GID] = gid;
   }
 
   /** The current record's request (which 0) or reply (1) preview: src[start, start + len); len -1: none. */

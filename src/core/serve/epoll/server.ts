@@ -1,7 +1,7 @@
 /**
  * The fast serving engine, main-thread side: the same listening socket
  * UdsServer makes (bindListener), served by worker threads that each run an
- * epoll loop over it (engine.ts). This thread keeps the socket, the shutdown
+ * epoll loop over it (thread.ts). This thread keeps the socket, the shutdown
  * and the log: threads send connection records in batches and they come out
  * here as the same `connection` events UdsServer emits.
  *

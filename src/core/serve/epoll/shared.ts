@@ -4,6 +4,7 @@
  * which connection records travel (numbers in a Float64Array, previews in
  * one byte array; both transferred, not copied).
  */
+import { processName } from '../../socket/peer.js';
 import type { ReadMode } from '../options.js';
 import { CONN_ENDS, type ConnEnd, type ConnectionLog, REASON_NO_REQUEST_TEXT, type RequestLog, reasonIdle, reasonMaxBytes, reasonMaxConns, reasonUnread } from '../protocol.js';
 import { decodeKeepingBytes } from '../../escape.js';
@@ -84,7 +85,11 @@ export const R_REQ_LEN = 9;
 export const R_REP_LEN = 10;
 /** 0: a connection's record; n > 0: request n of a --keep-alive connection (R_IN, R_OUT: its bytes). */
 export const R_SEQ = 11;
-export const R_FIELDS = 12;
+/** The client's process (SO_PEERCRED), R_PID 0: not known. */
+export const R_PID = 12;
+export const R_UID = 13;
+export const R_GID = 14;
+export const R_FIELDS = 15;
 
 /** How previews are cut, as the net engine cuts them. */
 export const PREVIEW = 200;
@@ -233,6 +238,9 @@ export class RecordReader {
       entry.end = ENDS[nums[o + R_END]];
       if (reuse) entry.reason = reason;
       else if (reason !== undefined) entry.reason = reason;
+      const pid = nums[o + R_PID];
+      if (pid > 0) entry.peer = { pid, uid: nums[o + R_UID], gid: nums[o + R_GID], name: processName(pid) };
+      else if (reuse) entry.peer = undefined;
       each(entry);
     }
   }

@@ -18,7 +18,9 @@
  * that, and log records go out at least that often.
  */
 import { endAtClose, errnoEnd } from '../protocol.js';
-import { E, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD, MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_WR } from '../../socket/ffi.js';
+import { E, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD, MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_WR, SOL_SOCKET } from '../../socket/ffi.js';
+/** getsockopt(SOL_SOCKET, SO_PEERCRED): the client's pid, uid, gid (Linux). */
+const SO_PEERCRED = 17;
 import { type EpollLibc, epollLibc } from '../../socket/libc.js';
 import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
 import { ConnLog, type Post } from './conn-log.js';
@@ -74,6 +76,12 @@ export function runServeThread(cfg: ThreadConfig, post: Post, render?: LogRender
 
 export class ServeThread implements ConnIO, AcceptSink {
   private readonly sys: EpollLibc;
+  /** getsockopt(SO_PEERCRED)'s buffers, reused: struct ucred (pid, uid, gid) and its length. */
+  private readonly cred = (() => {
+    const ids = new Int32Array(3);
+    const len = new Uint32Array(1);
+    return { ids, val: new Uint8Array(ids.buffer), len, lenBytes: new Uint8Array(len.buffer) };
+  })();
   private readonly ctl: Int32Array;
   private readonly clock: ThreadClock;
   private readonly t: ConnTable;
@@ -140,6 +148,14 @@ export class ServeThread implements ConnIO, AcceptSink {
     if (this.log.on) {
       t.idOf[i] = this.log.nextId();
       t.wallAt[i] = this.clock.wall;
+      // Who connected (SO_PEERCRED): one getsockopt, only when the log is on.
+      const cred = this.cred;
+      cred.len[0] = 12;
+      if (this.sys.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred.val, cred.lenBytes) === 0) {
+        t.peerPid[i] = cred.ids[0];
+        t.peerUid[i] = cred.ids[1] >>> 0;
+        t.peerGid[i] = cred.ids[2] >>> 0;
+      } else t.peerPid[i] = 0;
     }
     this.acc.opened(++this.open, fd);
     // The request is usually queued by the time we accept: read before waiting.

@@ -1,0 +1,305 @@
+/**
+ * serve --type dgram | seqpacket: a small server for message sockets, apart
+ * from the stream engines (engine-net.ts, epoll/), which move byte streams.
+ * One poll(2) loop on koffi's worker threads (libc pollAsync, in slices, so
+ * close() is seen within a slice) over the bound socket and, for seqpacket,
+ * the accepted connections. Each datagram or message is one record:
+ * - dgram: logged (sender address if it bound one, size, the bytes); with
+ *   --reply / --echo, answered to a sender that bound an address. This is
+ *   how a service's sd_notify READY=1 / STATUS=... is captured.
+ * - seqpacket: each message answered (the reply, or --echo), boundaries kept;
+ *   each connection's peer named from SO_PEERCRED.
+ * Memory is bounded: one receive buffer of maxBytes+1 (a longer message is
+ * cut by the kernel and logged as such), at most maxConns connections.
+ */
+import { EventEmitter } from 'node:events';
+import { promises as fsp } from 'node:fs';
+import { nowMs } from '../clock.js';
+import { UdsError } from '../errors.js';
+import { E } from '../socket/ffi.js';
+import { epollLibc, libc } from '../socket/libc.js';
+import { MessageSocket, SOCKADDR_UN_MAX, describeSockaddr, sockaddrOf } from '../socket/message.js';
+import { type NamedPeer, namedPeer } from '../socket/peer.js';
+import { inspectSocketFile, removeSocketFile } from '../socket/socket-file.js';
+import type { Target } from '../socket/target.js';
+import { bindError } from './listener.js';
+import { SERVE_DEFAULTS } from './options.js';
+import { currentReply, withNewline } from './protocol.js';
+
+const POLLIN = 0x1;
+const POLLHUP = 0x10;
+const POLLERR = 0x8;
+const SLICE_MS = 100;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+
+export interface MessageServeOptions {
+  type: 'dgram' | 'seqpacket';
+  /** Reply text (a newline added unless it ends with one). dgram: only with reply or echo is anything sent back. */
+  reply?: Buffer;
+  echo?: boolean;
+  /** Stop after this many datagrams (dgram) or connections (seqpacket). */
+  count?: number;
+  /** Largest message kept whole; longer ones are cut (and logged so). Default 1 MiB. */
+  maxBytes?: number;
+  /** seqpacket: connections open at once; the excess are closed at once. */
+  maxConns?: number;
+  /** seqpacket: close a connection idle this long (0: never). */
+  idleTimeout?: number;
+  backlog?: number;
+  perm?: number;
+}
+
+/** One datagram or seqpacket message received. */
+export interface MessageLog {
+  event: 'datagram' | 'message';
+  /** Received so far, this one included. */
+  n: number;
+  time: Date;
+  /** dgram: the sender's bound address ('' when it bound none: it cannot be answered). */
+  from?: string;
+  /** seqpacket: the connection's number and its peer (SO_PEERCRED). */
+  conn?: number;
+  peer?: NamedPeer | null;
+  /** The whole message's size (more than data.length when cut at maxBytes). */
+  bytes: number;
+  data: Buffer;
+  truncated: boolean;
+  /** Bytes sent back; null when not answered (and why). */
+  replied: number | null;
+  note?: string;
+}
+
+/** A seqpacket connection opened or ended. */
+export interface MessageConnLog {
+  event: 'connect' | 'close';
+  conn: number;
+  time: Date;
+  peer: NamedPeer | null;
+  messages: number;
+  reason?: string;
+}
+
+interface Conn {
+  id: number;
+  sock: MessageSocket;
+  peer: NamedPeer | null;
+  messages: number;
+  lastAt: number;
+}
+
+export interface MessageServerEvents {
+  message: [log: MessageLog];
+  conn: [log: MessageConnLog];
+  warning: [message: string];
+  done: [];
+}
+
+export class MessageServer extends EventEmitter<MessageServerEvents> {
+  private sock?: MessageSocket;
+  private owned?: { path: string; ino: number };
+  private readonly conns = new Map<number, Conn>();
+  private nextConn = 1;
+  private received = 0;
+  private handled = 0;
+  private stopping = false;
+  private loop?: Promise<void>;
+  replacedStale = false;
+  /** Out of descriptors: the listener is left out of poll until then (else a queued connection wakes the loop at once, forever). */
+  private acceptPausedUntil = 0;
+  private readonly buf: Buffer;
+  private readonly from = Buffer.alloc(SOCKADDR_UN_MAX);
+  private readonly fromLen = Buffer.alloc(4);
+
+  constructor(
+    readonly target: Target,
+    private readonly o: MessageServeOptions,
+  ) {
+    super();
+    if (target.kind === 'tcp') throw new UdsError('BAD_OPTION', `${target.display}: --type ${o.type} is for Unix sockets (a path or @name)`);
+    this.buf = Buffer.allocUnsafe((o.maxBytes ?? SERVE_DEFAULTS.maxBytes) + 1);
+  }
+
+  address(): string {
+    return this.target.display;
+  }
+
+  /** Bind (and listen, seqpacket); a live server at the path is ADDRESS_IN_USE, a non-socket UNSAFE_PATH, a stale file replaced. */
+  async listen(): Promise<void> {
+    const t = this.target;
+    if (t.kind === 'unix') {
+      const state = await inspectSocketFile(t.path);
+      if (state.state === 'live') throw new UdsError('ADDRESS_IN_USE', `${t.display}: in use: a server is bound there`, { target: t.display });
+      if (state.state === 'not-socket') {
+        throw new UdsError('UNSAFE_PATH', `${t.display}: exists and is a ${state.kind}, not a socket; refusing to replace it (remove it yourself if it is safe)`, {
+          target: t.display,
+        });
+      }
+      if (state.state === 'stale') this.replacedStale = await removeSocketFile(t.path, state.ino);
+    }
+    let sock: MessageSocket;
+    try {
+      sock = MessageSocket.create(this.o.type, t.display);
+    } catch (err) {
+      throw bindError(err as NodeJS.ErrnoException, t);
+    }
+    const perm = this.o.perm;
+    const old = perm === undefined || t.kind !== 'unix' ? undefined : process.umask(~perm & 0o777);
+    try {
+      sock.bind(sockaddrOf(t), t.display);
+      if (this.o.type === 'seqpacket') sock.listen(this.o.backlog ?? SERVE_DEFAULTS.backlog, t.display);
+    } catch (err) {
+      sock.close();
+      throw bindError(err as NodeJS.ErrnoException, t);
+    } finally {
+      if (old !== undefined) process.umask(old);
+    }
+    if (t.kind === 'unix') this.owned = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
+    this.sock = sock;
+    this.loop = this.run()
+      .catch((err) => {
+        this.emit('warning', `stopped: ${(err as Error).message}`);
+      })
+      .then(() => this.finish());
+  }
+
+  /** Stop: the loop ends within a poll slice; connections are closed, the socket file removed. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    await this.loop;
+  }
+
+  private async finish(): Promise<void> {
+    for (const c of this.conns.values()) this.endConn(c, 'shutdown');
+    this.sock?.close();
+    if (this.owned) await removeSocketFile(this.owned.path, this.owned.ino);
+    this.emit('done');
+  }
+
+  private async run(): Promise<void> {
+    const c = libc();
+    const listener = this.sock!;
+    const idle = this.o.idleTimeout ?? 0;
+    while (!this.stopping) {
+      const list = [...this.conns.values()];
+      const pfds = Buffer.alloc(8 * (1 + list.length));
+      pfds.writeInt32LE(listener.fd, 0);
+      pfds.writeInt16LE(nowMs() < this.acceptPausedUntil ? 0 : POLLIN, 4);
+      list.forEach((conn, i) => {
+        pfds.writeInt32LE(conn.sock.fd, 8 * (i + 1));
+        pfds.writeInt16LE(POLLIN, 8 * (i + 1) + 4);
+      });
+      const n = await c.pollAsync(pfds, 1 + list.length, SLICE_MS);
+      if (this.stopping) break;
+      if (n > 0) {
+        if (pfds.readInt16LE(6) & POLLIN) {
+          if (this.o.type === 'dgram') await this.drainDatagrams();
+          else await this.acceptAll();
+        }
+        for (let i = 0; i < list.length; i++) {
+          const rev = pfds.readInt16LE(8 * (i + 1) + 6);
+          if (rev & (POLLIN | POLLHUP | POLLERR)) await this.readConn(list[i]);
+        }
+      }
+      if (idle > 0) {
+        const now = nowMs();
+        for (const conn of this.conns.values()) if (now - conn.lastAt >= idle) this.endConn(conn, `no message for ${idle}ms`);
+      }
+      if (this.o.count !== undefined && this.handled >= this.o.count && this.conns.size === 0) break;
+    }
+  }
+
+  private reply(data: Buffer): Buffer {
+    return this.o.echo ? data : withNewline(this.o.reply ?? currentReply());
+  }
+
+  private async drainDatagrams(): Promise<void> {
+    const sock = this.sock!;
+    for (let i = 0; i < 64 && !this.stopping; i++) {
+      const n = sock.tryRecv(this.buf, this.target.display, { addr: this.from, len: this.fromLen });
+      if (n === -E.EAGAIN) return;
+      const alen = this.fromLen.readUInt32LE(0);
+      const from = describeSockaddr(this.from, Math.min(alen, SOCKADDR_UN_MAX));
+      const data = Buffer.from(this.buf.subarray(0, Math.min(n, this.buf.length - 1)));
+      const log: MessageLog = { event: 'datagram', n: ++this.received, time: new Date(), from, bytes: n, data, truncated: n > data.length, replied: null };
+      if (this.o.reply !== undefined || this.o.echo) {
+        if (from === '') log.note = 'not answered: the sender bound no address';
+        else {
+          const out = this.reply(data);
+          try {
+            const sent = sock.trySend(out, from, Buffer.from(this.from.subarray(0, alen)));
+            if (sent >= 0) log.replied = sent;
+            else log.note = 'not answered: the sender\'s queue is full';
+          } catch (err) {
+            log.note = `not answered: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+          }
+        }
+      }
+      this.handled++;
+      this.emit('message', log);
+      if (this.o.count !== undefined && this.handled >= this.o.count) {
+        this.stopping = true;
+        return;
+      }
+    }
+  }
+
+  private async acceptAll(): Promise<void> {
+    const c = epollLibc();
+    const listener = this.sock!;
+    for (;;) {
+      const fd = c.accept4(listener.fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        const errno = c.errno();
+        if (errno === E.EMFILE || errno === E.ENFILE) {
+          if (this.acceptPausedUntil === 0) this.emit('warning', 'out of file descriptors: connections wait in the backlog (raise ulimit -n)');
+          this.acceptPausedUntil = nowMs() + SLICE_MS;
+        }
+        return;
+      }
+      const sock = MessageSocket.adopt(fd, 'seqpacket');
+      const peer = namedPeer(fd);
+      const conn: Conn = { id: this.nextConn++, sock, peer, messages: 0, lastAt: nowMs() };
+      this.emit('conn', { event: 'connect', conn: conn.id, time: new Date(), peer, messages: 0 });
+      if (this.o.maxConns !== undefined && this.conns.size >= this.o.maxConns) {
+        this.conns.set(conn.id, conn);
+        this.endConn(conn, `over --max-conns ${this.o.maxConns}: closed at once`);
+        continue;
+      }
+      this.conns.set(conn.id, conn);
+    }
+  }
+
+  private async readConn(conn: Conn): Promise<void> {
+    for (let i = 0; i < 64; i++) {
+      let n: number;
+      try {
+        n = conn.sock.tryRecv(this.buf, this.target.display);
+      } catch (err) {
+        return this.endConn(conn, `client reset (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+      if (n === -E.EAGAIN) return;
+      if (n === 0) return this.endConn(conn, 'client closed');
+      conn.messages++;
+      conn.lastAt = nowMs();
+      const data = Buffer.from(this.buf.subarray(0, Math.min(n, this.buf.length - 1)));
+      const log: MessageLog = { event: 'message', n: ++this.received, time: new Date(), conn: conn.id, peer: conn.peer, bytes: n, data, truncated: n > data.length, replied: null };
+      try {
+        const out = this.reply(data);
+        const sent = conn.sock.trySend(out, this.target.display);
+        if (sent >= 0) log.replied = sent;
+        else log.note = 'not answered: the client does not read (its queue is full)';
+      } catch (err) {
+        log.note = `not answered: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      }
+      this.emit('message', log);
+    }
+  }
+
+  private endConn(conn: Conn, reason: string): void {
+    if (!this.conns.delete(conn.id)) return;
+    conn.sock.close();
+    this.handled++;
+    this.emit('conn', { event: 'close', conn: conn.id, time: new Date(), peer: conn.peer, messages: conn.messages, reason });
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * A Unix datagram or seqpacket socket on a raw file descriptor: node:net
+ * only does SOCK_STREAM (libuv takes no other Unix socket fd), so these go
+ * through libc (libc.ts). Non-blocking; every wait is poll(2) run on koffi's
+ * worker threads (pollAsync), in slices, so the event loop never blocks, an
+ * abort is seen within a slice, and no wait outlives its deadline.
+ * Each send is one message and each receive returns one whole message (or
+ * its first `buf.length` bytes: the rest of that message is dropped by the
+ * kernel, and the length says it was cut).
+ */
+import { nowMs } from '../clock.js';
+import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK, errnoName } from './ffi.js';
+import { type Libc, libc } from './libc.js';
+import { type PeerCred, peerCredOf } from './peer.js';
+import { sockaddrAbstract, sockaddrPath } from './sockaddr.js';
+import { SOCK_NUMBER } from './socket-type.js';
+import type { Target } from './target.js';
+
+export type { PeerCred };
+
+const POLLIN = 0x1;
+const POLLOUT = 0x4;
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+const MSG_TRUNC = 0x20;
+/** One poll(2) slice: how soon an abort or a closed socket is noticed. */
+const SLICE_MS = 100;
+/** sockaddr_un: 2 bytes of family, 108 of path. */
+const SOCKADDR_UN_SIZE = 110;
+
+/** An OS error of a call, as Node's own errors look (code, errno, syscall). */
+export function errnoError(call: string, errno: number, label: string): NodeJS.ErrnoException {
+  const code = errnoName(errno);
+  const err = new Error(`${call} ${code} ${label}`) as NodeJS.ErrnoException;
+  err.code = code;
+  err.errno = -errno;
+  err.syscall = call;
+  return err;
+}
+
+/** The exact sockaddr_un of a Unix target (path or abstract name). */
+export function sockaddrOf(t: Target): Buffer {
+  if (t.kind === 'abstract') return sockaddrAbstract(t.name);
+  if (t.kind === 'unix') return sockaddrPath(t.path);
+  throw new Error(`${t.display}: not a Unix socket address`);
+}
+
+/**
+ * A sender's address as recvfrom(2) gave it: a path, `@name` (abstract,
+ * NUL bytes in it shown as @ as /proc/net/unix does), or '' (unbound: it cannot be answered).
+ */
+export function describeSockaddr(addr: Uint8Array, len: number): string {
+  if (len <= 2) return '';
+  const b = Buffer.from(addr.buffer, addr.byteOffset + 2, len - 2);
+  if (b[0] === 0) return '@' + b.subarray(1).toString('latin1').replace(/\0/g, '@');
+  const nul = b.indexOf(0);
+  return (nul >= 0 ? b.subarray(0, nul) : b).toString('utf8');
+}
+
+export type WaitResult = 'ready' | 'hup' | 'timeout' | 'aborted' | 'closed';
+
+export class MessageSocket {
+  private readonly c: Libc;
+  private readonly pfd = Buffer.alloc(8);
+  private open = true;
+  /** Runs once after close (a temporary reply address's folder is removed). */
+  onClose?: () => void;
+
+  private constructor(
+    readonly fd: number,
+    readonly type: 'dgram' | 'seqpacket',
+    c: Libc,
+  ) {
+    this.c = c;
+  }
+
+  /** A new non-blocking socket of this type; throws an errno error (EMFILE...). */
+  static create(type: 'dgram' | 'seqpacket', label: string): MessageSocket {
+    const c = libc();
+    const fd = c.socket(AF_UNIX, SOCK_NUMBER[type] | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw errnoError('socket', c.errno(), label);
+    return new MessageSocket(fd, type, c);
+  }
+
+  /** Take over an fd (an accepted connection). */
+  static adopt(fd: number, type: 'dgram' | 'seqpacket'): MessageSocket {
+    return new MessageSocket(fd, type, libc());
+  }
+
+  private check(call: string, rc: number, label: string): void {
+    if (rc !== 0) throw errnoError(call, this.c.errno(), label);
+  }
+
+  /** connect(2); a Unix connect completes at once or fails at once (EAGAIN: a full seqpacket backlog). */
+  connect(addr: Buffer, label: string): void {
+    this.check('connect', this.c.connect(this.fd, addr, addr.length), label);
+  }
+
+  bind(addr: Buffer, label: string): void {
+    this.check('bind', this.c.bind(this.fd, addr, addr.length), label);
+  }
+
+  /** Linux autobind: the kernel picks a free abstract name (5 hex digits); nothing to clean up. */
+  autobind(): void {
+    const addr = Buffer.alloc(2);
+    addr.writeUInt16LE(AF_UNIX, 0);
+    this.check('bind', this.c.bind(this.fd, addr, 2), '(autobind)');
+  }
+
+  listen(backlog: number, label: string): void {
+    this.check('listen', this.c.listen(this.fd, backlog), label);
+  }
+
+  /**
+   * Send one message. Returns bytes sent, or -errno for EAGAIN (the receiver's
+   * queue is full: wait writable and retry); throws for any other error.
+   */
+  trySend(buf: Uint8Array, label: string, to: Uint8Array | null = null): number {
+    const n = this.c.sendto(this.fd, buf, buf.length, MSG_DONTWAIT | MSG_NOSIGNAL, to, to ? to.length : 0);
+    if (n >= 0) return n;
+    const errno = this.c.errno();
+    if (errno === E.EAGAIN) return -errno;
+    throw errnoError('send', errno, label);
+  }
+
+  /** Send one message, waiting (bounded) while the receiver's queue is full. */
+  async send(buf: Uint8Array, label: string, deadline: number, signal?: AbortSignal, to: Uint8Array | null = null): Promise<WaitResult> {
+    for (;;) {
+      if (this.trySend(buf, label, to) >= 0) return 'ready';
+      const w = await this.wait(POLLOUT, deadline, signal);
+      if (w !== 'ready') return w;
+    }
+  }
+
+  /**
+   * Receive one message into buf without waiting: its length (the whole
+   * message's, which may exceed buf.length: MSG_TRUNC), 0 for a seqpacket
+   * peer that closed, -EAGAIN when none is queued. Throws for other errors
+   * (ECONNRESET, ECONNREFUSED on a connected dgram socket whose peer went).
+   */
+  tryRecv(buf: Uint8Array, label: string, from?: { addr: Uint8Array; len: Uint8Array }): number {
+    const addr = from?.addr ?? Buffer.alloc(0);
+    const alen = from?.len ?? Buffer.alloc(4);
+    alen[0] = addr.length; // little-endian uint32: SOCKADDR_UN_SIZE fits in a byte
+    alen[1] = alen[2] = alen[3] = 0;
+    const n = this.c.recvfrom(this.fd, buf, buf.length, MSG_DONTWAIT | MSG_TRUNC, addr, alen);
+    if (n >= 0) return n;
+    const errno = this.c.errno();
+    if (errno === E.EAGAIN) return -errno;
+    throw errnoError('recv', errno, label);
+  }
+
+  /** Wait until readable (or the peer hung up), bounded by `deadline` (nowMs clock). */
+  waitReadable(deadline: number, signal?: AbortSignal): Promise<WaitResult> {
+    return this.wait(POLLIN, deadline, signal);
+  }
+
+  private async wait(events: number, deadline: number, signal?: AbortSignal): Promise<WaitResult> {
+    for (;;) {
+      if (!this.open) return 'closed';
+      if (signal?.aborted) return 'aborted';
+      const left = deadline - nowMs();
+      if (left <= 0) return 'timeout';
+      // Own buffer per wait: koffi reads it back after the call, on this thread.
+      const pfd = this.pfd;
+      pfd.writeInt32LE(this.fd, 0);
+      pfd.writeInt16LE(events, 4);
+      pfd.writeInt16LE(0, 6);
+      const n = await this.c.pollAsync(pfd, 1, Math.max(1, Math.min(SLICE_MS, Math.ceil(left))));
+      if (!this.open) return 'closed';
+      if (n <= 0) continue;
+      const rev = pfd.readInt16LE(6);
+      if (rev & events) return 'ready';
+      if (rev & (POLLHUP | POLLERR)) return 'hup';
+    }
+  }
+
+  /** SO_PEERCRED of a connected socket (Linux). */
+  peerCred(): PeerCred | null {
+    return peerCredOf(this.fd);
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.c.close(this.fd);
+    try {
+      this.onClose?.();
+    } catch {
+      // a temporary folder already gone
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+}
+
+export const SOCKADDR_UN_MAX = SOCKADDR_UN_SIZE;
