@@ -83,9 +83,9 @@ describe("a relayed connection's end", () => {
     upstreamEnd: 'closed',
   };
 
-  it('human: the end word, sizes, duration, who ended first, each side, the reason', () => {
+  it('human: stamped at its end (accepted + duration), the end word, sizes, duration, who ended first, each side, the reason', () => {
     expect(lines(tapConnectionLineRenderer(c), log)).toEqual([
-      '2026-12-01T00:00:00.000Z #3 left-open in=15B out=16B 2.10ms upstream first; client closed, upstream closed (fault never-close)',
+      '2026-12-01T00:00:00.002Z #3 left-open in=15B out=16B 2.10ms upstream first; client closed, upstream closed (fault never-close)',
     ]);
   });
 

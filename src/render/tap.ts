@@ -88,8 +88,11 @@ export function tapConnectionLineRenderer(c: ChalkInstance): (log: TapConnection
     const end = BAD_ENDS.has(log.end) ? c.yellow(log.end) : c.green(log.end);
     const first = log.first ? ` ${log.first} first;` : '';
     const reason = log.reason ? ` ${c.dim(`(${escapeText(log.reason)})`)}` : '';
+    // Stamped at its end, like the traffic lines before it (log.at is when the connection was accepted).
+    const t = Date.parse(log.at);
+    const endAt = Number.isNaN(t) ? log.at : new Date(t + Math.round(log.durationUs / 1000)).toISOString();
     out.text(
-      `${c.dim(log.at)} #${log.id} ${end} in=${log.bytesIn}B out=${log.bytesOut}B ${formatDuration(log.durationUs / 1000)}${first} client ${log.clientEnd}, upstream ${log.upstreamEnd}${reason}`,
+      `${c.dim(endAt)} #${log.id} ${end} in=${log.bytesIn}B out=${log.bytesOut}B ${formatDuration(log.durationUs / 1000)}${first} client ${log.clientEnd}, upstream ${log.upstreamEnd}${reason}`,
     );
     out.end();
   };
