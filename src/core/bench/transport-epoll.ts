@@ -17,11 +17,8 @@ import {
   EPOLLIN,
   EPOLLOUT,
   EPOLLRDHUP,
-  EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
   EPOLL_CTL_MOD,
-  EPOLL_DATA_OFFSET,
-  EPOLL_EVENT_SIZE,
   IPPROTO_TCP,
   MSG_DONTWAIT,
   MSG_NOSIGNAL,
@@ -35,6 +32,7 @@ import {
   TCP_NODELAY,
   errnoName,
 } from '../socket/ffi.js';
+import { EpollSet } from '../socket/epoll-set.js';
 import { type EpollLibc, epollLibc } from '../socket/libc.js';
 import { sockaddrAbstract, sockaddrInet, sockaddrPath } from '../socket/sockaddr.js';
 import type { Transport, TransportEvents } from './transport.js';
@@ -78,11 +76,7 @@ export class EpollTransport implements Transport {
   private readonly addrLen: number;
   private readonly family: number;
   private readonly tcp: boolean;
-  private readonly ep: number;
-  private readonly evs = new Uint8Array(EPOLL_EVENT_SIZE * MAX_EVENTS);
-  private readonly evsView = new DataView(this.evs.buffer);
-  private readonly ev = new Uint8Array(EPOLL_EVENT_SIZE);
-  private readonly evView = new DataView(this.ev.buffer);
+  private readonly eps: EpollSet;
   private readonly rbuf = Buffer.alloc(RBUF);
   private readonly rbufAt: number;
   private readonly optVal = new Uint8Array(4);
@@ -130,15 +124,11 @@ export class EpollTransport implements Transport {
     this.wPos = new Int32Array(S);
     this.outArmed = new Uint8Array(S);
     this.shutAfter = new Uint8Array(S);
-    this.ep = sys.epollCreate(EPOLL_CLOEXEC);
-    if (this.ep < 0) throw new UdsError('IO_ERROR', `epoll_create1 failed (errno ${sys.errno()})`);
+    this.eps = new EpollSet(sys, MAX_EVENTS);
   }
 
   private setEvents(i: number, events: number, op: number): number {
-    this.evView.setUint32(0, events, true);
-    this.evView.setUint32(EPOLL_DATA_OFFSET, i, true);
-    this.evView.setUint32(EPOLL_DATA_OFFSET + 4, this.gen[i], true);
-    return this.sys.epollCtl(this.ep, op, this.fd[i], this.ev);
+    return this.eps.ctl(op, this.fd[i], events, i, this.gen[i]);
   }
 
   connect(i: number): void {
@@ -273,22 +263,21 @@ export class EpollTransport implements Transport {
   }
 
   poll(timeoutMs: number): undefined {
-    const n = this.sys.epollWait(this.ep, this.evs, MAX_EVENTS, timeoutMs);
+    const eps = this.eps;
+    const n = eps.wait(MAX_EVENTS, timeoutMs);
     this.on.now = performance.now();
-    const view = this.evsView;
     for (let k = 0; k < n; k++) {
-      const o = k * EPOLL_EVENT_SIZE;
-      const i = view.getUint32(o + EPOLL_DATA_OFFSET, true);
+      const i = eps.slot(k);
       // An event fetched for a connection this batch already closed and replaced.
-      if (view.getUint32(o + EPOLL_DATA_OFFSET + 4, true) !== this.gen[i] || this.fd[i] < 0) continue;
-      this.onEvent(i, view.getUint32(o, true));
+      if (eps.gen(k) !== this.gen[i] || this.fd[i] < 0) continue;
+      this.onEvent(i, eps.events(k));
     }
     return undefined;
   }
 
   dispose(): void {
     for (let i = 0; i < this.fd.length; i++) this.close(i);
-    this.sys.close(this.ep);
+    this.eps.close();
     // These are passed by address only: this use keeps them (and their memory) alive until now.
     this.rbuf.fill(0, 0, 1);
     this.payloads.fill(0, 0, 1);

@@ -10,7 +10,7 @@ import { FD_CLEAR_MARGIN, FD_WARN_MARGIN } from '../protocol.js';
 import { AF_UNIX, E, EPOLLEXCLUSIVE, EPOLLIN, EPOLL_CTL_ADD, SOCK_CLOEXEC, SOCK_NONBLOCK, errnoName } from '../../socket/ffi.js';
 import type { EpollLibc } from '../../socket/libc.js';
 import type { Post } from './conn-log.js';
-import type { EpollSet } from './epoll-set.js';
+import type { EpollSet } from '../../socket/epoll-set.js';
 import { C_ACTIVE, C_FD_BASE, C_FD_WARNED, acceptedWord, openWord } from './shared.js';
 
 /** The listener's slot in the event data. */

@@ -36,7 +36,7 @@ import {
   REPLIED,
   SHUT_AFTER_FLUSH,
 } from './conn-table.js';
-import { EpollSet } from './epoll-set.js';
+import { EpollSet } from '../../socket/epoll-set.js';
 import { Lingering } from './lingering.js';
 import {
   ABORT,

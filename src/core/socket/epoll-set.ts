@@ -1,11 +1,13 @@
 /**
- * One epoll set and its event buffer: registration with a slot and its
- * generation packed into the event's data (so an event for a closed
- * connection whose slot was reused is recognised), and bounded waits. The
- * buffers are made once; a wait allocates nothing.
+ * One epoll set and its event buffer, for both epoll engines (serve's threads,
+ * bench's transport): registration with a slot and its generation packed into
+ * the event's data (so an event for a closed connection whose slot was reused
+ * is recognised), and bounded waits. The buffers are made once; a wait
+ * allocates nothing.
  */
-import { EPOLL_CLOEXEC, EPOLL_CTL_DEL, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errnoName } from '../../socket/ffi.js';
-import type { EpollLibc } from '../../socket/libc.js';
+import { UdsError } from '../errors.js';
+import { EPOLL_CLOEXEC, EPOLL_CTL_DEL, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errnoName } from './ffi.js';
+import type { EpollLibc } from './libc.js';
 
 export class EpollSet {
   readonly fd: number;
@@ -19,7 +21,7 @@ export class EpollSet {
     maxEvents: number,
   ) {
     this.fd = sys.epollCreate(EPOLL_CLOEXEC);
-    if (this.fd < 0) throw new Error(`epoll_create1: ${errnoName(sys.errno())}`);
+    if (this.fd < 0) throw new UdsError('IO_ERROR', `epoll_create1: ${errnoName(sys.errno())}`);
     this.evs = new Uint8Array(EPOLL_EVENT_SIZE * maxEvents);
     this.evsView = new DataView(this.evs.buffer);
   }
