@@ -72,6 +72,10 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
     return this.listenerCount('traffic') > 0;
   }
 
+  get recording(): boolean {
+    return this.listenerCount('connection') > 0;
+  }
+
   traffic(log: TrafficLog): void {
     this.emit('traffic', log);
   }
@@ -144,10 +148,10 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
     c.start();
   }
 
-  /** A connection's end: its record, and --count. */
-  finished(c: TapConnection, log: TapConnectionLog): void {
+  /** A connection's end: its record (made only when somebody listens), and --count. */
+  finished(c: TapConnection): void {
     this.conns.delete(c);
-    if (this.listenerCount('connection') > 0) this.emit('connection', log);
+    if (this.listenerCount('connection') > 0) this.emit('connection', c.record());
     this.handled++;
     if (this.options.count !== undefined && this.handled >= this.options.count) void this.close();
   }
