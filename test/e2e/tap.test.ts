@@ -6,7 +6,7 @@
  * never reads keeps the tap's memory flat.
  */
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -486,6 +486,31 @@ describe('the tap: upstream forms, failures and limits', () => {
     client.destroy();
   });
 
+  it('--workers 3: the processes share the socket; --count is over all of them; every connection is logged once, ids unique, with its traffic', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'w.sock');
+    const n = 12;
+    const tap = await startTapCli(['--workers', '3', '--count', String(n), '--json', '--upstream', addr, tapPath]);
+    const listening = JSON.parse(tap.stderr().split('\n').find((l) => l.includes('"listening"'))!);
+    expect(listening).toMatchObject({ event: 'listening', workers: 3, engine: 'net' });
+    // At once, so that the kernel hands them to more than one process.
+    const replies = await Promise.all(Array.from({ length: n }, (_, i) => runCli(['send', tapPath, `w${i}`])));
+    for (const r of replies) expect(r.stdout).toMatch(/^OK\+ at/);
+    expect(await waitExit(tap.child, 20_000)).toBe(0);
+    expect(existsSync(tapPath)).toBe(false);
+    const lines = tap.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const conns = lines.filter((l) => l.event === 'connection');
+    expect(conns).toHaveLength(n);
+    expect(new Set(conns.map((c) => c.id)).size).toBe(n);
+    expect(new Set(conns.map((c) => c.request)).size).toBe(n);
+    for (const c of conns) {
+      expect(c).toMatchObject({ end: 'closed', first: 'upstream', request: expect.stringMatching(/^w\d+$/) });
+      const mine = lines.filter((l) => l.event === 'traffic' && l.id === c.id && l.pid === c.pid);
+      expect(mine.map((t) => `${t.from} ${t.kind}`)).toEqual(expect.arrayContaining(['upstream connect', 'client data', 'upstream data']));
+    }
+  }, 60_000);
+
   it('--idle-timeout ends a connection whose client does not take the replies', async () => {
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'), 'flood', ['-mib', '64']);
@@ -537,7 +562,6 @@ describe('the tap: usage errors', () => {
       [['--engine', 'epoll', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /--engine epoll: the tap \(--upstream\) relays on the net engine/],
       [['--hexdump', join(dir, 't.sock')], /--hexdump: only with --upstream/],
       [['--keep-alive', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /keepAlive does not apply with upstream/],
-      [['--workers', '2', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /the tap \(upstream\) runs in one process/],
     ];
     for (const [args, re] of cases) {
       const r = await runCli(['serve', ...args]);
