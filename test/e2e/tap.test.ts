@@ -8,7 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Server, startServe } from '../../src/index.js';
@@ -185,7 +185,8 @@ describe('the tap between a PHP client and a Go server', () => {
     expect(r).toMatchObject({ ok: true, line: expect.stringMatching(OK_LINE) });
     await tap.until(/"event":"connection"/);
     const lines = jsonLines(await stopTapCli(tap));
-    expect(lines[0]).toMatchObject({ event: 'listening', upstream: addr, engine: 'net' });
+    // Without --workers, the tap runs a process per core (at most 4); this test's exchange is in one of them.
+    expect(lines[0]).toMatchObject({ event: 'listening', upstream: addr, engine: 'net', workers: Math.min(4, availableParallelism()) });
     const traffic = lines.filter((l) => l.event === 'traffic');
     expect(traffic.find((t) => t.from === 'client' && t.kind === 'data')).toMatchObject({ bytes: 15, offset: 0, text: 'hello from php\n' });
     const reply = traffic.find((t) => t.from === 'upstream' && t.kind === 'data');
@@ -201,7 +202,7 @@ describe('the tap between a PHP client and a Go server', () => {
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'));
     const tapPath = join(dir, 'tap.sock');
-    const tap = await startTapCli(['--upstream', addr, tapPath]);
+    const tap = await startTapCli(['--workers', '1', '--upstream', addr, tapPath]);
     expect((await php(LINE_CLIENT, tapPath)).ok).toBe(true);
     await tap.until(/ #1 closed in=15B out=16B/);
     const text = await stopTapCli(tap);
@@ -336,7 +337,7 @@ describe('the tap: half-closes both ways, binary chunks, listening forms (socat 
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'), 'binary');
     const tapPath = join(dir, 'tap.sock');
-    const tap = await startTapCli(['--hexdump', '--upstream', addr, tapPath]);
+    const tap = await startTapCli(['--workers', '1', '--hexdump', '--upstream', addr, tapPath]);
     // A request (text, not binary) with a terminal escape and a bidi override.
     const r = await run('socat', ['-t', '2', '-', `UNIX-CONNECT:${tapPath}`], { input: 'hi\x1b[2J \u202e\n', timeoutMs: 10_000 });
     expect(r.code, r.stderr).toBe(0);
@@ -467,12 +468,12 @@ describe('the tap: upstream forms, failures and limits', () => {
   it('--count 1: exits 0 after one relayed connection; SIGTERM does not wait for a client a fault holds open', async () => {
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'));
-    const once = await startTapCli(['--count', '1', '--upstream', addr, join(dir, 'c.sock')]);
+    const once = await startTapCli(['--workers', '1', '--count', '1', '--upstream', addr, join(dir, 'c.sock')]);
     expect((await runCli(['send', join(dir, 'c.sock'), 'hi\\n'])).status).toBe(0);
     expect(await waitExit(once.child)).toBe(0);
     expect(once.stderr()).toMatch(/#1 closed in=3B out=16B/);
 
-    const held = await startTapCli(['--fault', 'never-close', '--grace', '30s', '--upstream', addr, join(dir, 'h.sock')]);
+    const held = await startTapCli(['--workers', '1', '--fault', 'never-close', '--grace', '30s', '--upstream', addr, join(dir, 'h.sock')]);
     const client = net.connect(join(dir, 'h.sock'));
     client.on('error', () => {});
     client.write('hi\n');

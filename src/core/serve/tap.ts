@@ -24,7 +24,7 @@ import { type Server, type ServerEvents, drainAcceptQueue, reasonMaxConns } from
 import { TapConnection, type TapConnectionLog, type TapHost, type TapOptions } from './tap-connection.js';
 import type { TrafficLog } from './tap-records.js';
 
-export { TAP_DEFAULTS, type TapConnectionLog, type TapOptions } from './tap-connection.js';
+export { TAP_DEFAULTS, type TapConnectionLog, type TapOptions, tapDefaultWorkers } from './tap-connection.js';
 
 /** Like serve's net engine, on the listening socket serve makes, relaying instead of replying. */
 export class TapServer extends EventEmitter<ServerEvents> implements Server, TapHost {
