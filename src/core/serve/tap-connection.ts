@@ -5,11 +5,11 @@
  * record of how each side ended. The listener, the limits and shutdown are
  * the TapServer's (TapHost here, so this file does not import it).
  *
- * A little over ~400 lines because the relay is one state machine (two
- * sockets whose events share the state above) kept in one class on purpose.
+ * About 480 lines because the relay is one state machine (two sockets whose
+ * events share the state above, and the upstream's connect, which the state
+ * decides about when it completes) kept in one class on purpose.
  */
 import net from 'node:net';
-import os from 'node:os';
 import { nowUs } from '../clock.js';
 import { UdsError, codeOfErrno } from '../errors.js';
 import { openConnection } from '../socket/connect.js';
@@ -28,17 +28,6 @@ export interface TapOptions extends ServeOptions {
 }
 
 export const TAP_DEFAULTS = { connectTimeout: 5_000 } as const;
-
-/**
- * serve --upstream's processes when --workers is not given (the library's
- * default stays 1: forking copies of a library user's script is theirs to ask
- * for): the cores, at most 4. On the 2-core VM of the perf table 2 processes
- * relayed more than 1 in every round, 4 fewer than 2 (each process needs a
- * core; the upstream server and its clients need theirs).
- */
-export function tapDefaultWorkers(cores: number = os.availableParallelism()): number {
-  return Math.max(1, Math.min(4, cores));
-}
 
 /** Reply bytes held back by --delay before the upstream is paused: flat memory whatever it sends. */
 const DELAY_HIGH_WATER = 64 * 1024;
