@@ -359,7 +359,7 @@ const SECTIONS = [
         fromU(await udsctlBench(['-m', 'oneshot', '-c', String(c), '--workers', String(o.threads), '-w', o.serveWarmup, '-d', o.duration, sock], ms(o.duration) + ms(o.serveWarmup)));
       return headToHead(o, {
         id: this.id,
-        title: `udsctl bench through the tap (serve -q --upstream, net engine) vs direct: Go server, oneshot, ${c} in flight, ${o.threads} bench thread(s)`,
+        title: `udsctl bench through the tap (serve -q --upstream, net engine, its default --workers) vs direct: Go server, oneshot, ${c} in flight, ${o.threads} bench thread(s)`,
         serverFor: (side, sock) => side.start(sock),
         subject: {
           name: 'through the tap',

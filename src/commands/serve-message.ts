@@ -23,7 +23,7 @@ export async function runMessageServe(target: Target, type: 'dgram' | 'seqpacket
       throw new UdsError('BAD_OPTION', `${name} is for stream sockets; serve --type ${type} does not take it`);
     }
   }
-  if (flags.workers > 1) throw new UdsError('BAD_OPTION', `--workers is for stream sockets; serve --type ${type} runs one loop`);
+  if ((flags.workers ?? 1) > 1) throw new UdsError('BAD_OPTION', `--workers is for stream sockets; serve --type ${type} runs one loop`);
   const c = await errColor();
   const lines: string[] = [];
   let writing: Promise<void> | null = null;

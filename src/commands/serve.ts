@@ -19,7 +19,7 @@ import { LOG_HOLD_MS } from '../core/serve/epoll/thread-log.js';
 import { ServeLog } from './serve-log.js';
 import { errColor } from '../render/style.js';
 import { tapConnectionJsonRenderer, tapConnectionLineRenderer, trafficJsonRenderer, trafficLineRenderer } from '../render/tap.js';
-import type { TapConnectionLog } from '../core/serve/tap.js';
+import { type TapConnectionLog, tapDefaultWorkers } from '../core/serve/tap.js';
 import { UdsError } from '../core/errors.js';
 
 export interface ServeFlags {
@@ -37,7 +37,8 @@ export interface ServeFlags {
   idleTimeout: number;
   backlog: number;
   grace: number;
-  workers: number;
+  /** Default 1; with --upstream tapDefaultWorkers() (processes). */
+  workers?: number;
   engine?: ServeEngine;
   json?: boolean;
   quiet?: boolean;
@@ -78,6 +79,8 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     const { runMessageServe } = await import('./serve-message.js');
     return runMessageServe(target, flags.type, flags, io);
   }
+  // The tap relays on node:net, one core a process: several processes by default (the same in each forked worker).
+  const workers = flags.workers ?? (upstream ? tapDefaultWorkers() : 1);
   const worker = isServeWorker(io.env);
   const c = await errColor();
   const stderrFd = (io.stderr as { fd?: unknown }).fd;
@@ -99,7 +102,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     backlog: flags.backlog,
     graceTimeout: flags.grace,
     engine: flags.engine,
-    workers: flags.workers,
+    workers,
     ...(upstream ? { upstream, connectTimeout: flags.connectTimeout } : {}),
     logDropped: () => {
       log.noteDropped();
@@ -159,7 +162,6 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
       return EXIT.OK;
     }
     const where = server.address();
-    const workers = flags.workers;
     if (flags.json)
       event({ event: 'listening', target: where, replacedStale: server.replacedStale, workers, engine: server.engine, pid: process.pid, ...(upstream ? { upstream: upstream.display } : {}) });
     else {

@@ -16,6 +16,7 @@ import { EpollServer, epollUnsupported } from './epoll/server.js';
 import type { ThreadLogSpec } from './epoll/shared.js';
 import { FAULTS, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES, type ServeEngine } from './options.js';
 import type { ConnectionLog, EngineName, RequestLog, ServeOptions, Server, ServerEvents } from './protocol.js';
+import type { TrafficLog } from './tap-records.js';
 
 export interface StartServeOptions extends ServeOptions {
   /** Engine: 'auto' (default) is epoll where it can serve these options, else net. */
@@ -31,7 +32,7 @@ export interface StartServeOptions extends ServeOptions {
   logTo?: ThreadLogSpec;
   /** A forked net worker: log lines its caller dropped, reported to the primary at the end. */
   logDropped?: () => number;
-  /** The tap: relay each connection to this server instead of replying (tap.ts; net engine, one process). */
+  /** The tap: relay each connection to this server instead of replying (tap.ts; net engine; workers: processes). */
   upstream?: Target | string;
   /** The tap: bound on connecting to the upstream. Default 5s. */
   connectTimeout?: number;
@@ -39,6 +40,8 @@ export interface StartServeOptions extends ServeOptions {
 
 /** Set in the environment of the processes the net engine's --workers forks. */
 export const WORKER_ENV = 'UDSCTL_SERVE_WORKER';
+/** A forked worker's index (1 to workers-1; the primary is 0): the tap's connection ids are striped by it. */
+const WORKER_INDEX_ENV = 'UDSCTL_SERVE_WORKER_INDEX';
 
 /** Whether this process is a net worker forked by a primary's startServe. */
 export function isServeWorker(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -69,12 +72,19 @@ export function createServe(target: Target | string, options: StartServeOptions 
   const { engine: _engine, workers: _workers, logTo, logDropped, upstream, connectTimeout, ...serve } = options;
   if (upstream !== undefined) {
     chooseEngine(t, options);
-    return new TapServer(t, { ...serve, upstream: checkTarget(upstream), connectTimeout });
+    const tap = { ...serve, upstream: checkTarget(upstream), connectTimeout };
+    if (isServeWorker()) {
+      const index = Number(process.env[WORKER_INDEX_ENV] ?? 1);
+      const ids = { first: Number.isSafeInteger(index) && index > 0 && index < workers ? index + 1 : 1, step: workers };
+      return new NetWorkerProcess(t, () => new TapServer(t, { ...tap, count: undefined }, ids), serve.count !== undefined, logDropped);
+    }
+    if (workers === 1) return new TapServer(t, tap);
+    return new NetPrimary(t, serve, workers, () => new TapServer(t, { ...tap, count: undefined }, { first: 1, step: workers }));
   }
   if (chooseEngine(t, options) === 'epoll') return new EpollServer(t, { ...serve, threads: workers, logTo });
-  if (isServeWorker()) return new NetWorkerProcess(t, { ...serve, count: undefined }, logDropped);
+  if (isServeWorker()) return new NetWorkerProcess(t, () => new UdsServer(t, { ...serve, count: undefined }), serve.count !== undefined, logDropped);
   if (workers === 1) return new UdsServer(t, serve);
-  return new NetPrimary(t, serve, workers);
+  return new NetPrimary(t, serve, workers, () => new UdsServer(t, { ...serve, count: undefined }));
 }
 
 /** The library's options checked as the CLI checks its flags: a typed error (BAD_OPTION, BAD_DURATION), never a made-up server. */
@@ -82,10 +92,9 @@ function checkServeOptions(o: StartServeOptions): void {
   const bad = (what: string, got: unknown) => new UdsError('BAD_OPTION', `serve: ${what} (got ${typeof got === 'string' ? JSON.stringify(got) : String(got)})`);
   if (o === null || typeof o !== 'object') throw bad('options must be an object', o);
   if (o.upstream !== undefined) {
-    // What the tap cannot do: it relays the upstream's reply, in this one process.
+    // What the tap cannot do: it relays the upstream's reply.
     for (const k of ['reply', 'echo', 'keepAlive'] as const) if (o[k] !== undefined && o[k] !== false) throw bad(`${k} does not apply with upstream (the tap relays the upstream's replies)`, k);
     if (o.read !== undefined && o.read !== 'once') throw bad(`read does not apply with upstream (the tap relays bytes as they come)`, o.read);
-    if ((o.workers ?? 1) > 1) throw bad('workers: the tap (upstream) runs in one process', o.workers);
     if (o.connectTimeout !== undefined) checkDuration(o.connectTimeout, 'connectTimeout');
   }
   for (const k of ['delay', 'idleTimeout', 'graceTimeout'] as const) if (o[k] !== undefined) checkDuration(o[k], k);
@@ -113,29 +122,38 @@ export async function startServe(target: Target | string, options: StartServeOpt
 
 type WorkerMessage = { type: 'listen' } | { type: 'stop' } | { type: 'handled' } | { type: 'dropped'; count: number };
 
-/** Forwards an inner server's events, except 'done', which the wrapper emits when it is really done. */
-function forward(from: UdsServer, to: EventEmitter<ServerEvents>): void {
+/** What runs in each process of --workers: serve's net engine or the tap, on a listening socket it can hand over. */
+type ForkableServer = UdsServer | TapServer;
+
+/**
+ * Forwards an inner server's events, except 'done', which the wrapper emits
+ * when it is really done. The record events are forwarded only once somebody
+ * listens to them: the inner server makes records only then (-q makes none).
+ */
+function forward(from: ForkableServer, to: EventEmitter<ServerEvents>): void {
   from.on('listening', (info) => to.emit('listening', info));
   from.on('warning', (m) => to.emit('warning', m));
-  // Requests are recorded only when somebody listens: the net engine makes those records only then.
-  from.on('connection', (l: ConnectionLog) => to.emit('connection', l));
-  let requests = false;
-  (to as EventEmitter).on('newListener', (name: string) => {
-    if (name !== 'request' || requests) return;
-    requests = true;
-    from.on('request', (l: RequestLog) => to.emit('request', l));
-  });
+  const wired = new Set<string>();
+  const wire = (name: string) => {
+    if (wired.has(name)) return;
+    wired.add(name);
+    if (name === 'connection') from.on('connection', (l: ConnectionLog) => to.emit('connection', l));
+    else if (name === 'request') from.on('request', (l: RequestLog) => to.emit('request', l));
+    else if (name === 'traffic') from.on('traffic', (l: TrafficLog) => to.emit('traffic', l));
+  };
+  for (const name of ['connection', 'request', 'traffic']) if ((to as EventEmitter).listenerCount(name) > 0) wire(name);
+  (to as EventEmitter).on('newListener', wire);
 }
 
 /**
- * The net engine over several processes: this one binds the socket and
- * accepts on it, forked copies accept on it too (the kernel spreads the
- * connections); --count is over all of them, kept here.
+ * The net engine (or the tap) over several processes: this one binds the
+ * socket and accepts on it, forked copies accept on it too (the kernel
+ * spreads the connections); --count is over all of them, kept here.
  */
 class NetPrimary extends EventEmitter<ServerEvents> implements Server {
   readonly engine = 'net' as const;
   readonly target: Target;
-  private readonly own: UdsServer;
+  private readonly own: ForkableServer;
   private readonly children: ChildProcess[] = [];
   private handled = 0;
   private childDropped = 0;
@@ -145,12 +163,14 @@ class NetPrimary extends EventEmitter<ServerEvents> implements Server {
     target: Target,
     private readonly options: ServeOptions,
     private readonly workers: number,
+    make: () => ForkableServer,
   ) {
     super();
     this.target = target;
-    this.own = new UdsServer(target, { ...options, count: undefined });
+    this.own = make();
     forward(this.own, this);
-    this.own.on('connection', () => this.countOne());
+    // Records are made for --count only: without it, -q makes none.
+    if (options.count !== undefined) this.own.on('connection', () => this.countOne());
   }
 
   get replacedStale(): boolean {
@@ -167,13 +187,13 @@ class NetPrimary extends EventEmitter<ServerEvents> implements Server {
 
   async listen(): Promise<{ replacedStale: boolean }> {
     const r = await this.own.listen();
-    for (let i = 1; i < this.workers; i++) this.children.push(this.fork(this.own.listener));
+    for (let i = 1; i < this.workers; i++) this.children.push(this.fork(this.own.listener, i));
     return r;
   }
 
-  private fork(listener: net.Server): ChildProcess {
+  private fork(listener: net.Server, index: number): ChildProcess {
     const child = fork(process.argv[1], process.argv.slice(2), {
-      env: { ...process.env, [WORKER_ENV]: '1' },
+      env: { ...process.env, [WORKER_ENV]: '1', [WORKER_INDEX_ENV]: String(index) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     child.on('message', (msg: WorkerMessage) => {
@@ -217,18 +237,20 @@ class NetWorkerProcess extends EventEmitter<ServerEvents> implements Server {
   readonly target: Target;
   readonly replacedStale = false;
   readonly logDropped = 0;
-  private readonly own: UdsServer;
+  private readonly own: ForkableServer;
 
   constructor(
     target: Target,
-    options: ServeOptions,
+    make: () => ForkableServer,
+    counted: boolean,
     private readonly dropped?: () => number,
   ) {
     super();
     this.target = target;
-    this.own = new UdsServer(target, options);
+    this.own = make();
     forward(this.own, this);
-    this.own.on('connection', () => process.send?.({ type: 'handled' } satisfies WorkerMessage));
+    // A message a connection only when the primary counts them (--count).
+    if (counted) this.own.on('connection', () => process.send?.({ type: 'handled' } satisfies WorkerMessage));
   }
 
   /** Resolves once the primary's socket has come (the primary reports listening). */

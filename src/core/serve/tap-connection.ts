@@ -5,10 +5,11 @@
  * record of how each side ended. The listener, the limits and shutdown are
  * the TapServer's (TapHost here, so this file does not import it).
  *
- * A little over ~400 lines because the relay is one state machine (two
- * sockets whose events share the state above) kept in one class on purpose.
+ * About 480 lines because the relay is one state machine (two sockets whose
+ * events share the state above, and the upstream's connect, which the state
+ * decides about when it completes) kept in one class on purpose.
  */
-import type net from 'node:net';
+import net from 'node:net';
 import { nowUs } from '../clock.js';
 import { UdsError, codeOfErrno } from '../errors.js';
 import { openConnection } from '../socket/connect.js';
@@ -48,9 +49,12 @@ export interface TapHost {
   readonly target: Target;
   /** Whether somebody listens for 'traffic' (records are made only then). */
   readonly tracing: boolean;
+  /** Whether somebody wants the connection's record (its previews are kept only then). */
+  readonly recording: boolean;
   readonly closingNow: boolean;
   traffic(log: TrafficLog): void;
-  finished(c: TapConnection, log: TapConnectionLog): void;
+  /** The connection's end; its record is made by record(), only when wanted. */
+  finished(c: TapConnection): void;
 }
 
 /** Whether this errno ends a stream as a reset. */
@@ -62,6 +66,8 @@ export class TapConnection {
   private readonly start0 = nowUs();
   private readonly o: TapOptions;
   private readonly trace: boolean;
+  /** Whether the record is wanted: its request and reply previews are copied only then (-q copies nothing). */
+  private readonly keep: boolean;
   /**
    * Ended while the upstream's connect was under way: the connect is left to
    * finish (bounded by connectTimeout) and its socket closed, rather than an
@@ -100,6 +106,7 @@ export class TapConnection {
   ) {
     this.o = tap.options;
     this.trace = tap.tracing;
+    this.keep = tap.recording;
     this.delay = this.o.delay ?? (this.o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
   }
 
@@ -107,7 +114,7 @@ export class TapConnection {
     return this.o.fault;
   }
 
-  private emit(from: TrafficLog['from'], kind: TrafficLog['kind'], extra: Partial<TrafficLog> = {}): void {
+  private emit(from: TrafficLog['from'], kind: TrafficLog['kind'], extra?: Partial<TrafficLog>): void {
     if (!this.trace) return;
     this.tap.traffic({ id: this.id, at: new Date().toISOString(), sinceUs: Math.round(nowUs() - this.start0), from, kind, ...extra });
   }
@@ -148,24 +155,70 @@ export class TapConnection {
         this.shutdown();
       });
     }
-    void this.connect();
+    this.connect();
   }
 
-  private async connect(): Promise<void> {
-    const o = this.o;
+  /**
+   * The upstream's connect. A path or TCP address is connected directly with
+   * node:net (no promise, no AbortController, and for a Unix path no timer:
+   * its connect(2) never blocks, it succeeds, fails or finds the backlog full
+   * at once). Any failure, and an abstract name, goes through openConnection,
+   * which retries a full backlog until the deadline and types the error.
+   */
+  private connect(): void {
+    const t = this.o.upstream;
+    if (t.kind === 'abstract') return void this.connectSlow(this.connectTimeout);
+    const up = t.kind === 'unix' ? net.connect(t.path) : net.connect(t.port, t.host);
+    const onError = () => {
+      up.destroy();
+      if (t.kind === 'tcp') up.setTimeout(0);
+      if (this.ended || this.clientClosed) return this.maybeFinish();
+      void this.connectSlow(Math.max(1, this.connectTimeout - Math.round((nowUs() - this.start0) / 1000)));
+    };
+    up.once('error', onError);
+    if (t.kind === 'tcp') {
+      up.setTimeout(this.connectTimeout, () => {
+        up.removeListener('error', onError);
+        up.destroy();
+        if (this.ended || this.clientClosed) return this.maybeFinish();
+        this.upstreamFailed(new UdsError('CONNECT_TIMEOUT', `${t.display}: connect did not complete within ${this.connectTimeout}ms`, { target: t.display, timeoutMs: this.connectTimeout }));
+      });
+    }
+    up.once('connect', () => {
+      up.removeListener('error', onError);
+      if (t.kind === 'tcp') up.setTimeout(0);
+      this.connected(up);
+    });
+  }
+
+  private get connectTimeout(): number {
+    return this.o.connectTimeout ?? TAP_DEFAULTS.connectTimeout;
+  }
+
+  /** openConnection: the backlog retries, the typed errors, abstract names. */
+  private async connectSlow(timeout: number): Promise<void> {
     let up: net.Socket;
     try {
-      up = await openConnection(o.upstream, { connectTimeout: o.connectTimeout ?? TAP_DEFAULTS.connectTimeout });
+      up = await openConnection(this.o.upstream, { connectTimeout: timeout });
     } catch (err) {
       // Ended meanwhile (the client's close, shutdown, idle): the client's 'close' finishes the record.
       if (this.ended || this.clientClosed) return this.maybeFinish();
-      const e = err instanceof UdsError ? err : new UdsError('IO_ERROR', String((err as Error)?.message ?? err));
-      const errno = (e.cause as NodeJS.ErrnoException | undefined)?.code;
-      this.emit('upstream', 'error', { code: e.code, ...(errno ? { errno } : {}), note: `${e.message}; closing the client` });
-      this.setEnd('error', `upstream ${e.code}: ${e.message}`, 'upstream');
-      this.client.destroy();
-      return;
+      return this.upstreamFailed(err);
     }
+    this.connected(up);
+  }
+
+  /** The upstream could not be reached: the client is closed without a reply, the log says why. */
+  private upstreamFailed(err: unknown): void {
+    const e = err instanceof UdsError ? err : new UdsError('IO_ERROR', String((err as Error)?.message ?? err));
+    const errno = (e.cause as NodeJS.ErrnoException | undefined)?.code;
+    if (this.trace) this.emit('upstream', 'error', { code: e.code, ...(errno ? { errno } : {}), note: `${e.message}; closing the client` });
+    this.setEnd('error', `upstream ${e.code}: ${e.message}`, 'upstream');
+    this.client.destroy();
+  }
+
+  private connected(up: net.Socket): void {
+    const o = this.o;
     if (this.clientClosed || this.ended) {
       up.destroy();
       return this.maybeFinish();
@@ -176,7 +229,7 @@ export class TapConnection {
     // A socket made from a descriptor (an abstract name) is not half-open by default; a relay must be.
     up.allowHalfOpen = true;
     if (o.upstream.kind === 'tcp') up.setNoDelay(true);
-    this.emit('upstream', 'connect', { note: o.upstream.display });
+    if (this.trace) this.emit('upstream', 'connect', { note: o.upstream.display });
     this.wire(up);
   }
 
@@ -219,7 +272,7 @@ export class TapConnection {
     c.on('data', (chunk: Buffer) => {
       this.bytesUp += chunk.length;
       this.chunksUp++;
-      this.firstUp ??= Buffer.from(chunk.subarray(0, 200));
+      if (this.keep) this.firstUp ??= Buffer.from(chunk.subarray(0, 200));
       if (this.trace) this.emit('client', 'data', { bytes: chunk.length, offset: this.bytesUp - chunk.length, data: Buffer.from(chunk.subarray(0, TRAFFIC_PREVIEW)) });
       if (!up.write(chunk)) c.pause();
     });
@@ -257,7 +310,7 @@ export class TapConnection {
   /** The upstream's bytes, on their way to the client through the fault. */
   private fromUpstream(chunk: Buffer): void {
     this.bytesDown += chunk.length;
-    this.firstDown ??= Buffer.from(chunk.subarray(0, 200));
+    if (this.keep) this.firstDown ??= Buffer.from(chunk.subarray(0, 200));
     const f = this.fault;
     if (this.trace) {
       let note: string | undefined;
@@ -377,7 +430,7 @@ export class TapConnection {
       const chunk = Buffer.from(buf.subarray(0, n));
       this.bytesUp += n;
       this.chunksUp++;
-      this.firstUp = Buffer.from(chunk.subarray(0, 200));
+      if (this.keep) this.firstUp = Buffer.from(chunk.subarray(0, 200));
       this.emit('client', 'data', { bytes: n, offset: 0, data: chunk.subarray(0, TRAFFIC_PREVIEW), note: 'peeked and left unread, so the close is a reset (fault reset)' });
       up.write(chunk);
     };
@@ -405,7 +458,12 @@ export class TapConnection {
     if (this.done || !this.clientClosed || !this.upstreamClosed) return;
     this.done = true;
     if (this.timer) clearTimeout(this.timer);
-    this.tap.finished(this, {
+    this.tap.finished(this);
+  }
+
+  /** The connection's record (made only for somebody who listens: -q makes none). */
+  record(): TapConnectionLog {
+    return {
       id: this.id,
       at: new Date(this.wallStart).toISOString(),
       bytesIn: this.bytesUp,
@@ -421,6 +479,6 @@ export class TapConnection {
       ...(this.first ? { first: this.first } : {}),
       clientEnd: this.clientEnd,
       upstreamEnd: this.upstreamEnd,
-    });
+    };
   }
 }

@@ -8,12 +8,15 @@
  * Engine: node:net for the listener (made by listener.ts, as serve's) and for
  * the upstream (openConnection: every stream target form). The epoll engine
  * serves replies it writes itself; it has no relay (chooseEngine says so).
+ * Several processes (--workers) as for serve's net engine (start.ts): each
+ * one a TapServer on the same listening socket (adopt), with ids of its own.
  *
  * A connection's relay is tap-connection.ts's; this file is the listener,
  * the limits and shutdown.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import os from 'node:os';
 import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
 import { bindError, bindListener, setSocketGroup } from './listener.js';
@@ -24,6 +27,18 @@ import type { TrafficLog } from './tap-records.js';
 
 export { TAP_DEFAULTS, type TapConnectionLog, type TapOptions } from './tap-connection.js';
 
+/**
+ * serve --upstream's processes when --workers is not given (the library's
+ * default stays 1: forking copies of a library user's script is theirs to ask
+ * for): the cores, at most 4. On the 2-core VM of the perf table 2 processes
+ * relayed more than 1 in every round, 4 fewer than 2 (each process needs a
+ * core; the upstream server and its clients need theirs).
+ */
+export function tapDefaultWorkers(cores: number = os.availableParallelism()): number {
+  return Math.max(1, Math.min(4, cores));
+}
+
+
 /** Like serve's net engine, on the listening socket serve makes, relaying instead of replying. */
 export class TapServer extends EventEmitter<ServerEvents> implements Server, TapHost {
   readonly engine = 'net' as const;
@@ -31,24 +46,38 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
   readonly target: Target;
   readonly options: TapOptions;
   replacedStale = false;
-  private readonly server: net.Server;
+  private server: net.Server;
   readonly conns = new Set<TapConnection>();
-  private nextId = 1;
+  private nextId: number;
+  /** Ids go up by the number of processes, each starting at its index + 1: unique over all of them. */
+  private readonly idStep: number;
   private handled = 0;
   private ownedPath?: { path: string; ino: number };
   private closing?: Promise<void>;
 
-  constructor(target: Target, options: TapOptions) {
+  constructor(target: Target, options: TapOptions, ids: { first: number; step: number } = { first: 1, step: 1 }) {
     super();
     this.target = target;
     this.options = options;
-    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => this.accept(s));
-    const max = options.maxConns;
+    this.nextId = ids.first;
+    this.idStep = ids.step;
+    this.server = this.attach(net.createServer());
+  }
+
+  /** Configure a net.Server (ours, or one received from the primary process) to relay. */
+  private attach(server: net.Server): net.Server {
+    const cfg = server as net.Server & { pauseOnConnect: boolean; allowHalfOpen: boolean };
+    cfg.pauseOnConnect = true;
+    cfg.allowHalfOpen = true;
+    server.on('connection', (s: net.Socket) => this.accept(s));
+    const max = this.options.maxConns;
     if (max !== undefined) {
-      this.server.maxConnections = max;
-      this.server.on('drop', () => {
+      server.maxConnections = max;
+      server.on('drop', () => {
+        const id = this.takeId();
+        if (this.listenerCount('connection') === 0) return;
         const log: TapConnectionLog = {
-          id: this.nextId++,
+          id,
           at: new Date().toISOString(),
           bytesIn: 0,
           bytesOut: 0,
@@ -56,20 +85,41 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
           durationUs: 0,
           end: 'over-max-conns',
           reason: reasonMaxConns(max),
-          upstream: options.upstream.display,
+          upstream: this.options.upstream.display,
           first: 'tap',
           clientEnd: 'closed',
           upstreamEnd: 'never-connected',
-          ...(options.fault ? { fault: options.fault } : {}),
+          ...(this.options.fault ? { fault: this.options.fault } : {}),
         };
         this.emit('connection', log);
       });
     }
-    this.server.on('error', (err) => this.emit('warning', `server error: ${err.message}`));
+    server.on('error', (err) => this.emit('warning', `server error: ${err.message}`));
+    return server;
+  }
+
+  private takeId(): number {
+    const id = this.nextId;
+    this.nextId += this.idStep;
+    return id;
+  }
+
+  /** The listening net.Server, to hand to worker processes. */
+  get listener(): net.Server {
+    return this.server;
+  }
+
+  /** Relay on a listening socket received from the primary process (its socket file stays the primary's). */
+  adopt(listener: net.Server): void {
+    this.server = this.attach(listener);
   }
 
   get tracing(): boolean {
     return this.listenerCount('traffic') > 0;
+  }
+
+  get recording(): boolean {
+    return this.listenerCount('connection') > 0;
   }
 
   traffic(log: TrafficLog): void {
@@ -139,15 +189,15 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
   }
 
   private accept(socket: net.Socket): void {
-    const c = new TapConnection(this, socket, this.nextId++);
+    const c = new TapConnection(this, socket, this.takeId());
     this.conns.add(c);
     c.start();
   }
 
-  /** A connection's end: its record, and --count. */
-  finished(c: TapConnection, log: TapConnectionLog): void {
+  /** A connection's end: its record (made only when somebody listens), and --count. */
+  finished(c: TapConnection): void {
     this.conns.delete(c);
-    if (this.listenerCount('connection') > 0) this.emit('connection', log);
+    if (this.listenerCount('connection') > 0) this.emit('connection', c.record());
     this.handled++;
     if (this.options.count !== undefined && this.handled >= this.options.count) void this.close();
   }
