@@ -105,3 +105,20 @@ class StreamLines extends LineBytes {
     return out ? writeAll(this.stream, out) : Promise.resolve();
   }
 }
+
+/**
+ * Whether a stream has written everything it was given, waiting at most `ms`.
+ * Polled: 'drain' comes only after a write that returned false.
+ */
+export function drained(stream: NodeJS.WritableStream & { writableLength?: number }, ms: number): Promise<boolean> {
+  if (!stream.writableLength) return Promise.resolve(true);
+  const until = Date.now() + ms;
+  return new Promise((resolve) => {
+    const poll = setInterval(() => {
+      if (!stream.writableLength || Date.now() >= until) {
+        clearInterval(poll);
+        resolve(!stream.writableLength);
+      }
+    }, 5);
+  });
+}

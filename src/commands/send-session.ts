@@ -17,7 +17,7 @@ import { type ReplyTiming, type SessionRecord, startSession } from '../core/sess
 import { parseTarget } from '../core/socket/target.js';
 import { discardTypedInput } from '../core/terminal.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
-import { type Io, writeAll } from '../io.js';
+import { type Io, drained, writeAll } from '../io.js';
 import { ReplyView, sessionStatusLine, sessionSummary } from '../render/session.js';
 import { errColor } from '../render/style.js';
 
@@ -145,7 +145,7 @@ export async function runSendSession(targetSpec: string, flags: SessionFlags, io
 
   if (why === 'output-gone') return EXIT.INTERNAL; // the reader of stdout went away: stop quietly, like nc on SIGPIPE
   // What stdout has not taken yet gets --timeout; a reader that stopped reading must not keep us alive.
-  if (!(await written(stdout as NodeJS.WritableStream & { writableLength?: number }, flags.timeout))) {
+  if (!(await drained(stdout as NodeJS.WritableStream & { writableLength?: number }, flags.timeout))) {
     io.outputStuck = true;
     if (!record.error) {
       await writeAll(io.stderr, `${err.red('udsctl send:')} standard output took no more within --timeout; the end of the reply was not written\n`);
@@ -165,19 +165,6 @@ export async function runSendSession(targetSpec: string, flags: SessionFlags, io
   return EXIT.OK;
 }
 
-/** Whether a stream has written everything it was given, waiting at most `ms` (polled: 'drain' comes only after a full write). */
-function written(stream: NodeJS.WritableStream & { writableLength?: number }, ms: number): Promise<boolean> {
-  if (!stream.writableLength) return Promise.resolve(true);
-  const until = Date.now() + ms;
-  return new Promise((resolve) => {
-    const poll = setInterval(() => {
-      if (!stream.writableLength || Date.now() >= until) {
-        clearInterval(poll);
-        resolve(!stream.writableLength);
-      }
-    }, 5);
-  });
-}
 
 /** Flags a session cannot honour: a clear usage error rather than a silent difference. */
 export function checkSessionFlags(message: string | undefined, flags: { hex?: boolean; escapes?: boolean; json?: boolean; newline?: boolean; halfClose?: boolean }): void {

@@ -8,7 +8,7 @@ import { DEFAULT_MAX_REPLY, type ExchangeRecord, type PayloadSource, exchange } 
 import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
-import { type Io, writeAll } from '../io.js';
+import { type Io, drained, writeAll } from '../io.js';
 import { exchangeTimeline, exchangeToJson } from '../render/exchange.js';
 import { errColor } from '../render/style.js';
 import { decodeHttpResponse } from '../core/framing/http-message.js';
@@ -183,22 +183,6 @@ async function showFastcgiReply(r: ExchangeRecord, flags: SendFlags, io: Io): Pr
   return EXIT.OK;
 }
 
-/**
- * Whether a stream has written everything it was given, waiting at most `ms`.
- * Polled: 'drain' comes only after a write that returned false.
- */
-function drained(stream: NodeJS.WritableStream & { writableLength?: number }, ms: number): Promise<boolean> {
-  if (!stream.writableLength) return Promise.resolve(true);
-  const until = Date.now() + ms;
-  return new Promise((resolve) => {
-    const poll = setInterval(() => {
-      if (!stream.writableLength || Date.now() >= until) {
-        clearInterval(poll);
-        resolve(!stream.writableLength);
-      }
-    }, 5);
-  });
-}
 
 interface MessageSource {
   payload: Buffer;

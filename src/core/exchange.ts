@@ -591,14 +591,7 @@ class Exchange {
   }
 
   private stopInput(): void {
-    const input = this.s.payloadStream;
-    if (!input) return;
-    input.removeListener('data', this.onInput);
-    input.removeListener('end', this.onInputEnd);
-    input.removeListener('error', this.onInputError);
-    input.pause();
-    // stdin must not keep the process alive after the exchange (a pipe that never ends).
-    (input as { unref?: () => void }).unref?.();
+    if (this.s.payloadStream) detachPayload(this.s.payloadStream, this.onInput, this.onInputEnd, this.onInputError);
   }
 
   private finish(end: ExchangeEnd, error?: UdsError): void {
@@ -647,4 +640,22 @@ function roundTimings(t: ExchangeTimings): void {
     const v = t[k];
     if (v !== undefined) t[k] = Math.round(v);
   }
+}
+
+/**
+ * Stop reading a payload source (the exchange's, the session's): its listeners
+ * off, paused, and unref'd, so stdin never keeps the process alive afterwards
+ * (a pipe that never ends).
+ */
+export function detachPayload(
+  input: PayloadSource,
+  onData: (chunk: Buffer | string) => void,
+  onEnd: () => void,
+  onError: (err: Error) => void,
+): void {
+  input.removeListener('data', onData);
+  input.removeListener('end', onEnd);
+  input.removeListener('error', onError);
+  input.pause();
+  (input as { unref?: () => void }).unref?.();
 }

@@ -15,7 +15,7 @@ import net from 'node:net';
 import { nowUs } from './clock.js';
 import { checkDuration } from './duration.js';
 import { UdsError, fromConnectErrno } from './errors.js';
-import type { PayloadSource } from './exchange.js';
+import { type PayloadSource, detachPayload } from './exchange.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './socket/connect.js';
 import { SpareFd } from './socket/spare-fd.js';
 import { type Target, checkTarget } from './socket/target.js';
@@ -339,14 +339,7 @@ class Session {
   };
 
   private stopInput(): void {
-    const input = this.s.input;
-    if (!input) return;
-    input.removeListener('data', this.onInput);
-    input.removeListener('end', this.onInputEnd);
-    input.removeListener('error', this.onInputError);
-    input.pause();
-    // stdin must not keep the process alive after the session.
-    (input as { unref?: () => void }).unref?.();
+    if (this.s.input) detachPayload(this.s.input, this.onInput, this.onInputEnd, this.onInputError);
   }
 
   private finish(end: SessionEnd, error?: UdsError): void {

@@ -15,7 +15,7 @@ import { hasUnreadData, peerClosed } from '../socket/fd.js';
 import { removeSocketFile } from '../socket/socket-file.js';
 import { type NamedPeer, namedPeer } from '../socket/peer.js';
 import { type Target, parseTarget } from '../socket/target.js';
-import { bindError, bindListener, setSocketGroup } from './listener.js';
+import { bindError, bindListener, configureNetServer, setSocketGroup } from './listener.js';
 import { type ReadMode, SERVE_DEFAULTS } from './options.js';
 import {
   type ConnEnd,
@@ -80,19 +80,10 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
 
   /** Configure a net.Server (ours, or one received from another process) to serve. */
   private attach(server: net.Server): net.Server {
-    // pauseOnConnect: nothing is read before handle() decides (the reset fault must not read).
-    // Both are plain properties of net.Server, set by its constructor options.
-    const cfg = server as net.Server & { pauseOnConnect: boolean; allowHalfOpen: boolean };
-    cfg.pauseOnConnect = true;
-    cfg.allowHalfOpen = true;
-    server.on('connection', (s: net.Socket) => this.handle(s));
     const max = this.options.maxConns;
-    if (max !== undefined) {
-      server.maxConnections = max;
-      server.on('drop', () =>
-        this.log(this.nextId++, Date.now(), nowUs(), 0, 0, 0, undefined, undefined, 'over-max-conns', reasonMaxConns(max)),
-      );
-    }
+    configureNetServer(server, (s) => this.handle(s), max, () =>
+      this.log(this.nextId++, Date.now(), nowUs(), 0, 0, 0, undefined, undefined, 'over-max-conns', reasonMaxConns(max ?? 0)),
+    );
     server.on('error', (err: NodeJS.ErrnoException) => {
       // EMFILE/ENFILE on accept: libuv keeps the listener and retries; say so once per episode.
       if (err.code === 'EMFILE' || err.code === 'ENFILE') return this.fdPressure(true);

@@ -6,6 +6,7 @@
  * gets a descriptor to accept on and owns nothing of this.
  */
 import { promises as fsp } from 'node:fs';
+import type net from 'node:net';
 import { dirname } from 'node:path';
 import { UdsError } from '../errors.js';
 import { SOCK_STREAM } from '../socket/ffi.js';
@@ -122,3 +123,22 @@ async function lookupGid(group: string | number): Promise<number> {
   throw new UdsError('BAD_OPTION', `--group: no group named "${name}"`);
 }
 
+/**
+ * Set up a node:net server (a new one, or one received from the primary
+ * process) as the net engine and the tap both need: paused on connect (nothing
+ * is read before the connection's handler decides: the reset fault must not
+ * read), half-open allowed, each connection to `onConnection`, and with
+ * `maxConns` the excess closed by Node and reported to `onDrop`.
+ */
+export function configureNetServer(server: net.Server, onConnection: (s: net.Socket) => void, maxConns: number | undefined, onDrop: () => void): net.Server {
+  // Both are plain properties of net.Server, set by its constructor options.
+  const cfg = server as net.Server & { pauseOnConnect: boolean; allowHalfOpen: boolean };
+  cfg.pauseOnConnect = true;
+  cfg.allowHalfOpen = true;
+  server.on('connection', onConnection);
+  if (maxConns !== undefined) {
+    server.maxConnections = maxConns;
+    server.on('drop', onDrop);
+  }
+  return server;
+}

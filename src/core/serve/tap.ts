@@ -19,7 +19,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
-import { bindError, bindListener, setSocketGroup } from './listener.js';
+import { bindError, bindListener, configureNetServer, setSocketGroup } from './listener.js';
 import { SERVE_DEFAULTS } from './options.js';
 import { type Server, type ServerEvents, drainAcceptQueue, reasonMaxConns } from './protocol.js';
 import { TapConnection, type TapConnectionLog, type TapHost, type TapOptions } from './tap-connection.js';
@@ -66,34 +66,27 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
 
   /** Configure a net.Server (ours, or one received from the primary process) to relay. */
   private attach(server: net.Server): net.Server {
-    const cfg = server as net.Server & { pauseOnConnect: boolean; allowHalfOpen: boolean };
-    cfg.pauseOnConnect = true;
-    cfg.allowHalfOpen = true;
-    server.on('connection', (s: net.Socket) => this.accept(s));
     const max = this.options.maxConns;
-    if (max !== undefined) {
-      server.maxConnections = max;
-      server.on('drop', () => {
-        const id = this.takeId();
-        if (this.listenerCount('connection') === 0) return;
-        const log: TapConnectionLog = {
-          id,
-          at: new Date().toISOString(),
-          bytesIn: 0,
-          bytesOut: 0,
-          requests: 0,
-          durationUs: 0,
-          end: 'over-max-conns',
-          reason: reasonMaxConns(max),
-          upstream: this.options.upstream.display,
-          first: 'tap',
-          clientEnd: 'closed',
-          upstreamEnd: 'never-connected',
-          ...(this.options.fault ? { fault: this.options.fault } : {}),
-        };
-        this.emit('connection', log);
-      });
-    }
+    configureNetServer(server, (s) => this.accept(s), max, () => {
+      const id = this.takeId();
+      if (this.listenerCount('connection') === 0) return;
+      const log: TapConnectionLog = {
+        id,
+        at: new Date().toISOString(),
+        bytesIn: 0,
+        bytesOut: 0,
+        requests: 0,
+        durationUs: 0,
+        end: 'over-max-conns',
+        reason: reasonMaxConns(max ?? 0),
+        upstream: this.options.upstream.display,
+        first: 'tap',
+        clientEnd: 'closed',
+        upstreamEnd: 'never-connected',
+        ...(this.options.fault ? { fault: this.options.fault } : {}),
+      };
+      this.emit('connection', log);
+    });
     server.on('error', (err) => this.emit('warning', `server error: ${err.message}`));
     return server;
   }
