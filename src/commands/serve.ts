@@ -103,7 +103,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     graceTimeout: flags.grace,
     engine: flags.engine,
     workers,
-    ...(upstream ? { upstream, connectTimeout: flags.connectTimeout } : {}),
+    ...(upstream ? { upstream, connectTimeout: flags.connectTimeout, quiet: flags.quiet === true } : {}),
     logDropped: () => {
       log.noteDropped();
       return log.droppedTotal;
@@ -167,7 +167,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     else {
       // Printed even with --quiet (which silences the per-connection log): scripts wait for it.
       if (server.replacedStale) say(`${c.yellow('udsctl serve:')} replaced a stale socket file at ${where} (no server was listening)`);
-      const extra = [upstream ? `tap to ${escapeText(upstream.display)}, net engine` : '', flags.fault ? `fault: ${flags.fault}` : '', workers > 1 ? `${workers} ${epoll ? 'threads' : 'processes'}` : ''].filter(Boolean).join(', ');
+      const extra = [upstream ? `tap to ${escapeText(upstream.display)}, ${epoll ? 'epoll' : 'net'} engine` : '', flags.fault ? `fault: ${flags.fault}` : '', workers > 1 ? `${workers} ${epoll ? 'threads' : 'processes'}` : ''].filter(Boolean).join(', ');
       say(`${c.green('udsctl serve:')} listening on ${where}${extra ? ` (${extra})` : ''}`);
     }
     // What this thread printed comes first; then the engine's own log lines.

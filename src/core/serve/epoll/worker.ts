@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { runServeThread } from './thread.js';
+import { runRelayThread } from './relay-thread.js';
 import type { ThreadConfig, ThreadMessage } from './shared.js';
 import type { ConnectionRenderer, LogRenderers } from './thread-log.js';
 
@@ -23,7 +24,8 @@ try {
     const made = factory(...cfg.logTo.args);
     render = typeof made === 'function' ? { connection: made } : made;
   }
-  runServeThread(cfg, post, render);
+  if (cfg.upstream) runRelayThread(cfg, cfg.upstream, post);
+  else runServeThread(cfg, post, render);
 } catch (err) {
   post({ type: 'fatal', message: (err as Error)?.message ?? String(err) });
 }

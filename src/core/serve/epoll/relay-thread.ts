@@ -1,0 +1,515 @@
+/**
+ * The tap's epoll relay (`serve -q --upstream`): one engine thread's loop that
+ * relays each accepted connection to the upstream with raw syscalls, as
+ * thread.ts serves. Chosen only where it can honour the options (start.ts's
+ * chooseEngine): no --fault/--delay, and no records (serve -q): the net tap
+ * (tap-connection.ts) keeps the traffic log and the faults.
+ *
+ * A slot holds two descriptors, the client's (side 0) and the upstream's
+ * (side 1); the epoll data carries slot*2+side. Each direction has one bounded
+ * out-queue (OUT_CAP bytes): a partial send keeps the rest, waits for EPOLLOUT
+ * on the receiving side and stops reading the sending side, so backpressure
+ * goes both ways and memory stays flat whatever a peer does. A side with
+ * nothing to wait for is out of the epoll set (EPOLLHUP is reported even with
+ * no interest, and would spin).
+ *
+ * As the net tap: an end on one side is relayed as shutdown(SHUT_WR) on the
+ * other; both directions ended closes both; a reset closes the other side
+ * with a reset (SO_LINGER 0 on TCP); an upstream that cannot be reached
+ * closes the client. A Unix upstream's connect is synchronous on a
+ * non-blocking socket (EAGAIN: its backlog is full, retried until
+ * --connect-timeout); TCP's completes on EPOLLOUT (SO_ERROR).
+ */
+import {
+  AF_UNIX,
+  E,
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_MOD,
+  IPPROTO_TCP,
+  MSG_DONTWAIT,
+  MSG_NOSIGNAL,
+  SHUT_WR,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  SO_ERROR,
+  TCP_NODELAY,
+} from '../../socket/ffi.js';
+import { type EpollLibc, epollLibc } from '../../socket/libc.js';
+import { EpollSet } from '../../socket/epoll-set.js';
+import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
+import type { Post } from './conn-log.js';
+import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
+
+/** SOL_SOCKET SO_LINGER: struct linger { int l_onoff; int l_linger; }. */
+const SO_LINGER = 13;
+const MAX_EVENTS = 256;
+const MAX_WAIT_MS = 50;
+const CLOSING_WAIT_MS = 5;
+/** Each direction's out-queue, and each read: flat memory per connection (two of these at most). */
+const OUT_CAP = 64 * 1024;
+/** A full Unix backlog is retried after this, doubling up to RETRY_MAX_MS, until --connect-timeout. */
+const RETRY_FIRST_MS = 1;
+const RETRY_MAX_MS = 50;
+
+// Slot phases.
+const FREE = 0;
+/** The upstream's connect is under way (TCP: EPOLLOUT awaited; Unix: backlog full, retried at retryAt). */
+const CONNECTING = 1;
+const RETRYING = 2;
+const RELAYING = 3;
+
+// Per-side flags (sideFlags[slot*2+side]).
+/** In the epoll set. */
+const REG = 1;
+/** Read its end (EOF). */
+const EOF = 2;
+/** Its write side is shut down (the other side's end relayed), or can take nothing more. */
+const SHUT = 4;
+/** The end of the other side waits for the out-queue to this side to drain. */
+const SHUT_PENDING = 8;
+
+
+/** Run one relay thread until shutdown. */
+export function runRelayThread(cfg: ThreadConfig, up: RelayUpstream, post: Post): void {
+  new RelayThread(cfg, up, post).run();
+}
+
+class RelayThread implements AcceptSink {
+  private readonly sys: EpollLibc;
+  private readonly ctl: Int32Array;
+  private readonly eps: EpollSet;
+  private readonly acc: Acceptor;
+  private readonly rbuf = Buffer.allocUnsafe(OUT_CAP);
+  private readonly addr: Uint8Array;
+  private readonly linger0 = new Uint8Array(new Int32Array([1, 0]).buffer);
+  private readonly one = new Uint8Array(new Int32Array([1]).buffer);
+  private readonly soErr = new Int32Array(1);
+  private readonly soErrLen = new Uint32Array(1);
+  private readonly idleMs: number;
+  private readonly count: number;
+  private readonly scanEvery: number;
+  private nextScan: number;
+  private now = performance.now();
+  private stopped = false;
+  private open = 0;
+  /** Slots connecting or waiting to retry: the scan looks at them each turn while there are any. */
+  private pendingConnects = 0;
+  // Slots.
+  private cap = 0;
+  private highWater = 0;
+  private fd = new Int32Array(0); // [slot*2+side]
+  private sideFlags = new Uint8Array(0); // [slot*2+side]
+  private armed = new Uint32Array(0); // [slot*2+side]
+  private gen = new Uint32Array(0);
+  private phase = new Uint8Array(0);
+  private lastActive = new Float64Array(0);
+  private deadline = new Float64Array(0);
+  private retryAt = new Float64Array(0);
+  private retryMs = new Float64Array(0);
+  /** Out-queues by destination side: [slot*2+side] the bytes waiting to be sent to that side. */
+  private readonly outBuf: (Buffer | null)[] = [];
+  private outOff = new Int32Array(0);
+  private outLen = new Int32Array(0);
+  private freeList = new Int32Array(0);
+  private freeTop = 0;
+
+  constructor(
+    cfg: ThreadConfig,
+    private readonly up: RelayUpstream,
+    private readonly post: Post,
+  ) {
+    this.sys = epollLibc();
+    this.ctl = new Int32Array(cfg.control);
+    this.addr = up.addr;
+    this.eps = new EpollSet(this.sys, MAX_EVENTS);
+    this.acc = new Acceptor(this.sys, this.eps, cfg.listenFd, cfg.socketType, this.ctl, cfg.index, cfg.threads, cfg.fdLimit, cfg.maxConns, post);
+    this.idleMs = cfg.idleMs;
+    this.count = cfg.count;
+    this.scanEvery = cfg.idleMs > 0 ? Math.max(5, Math.min(250, cfg.idleMs / 8)) : Infinity;
+    this.nextScan = this.now + this.scanEvery;
+    this.grow();
+  }
+
+  private grow(): void {
+    const old = this.cap;
+    const n = old === 0 ? 256 : old * 2;
+    const g = <T extends Int32Array | Uint32Array | Uint8Array | Float64Array>(a: T, C: new (n: number) => T, k: number): T => {
+      const b = new C(k);
+      b.set(a);
+      return b;
+    };
+    this.fd = g(this.fd, Int32Array, 2 * n);
+    this.sideFlags = g(this.sideFlags, Uint8Array, 2 * n);
+    this.armed = g(this.armed, Uint32Array, 2 * n);
+    this.outOff = g(this.outOff, Int32Array, 2 * n);
+    this.outLen = g(this.outLen, Int32Array, 2 * n);
+    this.gen = g(this.gen, Uint32Array, n);
+    this.phase = g(this.phase, Uint8Array, n);
+    this.lastActive = g(this.lastActive, Float64Array, n);
+    this.deadline = g(this.deadline, Float64Array, n);
+    this.retryAt = g(this.retryAt, Float64Array, n);
+    this.retryMs = g(this.retryMs, Float64Array, n);
+    for (let k = 2 * old; k < 2 * n; k++) this.outBuf.push(null);
+    const fl = new Int32Array(n);
+    fl.set(this.freeList.subarray(0, this.freeTop));
+    this.freeList = fl;
+    for (let i = n - 1; i >= old; i--) this.freeList[this.freeTop++] = i;
+    this.cap = n;
+  }
+
+  // ---- accepting, connecting
+
+  onAccept(cfd: number): void {
+    if (this.freeTop === 0) this.grow();
+    const i = this.freeList[--this.freeTop];
+    if (i >= this.highWater) this.highWater = i + 1;
+    this.gen[i]++;
+    this.fd[2 * i] = cfd;
+    this.fd[2 * i + 1] = -1;
+    this.sideFlags[2 * i] = 0;
+    this.sideFlags[2 * i + 1] = 0;
+    this.armed[2 * i] = 0;
+    this.armed[2 * i + 1] = 0;
+    this.outLen[2 * i] = 0;
+    this.outLen[2 * i + 1] = 0;
+    this.lastActive[i] = this.now;
+    this.deadline[i] = this.now + this.up.connectMs;
+    this.retryMs[i] = RETRY_FIRST_MS;
+    this.acc.opened(++this.open, cfd);
+    this.connect(i);
+  }
+
+  onRefused(): void {}
+
+  /** One connect attempt of slot i's upstream. */
+  private connect(i: number): void {
+    const sys = this.sys;
+    const ufd = sys.socket(this.up.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (ufd < 0) return this.finish(i);
+    this.fd[2 * i + 1] = ufd;
+    if (this.up.tcp) sys.setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, this.one, 4);
+    const r = sys.connect(ufd, this.addr, this.addr.length);
+    const e = r === 0 ? 0 : sys.errno();
+    if (r === 0) return this.connected(i);
+    if (e === E.EINPROGRESS || e === E.EINTR) {
+      this.setPhase(i, CONNECTING);
+      this.want(i, 1, EPOLLOUT);
+      return;
+    }
+    if (e === E.EAGAIN && this.up.family === AF_UNIX && this.now + this.retryMs[i] < this.deadline[i]) {
+      // The upstream's backlog is full: a new socket later (this one is spent).
+      sys.close(ufd);
+      this.fd[2 * i + 1] = -1;
+      this.retryAt[i] = this.now + this.retryMs[i];
+      this.retryMs[i] = Math.min(RETRY_MAX_MS, this.retryMs[i] * 2);
+      this.setPhase(i, RETRYING);
+      return;
+    }
+    // Refused, not found, backlog full past the deadline: the client is closed without a reply.
+    this.finish(i);
+  }
+
+  private setPhase(i: number, p: number): void {
+    const was = this.phase[i] === CONNECTING || this.phase[i] === RETRYING;
+    const is = p === CONNECTING || p === RETRYING;
+    this.pendingConnects += (is ? 1 : 0) - (was ? 1 : 0);
+    this.phase[i] = p;
+  }
+
+  /** TCP: the connect completed (EPOLLOUT): SO_ERROR says how. */
+  private onConnectDone(i: number): void {
+    const ufd = this.fd[2 * i + 1];
+    this.soErrLen[0] = 4;
+    this.soErr[0] = 0;
+    const r = this.sys.getsockopt(ufd, SOL_SOCKET, SO_ERROR, new Uint8Array(this.soErr.buffer), new Uint8Array(this.soErrLen.buffer));
+    if (r !== 0 || this.soErr[0] !== 0) return this.finish(i);
+    this.connected(i);
+  }
+
+  private connected(i: number): void {
+    this.setPhase(i, RELAYING);
+    this.lastActive[i] = this.now;
+    // Both sides read; the client's request is usually queued already.
+    this.want(i, 1, EPOLLIN);
+    this.want(i, 0, EPOLLIN);
+    const g = this.gen[i];
+    this.onReadable(i, 0);
+    if (this.gen[i] === g) this.onReadable(i, 1);
+  }
+
+  // ---- epoll interest
+
+  private want(i: number, side: number, events: number): void {
+    const k = 2 * i + side;
+    const f = this.sideFlags[k];
+    const fd = this.fd[k];
+    if (events === 0) {
+      if (f & REG) {
+        this.eps.remove(fd);
+        this.sideFlags[k] = f & ~REG;
+      }
+      return;
+    }
+    if (f & REG) {
+      if (this.armed[k] === events) return;
+      this.eps.ctl(EPOLL_CTL_MOD, fd, events, k, this.gen[i]);
+    } else {
+      this.eps.ctl(EPOLL_CTL_ADD, fd, events, k, this.gen[i]);
+      this.sideFlags[k] = f | REG;
+    }
+    this.armed[k] = events;
+  }
+
+  /** Make side s's interest match: read unless ended or its output waits; write while output to it waits. */
+  private arm(i: number, s: number): void {
+    const k = 2 * i + s;
+    const f = this.sideFlags[k];
+    const read = !(f & EOF) && this.outLen[2 * i + (1 - s)] === 0;
+    const write = this.outLen[k] > 0;
+    this.want(i, s, (read ? EPOLLIN : 0) | (write ? EPOLLOUT : 0));
+  }
+
+  // ---- relaying
+
+  /** Read side s and send to the other side until EAGAIN or the other side is backed up. */
+  private onReadable(i: number, s: number): void {
+    const sys = this.sys;
+    const o = 1 - s;
+    const src = this.fd[2 * i + s];
+    const dst = this.fd[2 * i + o];
+    const rbuf = this.rbuf;
+    for (;;) {
+      if (this.outLen[2 * i + o] > 0) return this.arm(i, s);
+      const n = sys.read(src, rbuf, OUT_CAP);
+      if (n > 0) {
+        this.lastActive[i] = this.now;
+        if (this.sideFlags[2 * i + o] & SHUT) continue; // the other side can take nothing more: dropped, as net's EPIPE
+        const sent = this.sendAll(dst, rbuf, 0, n);
+        if (sent < 0) return this.onSendError(i, o, -sent);
+        if (sent < n) {
+          this.queue(i, o, rbuf, sent, n);
+          this.arm(i, s);
+          this.arm(i, o);
+          return;
+        }
+        if (n < OUT_CAP) return; // level-triggered: more raises a new event
+        continue;
+      }
+      if (n === 0) return this.onEnd(i, s);
+      const e = sys.errno();
+      if (e === E.EAGAIN) return;
+      if (e === E.EINTR) continue;
+      return this.onReset(i, s);
+    }
+  }
+
+  /** send until done or EAGAIN: the bytes sent, or -errno. */
+  private sendAll(fd: number, buf: Uint8Array, from: number, to: number): number {
+    const sys = this.sys;
+    let off = from;
+    while (off < to) {
+      const n = sys.send(fd, off === 0 ? buf : buf.subarray(off), to - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        off += n;
+        continue;
+      }
+      const e = n < 0 ? sys.errno() : E.EAGAIN;
+      if (e === E.EINTR) continue;
+      if (e === E.EAGAIN) break;
+      return -e;
+    }
+    return off - from;
+  }
+
+  /** Keep src[from, to) for side o (its out-queue is empty: one buffer of OUT_CAP holds a read). */
+  private queue(i: number, o: number, src: Buffer, from: number, to: number): void {
+    const k = 2 * i + o;
+    let b = this.outBuf[k];
+    if (b === null) b = this.outBuf[k] = Buffer.allocUnsafe(OUT_CAP);
+    src.copy(b, 0, from, to);
+    this.outOff[k] = 0;
+    this.outLen[k] = to - from;
+  }
+
+  /** Side o can take more: send what waits, then relay the other side's end or resume reading it. */
+  private onWritable(i: number, o: number): void {
+    const k = 2 * i + o;
+    const b = this.outBuf[k]!;
+    const off = this.outOff[k];
+    const len = this.outLen[k];
+    const sent = this.sendAll(this.fd[k], b, off, off + len);
+    if (sent < 0) return this.onSendError(i, o, -sent);
+    this.lastActive[i] = this.now;
+    this.outOff[k] = off + sent;
+    this.outLen[k] = len - sent;
+    if (this.outLen[k] > 0) return;
+    const s = 1 - o;
+    if (this.sideFlags[k] & SHUT_PENDING) {
+      this.sideFlags[k] &= ~SHUT_PENDING;
+      this.shutSide(i, o);
+      if (this.bothEnded(i)) return this.finish(i);
+    }
+    this.arm(i, o);
+    this.arm(i, s);
+    if (!(this.sideFlags[2 * i + s] & EOF)) {
+      const g = this.gen[i];
+      this.onReadable(i, s);
+      if (this.gen[i] !== g) return;
+    }
+  }
+
+  private shutSide(i: number, o: number): void {
+    const k = 2 * i + o;
+    if (this.sideFlags[k] & SHUT) return;
+    this.sideFlags[k] |= SHUT;
+    this.sys.shutdown(this.fd[k], SHUT_WR);
+  }
+
+  /** Side s ended (EOF): relayed as a half-close to the other once what waits for it is out. */
+  private onEnd(i: number, s: number): void {
+    const o = 1 - s;
+    this.sideFlags[2 * i + s] |= EOF;
+    if (this.outLen[2 * i + o] > 0) this.sideFlags[2 * i + o] |= SHUT_PENDING;
+    else this.shutSide(i, o);
+    if (this.bothEnded(i)) return this.finish(i);
+    this.arm(i, s);
+  }
+
+  /** Both sides have ended and each end has been relayed. */
+  private bothEnded(i: number): boolean {
+    const c = this.sideFlags[2 * i];
+    const u = this.sideFlags[2 * i + 1];
+    return (c & EOF) !== 0 && (u & EOF) !== 0 && (c & SHUT) !== 0 && (u & SHUT) !== 0;
+  }
+
+  /** Sending to side o failed: a reset is relayed as one; a closed side (EPIPE) takes nothing more. */
+  private onSendError(i: number, o: number, errno: number): void {
+    if (errno === E.ECONNRESET) return this.onReset(i, o);
+    // EPIPE: o takes nothing more; what the other side still sends is dropped (the net tap's EPIPE),
+    // and o is still read to its end, so both ends are relayed as usual.
+    const k = 2 * i + o;
+    this.sideFlags[k] |= SHUT;
+    this.outLen[k] = 0;
+    this.sideFlags[k] &= ~SHUT_PENDING;
+    if (this.bothEnded(i)) return this.finish(i);
+    this.arm(i, o);
+    this.arm(i, 1 - o);
+  }
+
+  /** Side s was reset (or failed): the other side is reset too, both closed. */
+  private onReset(i: number, s: number): void {
+    const o = 1 - s;
+    const ofd = this.fd[2 * i + o];
+    const tcp = o === 1 ? this.up.tcp : this.up.listenTcp;
+    // TCP: SO_LINGER 0 makes close() send an RST; a Unix peer sees its end (the net tap's destroy()).
+    if (tcp && ofd >= 0) this.sys.setsockopt(ofd, SOL_SOCKET, SO_LINGER, this.linger0, 8);
+    this.finish(i);
+  }
+
+  /** Close both sides and free the slot. */
+  private finish(i: number): void {
+    const sys = this.sys;
+    for (let s = 0; s < 2; s++) {
+      const k = 2 * i + s;
+      if (this.fd[k] >= 0) sys.close(this.fd[k]); // also out of the epoll set
+      this.fd[k] = -1;
+      this.sideFlags[k] = 0;
+      this.outLen[k] = 0;
+      // A queue buffer is kept only while it is needed: flat memory at rest.
+      this.outBuf[k] = null;
+    }
+    this.setPhase(i, FREE);
+    this.gen[i]++;
+    this.freeList[this.freeTop++] = i;
+    this.acc.closed(--this.open);
+    if (this.count > 0 && Atomics.add(this.ctl, C_HANDLED, 1) + 1 === this.count) this.post({ type: 'count' });
+  }
+
+  // ---- timers and shutdown
+
+  /** Idle connections, connect deadlines and backlog retries. */
+  private scan(): void {
+    const now = this.now;
+    const idle = this.idleMs;
+    for (let i = 0; i < this.highWater; i++) {
+      const p = this.phase[i];
+      if (p === FREE) continue;
+      if (p === RETRYING) {
+        if (now >= this.deadline[i]) this.finish(i);
+        else if (now >= this.retryAt[i]) this.connect(i);
+        continue;
+      }
+      if (p === CONNECTING) {
+        if (now >= this.deadline[i]) this.finish(i);
+        continue;
+      }
+      if (idle > 0 && now - this.lastActive[i] >= idle) this.finish(i);
+    }
+    this.nextScan = now + this.scanEvery;
+  }
+
+  private poll(waitMs: number): void {
+    const eps = this.eps;
+    const n = eps.wait(MAX_EVENTS, waitMs);
+    this.now = performance.now();
+    for (let q = 0; q < n; q++) {
+      const k = eps.slot(q);
+      if (k === LISTENER) {
+        if (this.acc.listening) this.acc.acceptSome(this.now, this);
+        continue;
+      }
+      const i = k >>> 1;
+      const s = k & 1;
+      if (this.phase[i] === FREE || eps.gen(q) !== this.gen[i]) continue;
+      const ev = eps.events(q);
+      if (this.phase[i] === CONNECTING) {
+        if (s === 1) this.onConnectDone(i);
+        continue;
+      }
+      if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP) && this.outLen[k] > 0) {
+        const g = this.gen[i];
+        this.onWritable(i, s);
+        if (this.gen[i] !== g) continue;
+      }
+      if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP) && !(this.sideFlags[k] & EOF) && this.outLen[2 * i + (1 - s)] === 0) this.onReadable(i, s);
+    }
+  }
+
+  run(): void {
+    const acc = this.acc;
+    acc.add();
+    this.post({ type: 'ready' });
+    let state = RUN;
+    for (;;) {
+      const st = Atomics.load(this.ctl, C_STATE);
+      if (st !== state) {
+        state = st;
+        if (state >= STOP && !this.stopped) {
+          this.stopped = true;
+          acc.stop();
+          Atomics.add(this.ctl, C_STOP_ACKS, 1);
+        }
+        if (state === ABORT) for (let i = 0; i < this.highWater; i++) if (this.phase[i] !== FREE) this.finish(i);
+      }
+      if (state >= STOP && this.open === 0) break;
+      if (acc.pausedUntil > 0 && this.now >= acc.pausedUntil && !this.stopped) acc.resume();
+      let until = this.now + (state === RUN ? MAX_WAIT_MS : CLOSING_WAIT_MS);
+      if (this.pendingConnects > 0) until = Math.min(until, this.now + RETRY_FIRST_MS);
+      else if (this.open > 0 && this.nextScan < until) until = this.nextScan;
+      if (acc.pausedUntil > 0 && acc.pausedUntil < until) until = acc.pausedUntil;
+      this.poll(Math.max(0, Math.ceil(until - this.now)));
+      if (this.pendingConnects > 0 || this.now >= this.nextScan) {
+        if (this.open > 0) this.scan();
+        else this.nextScan = this.now + this.scanEvery;
+      }
+    }
+    acc.close();
+    this.eps.close();
+  }
+}
