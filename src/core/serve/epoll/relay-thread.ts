@@ -235,12 +235,13 @@ class RelayThread implements AcceptSink {
   private connected(i: number): void {
     this.setPhase(i, RELAYING);
     this.lastActive[i] = this.now;
-    // Both sides read; the client's request is usually queued already.
-    this.want(i, 1, EPOLLIN);
-    this.want(i, 0, EPOLLIN);
+    // The client's request is usually queued already: relayed before waiting. The upstream has
+    // had no time to reply: it is only watched (a read now would be an EAGAIN per connection).
     const g = this.gen[i];
     this.onReadable(i, 0);
-    if (this.gen[i] === g) this.onReadable(i, 1);
+    if (this.gen[i] !== g) return;
+    this.arm(i, 0);
+    this.arm(i, 1);
   }
 
   // ---- epoll interest
