@@ -44,6 +44,7 @@ import { type EpollLibc, epollLibc } from '../../socket/libc.js';
 import { EpollSet } from '../../socket/epoll-set.js';
 import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
 import type { Post } from './conn-log.js';
+import { CONNECTING, EOF, FREE, OUT_CAP, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
 import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
 
 /** SOL_SOCKET SO_LINGER: struct linger { int l_onoff; int l_linger; }. */
@@ -51,29 +52,9 @@ const SO_LINGER = 13;
 const MAX_EVENTS = 256;
 const MAX_WAIT_MS = 50;
 const CLOSING_WAIT_MS = 5;
-/** Each direction's out-queue, and each read: flat memory per connection (two of these at most). */
-const OUT_CAP = 64 * 1024;
 /** A full Unix backlog is retried after this, doubling up to RETRY_MAX_MS, until --connect-timeout. */
 const RETRY_FIRST_MS = 1;
 const RETRY_MAX_MS = 50;
-
-// Slot phases.
-const FREE = 0;
-/** The upstream's connect is under way (TCP: EPOLLOUT awaited; Unix: backlog full, retried at retryAt). */
-const CONNECTING = 1;
-const RETRYING = 2;
-const RELAYING = 3;
-
-// Per-side flags (sideFlags[slot*2+side]).
-/** In the epoll set. */
-const REG = 1;
-/** Read its end (EOF). */
-const EOF = 2;
-/** Its write side is shut down (the other side's end relayed), or can take nothing more. */
-const SHUT = 4;
-/** The end of the other side waits for the out-queue to this side to drain. */
-const SHUT_PENDING = 8;
-
 
 /** Run one relay thread until shutdown. */
 export function runRelayThread(cfg: ThreadConfig, up: RelayUpstream, post: Post): void {
@@ -89,8 +70,11 @@ class RelayThread implements AcceptSink {
   private readonly addr: Uint8Array;
   private readonly linger0 = new Uint8Array(new Int32Array([1, 0]).buffer);
   private readonly one = new Uint8Array(new Int32Array([1]).buffer);
+  /** getsockopt(SO_ERROR)'s int and its length, and their bytes (made once). */
   private readonly soErr = new Int32Array(1);
   private readonly soErrLen = new Uint32Array(1);
+  private readonly soErrBytes = new Uint8Array(this.soErr.buffer);
+  private readonly soErrLenBytes = new Uint8Array(this.soErrLen.buffer);
   private readonly idleMs: number;
   private readonly count: number;
   private readonly scanEvery: number;
@@ -100,24 +84,7 @@ class RelayThread implements AcceptSink {
   private open = 0;
   /** Slots connecting or waiting to retry: the scan looks at them each turn while there are any. */
   private pendingConnects = 0;
-  // Slots.
-  private cap = 0;
-  private highWater = 0;
-  private fd = new Int32Array(0); // [slot*2+side]
-  private sideFlags = new Uint8Array(0); // [slot*2+side]
-  private armed = new Uint32Array(0); // [slot*2+side]
-  private gen = new Uint32Array(0);
-  private phase = new Uint8Array(0);
-  private lastActive = new Float64Array(0);
-  private deadline = new Float64Array(0);
-  private retryAt = new Float64Array(0);
-  private retryMs = new Float64Array(0);
-  /** Out-queues by destination side: [slot*2+side] the bytes waiting to be sent to that side. */
-  private readonly outBuf: (Buffer | null)[] = [];
-  private outOff = new Int32Array(0);
-  private outLen = new Int32Array(0);
-  private freeList = new Int32Array(0);
-  private freeTop = 0;
+  private readonly t = new RelayTable();
 
   constructor(
     cfg: ThreadConfig,
@@ -133,54 +100,13 @@ class RelayThread implements AcceptSink {
     this.count = cfg.count;
     this.scanEvery = cfg.idleMs > 0 ? Math.max(5, Math.min(250, cfg.idleMs / 8)) : Infinity;
     this.nextScan = this.now + this.scanEvery;
-    this.grow();
-  }
-
-  private grow(): void {
-    const old = this.cap;
-    const n = old === 0 ? 256 : old * 2;
-    const g = <T extends Int32Array | Uint32Array | Uint8Array | Float64Array>(a: T, C: new (n: number) => T, k: number): T => {
-      const b = new C(k);
-      b.set(a);
-      return b;
-    };
-    this.fd = g(this.fd, Int32Array, 2 * n);
-    this.sideFlags = g(this.sideFlags, Uint8Array, 2 * n);
-    this.armed = g(this.armed, Uint32Array, 2 * n);
-    this.outOff = g(this.outOff, Int32Array, 2 * n);
-    this.outLen = g(this.outLen, Int32Array, 2 * n);
-    this.gen = g(this.gen, Uint32Array, n);
-    this.phase = g(this.phase, Uint8Array, n);
-    this.lastActive = g(this.lastActive, Float64Array, n);
-    this.deadline = g(this.deadline, Float64Array, n);
-    this.retryAt = g(this.retryAt, Float64Array, n);
-    this.retryMs = g(this.retryMs, Float64Array, n);
-    for (let k = 2 * old; k < 2 * n; k++) this.outBuf.push(null);
-    const fl = new Int32Array(n);
-    fl.set(this.freeList.subarray(0, this.freeTop));
-    this.freeList = fl;
-    for (let i = n - 1; i >= old; i--) this.freeList[this.freeTop++] = i;
-    this.cap = n;
   }
 
   // ---- accepting, connecting
 
   onAccept(cfd: number): void {
-    if (this.freeTop === 0) this.grow();
-    const i = this.freeList[--this.freeTop];
-    if (i >= this.highWater) this.highWater = i + 1;
-    this.gen[i]++;
-    this.fd[2 * i] = cfd;
-    this.fd[2 * i + 1] = -1;
-    this.sideFlags[2 * i] = 0;
-    this.sideFlags[2 * i + 1] = 0;
-    this.armed[2 * i] = 0;
-    this.armed[2 * i + 1] = 0;
-    this.outLen[2 * i] = 0;
-    this.outLen[2 * i + 1] = 0;
-    this.lastActive[i] = this.now;
-    this.deadline[i] = this.now + this.up.connectMs;
-    this.retryMs[i] = RETRY_FIRST_MS;
+    const i = this.t.take(cfd, this.now, this.up.connectMs);
+    this.t.retryMs[i] = RETRY_FIRST_MS;
     this.acc.opened(++this.open, cfd);
     this.connect(i);
   }
@@ -192,7 +118,7 @@ class RelayThread implements AcceptSink {
     const sys = this.sys;
     const ufd = sys.socket(this.up.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (ufd < 0) return this.finish(i);
-    this.fd[2 * i + 1] = ufd;
+    this.t.fd[2 * i + 1] = ufd;
     if (this.up.tcp) sys.setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, this.one, 4);
     const r = sys.connect(ufd, this.addr, this.addr.length);
     const e = r === 0 ? 0 : sys.errno();
@@ -202,12 +128,12 @@ class RelayThread implements AcceptSink {
       this.want(i, 1, EPOLLOUT);
       return;
     }
-    if (e === E.EAGAIN && this.up.family === AF_UNIX && this.now + this.retryMs[i] < this.deadline[i]) {
+    if (e === E.EAGAIN && this.up.family === AF_UNIX && this.now + this.t.retryMs[i] < this.t.deadline[i]) {
       // The upstream's backlog is full: a new socket later (this one is spent).
       sys.close(ufd);
-      this.fd[2 * i + 1] = -1;
-      this.retryAt[i] = this.now + this.retryMs[i];
-      this.retryMs[i] = Math.min(RETRY_MAX_MS, this.retryMs[i] * 2);
+      this.t.fd[2 * i + 1] = -1;
+      this.t.retryAt[i] = this.now + this.t.retryMs[i];
+      this.t.retryMs[i] = Math.min(RETRY_MAX_MS, this.t.retryMs[i] * 2);
       this.setPhase(i, RETRYING);
       return;
     }
@@ -216,30 +142,30 @@ class RelayThread implements AcceptSink {
   }
 
   private setPhase(i: number, p: number): void {
-    const was = this.phase[i] === CONNECTING || this.phase[i] === RETRYING;
+    const was = this.t.phase[i] === CONNECTING || this.t.phase[i] === RETRYING;
     const is = p === CONNECTING || p === RETRYING;
     this.pendingConnects += (is ? 1 : 0) - (was ? 1 : 0);
-    this.phase[i] = p;
+    this.t.phase[i] = p;
   }
 
   /** TCP: the connect completed (EPOLLOUT): SO_ERROR says how. */
   private onConnectDone(i: number): void {
-    const ufd = this.fd[2 * i + 1];
+    const ufd = this.t.fd[2 * i + 1];
     this.soErrLen[0] = 4;
     this.soErr[0] = 0;
-    const r = this.sys.getsockopt(ufd, SOL_SOCKET, SO_ERROR, new Uint8Array(this.soErr.buffer), new Uint8Array(this.soErrLen.buffer));
+    const r = this.sys.getsockopt(ufd, SOL_SOCKET, SO_ERROR, this.soErrBytes, this.soErrLenBytes);
     if (r !== 0 || this.soErr[0] !== 0) return this.finish(i);
     this.connected(i);
   }
 
   private connected(i: number): void {
     this.setPhase(i, RELAYING);
-    this.lastActive[i] = this.now;
+    this.t.lastActive[i] = this.now;
     // The client's request is usually queued already: relayed before waiting. The upstream has
     // had no time to reply: it is only watched (a read now would be an EAGAIN per connection).
-    const g = this.gen[i];
+    const g = this.t.gen[i];
     this.onReadable(i, 0);
-    if (this.gen[i] !== g) return;
+    if (this.t.gen[i] !== g) return;
     this.arm(i, 0);
     this.arm(i, 1);
   }
@@ -248,31 +174,31 @@ class RelayThread implements AcceptSink {
 
   private want(i: number, side: number, events: number): void {
     const k = 2 * i + side;
-    const f = this.sideFlags[k];
-    const fd = this.fd[k];
+    const f = this.t.sideFlags[k];
+    const fd = this.t.fd[k];
     if (events === 0) {
       if (f & REG) {
         this.eps.remove(fd);
-        this.sideFlags[k] = f & ~REG;
+        this.t.sideFlags[k] = f & ~REG;
       }
       return;
     }
     if (f & REG) {
-      if (this.armed[k] === events) return;
-      this.eps.ctl(EPOLL_CTL_MOD, fd, events, k, this.gen[i]);
+      if (this.t.armed[k] === events) return;
+      this.eps.ctl(EPOLL_CTL_MOD, fd, events, k, this.t.gen[i]);
     } else {
-      this.eps.ctl(EPOLL_CTL_ADD, fd, events, k, this.gen[i]);
-      this.sideFlags[k] = f | REG;
+      this.eps.ctl(EPOLL_CTL_ADD, fd, events, k, this.t.gen[i]);
+      this.t.sideFlags[k] = f | REG;
     }
-    this.armed[k] = events;
+    this.t.armed[k] = events;
   }
 
   /** Make side s's interest match: read unless ended or its output waits; write while output to it waits. */
   private arm(i: number, s: number): void {
     const k = 2 * i + s;
-    const f = this.sideFlags[k];
-    const read = !(f & EOF) && this.outLen[2 * i + (1 - s)] === 0;
-    const write = this.outLen[k] > 0;
+    const f = this.t.sideFlags[k];
+    const read = !(f & EOF) && this.t.outLen[2 * i + (1 - s)] === 0;
+    const write = this.t.outLen[k] > 0;
     this.want(i, s, (read ? EPOLLIN : 0) | (write ? EPOLLOUT : 0));
   }
 
@@ -282,15 +208,15 @@ class RelayThread implements AcceptSink {
   private onReadable(i: number, s: number): void {
     const sys = this.sys;
     const o = 1 - s;
-    const src = this.fd[2 * i + s];
-    const dst = this.fd[2 * i + o];
+    const src = this.t.fd[2 * i + s];
+    const dst = this.t.fd[2 * i + o];
     const rbuf = this.rbuf;
     for (;;) {
-      if (this.outLen[2 * i + o] > 0) return this.arm(i, s);
+      if (this.t.outLen[2 * i + o] > 0) return this.arm(i, s);
       const n = sys.read(src, rbuf, OUT_CAP);
       if (n > 0) {
-        this.lastActive[i] = this.now;
-        if (this.sideFlags[2 * i + o] & SHUT) continue; // the other side can take nothing more: dropped, as net's EPIPE
+        this.t.lastActive[i] = this.now;
+        if (this.t.sideFlags[2 * i + o] & SHUT) continue; // the other side can take nothing more: dropped, as net's EPIPE
         const sent = this.sendAll(dst, rbuf, 0, n);
         if (sent < 0) return this.onSendError(i, o, -sent);
         if (sent < n) {
@@ -331,52 +257,52 @@ class RelayThread implements AcceptSink {
   /** Keep src[from, to) for side o (its out-queue is empty: one buffer of OUT_CAP holds a read). */
   private queue(i: number, o: number, src: Buffer, from: number, to: number): void {
     const k = 2 * i + o;
-    let b = this.outBuf[k];
-    if (b === null) b = this.outBuf[k] = Buffer.allocUnsafe(OUT_CAP);
+    let b = this.t.outBuf[k];
+    if (b === null) b = this.t.outBuf[k] = Buffer.allocUnsafe(OUT_CAP);
     src.copy(b, 0, from, to);
-    this.outOff[k] = 0;
-    this.outLen[k] = to - from;
+    this.t.outOff[k] = 0;
+    this.t.outLen[k] = to - from;
   }
 
   /** Side o can take more: send what waits, then relay the other side's end or resume reading it. */
   private onWritable(i: number, o: number): void {
     const k = 2 * i + o;
-    const b = this.outBuf[k]!;
-    const off = this.outOff[k];
-    const len = this.outLen[k];
-    const sent = this.sendAll(this.fd[k], b, off, off + len);
+    const b = this.t.outBuf[k]!;
+    const off = this.t.outOff[k];
+    const len = this.t.outLen[k];
+    const sent = this.sendAll(this.t.fd[k], b, off, off + len);
     if (sent < 0) return this.onSendError(i, o, -sent);
-    this.lastActive[i] = this.now;
-    this.outOff[k] = off + sent;
-    this.outLen[k] = len - sent;
-    if (this.outLen[k] > 0) return;
+    this.t.lastActive[i] = this.now;
+    this.t.outOff[k] = off + sent;
+    this.t.outLen[k] = len - sent;
+    if (this.t.outLen[k] > 0) return;
     const s = 1 - o;
-    if (this.sideFlags[k] & SHUT_PENDING) {
-      this.sideFlags[k] &= ~SHUT_PENDING;
+    if (this.t.sideFlags[k] & SHUT_PENDING) {
+      this.t.sideFlags[k] &= ~SHUT_PENDING;
       this.shutSide(i, o);
       if (this.bothEnded(i)) return this.finish(i);
     }
     this.arm(i, o);
     this.arm(i, s);
-    if (!(this.sideFlags[2 * i + s] & EOF)) {
-      const g = this.gen[i];
+    if (!(this.t.sideFlags[2 * i + s] & EOF)) {
+      const g = this.t.gen[i];
       this.onReadable(i, s);
-      if (this.gen[i] !== g) return;
+      if (this.t.gen[i] !== g) return;
     }
   }
 
   private shutSide(i: number, o: number): void {
     const k = 2 * i + o;
-    if (this.sideFlags[k] & SHUT) return;
-    this.sideFlags[k] |= SHUT;
-    this.sys.shutdown(this.fd[k], SHUT_WR);
+    if (this.t.sideFlags[k] & SHUT) return;
+    this.t.sideFlags[k] |= SHUT;
+    this.sys.shutdown(this.t.fd[k], SHUT_WR);
   }
 
   /** Side s ended (EOF): relayed as a half-close to the other once what waits for it is out. */
   private onEnd(i: number, s: number): void {
     const o = 1 - s;
-    this.sideFlags[2 * i + s] |= EOF;
-    if (this.outLen[2 * i + o] > 0) this.sideFlags[2 * i + o] |= SHUT_PENDING;
+    this.t.sideFlags[2 * i + s] |= EOF;
+    if (this.t.outLen[2 * i + o] > 0) this.t.sideFlags[2 * i + o] |= SHUT_PENDING;
     else this.shutSide(i, o);
     if (this.bothEnded(i)) return this.finish(i);
     this.arm(i, s);
@@ -384,8 +310,8 @@ class RelayThread implements AcceptSink {
 
   /** Both sides have ended and each end has been relayed. */
   private bothEnded(i: number): boolean {
-    const c = this.sideFlags[2 * i];
-    const u = this.sideFlags[2 * i + 1];
+    const c = this.t.sideFlags[2 * i];
+    const u = this.t.sideFlags[2 * i + 1];
     return (c & EOF) !== 0 && (u & EOF) !== 0 && (c & SHUT) !== 0 && (u & SHUT) !== 0;
   }
 
@@ -395,9 +321,9 @@ class RelayThread implements AcceptSink {
     // EPIPE: o takes nothing more; what the other side still sends is dropped (the net tap's EPIPE),
     // and o is still read to its end, so both ends are relayed as usual.
     const k = 2 * i + o;
-    this.sideFlags[k] |= SHUT;
-    this.outLen[k] = 0;
-    this.sideFlags[k] &= ~SHUT_PENDING;
+    this.t.sideFlags[k] |= SHUT;
+    this.t.outLen[k] = 0;
+    this.t.sideFlags[k] &= ~SHUT_PENDING;
     if (this.bothEnded(i)) return this.finish(i);
     this.arm(i, o);
     this.arm(i, 1 - o);
@@ -406,7 +332,7 @@ class RelayThread implements AcceptSink {
   /** Side s was reset (or failed): the other side is reset too, both closed. */
   private onReset(i: number, s: number): void {
     const o = 1 - s;
-    const ofd = this.fd[2 * i + o];
+    const ofd = this.t.fd[2 * i + o];
     const tcp = o === 1 ? this.up.tcp : this.up.listenTcp;
     // TCP: SO_LINGER 0 makes close() send an RST; a Unix peer sees its end (the net tap's destroy()).
     if (tcp && ofd >= 0) this.sys.setsockopt(ofd, SOL_SOCKET, SO_LINGER, this.linger0, 8);
@@ -415,19 +341,10 @@ class RelayThread implements AcceptSink {
 
   /** Close both sides and free the slot. */
   private finish(i: number): void {
-    const sys = this.sys;
-    for (let s = 0; s < 2; s++) {
-      const k = 2 * i + s;
-      if (this.fd[k] >= 0) sys.close(this.fd[k]); // also out of the epoll set
-      this.fd[k] = -1;
-      this.sideFlags[k] = 0;
-      this.outLen[k] = 0;
-      // A queue buffer is kept only while it is needed: flat memory at rest.
-      this.outBuf[k] = null;
-    }
+    const t = this.t;
+    for (let k = 2 * i; k < 2 * i + 2; k++) if (t.fd[k] >= 0) this.sys.close(t.fd[k]); // also out of the epoll set
     this.setPhase(i, FREE);
-    this.gen[i]++;
-    this.freeList[this.freeTop++] = i;
+    t.release(i);
     this.acc.closed(--this.open);
     if (this.count > 0 && Atomics.add(this.ctl, C_HANDLED, 1) + 1 === this.count) this.post({ type: 'count' });
   }
@@ -438,19 +355,19 @@ class RelayThread implements AcceptSink {
   private scan(): void {
     const now = this.now;
     const idle = this.idleMs;
-    for (let i = 0; i < this.highWater; i++) {
-      const p = this.phase[i];
+    for (let i = 0; i < this.t.highWater; i++) {
+      const p = this.t.phase[i];
       if (p === FREE) continue;
       if (p === RETRYING) {
-        if (now >= this.deadline[i]) this.finish(i);
-        else if (now >= this.retryAt[i]) this.connect(i);
+        if (now >= this.t.deadline[i]) this.finish(i);
+        else if (now >= this.t.retryAt[i]) this.connect(i);
         continue;
       }
       if (p === CONNECTING) {
-        if (now >= this.deadline[i]) this.finish(i);
+        if (now >= this.t.deadline[i]) this.finish(i);
         continue;
       }
-      if (idle > 0 && now - this.lastActive[i] >= idle) this.finish(i);
+      if (idle > 0 && now - this.t.lastActive[i] >= idle) this.finish(i);
     }
     this.nextScan = now + this.scanEvery;
   }
@@ -467,18 +384,18 @@ class RelayThread implements AcceptSink {
       }
       const i = k >>> 1;
       const s = k & 1;
-      if (this.phase[i] === FREE || eps.gen(q) !== this.gen[i]) continue;
+      if (this.t.phase[i] === FREE || eps.gen(q) !== this.t.gen[i]) continue;
       const ev = eps.events(q);
-      if (this.phase[i] === CONNECTING) {
+      if (this.t.phase[i] === CONNECTING) {
         if (s === 1) this.onConnectDone(i);
         continue;
       }
-      if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP) && this.outLen[k] > 0) {
-        const g = this.gen[i];
+      if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP) && this.t.outLen[k] > 0) {
+        const g = this.t.gen[i];
         this.onWritable(i, s);
-        if (this.gen[i] !== g) continue;
+        if (this.t.gen[i] !== g) continue;
       }
-      if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP) && !(this.sideFlags[k] & EOF) && this.outLen[2 * i + (1 - s)] === 0) this.onReadable(i, s);
+      if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP) && !(this.t.sideFlags[k] & EOF) && this.t.outLen[2 * i + (1 - s)] === 0) this.onReadable(i, s);
     }
   }
 
@@ -496,7 +413,7 @@ class RelayThread implements AcceptSink {
           acc.stop();
           Atomics.add(this.ctl, C_STOP_ACKS, 1);
         }
-        if (state === ABORT) for (let i = 0; i < this.highWater; i++) if (this.phase[i] !== FREE) this.finish(i);
+        if (state === ABORT) for (let i = 0; i < this.t.highWater; i++) if (this.t.phase[i] !== FREE) this.finish(i);
       }
       if (state >= STOP && this.open === 0) break;
       if (acc.pausedUntil > 0 && this.now >= acc.pausedUntil && !this.stopped) acc.resume();
