@@ -303,6 +303,8 @@ class RelayThread implements AcceptSink {
     const o = 1 - s;
     this.t.sideFlags[2 * i + s] |= EOF;
     if (this.t.outLen[2 * i + o] > 0) this.t.sideFlags[2 * i + o] |= SHUT_PENDING;
+    // The other side has ended too: both are closed now, and the close says it (a syscall saved per connection).
+    else if (this.t.sideFlags[2 * i + o] & EOF) this.t.sideFlags[2 * i + o] |= SHUT;
     else this.shutSide(i, o);
     if (this.bothEnded(i)) return this.finish(i);
     this.arm(i, s);

@@ -8,6 +8,8 @@
  * It serves the plain one-shot contract and --keep-alive, with --reply,
  * --echo, --read, --max-bytes, --max-conns, --idle-timeout and --count. Fault
  * modes, --delay and TCP stay with the net engine (epollUnsupported says why).
+ * With `upstream` its threads relay instead (the tap's epoll relay,
+ * relay-thread.ts), making no records.
  */
 import { EventEmitter } from 'node:events';
 import { findBuilt } from '../../built-file.js';

@@ -1,6 +1,7 @@
 /**
  * Entry of a serve engine thread: loads the log renderer when the thread
- * writes the log itself (ThreadConfig.logTo), runs the loop until shutdown,
+ * writes the log itself (ThreadConfig.logTo), runs the loop (serve's, or the
+ * tap's relay with ThreadConfig.upstream) until shutdown,
  * then says `done` (the last message on the port, so the main thread has every
  * log record once it sees it).
  */
