@@ -608,6 +608,38 @@ describe.each(ENGINES)('the tap with -q, --engine %s (the epoll relay and the ne
     }
   });
 
+  it("an upstream whose backlog is full: the connect is retried until it is accepted, or the client is closed at --connect-timeout (Unix and TCP)", async () => {
+    requirePeers('python3');
+    const dir = tmpDir();
+    // Full for 700ms from `ready` (the tap already listening), then it answers each line with OK: the relay's retries get through.
+    const lateTap = await quietTap(join(dir, 'late.sock'), join(dir, 't1.sock'), ['--connect-timeout', '10s']);
+    const late = spawnChild('python3', [join(FIXTURES, 'late-accept-listener.py'), join(dir, 'late.sock'), '700'], { timeoutMs: 40_000 });
+    await waitForOutput(late, /^ready$/m);
+    const t0 = Date.now();
+    const ok = await runCli(['send', '--until', 'line', join(dir, 't1.sock'), 'hi\\n']);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('OK\n');
+    // It waited for the backlog (not an upstream that was free by the time the client came).
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
+    await stopTapCli(lateTap);
+    // Full for good: the client is closed without a reply once --connect-timeout has passed, not before.
+    const full = spawnChild('python3', [join(FIXTURES, 'backlog-listener.py'), 'unix', join(dir, 'full.sock')], { timeoutMs: 40_000 });
+    const tcpFull = spawnChild('python3', [join(FIXTURES, 'backlog-listener.py'), 'tcp'], { timeoutMs: 40_000 });
+    await waitForOutput(full, /^ready$/m);
+    await waitForOutput(tcpFull, /^ready \d+$/m);
+    const port = /^ready (\d+)$/m.exec(tcpFull.stdout())![1];
+    for (const up of [join(dir, 'full.sock'), `127.0.0.1:${port}`]) {
+      const tapPath = join(dir, `t${up.length}.sock`);
+      const tap = await quietTap(up, tapPath, ['--connect-timeout', '600ms']);
+      const t1 = Date.now();
+      const r = await runCli(['send', '--timeout', '20s', tapPath, 'hi\\n']);
+      expect(Date.now() - t1).toBeGreaterThanOrEqual(500);
+      expect(r.stdout).toBe('');
+      expect(r.status).not.toBe(0);
+      await stopTapCli(tap);
+    }
+  });
+
   it('--count 2 exits 0 after two relayed connections; --idle-timeout ends a connection whose client does not read', async () => {
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'));
