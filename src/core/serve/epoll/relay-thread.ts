@@ -107,7 +107,8 @@ class RelayThread implements AcceptSink {
   onAccept(cfd: number): void {
     const i = this.t.take(cfd, this.now, this.up.connectMs);
     this.t.retryMs[i] = RETRY_FIRST_MS;
-    this.acc.opened(++this.open, cfd);
+    // Two descriptors a connection: the out-of-descriptors accounting counts both.
+    this.acc.opened(2 * ++this.open, cfd);
     this.connect(i);
   }
 
@@ -347,7 +348,7 @@ class RelayThread implements AcceptSink {
     for (let k = 2 * i; k < 2 * i + 2; k++) if (t.fd[k] >= 0) this.sys.close(t.fd[k]); // also out of the epoll set
     this.setPhase(i, FREE);
     t.release(i);
-    this.acc.closed(--this.open);
+    this.acc.closed(2 * --this.open);
     if (this.count > 0 && Atomics.add(this.ctl, C_HANDLED, 1) + 1 === this.count) this.post({ type: 'count' });
   }
 
