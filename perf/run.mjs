@@ -359,7 +359,7 @@ const SECTIONS = [
         fromU(await udsctlBench(['-m', 'oneshot', '-c', String(c), '--workers', String(o.threads), '-w', o.serveWarmup, '-d', o.duration, sock], ms(o.duration) + ms(o.serveWarmup)));
       return headToHead(o, {
         id: this.id,
-        title: `udsctl bench through the tap (serve -q --upstream, net engine, its default --workers) vs direct: Go server, oneshot, ${c} in flight, ${o.threads} bench thread(s)`,
+        title: `udsctl bench through the tap (serve -q --upstream${process.env.UDSCTL_PERF_TAP_ARGS ? ` ${process.env.UDSCTL_PERF_TAP_ARGS}` : ''}: the epoll relay unless told, its default --workers) vs direct: Go server, oneshot, ${c} in flight, ${o.threads} bench thread(s)`,
         serverFor: (side, sock) => side.start(sock),
         subject: {
           name: 'through the tap',
@@ -367,7 +367,9 @@ const SECTIONS = [
             const up = `${sock}.up`;
             const go = await startPeerServer(peers.goServer, ['-path', up], up);
             try {
-              const tap = await startPeerServer(process.execPath, [UDSCTL, 'serve', '-q', '--backlog', '4096', '--upstream', up, sock], sock);
+              // UDSCTL_PERF_TAP_ARGS: extra serve arguments, e.g. `--engine net` for the net tap, `--workers 1`.
+              const extra = (process.env.UDSCTL_PERF_TAP_ARGS ?? '').split(' ').filter(Boolean);
+              const tap = await startPeerServer(process.execPath, [UDSCTL, 'serve', '-q', '--backlog', '4096', ...extra, '--upstream', up, sock], sock);
               return {
                 async stop() {
                   await tap.stop();

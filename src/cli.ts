@@ -149,7 +149,7 @@ shell. With stdin piped, both directions stream at once, as with nc.`,
       .addOption(new Option('--idle-timeout <duration>', 'close a connection idle this long: nothing received, or replies left untaken (0: never)').default(SERVE_DEFAULTS.idleTimeout, '60s').argParser(durationOption('--idle-timeout')))
       .addOption(new Option('--backlog <n>', 'listen(2) backlog').default(SERVE_DEFAULTS.backlog).argParser(intOption('--backlog', 1)))
       .addOption(new Option('--grace <duration>', 'on SIGINT/SIGTERM/SIGHUP, how long in-flight connections may finish').default(SERVE_DEFAULTS.graceTimeout, '5s').argParser(durationOption('--grace')))
-      .addOption(new Option('-w, --workers <n>', 'epoll engine: threads serving the socket; net engine: processes accepting on it (this one and N-1 forked copies); default 1, with --upstream the cores (at most 4)').argParser(intOption('--workers', 1, 64)))
+      .addOption(new Option('-w, --workers <n>', 'epoll engine: threads serving the socket; net engine: processes accepting on it (this one and N-1 forked copies); default 1, with --upstream on the net engine the cores (at most 4)').argParser(intOption('--workers', 1, 64)))
       .addOption(new Option('--engine <engine>', 'epoll: epoll and raw sockets in worker threads (Linux, fastest); net: node:net (faults, --delay, TCP); auto: epoll when it can serve the options').choices(SERVE_ENGINES).default('auto'))
       // The tap (issue 12): relay to a real server instead of replying.
       .option('--upstream <target>', 'the tap: relay each connection to TARGET (socket path, @name, host:port) and log both directions; --fault breaks its real replies')
@@ -177,15 +177,20 @@ TARGET, logging each chunk (> client to upstream, < upstream to client), each
 half-close (relayed as a half-close), close and reset, and which side ended
 first. --fault, --delay, --max-conns, --idle-timeout, --count apply to the real
 exchange (no-newline holds back the upstream's trailing newline; never-close
-and silent keep the client open after the upstream closed). Net engine, in
+and silent keep the client open after the upstream closed). With a log (or
+--fault/--delay, or a TCP listener or host-name upstream): the net engine, in
 --workers processes (default: the cores, at most 4; --max-conns is per
-process); --reply, --echo, --keep-alive, --read do not apply.
+process). With -q and none of those, --engine auto relays on the epoll engine
+instead (raw sockets in --workers threads, default 1; about 4x less CPU a
+connection; no records, so nothing to log: -q only). --reply, --echo,
+--keep-alive, --read do not apply.
 
 Examples:
   udsctl serve /tmp/odc_ws.sock
   udsctl serve --fault never-close /tmp/odc_ws.sock
   udsctl serve --perm 0660 --group www-data /run/app.sock
   udsctl serve --upstream /tmp/odc_ws.sock /tmp/tap.sock
+  udsctl serve -q --upstream /tmp/odc_ws.sock /tmp/tap.sock   (epoll relay)
   udsctl serve --upstream /run/app.sock --fault no-newline --hexdump /tmp/tap.sock`,
       )
       .action(async (target: string, opts) => {

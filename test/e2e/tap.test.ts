@@ -396,75 +396,6 @@ describe('the tap: upstream forms, failures and limits', () => {
     expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'error', reason: expect.stringMatching(/^upstream NOT_FOUND: .*nobody\.sock: no such socket/), upstreamEnd: 'never-connected' });
   });
 
-  it('a client that never reads: the Go server is held back (backpressure), the tap stays small, and nothing is lost', async () => {
-    const dir = tmpDir();
-    const { peer, addr } = await startGo(join(dir, 'up.sock'), 'flood', ['-mib', '96']);
-    const tapPath = join(dir, 'tap.sock');
-    const tap = await startTapCli(['-q', '--upstream', addr, tapPath]);
-    const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${tap.child.pid}/status`, 'utf8'))![1]) * 1024;
-    const before = rss();
-    const client = net.connect(tapPath);
-    client.pause();
-    await new Promise<void>((r) => client.once('connect', () => r()));
-    client.write('go\n');
-    // Watch the tap for a while with the client not reading: it must not take in what the server writes.
-    let peak = before;
-    for (let i = 0; i < 15; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      peak = Math.max(peak, rss());
-    }
-    expect(peer.stdout()).not.toMatch(/wrote/); // the Go server is still blocked in write()
-    expect(peak - before).toBeLessThan(48 * 1024 * 1024);
-    // Now read it all: every byte arrives, then the close.
-    let got = 0;
-    client.on('data', (c: Buffer) => (got += c.length));
-    client.resume();
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`only ${got} bytes came`)), 30_000);
-      client.once('end', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-    client.destroy();
-    expect(got).toBe(96 * 1024 * 1024);
-    await stopTapCli(tap);
-  });
-
-  it('a server that never reads: the client is paused in turn, and the tap stays small', async () => {
-    const dir = tmpDir();
-    const { addr } = await startGo(join(dir, 'up.sock'), 'noread');
-    const tapPath = join(dir, 'tap.sock');
-    const tap = await startTapCli(['-q', '--upstream', addr, tapPath]);
-    const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${tap.child.pid}/status`, 'utf8'))![1]) * 1024;
-    const before = rss();
-    const client = net.connect(tapPath);
-    client.on('error', () => {});
-    await new Promise<void>((r) => client.once('connect', () => r()));
-    // Offer 96 MiB, a chunk whenever the socket takes one: the kernel's buffers and the tap's
-    // one chunk in flight fill, then the client's writes stop being taken.
-    const chunk = Buffer.alloc(1024 * 1024, 'y');
-    let offered = 0;
-    const pump = () => {
-      while (offered < 96 * 1024 * 1024 && client.write(chunk)) offered += chunk.length;
-    };
-    client.on('drain', () => {
-      offered += chunk.length;
-      pump();
-    });
-    pump();
-    let peak = before;
-    for (let i = 0; i < 15; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      peak = Math.max(peak, rss());
-    }
-    const taken = client.bytesWritten - client.writableLength;
-    client.destroy();
-    expect(taken).toBeLessThan(32 * 1024 * 1024);
-    expect(peak - before).toBeLessThan(48 * 1024 * 1024);
-    await stopTapCli(tap);
-  });
-
   it('--count 1: exits 0 after one relayed connection; SIGTERM does not wait for a client a fault holds open', async () => {
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'));
@@ -556,11 +487,276 @@ describe('the tap: upstream forms, failures and limits', () => {
   });
 });
 
+/** The tap with -q on both engines: the epoll relay (--engine auto's choice) and the net tap. */
+const ENGINES = ['epoll', 'net'] as const;
+
+describe.each(ENGINES)('the tap with -q, --engine %s (the epoll relay and the net tap alike)', (engine) => {
+  /** A -q tap on this engine; the listening line names the engine. */
+  async function quietTap(upstream: string, listen: string, extra: string[] = []) {
+    const tap = await startTapCli(['-q', '--engine', engine, ...extra, '--upstream', upstream, listen]);
+    expect(tap.stderr()).toContain(`${engine} engine`);
+    return tap;
+  }
+
+  it('relays a PHP client\'s exchange with the Go server; --engine auto with -q is the epoll relay', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await quietTap(addr, tapPath);
+    for (let k = 0; k < 3; k++) {
+      const r = await php(LINE_CLIENT, tapPath, 3_000);
+      expect(r).toMatchObject({ ok: true, line: expect.stringMatching(OK_LINE) });
+    }
+    await stopTapCli(tap);
+    const auto = await startTapCli(['-q', '--upstream', addr, join(dir, 'auto.sock')]);
+    expect(auto.stderr()).toContain('epoll engine');
+    await stopTapCli(auto);
+  });
+
+  it("relays the client's half-close, and 8 MiB both ways whole (the Go server echoes after the client's end)", async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'), 'eof');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await quietTap(addr, tapPath);
+    const data = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+    const client = net.connect({ path: tapPath, allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    client.on('data', (c: Buffer) => chunks.push(c));
+    client.end(data);
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no end after ${chunks.reduce((n, c) => n + c.length, 0)} bytes`)), 30_000);
+      client.once('error', reject);
+      client.once('end', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    client.destroy();
+    const got = Buffer.concat(chunks);
+    const head = `got ${data.length} bytes\n`;
+    expect(got.subarray(0, head.length).toString()).toBe(head);
+    expect(got.length).toBe(head.length + data.length);
+    expect(got.subarray(head.length).equals(data)).toBe(true);
+    await stopTapCli(tap);
+  });
+
+  it("relays the server's half-close: the client still sends after it, and the Go server gets it", async () => {
+    const dir = tmpDir();
+    const { peer, addr } = await startGo(join(dir, 'up.sock'), 'greet');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await quietTap(addr, tapPath);
+    const client = net.connect({ path: tapPath, allowHalfOpen: true });
+    client.on('error', () => {});
+    let got = '';
+    client.on('data', (c: Buffer) => (got += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no end after ${JSON.stringify(got)}`)), 10_000);
+      client.once('end', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    expect(got).toBe('hello\n');
+    client.end('late data\n');
+    await waitForOutput(peer, /^read \d+$/m, 10_000);
+    expect(peer.stdout()).toMatch(/^read 10$/m);
+    await stopTapCli(tap);
+  });
+
+  it('every stream target form as the upstream: TCP (numeric) and an abstract name', async () => {
+    const dir = tmpDir();
+    const tcp = await startGo('tcp:127.0.0.1:0');
+    const abs = uniqueAbstractName();
+    await startGo(abs);
+    for (const up of [tcp.addr, abs]) {
+      const tapPath = join(dir, `tap-${up.startsWith('@') ? 'abs' : 'tcp'}.sock`);
+      const tap = await quietTap(up, tapPath);
+      const r = await runCli(['send', tapPath, 'hi\\n']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(OK_LINE);
+      await stopTapCli(tap);
+    }
+  });
+
+  it('an upstream that resets (TCP RST): the client is closed without a reply', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo('tcp:127.0.0.1:0', 'reset');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await quietTap(addr, tapPath);
+    const r = await runCli(['send', tapPath, 'hi\\n']);
+    expect(r.stdout).toBe('');
+    expect(r.status).not.toBe(0);
+    await stopTapCli(tap);
+  });
+
+  it('upstream down (no such socket, refused TCP port): the client is closed without a reply, and the tap goes on', async () => {
+    const dir = tmpDir();
+    const gone = net.createServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', () => r()));
+    const port = (gone.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => gone.close(() => r()));
+    for (const up of [join(dir, 'nobody.sock'), `127.0.0.1:${port}`]) {
+      const tapPath = join(dir, `t${up.length}.sock`);
+      const tap = await quietTap(up, tapPath, ['--connect-timeout', '2s']);
+      for (let k = 0; k < 2; k++) {
+        const r = await runCli(['send', tapPath, 'hi\\n']);
+        expect(r.stdout).toBe('');
+        expect(r.status).not.toBe(0);
+      }
+      await stopTapCli(tap);
+    }
+  });
+
+  it("an upstream whose backlog is full: the connect is retried until it is accepted, or the client is closed at --connect-timeout (Unix and TCP)", async () => {
+    requirePeers('python3');
+    const dir = tmpDir();
+    // Full for 700ms from `ready` (the tap already listening), then it answers each line with OK: the relay's retries get through.
+    const lateTap = await quietTap(join(dir, 'late.sock'), join(dir, 't1.sock'), ['--connect-timeout', '10s']);
+    const late = spawnChild('python3', [join(FIXTURES, 'late-accept-listener.py'), join(dir, 'late.sock'), '700'], { timeoutMs: 40_000 });
+    await waitForOutput(late, /^ready$/m);
+    const t0 = Date.now();
+    const ok = await runCli(['send', '--until', 'line', join(dir, 't1.sock'), 'hi\\n']);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('OK\n');
+    // It waited for the backlog (not an upstream that was free by the time the client came).
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
+    await stopTapCli(lateTap);
+    // Full for good: the client is closed without a reply once --connect-timeout has passed, not before.
+    const full = spawnChild('python3', [join(FIXTURES, 'backlog-listener.py'), 'unix', join(dir, 'full.sock')], { timeoutMs: 40_000 });
+    const tcpFull = spawnChild('python3', [join(FIXTURES, 'backlog-listener.py'), 'tcp'], { timeoutMs: 40_000 });
+    await waitForOutput(full, /^ready$/m);
+    await waitForOutput(tcpFull, /^ready \d+$/m);
+    const port = /^ready (\d+)$/m.exec(tcpFull.stdout())![1];
+    for (const up of [join(dir, 'full.sock'), `127.0.0.1:${port}`]) {
+      const tapPath = join(dir, `t${up.length}.sock`);
+      const tap = await quietTap(up, tapPath, ['--connect-timeout', '600ms']);
+      const t1 = Date.now();
+      const r = await runCli(['send', '--timeout', '20s', tapPath, 'hi\\n']);
+      expect(Date.now() - t1).toBeGreaterThanOrEqual(500);
+      expect(r.stdout).toBe('');
+      expect(r.status).not.toBe(0);
+      await stopTapCli(tap);
+    }
+  });
+
+  it('--count 2 exits 0 after two relayed connections; --idle-timeout ends a connection whose client does not read', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const counted = await quietTap(addr, join(dir, 'c.sock'), ['--count', '2']);
+    for (let k = 0; k < 2; k++) expect((await runCli(['send', join(dir, 'c.sock'), 'hi\\n'])).status).toBe(0);
+    expect(await waitExit(counted.child)).toBe(0);
+
+    const flood = await startGo(join(dir, 'flood.sock'), 'flood', ['-mib', '64']);
+    const idle = await quietTap(flood.addr, join(dir, 'i.sock'), ['--idle-timeout', '500ms']);
+    const client = net.connect(join(dir, 'i.sock'));
+    client.on('error', () => {});
+    client.pause();
+    client.write('go\n');
+    // The tap closes both sides after 500ms without progress: the Go server's write fails ("wrote N" short
+    // of 64 MiB), and the client, once it reads, finds the end.
+    await waitForOutput(flood.peer, /^wrote \d+$/m, 20_000);
+    expect(Number(/^wrote (\d+)$/m.exec(flood.peer.stdout())![1])).toBeLessThan(64 * 1024 * 1024);
+    const ended = new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('the idle connection was not closed')), 30_000);
+      client.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    client.resume();
+    await ended;
+    await stopTapCli(idle);
+  });
+
+  it('the library: startServe with upstream, quiet and this engine gets it', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const s: Server = await startServe(join(dir, 'q.sock'), { upstream: addr, quiet: true, graceTimeout: 500, engine: engine });
+    afterEachClose.push(() => s.close());
+    expect(s.engine).toBe(engine);
+    const r = await runCli(['send', join(dir, 'q.sock'), 'hi\\n']);
+    expect(r.stdout).toMatch(OK_LINE);
+  });
+
+    it('a client that never reads: the Go server is held back (backpressure), the tap stays small, and nothing is lost', async () => {
+      const dir = tmpDir();
+      const { peer, addr } = await startGo(join(dir, 'up.sock'), 'flood', ['-mib', '96']);
+      const tapPath = join(dir, 'tap.sock');
+      const tap = await startTapCli(['-q', '--engine', engine, '--upstream', addr, tapPath]);
+      const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${tap.child.pid}/status`, 'utf8'))![1]) * 1024;
+      const before = rss();
+      const client = net.connect(tapPath);
+      client.pause();
+      await new Promise<void>((r) => client.once('connect', () => r()));
+      client.write('go\n');
+      // Watch the tap for a while with the client not reading: it must not take in what the server writes.
+      let peak = before;
+      for (let i = 0; i < 15; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        peak = Math.max(peak, rss());
+      }
+      expect(peer.stdout()).not.toMatch(/wrote/); // the Go server is still blocked in write()
+      expect(peak - before).toBeLessThan(48 * 1024 * 1024);
+      // Now read it all: every byte arrives, then the close.
+      let got = 0;
+      client.on('data', (c: Buffer) => (got += c.length));
+      client.resume();
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`only ${got} bytes came`)), 30_000);
+        client.once('end', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      client.destroy();
+      expect(got).toBe(96 * 1024 * 1024);
+      await stopTapCli(tap);
+    });
+
+    it('a server that never reads: the client is paused in turn, and the tap stays small', async () => {
+      const dir = tmpDir();
+      const { addr } = await startGo(join(dir, 'up.sock'), 'noread');
+      const tapPath = join(dir, 'tap.sock');
+      const tap = await startTapCli(['-q', '--engine', engine, '--upstream', addr, tapPath]);
+      const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${tap.child.pid}/status`, 'utf8'))![1]) * 1024;
+      const before = rss();
+      const client = net.connect(tapPath);
+      client.on('error', () => {});
+      await new Promise<void>((r) => client.once('connect', () => r()));
+      // Offer 96 MiB, a chunk whenever the socket takes one: the kernel's buffers and the tap's
+      // one chunk in flight fill, then the client's writes stop being taken.
+      const chunk = Buffer.alloc(1024 * 1024, 'y');
+      let offered = 0;
+      const pump = () => {
+        while (offered < 96 * 1024 * 1024 && client.write(chunk)) offered += chunk.length;
+      };
+      client.on('drain', () => {
+        offered += chunk.length;
+        pump();
+      });
+      pump();
+      let peak = before;
+      for (let i = 0; i < 15; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        peak = Math.max(peak, rss());
+      }
+      const taken = client.bytesWritten - client.writableLength;
+      client.destroy();
+      expect(taken).toBeLessThan(32 * 1024 * 1024);
+      expect(peak - before).toBeLessThan(48 * 1024 * 1024);
+      await stopTapCli(tap);
+    });
+
+});
+
 describe('the tap: usage errors', () => {
-  it('--engine epoll with --upstream, --hexdump without it, --keep-alive with it: exit 2 with the reason', async () => {
+  it('--engine epoll with --upstream without -q, with a fault or a host name, --hexdump without it, --keep-alive with it: exit 2 with the reason', async () => {
     const dir = tmpDir();
     const cases: [string[], RegExp][] = [
-      [['--engine', 'epoll', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /--engine epoll: the tap \(--upstream\) relays on the net engine/],
+      [['--engine', 'epoll', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /--engine epoll: the tap's epoll relay makes no records: it needs -q/],
+      [['-q', '--engine', 'epoll', '--fault', 'reset', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /--engine epoll: --fault reset needs the net engine/],
+      [['-q', '--engine', 'epoll', '--upstream', 'localhost:9', join(dir, 't.sock')], /--engine epoll: an upstream host name \(localhost\) needs the net engine/],
       [['--hexdump', join(dir, 't.sock')], /--hexdump: only with --upstream/],
       [['--keep-alive', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /keepAlive does not apply with upstream/],
     ];

@@ -36,6 +36,12 @@ export interface StartServeOptions extends ServeOptions {
   upstream?: Target | string;
   /** The tap: bound on connecting to the upstream. Default 5s. */
   connectTimeout?: number;
+  /**
+   * The tap: nobody will listen for 'connection' or 'traffic' (serve -q). Only
+   * then can `engine: 'auto'` relay on the epoll engine (its relay makes no
+   * records; see epoll/relay-thread.ts); otherwise the tap is the net one.
+   */
+  quiet?: boolean;
 }
 
 /** Set in the environment of the processes the net engine's --workers forks. */
@@ -51,11 +57,16 @@ export function isServeWorker(env: NodeJS.ProcessEnv = process.env): boolean {
 /** The engine startServe would run for these options: the engine's name, or an error for --engine epoll that cannot. */
 export function chooseEngine(target: Target, options: StartServeOptions): EngineName {
   if (options.upstream !== undefined) {
-    if (options.engine === 'epoll') throw new UdsError('NOT_SUPPORTED', '--engine epoll: the tap (--upstream) relays on the net engine; use --engine net (or auto)');
+    // The epoll relay: -q only (no records), no --fault/--delay, a Unix listener, a Unix or numeric TCP upstream.
+    if (isServeWorker() || options.engine === 'net') return 'net';
+    let why = options.quiet === true ? epollUnsupported(target, { ...options, upstream: checkTarget(options.upstream) }) : "the tap's epoll relay makes no records: it needs -q (--quiet)";
+    if (why === null && options.fault === undefined && options.delay === undefined) return 'epoll';
+    why ??= '--fault and --delay need the net engine';
+    if (options.engine === 'epoll') throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}; use --engine net (or auto)`);
     return 'net';
   }
   if (isServeWorker() || options.engine === 'net') return 'net';
-  const why = epollUnsupported(target, options);
+  const why = epollUnsupported(target, options as ServeOptions);
   if (options.engine === 'epoll' && why) throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}; use --engine net (or auto)`);
   return why === null ? 'epoll' : 'net';
 }
@@ -69,9 +80,9 @@ export function createServe(target: Target | string, options: StartServeOptions 
   const t = checkTarget(target);
   checkServeOptions(options);
   const workers = Math.max(1, options.workers ?? 1);
-  const { engine: _engine, workers: _workers, logTo, logDropped, upstream, connectTimeout, ...serve } = options;
+  const { engine: _engine, workers: _workers, logTo, logDropped, upstream, connectTimeout, quiet: _quiet, ...serve } = options;
   if (upstream !== undefined) {
-    chooseEngine(t, options);
+    if (chooseEngine(t, options) === 'epoll') return new EpollServer(t, { ...serve, threads: workers, upstream: checkTarget(upstream), connectTimeout });
     const tap = { ...serve, upstream: checkTarget(upstream), connectTimeout };
     if (isServeWorker()) {
       const index = Number(process.env[WORKER_INDEX_ENV] ?? 1);

@@ -6,8 +6,9 @@
  * limits (--max-conns, --idle-timeout, --count, --grace) apply as in serve.
  *
  * Engine: node:net for the listener (made by listener.ts, as serve's) and for
- * the upstream (openConnection: every stream target form). The epoll engine
- * serves replies it writes itself; it has no relay (chooseEngine says so).
+ * the upstream (openConnection: every stream target form). With no records
+ * wanted (serve -q) and no fault or delay, start.ts's chooseEngine picks the
+ * epoll engine's relay instead (epoll/relay-thread.ts), which makes none.
  * Several processes (--workers) as for serve's net engine (start.ts): each
  * one a TapServer on the same listening socket (adopt), with ids of its own.
  *

@@ -8,6 +8,8 @@
  * It serves the plain one-shot contract and --keep-alive, with --reply,
  * --echo, --read, --max-bytes, --max-conns, --idle-timeout and --count. Fault
  * modes, --delay and TCP stay with the net engine (epollUnsupported says why).
+ * With `upstream` its threads relay instead (the tap's epoll relay,
+ * relay-thread.ts), making no records.
  */
 import { EventEmitter } from 'node:events';
 import { findBuilt } from '../../built-file.js';
@@ -33,10 +35,13 @@ import {
   type ThreadConfig,
   type ThreadLogSpec,
   type ThreadMessage,
+  type RelayUpstream,
   acceptedWord,
   controlWords,
 } from './shared.js';
 import { epollLibc } from '../../socket/libc.js';
+import { AF_INET, AF_INET6, AF_UNIX } from '../../socket/ffi.js';
+import { sockaddrAbstract, sockaddrInet, sockaddrPath } from '../../socket/sockaddr.js';
 
 export interface EpollServeOptions extends ServeOptions {
   /** Engine threads, each with its own epoll set on the listening socket. Default 1. */
@@ -52,6 +57,24 @@ export interface EpollServeOptions extends ServeOptions {
    * 'connection' events still come for listeners present at listen().
    */
   logTo?: ThreadLogSpec;
+  /**
+   * The tap's epoll relay (relay-thread.ts): relay each connection to this
+   * server instead of replying. It makes no records: nobody may listen for
+   * 'connection' or 'traffic' (the net tap logs; start.ts chooses).
+   */
+  upstream?: Target;
+  /** The relay: bound on connecting to the upstream. Default 5s. */
+  connectTimeout?: number;
+}
+
+/** The relay's upstream as its threads take it, or why it cannot be relayed here. */
+export function relayUpstream(up: Target, connectMs: number): RelayUpstream | string {
+  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false };
+  if (up.kind === 'abstract') return { addr: sockaddrAbstract(up.name), family: AF_UNIX, tcp: false, connectMs, listenTcp: false };
+  const v6 = up.host.includes(':');
+  const addr = sockaddrInet(v6, up.host, up.port);
+  if (addr === null) return `an upstream host name (${up.host}) needs the net engine (it resolves names)`;
+  return { addr, family: v6 ? AF_INET6 : AF_INET, tcp: true, connectMs, listenTcp: false };
 }
 
 /** Bound on the threads starting (loading modules and koffi). */
@@ -60,10 +83,15 @@ const THREAD_START_MS = 10_000;
 const THREAD_END_SLACK_MS = 2_000;
 
 /** Why the epoll engine cannot serve these options here, or null when it can. */
-export function epollUnsupported(target: Target, options: ServeOptions): string | null {
+export function epollUnsupported(target: Target, options: EpollServeOptions): string | null {
   if (options.fault !== undefined) return `--fault ${options.fault} needs the net engine`;
   if (options.delay !== undefined && options.delay > 0) return '--delay needs the net engine';
   if (target.kind === 'tcp') return 'TCP targets need the net engine';
+  const up = options.upstream;
+  if (up !== undefined) {
+    const r = relayUpstream(up, 0);
+    if (typeof r === 'string') return r;
+  }
   try {
     epollLibc();
   } catch (err) {
@@ -166,6 +194,15 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
     if (o.reply !== undefined) {
       reply = withNewline(o.reply);
     }
+    let upstream: RelayUpstream | undefined;
+    if (o.upstream !== undefined) {
+      if (this.listenerCount('connection') > 0 || this.listenerCount('traffic') > 0 || this.listenerCount('request') > 0) {
+        throw new UdsError('NOT_SUPPORTED', "--engine epoll: the tap's epoll relay makes no records (use -q, or --engine net for the traffic log)");
+      }
+      const r = relayUpstream(o.upstream, o.connectTimeout ?? 5_000);
+      if (typeof r === 'string') throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${r}`);
+      upstream = r;
+    }
     const url = threadUrl();
     let fail: (err: Error) => void;
     let ok: () => void;
@@ -194,6 +231,7 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
         fdLimit: this.emfileLimit,
         control: this.control.buffer as SharedArrayBuffer,
         ids: this.ids.buffer as SharedArrayBuffer,
+        ...(upstream ? { upstream } : {}),
       };
       const live: Live = { worker: new Worker(url, { workerData: cfg }), ready: false, done: false };
       this.threads.push(live);

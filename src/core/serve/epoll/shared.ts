@@ -67,6 +67,19 @@ export interface ThreadConfig {
   control: SharedArrayBuffer;
   /** BigInt64Array(1): the next connection id, shared so ids are unique over threads. */
   ids: SharedArrayBuffer;
+  /** The tap's epoll relay (relay-thread.ts): relay to this upstream instead of replying. */
+  upstream?: RelayUpstream;
+}
+
+/** What the tap's relay thread needs of the upstream (ThreadConfig.upstream). */
+export interface RelayUpstream {
+  /** The sockaddr (sockaddr.ts's builder). */
+  addr: Uint8Array;
+  family: number;
+  tcp: boolean;
+  connectMs: number;
+  /** The listening socket is TCP (a client's reset is relayed as a real RST). */
+  listenTcp: boolean;
 }
 
 /** Fields of one connection record. */

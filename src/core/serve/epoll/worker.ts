@@ -1,11 +1,13 @@
 /**
  * Entry of a serve engine thread: loads the log renderer when the thread
- * writes the log itself (ThreadConfig.logTo), runs the loop until shutdown,
+ * writes the log itself (ThreadConfig.logTo), runs the loop (serve's, or the
+ * tap's relay with ThreadConfig.upstream) until shutdown,
  * then says `done` (the last message on the port, so the main thread has every
  * log record once it sees it).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { runServeThread } from './thread.js';
+import { runRelayThread } from './relay-thread.js';
 import type { ThreadConfig, ThreadMessage } from './shared.js';
 import type { ConnectionRenderer, LogRenderers } from './thread-log.js';
 
@@ -23,7 +25,8 @@ try {
     const made = factory(...cfg.logTo.args);
     render = typeof made === 'function' ? { connection: made } : made;
   }
-  runServeThread(cfg, post, render);
+  if (cfg.upstream) runRelayThread(cfg, cfg.upstream, post);
+  else runServeThread(cfg, post, render);
 } catch (err) {
   post({ type: 'fatal', message: (err as Error)?.message ?? String(err) });
 }

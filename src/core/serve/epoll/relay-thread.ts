@@ -1,0 +1,436 @@
+/**
+ * The tap's epoll relay (`serve -q --upstream`): one engine thread's loop that
+ * relays each accepted connection to the upstream with raw syscalls, as
+ * thread.ts serves. Chosen only where it can honour the options (start.ts's
+ * chooseEngine): no --fault/--delay, and no records (serve -q): the net tap
+ * (tap-connection.ts) keeps the traffic log and the faults.
+ *
+ * A slot holds two descriptors, the client's (side 0) and the upstream's
+ * (side 1); the epoll data carries slot*2+side. Each direction has one bounded
+ * out-queue (OUT_CAP bytes): a partial send keeps the rest, waits for EPOLLOUT
+ * on the receiving side and stops reading the sending side, so backpressure
+ * goes both ways and memory stays flat whatever a peer does. A side with
+ * nothing to wait for is out of the epoll set (EPOLLHUP is reported even with
+ * no interest, and would spin).
+ *
+ * As the net tap: an end on one side is relayed as shutdown(SHUT_WR) on the
+ * other; both directions ended closes both; a reset closes the other side
+ * with a reset (SO_LINGER 0 on TCP); an upstream that cannot be reached
+ * closes the client. A Unix upstream's connect is synchronous on a
+ * non-blocking socket (EAGAIN: its backlog is full, retried until
+ * --connect-timeout); TCP's completes on EPOLLOUT (SO_ERROR).
+ */
+import {
+  AF_UNIX,
+  E,
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_MOD,
+  IPPROTO_TCP,
+  MSG_DONTWAIT,
+  MSG_NOSIGNAL,
+  SHUT_WR,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  SO_ERROR,
+  TCP_NODELAY,
+} from '../../socket/ffi.js';
+import { type EpollLibc, epollLibc } from '../../socket/libc.js';
+import { EpollSet } from '../../socket/epoll-set.js';
+import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
+import type { Post } from './conn-log.js';
+import { CONNECTING, EOF, FREE, OUT_CAP, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
+import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
+
+/** SOL_SOCKET SO_LINGER: struct linger { int l_onoff; int l_linger; }. */
+const SO_LINGER = 13;
+const MAX_EVENTS = 256;
+const MAX_WAIT_MS = 50;
+const CLOSING_WAIT_MS = 5;
+/** A full Unix backlog is retried after this, doubling up to RETRY_MAX_MS, until --connect-timeout. */
+const RETRY_FIRST_MS = 1;
+const RETRY_MAX_MS = 50;
+
+/** Run one relay thread until shutdown. */
+export function runRelayThread(cfg: ThreadConfig, up: RelayUpstream, post: Post): void {
+  new RelayThread(cfg, up, post).run();
+}
+
+class RelayThread implements AcceptSink {
+  private readonly sys: EpollLibc;
+  private readonly ctl: Int32Array;
+  private readonly eps: EpollSet;
+  private readonly acc: Acceptor;
+  private readonly rbuf = Buffer.allocUnsafe(OUT_CAP);
+  private readonly addr: Uint8Array;
+  private readonly linger0 = new Uint8Array(new Int32Array([1, 0]).buffer);
+  private readonly one = new Uint8Array(new Int32Array([1]).buffer);
+  /** getsockopt(SO_ERROR)'s int and its length, and their bytes (made once). */
+  private readonly soErr = new Int32Array(1);
+  private readonly soErrLen = new Uint32Array(1);
+  private readonly soErrBytes = new Uint8Array(this.soErr.buffer);
+  private readonly soErrLenBytes = new Uint8Array(this.soErrLen.buffer);
+  private readonly idleMs: number;
+  private readonly count: number;
+  private readonly scanEvery: number;
+  private nextScan: number;
+  private now = performance.now();
+  private stopped = false;
+  private open = 0;
+  /** Slots connecting or waiting to retry: the scan looks at them each turn while there are any. */
+  private pendingConnects = 0;
+  private readonly t = new RelayTable();
+
+  constructor(
+    cfg: ThreadConfig,
+    private readonly up: RelayUpstream,
+    private readonly post: Post,
+  ) {
+    this.sys = epollLibc();
+    this.ctl = new Int32Array(cfg.control);
+    this.addr = up.addr;
+    this.eps = new EpollSet(this.sys, MAX_EVENTS);
+    this.acc = new Acceptor(this.sys, this.eps, cfg.listenFd, cfg.socketType, this.ctl, cfg.index, cfg.threads, cfg.fdLimit, cfg.maxConns, post);
+    this.idleMs = cfg.idleMs;
+    this.count = cfg.count;
+    this.scanEvery = cfg.idleMs > 0 ? Math.max(5, Math.min(250, cfg.idleMs / 8)) : Infinity;
+    this.nextScan = this.now + this.scanEvery;
+  }
+
+  // ---- accepting, connecting
+
+  onAccept(cfd: number): void {
+    const i = this.t.take(cfd, this.now, this.up.connectMs);
+    this.t.retryMs[i] = RETRY_FIRST_MS;
+    // Two descriptors a connection: the out-of-descriptors accounting counts both.
+    this.acc.opened(2 * ++this.open, cfd);
+    this.connect(i);
+  }
+
+  onRefused(): void {}
+
+  /** One connect attempt of slot i's upstream. */
+  private connect(i: number): void {
+    const sys = this.sys;
+    const ufd = sys.socket(this.up.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (ufd < 0) return this.finish(i);
+    this.t.fd[2 * i + 1] = ufd;
+    if (this.up.tcp) sys.setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, this.one, 4);
+    const r = sys.connect(ufd, this.addr, this.addr.length);
+    const e = r === 0 ? 0 : sys.errno();
+    if (r === 0) return this.connected(i);
+    if (e === E.EINPROGRESS || e === E.EINTR) {
+      this.setPhase(i, CONNECTING);
+      this.want(i, 1, EPOLLOUT);
+      return;
+    }
+    if (e === E.EAGAIN && this.up.family === AF_UNIX && this.now + this.t.retryMs[i] < this.t.deadline[i]) {
+      // The upstream's backlog is full: a new socket later (this one is spent).
+      sys.close(ufd);
+      this.t.fd[2 * i + 1] = -1;
+      this.t.retryAt[i] = this.now + this.t.retryMs[i];
+      this.t.retryMs[i] = Math.min(RETRY_MAX_MS, this.t.retryMs[i] * 2);
+      this.setPhase(i, RETRYING);
+      return;
+    }
+    // Refused, not found, backlog full past the deadline: the client is closed without a reply.
+    this.finish(i);
+  }
+
+  private setPhase(i: number, p: number): void {
+    const was = this.t.phase[i] === CONNECTING || this.t.phase[i] === RETRYING;
+    const is = p === CONNECTING || p === RETRYING;
+    this.pendingConnects += (is ? 1 : 0) - (was ? 1 : 0);
+    this.t.phase[i] = p;
+  }
+
+  /** TCP: the connect completed (EPOLLOUT): SO_ERROR says how. */
+  private onConnectDone(i: number): void {
+    const ufd = this.t.fd[2 * i + 1];
+    this.soErrLen[0] = 4;
+    this.soErr[0] = 0;
+    const r = this.sys.getsockopt(ufd, SOL_SOCKET, SO_ERROR, this.soErrBytes, this.soErrLenBytes);
+    if (r !== 0 || this.soErr[0] !== 0) return this.finish(i);
+    this.connected(i);
+  }
+
+  private connected(i: number): void {
+    this.setPhase(i, RELAYING);
+    this.t.lastActive[i] = this.now;
+    // The client's request is usually queued already: relayed before waiting. The upstream has
+    // had no time to reply: it is only watched (a read now would be an EAGAIN per connection).
+    const g = this.t.gen[i];
+    this.onReadable(i, 0);
+    if (this.t.gen[i] !== g) return;
+    this.arm(i, 0);
+    this.arm(i, 1);
+  }
+
+  // ---- epoll interest
+
+  private want(i: number, side: number, events: number): void {
+    const k = 2 * i + side;
+    const f = this.t.sideFlags[k];
+    const fd = this.t.fd[k];
+    if (events === 0) {
+      if (f & REG) {
+        this.eps.remove(fd);
+        this.t.sideFlags[k] = f & ~REG;
+      }
+      return;
+    }
+    if (f & REG) {
+      if (this.t.armed[k] === events) return;
+      this.eps.ctl(EPOLL_CTL_MOD, fd, events, k, this.t.gen[i]);
+    } else {
+      this.eps.ctl(EPOLL_CTL_ADD, fd, events, k, this.t.gen[i]);
+      this.t.sideFlags[k] = f | REG;
+    }
+    this.t.armed[k] = events;
+  }
+
+  /** Make side s's interest match: read unless ended or its output waits; write while output to it waits. */
+  private arm(i: number, s: number): void {
+    const k = 2 * i + s;
+    const f = this.t.sideFlags[k];
+    const read = !(f & EOF) && this.t.outLen[2 * i + (1 - s)] === 0;
+    const write = this.t.outLen[k] > 0;
+    this.want(i, s, (read ? EPOLLIN : 0) | (write ? EPOLLOUT : 0));
+  }
+
+  // ---- relaying
+
+  /** Read side s and send to the other side until EAGAIN or the other side is backed up. */
+  private onReadable(i: number, s: number): void {
+    const sys = this.sys;
+    const o = 1 - s;
+    const src = this.t.fd[2 * i + s];
+    const dst = this.t.fd[2 * i + o];
+    const rbuf = this.rbuf;
+    for (;;) {
+      if (this.t.outLen[2 * i + o] > 0) return this.arm(i, s);
+      const n = sys.read(src, rbuf, OUT_CAP);
+      if (n > 0) {
+        this.t.lastActive[i] = this.now;
+        if (this.t.sideFlags[2 * i + o] & SHUT) continue; // the other side can take nothing more: dropped, as net's EPIPE
+        const sent = this.sendAll(dst, rbuf, 0, n);
+        if (sent < 0) return this.onSendError(i, o, -sent);
+        if (sent < n) {
+          this.queue(i, o, rbuf, sent, n);
+          this.arm(i, s);
+          this.arm(i, o);
+          return;
+        }
+        if (n < OUT_CAP) return; // level-triggered: more raises a new event
+        continue;
+      }
+      if (n === 0) return this.onEnd(i, s);
+      const e = sys.errno();
+      if (e === E.EAGAIN) return;
+      if (e === E.EINTR) continue;
+      return this.onReset(i, s);
+    }
+  }
+
+  /** send until done or EAGAIN: the bytes sent, or -errno. */
+  private sendAll(fd: number, buf: Uint8Array, from: number, to: number): number {
+    const sys = this.sys;
+    let off = from;
+    while (off < to) {
+      const n = sys.send(fd, off === 0 ? buf : buf.subarray(off), to - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        off += n;
+        continue;
+      }
+      const e = n < 0 ? sys.errno() : E.EAGAIN;
+      if (e === E.EINTR) continue;
+      if (e === E.EAGAIN) break;
+      return -e;
+    }
+    return off - from;
+  }
+
+  /** Keep src[from, to) for side o (its out-queue is empty: one buffer of OUT_CAP holds a read). */
+  private queue(i: number, o: number, src: Buffer, from: number, to: number): void {
+    const k = 2 * i + o;
+    let b = this.t.outBuf[k];
+    if (b === null) b = this.t.outBuf[k] = Buffer.allocUnsafe(OUT_CAP);
+    src.copy(b, 0, from, to);
+    this.t.outOff[k] = 0;
+    this.t.outLen[k] = to - from;
+  }
+
+  /** Side o can take more: send what waits, then relay the other side's end or resume reading it. */
+  private onWritable(i: number, o: number): void {
+    const k = 2 * i + o;
+    const b = this.t.outBuf[k]!;
+    const off = this.t.outOff[k];
+    const len = this.t.outLen[k];
+    const sent = this.sendAll(this.t.fd[k], b, off, off + len);
+    if (sent < 0) return this.onSendError(i, o, -sent);
+    this.t.lastActive[i] = this.now;
+    this.t.outOff[k] = off + sent;
+    this.t.outLen[k] = len - sent;
+    if (this.t.outLen[k] > 0) return;
+    const s = 1 - o;
+    if (this.t.sideFlags[k] & SHUT_PENDING) {
+      this.t.sideFlags[k] &= ~SHUT_PENDING;
+      this.shutSide(i, o);
+      if (this.bothEnded(i)) return this.finish(i);
+    }
+    this.arm(i, o);
+    this.arm(i, s);
+    if (!(this.t.sideFlags[2 * i + s] & EOF)) {
+      const g = this.t.gen[i];
+      this.onReadable(i, s);
+      if (this.t.gen[i] !== g) return;
+    }
+  }
+
+  private shutSide(i: number, o: number): void {
+    const k = 2 * i + o;
+    if (this.t.sideFlags[k] & SHUT) return;
+    this.t.sideFlags[k] |= SHUT;
+    this.sys.shutdown(this.t.fd[k], SHUT_WR);
+  }
+
+  /** Side s ended (EOF): relayed as a half-close to the other once what waits for it is out. */
+  private onEnd(i: number, s: number): void {
+    const o = 1 - s;
+    this.t.sideFlags[2 * i + s] |= EOF;
+    if (this.t.outLen[2 * i + o] > 0) this.t.sideFlags[2 * i + o] |= SHUT_PENDING;
+    // The other side has ended too: both are closed now, and the close says it (a syscall saved per connection).
+    else if (this.t.sideFlags[2 * i + o] & EOF) this.t.sideFlags[2 * i + o] |= SHUT;
+    else this.shutSide(i, o);
+    if (this.bothEnded(i)) return this.finish(i);
+    this.arm(i, s);
+  }
+
+  /** Both sides have ended and each end has been relayed. */
+  private bothEnded(i: number): boolean {
+    const c = this.t.sideFlags[2 * i];
+    const u = this.t.sideFlags[2 * i + 1];
+    return (c & EOF) !== 0 && (u & EOF) !== 0 && (c & SHUT) !== 0 && (u & SHUT) !== 0;
+  }
+
+  /** Sending to side o failed: a reset is relayed as one; a closed side (EPIPE) takes nothing more. */
+  private onSendError(i: number, o: number, errno: number): void {
+    if (errno === E.ECONNRESET) return this.onReset(i, o);
+    // EPIPE: o takes nothing more; what the other side still sends is dropped (the net tap's EPIPE),
+    // and o is still read to its end, so both ends are relayed as usual.
+    const k = 2 * i + o;
+    this.t.sideFlags[k] |= SHUT;
+    this.t.outLen[k] = 0;
+    this.t.sideFlags[k] &= ~SHUT_PENDING;
+    if (this.bothEnded(i)) return this.finish(i);
+    this.arm(i, o);
+    this.arm(i, 1 - o);
+  }
+
+  /** Side s was reset (or failed): the other side is reset too, both closed. */
+  private onReset(i: number, s: number): void {
+    const o = 1 - s;
+    const ofd = this.t.fd[2 * i + o];
+    const tcp = o === 1 ? this.up.tcp : this.up.listenTcp;
+    // TCP: SO_LINGER 0 makes close() send an RST; a Unix peer sees its end (the net tap's destroy()).
+    if (tcp && ofd >= 0) this.sys.setsockopt(ofd, SOL_SOCKET, SO_LINGER, this.linger0, 8);
+    this.finish(i);
+  }
+
+  /** Close both sides and free the slot. */
+  private finish(i: number): void {
+    const t = this.t;
+    for (let k = 2 * i; k < 2 * i + 2; k++) if (t.fd[k] >= 0) this.sys.close(t.fd[k]); // also out of the epoll set
+    this.setPhase(i, FREE);
+    t.release(i);
+    this.acc.closed(2 * --this.open);
+    if (this.count > 0 && Atomics.add(this.ctl, C_HANDLED, 1) + 1 === this.count) this.post({ type: 'count' });
+  }
+
+  // ---- timers and shutdown
+
+  /** Idle connections, connect deadlines and backlog retries. */
+  private scan(): void {
+    const now = this.now;
+    const idle = this.idleMs;
+    for (let i = 0; i < this.t.highWater; i++) {
+      const p = this.t.phase[i];
+      if (p === FREE) continue;
+      if (p === RETRYING) {
+        if (now >= this.t.deadline[i]) this.finish(i);
+        else if (now >= this.t.retryAt[i]) this.connect(i);
+        continue;
+      }
+      if (p === CONNECTING) {
+        if (now >= this.t.deadline[i]) this.finish(i);
+        continue;
+      }
+      if (idle > 0 && now - this.t.lastActive[i] >= idle) this.finish(i);
+    }
+    this.nextScan = now + this.scanEvery;
+  }
+
+  private poll(waitMs: number): void {
+    const eps = this.eps;
+    const n = eps.wait(MAX_EVENTS, waitMs);
+    this.now = performance.now();
+    for (let q = 0; q < n; q++) {
+      const k = eps.slot(q);
+      if (k === LISTENER) {
+        if (this.acc.listening) this.acc.acceptSome(this.now, this);
+        continue;
+      }
+      const i = k >>> 1;
+      const s = k & 1;
+      if (this.t.phase[i] === FREE || eps.gen(q) !== this.t.gen[i]) continue;
+      const ev = eps.events(q);
+      if (this.t.phase[i] === CONNECTING) {
+        if (s === 1) this.onConnectDone(i);
+        continue;
+      }
+      if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP) && this.t.outLen[k] > 0) {
+        const g = this.t.gen[i];
+        this.onWritable(i, s);
+        if (this.t.gen[i] !== g) continue;
+      }
+      if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP) && !(this.t.sideFlags[k] & EOF) && this.t.outLen[2 * i + (1 - s)] === 0) this.onReadable(i, s);
+    }
+  }
+
+  run(): void {
+    const acc = this.acc;
+    acc.add();
+    this.post({ type: 'ready' });
+    let state = RUN;
+    for (;;) {
+      const st = Atomics.load(this.ctl, C_STATE);
+      if (st !== state) {
+        state = st;
+        if (state >= STOP && !this.stopped) {
+          this.stopped = true;
+          acc.stop();
+          Atomics.add(this.ctl, C_STOP_ACKS, 1);
+        }
+        if (state === ABORT) for (let i = 0; i < this.t.highWater; i++) if (this.t.phase[i] !== FREE) this.finish(i);
+      }
+      if (state >= STOP && this.open === 0) break;
+      if (acc.pausedUntil > 0 && this.now >= acc.pausedUntil && !this.stopped) acc.resume();
+      let until = this.now + (state === RUN ? MAX_WAIT_MS : CLOSING_WAIT_MS);
+      if (this.pendingConnects > 0) until = Math.min(until, this.now + RETRY_FIRST_MS);
+      else if (this.open > 0 && this.nextScan < until) until = this.nextScan;
+      if (acc.pausedUntil > 0 && acc.pausedUntil < until) until = acc.pausedUntil;
+      this.poll(Math.max(0, Math.ceil(until - this.now)));
+      if (this.pendingConnects > 0 || this.now >= this.nextScan) {
+        if (this.open > 0) this.scan();
+        else this.nextScan = this.now + this.scanEvery;
+      }
+    }
+    acc.close();
+    this.eps.close();
+  }
+}
