@@ -24,7 +24,7 @@ import { MessageSocket, type PeerCred, sockaddrOf } from './socket/message.js';
 import { sockaddrPath } from './socket/sockaddr.js';
 import type { SocketTypeSource } from './socket/socket-type.js';
 import type { Target } from './socket/target.js';
-import type { ExchangeEnd, ExchangeRecord, ExchangeTimings, PayloadSource } from './exchange.js';
+import { type ExchangeEnd, type ExchangeRecord, type ExchangeTimings, type PayloadSource, nothingExchanged } from './exchange.js';
 
 /** The largest message we read whole: Linux's default Unix datagram limit is ~208 KiB (wmem_default). */
 export const MAX_MESSAGE = 256 * 1024;
@@ -170,20 +170,7 @@ export async function messageExchange(
   const base = { target: t.display, until: untilText(s.until), socketType: type, socketTypeSource: source } as const;
   const fail = (error: UdsError, end: ExchangeEnd = 'error', extra: Partial<ExchangeRecord> = {}): ExchangeRecord => {
     timings.totalUs = Math.round(nowUs() - start);
-    return {
-      ...base,
-      ok: false,
-      bytesSent: 0,
-      bytesReceived: 0,
-      reply: Buffer.alloc(0),
-      replyBytes: 0,
-      truncated: false,
-      ruleMet: false,
-      end,
-      timings,
-      error,
-      ...extra,
-    };
+    return nothingExchanged({ ...base, ...extra }, end, timings, error);
   };
   const wantReply = type === 'seqpacket' || s.wantReply;
   let sock: MessageSocket;

@@ -244,20 +244,7 @@ async function streamExchange(t: Target, s: Settings, wantPeer: boolean): Promis
     socket = await openConnection(t, { connectTimeout: s.connectTimeout, signal: s.signal, onread });
   } catch (err) {
     timings.totalUs = Math.round(nowUs() - start);
-    return {
-      target: t.display,
-      ok: false,
-      until: formatEndRule(s.until),
-      bytesSent: 0,
-      bytesReceived: 0,
-      reply: Buffer.alloc(0),
-      replyBytes: 0,
-      truncated: false,
-      ruleMet: false,
-      end: 'error',
-      timings,
-      error: asUdsError(err, t.display),
-    };
+    return nothingExchanged({ target: t.display, until: formatEndRule(s.until) }, 'error', timings, asUdsError(err, t.display));
   }
   timings.connectedUs = nowUs() - start;
   const peer = wantPeer ? peerCredOf((socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1) : null;
@@ -658,4 +645,32 @@ export function detachPayload(
   input.removeListener('error', onError);
   input.pause();
   (input as { unref?: () => void }).unref?.();
+}
+
+/**
+ * The record of an exchange in which no byte went either way (a failed connect,
+ * a connection only opened and closed): `fields` names it, the rest is zero.
+ */
+export function nothingExchanged(
+  fields: Pick<ExchangeRecord, 'target' | 'until'> & Partial<ExchangeRecord>,
+  end: ExchangeEnd,
+  timings: ExchangeTimings,
+  error?: UdsError,
+): ExchangeRecord {
+  const { target, until, ...more } = fields;
+  return {
+    target,
+    ok: error === undefined,
+    until,
+    bytesSent: 0,
+    bytesReceived: 0,
+    reply: Buffer.alloc(0),
+    replyBytes: 0,
+    truncated: false,
+    ruleMet: false,
+    ...more,
+    end,
+    timings,
+    ...(error ? { error } : {}),
+  };
 }

@@ -8,7 +8,7 @@ import { checkDuration, formatDuration } from './duration.js';
 import { type EndRule, checkEndRule, formatEndRule } from './framing/end-rule.js';
 import { UdsError } from './errors.js';
 import { escapeText } from './escape.js';
-import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange } from './exchange.js';
+import { DEFAULT_MAX_REPLY, type ExchangeRecord, exchange, nothingExchanged } from './exchange.js';
 import { connectMessage } from './exchange-message.js';
 import { PROTOCOL_STATUS, decodeFastcgiReply } from './framing/fastcgi.js';
 import { type LinearRegex, MAX_REGEX_INPUT, compileLinearRegex } from './regex.js';
@@ -883,21 +883,7 @@ async function connectAndClose(t: Target, s: Settings, type: SocketType): Promis
     error = err instanceof UdsError ? err : new UdsError('IO_ERROR', `${t.display}: ${(err as Error).message}`, { target: t.display, cause: err });
   }
   timings.totalUs = Math.round(nowUs() - start);
-  return {
-    target: t.display,
-    ok: error === undefined,
-    until: 'connect-only',
-    ...(t.kind === 'tcp' ? {} : { socketType: type }),
-    bytesSent: 0,
-    bytesReceived: 0,
-    reply: Buffer.alloc(0),
-    replyBytes: 0,
-    truncated: false,
-    ruleMet: false,
-    end: error === undefined ? 'open' : 'error',
-    timings,
-    ...(error ? { error } : {}),
-  };
+  return nothingExchanged({ target: t.display, until: 'connect-only', ...(t.kind === 'tcp' ? {} : { socketType: type }) }, error === undefined ? 'open' : 'error', timings, error);
 }
 
 /** A listener lookup in progress: what /proc/net/unix (and sock_diag) said, before the owners are named. */

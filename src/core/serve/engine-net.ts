@@ -15,7 +15,7 @@ import { hasUnreadData, peerClosed } from '../socket/fd.js';
 import { removeSocketFile } from '../socket/socket-file.js';
 import { type NamedPeer, namedPeer } from '../socket/peer.js';
 import { type Target, parseTarget } from '../socket/target.js';
-import { bindError, bindListener, configureNetServer, setSocketGroup } from './listener.js';
+import { configureNetServer, listenNet } from './listener.js';
 import { type ReadMode, SERVE_DEFAULTS } from './options.js';
 import {
   type ConnEnd,
@@ -99,38 +99,13 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
 
   /** Bind and listen; handles stale files, refuses live servers and non-sockets. */
   async listen(): Promise<{ replacedStale: boolean }> {
-    const t = this.target;
-    const backlog = this.options.backlog ?? SERVE_DEFAULTS.backlog;
-    const { fd, ownedPath, replacedStale, gid } = await bindListener(t, this.options);
-    this.ownedPath = ownedPath;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        this.server.removeListener('listening', onListening);
-        reject(bindError(err, t));
-      };
-      const onListening = () => {
-        this.server.removeListener('error', onError);
-        resolve();
-      };
-      this.server.once('error', onError);
-      this.server.once('listening', onListening);
-      // The backlog goes positionally: with { fd }, Node ignores options.backlog and listens with 511.
-      if (fd !== undefined) this.server.listen({ fd }, backlog);
-      else if (t.kind === 'tcp') this.server.listen({ host: t.host, port: t.port, backlog });
-    });
-    if (this.ownedPath && gid !== undefined) {
-      try {
-        await setSocketGroup(this.ownedPath.path, gid, t);
-      } catch (err) {
-        await this.close();
-        throw err;
-      }
-    }
+    const { replacedStale } = await listenNet(this.server, this.target, this.options, (b) => (this.ownedPath = b.ownedPath), () => this.close());
     this.replacedStale = replacedStale;
     this.measureFds();
     this.emit('listening', { target: this.address(), replacedStale });
     return { replacedStale };
   }
+
 
   /** The listening net.Server, to hand to worker processes (child.send(msg, handle)). */
   get listener(): net.Server {

@@ -142,3 +142,46 @@ export function configureNetServer(server: net.Server, onConnection: (s: net.Soc
   }
   return server;
 }
+
+/**
+ * Listen with a node:net server as serve does (the net engine, the tap): the
+ * socket made by bindListener() handed to net by its descriptor (TCP: net
+ * binds), then the group set. `own(bound)` is called as soon as the socket
+ * exists, so the caller's close() knows the file it must remove; on a group
+ * that cannot be set, `close()` runs and the error is thrown.
+ */
+export async function listenNet(
+  server: net.Server,
+  t: Target,
+  options: ServeOptions,
+  own: (bound: BoundListener) => void,
+  close: () => Promise<void>,
+): Promise<BoundListener> {
+  const backlog = options.backlog ?? SERVE_DEFAULTS.backlog;
+  const bound = await bindListener(t, options);
+  own(bound);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.removeListener('listening', onListening);
+      reject(bindError(err, t));
+    };
+    const onListening = () => {
+      server.removeListener('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    // The backlog goes positionally: with { fd }, Node ignores options.backlog and listens with 511.
+    if (bound.fd !== undefined) server.listen({ fd: bound.fd }, backlog);
+    else if (t.kind === 'tcp') server.listen({ host: t.host, port: t.port, backlog });
+  });
+  if (bound.ownedPath && bound.gid !== undefined) {
+    try {
+      await setSocketGroup(bound.ownedPath.path, bound.gid, t);
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
+  return bound;
+}

@@ -20,7 +20,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
-import { bindError, bindListener, configureNetServer, setSocketGroup } from './listener.js';
+import { configureNetServer, listenNet } from './listener.js';
 import { SERVE_DEFAULTS } from './options.js';
 import { type Server, type ServerEvents, drainAcceptQueue, reasonMaxConns } from './protocol.js';
 import { TapConnection, type TapConnectionLog, type TapHost, type TapOptions } from './tap-connection.js';
@@ -125,32 +125,12 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
   }
 
   async listen(): Promise<{ replacedStale: boolean }> {
-    const t = this.target;
-    const backlog = this.options.backlog ?? SERVE_DEFAULTS.backlog;
-    const { fd, ownedPath, replacedStale, gid } = await bindListener(t, this.options);
-    this.ownedPath = ownedPath;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => reject(bindError(err, t));
-      this.server.once('error', onError);
-      this.server.once('listening', () => {
-        this.server.removeListener('error', onError);
-        resolve();
-      });
-      if (fd !== undefined) this.server.listen({ fd }, backlog);
-      else if (t.kind === 'tcp') this.server.listen({ host: t.host, port: t.port, backlog });
-    });
-    if (this.ownedPath && gid !== undefined) {
-      try {
-        await setSocketGroup(this.ownedPath.path, gid, t);
-      } catch (err) {
-        await this.close();
-        throw err;
-      }
-    }
+    const { replacedStale } = await listenNet(this.server, this.target, this.options, (b) => (this.ownedPath = b.ownedPath), () => this.close());
     this.replacedStale = replacedStale;
     this.emit('listening', { target: this.address(), replacedStale });
     return { replacedStale };
   }
+
 
   address(): string {
     const a = this.server.address();

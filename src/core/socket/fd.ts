@@ -17,7 +17,8 @@ import { sockaddrAbstract, sockaddrPath } from './sockaddr.js';
 const load = libc;
 const sockaddr = sockaddrAbstract;
 
-function errnoError(call: string, errno: number, label: string): NodeJS.ErrnoException {
+/** An OS error of a call, as Node's own errors look (code, errno, syscall). */
+export function errnoError(call: string, errno: number, label: string): NodeJS.ErrnoException {
   const code = errnoName(errno);
   const err = new Error(`${call} ${code} ${label}`) as NodeJS.ErrnoException;
   err.code = code;

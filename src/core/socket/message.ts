@@ -9,7 +9,8 @@
  * kernel, and the length says it was cut).
  */
 import { nowMs } from '../clock.js';
-import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK, errnoName } from './ffi.js';
+import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK } from './ffi.js';
+import { errnoError } from './fd.js';
 import { type Libc, libc } from './libc.js';
 import { type PeerCred, peerCredOf } from './peer.js';
 import { sockaddrAbstract, sockaddrPath } from './sockaddr.js';
@@ -28,15 +29,7 @@ const SLICE_MS = 100;
 /** sockaddr_un: 2 bytes of family, 108 of path. */
 const SOCKADDR_UN_SIZE = 110;
 
-/** An OS error of a call, as Node's own errors look (code, errno, syscall). */
-export function errnoError(call: string, errno: number, label: string): NodeJS.ErrnoException {
-  const code = errnoName(errno);
-  const err = new Error(`${call} ${code} ${label}`) as NodeJS.ErrnoException;
-  err.code = code;
-  err.errno = -errno;
-  err.syscall = call;
-  return err;
-}
+
 
 /** The exact sockaddr_un of a Unix target (path or abstract name). */
 export function sockaddrOf(t: Target): Buffer {
