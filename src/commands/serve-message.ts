@@ -10,12 +10,32 @@ import { EXIT } from '../exit-codes.js';
 import { type Io, writeAll } from '../io.js';
 import { messageConnJson, messageConnLine, messageJson, messageLine } from '../render/serve-message.js';
 import { errColor } from '../render/style.js';
-import type { ServeFlags } from './serve.js';
 
 /** Options of the stream engines that mean nothing on a message socket. */
 const STREAM_ONLY = ['keepAlive', 'fault', 'delay', 'group', 'engine'] as const;
 
-export async function runMessageServe(target: Target, type: 'dgram' | 'seqpacket', flags: ServeFlags, io: Io): Promise<number> {
+/** The flags of serve that a message socket's server reads (serve.ts's ServeFlags has them all). */
+export interface MessageServeFlags {
+  reply?: string;
+  echo?: boolean;
+  perm?: number;
+  count?: number;
+  maxConns?: number;
+  maxBytes: number;
+  idleTimeout: number;
+  backlog: number;
+  workers?: number;
+  json?: boolean;
+  quiet?: boolean;
+  /** Stream-only flags: refused here when given. */
+  group?: string;
+  keepAlive?: boolean;
+  fault?: string;
+  engine?: string;
+  delay?: number;
+}
+
+export async function runMessageServe(target: Target, type: 'dgram' | 'seqpacket', flags: MessageServeFlags, io: Io): Promise<number> {
   for (const k of STREAM_ONLY) {
     const v = flags[k];
     if (v !== undefined && v !== false && !(k === 'engine' && v === 'auto')) {

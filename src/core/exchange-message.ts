@@ -24,7 +24,7 @@ import { MessageSocket, type PeerCred, sockaddrOf } from './socket/message.js';
 import { sockaddrPath } from './socket/sockaddr.js';
 import type { SocketTypeSource } from './socket/socket-type.js';
 import type { Target } from './socket/target.js';
-import { type ExchangeEnd, type ExchangeRecord, type ExchangeTimings, type PayloadSource, nothingExchanged } from './exchange.js';
+import { type ExchangeEnd, type ExchangeRecord, type ExchangeTimings, type PayloadSource, nothingExchanged } from './exchange-record.js';
 
 /** The largest message we read whole: Linux's default Unix datagram limit is ~208 KiB (wmem_default). */
 export const MAX_MESSAGE = 256 * 1024;
