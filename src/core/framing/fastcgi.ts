@@ -178,6 +178,12 @@ export class FastcgiFramer implements Framer {
   reset(): void {
     this.phase = HEADER;
     this.hdrPos = 0;
+    this.clearReply();
+    this.error = null;
+  }
+
+  /** Forget the reply's counts and CGI head (a new reply on this connection). */
+  private clearReply(): void {
     this.records = 0;
     this.stdoutBytes = 0;
     this.stderrBytes = 0;
@@ -185,7 +191,6 @@ export class FastcgiFramer implements Framer {
     this.headBytes = 0;
     this.lineLen = 0;
     this.cgiStatus = 0;
-    this.error = null;
   }
 
   endsAtClose(): boolean {
@@ -245,13 +250,7 @@ export class FastcgiFramer implements Framer {
     this.failed = this.end[4] !== 0;
     this.status = this.cgiStatus || (this.stdoutBytes > 0 ? 200 : 0);
     // Ready for the next reply (FCGI_KEEP_CONN): the facts above hold until then.
-    this.records = 0;
-    this.stdoutBytes = 0;
-    this.stderrBytes = 0;
-    this.headDone = false;
-    this.headBytes = 0;
-    this.lineLen = 0;
-    this.cgiStatus = 0;
+    this.clearReply();
     return at;
   }
 
