@@ -16,6 +16,9 @@
  *
  * epoll_wait is bounded (MAX_WAIT_MS): the shutdown states are seen within
  * that, and log records go out at least that often.
+ *
+ * About 410 lines: the loop and the byte moves over ConnTable; accepting, the
+ * protocol step, the log and lingering are their own classes.
  */
 import { endAtClose, errnoEnd } from '../protocol.js';
 import { E, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLL_CTL_ADD, EPOLL_CTL_MOD, MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_WR, SOL_SOCKET } from '../../socket/ffi.js';
