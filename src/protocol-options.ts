@@ -63,13 +63,13 @@ export function addProtocolOptions(cmd: Command, which: Which): void {
     .option('--http <url-path>', 'speak HTTP/1.1: request URL-PATH, e.g. / (Host: localhost), frame the response by its headers')
     .addOption(new Option('-X, --method <method>', 'with --http: the request method (default GET; POST with --data)').argParser(METHOD_PARSER))
     .option('--header <header>', "with --http: a request header 'Name: value' (repeatable)", collect)
-    .option('--data <text>', 'with --http: the request body (escapes understood unless --literal)')
+    .option('--data <text>', 'with --http or --fastcgi: the request body (FastCGI: STDIN; escapes understood unless --literal)')
     .option('--resp <command>', "speak RESP (Redis): send the command 'CMD ARG...' as a RESP array, frame the reply")
     .option('--fastcgi <script>', 'speak FastCGI (php-fpm): request SCRIPT (/ping, /status, /var/www/x.php?q=1) as a responder, frame the reply to END_REQUEST')
     .option('--param <name=value>', 'with --fastcgi: a FastCGI param, added or replacing a default (repeatable)', collect);
-  if (which === 'send') cmd.option('-i, --include', 'with --http: print the response head (status line, headers) before the body');
+  if (which === 'send') cmd.option('-i, --include', 'with --http or --fastcgi: print the response head (status line and headers; the CGI head) before the body');
   if (which === 'probe') {
-    cmd.addOption(new Option('--expect-status <status>', 'with --http: the status that is healthy (default: any 2xx)').argParser(statusOption));
+    cmd.addOption(new Option('--expect-status <status>', 'with --http or --fastcgi: the status that is healthy (default: any 2xx)').argParser(statusOption));
   }
   cmd.hook('preAction', (c) => {
     const o = c.opts() as ProtocolFlags & Record<string, unknown>;
