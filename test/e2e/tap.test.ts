@@ -750,6 +750,34 @@ describe.each(ENGINES)('the tap with -q, --engine %s (the epoll relay and the ne
 
 });
 
+describe('the epoll relay: a Unix upstream that closes', () => {
+  it('ends the relayed connection at once: the client has the reply and its end, and --count 1 exits while the client still holds its side open', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await startTapCli(['-q', '--engine', 'epoll', '--count', '1', '--upstream', addr, tapPath]);
+    expect(tap.stderr()).toContain('epoll engine');
+    // allowHalfOpen: the client never closes its side; only the tap's end of the relay can finish it.
+    const client = net.connect({ path: tapPath, allowHalfOpen: true });
+    client.on('error', () => {});
+    let got = '';
+    client.on('data', (c: Buffer) => (got += c.toString()));
+    client.write('hi\n');
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no end after ${JSON.stringify(got)}`)), 10_000);
+      client.once('end', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    expect(got).toMatch(OK_LINE);
+    // The relay closed the client when the Go server closed: the one connection is done, so --count 1 ends the tap.
+    expect(await waitExit(tap.child, 10_000)).toBe(0);
+    expect(client.destroyed).toBe(false);
+    client.destroy();
+  });
+});
+
 describe('the tap: usage errors', () => {
   it('--engine epoll with --upstream without -q, with a fault or a host name, --hexdump without it, --keep-alive with it: exit 2 with the reason', async () => {
     const dir = tmpDir();

@@ -208,8 +208,12 @@ class RelayThread implements AcceptSink {
 
   // ---- relaying
 
-  /** Read side s and send to the other side until EAGAIN or the other side is backed up. */
-  private onReadable(i: number, s: number): void {
+  /**
+   * Read side s and send to the other side until EAGAIN or the other side is backed up.
+   * hup: the event had EPOLLHUP, which a Unix socket reports only once its peer has closed
+   * (a half-close gives EPOLLRDHUP alone): nothing more can come from that side.
+   */
+  private onReadable(i: number, s: number, hup = false): void {
     const sys = this.sys;
     const o = 1 - s;
     const src = this.t.fd[2 * i + s];
@@ -229,10 +233,14 @@ class RelayThread implements AcceptSink {
           this.arm(i, o);
           return;
         }
-        if (n < OUT_CAP) return; // level-triggered: more raises a new event
+        if (n < OUT_CAP) {
+          // A short read took all that was queued; a closed Unix upstream sends no more, so no read for its EOF.
+          if (hup && s === 1 && !this.up.tcp) return this.onUpstreamGone(i);
+          return; // level-triggered: more raises a new event
+        }
         continue;
       }
-      if (n === 0) return this.onEnd(i, s);
+      if (n === 0) return hup && s === 1 && !this.up.tcp ? this.onUpstreamGone(i) : this.onEnd(i, s);
       const e = sys.errno();
       if (e === E.EAGAIN) return;
       if (e === E.EINTR) continue;
@@ -312,6 +320,19 @@ class RelayThread implements AcceptSink {
     else this.shutSide(i, o);
     if (this.bothEnded(i)) return this.finish(i);
     this.arm(i, s);
+  }
+
+  /**
+   * A Unix upstream has closed (EPOLLHUP) and all it sent is read: it will send nothing more and
+   * read nothing more. When what it sent is out to the client, the client is closed at once, as
+   * the upstream's own close would have closed it without the tap: it reads the reply, then its
+   * end (or ECONNRESET if it had sent more, as from the server itself). This saves a shutdown, two
+   * reads of ends, an epoll_ctl and a wake-up on a one-shot connection. With output still queued
+   * for the client, the end is relayed as usual (a half-close once the queue drains).
+   */
+  private onUpstreamGone(i: number): void {
+    if (this.t.outLen[2 * i] > 0) return this.onEnd(i, 1);
+    this.finish(i);
   }
 
   /** Both sides have ended and each end has been relayed. */
@@ -401,7 +422,7 @@ class RelayThread implements AcceptSink {
         this.onWritable(i, s);
         if (this.t.gen[i] !== g) continue;
       }
-      if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP) && !(this.t.sideFlags[k] & EOF) && this.t.outLen[2 * i + (1 - s)] === 0) this.onReadable(i, s);
+      if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP) && !(this.t.sideFlags[k] & EOF) && this.t.outLen[2 * i + (1 - s)] === 0) this.onReadable(i, s, (ev & EPOLLHUP) !== 0);
     }
   }
 
