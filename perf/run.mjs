@@ -17,6 +17,9 @@
 //                     the same bench direct, on the Go server, one-shot
 //                     connections                            target >= 0.7x req/s
 //                     (the tap costs <= 30% of direct throughput)
+//   tap-vs-haproxy    the same tap vs haproxy (TCP mode, 1 thread) in front of
+//   tap-vs-nginx      the Go server; and vs nginx's stream proxy (1 worker):
+//                     what a relay costs here (perf/lib/relays.mjs)  >= 1x req/s
 //   bench-http        udsctl bench --http vs autocannon -S on nginx, keep-alive  >= 1.5x req/s, lower p99
 //   bench-resp        udsctl bench --resp PING vs redis-benchmark ping_inline     >= 1.2x req/s
 //                     (perf/protocols.mjs)
@@ -52,6 +55,7 @@ import { buildPeers, runCClient, startPeerServer } from './build.mjs';
 import { coldStart } from './startup.mjs';
 import { fastcgiSection } from './lib/fastcgi.mjs';
 import { protocolSections } from './protocols.mjs';
+import { relaySections } from './lib/relays.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UDSCTL = join(ROOT, 'bin', 'udsctl.cjs');
@@ -388,6 +392,7 @@ const SECTIONS = [
       });
     },
   },
+  ...relaySections({ headToHead, udsctlBench, fromU, ms, udsctl: UDSCTL }),
   {
     id: 'startup',
     async run(o) {
