@@ -196,6 +196,20 @@ describe('FastCGI fault servers: precise findings within --timeout', () => {
     }
   });
 
+  it('--expect finds text split across two STDOUT records in bench as in probe (the records are framing, not content)', async () => {
+    const sock = await faultServer('split');
+    expectFinding(await probeJson(['--fastcgi', '/ping', '--expect', 'pong', sock]), 'OK', 0);
+    const r = await runCli(['bench', '--fastcgi', '/ping', '--expect', 'pong', '-n', '20', '-c', '2', '--workers', '1', '--json', sock], { timeoutMs: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).requests).toMatchObject({ ok: 20, errors: 0 });
+    const miss = await runCli(['bench', '--fastcgi', '/ping', '--expect', 'pang', '-n', '5', '-c', '1', '--workers', '1', '--json', sock], { timeoutMs: 60_000 });
+    expect(miss.status).toBe(10);
+    const err = JSON.parse(miss.stdout).errors[0];
+    expect(err.code).toBe('MISMATCH');
+    // The first bytes shown are STDOUT's (the CGI head), not a record header's.
+    expect(err.message).toContain('Status: 200 OK');
+  });
+
   it('the well-behaved Python FastCGI server is healthy (the faults are the faults, not the client)', async () => {
     const sock = await faultServer('ok');
     expectFinding(await probeJson(['--fastcgi', '/ping', '--expect', 'pong', sock]), 'OK', 0);

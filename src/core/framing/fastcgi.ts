@@ -10,7 +10,7 @@
  * how long). Spec: https://fastcgi-archives.github.io/FastCGI_Specification.html
  */
 import { UdsError } from '../errors.js';
-import { FRAME_ERROR, type Framer, NEED_MORE } from './framer.js';
+import { type ContentSink, FRAME_ERROR, type Framer, NEED_MORE } from './framer.js';
 
 const VERSION = 1;
 export const FCGI_BEGIN_REQUEST = 1;
@@ -150,6 +150,8 @@ export class FastcgiFramer implements Framer {
   status = 0;
   readonly closing: boolean;
   failed = false;
+  /** Given STDOUT's content as it passes (bench's --expect), when set. */
+  sink: ContentSink | null = null;
 
   private phase = HEADER;
   private readonly hdr = new Uint8Array(8);
@@ -228,6 +230,7 @@ export class FastcgiFramer implements Framer {
         if (this.type === FCGI_STDOUT) {
           this.stdoutBytes += n;
           if (!this.headDone) this.scanHead(buf, i, i + n);
+          if (this.sink !== null && n > 0) this.sink.content(buf, i, i + n);
         } else if (this.type === FCGI_STDERR) this.stderrBytes += n;
         else if (this.type === FCGI_END_REQUEST) for (let k = 0; k < n; k++) this.end[this.contentLen - this.left + k] = buf[i + k];
         this.left -= n;

@@ -29,6 +29,15 @@
  * except the plain end rules, which keep their typed-array fast path.
  */
 
+/**
+ * Where a framer whose protocol wraps the application's bytes in framing of its
+ * own (FastCGI's records) reports those bytes as push() passes them: what
+ * --expect is looked for in, as probe and send decode the reply first.
+ */
+export interface ContentSink {
+  content(buf: Uint8Array, from: number, to: number): void;
+}
+
 /** push(): the frame is still open. */
 export const NEED_MORE = -1;
 /** push(): the bytes are not a valid frame of the protocol (see describe()). */
@@ -51,4 +60,6 @@ export interface Framer {
   readonly closing: boolean;
   /** Of the last frame ended: it is the protocol's error reply (RESP -ERR / !bulk error). */
   readonly failed: boolean;
+  /** Set by a reader that wants the application's bytes without the framing (FastCGI's STDOUT); absent on framers whose bytes are the content. */
+  sink?: ContentSink | null;
 }

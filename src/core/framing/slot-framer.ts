@@ -6,7 +6,7 @@
  * (one Framer object per slot, made up front) for len: and the protocols.
  */
 import type { EndRule } from './end-rule.js';
-import { type Framer, NEED_MORE } from './framer.js';
+import { type ContentSink, type Framer, NEED_MORE } from './framer.js';
 import { kmpTable } from './rule-framers.js';
 
 /** The Framer API over slots: push/reset and the facts of the frame a slot just ended. */
@@ -19,6 +19,8 @@ export interface SlotFramer {
   status(slot: number): number;
   closing(slot: number): boolean;
   failed(slot: number): boolean;
+  /** Give slot i's application bytes to sink as they pass, when the protocol frames them (FastCGI): true then; false when the bytes pushed are the content. */
+  contentTo(slot: number, sink: ContentSink): boolean;
 }
 
 /** One Framer per slot, made up front; nothing is allocated per reply. */
@@ -49,6 +51,12 @@ export class PerSlot implements SlotFramer {
   }
   failed(slot: number): boolean {
     return this.f[slot].failed;
+  }
+  contentTo(slot: number, sink: ContentSink): boolean {
+    const f = this.f[slot];
+    if (!('sink' in f)) return false;
+    f.sink = sink;
+    return true;
   }
 }
 
@@ -150,6 +158,9 @@ export class RuleSlots implements SlotFramer {
 
   failed(): boolean {
     return false;
+  }
+  contentTo(): boolean {
+    return false; // the bytes are the content
   }
 }
 
