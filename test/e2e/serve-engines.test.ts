@@ -439,3 +439,26 @@ describe('the epoll engine', () => {
     c.destroy();
   });
 });
+
+describe('the net engine', () => {
+  it('--engine net --workers 3 processes: connection ids are unique over the processes (each its own stripe)', async () => {
+    const { child, log, sock } = await serve('net', ['--json', '--workers', '3']);
+    expect(log.text()).toMatch(/"workers":3/);
+    await Promise.all(Array.from({ length: 60 }, () => talk(sock, ['hi'])));
+    child.kill('SIGTERM');
+    await waitExit(child);
+    const conns = log
+      .text()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.event === 'connection') as { id: number; pid: number }[];
+    expect(conns).toHaveLength(60);
+    expect(new Set(conns.map((c) => c.id)).size).toBe(60);
+    // Each process numbers its connections index+1, index+1+3, ...: one residue mod 3 per process, a different one each.
+    const byPid = new Map<number, Set<number>>();
+    for (const c of conns) byPid.set(c.pid, (byPid.get(c.pid) ?? new Set()).add(c.id % 3));
+    for (const residues of byPid.values()) expect(residues.size).toBe(1);
+    expect(new Set([...byPid.values()].map((r) => [...r][0])).size).toBe(byPid.size);
+  });
+});

@@ -19,6 +19,7 @@ import { configureNetServer, listenNet } from './listener.js';
 import { type ReadMode, SERVE_DEFAULTS } from './options.js';
 import {
   type ConnEnd,
+  type ConnIds,
   FD_CLEAR_MARGIN,
   FD_WARN_MARGIN,
   MAX_DELAYED,
@@ -57,7 +58,9 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
   readonly options: ServeOptions;
   private server: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  private nextId = 1;
+  private nextId: number;
+  /** Ids go up by the number of processes (--workers), each starting at its index + 1: unique over all of them. */
+  private readonly idStep: number;
   private handled = 0;
   private ownedPath?: { path: string; ino: number };
   private closing?: Promise<void>;
@@ -70,10 +73,12 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
   /** Whether listen() replaced a stale socket file left by a dead server. */
   replacedStale = false;
 
-  constructor(target: Target, options: ServeOptions = {}) {
+  constructor(target: Target, options: ServeOptions = {}, ids: ConnIds = { first: 1, step: 1 }) {
     super();
     this.target = target;
     this.options = options;
+    this.nextId = ids.first;
+    this.idStep = ids.step;
     this.fixedReply = options.reply === undefined ? undefined : withNewline(options.reply);
     this.server = this.attach(net.createServer());
   }
@@ -82,7 +87,7 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
   private attach(server: net.Server): net.Server {
     const max = this.options.maxConns;
     configureNetServer(server, (s) => this.handle(s), max, () =>
-      this.log(this.nextId++, Date.now(), nowUs(), 0, 0, 0, undefined, undefined, 'over-max-conns', reasonMaxConns(max ?? 0)),
+      this.log(this.takeId(), Date.now(), nowUs(), 0, 0, 0, undefined, undefined, 'over-max-conns', reasonMaxConns(max ?? 0)),
     );
     server.on('error', (err: NodeJS.ErrnoException) => {
       // EMFILE/ENFILE on accept: libuv keeps the listener and retries; say so once per episode.
@@ -228,9 +233,15 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
     }
   }
 
+  private takeId(): number {
+    const id = this.nextId;
+    this.nextId += this.idStep;
+    return id;
+  }
+
   private handle(socket: net.Socket): void {
     const o = this.options;
-    const id = this.nextId++;
+    const id = this.takeId();
     const wallStart = Date.now();
     const start = nowUs();
     // Who connected (SO_PEERCRED), read at once: after the close there is no descriptor to ask.

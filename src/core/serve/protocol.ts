@@ -254,6 +254,12 @@ export async function drainAcceptQueue(acceptedSoFar: () => number, graceMs: num
 
 export type EngineName = 'net' | 'epoll';
 
+/** A net-engine process's connection ids: first, first+step, ...; with --workers N processes, step N and first its index + 1, so ids are unique over all. */
+export interface ConnIds {
+  first: number;
+  step: number;
+}
+
 /**
  * A serve engine, as commands and library users see it: the same events,
  * records, listen/close/abort whichever engine runs. startServe() picks one.

@@ -15,7 +15,7 @@ import { TapServer } from './tap.js';
 import { EpollServer, epollUnsupported } from './epoll/server.js';
 import type { ThreadLogSpec } from './epoll/shared.js';
 import { FAULTS, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES, type ServeEngine } from './options.js';
-import type { ConnectionLog, EngineName, RequestLog, ServeOptions, Server, ServerEvents } from './protocol.js';
+import type { ConnIds, ConnectionLog, EngineName, RequestLog, ServeOptions, Server, ServerEvents } from './protocol.js';
 import type { TrafficLog } from './tap-records.js';
 
 export interface StartServeOptions extends ServeOptions {
@@ -46,7 +46,7 @@ export interface StartServeOptions extends ServeOptions {
 
 /** Set in the environment of the processes the net engine's --workers forks. */
 export const WORKER_ENV = 'UDSCTL_SERVE_WORKER';
-/** A forked worker's index (1 to workers-1; the primary is 0): the tap's connection ids are striped by it. */
+/** A forked worker's index (1 to workers-1; the primary is 0): the net engine's and the tap's connection ids are striped by it. */
 const WORKER_INDEX_ENV = 'UDSCTL_SERVE_WORKER_INDEX';
 
 /** Whether this process is a net worker forked by a primary's startServe. */
@@ -84,18 +84,20 @@ export function createServe(target: Target | string, options: StartServeOptions 
   if (upstream !== undefined) {
     if (chooseEngine(t, options) === 'epoll') return new EpollServer(t, { ...serve, threads: workers, upstream: checkTarget(upstream), connectTimeout });
     const tap = { ...serve, upstream: checkTarget(upstream), connectTimeout };
-    if (isServeWorker()) {
-      const index = Number(process.env[WORKER_INDEX_ENV] ?? 1);
-      const ids = { first: Number.isSafeInteger(index) && index > 0 && index < workers ? index + 1 : 1, step: workers };
-      return new NetWorkerProcess(t, () => new TapServer(t, { ...tap, count: undefined }, ids), serve.count !== undefined, logDropped);
-    }
+    if (isServeWorker()) return new NetWorkerProcess(t, () => new TapServer(t, { ...tap, count: undefined }, workerIds(workers)), serve.count !== undefined, logDropped);
     if (workers === 1) return new TapServer(t, tap);
     return new NetPrimary(t, serve, workers, () => new TapServer(t, { ...tap, count: undefined }, { first: 1, step: workers }));
   }
   if (chooseEngine(t, options) === 'epoll') return new EpollServer(t, { ...serve, threads: workers, logTo });
-  if (isServeWorker()) return new NetWorkerProcess(t, () => new UdsServer(t, { ...serve, count: undefined }), serve.count !== undefined, logDropped);
+  if (isServeWorker()) return new NetWorkerProcess(t, () => new UdsServer(t, { ...serve, count: undefined }, workerIds(workers)), serve.count !== undefined, logDropped);
   if (workers === 1) return new UdsServer(t, serve);
-  return new NetPrimary(t, serve, workers, () => new UdsServer(t, { ...serve, count: undefined }));
+  return new NetPrimary(t, serve, workers, () => new UdsServer(t, { ...serve, count: undefined }, { first: 1, step: workers }));
+}
+
+/** A forked net worker's connection ids, striped by its index (the primary's are 1, 1+N, ...). */
+function workerIds(workers: number): ConnIds {
+  const index = Number(process.env[WORKER_INDEX_ENV] ?? 1);
+  return { first: Number.isSafeInteger(index) && index > 0 && index < workers ? index + 1 : 1, step: workers };
 }
 
 /** The library's options checked as the CLI checks its flags: a typed error (BAD_OPTION, BAD_DURATION), never a made-up server. */

@@ -22,7 +22,7 @@ import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
 import { configureNetServer, listenNet } from './listener.js';
 import { SERVE_DEFAULTS } from './options.js';
-import { type Server, type ServerEvents, drainAcceptQueue, reasonMaxConns } from './protocol.js';
+import { type ConnIds, type Server, type ServerEvents, drainAcceptQueue, reasonMaxConns } from './protocol.js';
 import { TapConnection, type TapConnectionLog, type TapHost, type TapOptions } from './tap-connection.js';
 import type { TrafficLog } from './tap-records.js';
 
@@ -56,7 +56,7 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
   private ownedPath?: { path: string; ino: number };
   private closing?: Promise<void>;
 
-  constructor(target: Target, options: TapOptions, ids: { first: number; step: number } = { first: 1, step: 1 }) {
+  constructor(target: Target, options: TapOptions, ids: ConnIds = { first: 1, step: 1 }) {
     super();
     this.target = target;
     this.options = options;
