@@ -95,7 +95,7 @@ export const PROBE_DEFAULTS = {
   closeTimeout: 1_000,
   warn: 1_000,
   interval: 500,
-  ownerLookupBudget: 300,
+  ownerLookupBudget: 1_000,
 } as const;
 
 export interface ProbeOptions {
@@ -136,7 +136,7 @@ export interface ProbeOptions {
   /** Called after every attempt with `wait` (progress). */
   onAttempt?: (report: ProbeReport, attempt: number) => void;
   signal?: AbortSignal;
-  /** Bound on naming the listening process from /proc. Default 300ms. */
+  /** Bound on naming the listening process from /proc (a scan of every process's fd folder; tens of ms on an idle machine). Default 1s. */
   ownerLookupBudget?: number;
   /**
    * Liveness only: path, listener, connect, then close; nothing is sent or read. OK when the

@@ -514,7 +514,7 @@ export interface OwnerLookup {
  * Which processes hold one of these socket inodes, from /proc/<pid>/fd. Bounded
  * by `budgetMs`; asynchronous so probes of other targets keep their timing.
  */
-export async function findSocketOwners(inodes: number[], budgetMs = 300, proc = '/proc'): Promise<OwnerLookup> {
+export async function findSocketOwners(inodes: number[], budgetMs = 1_000, proc = '/proc'): Promise<OwnerLookup> {
   const want = new Set(inodes.map((i) => `socket:[${i}]`));
   const result: OwnerLookup = { owners: [], hidden: false, truncated: false };
   if (want.size === 0) return result;
