@@ -139,6 +139,8 @@ function bashCommand(fn: string, c: CommandModel): string {
   // Which positional argument is being typed: words after the command, less options and their values.
   lines.push(`  local n=0 i skip=0 valued=${sq(` ${valued.flatMap(flagsOf).join(' ')} `)}`);
   lines.push('  for ((i = cmd_at + 1; i < COMP_CWORD; i++)); do');
+  // --opt=value: bash splits it at the = (COMP_WORDBREAKS); the value after it is no argument.
+  lines.push('    if [[ "${COMP_WORDS[i]}" == "=" ]]; then skip=1; continue; fi');
   lines.push('    if ((skip)); then skip=0; continue; fi');
   lines.push('    case "${COMP_WORDS[i]}" in');
   lines.push('      --) ;;');
@@ -175,6 +177,10 @@ ${m.commands.map((c) => bashCommand(fn, c)).join('\n\n')}
 ${fn}() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="" cmd="" cmd_at=0 i
   ((COMP_CWORD > 0)) && prev="\${COMP_WORDS[COMP_CWORD - 1]}"
+  # --opt=value: bash splits the word at the =. Right after the =, the value is empty; past it, the option is two words back.
+  if [[ "$cur" == "=" ]]; then cur=""
+  elif [[ "$prev" == "=" ]] && ((COMP_CWORD > 1)); then prev="\${COMP_WORDS[COMP_CWORD - 2]}"
+  fi
   for ((i = 1; i < COMP_CWORD; i++)); do
     case "\${COMP_WORDS[i]}" in
       ${names.join('|')}) cmd="\${COMP_WORDS[i]}"; cmd_at=$i; break ;;

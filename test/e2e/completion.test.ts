@@ -24,7 +24,8 @@ afterEach(killChildren);
  * trailing space starts a new, empty word), run in `cwd`.
  */
 async function complete(script: string, line: string, cwd: string): Promise<string[]> {
-  const words = line.split(' ');
+  // As bash splits them: at spaces, and around each = (COMP_WORDBREAKS): --fault=n is --fault, =, n.
+  const words = line.split(' ').flatMap((w) => (w.includes('=') ? w.split(/(=)/).filter((p) => p !== '') : [w]));
   const cmd = [
     'source "$1"',
     'shift',
@@ -61,6 +62,11 @@ describe('udsctl completion bash, run in bash', () => {
     expect(await complete(script, 'udsctl bench -m p', cwd)).toEqual(['persistent']);
     expect(await complete(script, 'udsctl serve --fault n', cwd)).toEqual(['never-close', 'no-newline']);
     expect(await complete(script, 'udsctl serve --engine ', cwd)).toEqual(['auto', 'epoll', 'net']);
+    // --opt=value, which bash splits at the =
+    expect(await complete(script, 'udsctl serve --fault=n', cwd)).toEqual(['never-close', 'no-newline']);
+    expect(await complete(script, 'udsctl serve --engine=', cwd)).toEqual(['auto', 'epoll', 'net']);
+    expect(await complete(script, 'udsctl send --until=line a', cwd)).toEqual(['app.sock']);
+    expect(await complete(script, 'udsctl send --until=line app.sock ', cwd)).toEqual([]);
     expect(await complete(script, 'udsctl completion ', cwd)).toEqual(['bash', 'fish', 'zsh']);
     // a target is a path; an option's value is skipped when counting arguments
     expect(await complete(script, 'udsctl send a', cwd)).toEqual(['app.sock']);
