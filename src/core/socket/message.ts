@@ -9,9 +9,9 @@
  * kernel, and the length says it was cut).
  */
 import { nowMs } from '../clock.js';
-import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK } from './ffi.js';
+import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_WR, SOCK_CLOEXEC, SOCK_NONBLOCK } from './ffi.js';
 import { errnoError } from './fd.js';
-import { type Libc, libc } from './libc.js';
+import { type Libc, epollLibc, libc } from './libc.js';
 import { type PeerCred, peerCredOf } from './peer.js';
 import { sockaddrAbstract, sockaddrPath } from './sockaddr.js';
 import { SOCK_NUMBER } from './socket-type.js';
@@ -166,6 +166,11 @@ export class MessageSocket {
       if (rev & events) return 'ready';
       if (rev & (POLLHUP | POLLERR)) return 'hup';
     }
+  }
+
+  /** shutdown(2) of our write side (seqpacket: the peer reads end-of-file); throws an errno error (ENOTCONN: the peer is gone). */
+  shutdownWrite(label: string): void {
+    this.check('shutdown', epollLibc().shutdown(this.fd, SHUT_WR), label);
   }
 
   /** SO_PEERCRED of a connected socket (Linux). */
