@@ -10,6 +10,8 @@
  * server's close (timeout); input the server does not take (our send buffer
  * full) and output nobody takes (the sink full), each at most `timeout`. An
  * idle session is not bounded: waiting for the user is its point.
+ * This file is the stream session and the choice of socket type; a seqpacket
+ * or dgram socket runs session-message.ts behind the same events and record.
  */
 import net from 'node:net';
 import { nowUs } from './clock.js';
