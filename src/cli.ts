@@ -167,8 +167,10 @@ replies, and Ctrl-D waits --timeout for more datagrams, then exits 0.`,
       .addHelpText(
         'after',
         `
---type dgram logs every datagram (sender, size, bytes): point a service's
-NOTIFY_SOCKET at it to see its READY=1 and STATUS= lines.
+--type dgram logs every datagram (sender: address, pid, uid, gid, process
+name from SCM_CREDENTIALS; size, bytes): point a service's NOTIFY_SOCKET at
+it to see its READY=1 and STATUS= lines. --perm and --group apply to message
+sockets too.
 
 Faults:
 ${FAULTS.map((f) => `  ${f.padEnd(20)} ${FAULT_HELP[f]}`).join('\n')}

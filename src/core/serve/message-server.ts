@@ -23,7 +23,7 @@ import { CredentialReceiver, MessageSocket, SOCKADDR_UN_MAX, describeSockaddr, s
 import { type NamedPeer, type PeerCred, namedPeer, processName } from '../socket/peer.js';
 import { inspectSocketFile, removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
-import { bindError } from './listener.js';
+import { bindError, lookupGid, setSocketGroup } from './listener.js';
 import { SERVE_DEFAULTS } from './options.js';
 import { currentReply, withNewline } from './protocol.js';
 
@@ -49,6 +49,8 @@ export interface MessageServeOptions {
   idleTimeout?: number;
   backlog?: number;
   perm?: number;
+  /** Group of the socket file (name or gid), set once it exists, as the stream engines set it (listener.ts). */
+  group?: string | number;
 }
 
 /** One datagram or seqpacket message received. */
@@ -148,6 +150,8 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
       }
       if (state.state === 'stale') this.replacedStale = await removeSocketFile(t.path, state.ino);
     }
+    // Looked up before anything exists on disk: a bad --group leaves nothing behind.
+    const gid = this.o.group === undefined ? undefined : await lookupGid(this.o.group);
     let sock: MessageSocket;
     try {
       sock = MessageSocket.create(this.o.type, t.display);
@@ -165,7 +169,20 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
     } finally {
       if (old !== undefined) process.umask(old);
     }
-    if (t.kind === 'unix') this.owned = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
+    if (t.kind === 'unix') {
+      this.owned = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
+      if (gid !== undefined) {
+        try {
+          await setSocketGroup(t.path, gid, t);
+        } catch (err) {
+          // A group we may not give (not root, not one of ours): no socket left with the wrong group.
+          sock.close();
+          await removeSocketFile(this.owned.path, this.owned.ino);
+          this.owned = undefined;
+          throw err;
+        }
+      }
+    }
     this.sock = sock;
     if (this.o.type === 'dgram') this.creds = CredentialReceiver.open(sock, this.buf, this.from);
     this.loop = this.run()
