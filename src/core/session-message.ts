@@ -14,6 +14,8 @@
  * a queue of at most QUEUE_MESSAGES / QUEUE_BYTES (the input is paused beyond);
  * a receiver that takes none of them for `timeout`, an output that takes
  * nothing for `timeout`, the server's close after our end: each `timeout`.
+ * A little over 400 lines: one state (the queue, the pauses, the end) shared
+ * by the loop, the input and the receiver, read top to bottom as one class.
  */
 import { nowUs } from './clock.js';
 import { UdsError, fromConnectErrno } from './errors.js';
