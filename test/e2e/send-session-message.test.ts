@@ -3,6 +3,7 @@
  * real pseudo-terminal (test/helpers/pty.ts) and with piped stdin, against
  * Python servers (test/fixtures/message-session-peer.py) and socat.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -22,9 +23,10 @@ afterEach(async () => {
 const PEER = join(FIXTURES, 'message-session-peer.py');
 
 /** A Python seqpacket or dgram server on a fresh socket. */
-async function startPeer(mode: 'seqpacket' | 'dgram'): Promise<{ path: string; peer: Spawned }> {
+async function startPeer(mode: 'seqpacket' | 'dgram', prefix: string[] = []): Promise<{ path: string; peer: Spawned }> {
   const path = join(tmpDir(), `${mode}.sock`);
-  const peer = spawnChild('python3', [PEER, mode, path], { timeoutMs: 90_000 });
+  const argv = [...prefix, 'python3', PEER, mode, path];
+  const peer = spawnChild(argv[0], argv.slice(1), { timeoutMs: 90_000 });
   await waitForOutput(peer, /^ready$/m, 10_000);
   return { path, peer };
 }
@@ -203,6 +205,19 @@ describe('send --interactive with piped stdin on message sockets: each line one 
     const rss = Number(/maxrss_kib=(\d+)/.exec(r.stderr)?.[1]);
     expect(rss).toBeGreaterThan(0);
     expect(rss, r.stderr).toBeLessThan(150 * 1024);
+  });
+
+  it('the type found by connecting when /proc/net/unix does not list the socket (a server in another network namespace)', async (ctx) => {
+    // User namespaces may be off (sysctl, a container's seccomp): then this case cannot be set up here.
+    if (spawnSync('unshare', ['-rn', 'true']).status !== 0) return ctx.skip('unshare -rn not permitted here (user namespaces off)');
+    for (const mode of ['seqpacket', 'dgram'] as const) {
+      const { path } = await startPeer(mode, ['unshare', '-rn']);
+      // dgram: the reply address is a file, which a server in another network namespace can still reach.
+      const r = await run('node', [BIN, 'send', '--interactive', '-v', '-t', '1s', path], { input: 'ns\n', timeoutMs: 30_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`(${mode}: each line is one`);
+      expect(r.stdout).toContain('echo: ns');
+    }
   });
 
   it('dgram: each line one datagram; a receiver gone mid-session (ECONNREFUSED: nobody reads) exits 5; the reply address is removed', async () => {
