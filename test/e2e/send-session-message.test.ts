@@ -88,6 +88,21 @@ describe('send on a terminal, seqpacket: a conversation in messages', { timeout:
     expect(r.output).not.toContain('LEFT:');
   });
 
+  it('a reset is shown when it happens and exits 9', async () => {
+    const { path } = await startPeer('seqpacket');
+    const r = await onTerminal(thenShell(udsctl(`send ${path}`)), [
+      ['expect', 'connected'],
+      ['type', 'reset\n'],
+      ['expect', 'resetting'],
+      ['type', 'one more\n'],
+      ['expect', 'END'],
+      ['exit'],
+    ]);
+    expect(r.output).toMatch(/connection reset by the server/);
+    expect(r.output).toMatch(/status=9\n/);
+    expect(r.output).not.toContain('LEFT:');
+  });
+
   it('Ctrl-C ends it (exit 130), nothing left for the shell', async () => {
     const { path } = await startPeer('seqpacket');
     const r = await onTerminal(thenShell(udsctl(`send ${path}`)), [
