@@ -121,7 +121,10 @@ sent on Enter; replies are shown as they come, escaped, with their time in a
 margin (raw bytes when stdout is not a terminal); Ctrl-D ends the input
 (half-close) and waits up to --timeout for the server to close; Ctrl-C ends
 it (exit 130). What was typed and not sent is discarded, never left for the
-shell. With stdin piped, both directions stream at once, as with nc.`,
+shell. With stdin piped, both directions stream at once, as with nc.
+On seqpacket and dgram each line (typed or piped) is one message and each
+message received one block; dgram binds an address of its own for the
+replies, and Ctrl-D waits --timeout for more datagrams, then exits 0.`,
       )
       .action(async (target: string, message: string | undefined, opts, cmd: Command) => {
         const { runSend } = await import('./commands/send.js');
@@ -164,8 +167,10 @@ shell. With stdin piped, both directions stream at once, as with nc.`,
       .addHelpText(
         'after',
         `
---type dgram logs every datagram (sender, size, bytes): point a service's
-NOTIFY_SOCKET at it to see its READY=1 and STATUS= lines.
+--type dgram logs every datagram (sender: address, pid, uid, gid, process
+name from SCM_CREDENTIALS; size, bytes): point a service's NOTIFY_SOCKET at
+it to see its READY=1 and STATUS= lines. --perm and --group apply to message
+sockets too.
 
 Faults:
 ${FAULTS.map((f) => `  ${f.padEnd(20)} ${FAULT_HELP[f]}`).join('\n')}

@@ -14,6 +14,7 @@ import { UdsError } from '../core/errors.js';
 import { escapeText } from '../core/escape.js';
 import type { PayloadSource } from '../core/exchange.js';
 import { type ReplyTiming, type SessionRecord, startSession } from '../core/session.js';
+import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
 import { discardTypedInput } from '../core/terminal.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
@@ -26,6 +27,8 @@ export interface SessionFlags {
   timeout: number;
   connectTimeout: number;
   verbose?: boolean;
+  /** --type: the Unix socket type (default: found out). */
+  type?: SocketType;
 }
 
 /** A line the peer has not ended is shown after this long without more of it. */
@@ -38,7 +41,9 @@ class CopyPool {
   constructor(private readonly recycles: boolean) {}
   copy(chunk: Buffer): Buffer {
     if (!this.recycles) return Buffer.from(chunk);
-    const buf = this.free.pop() ?? Buffer.allocUnsafe(64 * 1024);
+    // A message (seqpacket, dgram) may be larger than a pooled buffer: its own copy, which goes busy in turn.
+    const pooled = chunk.length <= 64 * 1024 ? this.free.pop() : undefined;
+    const buf = pooled ?? Buffer.allocUnsafe(Math.max(64 * 1024, chunk.length));
     const n = chunk.copy(buf);
     this.busy.push(buf);
     return buf.subarray(0, n);
@@ -46,7 +51,7 @@ class CopyPool {
   /** Writes complete in order: the oldest busy buffer is free again. */
   readonly written = (): void => {
     const buf = this.busy.shift();
-    if (buf && this.recycles && this.free.length < 16) this.free.push(buf);
+    if (buf && this.recycles && buf.length === 64 * 1024 && this.free.length < 16) this.free.push(buf);
   };
 }
 
@@ -108,8 +113,11 @@ export async function runSendSession(targetSpec: string, flags: SessionFlags, io
     if (text) stdout.write(text);
   };
 
+  // seqpacket, dgram: each message is one block on a terminal (its boundaries seen); elsewhere its bytes as they are.
+  let messages = false;
   const onData = (chunk: Buffer, timing: ReplyTiming): boolean => {
     if (!view) return stdout.write(pool.copy(chunk), pool.written);
+    if (messages) return stdout.write(view.message(chunk, timing));
     const text = view.chunk(chunk, timing);
     clearTimeout(holdTimer);
     if (view.holding) holdTimer = setTimeout(flushHeld, HOLD_LINE_MS);
@@ -122,6 +130,7 @@ export async function runSendSession(targetSpec: string, flags: SessionFlags, io
       connectTimeout: flags.connectTimeout,
       timeout: flags.timeout,
       crlf: flags.crlf,
+      socketType: flags.type,
       input,
       signal: ac.signal,
       onData: (chunk, timing) => {
@@ -130,7 +139,8 @@ export async function runSendSession(targetSpec: string, flags: SessionFlags, io
         return more;
       },
       onEvent: (event) => {
-        if (event.type !== 'connected') flushHeld();
+        if (event.type === 'connected') messages = event.socketType !== 'stream';
+        else flushHeld();
         status(sessionStatusLine(event, err, onTerminal));
       },
     });

@@ -12,7 +12,7 @@ import { messageConnJson, messageConnLine, messageJson, messageLine } from '../r
 import { errColor } from '../render/style.js';
 
 /** Options of the stream engines that mean nothing on a message socket. */
-const STREAM_ONLY = ['keepAlive', 'fault', 'delay', 'group', 'engine'] as const;
+const STREAM_ONLY = ['keepAlive', 'fault', 'delay', 'engine'] as const;
 
 /** The flags of serve that a message socket's server reads (serve.ts's ServeFlags has them all). */
 export interface MessageServeFlags {
@@ -27,8 +27,8 @@ export interface MessageServeFlags {
   workers?: number;
   json?: boolean;
   quiet?: boolean;
-  /** Stream-only flags: refused here when given. */
   group?: string;
+  /** Stream-only flags: refused here when given. */
   keepAlive?: boolean;
   fault?: string;
   engine?: string;
@@ -65,6 +65,7 @@ export async function runMessageServe(target: Target, type: 'dgram' | 'seqpacket
     idleTimeout: flags.idleTimeout,
     backlog: flags.backlog,
     perm: flags.perm,
+    group: flags.group,
   });
   const pid = process.pid;
   if (!flags.quiet) {

@@ -10,73 +10,29 @@
  * server's close (timeout); input the server does not take (our send buffer
  * full) and output nobody takes (the sink full), each at most `timeout`. An
  * idle session is not bounded: waiting for the user is its point.
+ * This file is the stream session and the choice of socket type; a seqpacket
+ * or dgram socket runs session-message.ts behind the same events and record.
  */
 import net from 'node:net';
 import { nowUs } from './clock.js';
 import { checkDuration } from './duration.js';
 import { UdsError, fromConnectErrno } from './errors.js';
-import { type PayloadSource, detachPayload } from './exchange.js';
+import { CrlfLines } from './crlf.js';
+import { detachPayload } from './exchange.js';
+import { connectMessage } from './exchange-message.js';
+import { startMessageSession } from './session-message.js';
+import type { SessionEnd, SessionOptions, SessionRecord } from './session-types.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './socket/connect.js';
+import { type SocketType, parseSocketType, socketTypeFromProc } from './socket/socket-type.js';
+import type { MessageSocket } from './socket/message.js';
 import { SpareFd } from './socket/spare-fd.js';
 import { type Target, checkTarget } from './socket/target.js';
 
+export { CrlfLines } from './crlf.js';
+export type { ReplyTiming, SessionEnd, SessionEvent, SessionOptions, SessionRecord } from './session-types.js';
+
 /** Each read fills one reused buffer: a flood allocates nothing per read. */
 const READ_BUFFER_SIZE = 64 * 1024;
-
-export interface SessionOptions {
-  /** Bound on connecting. Default 5s. */
-  connectTimeout?: number;
-  /** Bound on each wait that is the peer's (or the output's): see the module comment. Default 5s. */
-  timeout?: number;
-  /** Send each `\n` of the input as `\r\n` (a `\r\n` already there is left alone). */
-  crlf?: boolean;
-  /** What to send, as it comes; its end half-closes the connection. None: only the reply is read. */
-  input?: PayloadSource;
-  /**
-   * Each chunk of reply, as it arrives. The chunk is a view of a reused buffer,
-   * valid only during the call: copy what you keep. Return false when the
-   * output is full; then call `outputDrained()` of the handle when it has room.
-   */
-  onData?: (chunk: Buffer, timing: ReplyTiming) => boolean;
-  /** Things the user may want to see as they happen. */
-  onEvent?: (event: SessionEvent) => void;
-  /** Ends the session at once (e.g. Ctrl-C): the record says `end: 'interrupted'`. */
-  signal?: AbortSignal;
-}
-
-export interface ReplyTiming {
-  /** Microseconds since our last write (a line typed) or the end of our input, or since connecting when nothing was sent yet. */
-  sinceSendUs: number;
-  /** Microseconds since the session started. */
-  atUs: number;
-  /** Whether anything was sent before this chunk. */
-  afterSend: boolean;
-}
-
-export type SessionEvent =
-  | { type: 'connected'; target: string; atUs: number }
-  | { type: 'input-ended'; atUs: number; waitMs: number }
-  | { type: 'server-closed'; atUs: number }
-  | { type: 'reset'; atUs: number };
-
-/**
- * How it ended: the server closed (after our input ended, or on its own), it
- * reset the connection, a bound passed, the caller interrupted it, or it
- * failed (connecting, or reading the input).
- */
-export type SessionEnd = 'closed' | 'reset' | 'timeout' | 'interrupted' | 'error';
-
-export interface SessionRecord {
-  target: string;
-  ok: boolean;
-  end: SessionEnd;
-  bytesSent: number;
-  bytesReceived: number;
-  /** Whether our input ended and the write side was shut down. */
-  halfClosed: boolean;
-  timings: { connectedUs?: number; firstByteUs?: number; inputEndedUs?: number; closedUs?: number; totalUs: number };
-  error?: UdsError;
-}
 
 /** A running session: its result, and the events the caller feeds in. */
 export interface SessionHandle {
@@ -87,68 +43,79 @@ export interface SessionHandle {
 
 /**
  * Start a session. Never rejects for a socket failure (the record carries the
- * typed error); throws a UdsError for bad options.
+ * typed error); throws a UdsError for bad options. The socket type is
+ * `socketType`, else the one /proc/net/unix lists, else the first of stream,
+ * seqpacket, dgram that connects (the kernel says EPROTOTYPE to the others);
+ * seqpacket and dgram run the message session (session-message.ts).
  */
 export function startSession(target: Target | string, opts: SessionOptions = {}): SessionHandle {
   const t = checkTarget(target);
   const connectTimeout = checkDuration(opts.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeout', { positive: true });
   const timeout = checkDuration(opts.timeout ?? 5_000, 'timeout', { positive: true });
+  const forced = opts.socketType === undefined ? undefined : parseSocketType(opts.socketType, 'socketType');
+  if (t.kind === 'tcp' && forced && forced !== 'stream') throw new UdsError('BAD_OPTION', `${t.display}: TCP is a stream; --type ${forced} is for Unix sockets`);
   const start = nowUs();
-  let session: Session | undefined;
+  let session: { outputDrained(): void } | undefined;
   const early: Buffer[] = [];
+  let stream: Session | undefined;
   const onread = {
     buffer: Buffer.allocUnsafe(READ_BUFFER_SIZE),
     callback: (n: number, buf: Buffer): boolean => {
-      if (session) return session.onChunk(buf.subarray(0, n));
+      if (stream) return stream.onChunk(buf.subarray(0, n));
       early.push(Buffer.from(buf.subarray(0, n))); // not expected: the session starts before any read
       return true;
     },
   };
+  const settings = { ...opts, timeout };
+  const failed = (err: unknown, type?: SocketType): SessionRecord => {
+    const error = err instanceof UdsError ? err : fromConnectErrno(err as NodeJS.ErrnoException, t.display);
+    const interrupted = opts.signal?.aborted === true;
+    return {
+      target: t.display,
+      ok: false,
+      end: interrupted ? 'interrupted' : 'error',
+      bytesSent: 0,
+      bytesReceived: 0,
+      halfClosed: false,
+      ...(type ? { socketType: type } : {}),
+      timings: { totalUs: Math.round(nowUs() - start) },
+      ...(interrupted ? {} : { error }),
+    };
+  };
+  const messages = async (type: 'dgram' | 'seqpacket', sock?: MessageSocket): Promise<SessionRecord> => {
+    try {
+      // dgram: an address of our own first (bindFirst), so that the server's datagrams can come back.
+      sock ??= await connectMessage(t, type, connectTimeout, type === 'dgram', opts.signal);
+    } catch (err) {
+      return failed(err, type);
+    }
+    const running = startMessageSession(sock, t.display, settings, start);
+    session = running;
+    return running.done;
+  };
   const done = (async (): Promise<SessionRecord> => {
+    const type = t.kind === 'tcp' ? 'stream' : (forced ?? (await socketTypeFromProc(t)));
+    if (type === 'dgram' || type === 'seqpacket') return messages(type);
     let socket: net.Socket;
     try {
       socket = await openConnection(t, { connectTimeout, signal: opts.signal, onread });
     } catch (err) {
-      const error = err instanceof UdsError ? err : fromConnectErrno(err as NodeJS.ErrnoException, t.display);
-      const interrupted = opts.signal?.aborted === true;
-      return {
-        target: t.display,
-        ok: false,
-        end: interrupted ? 'interrupted' : 'error',
-        bytesSent: 0,
-        bytesReceived: 0,
-        halfClosed: false,
-        timings: { totalUs: Math.round(nowUs() - start) },
-        ...(interrupted ? {} : { error }),
-      };
+      if (forced || !(err instanceof UdsError) || err.code !== 'WRONG_TYPE') return failed(err, type ?? undefined);
+      // Not a stream socket, and /proc/net/unix did not say (another namespace): seqpacket, then dgram.
+      try {
+        return await messages('seqpacket', await connectMessage(t, 'seqpacket', connectTimeout, false, opts.signal));
+      } catch (err2) {
+        if (!(err2 instanceof UdsError) || err2.code !== 'WRONG_TYPE') return failed(err2, 'seqpacket');
+      }
+      return messages('dgram');
     }
-    session = new Session(socket, t.display, { ...opts, timeout }, start, onread.buffer);
-    const running = session.run();
-    for (const c of early) session.onChunk(c);
+    stream = new Session(socket, t.display, settings, start, onread.buffer);
+    session = stream;
+    const running = stream.run();
+    for (const c of early) stream.onChunk(c);
     return running;
   })();
   return { done, outputDrained: () => session?.outputDrained() };
-}
-
-/** `\n` → `\r\n`, remembering a `\r` that ended the last chunk (a `\r\n` already there is left alone). */
-export class CrlfLines {
-  private lastCR = false;
-  convert(chunk: Buffer): Buffer {
-    const bare = (i: number): boolean => chunk[i] === 0x0a && (i === 0 ? !this.lastCR : chunk[i - 1] !== 0x0d);
-    let count = 0;
-    for (let i = 0; i < chunk.length; i++) if (bare(i)) count++;
-    let out = chunk;
-    if (count > 0) {
-      out = Buffer.allocUnsafe(chunk.length + count);
-      let o = 0;
-      for (let i = 0; i < chunk.length; i++) {
-        if (bare(i)) out[o++] = 0x0d;
-        out[o++] = chunk[i];
-      }
-    }
-    if (chunk.length > 0) this.lastCR = chunk[chunk.length - 1] === 0x0d;
-    return out;
-  }
 }
 
 interface Settings extends SessionOptions {
@@ -198,7 +165,7 @@ class Session {
       socket.on('end', this.onServerEnd);
       socket.on('close', this.onSocketClose);
       socket.on('error', this.onError);
-      s.onEvent?.({ type: 'connected', target: this.target, atUs: this.timings.connectedUs! });
+      s.onEvent?.({ type: 'connected', target: this.target, atUs: this.timings.connectedUs!, socketType: 'stream' });
       const input = s.input;
       if (input) {
         input.on('data', this.onInput);
@@ -285,7 +252,7 @@ class Session {
     // end() sends what is still queued, then the FIN; the server has --timeout to finish from here.
     this.socket.end();
     this.closeTimer = setTimeout(this.closeTimedOut, this.s.timeout);
-    this.s.onEvent?.({ type: 'input-ended', atUs: this.timings.inputEndedUs, waitMs: this.s.timeout });
+    this.s.onEvent?.({ type: 'input-ended', atUs: this.timings.inputEndedUs, waitMs: this.s.timeout, halfClosed: true });
   };
 
   private readonly onInputError = (err: Error): void =>
@@ -363,6 +330,7 @@ class Session {
       bytesSent: this.sent,
       bytesReceived: this.received,
       halfClosed: this.halfClosed,
+      socketType: 'stream',
       timings: t,
       ...(error ? { error } : {}),
     });

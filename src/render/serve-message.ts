@@ -13,9 +13,7 @@ const who = (p: Peer): string => (p ? `pid ${p.pid}${p.name ? ` (${escapeText(p.
 export function messageLine(m: MessageLog, c: ChalkInstance): string {
   const src =
     m.event === 'datagram'
-      ? m.from
-        ? ` from ${escapeText(m.from)}`
-        : ' from an unbound sender'
+      ? (m.from ? ` from ${escapeText(m.from)}` : ' from an unbound sender') + (m.peer ? ` [${who(m.peer)}]` : '')
       : ` on conn ${m.conn} [${who(m.peer ?? null)}]`;
   const cut = m.truncated ? ` (cut: ${m.data.length} of them kept, --max-bytes)` : '';
   const reply = m.replied !== null ? `; replied ${m.replied} bytes` : m.note ? `; ${m.note}` : '';
@@ -28,7 +26,7 @@ export function messageConnLine(l: MessageConnLog, c: ChalkInstance): string {
   return `${c.dim(clock(l.time))}  conn ${l.conn} ended: ${escapeText(l.reason ?? '')}; ${l.messages} message${l.messages === 1 ? '' : 's'}`;
 }
 
-const peerJson = (p: Peer) => (p ? { pid: p.pid, uid: p.uid, gid: p.gid, name: p.name ?? null, source: 'peercred' } : null);
+const peerJson = (p: Peer, source = 'peercred') => (p ? { pid: p.pid, uid: p.uid, gid: p.gid, name: p.name ?? null, source } : null);
 
 export function messageJson(m: MessageLog, pid: number): Record<string, unknown> {
   return {
@@ -36,7 +34,7 @@ export function messageJson(m: MessageLog, pid: number): Record<string, unknown>
     pid,
     n: m.n,
     time: m.time.toISOString(),
-    ...(m.event === 'datagram' ? { from: m.from || null } : { conn: m.conn, peer: peerJson(m.peer ?? null) }),
+    ...(m.event === 'datagram' ? { from: m.from || null, peer: peerJson(m.peer ?? null, 'scm_credentials') } : { conn: m.conn, peer: peerJson(m.peer ?? null) }),
     bytes: m.bytes,
     truncated: m.truncated,
     data: m.data.toString('utf8'),

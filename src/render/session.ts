@@ -3,11 +3,14 @@
  * first line with its timing in a dim margin, every byte of the peer's
  * escaped (escapeText) or, for binary, hex-dumped: a peer's control bytes
  * never drive the terminal. A line the peer has not ended yet is held until
- * it ends or the command says it waited long enough (flush()).
+ * it ends or the command says it waited long enough (flush()). On a
+ * seqpacket or dgram socket each message is one block (message()): its first
+ * line carries the time, so where one message ends and the next begins shows.
  */
 import type { ChalkInstance } from 'chalk';
 import { escapeText } from '../core/escape.js';
 import type { ReplyTiming, SessionEvent, SessionRecord } from '../core/session.js';
+import type { SocketType } from '../core/socket/socket-type.js';
 import { hexdumpLines, looksBinary } from './hexdump.js';
 
 /** A line the peer has not ended is held at most this many bytes, then shown as it is. */
@@ -55,6 +58,21 @@ export class ReplyView {
     return out;
   }
 
+  /**
+   * One whole message (seqpacket, dgram) as one block: the margin's time on its
+   * first line only, a message without a final newline shown as it is (that is
+   * where the message ends, not a line to hold), an empty one said so.
+   */
+  message(bytes: Buffer, timing: ReplyTiming): string {
+    const label = formatElapsed(timing.sinceSendUs);
+    const whole = timing.messageBytes ?? bytes.length;
+    const cut = whole > bytes.length ? `${this.margin(undefined)}${this.color.dim(`(message of ${whole} bytes: the first ${bytes.length} shown)`)}\n` : '';
+    if (bytes.length === 0) return `${this.margin(label)}${this.color.dim('(empty message)')}\n`;
+    this.offset = 0; // a hex dump counts from the message's start
+    const body = bytes[bytes.length - 1] === 0x0a && !looksBinary(bytes) ? bytes.subarray(0, bytes.length - 1) : bytes;
+    return this.lines(body.length > 0 ? body : bytes, label) + cut;
+  }
+
   /** The held line, shown now and marked as not ended by the peer ('' when none is held). */
   flush(): string {
     if (this.held.length === 0) return '';
@@ -91,14 +109,22 @@ export class ReplyView {
   }
 }
 
+const TYPE_NOTE: Readonly<Record<SocketType, string>> = {
+  stream: '',
+  seqpacket: ' (seqpacket: each line is one message)',
+  dgram: ' (dgram: each line is one datagram, replies to an address of our own)',
+};
+
 /** A status line for stderr (without the newline), or undefined for an event not worth a line. */
 export function sessionStatusLine(event: SessionEvent, color: ChalkInstance, onTerminal: boolean): string | undefined {
   const tag = color.dim('udsctl:');
   switch (event.type) {
     case 'connected':
-      return `${tag} connected to ${escapeText(event.target)}${onTerminal ? '; type lines to send them (Ctrl-D: end input and wait for the server; Ctrl-C: quit)' : ''}`;
+      return `${tag} connected to ${escapeText(event.target)}${TYPE_NOTE[event.socketType]}${onTerminal ? '; type lines to send them (Ctrl-D: end input and wait for the server; Ctrl-C: quit)' : ''}`;
     case 'input-ended':
-      return `${tag} end of input sent (half-close); waiting up to ${event.waitMs}ms for the server to close`;
+      return event.halfClosed
+        ? `${tag} end of input sent (half-close); waiting up to ${event.waitMs}ms for the server to close`
+        : `${tag} end of input; waiting ${event.waitMs}ms for more replies`;
     case 'server-closed':
       return `${tag} ${color.yellow('server closed the connection')}`;
     case 'reset':
@@ -109,5 +135,9 @@ export function sessionStatusLine(event: SessionEvent, color: ChalkInstance, onT
 /** The last status line: bytes each way and how long, or undefined when an error line says it all. */
 export function sessionSummary(record: SessionRecord, color: ChalkInstance): string {
   const secs = (record.timings.totalUs / 1_000_000).toFixed(1);
+  if (record.messagesSent !== undefined) {
+    const m = (n: number, bytes: number) => `${n} message${n === 1 ? '' : 's'} (${bytes} bytes)`;
+    return `${color.dim('udsctl:')} ${m(record.messagesSent, record.bytesSent)} sent, ${m(record.messagesReceived ?? 0, record.bytesReceived)} received in ${secs}s`;
+  }
   return `${color.dim('udsctl:')} ${record.bytesSent} bytes sent, ${record.bytesReceived} received in ${secs}s`;
 }

@@ -56,3 +56,22 @@ describe('ReplyView (a session on a terminal)', () => {
     expect(formatElapsed(12_000_000)).toBe('+12.0s');
   });
 });
+
+describe('ReplyView.message (a session on a seqpacket or dgram socket)', () => {
+  it('shows each message as one block: its time on the first line, no line held, a final newline not doubled, escapes kept', () => {
+    const v = new ReplyView(plain);
+    expect(v.message(Buffer.from('first'), at(500))).toBe('   +0.5ms │ first\n');
+    expect(v.message(Buffer.from('line 1\nline 2\n'), at(900))).toBe('   +0.9ms │ line 1\n          │ line 2\n');
+    expect(v.holding).toBe(false);
+    expect(v.message(Buffer.from('\u001b[2J'), at(100))).not.toContain('\u001b');
+    expect(v.message(Buffer.alloc(0), at(100))).toBe('   +0.1ms │ (empty message)\n');
+  });
+
+  it('a binary message is a hex dump counted from its own start; a cut message says so', () => {
+    const v = new ReplyView(plain);
+    v.message(Buffer.from('some text first\n'), at(1));
+    const out = v.message(Buffer.from([0, 1, 2, 0x1b, 0xff]), { ...at(2), messageBytes: 300_000 });
+    expect(out).toMatch(/│ 00000000 {2}00 01 02 1b ff/);
+    expect(out).toMatch(/message of 300000 bytes: the first 5 shown/);
+  });
+});

@@ -97,3 +97,65 @@ describe('startSession', () => {
     expect(() => startSession('', {})).toThrow(UdsError);
   });
 });
+
+/** The Python seqpacket / dgram peer of the message-session tests. */
+async function startMessagePeer(mode: 'seqpacket' | 'dgram'): Promise<string> {
+  const path = join(tmpDir(), `${mode}.sock`);
+  const peer = spawnChild('python3', [join(FIXTURES, 'message-session-peer.py'), mode, path], { timeoutMs: 30_000 });
+  await waitForOutput(peer, /^ready$/m, 10_000);
+  return path;
+}
+
+describe('startSession on message sockets (seqpacket, dgram)', () => {
+  it('seqpacket: one message a line, one onData a message; an output full pauses reading until outputDrained()', async () => {
+    const sock = await startMessagePeer('seqpacket');
+    const input = new PassThrough();
+    const got: string[] = [];
+    const events: SessionEvent[] = [];
+    const s = startSession(sock, {
+      input,
+      onData: (c, t) => {
+        got.push(c.toString());
+        expect(t.messageBytes).toBe(c.length);
+        setImmediate(() => s.outputDrained());
+        return false; // every message fills the output: reading waits for outputDrained()
+      },
+      onEvent: (e) => events.push(e),
+    });
+    input.end('two\nmulti\nlast');
+    const r = await s.done;
+    expect(got).toEqual(['first', 'second', 'line 1\nline 2\n', 'echo: last', 'got eof after 3 messages']);
+    expect(events.map((e) => e.type)).toEqual(['connected', 'input-ended', 'server-closed']);
+    expect(events[0]).toMatchObject({ socketType: 'seqpacket' });
+    expect(events[1]).toMatchObject({ halfClosed: true });
+    expect(r).toMatchObject({ ok: true, end: 'closed', socketType: 'seqpacket', messagesSent: 3, messagesReceived: 5, halfClosed: true });
+  });
+
+  it('seqpacket: output that takes nothing is bounded by timeout (IO_ERROR)', async () => {
+    const sock = await startMessagePeer('seqpacket');
+    const input = new PassThrough();
+    const s = startSession(sock, { input, timeout: 300, onData: () => false });
+    input.write('hello\n');
+    const r = await s.done;
+    expect(r.end).toBe('timeout');
+    expect(r.error?.code).toBe('IO_ERROR');
+  });
+
+  it('dgram (socketType given): each line a datagram, replies come back; the end of input waits timeout, then ends "waited", ok', async () => {
+    const sock = await startMessagePeer('dgram');
+    const input = new PassThrough();
+    const got: string[] = [];
+    const s = startSession(sock, { socketType: 'dgram', input, timeout: 500, onData: (c) => got.push(c.toString()) > 0 });
+    input.end('one\ntwo\n');
+    const r = await s.done;
+    expect(got).toEqual(['echo: one', 'first', 'second']);
+    expect(r).toMatchObject({ ok: true, end: 'waited', socketType: 'dgram', messagesSent: 2, messagesReceived: 3, halfClosed: false });
+  });
+
+  it('a type the socket is not, given: WRONG_TYPE; on TCP a message type is refused at once', async () => {
+    const sock = await startMessagePeer('dgram');
+    const r = await startSession(sock, { socketType: 'seqpacket', input: new PassThrough() }).done;
+    expect(r.error?.code).toBe('WRONG_TYPE');
+    expect(() => startSession('127.0.0.1:9', { socketType: 'dgram' })).toThrow(/TCP is a stream/);
+  });
+});

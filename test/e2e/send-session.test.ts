@@ -10,6 +10,7 @@ import { FIXTURES } from '../helpers/peers.js';
 import { requirePeers } from '../helpers/requirements.js';
 import { BIN, killAll } from '../helpers/run-cli.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
+import { CTRL_C, CTRL_D, ESC, onTerminal, thenShell, udsctl } from '../helpers/pty.js';
 
 beforeEach(() => requirePeers('python3'));
 afterEach(async () => {
@@ -18,21 +19,6 @@ afterEach(async () => {
 });
 
 const PEER = join(FIXTURES, 'session-peer.py');
-const PTY = join(FIXTURES, 'pty-drive.py');
-const CTRL_D = '\u0004';
-const CTRL_C = '\u0003';
-const ESC = '\u001b';
-
-type Step = ['expect', string] | ['type', string] | ['exit'];
-interface PtyResult {
-  ok: boolean;
-  status: number | null;
-  signal: number | null;
-  output: string;
-  error: string | null;
-  /** The output without colour (SGR) sequences. */
-  plain: string;
-}
 
 /** A Python line server (test/fixtures/session-peer.py) on a fresh socket. */
 async function startPeer(...args: string[]): Promise<string> {
@@ -41,27 +27,6 @@ async function startPeer(...args: string[]): Promise<string> {
   await waitForOutput(peer, /^ready$/m, 10_000);
   return path;
 }
-
-/**
- * Run `script` under bash on a pseudo-terminal and type `steps` into it. The
- * output has the pty's "\r\n" turned back into "\n".
- */
-async function onTerminal(script: string, steps: Step[], env: NodeJS.ProcessEnv = {}): Promise<PtyResult> {
-  const r = await run('python3', [PTY, JSON.stringify(steps), '--', 'bash', '--norc', '--noprofile', '-c', script], {
-    timeoutMs: 60_000,
-    env: { ...process.env, TERM: 'xterm', FORCE_COLOR: '', NO_COLOR: '', ...env },
-  });
-  expect(r.code, r.stderr).toBe(0);
-  const res = JSON.parse(r.stdout) as PtyResult;
-  res.output = res.output.replace(/\r\n/g, '\n');
-  res.plain = res.output.replace(/\u001b\[\d+m/g, '');
-  expect(res.error, res.output).toBeNull();
-  return res;
-}
-
-/** The command, then what the shell reads after it: a line left over would be printed as LEFT:. */
-const thenShell = (cmd: string) => `${cmd}; echo "status=$?"; if read -t 1 x && [ -n "$x" ]; then echo "LEFT:$x"; fi; echo END`;
-const udsctl = (args: string) => `node ${BIN} ${args}`;
 
 describe('send on a terminal: a conversation', { timeout: 60_000 }, () => {
   it('sends each typed line on Enter, shows replies with their timing, escapes a binary reply, Ctrl-D half-closes and waits for the server', async () => {

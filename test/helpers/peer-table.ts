@@ -18,6 +18,8 @@ export const OPTIONAL_PEERS = {
   fish: 'fish',
   // The tap's tests build a Go server (test/fixtures/go-tap-server.go).
   go: 'golang-go',
+  // serve --type dgram logs a datagram's sender (SCM_CREDENTIALS): a real sd_notify sender.
+  'systemd-notify': 'systemd',
 } as const;
 export type OptionalPeer = keyof typeof OPTIONAL_PEERS;
 

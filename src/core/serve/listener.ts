@@ -111,7 +111,8 @@ export async function setSocketGroup(path: string, gid: number, t: Target): Prom
   }
 }
 
-async function lookupGid(group: string | number): Promise<number> {
+/** --group's gid: a number as it is, a name from /etc/group; BAD_OPTION when there is no such group. */
+export async function lookupGid(group: string | number): Promise<number> {
   if (typeof group === 'number') return group;
   const name = group;
   if (/^\d+$/.test(name)) return Number(name);

@@ -4,7 +4,8 @@
  * One poll(2) loop on koffi's worker threads (libc pollAsync, in slices, so
  * close() is seen within a slice) over the bound socket and, for seqpacket,
  * the accepted connections. Each datagram or message is one record:
- * - dgram: logged (sender address if it bound one, size, the bytes); with
+ * - dgram: logged (sender address if it bound one, its pid/uid/gid and
+ *   process name from SCM_CREDENTIALS on Linux, size, the bytes); with
  *   --reply / --echo, answered to a sender that bound an address. This is
  *   how a service's sd_notify READY=1 / STATUS=... is captured.
  * - seqpacket: each message answered (the reply, or --echo), boundaries kept;
@@ -18,11 +19,11 @@ import { nowMs } from '../clock.js';
 import { UdsError } from '../errors.js';
 import { E } from '../socket/ffi.js';
 import { epollLibc, libc } from '../socket/libc.js';
-import { MessageSocket, SOCKADDR_UN_MAX, describeSockaddr, sockaddrOf } from '../socket/message.js';
-import { type NamedPeer, namedPeer } from '../socket/peer.js';
+import { CredentialReceiver, MessageSocket, SOCKADDR_UN_MAX, describeSockaddr, sockaddrOf } from '../socket/message.js';
+import { type NamedPeer, type PeerCred, namedPeer, processName } from '../socket/peer.js';
 import { inspectSocketFile, removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
-import { bindError } from './listener.js';
+import { bindError, lookupGid, setSocketGroup } from './listener.js';
 import { SERVE_DEFAULTS } from './options.js';
 import { currentReply, withNewline } from './protocol.js';
 
@@ -48,6 +49,8 @@ export interface MessageServeOptions {
   idleTimeout?: number;
   backlog?: number;
   perm?: number;
+  /** Group of the socket file (name or gid), set once it exists, as the stream engines set it (listener.ts). */
+  group?: string | number;
 }
 
 /** One datagram or seqpacket message received. */
@@ -58,8 +61,9 @@ export interface MessageLog {
   time: Date;
   /** dgram: the sender's bound address ('' when it bound none: it cannot be answered). */
   from?: string;
-  /** seqpacket: the connection's number and its peer (SO_PEERCRED). */
+  /** seqpacket: the connection's number. */
   conn?: number;
+  /** seqpacket: the connection's peer (SO_PEERCRED); dgram: the sender (SCM_CREDENTIALS, Linux), absent when not known. */
   peer?: NamedPeer | null;
   /** The whole message's size (more than data.length when cut at maxBytes). */
   bytes: number;
@@ -95,6 +99,12 @@ export interface MessageServerEvents {
   done: [];
 }
 
+/** A datagram's sender (SCM_CREDENTIALS) with its process name, as a seqpacket connection's peer is named. */
+function senderOf(cred: PeerCred): NamedPeer {
+  const name = processName(cred.pid);
+  return name === undefined ? { ...cred } : { ...cred, name };
+}
+
 export class MessageServer extends EventEmitter<MessageServerEvents> {
   private sock?: MessageSocket;
   private owned?: { path: string; ino: number };
@@ -109,6 +119,8 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
   private acceptPausedUntil = 0;
   private readonly buf: Buffer;
   private readonly from = Buffer.alloc(SOCKADDR_UN_MAX);
+  /** dgram on Linux: each datagram with its sender's pid, uid, gid (SO_PASSCRED, SCM_CREDENTIALS). */
+  private creds: CredentialReceiver | null = null;
   private readonly fromLen = Buffer.alloc(4);
 
   constructor(
@@ -117,7 +129,8 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
   ) {
     super();
     if (target.kind === 'tcp') throw new UdsError('BAD_OPTION', `${target.display}: --type ${o.type} is for Unix sockets (a path or @name)`);
-    this.buf = Buffer.allocUnsafe((o.maxBytes ?? SERVE_DEFAULTS.maxBytes) + 1);
+    // Off the V8 heap and never pooled: the credentials' msghdr holds its address.
+    this.buf = Buffer.alloc(Math.max(64, (o.maxBytes ?? SERVE_DEFAULTS.maxBytes) + 1));
   }
 
   address(): string {
@@ -137,6 +150,8 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
       }
       if (state.state === 'stale') this.replacedStale = await removeSocketFile(t.path, state.ino);
     }
+    // Looked up before anything exists on disk: a bad --group leaves nothing behind.
+    const gid = this.o.group === undefined ? undefined : await lookupGid(this.o.group);
     let sock: MessageSocket;
     try {
       sock = MessageSocket.create(this.o.type, t.display);
@@ -154,8 +169,22 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
     } finally {
       if (old !== undefined) process.umask(old);
     }
-    if (t.kind === 'unix') this.owned = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
+    if (t.kind === 'unix') {
+      this.owned = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
+      if (gid !== undefined) {
+        try {
+          await setSocketGroup(t.path, gid, t);
+        } catch (err) {
+          // A group we may not give (not root, not one of ours): no socket left with the wrong group.
+          sock.close();
+          await removeSocketFile(this.owned.path, this.owned.ino);
+          this.owned = undefined;
+          throw err;
+        }
+      }
+    }
     this.sock = sock;
+    if (this.o.type === 'dgram') this.creds = CredentialReceiver.open(sock, this.buf, this.from);
     this.loop = this.run()
       .catch((err) => {
         this.emit('warning', `stopped: ${(err as Error).message}`);
@@ -216,12 +245,14 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
   private async drainDatagrams(): Promise<void> {
     const sock = this.sock!;
     for (let i = 0; i < 64 && !this.stopping; i++) {
-      const n = sock.tryRecv(this.buf, this.target.display, { addr: this.from, len: this.fromLen });
+      const creds = this.creds;
+      const n = creds ? creds.tryRecv(this.target.display) : sock.tryRecv(this.buf, this.target.display, { addr: this.from, len: this.fromLen });
       if (n === -E.EAGAIN) return;
-      const alen = this.fromLen.readUInt32LE(0);
+      const alen = creds ? creds.fromLen : this.fromLen.readUInt32LE(0);
       const from = describeSockaddr(this.from, Math.min(alen, SOCKADDR_UN_MAX));
       const data = Buffer.from(this.buf.subarray(0, Math.min(n, this.buf.length - 1)));
       const log: MessageLog = { event: 'datagram', n: ++this.received, time: new Date(), from, bytes: n, data, truncated: n > data.length, replied: null };
+      if (creds && creds.cred.pid > 0) log.peer = senderOf(creds.cred);
       if (this.o.reply !== undefined || this.o.echo) {
         if (from === '') log.note = 'not answered: the sender bound no address';
         else {

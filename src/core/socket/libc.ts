@@ -8,8 +8,9 @@
  * - libc(): socket, connect, bind, listen, close, send, recv, poll, read, inet_pton,
  *   and for message sockets (dgram, seqpacket) sendto, recvfrom
  *   and poll on koffi's worker threads (pollAsync: the event loop never blocks)
- * - epollLibc(): accept4, shutdown, the epoll calls, socket options and the
- *   raw-address read/send of bench's hot path (Linux only)
+ * - epollLibc(): accept4, shutdown, the epoll calls, socket options, the
+ *   raw-address read/send of bench's hot path, and recvmsg (a datagram with its
+ *   sender's SCM_CREDENTIALS: serve --type dgram) (Linux only)
  * - threadCpuMs(), raiseOpenFileLimit(): getrusage, getrlimit/setrlimit
  */
 import { type CFunction, E, addressOf, cFunction, lastErrno } from './ffi.js';
@@ -49,6 +50,8 @@ export interface EpollLibc extends Libc {
   readAt(fd: number, addr: number, len: number): number;
   /** send(2) from memory at a raw address. */
   sendAt(fd: number, addr: number, len: number, flags: number): number;
+  /** recvmsg(2): `msg` is a struct msghdr whose pointers are raw addresses (see message.ts's CredentialReceiver); written in place. */
+  recvmsg(fd: number, msg: Uint8Array, flags: number): number;
   /**
    * The address of a buffer's memory, for readAt/sendAt. Passing a number
    * instead of a Buffer skips koffi's per-call buffer checks (~0.1 us a call).
@@ -126,6 +129,7 @@ export function epollLibc(): EpollLibc {
     setsockopt: cFunction('int setsockopt(int, int, int, const uint8_t *val, uint32_t len)'),
     readAt: cFunction('int read(int, intptr_t buf, int len)'),
     sendAt: cFunction('int send(int, intptr_t buf, int len, int flags)'),
+    recvmsg: cFunction('long recvmsg(int, uint8_t *msg, int flags)'),
     address: addressOf,
   } as EpollLibc;
   return linux;

@@ -9,9 +9,9 @@
  * kernel, and the length says it was cut).
  */
 import { nowMs } from '../clock.js';
-import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK } from './ffi.js';
+import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_WR, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET } from './ffi.js';
 import { errnoError } from './fd.js';
-import { type Libc, libc } from './libc.js';
+import { type EpollLibc, type Libc, epollLibc, libc } from './libc.js';
 import { type PeerCred, peerCredOf } from './peer.js';
 import { sockaddrAbstract, sockaddrPath } from './sockaddr.js';
 import { SOCK_NUMBER } from './socket-type.js';
@@ -168,6 +168,11 @@ export class MessageSocket {
     }
   }
 
+  /** shutdown(2) of our write side (seqpacket: the peer reads end-of-file); throws an errno error (ENOTCONN: the peer is gone). */
+  shutdownWrite(label: string): void {
+    this.check('shutdown', epollLibc().shutdown(this.fd, SHUT_WR), label);
+  }
+
   /** SO_PEERCRED of a connected socket (Linux). */
   peerCred(): PeerCred | null {
     return peerCredOf(this.fd);
@@ -190,3 +195,88 @@ export class MessageSocket {
 }
 
 export const SOCKADDR_UN_MAX = SOCKADDR_UN_SIZE;
+
+const SO_PASSCRED = 16;
+const SCM_CREDENTIALS = 2;
+/** struct msghdr (64-bit Linux): name 0, namelen 8, iov 16, iovlen 24, control 32, controllen 40, flags 48. */
+const MSGHDR_SIZE = 56;
+/** CMSG_SPACE(sizeof(struct ucred)): a 16-byte cmsghdr, then pid, uid, gid, padded to 8. */
+const CRED_CONTROL_SIZE = 32;
+
+/**
+ * Datagrams with their sender's credentials (Linux): SO_PASSCRED on the
+ * receiving socket makes the kernel attach an SCM_CREDENTIALS control message
+ * (the sender's pid, uid, gid, as our namespace sees them) to every datagram,
+ * from any sender, bound or not; recvmsg(2) reads it. One msghdr built once
+ * over fixed buffers (their raw addresses in it: these buffers are not on the
+ * V8 heap, so they never move), so a datagram costs no allocation. The layout
+ * is 64-bit Linux's: elsewhere `open()` gives null and the caller uses recvfrom.
+ */
+export class CredentialReceiver {
+  /** The last datagram's sender, when the kernel attached its credentials (pid 0: none). */
+  readonly cred: PeerCred = { pid: 0, uid: 0, gid: 0 };
+  /** The last datagram's sender address length (0 or 2: unbound). */
+  fromLen = 0;
+  private readonly msg = Buffer.alloc(MSGHDR_SIZE);
+  private readonly iov = Buffer.alloc(16);
+  private readonly control = Buffer.alloc(CRED_CONTROL_SIZE);
+  private readonly c: EpollLibc;
+
+  private constructor(
+    private readonly sock: MessageSocket,
+    /** Where each datagram lands (Buffer.alloc'd by the caller, at least 64 bytes). */
+    readonly buf: Buffer,
+    /** The sender's address (SOCKADDR_UN_MAX bytes). */
+    readonly from: Buffer,
+  ) {
+    this.c = epollLibc();
+    const address = (b: Buffer) => BigInt(this.c.address(b));
+    this.iov.writeBigUInt64LE(address(buf), 0);
+    this.iov.writeBigUInt64LE(BigInt(buf.length), 8);
+    this.msg.writeBigUInt64LE(address(from), 0);
+    this.msg.writeBigUInt64LE(address(this.iov), 16);
+    this.msg.writeBigUInt64LE(1n, 24);
+    this.msg.writeBigUInt64LE(address(this.control), 32);
+  }
+
+  /** SO_PASSCRED on `sock` and a receiver over `buf` and `from`; null where not available (not 64-bit Linux, no koffi). */
+  static open(sock: MessageSocket, buf: Buffer, from: Buffer): CredentialReceiver | null {
+    if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return null;
+    try {
+      const one = Buffer.alloc(4);
+      one.writeInt32LE(1, 0);
+      if (epollLibc().setsockopt(sock.fd, SOL_SOCKET, SO_PASSCRED, one, 4) !== 0) return null;
+      return new CredentialReceiver(sock, buf, from);
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * One datagram without waiting: its whole length (more than buf.length when
+   * cut), -EAGAIN when none is queued; the sender's address length in
+   * `fromLen` (0: unbound) and its credentials in `cred`. Throws for other errors.
+   */
+  tryRecv(label: string): number {
+    const { msg, control, cred } = this;
+    msg.writeUInt32LE(SOCKADDR_UN_SIZE, 8);
+    msg.writeBigUInt64LE(BigInt(CRED_CONTROL_SIZE), 40);
+    msg.writeInt32LE(0, 48);
+    control.fill(0);
+    const n = this.c.recvmsg(this.sock.fd, msg, MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0) {
+      const errno = this.c.errno();
+      if (errno === E.EAGAIN) return -errno;
+      throw errnoError('recvmsg', errno, label);
+    }
+    cred.pid = 0;
+    const controlLen = Number(msg.readBigUInt64LE(40));
+    if (controlLen >= 28 && control.readInt32LE(8) === SOL_SOCKET && control.readInt32LE(12) === SCM_CREDENTIALS) {
+      cred.pid = control.readInt32LE(16);
+      cred.uid = control.readUInt32LE(20);
+      cred.gid = control.readUInt32LE(24);
+    }
+    this.fromLen = msg.readUInt32LE(8);
+    return n;
+  }
+}
