@@ -35,6 +35,13 @@ export class PollSet {
     return this.n++;
   }
 
+  /** Add an fd polled for nothing but POLLHUP/POLLERR (which poll reports always): a held-open client's full close. */
+  addHupOnly(fd: number): number {
+    const i = this.add(fd, POLLIN);
+    this.buf.writeInt16LE(0, 8 * i + 4);
+    return i;
+  }
+
   revents(i: number): number {
     return i < 0 ? 0 : this.buf.readInt16LE(8 * i + 6);
   }

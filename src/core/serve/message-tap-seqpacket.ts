@@ -80,7 +80,8 @@ export class SeqpacketTapRelay implements MessageTapRelay {
     for (const p of this.pairs) {
       const due = p.toClient.length > 0 && p.toClient[0].due <= now;
       const readClient = !p.clientEof && p.up !== null && p.upBytes < QUEUE_BYTES;
-      p.ci = ps.add(p.client.fd, (readClient ? POLLIN : 0) | (due ? POLLOUT : 0));
+      // A client held open (never-close, silent) after its own end: polled only for its full close.
+      p.ci = p.clientEof && this.holding(p) && !due ? ps.addHupOnly(p.client.fd) : ps.add(p.client.fd, (readClient ? POLLIN : 0) | (due ? POLLOUT : 0));
       if (p.up) p.ui = ps.add(p.up.fd, (!p.upEof && p.clientBytes < QUEUE_BYTES ? POLLIN : 0) | (p.toUp.length > 0 ? POLLOUT : 0));
       else p.ui = -1;
     }
@@ -133,6 +134,10 @@ export class SeqpacketTapRelay implements MessageTapRelay {
       const ur = ps.revents(p.ui);
       if (ur & POLLOUT) this.flushUp(p);
       if (!p.ended && cr & POLLOUT) this.flushClient(p, nowMs());
+      if (!p.ended && p.clientEof && cr & (POLLHUP | POLLERR)) {
+        p.clientEnd = 'closed';
+        this.end(p, `client closed, held open after the upstream's end: --fault ${this.h.o.fault}`);
+      }
       if (!p.ended && cr & (POLLIN | POLLHUP | POLLERR)) this.read(p, 'client');
       if (!p.ended && ur & (POLLIN | POLLHUP | POLLERR)) this.read(p, 'upstream');
       if (!p.ended) this.maybeEnd(p);
@@ -143,7 +148,10 @@ export class SeqpacketTapRelay implements MessageTapRelay {
     let next = Infinity;
     for (const p of [...this.pairs]) {
       if (p.toClient.length > 0) {
-        if (p.toClient[0].due <= now) this.flushClient(p, now);
+        if (p.toClient[0].due <= now) {
+          this.flushClient(p, now);
+          if (!p.ended) this.maybeEnd(p);
+        }
         if (!p.ended && p.toClient.length > 0) next = Math.min(next, p.toClient[0].due - now);
       }
       if (!p.ended && this.idle > 0 && now - p.lastAt >= this.idle) {
@@ -187,7 +195,10 @@ export class SeqpacketTapRelay implements MessageTapRelay {
           out = out.subarray(0, out.length - 1);
           note = [note, 'trailing newline stripped: --fault no-newline'].filter(Boolean).join('; ');
         }
-        if (this.delay > 0) due = nowMs() + this.delay;
+        if (this.delay > 0 && relayed) {
+          due = nowMs() + this.delay;
+          note = [note, `held ${this.delay}ms: --delay`].filter(Boolean).join('; ');
+        }
       }
       if (h.tracing) {
         h.traffic({
@@ -267,18 +278,23 @@ export class SeqpacketTapRelay implements MessageTapRelay {
       p.upShut = true;
       c.shutdown(p.up.fd, SHUT_WR);
     }
+    const hold = this.holding(p);
     if (p.upEof && !p.clientShut && p.toClient.length === 0) {
-      const hold = this.h.o.fault === 'never-close' || this.h.o.fault === 'silent';
       if (hold) {
-        if (p.clientEnd === 'open') p.clientEnd = 'held-open';
+        if (p.clientEnd === 'open' || p.clientEnd === 'closed') p.clientEnd = 'held-open';
       } else {
         p.clientShut = true;
         c.shutdown(p.client.fd, SHUT_WR);
       }
     }
-    if (p.clientEof && (p.upEof || !p.up) && p.toClient.length === 0 && p.toUp.length === 0) {
+    if (!hold && p.clientEof && (p.upEof || !p.up) && p.toClient.length === 0 && p.toUp.length === 0) {
       this.end(p, p.first === 'upstream' ? 'upstream closed first, then the client' : 'client closed first, then the upstream');
     }
+  }
+
+  /** never-close, silent: the client is kept open after the upstream's end (until it closes, or --idle-timeout). */
+  private holding(p: Pair): boolean {
+    return p.upEof && (this.h.o.fault === 'never-close' || this.h.o.fault === 'silent');
   }
 
   private end(p: Pair, reason: string): void {
