@@ -260,3 +260,28 @@ describe('the tap listens as its upstream', () => {
     expect(b.stderr).toMatch(/the upstream is a seqpacket socket/);
   });
 });
+
+describe('the library', () => {
+  it('startMessageTap relays a seqpacket exchange and emits its records; tapSocketType finds the type', async () => {
+    const { startMessageTap, tapSocketType, parseTarget } = await import('../../src/index.js');
+    const dir = tmpDir();
+    await py('seq-echo', join(dir, 'up.sock'));
+    expect(await tapSocketType(parseTarget(join(dir, 'up.sock')), undefined, 2_000)).toMatchObject({ type: 'seqpacket', upstream: { source: 'proc' } });
+    const tapped = await startMessageTap(join(dir, 'tap.sock'), { type: 'seqpacket', upstream: join(dir, 'up.sock'), fault: 'no-newline' });
+    const traffic: { dir: string; bytes: number; note?: string }[] = [];
+    const closed = new Promise<{ reason?: string }>((resolve) => tapped.on('peer', (p) => p.event === 'close' && resolve(p)));
+    tapped.on('traffic', (m) => traffic.push({ dir: m.dir, bytes: m.bytes, note: m.note }));
+    try {
+      const client = await py('seq-client', join(dir, 'tap.sock'), 'lib');
+      await waitForOutput(client, /^eof\n/m, 15_000);
+      expect(client.stdout()).toBe("recv b'ECHO:lib'\neof\n");
+      expect((await closed).reason).toBe('client closed first, then the upstream');
+      expect(traffic).toEqual([
+        { dir: 'up', bytes: 3, note: undefined },
+        { dir: 'down', bytes: 9, note: 'trailing newline stripped: --fault no-newline' },
+      ]);
+    } finally {
+      await tapped.close();
+    }
+  });
+});

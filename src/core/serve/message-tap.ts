@@ -17,7 +17,7 @@
 import { EventEmitter } from 'node:events';
 import { nowMs } from '../clock.js';
 import { UdsError } from '../errors.js';
-import type { Target } from '../socket/target.js';
+import { type Target, checkTarget } from '../socket/target.js';
 import type { MessageSocket } from '../socket/message.js';
 import { DgramTapRelay } from './message-tap-dgram.js';
 import { MESSAGE_TAP_FAULTS, type MessageTapEvents, type MessageTapOptions, type MessageTapPeerLog, type MessageTapTraffic } from './message-tap-records.js';
@@ -128,8 +128,8 @@ export class MessageTap extends EventEmitter<MessageTapEvents> implements Messag
 }
 
 /** Make a message tap and start it (the library's entry for a dgram or seqpacket upstream). */
-export async function startMessageTap(target: Target, options: MessageTapOptions): Promise<MessageTap> {
-  const tap = new MessageTap(target, options);
+export async function startMessageTap(target: Target | string, options: Omit<MessageTapOptions, 'upstream'> & { upstream: Target | string }): Promise<MessageTap> {
+  const tap = new MessageTap(checkTarget(target), { ...options, upstream: checkTarget(options.upstream) });
   await tap.listen();
   return tap;
 }
