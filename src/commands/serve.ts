@@ -74,13 +74,16 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     if (flags.connectTimeout !== undefined) throw new UdsError('BAD_OPTION', '--connect-timeout: only with --upstream (the tap connects to it)');
   }
   const upstream = flags.upstream === undefined ? undefined : parseTarget(flags.upstream);
+  // The tap listens as its upstream is (dgram, seqpacket: the message tap); --type forces it, a mismatch is refused.
+  // A forked worker of the stream tap serves at once (its primary found the type): no await before its listener.
   if (upstream) {
-    // The tap listens as its upstream is (dgram, seqpacket: the message tap); --type forces it, a mismatch is refused.
-    const { tapSocketType } = await import('../core/serve/tap-type.js');
-    const { type } = await tapSocketType(upstream, flags.type, flags.connectTimeout ?? TAP_DEFAULTS.connectTimeout);
-    if (type === 'dgram' || type === 'seqpacket') {
-      const { runMessageTap } = await import('./serve-message.js');
-      return runMessageTap(target, type, upstream, flags, io);
+    if (!isServeWorker(io.env)) {
+      const { tapSocketType } = await import('../core/serve/tap-type.js');
+      const { type } = await tapSocketType(upstream, flags.type, flags.connectTimeout ?? TAP_DEFAULTS.connectTimeout);
+      if (type === 'dgram' || type === 'seqpacket') {
+        const { runMessageTap } = await import('./serve-message.js');
+        return runMessageTap(target, type, upstream, flags, io);
+      }
     }
   } else if (flags.type === 'dgram' || flags.type === 'seqpacket') {
     const { runMessageServe } = await import('./serve-message.js');

@@ -6,6 +6,7 @@
  * Boundaries kept end to end, replies to the right dgram sender, ends relayed,
  * faults on the real replies, limits, --json records, the type mismatch.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Spawned, killChildren, spawnChild, waitForOutput } from '../helpers/children.js';
@@ -25,7 +26,7 @@ afterEach(async () => {
 /** A Python peer; servers are awaited until bound. */
 async function py(mode: string, ...args: string[]): Promise<Spawned> {
   const peer = spawnChild('python3', [PEERS, mode, ...args], { timeoutMs: 60_000 });
-  if (!mode.includes('client')) await waitForOutput(peer, /ready/, 10_000);
+  if (['seq-echo', 'seq-reply-close', 'dgram-echo'].includes(mode)) await waitForOutput(peer, /ready/, 10_000);
   return peer;
 }
 
@@ -128,6 +129,36 @@ describe('seqpacket tap', () => {
     await waitForOutput(d, /^eof\n/m, 15_000);
     expect(d.stdout()).toBe("recv b'ECHO:a\\n'\neof\n");
     expect(slow.stderr()).toMatch(/#1 < 7B "ECHO:a\\n" \(held 300ms: --delay\)/);
+  });
+
+  it('--hexdump shows a binary message as a hex dump; terminal escapes in a text one are escaped', async () => {
+    const dir = tmpDir();
+    await py('seq-echo', join(dir, 'up.sock'));
+    const t = await tap(join(dir, 'up.sock'), join(dir, 'tap.sock'), '--hexdump');
+    const r = await runCli(['send', join(dir, 'tap.sock'), '\\x00\\x01\\x02binary\\xff']);
+    expect(r.status, r.stderr).toBe(0);
+    const e = await runCli(['send', join(dir, 'tap.sock'), 'red\\x1b[31m']);
+    expect(e.status, e.stderr).toBe(0);
+    await waitForOutput(t, /#2 < /, 10_000);
+    const log = t.stderr();
+    expect(log).toMatch(/#1 > 10B binary\n {4}00000000 {2}00 01 02 62 69 6e 61 72 {2}79 ff +\|\.\.\.binary\.\|/);
+    expect(log).toMatch(/#2 > 8B "red\\x1b\[31m"/);
+    expect(log).not.toContain('\x1b');
+  });
+
+  it('a client that sends and never reads is stopped by backpressure: the tap does not buffer what passes', async () => {
+    const dir = tmpDir();
+    await py('seq-echo', join(dir, 'up.sock'));
+    const t = await tap(join(dir, 'up.sock'), join(dir, 'tap.sock'), '-q');
+    // 2000 messages of 60 KiB (117 MiB) to an echo server, none of the echoes read.
+    const flood = await py('seq-flood', join(dir, 'tap.sock'), '2000', '61440');
+    await waitForOutput(flood, /blocked after \d+|sent all/, 60_000);
+    const m = /blocked after (\d+)/.exec(flood.stdout());
+    expect(m, flood.stdout()).not.toBeNull();
+    // The kernel's socket buffers and the tap's two 256 KiB queues hold a few MiB, not the flood.
+    expect(Number(m![1]) * 61440).toBeLessThan(32 * 1024 * 1024);
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${t.child.pid}/status`, 'utf8'));
+    if (hwm) expect(Number(hwm[1]) * 1024).toBeLessThan(250 * 1024 * 1024);
   });
 
   it('--fault reset is refused with the faults a seqpacket tap takes (exit 2)', async () => {

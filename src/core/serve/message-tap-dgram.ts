@@ -156,7 +156,9 @@ export class DgramTapRelay implements MessageTapRelay {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       this.record('up', s?.id ?? 0, s?.from ?? '', n, false, `not relayed: upstream ${code} (${this.drop()})`);
-      if (!s) {
+      // A connected socket whose upstream went (restarted, stale): a new one for the next datagram.
+      if (s) this.close(s, `upstream gone (${code})`);
+      else {
         this.shared?.close();
         this.shared = null;
       }
