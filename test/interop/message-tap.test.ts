@@ -26,7 +26,7 @@ afterEach(async () => {
 /** A Python peer; servers are awaited until bound. */
 async function py(mode: string, ...args: string[]): Promise<Spawned> {
   const peer = spawnChild('python3', [PEERS, mode, ...args], { timeoutMs: 60_000 });
-  if (['seq-echo', 'seq-reply-close', 'dgram-echo'].includes(mode)) await waitForOutput(peer, /ready/, 10_000);
+  if (['seq-echo', 'seq-reply-close', 'dgram-echo', 'dgram-deaf'].includes(mode)) await waitForOutput(peer, /ready/, 10_000);
   return peer;
 }
 
@@ -267,6 +267,20 @@ describe('dgram tap', () => {
     expect(recs).toContainEqual(expect.objectContaining({ event: 'sender', phase: 'open', from: join(dir, 'a.sock') }));
     expect(recs).toContainEqual(expect.objectContaining({ event: 'traffic', unit: 'datagram', dir: 'up', from: join(dir, 'a.sock'), text: 'q' }));
     expect(recs).toContainEqual(expect.objectContaining({ event: 'traffic', unit: 'datagram', dir: 'down', bytes: 7, text: 'ECHO:p\n', relayed: true, note: 'trailing newline stripped: --fault no-newline' }));
+  });
+
+  it('an upstream that never reads: datagrams past its full queue are dropped, and the log counts them', async () => {
+    const dir = tmpDir();
+    await py('dgram-deaf', join(dir, 'up.sock'));
+    const t = await tap(join(dir, 'up.sock'), join(dir, 'tap.sock'));
+    const spray = await py('dgram-spray', join(dir, 'tap.sock'), '3000');
+    await waitForOutput(spray, /^sent \d+\n/m, 30_000);
+    expect(spray.stdout()).toBe('sent 3000\n');
+    await waitForOutput(t, /> \d+B "d2999" \(.*dropped/, 30_000);
+    const drops = [...t.stderr().matchAll(/dropped: the upstream's queue is full \((\d+) dropped so far\)/g)].map((m) => Number(m[1]));
+    expect(drops.length).toBeGreaterThan(0);
+    // Counted one by one, in order.
+    expect(drops).toEqual(drops.map((_, i) => i + 1));
   });
 
   it('--fault never-close means nothing on datagrams: refused (exit 2)', async () => {
