@@ -93,7 +93,13 @@ export class DgramTapRelay implements MessageTapRelay {
   onListener(): void {
     const h = this.h;
     for (let i = 0; i < BATCH && this.countAt === 0 && !h.stopping; i++) {
-      const n = h.listener.tryRecv(h.buf, 'the tap\'s socket', { addr: this.from, len: this.fromLen });
+      let n: number;
+      try {
+        n = h.listener.tryRecv(h.buf, "the tap's socket", { addr: this.from, len: this.fromLen });
+      } catch (err) {
+        // A pending socket error (not expected on an unconnected socket): said, and the next round goes on.
+        return h.warn(`receiving: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
       if (n === -E.EAGAIN) return;
       const now = nowMs();
       this.lastAt = now;

@@ -134,7 +134,7 @@ export class SeqpacketTapRelay implements MessageTapRelay {
       const ur = ps.revents(p.ui);
       if (ur & POLLOUT) this.flushUp(p);
       if (!p.ended && cr & POLLOUT) this.flushClient(p, nowMs());
-      if (!p.ended && p.clientEof && cr & (POLLHUP | POLLERR)) {
+      if (!p.ended && p.clientEof && this.holding(p) && cr & (POLLHUP | POLLERR)) {
         p.clientEnd = 'closed';
         this.end(p, `client closed, held open after the upstream's end: --fault ${this.h.o.fault}`);
       }
