@@ -46,8 +46,20 @@ export class PollSet {
     return i < 0 ? 0 : this.buf.readInt16LE(8 * i + 6);
   }
 
-  poll(timeoutMs: number): Promise<number> {
-    return libc().pollAsync(this.buf, this.n, timeoutMs);
+  /**
+   * poll(2): first without waiting, on this thread (under load something is
+   * ready: no hop to koffi's worker thread), then yielding to the event loop
+   * (the log's writes, signals) before the caller handles it; else on a
+   * worker thread, waiting up to timeoutMs.
+   */
+  async poll(timeoutMs: number): Promise<number> {
+    const c = libc();
+    const n = c.poll(this.buf, this.n, 0);
+    if (n !== 0) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return n;
+    }
+    return c.pollAsync(this.buf, this.n, timeoutMs);
   }
 }
 
