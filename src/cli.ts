@@ -158,7 +158,7 @@ replies, and Ctrl-D waits --timeout for more datagrams, then exits 0.`,
       .addOption(new Option('-w, --workers <n>', 'epoll engine: threads serving the socket; net engine: processes accepting on it (this one and N-1 forked copies); default 1, with --upstream on the net engine the cores (at most 4)').argParser(intOption('--workers', 1, 64)))
       .addOption(new Option('--engine <engine>', 'epoll: epoll and raw sockets in worker threads (Linux, fastest); net: node:net (faults, --delay, TCP); auto: epoll when it can serve the options').choices(SERVE_ENGINES).default('auto'))
       // The tap (issue 12): relay to a real server instead of replying.
-      .option('--upstream <target>', 'the tap: relay each connection to TARGET (socket path, @name, host:port) and log both directions; --fault breaks its real replies')
+      .option('--upstream <target>', 'the tap: relay each connection (or message: a dgram or seqpacket TARGET) to TARGET (socket path, @name, host:port) and log both directions; --fault breaks its real replies')
       .option('--hexdump', 'with --upstream: show binary chunks as hex dumps (hexdump -C layout)')
       .addOption(new Option('--connect-timeout <duration>', 'with --upstream: bound on connecting to the upstream (default 5s; above 0)').argParser(durationOption('--connect-timeout', { positive: true })))
       .option('--json', 'log JSON lines (one per connection) on stderr')
@@ -193,13 +193,24 @@ instead (raw sockets in --workers threads, default 1; about 4x less CPU a
 connection; no records, so nothing to log: -q only). --reply, --echo,
 --keep-alive, --read do not apply.
 
+A dgram or seqpacket upstream gets a listener of its type (--type forces
+it; stream in front of a message socket, or the reverse, is refused): each
+message relayed whole, boundaries kept. seqpacket: a connection to the
+upstream per client, ends relayed, the client named (SO_PEERCRED). dgram: a
+socket of the tap's own per sender that bound an address, so the upstream's
+replies go back to it (--max-conns senders, default 256, the one idle
+longest evicted; --idle-timeout, 0 meaning 60s); an unbound sender
+(sd_notify) is relayed one way. Faults: silent, no-newline, slow/--delay
+(seqpacket also never-close, close-without-reply).
+
 Examples:
   udsctl serve /tmp/odc_ws.sock
   udsctl serve --fault never-close /tmp/odc_ws.sock
   udsctl serve --perm 0660 --group www-data /run/app.sock
   udsctl serve --upstream /tmp/odc_ws.sock /tmp/tap.sock
   udsctl serve -q --upstream /tmp/odc_ws.sock /tmp/tap.sock   (epoll relay)
-  udsctl serve --upstream /run/app.sock --fault no-newline --hexdump /tmp/tap.sock`,
+  udsctl serve --upstream /run/app.sock --fault no-newline --hexdump /tmp/tap.sock
+  udsctl serve --upstream /run/test/notify.sock /tmp/notify-tap.sock   (a dgram upstream)`,
       )
       .action(async (target: string, opts) => {
         const { runServe } = await import('./commands/serve.js');

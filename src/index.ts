@@ -137,3 +137,14 @@ export { discardTypedInput } from './core/terminal.js';
 export { SOCKET_TYPES, parseSocketType, socketTypeFromProc, type SocketType, type SocketTypeSource } from './core/socket/socket-type.js';
 export { MessageServer, type MessageServeOptions, type MessageLog, type MessageConnLog } from './core/serve/message-server.js';
 export { peerCredOf, namedPeer, type PeerCred, type NamedPeer } from './core/socket/peer.js';
+// The tap on dgram and seqpacket upstreams (serve --upstream): startServe's tap relays stream sockets.
+export {
+  MessageTap,
+  startMessageTap,
+  MESSAGE_TAP_FAULTS,
+  MESSAGE_TAP_DEFAULTS,
+  type MessageTapOptions,
+  type MessageTapTraffic,
+  type MessageTapPeerLog,
+} from './core/serve/message-tap.js';
+export { tapSocketType, upstreamSocketType } from './core/serve/tap-type.js';

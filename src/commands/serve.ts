@@ -19,7 +19,7 @@ import { LOG_HOLD_MS } from '../core/serve/epoll/thread-log.js';
 import { ServeLog } from './serve-log.js';
 import { errColor } from '../render/style.js';
 import { tapConnectionJsonRenderer, tapConnectionLineRenderer, trafficJsonRenderer, trafficLineRenderer } from '../render/tap.js';
-import { type TapConnectionLog, tapDefaultWorkers } from '../core/serve/tap.js';
+import { TAP_DEFAULTS, type TapConnectionLog, tapDefaultWorkers } from '../core/serve/tap.js';
 import { UdsError } from '../core/errors.js';
 
 export interface ServeFlags {
@@ -74,8 +74,18 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     if (flags.connectTimeout !== undefined) throw new UdsError('BAD_OPTION', '--connect-timeout: only with --upstream (the tap connects to it)');
   }
   const upstream = flags.upstream === undefined ? undefined : parseTarget(flags.upstream);
-  if (flags.type === 'dgram' || flags.type === 'seqpacket') {
-    if (upstream) throw new UdsError('BAD_OPTION', `--upstream relays stream connections: it cannot be combined with --type ${flags.type}`);
+  // The tap listens as its upstream is (dgram, seqpacket: the message tap); --type forces it, a mismatch is refused.
+  // A forked worker of the stream tap serves at once (its primary found the type): no await before its listener.
+  if (upstream) {
+    if (!isServeWorker(io.env)) {
+      const { tapSocketType } = await import('../core/serve/tap-type.js');
+      const { type } = await tapSocketType(upstream, flags.type, flags.connectTimeout ?? TAP_DEFAULTS.connectTimeout);
+      if (type === 'dgram' || type === 'seqpacket') {
+        const { runMessageTap } = await import('./serve-message.js');
+        return runMessageTap(target, type, upstream, flags, io);
+      }
+    }
+  } else if (flags.type === 'dgram' || flags.type === 'seqpacket') {
     const { runMessageServe } = await import('./serve-message.js');
     return runMessageServe(target, flags.type, flags, io);
   }

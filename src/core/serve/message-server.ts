@@ -14,16 +14,15 @@
  * cut by the kernel and logged as such), at most maxConns connections.
  */
 import { EventEmitter } from 'node:events';
-import { promises as fsp } from 'node:fs';
 import { nowMs } from '../clock.js';
 import { UdsError } from '../errors.js';
 import { E } from '../socket/ffi.js';
 import { epollLibc, libc } from '../socket/libc.js';
-import { CredentialReceiver, MessageSocket, SOCKADDR_UN_MAX, describeSockaddr, sockaddrOf } from '../socket/message.js';
+import { CredentialReceiver, MessageSocket, SOCKADDR_UN_MAX, describeSockaddr } from '../socket/message.js';
 import { type NamedPeer, type PeerCred, namedPeer, processName } from '../socket/peer.js';
-import { inspectSocketFile, removeSocketFile } from '../socket/socket-file.js';
+import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
-import { bindError, lookupGid, setSocketGroup } from './listener.js';
+import { bindMessageSocket } from './message-listen.js';
 import { SERVE_DEFAULTS } from './options.js';
 import { currentReply, withNewline } from './protocol.js';
 
@@ -139,50 +138,10 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
 
   /** Bind (and listen, seqpacket); a live server at the path is ADDRESS_IN_USE, a non-socket UNSAFE_PATH, a stale file replaced. */
   async listen(): Promise<void> {
-    const t = this.target;
-    if (t.kind === 'unix') {
-      const state = await inspectSocketFile(t.path);
-      if (state.state === 'live') throw new UdsError('ADDRESS_IN_USE', `${t.display}: in use: a server is bound there`, { target: t.display });
-      if (state.state === 'not-socket') {
-        throw new UdsError('UNSAFE_PATH', `${t.display}: exists and is a ${state.kind}, not a socket; refusing to replace it (remove it yourself if it is safe)`, {
-          target: t.display,
-        });
-      }
-      if (state.state === 'stale') this.replacedStale = await removeSocketFile(t.path, state.ino);
-    }
-    // Looked up before anything exists on disk: a bad --group leaves nothing behind.
-    const gid = this.o.group === undefined ? undefined : await lookupGid(this.o.group);
-    let sock: MessageSocket;
-    try {
-      sock = MessageSocket.create(this.o.type, t.display);
-    } catch (err) {
-      throw bindError(err as NodeJS.ErrnoException, t);
-    }
-    const perm = this.o.perm;
-    const old = perm === undefined || t.kind !== 'unix' ? undefined : process.umask(~perm & 0o777);
-    try {
-      sock.bind(sockaddrOf(t), t.display);
-      if (this.o.type === 'seqpacket') sock.listen(this.o.backlog ?? SERVE_DEFAULTS.backlog, t.display);
-    } catch (err) {
-      sock.close();
-      throw bindError(err as NodeJS.ErrnoException, t);
-    } finally {
-      if (old !== undefined) process.umask(old);
-    }
-    if (t.kind === 'unix') {
-      this.owned = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
-      if (gid !== undefined) {
-        try {
-          await setSocketGroup(t.path, gid, t);
-        } catch (err) {
-          // A group we may not give (not root, not one of ours): no socket left with the wrong group.
-          sock.close();
-          await removeSocketFile(this.owned.path, this.owned.ino);
-          this.owned = undefined;
-          throw err;
-        }
-      }
-    }
+    const bound = await bindMessageSocket(this.target, this.o.type, { perm: this.o.perm, backlog: this.o.backlog, group: this.o.group });
+    const sock = bound.sock;
+    this.replacedStale = bound.replacedStale;
+    this.owned = bound.owned;
     this.sock = sock;
     if (this.o.type === 'dgram') this.creds = CredentialReceiver.open(sock, this.buf, this.from);
     this.loop = this.run()

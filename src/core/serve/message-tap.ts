@@ -1,0 +1,135 @@
+/**
+ * The tap for message sockets (`serve --upstream TARGET LISTEN` where TARGET
+ * is a seqpacket or dgram socket; tap-type.ts decides): relays whole
+ * messages, boundaries kept end to end, and reports each one ('traffic') and
+ * each connection or dgram sender ('peer'). One poll(2) loop on koffi's worker
+ * threads (pollAsync in slices, as message-server.ts), over the bound
+ * socket (message-listen.ts, shared with serve --type) and what the relay
+ * polls:
+ * - seqpacket (message-tap-seqpacket.ts): per accepted connection one
+ *   seqpacket connection to the upstream; each message relayed whole each
+ *   way, ends relayed (shutdown), backpressure by not reading the other side.
+ * - dgram (message-tap-dgram.ts): per sender that bound an address one
+ *   autobound socket connected to the upstream, whose replies go back to
+ *   that sender; unbound senders relayed one way through a shared socket.
+ * Memory: one receive buffer of maxBytes+1, bounded queues.
+ */
+import { EventEmitter } from 'node:events';
+import { nowMs } from '../clock.js';
+import { UdsError } from '../errors.js';
+import { type Target, checkTarget } from '../socket/target.js';
+import type { MessageSocket } from '../socket/message.js';
+import { DgramTapRelay } from './message-tap-dgram.js';
+import { MESSAGE_TAP_FAULTS, type MessageTapEvents, type MessageTapOptions, type MessageTapPeerLog, type MessageTapTraffic } from './message-tap-records.js';
+import { SeqpacketTapRelay } from './message-tap-seqpacket.js';
+import { type BoundMessageSocket, bindMessageSocket, releaseMessageSocket } from './message-listen.js';
+import { type MessageTapHost, type MessageTapRelay, POLLIN, PollSet } from './message-tap-poll.js';
+import { SERVE_DEFAULTS } from './options.js';
+
+const SLICE_MS = 100;
+
+export * from './message-tap-records.js';
+export type { MessageTapHost, MessageTapRelay } from './message-tap-poll.js';
+
+/** The reason a fault cannot apply to a message tap of this type, or null. */
+export function messageTapFaultError(type: 'dgram' | 'seqpacket', fault: string | undefined): string | null {
+  if (fault === undefined || MESSAGE_TAP_FAULTS[type].includes(fault as never)) return null;
+  return `--fault ${fault} is not for a ${type} tap (message sockets have no reset or byte stream); a ${type} tap takes: ${MESSAGE_TAP_FAULTS[type].join(', ')}`;
+}
+
+export class MessageTap extends EventEmitter<MessageTapEvents> implements MessageTapHost {
+  readonly buf: Buffer;
+  readonly maxBytes: number;
+  replacedStale = false;
+  stopping = false;
+  private bound?: BoundMessageSocket;
+  private relay?: MessageTapRelay;
+  private loop?: Promise<void>;
+  private readonly ps = new PollSet();
+
+  constructor(
+    readonly target: Target,
+    readonly o: MessageTapOptions,
+  ) {
+    super();
+    if (target.kind === 'tcp') throw new UdsError('BAD_OPTION', `${target.display}: a ${o.type} tap listens on a Unix socket (a path or @name)`);
+    if (o.upstream.kind === 'tcp') throw new UdsError('BAD_OPTION', `${o.upstream.display}: a TCP upstream is a stream; a ${o.type} tap relays to a Unix socket`);
+    const bad = messageTapFaultError(o.type, o.fault);
+    if (bad) throw new UdsError('BAD_OPTION', bad);
+    this.maxBytes = o.maxBytes ?? SERVE_DEFAULTS.maxBytes;
+    this.buf = Buffer.allocUnsafe(this.maxBytes + 1);
+  }
+
+  get listener(): MessageSocket {
+    return this.bound!.sock;
+  }
+
+  get tracing(): boolean {
+    return this.listenerCount('traffic') > 0;
+  }
+
+  address(): string {
+    return this.target.display;
+  }
+
+  traffic(log: MessageTapTraffic): void {
+    this.emit('traffic', log);
+  }
+
+  peer(log: MessageTapPeerLog): void {
+    this.emit('peer', log);
+  }
+
+  warn(message: string): void {
+    this.emit('warning', message);
+  }
+
+  /** Bind (and listen, seqpacket) and start relaying; ADDRESS_IN_USE, UNSAFE_PATH and bind's errors typed. */
+  async listen(): Promise<void> {
+    this.bound = await bindMessageSocket(this.target, this.o.type, { perm: this.o.perm, backlog: this.o.backlog, group: this.o.group });
+    this.replacedStale = this.bound.replacedStale;
+    this.relay = this.o.type === 'dgram' ? new DgramTapRelay(this) : new SeqpacketTapRelay(this);
+    this.loop = this.run()
+      .catch((err) => this.warn(`stopped: ${(err as Error).message}`))
+      .then(() => this.finish());
+  }
+
+  /** Stop: the loop ends within a poll slice; every relay socket is closed, the socket file removed. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    await this.loop;
+  }
+
+  private async finish(): Promise<void> {
+    this.relay?.closeAll('shutdown');
+    if (this.bound) await releaseMessageSocket(this.bound);
+    this.emit('done');
+  }
+
+  private async run(): Promise<void> {
+    const relay = this.relay!;
+    const ps = this.ps;
+    const listenFd = this.listener.fd;
+    while (!this.stopping) {
+      const now = nowMs();
+      const wait = Math.max(0, Math.min(SLICE_MS, relay.tick(now)));
+      if (relay.finished(now)) break;
+      ps.reset();
+      ps.add(listenFd, relay.accepting(now) ? POLLIN : 0);
+      relay.addPolls(ps, now);
+      const n = await ps.poll(Math.ceil(wait));
+      if (this.stopping) break;
+      if (n > 0) {
+        if (ps.revents(0) & POLLIN) await relay.onListener();
+        relay.onPolled(ps);
+      }
+    }
+  }
+}
+
+/** Make a message tap and start it (the library's entry for a dgram or seqpacket upstream). */
+export async function startMessageTap(target: Target | string, options: Omit<MessageTapOptions, 'upstream'> & { upstream: Target | string }): Promise<MessageTap> {
+  const tap = new MessageTap(checkTarget(target), { ...options, upstream: checkTarget(options.upstream) });
+  await tap.listen();
+  return tap;
+}
