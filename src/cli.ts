@@ -300,7 +300,7 @@ Examples:
       .addOption(new Option('-R, --rate <n>', 'open loop: start N requests a second on a fixed schedule; latency counts from each scheduled start').argParser(parseRate))
       .addOption(new Option('--workers <n>', "load-generating threads (default: half the cores; with udsctl's own server, all but one)").argParser(intOption('--workers', 1, MAX_WORKERS)))
       .addOption(new Option('--engine <engine>', 'epoll: raw sockets and epoll (Linux, fastest); net: node:net (portable); auto: epoll where available').choices(BENCH_ENGINES).default(BENCH_DEFAULTS.engine))
-      .addOption(new Option('--type <type>', 'socket type of a Unix target: stream (default) or seqpacket (epoll engine)').choices(['stream', 'seqpacket']))
+      .addOption(new Option('--type <type>', 'socket type of a Unix target: stream (default) or seqpacket (epoll engine; each request one message, the reply one message unless --until)').choices(['stream', 'seqpacket']))
       .option('--json', 'print the whole result (percentiles, timeline, errors) as JSON on stdout; no progress line')
       .addHelpText(
         'after',

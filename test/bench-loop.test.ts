@@ -69,6 +69,7 @@ function config(over: Partial<WorkerConfig> = {}): WorkerConfig {
     pipeline: 1,
     payload: Buffer.from('ping\n'),
     until: { kind: 'line' },
+    oneMessage: false,
     expect: null,
     timeoutMs: 1_000,
     connectTimeoutMs: 1_000,

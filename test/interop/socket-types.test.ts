@@ -306,22 +306,30 @@ while True:
 });
 
 describe('bench --type seqpacket', () => {
-  it('oneshot against a Python seqpacket server (reply to its close), persistent against serve --type seqpacket', async () => {
+  it('oneshot and persistent: a reply is one message by default (as send reads it), or up to the close with --until eof', async () => {
     const dir = tmpDir();
     const py = join(dir, 'py.sock');
     await pyPeer('seqpacket', py);
-    const one = await runCli(['bench', '--json', '--type', 'seqpacket', '--mode', 'oneshot', '--requests', '20', '-c', '1', '--expect', 'second', py], { timeoutMs: 60_000 });
+    // The Python server answers 'ECHO:'+msg, then 'second', then closes: one message is the first.
+    const one = await runCli(['bench', '--json', '--type', 'seqpacket', '--mode', 'oneshot', '--requests', '20', '-c', '1', '--expect', 'ECHO:', py], { timeoutMs: 60_000 });
     expect(one.status, one.stderr).toBe(0);
     const r1 = JSON.parse(one.stdout);
-    expect(r1.requests.total).toBe(20);
+    expect(r1).toMatchObject({ until: 'message', requests: { total: 20, ok: 20 } });
     expect(r1.errors).toEqual([]);
+    const toClose = await runCli(['bench', '--json', '--type', 'seqpacket', '--mode', 'oneshot', '--until', 'eof', '--requests', '20', '-c', '1', '--expect', 'second', py], { timeoutMs: 60_000 });
+    expect(toClose.status, toClose.stderr).toBe(0);
+    expect(JSON.parse(toClose.stdout)).toMatchObject({ until: 'eof', requests: { total: 20, ok: 20 } });
 
+    // serve --type seqpacket answers each message and leaves the connection open: oneshot closes after the reply.
     const sp = join(dir, 'sp.sock');
     const server = startCli(['serve', '-q', '--type', 'seqpacket', '--echo', sp]);
     await stderrOf(server).until(/listening on/);
-    const many = await runCli(['bench', '--json', '--type', 'seqpacket', '--mode', 'persistent', '--requests', '200', '-c', '4', '--payload', 'ping', '--expect', 'ping', sp], { timeoutMs: 60_000 });
+    const shot = await runCli(['bench', '--json', '--type', 'seqpacket', '--mode', 'oneshot', '--requests', '50', '-c', '2', '--payload', 'ping', '--expect', 'ping', sp], { timeoutMs: 60_000 });
+    expect(shot.status, shot.stderr).toBe(0);
+    expect(JSON.parse(shot.stdout)).toMatchObject({ until: 'message', requests: { total: 50, ok: 50, errors: 0 } });
+    const many = await runCli(['bench', '--json', '--type', 'seqpacket', '--mode', 'persistent', '--requests', '200', '-c', '4', '--pipeline', '2', '--payload', 'ping', '--expect', 'ping', sp], { timeoutMs: 60_000 });
     expect(many.status, many.stderr).toBe(0);
-    expect(JSON.parse(many.stdout).requests.total).toBe(200);
+    expect(JSON.parse(many.stdout)).toMatchObject({ until: 'message', requests: { total: 200, ok: 200 } });
     server.kill('SIGTERM');
   });
 

@@ -97,7 +97,7 @@ export function merge(
     pipeline: plan.pipeline,
     workers,
     rate: plan.rate,
-    until: formatEndRule(plan.until),
+    until: plan.oneMessage ? 'message' : formatEndRule(plan.until),
     payloadBytes: plan.payload.length,
     expect: plan.expect ? plan.expect.toString('utf8') : null,
     durationMs: plan.durationMs,

@@ -48,6 +48,8 @@ export interface BenchPlan {
   engine: BenchEngine;
   /** Absent: stream. */
   socketType?: 'stream' | 'seqpacket';
+  /** seqpacket without --until: each reply is one message (a read), as send and probe end it; `until` is then eof, unused. */
+  oneMessage: boolean;
 }
 
 const bad = (message: string): UdsError => new UdsError('BAD_OPTION', message);
@@ -84,14 +86,16 @@ export function planBench(o: BenchOptions): BenchPlan {
   if (socketType === 'seqpacket' && engine === 'net') throw bad('--type seqpacket needs the epoll engine (node:net speaks only stream sockets)');
 
   const pipeline = o.pipeline ?? BENCH_DEFAULTS.pipeline;
-  const until: EndRule = o.until === undefined ? (mode === 'persistent' ? { kind: 'line' } : { kind: 'eof' }) : checkEndRule(o.until);
+  // A seqpacket reply is one message unless an end rule is given (as send and probe read it).
+  const oneMessage = socketType === 'seqpacket' && o.until === undefined;
+  const until: EndRule = o.until === undefined ? (mode === 'persistent' && !oneMessage ? { kind: 'line' } : { kind: 'eof' }) : checkEndRule(o.until);
   let payload = o.payload ?? Buffer.from(BENCH_DEFAULTS.payload);
 
   if (payload.length > MAX_PAYLOAD) throw bad(`the payload must be at most 1 GiB (got ${payload.length} bytes)`);
   if (mode === 'oneshot') {
     if (pipeline > 1) throw bad('--pipeline needs --mode persistent (a one-shot connection carries one request)');
   } else {
-    if (until.kind === 'eof') {
+    if (until.kind === 'eof' && !oneMessage) {
       throw bad('--mode persistent needs a reply end that keeps the connection open: --until line, delim:TEXT, bytes:N or idle:DURATION (not eof)');
     }
     if (until.kind === 'idle' && pipeline > 1) throw bad(`--pipeline needs replies that end by their bytes (--until line, delim: or bytes:), not ${formatEndRule(until)}`);
@@ -122,6 +126,7 @@ export function planBench(o: BenchOptions): BenchPlan {
     warmupMs,
     payload,
     until,
+    oneMessage,
     expect: o.expect && o.expect.length > 0 ? o.expect : null,
     timeoutMs,
     connectTimeoutMs,

@@ -36,6 +36,8 @@ export class SlotBook implements TransportEvents {
   protected readonly openLoop: boolean;
   private readonly eofRule: boolean;
   private readonly idleRule: boolean;
+  /** seqpacket's default: each read is one message, and one message is one reply. */
+  private readonly oneMessage: boolean;
   private readonly idleMs: number;
   private readonly timeoutMs: number;
   protected readonly connectTimeoutMs: number;
@@ -82,7 +84,8 @@ export class SlotBook implements TransportEvents {
     this.stats = new WorkerStats(cfg);
     this.persistent = cfg.mode === 'persistent';
     this.openLoop = cfg.rate > 0;
-    this.eofRule = cfg.until.kind === 'eof';
+    this.oneMessage = cfg.oneMessage === true;
+    this.eofRule = cfg.until.kind === 'eof' && !this.oneMessage;
     this.idleRule = cfg.until.kind === 'idle';
     this.idleMs = cfg.until.kind === 'idle' ? cfg.until.ms : 0;
     this.timeoutMs = cfg.timeoutMs;
@@ -311,6 +314,14 @@ export class SlotBook implements TransportEvents {
     if (this.inflight[i] === 0) return; // nothing asked: not a reply
     let pos = from;
     let done = 0;
+    if (this.oneMessage) {
+      // One read is one whole message (the kernel cuts a longer one): it is the reply, counted and matched.
+      this.replies.feed(i, buf, from, n);
+      this.completeOne(i);
+      if (!this.persistent) return;
+      pos = n;
+      done = 1;
+    }
     while (pos < n && this.inflight[i] > 0) {
       const end = this.replies.feed(i, buf, pos, n);
       if (end < 0) {

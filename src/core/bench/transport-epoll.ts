@@ -88,6 +88,8 @@ export class EpollTransport implements Transport {
   private readonly payloads: Buffer;
   private readonly payloadsAt: number;
   private readonly payloadsLen: number;
+  /** seqpacket: each send is one request (one message), so a pipelined batch is that many messages. */
+  private readonly sendMax: number;
   /** SOCK_STREAM, or SOCK_SEQPACKET (bench --type seqpacket): each read then one message. */
   private readonly sockType: number;
   private readonly seqpacket: boolean;
@@ -115,6 +117,7 @@ export class EpollTransport implements Transport {
     this.payloads = Buffer.alloc(Math.max(128, plen * copies)); // 128+: off the V8 heap, so its address holds
     for (let j = 0; j < copies; j++) this.payloads.set(cfg.payload, j * plen);
     this.payloadsLen = Math.max(1, plen * copies);
+    this.sendMax = cfg.socketType === 'seqpacket' ? Math.max(1, plen) : this.payloadsLen;
     this.payloadsAt = sys.address(this.payloads);
     this.rbufAt = sys.address(this.rbuf);
     this.fd = new Int32Array(S).fill(-1);
@@ -174,7 +177,7 @@ export class EpollTransport implements Transport {
     const sys = this.sys;
     while (this.wPend[i] > 0) {
       const p = this.wPos[i];
-      const len = Math.min(this.wPend[i], this.payloadsLen - p);
+      const len = Math.min(this.wPend[i], this.payloadsLen - p, this.sendMax);
       const n = sys.sendAt(f, this.payloadsAt + p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n > 0) {
         this.wPend[i] -= n;
