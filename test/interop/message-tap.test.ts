@@ -108,6 +108,8 @@ describe('seqpacket tap', () => {
     const client = await py('seq-client', join(dir, 'tap.sock'), 'abcdefghijklmnopqrstuvwxyz');
     await waitForOutput(client, /^eof\n/m, 15_000);
     expect(up.stdout()).toMatch(/got b'abcdefghij'\n/);
+    // The client's end can come before the tap's line is read here: awaited.
+    await waitForOutput(t, /#1 > 26B/, 10_000);
     expect(t.stderr()).toMatch(/#1 > 26B "abcdefghij" \(cut at --max-bytes: 10 of 26 bytes relayed\)/);
   });
 
@@ -129,6 +131,7 @@ describe('seqpacket tap', () => {
     const d = await py('seq-client', join(dir, 'slow.sock'), 'a');
     await waitForOutput(d, /^eof\n/m, 15_000);
     expect(d.stdout()).toBe("recv b'ECHO:a\\n'\neof\n");
+    await waitForOutput(slow, /#1 < 7B/, 10_000);
     expect(slow.stderr()).toMatch(/#1 < 7B "ECHO:a\\n" \(held 300ms: --delay\)/);
   });
 
@@ -265,6 +268,7 @@ describe('dgram tap', () => {
     const y = await py('dgram-client', join(dir, 'max.sock'), join(dir, 'y.sock'), 'y');
     await waitForOutput(y, /^done\n/m, 15_000);
     expect(y.stdout()).toBe("recv b'ECHO:y\\n'\ndone\n");
+    await waitForOutput(m, /x\.sock sender done/, 10_000);
     expect(m.stderr()).toMatch(/#1 .*x\.sock sender done: evicted: idle longest of 1 senders \(--max-conns\) when .*y\.sock came; 1 up, 1 down/);
   });
 
