@@ -1,9 +1,10 @@
 /**
- * The tap's epoll relay (`serve -q --upstream`): one engine thread's loop that
+ * The tap's epoll relay (`serve --upstream`): one engine thread's loop that
  * relays each accepted connection to the upstream with raw syscalls, as
  * thread.ts serves. Chosen only where it can honour the options (start.ts's
- * chooseEngine): no --fault/--delay, and no records (serve -q): the net tap
- * (tap-connection.ts) keeps the traffic log and the faults.
+ * chooseEngine): no --fault/--delay (the net tap, tap-connection.ts, keeps the
+ * faults). Its log is the net tap's records, made and rendered in this thread
+ * (relay-log.ts, only when ThreadConfig.logTo names renderers: -q makes none).
  *
  * A slot holds two descriptors, the client's (side 0) and the upstream's
  * (side 1); the epoll data carries slot*2+side. Each direction has one bounded
@@ -46,6 +47,7 @@ import {
 import { type EpollLibc, epollLibc } from '../../socket/libc.js';
 import { EpollSet } from '../../socket/epoll-set.js';
 import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
+import { type RelayRenderers, RelayLog } from './relay-log.js';
 import type { Post } from './conn-log.js';
 import { CONNECTING, EOF, FREE, OUT_CAP, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
 import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
@@ -59,9 +61,9 @@ const CLOSING_WAIT_MS = 5;
 const RETRY_FIRST_MS = 1;
 const RETRY_MAX_MS = 50;
 
-/** Run one relay thread until shutdown. */
-export function runRelayThread(cfg: ThreadConfig, up: RelayUpstream, post: Post): void {
-  new RelayThread(cfg, up, post).run();
+/** Run one relay thread until shutdown; `render`: the log's renderers (cfg.logTo's), loaded; none with -q. */
+export function runRelayThread(cfg: ThreadConfig, up: RelayUpstream, post: Post, render?: RelayRenderers): void {
+  new RelayThread(cfg, up, post, render).run();
 }
 
 class RelayThread implements AcceptSink {
@@ -88,13 +90,17 @@ class RelayThread implements AcceptSink {
   /** Slots connecting or waiting to retry: the scan looks at them each turn while there are any. */
   private pendingConnects = 0;
   private readonly t = new RelayTable();
+  /** The records (relay-log.ts); null with -q: no record work at all. */
+  private readonly log: RelayLog | null;
 
   constructor(
     cfg: ThreadConfig,
     private readonly up: RelayUpstream,
     private readonly post: Post,
+    render?: RelayRenderers,
   ) {
     this.sys = epollLibc();
+    this.log = cfg.logTo && render ? new RelayLog(cfg, new Int32Array(cfg.control), post, render, up, this.now) : null;
     this.ctl = new Int32Array(cfg.control);
     this.addr = up.addr;
     this.eps = new EpollSet(this.sys, MAX_EVENTS);
@@ -110,18 +116,24 @@ class RelayThread implements AcceptSink {
   onAccept(cfd: number): void {
     const i = this.t.take(cfd, this.now, this.up.connectMs);
     this.t.retryMs[i] = RETRY_FIRST_MS;
+    this.log?.accepted(i);
     // Two descriptors a connection: the out-of-descriptors accounting counts both.
     this.acc.opened(2 * ++this.open, cfd);
     this.connect(i);
   }
 
-  onRefused(): void {}
+  onRefused(): void {
+    this.log?.refused();
+  }
 
   /** One connect attempt of slot i's upstream. */
   private connect(i: number): void {
     const sys = this.sys;
     const ufd = sys.socket(this.up.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (ufd < 0) return this.finish(i);
+    if (ufd < 0) {
+      this.log?.connectFailed(i, sys.errno());
+      return this.finish(i);
+    }
     this.t.fd[2 * i + 1] = ufd;
     if (this.up.tcp) sys.setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, this.one, 4);
     const r = sys.connect(ufd, this.addr, this.addr.length);
@@ -142,6 +154,7 @@ class RelayThread implements AcceptSink {
       return;
     }
     // Refused, not found, backlog full past the deadline: the client is closed without a reply.
+    this.log?.connectFailed(i, e);
     this.finish(i);
   }
 
@@ -158,13 +171,17 @@ class RelayThread implements AcceptSink {
     this.soErrLen[0] = 4;
     this.soErr[0] = 0;
     const r = this.sys.getsockopt(ufd, SOL_SOCKET, SO_ERROR, this.soErrBytes, this.soErrLenBytes);
-    if (r !== 0 || this.soErr[0] !== 0) return this.finish(i);
+    if (r !== 0 || this.soErr[0] !== 0) {
+      this.log?.connectFailed(i, r !== 0 ? this.sys.errno() : this.soErr[0]);
+      return this.finish(i);
+    }
     this.connected(i);
   }
 
   private connected(i: number): void {
     this.setPhase(i, RELAYING);
     this.t.lastActive[i] = this.now;
+    this.log?.connected(i);
     // The client's request is usually queued already: relayed before waiting. The upstream has
     // had no time to reply: it is only watched (a read now would be an EAGAIN per connection).
     const g = this.t.gen[i];
@@ -224,6 +241,8 @@ class RelayThread implements AcceptSink {
       const n = sys.read(src, rbuf, OUT_CAP);
       if (n > 0) {
         this.t.lastActive[i] = this.now;
+        // Logged before the send: the record's preview is a view of rbuf.
+        if (this.log !== null) this.log.data(i, s, rbuf, n, (this.t.sideFlags[2 * i + o] & SHUT) !== 0);
         if (this.t.sideFlags[2 * i + o] & SHUT) continue; // the other side can take nothing more: dropped, as net's EPIPE
         const sent = this.sendAll(dst, rbuf, 0, n);
         if (sent < 0) return this.onSendError(i, o, -sent);
@@ -240,11 +259,11 @@ class RelayThread implements AcceptSink {
         }
         continue;
       }
-      if (n === 0) return hup && s === 1 && !this.up.tcp ? this.onUpstreamGone(i) : this.onEnd(i, s);
+      if (n === 0) return hup && s === 1 && !this.up.tcp ? this.onUpstreamGone(i) : this.onEnd(i, s, hup);
       const e = sys.errno();
       if (e === E.EAGAIN) return;
       if (e === E.EINTR) continue;
-      return this.onReset(i, s);
+      return this.onReset(i, s, e);
     }
   }
 
@@ -311,8 +330,12 @@ class RelayThread implements AcceptSink {
   }
 
   /** Side s ended (EOF): relayed as a half-close to the other once what waits for it is out. */
-  private onEnd(i: number, s: number): void {
+  private onEnd(i: number, s: number, hup = false): void {
     const o = 1 - s;
+    if (this.log !== null) {
+      const tcp = s === 1 ? this.up.tcp : this.up.listenTcp;
+      this.log.ended(i, s, this.log.gone(this.t.fd[2 * i + s], tcp, hup), !(this.t.sideFlags[2 * i + o] & SHUT));
+    }
     this.t.sideFlags[2 * i + s] |= EOF;
     if (this.t.outLen[2 * i + o] > 0) this.t.sideFlags[2 * i + o] |= SHUT_PENDING;
     // The other side has ended too: both are closed now, and the close says it (a syscall saved per connection).
@@ -331,7 +354,8 @@ class RelayThread implements AcceptSink {
    * for the client, the end is relayed as usual (a half-close once the queue drains).
    */
   private onUpstreamGone(i: number): void {
-    if (this.t.outLen[2 * i] > 0) return this.onEnd(i, 1);
+    if (this.t.outLen[2 * i] > 0) return this.onEnd(i, 1, true);
+    this.log?.upstreamGone(i);
     this.finish(i);
   }
 
@@ -344,9 +368,10 @@ class RelayThread implements AcceptSink {
 
   /** Sending to side o failed: a reset is relayed as one; a closed side (EPIPE) takes nothing more. */
   private onSendError(i: number, o: number, errno: number): void {
-    if (errno === E.ECONNRESET) return this.onReset(i, o);
+    if (errno === E.ECONNRESET) return this.onReset(i, o, errno);
     // EPIPE: o takes nothing more; what the other side still sends is dropped (the net tap's EPIPE),
     // and o is still read to its end, so both ends are relayed as usual.
+    this.log?.sendClosed(i, o, errno);
     const k = 2 * i + o;
     this.t.sideFlags[k] |= SHUT;
     this.t.outLen[k] = 0;
@@ -356,8 +381,9 @@ class RelayThread implements AcceptSink {
     this.arm(i, 1 - o);
   }
 
-  /** Side s was reset (or failed): the other side is reset too, both closed. */
-  private onReset(i: number, s: number): void {
+  /** Side s was reset (or failed, errno): the other side is reset too, both closed. */
+  private onReset(i: number, s: number, errno: number): void {
+    this.log?.reset(i, s, errno);
     const o = 1 - s;
     const ofd = this.t.fd[2 * i + o];
     const tcp = o === 1 ? this.up.tcp : this.up.listenTcp;
@@ -370,6 +396,7 @@ class RelayThread implements AcceptSink {
   private finish(i: number): void {
     const t = this.t;
     for (let k = 2 * i; k < 2 * i + 2; k++) if (t.fd[k] >= 0) this.sys.close(t.fd[k]); // also out of the epoll set
+    this.log?.finished(i);
     this.setPhase(i, FREE);
     t.release(i);
     this.acc.closed(2 * --this.open);
@@ -386,15 +413,24 @@ class RelayThread implements AcceptSink {
       const p = this.t.phase[i];
       if (p === FREE) continue;
       if (p === RETRYING) {
-        if (now >= this.t.deadline[i]) this.finish(i);
+        if (now >= this.t.deadline[i]) {
+          this.log?.connectFailed(i, 0, true);
+          this.finish(i);
+        }
         else if (now >= this.t.retryAt[i]) this.connect(i);
         continue;
       }
       if (p === CONNECTING) {
-        if (now >= this.t.deadline[i]) this.finish(i);
+        if (now >= this.t.deadline[i]) {
+          this.log?.connectFailed(i, 0);
+          this.finish(i);
+        }
         continue;
       }
-      if (idle > 0 && now - this.t.lastActive[i] >= idle) this.finish(i);
+      if (idle > 0 && now - this.t.lastActive[i] >= idle) {
+        this.log?.idle(i, this.t.outLen[2 * i] > 0);
+        this.finish(i);
+      }
     }
     this.nextScan = now + this.scanEvery;
   }
@@ -440,7 +476,12 @@ class RelayThread implements AcceptSink {
           acc.stop();
           Atomics.add(this.ctl, C_STOP_ACKS, 1);
         }
-        if (state === ABORT) for (let i = 0; i < this.t.highWater; i++) if (this.t.phase[i] !== FREE) this.finish(i);
+        if (state === ABORT)
+          for (let i = 0; i < this.t.highWater; i++) {
+            if (this.t.phase[i] === FREE) continue;
+            this.log?.shutdown(i);
+            this.finish(i);
+          }
       }
       if (state >= STOP && this.open === 0) break;
       if (acc.pausedUntil > 0 && this.now >= acc.pausedUntil && !this.stopped) acc.resume();
@@ -448,12 +489,15 @@ class RelayThread implements AcceptSink {
       if (this.pendingConnects > 0) until = Math.min(until, this.now + RETRY_FIRST_MS);
       else if (this.open > 0 && this.nextScan < until) until = this.nextScan;
       if (acc.pausedUntil > 0 && acc.pausedUntil < until) until = acc.pausedUntil;
+      if (this.log !== null && this.log.dueAt() < until) until = this.log.dueAt();
       this.poll(Math.max(0, Math.ceil(until - this.now)));
       if (this.pendingConnects > 0 || this.now >= this.nextScan) {
         if (this.open > 0) this.scan();
         else this.nextScan = this.now + this.scanEvery;
       }
+      this.log?.turn(this.now);
     }
+    this.log?.finish(performance.now());
     acc.close();
     this.eps.close();
   }

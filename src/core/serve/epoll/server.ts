@@ -9,7 +9,7 @@
  * --echo, --read, --max-bytes, --max-conns, --idle-timeout and --count. Fault
  * modes, --delay and TCP stay with the net engine (epollUnsupported says why).
  * With `upstream` its threads relay instead (the tap's epoll relay,
- * relay-thread.ts), making no records.
+ * relay-thread.ts), writing the tap's log themselves (logTo) or none.
  */
 import { EventEmitter } from 'node:events';
 import { findBuilt } from '../../built-file.js';
@@ -59,8 +59,9 @@ export interface EpollServeOptions extends ServeOptions {
   logTo?: ThreadLogSpec;
   /**
    * The tap's epoll relay (relay-thread.ts): relay each connection to this
-   * server instead of replying. It makes no records: nobody may listen for
-   * 'connection' or 'traffic' (the net tap logs; start.ts chooses).
+   * server instead of replying. Its records (the net tap's, relay-log.ts) are
+   * rendered and written by its threads (logTo names the tap's renderers), never
+   * sent here: nobody may listen for 'connection' or 'traffic' (start.ts chooses).
    */
   upstream?: Target;
   /** The relay: bound on connecting to the upstream. Default 5s. */
@@ -69,12 +70,12 @@ export interface EpollServeOptions extends ServeOptions {
 
 /** The relay's upstream as its threads take it, or why it cannot be relayed here. */
 export function relayUpstream(up: Target, connectMs: number): RelayUpstream | string {
-  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false };
-  if (up.kind === 'abstract') return { addr: sockaddrAbstract(up.name), family: AF_UNIX, tcp: false, connectMs, listenTcp: false };
+  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display };
+  if (up.kind === 'abstract') return { addr: sockaddrAbstract(up.name), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display };
   const v6 = up.host.includes(':');
   const addr = sockaddrInet(v6, up.host, up.port);
   if (addr === null) return `an upstream host name (${up.host}) needs the net engine (it resolves names)`;
-  return { addr, family: v6 ? AF_INET6 : AF_INET, tcp: true, connectMs, listenTcp: false };
+  return { addr, family: v6 ? AF_INET6 : AF_INET, tcp: true, connectMs, listenTcp: false, display: up.display };
 }
 
 /** Bound on the threads starting (loading modules and koffi). */
@@ -197,7 +198,7 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
     let upstream: RelayUpstream | undefined;
     if (o.upstream !== undefined) {
       if (this.listenerCount('connection') > 0 || this.listenerCount('traffic') > 0 || this.listenerCount('request') > 0) {
-        throw new UdsError('NOT_SUPPORTED', "--engine epoll: the tap's epoll relay makes no records (use -q, or --engine net for the traffic log)");
+        throw new UdsError('NOT_SUPPORTED', "--engine epoll: the tap's epoll relay writes its log from its threads (logTo) and emits no 'connection' or 'traffic' events (use --engine net for them)");
       }
       const r = relayUpstream(o.upstream, o.connectTimeout ?? 5_000);
       if (typeof r === 'string') throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${r}`);

@@ -80,6 +80,8 @@ export interface RelayUpstream {
   connectMs: number;
   /** The listening socket is TCP (a client's reset is relayed as a real RST). */
   listenTcp: boolean;
+  /** The upstream as given (the log's words). */
+  display: string;
 }
 
 /** Fields of one connection record. */
