@@ -180,20 +180,20 @@ TARGET, logging each chunk (> client to upstream, < upstream to client), each
 half-close (relayed as a half-close), close and reset, and which side ended
 first. --fault, --delay, --max-conns, --idle-timeout, --count apply to the real
 exchange (no-newline holds back the upstream's trailing newline; never-close
-and silent keep the client open after the upstream closed). With a log (or
---fault/--delay, or a TCP listener or host-name upstream): the net engine, in
---workers processes (default: the cores, at most 4; --max-conns is per
-process). With -q and none of those, --engine auto relays on the epoll engine
-instead (raw sockets in --workers threads, default 1; about 4x less CPU a
-connection; no records, so nothing to log: -q only). --reply, --echo,
---keep-alive, --read do not apply.
+and silent keep the client open after the upstream closed). Without
+--fault/--delay, on a Unix listener with a path, @name or numeric upstream,
+--engine auto relays on the epoll engine (raw sockets in --workers threads,
+default 1; the same log, written by its threads; about 4x less CPU a
+connection). Otherwise the net engine, in --workers processes (default: the
+cores, at most 4; --max-conns is per process). --reply, --echo, --keep-alive,
+--read do not apply.
 
 Examples:
   udsctl serve /tmp/odc_ws.sock
   udsctl serve --fault never-close /tmp/odc_ws.sock
   udsctl serve --perm 0660 --group www-data /run/app.sock
   udsctl serve --upstream /tmp/odc_ws.sock /tmp/tap.sock
-  udsctl serve -q --upstream /tmp/odc_ws.sock /tmp/tap.sock   (epoll relay)
+  udsctl serve --json --upstream /tmp/odc_ws.sock /tmp/tap.sock 2> tap.jsonl
   udsctl serve --upstream /run/app.sock --fault no-newline --hexdump /tmp/tap.sock`,
       )
       .action(async (target: string, opts) => {

@@ -584,6 +584,42 @@ describe.each(ENGINES)("the tap's log, --engine %s (the same records on the epol
     expect(conns.find((c) => c.end === 'idle-timeout')).toMatchObject({ first: 'tap', reason: 'replies not read for 500ms', upstream: flood.addr });
   });
 
+  it('a client that never reads, with the log on (--hexdump): the Go server is held back, the tap stays small, every byte arrives', async () => {
+    const dir = tmpDir();
+    const { peer, addr } = await startGo(join(dir, 'up.sock'), 'flood', ['-mib', '48']);
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await loggingTap(addr, tapPath, ['--hexdump']);
+    const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${tap.child.pid}/status`, 'utf8'))![1]) * 1024;
+    const before = rss();
+    const client = net.connect(tapPath);
+    client.pause();
+    await new Promise<void>((r) => client.once('connect', () => r()));
+    client.write('go\n');
+    let peak = before;
+    for (let i = 0; i < 15; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      peak = Math.max(peak, rss());
+    }
+    expect(peer.stdout()).not.toMatch(/wrote/); // the Go server is still blocked in write()
+    expect(peak - before).toBeLessThan(48 * 1024 * 1024);
+    let got = 0;
+    client.on('data', (c: Buffer) => (got += c.length));
+    client.resume();
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`only ${got} bytes came`)), 30_000);
+      client.once('end', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    client.destroy();
+    expect(got).toBe(48 * 1024 * 1024);
+    await tap.until(/ #1 closed in=3B out=50331648B/);
+    const text = await stopTapCli(tap);
+    // Each chunk's line (binary: a hex dump of its first 256 bytes), offsets adding up.
+    expect(text).toMatch(/^\S+Z #1 \+\S+ < \d+B @\d+ /m);
+  }, 60_000);
+
   it('--workers 3: the threads or processes share the socket; --count is over all of them; every connection is logged once, ids unique, with its traffic', async () => {
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'));
@@ -897,6 +933,64 @@ describe('the epoll relay: a Unix upstream that closes', () => {
     expect(client.destroyed).toBe(false);
     client.destroy();
   });
+});
+
+/** One one-shot exchange, bounded: the reply, or '' when there was none in time. */
+function oneShot(sock: string, payload: string, boundMs = 5_000): Promise<string> {
+  return new Promise((resolve) => {
+    const c = net.connect({ path: sock });
+    const chunks: Buffer[] = [];
+    const finish = () => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve(Buffer.concat(chunks).toString());
+    };
+    const timer = setTimeout(finish, boundMs);
+    c.on('data', (d: Buffer) => chunks.push(d));
+    c.on('end', finish);
+    c.on('error', finish);
+    c.write(payload);
+  });
+}
+
+describe("the epoll relay's log with a reader that never reads", () => {
+  it('--json: every exchange is relayed; records past the log buffer are dropped whole, counted and said; memory stays flat', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    // Its stderr a pipe this test does not read until the end (Node takes its first 16 KiB at most).
+    const child = startCli(['serve', '--engine', 'epoll', '--json', '--upstream', addr, tapPath]);
+    const until = Date.now() + 10_000;
+    while (!existsSync(tapPath) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    const total = 3_000;
+    let ok = 0;
+    for (let k = 0; k < total; k += 50) {
+      const replies = await Promise.all(Array.from({ length: 50 }, () => oneShot(tapPath, `${'x'.repeat(300)}\n`)));
+      ok += replies.filter((r) => OK_LINE.test(r)).length;
+    }
+    // About 1.5 KB of log a connection, 4 MB in all: the relay never waited for the reader.
+    expect(ok).toBe(total);
+    const hwm = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
+    expect(hwm).toBeLessThan(150);
+    let text = '';
+    child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
+    const seen = Date.now() + 10_000;
+    while (!/lines dropped, reader too slow/.test(text) && Date.now() < seen) await new Promise((r) => setTimeout(r, 25));
+    child.kill('SIGTERM');
+    expect(await waitExit(child, 20_000)).toBe(0);
+    // Every line whole.
+    const events = jsonLines(text);
+    expect(text.trimEnd().split('\n').length).toBe(events.length);
+    const notes = events.filter((e) => e.event === 'warning' && typeof e.dropped === 'number');
+    expect(notes.length).toBeGreaterThan(0);
+    const stopped = events.at(-1)!;
+    expect(stopped.event).toBe('stopped');
+    expect(stopped.dropped as number).toBeGreaterThan(0);
+    expect(notes.reduce((sum, e) => sum + (e.dropped as number), 0)).toBe(stopped.dropped);
+    const conns = events.filter((e) => e.event === 'connection');
+    expect(conns.length).toBeGreaterThan(0);
+    for (const c of conns) expect(c).toMatchObject({ end: 'closed', bytesIn: 301, bytesOut: 16 });
+  }, 120_000);
 });
 
 describe('the tap: usage errors', () => {

@@ -340,7 +340,8 @@ export class RelayLog {
     for (let s = 0; s < 2; s++) {
       const k = 2 * i + s;
       if (this.sideEnd[k] === OPEN || this.sideEnd[k] === HALF) {
-        this.emit(i, FROM[s], 'close');
+        // Both descriptors are closed here: a side that had not ended was closed by the tap.
+        this.emit(i, FROM[s], 'close', 'closed by the tap');
         this.sideEnd[k] = CLOSED;
       }
     }
