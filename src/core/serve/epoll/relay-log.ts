@@ -12,6 +12,9 @@
  * arrays by slot; the records are two reused entries (a renderer keeps nothing
  * of them), a chunk's preview a view of the read buffer, rendered before the
  * buffer is read into again.
+ *
+ * About 410 lines: one method per relay event, each setting the same per-slot
+ * state the connection's record is made from at its end.
  */
 import { codeOfErrno, fromConnectErrno } from '../../errors.js';
 import { decodeKeepingBytes } from '../../escape.js';

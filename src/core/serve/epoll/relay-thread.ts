@@ -21,8 +21,9 @@
  * non-blocking socket (EAGAIN: its backlog is full, retried until
  * --connect-timeout); TCP's completes on EPOLLOUT (SO_ERROR).
  *
- * About 440 lines: one loop whose reads, sends, ends and upstream connects share
- * each slot's state on both sides (its storage is relay-table.ts).
+ * About 490 lines: one loop whose reads, sends, ends and upstream connects share
+ * each slot's state on both sides (its storage is relay-table.ts; its records
+ * relay-log.ts's, one call per event when logging).
  */
 import {
   AF_UNIX,
@@ -130,10 +131,7 @@ class RelayThread implements AcceptSink {
   private connect(i: number): void {
     const sys = this.sys;
     const ufd = sys.socket(this.up.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (ufd < 0) {
-      this.log?.connectFailed(i, sys.errno());
-      return this.finish(i);
-    }
+    if (ufd < 0) return this.connectFailed(i, sys.errno());
     this.t.fd[2 * i + 1] = ufd;
     if (this.up.tcp) sys.setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, this.one, 4);
     const r = sys.connect(ufd, this.addr, this.addr.length);
@@ -154,7 +152,12 @@ class RelayThread implements AcceptSink {
       return;
     }
     // Refused, not found, backlog full past the deadline: the client is closed without a reply.
-    this.log?.connectFailed(i, e);
+    this.connectFailed(i, e);
+  }
+
+  /** The upstream cannot be reached (errno; 0: not within --connect-timeout, `backlog` full till then): the client is closed. */
+  private connectFailed(i: number, errno: number, backlog = false): void {
+    this.log?.connectFailed(i, errno, backlog);
     this.finish(i);
   }
 
@@ -171,10 +174,7 @@ class RelayThread implements AcceptSink {
     this.soErrLen[0] = 4;
     this.soErr[0] = 0;
     const r = this.sys.getsockopt(ufd, SOL_SOCKET, SO_ERROR, this.soErrBytes, this.soErrLenBytes);
-    if (r !== 0 || this.soErr[0] !== 0) {
-      this.log?.connectFailed(i, r !== 0 ? this.sys.errno() : this.soErr[0]);
-      return this.finish(i);
-    }
+    if (r !== 0 || this.soErr[0] !== 0) return this.connectFailed(i, r !== 0 ? this.sys.errno() : this.soErr[0]);
     this.connected(i);
   }
 
@@ -413,18 +413,12 @@ class RelayThread implements AcceptSink {
       const p = this.t.phase[i];
       if (p === FREE) continue;
       if (p === RETRYING) {
-        if (now >= this.t.deadline[i]) {
-          this.log?.connectFailed(i, 0, true);
-          this.finish(i);
-        }
+        if (now >= this.t.deadline[i]) this.connectFailed(i, 0, true);
         else if (now >= this.t.retryAt[i]) this.connect(i);
         continue;
       }
       if (p === CONNECTING) {
-        if (now >= this.t.deadline[i]) {
-          this.log?.connectFailed(i, 0);
-          this.finish(i);
-        }
+        if (now >= this.t.deadline[i]) this.connectFailed(i, 0);
         continue;
       }
       if (idle > 0 && now - this.t.lastActive[i] >= idle) {
