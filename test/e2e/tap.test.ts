@@ -403,7 +403,7 @@ describe.each(ENGINES)("the tap's log, --engine %s (the same records on the epol
   async function loggingTap(upstream: string, listen: string, extra: string[] = []) {
     const tap = await startTapCli(['--engine', engine, '--workers', '1', ...extra, '--upstream', upstream, listen]);
     if (extra.includes('--json')) expect(jsonLines(tap.stderr())[0]).toMatchObject({ event: 'listening', engine, workers: 1, upstream });
-    else expect(tap.stderr()).toContain(`listening on ${listen} (tap to ${upstream}, ${engine} engine)`);
+    else expect(tap.stderr()).toContain(`listening on ${listen} (tap to ${upstream}, ${engine} engine`);
     return tap;
   }
 
@@ -619,6 +619,41 @@ describe.each(ENGINES)("the tap's log, --engine %s (the same records on the epol
     // Each chunk's line (binary: a hex dump of its first 256 bytes), offsets adding up.
     expect(text).toMatch(/^\S+Z #1 \+\S+ < \d+B @\d+ /m);
   }, 60_000);
+
+  it('--fault never-close and silent on the real reply (the relay holds the client itself): PHP gets the reply or nothing and then no end; the record says left-open', async () => {
+    requirePeers('php');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const nc = await loggingTap(addr, join(dir, 'nc.sock'), ['--json', '--fault', 'never-close']);
+    expect(await php(EOF_CLIENT, join(dir, 'nc.sock'), 500)).toMatchObject({ ok: false, errno: EAGAIN, reply: expect.stringMatching(OK_LINE) });
+    await nc.until(/"event":"connection"/);
+    let lines = jsonLines(await stopTapCli(nc));
+    expect(lines.find((l) => l.from === 'upstream' && (l.kind === 'close' || l.kind === 'half-close'))).toMatchObject({ note: 'client held open (fault never-close)' });
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'left-open', fault: 'never-close', reason: 'fault never-close', first: 'upstream', clientEnd: 'closed', upstreamEnd: 'closed', bytesOut: 16 });
+
+    const silent = await loggingTap(addr, join(dir, 's.sock'), ['--json', '--fault', 'silent']);
+    expect(await php(EOF_CLIENT, join(dir, 's.sock'), 300)).toMatchObject({ ok: false, errno: EAGAIN, reply: '' });
+    await silent.until(/"event":"connection"/);
+    lines = jsonLines(await stopTapCli(silent));
+    expect(lines.find((l) => l.from === 'upstream' && l.kind === 'data')).toMatchObject({ bytes: 16, note: 'swallowed (fault silent)' });
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'left-open', fault: 'silent', reason: 'fault silent', clientEnd: 'closed' });
+  });
+
+  it('--fault never-close: SIGTERM does not wait --grace for a client the fault holds open', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const held = await loggingTap(addr, join(dir, 'h.sock'), ['--fault', 'never-close', '--grace', '30s']);
+    const client = net.connect(join(dir, 'h.sock'));
+    client.on('error', () => {});
+    client.write('hi\n');
+    await held.until(/client held open/);
+    const t0 = Date.now();
+    held.child.kill('SIGTERM');
+    expect(await waitExit(held.child)).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(held.stderr()).toMatch(/#1 left-open .*\(fault never-close\)/);
+    client.destroy();
+  });
 
   it('--workers 3: the threads or processes share the socket; --count is over all of them; every connection is logged once, ids unique, with its traffic', async () => {
     const dir = tmpDir();

@@ -65,8 +65,9 @@ export function chooseEngine(target: Target, options: StartServeOptions): Engine
       options.quiet === true || options.logTo !== undefined
         ? epollUnsupported(target, { ...options, upstream: checkTarget(options.upstream) })
         : "the tap's epoll relay writes its log from its threads (logTo) and sends no 'connection' or 'traffic' events: it needs quiet or logTo";
-    if (why === null && options.fault === undefined && options.delay === undefined) return 'epoll';
-    why ??= '--fault and --delay need the net engine';
+    // never-close and silent are the relay's too (epollUnsupported); the others, and --delay, the net tap's.
+    if (why === null && options.delay === undefined) return 'epoll';
+    why ??= '--delay needs the net engine';
     if (options.engine === 'epoll') throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}; use --engine net (or auto)`);
     return 'net';
   }

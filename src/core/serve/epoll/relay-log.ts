@@ -25,7 +25,7 @@ import { type ConnEnd, reasonIdle, reasonMaxConns, reasonUnread } from '../proto
 import type { TapConnectionLog } from '../tap-connection.js';
 import { type SideEnd, TRAFFIC_PREVIEW, type TrafficLog } from '../tap-records.js';
 import type { Post } from './conn-log.js';
-import { PREVIEW, type RelayUpstream, type ThreadConfig } from './shared.js';
+import { PREVIEW, RELAY_NEVER_CLOSE, RELAY_SILENT, type RelayUpstream, type ThreadConfig } from './shared.js';
 import { ThreadLog } from './thread-log.js';
 
 /** What the relay's log renders (the factory ThreadConfig.logTo names returns it). */
@@ -43,7 +43,8 @@ const CLOSED = 2;
 const RESET = 3;
 const ERROR = 4;
 const NEVER = 5;
-const SIDE_ENDS: readonly SideEnd[] = ['open', 'half-closed', 'closed', 'reset', 'error', 'never-connected'];
+const HELD_OPEN = 6;
+const SIDE_ENDS: readonly SideEnd[] = ['open', 'half-closed', 'closed', 'reset', 'error', 'never-connected', 'held-open'];
 const FIRST: readonly (TapConnectionLog['first'] | undefined)[] = [undefined, 'client', 'upstream', 'tap'];
 const F_CLIENT = 1;
 const F_UPSTREAM = 2;
@@ -78,6 +79,8 @@ export class RelayLog {
   private chunksUp = new Float64Array(0);
   private first = new Uint8Array(0);
   private readonly end: (ConnEnd | undefined)[] = [];
+  /** --fault on the relay step (never-close, silent), as the record names it. */
+  private readonly fault: 'never-close' | 'silent' | undefined;
   private readonly reason: (string | undefined)[] = [];
   /** The two entries renderers are handed, reused (their keys in the net tap's order, for JSON). */
   private readonly t: TrafficLog = {
@@ -103,6 +106,7 @@ export class RelayLog {
     reply: undefined,
     durationUs: 0,
     end: 'closed',
+    fault: undefined,
     reason: undefined,
     upstream: '',
     first: undefined,
@@ -127,6 +131,8 @@ export class RelayLog {
     this.idleMs = cfg.idleMs;
     this.maxConns = cfg.maxConns;
     this.c.upstream = up.display;
+    this.fault = up.hold === RELAY_SILENT ? 'silent' : up.hold === RELAY_NEVER_CLOSE ? 'never-close' : undefined;
+    this.c.fault = this.fault;
   }
 
   private nextId(): number {
@@ -287,7 +293,7 @@ export class RelayLog {
     t.data = buf.subarray(0, Math.min(n, TRAFFIC_PREVIEW));
     t.code = undefined;
     t.errno = undefined;
-    t.note = dropped ? `dropped: the ${s === 0 ? 'upstream' : 'client'} takes nothing more` : undefined;
+    t.note = dropped ? `dropped: the ${s === 0 ? 'upstream' : 'client'} takes nothing more` : s === 1 && this.fault === 'silent' ? 'swallowed (fault silent)' : undefined;
     this.render.traffic(t, out);
     t.data = undefined;
   }
@@ -306,6 +312,20 @@ export class RelayLog {
     this.sideEnd[2 * i + 1] = CLOSED;
     this.setEnd(i, 'closed', undefined, F_UPSTREAM);
     this.emit(i, 'upstream', 'close', 'relayed to the client as a close');
+  }
+
+  /** The upstream ended (gone: for good) and a fault holds the client open: not relayed to it. */
+  held(i: number, gone: boolean): void {
+    this.sideEnd[2 * i + 1] = gone ? CLOSED : HALF;
+    this.setEnd(i, 'closed', undefined, F_UPSTREAM);
+    this.emit(i, 'upstream', gone ? 'close' : 'half-close', `client held open (fault ${this.fault})`);
+    // The fault's end overrides a clean close: it is what happened to the client (as the net tap's).
+    if (this.end[i] === 'closed') {
+      this.end[i] = 'left-open';
+      this.reason[i] = `fault ${this.fault}`;
+    }
+    const c = this.sideEnd[2 * i];
+    if (c === OPEN || c === HALF) this.sideEnd[2 * i] = HELD_OPEN;
   }
 
   /** Side s was reset (or failed) with errno: the other side is reset too. */
@@ -342,10 +362,11 @@ export class RelayLog {
   finished(i: number): void {
     for (let s = 0; s < 2; s++) {
       const k = 2 * i + s;
-      if (this.sideEnd[k] === OPEN || this.sideEnd[k] === HALF) {
+      const e = this.sideEnd[k];
+      if (e === OPEN || e === HALF || e === HELD_OPEN) {
         // Both descriptors are closed here: a side that had not ended was closed by the tap.
         this.emit(i, FROM[s], 'close', 'closed by the tap');
-        this.sideEnd[k] = CLOSED;
+        if (e !== HELD_OPEN) this.sideEnd[k] = CLOSED;
       }
     }
     if (this.first[i] === 0) this.first[i] = F_CLIENT;

@@ -27,6 +27,8 @@ export const EOF = 2;
 export const SHUT = 4;
 /** The end of the other side waits for the out-queue to this side to drain. */
 export const SHUT_PENDING = 8;
+/** The client's side: the upstream has ended and a fault (never-close, silent) holds the client open until its own end. */
+export const HELD = 16;
 
 
 type Numbers = Int32Array | Uint32Array | Uint8Array | Float64Array;

@@ -50,8 +50,8 @@ import { EpollSet } from '../../socket/epoll-set.js';
 import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
 import { type RelayRenderers, RelayLog } from './relay-log.js';
 import type { Post } from './conn-log.js';
-import { CONNECTING, EOF, FREE, OUT_CAP, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
-import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
+import { CONNECTING, EOF, FREE, HELD, OUT_CAP, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
+import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, RELAY_HOLD_NONE, RELAY_SILENT, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
 
 /** SOL_SOCKET SO_LINGER: struct linger { int l_onoff; int l_linger; }. */
 const SO_LINGER = 13;
@@ -197,7 +197,7 @@ class RelayThread implements AcceptSink {
     const k = 2 * i + side;
     const f = this.t.sideFlags[k];
     const fd = this.t.fd[k];
-    if (events === 0) {
+    if (events === 0 && !(f & HELD)) {
       if (f & REG) {
         this.eps.remove(fd);
         this.t.sideFlags[k] = f & ~REG;
@@ -244,6 +244,7 @@ class RelayThread implements AcceptSink {
         // Logged before the send: the record's preview is a view of rbuf.
         if (this.log !== null) this.log.data(i, s, rbuf, n, (this.t.sideFlags[2 * i + o] & SHUT) !== 0);
         if (this.t.sideFlags[2 * i + o] & SHUT) continue; // the other side can take nothing more: dropped, as net's EPIPE
+        if (s === 1 && this.up.hold === RELAY_SILENT) continue; // --fault silent: the replies are swallowed
         const sent = this.sendAll(dst, rbuf, 0, n);
         if (sent < 0) return this.onSendError(i, o, -sent);
         if (sent < n) {
@@ -332,10 +333,14 @@ class RelayThread implements AcceptSink {
   /** Side s ended (EOF): relayed as a half-close to the other once what waits for it is out. */
   private onEnd(i: number, s: number, hup = false): void {
     const o = 1 - s;
+    if (s === 1 && this.up.hold !== RELAY_HOLD_NONE) return this.holdClient(i, hup);
+    const held = s === 0 && (this.t.sideFlags[2 * i] & HELD) !== 0;
     if (this.log !== null) {
       const tcp = s === 1 ? this.up.tcp : this.up.listenTcp;
-      this.log.ended(i, s, this.log.gone(this.t.fd[2 * i + s], tcp, hup), !(this.t.sideFlags[2 * i + o] & SHUT));
+      this.log.ended(i, s, this.log.gone(this.t.fd[2 * i + s], tcp, hup), !held && !(this.t.sideFlags[2 * i + o] & SHUT));
     }
+    // A held client's own end ends the connection (its upstream has ended already).
+    if (held) return this.finish(i);
     this.t.sideFlags[2 * i + s] |= EOF;
     if (this.t.outLen[2 * i + o] > 0) this.t.sideFlags[2 * i + o] |= SHUT_PENDING;
     // The other side has ended too: both are closed now, and the close says it (a syscall saved per connection).
@@ -354,9 +359,30 @@ class RelayThread implements AcceptSink {
    * for the client, the end is relayed as usual (a half-close once the queue drains).
    */
   private onUpstreamGone(i: number): void {
-    if (this.t.outLen[2 * i] > 0) return this.onEnd(i, 1, true);
+    if (this.t.outLen[2 * i] > 0 || this.up.hold !== RELAY_HOLD_NONE) return this.onEnd(i, 1, true);
     this.log?.upstreamGone(i);
     this.finish(i);
+  }
+
+  /**
+   * --fault never-close or silent: the upstream has ended, and the client is not told. It gets
+   * what was relayed (never-close), is read to its own end (what it sends to an upstream that is
+   * gone is dropped), and then closed; --idle-timeout and shutdown end it sooner.
+   */
+  private holdClient(i: number, hup: boolean): void {
+    const t = this.t;
+    const u = 2 * i + 1;
+    const gone = this.log !== null ? this.log.gone(t.fd[u], this.up.tcp, hup) : hup;
+    this.log?.held(i, gone);
+    t.sideFlags[u] |= EOF;
+    if (gone) t.sideFlags[u] |= SHUT;
+    // The tap is stopping: nothing to hold it for.
+    if (this.stopped) return this.finish(i);
+    // HELD keeps the client in the epoll set even with nothing to wait for: a half-closed client's
+    // own close then comes as EPOLLHUP.
+    t.sideFlags[2 * i] |= HELD;
+    this.arm(i, 1);
+    this.arm(i, 0);
   }
 
   /** Both sides have ended and each end has been relayed. */
@@ -443,6 +469,14 @@ class RelayThread implements AcceptSink {
       const s = k & 1;
       if (this.t.phase[i] === FREE || eps.gen(q) !== this.t.gen[i]) continue;
       const ev = eps.events(q);
+      if ((this.t.sideFlags[k] & (HELD | EOF)) === (HELD | EOF)) {
+        // A held client that had half-closed has closed (or failed): the end of the connection.
+        if (ev & (EPOLLHUP | EPOLLERR)) {
+          this.log?.ended(i, 0, true, false);
+          this.finish(i);
+        }
+        continue;
+      }
       if (this.t.phase[i] === CONNECTING) {
         if (s === 1) this.onConnectDone(i);
         continue;
@@ -469,6 +503,8 @@ class RelayThread implements AcceptSink {
           this.stopped = true;
           acc.stop();
           Atomics.add(this.ctl, C_STOP_ACKS, 1);
+          // A client a fault holds open would hold shutdown for the whole --grace.
+          for (let i = 0; i < this.t.highWater; i++) if (this.t.phase[i] !== FREE && this.t.sideFlags[2 * i] & HELD) this.finish(i);
         }
         if (state === ABORT)
           for (let i = 0; i < this.t.highWater; i++) {

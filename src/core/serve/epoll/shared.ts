@@ -82,7 +82,13 @@ export interface RelayUpstream {
   listenTcp: boolean;
   /** The upstream as given (the log's words). */
   display: string;
+  /** --fault on the relay step: RELAY_HOLD_NONE, or the client held open after the upstream's end (never-close; silent also swallows the replies). */
+  hold: number;
 }
+
+export const RELAY_HOLD_NONE = 0;
+export const RELAY_NEVER_CLOSE = 1;
+export const RELAY_SILENT = 2;
 
 /** Fields of one connection record. */
 export const R_ID = 0;
