@@ -2,8 +2,8 @@
  * The tap's epoll relay (`serve --upstream`): one engine thread's loop that
  * relays each accepted connection to the upstream with raw syscalls, as
  * thread.ts serves. Chosen only where it can honour the options (start.ts's
- * chooseEngine): no --fault/--delay (the net tap, tap-connection.ts, keeps the
- * faults). Its log is the net tap's records, made and rendered in this thread
+ * chooseEngine): of the faults, never-close and silent (holdClient); no
+ * --delay (the net tap, tap-connection.ts, keeps the others). Its log is the net tap's records, made and rendered in this thread
  * (relay-log.ts, only when ThreadConfig.logTo names renderers: -q makes none).
  *
  * A slot holds two descriptors, the client's (side 0) and the upstream's
