@@ -21,9 +21,9 @@
  * non-blocking socket (EAGAIN: its backlog is full, retried until
  * --connect-timeout); TCP's completes on EPOLLOUT (SO_ERROR).
  *
- * About 490 lines: one loop whose reads, sends, ends and upstream connects share
- * each slot's state on both sides (its storage is relay-table.ts; its records
- * relay-log.ts's, one call per event when logging).
+ * About 530 lines: one loop whose reads, sends, ends, upstream connects and
+ * held clients share each slot's state on both sides (its storage is
+ * relay-table.ts; its records relay-log.ts's, one call per event when logging).
  */
 import {
   AF_UNIX,
