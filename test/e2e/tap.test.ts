@@ -639,6 +639,18 @@ describe.each(ENGINES)("the tap's log, --engine %s (the same records on the epol
     expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'left-open', fault: 'silent', reason: 'fault silent', clientEnd: 'closed' });
   });
 
+  it('--fault close-without-reply: the real reply is swallowed and the client gets its end instead; the request still reached the Go server', async () => {
+    requirePeers('php');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tap = await loggingTap(addr, join(dir, 'c.sock'), ['--json', '--fault', 'close-without-reply']);
+    expect(await php(EOF_CLIENT, join(dir, 'c.sock'), 2_000)).toMatchObject({ ok: true, reply: '' });
+    await tap.until(/"event":"connection"/);
+    const lines = jsonLines(await stopTapCli(tap));
+    expect(lines.find((l) => l.from === 'upstream' && l.kind === 'data')).toMatchObject({ bytes: 16, note: 'swallowed; the client is closed (fault close-without-reply)' });
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'closed', fault: 'close-without-reply', reason: 'fault close-without-reply', first: 'tap', bytesIn: 15, bytesOut: 16 });
+  });
+
   it('--fault never-close: SIGTERM does not wait --grace for a client the fault holds open', async () => {
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'));

@@ -59,7 +59,7 @@ export function isServeWorker(env: NodeJS.ProcessEnv = process.env): boolean {
 export function chooseEngine(target: Target, options: StartServeOptions): EngineName {
   if (options.upstream !== undefined) {
     // The epoll relay: its log written by its threads (logTo) or none (-q), no --delay and no --fault
-    // but never-close and silent, a Unix listener, a Unix or numeric TCP upstream.
+    // but never-close, silent and close-without-reply, a Unix listener, a Unix or numeric TCP upstream.
     if (isServeWorker() || options.engine === 'net') return 'net';
     let why =
       options.quiet === true || options.logTo !== undefined

@@ -80,7 +80,9 @@ export class RelayLog {
   private first = new Uint8Array(0);
   private readonly end: (ConnEnd | undefined)[] = [];
   /** --fault on the relay step (never-close, silent), as the record names it. */
-  private readonly fault: 'never-close' | 'silent' | undefined;
+  private readonly fault: 'never-close' | 'silent' | 'close-without-reply' | undefined;
+  /** The note of an upstream chunk the fault swallows. */
+  private readonly swallowed: string | undefined;
   private readonly reason: (string | undefined)[] = [];
   /** The two entries renderers are handed, reused (their keys in the net tap's order, for JSON). */
   private readonly t: TrafficLog = {
@@ -131,7 +133,8 @@ export class RelayLog {
     this.idleMs = cfg.idleMs;
     this.maxConns = cfg.maxConns;
     this.c.upstream = up.display;
-    this.fault = up.hold === RELAY_SILENT ? 'silent' : up.hold === RELAY_NEVER_CLOSE ? 'never-close' : undefined;
+    this.fault = up.hold === RELAY_SILENT ? 'silent' : up.hold === RELAY_NEVER_CLOSE ? 'never-close' : up.closeAtReply ? 'close-without-reply' : undefined;
+    this.swallowed = up.hold === RELAY_SILENT ? 'swallowed (fault silent)' : up.closeAtReply ? 'swallowed; the client is closed (fault close-without-reply)' : undefined;
     this.c.fault = this.fault;
   }
 
@@ -271,6 +274,7 @@ export class RelayLog {
   /** n bytes side s sent (in buf); `dropped`: the other side takes nothing more. */
   data(i: number, s: number, buf: Buffer, n: number, dropped: boolean): void {
     const k = 2 * i + s;
+    if (s === 1 && this.up.closeAtReply) this.closedAtReply(i);
     const offset = this.bytes[k];
     this.bytes[k] = offset + n;
     if (s === 0) this.chunksUp[i]++;
@@ -293,7 +297,7 @@ export class RelayLog {
     t.data = buf.subarray(0, Math.min(n, TRAFFIC_PREVIEW));
     t.code = undefined;
     t.errno = undefined;
-    t.note = dropped ? `dropped: the ${s === 0 ? 'upstream' : 'client'} takes nothing more` : s === 1 && this.fault === 'silent' ? 'swallowed (fault silent)' : undefined;
+    t.note = s === 1 && this.swallowed !== undefined ? this.swallowed : dropped ? `dropped: the ${s === 0 ? 'upstream' : 'client'} takes nothing more` : undefined;
     this.render.traffic(t, out);
     t.data = undefined;
   }
@@ -303,7 +307,12 @@ export class RelayLog {
     this.sideEnd[2 * i + s] = gone ? CLOSED : HALF;
     if (s === 1) this.setEnd(i, 'closed', undefined, F_UPSTREAM);
     else if (this.first[i] === 0) this.first[i] = F_CLIENT;
-    const note = relayed ? `relayed to the ${s === 0 ? 'upstream' : 'client'} as a half-close` : undefined;
+    const note =
+      s === 1 && this.up.closeAtReply && this.bytes[2 * i + 1] > 0
+        ? 'the client was closed at the reply (fault close-without-reply)'
+        : relayed
+          ? `relayed to the ${s === 0 ? 'upstream' : 'client'} as a half-close`
+          : undefined;
     this.emit(i, FROM[s], gone ? 'close' : 'half-close', note);
   }
 
@@ -311,7 +320,16 @@ export class RelayLog {
   upstreamGone(i: number): void {
     this.sideEnd[2 * i + 1] = CLOSED;
     this.setEnd(i, 'closed', undefined, F_UPSTREAM);
-    this.emit(i, 'upstream', 'close', 'relayed to the client as a close');
+    this.emit(i, 'upstream', 'close', this.up.closeAtReply && this.bytes[2 * i + 1] > 0 ? 'the client was closed at the reply (fault close-without-reply)' : 'relayed to the client as a close');
+  }
+
+  /** close-without-reply: the end it gives the client is the connection's (as the net tap's, it overrides a clean close). */
+  private closedAtReply(i: number): void {
+    if (this.end[i] === undefined || this.end[i] === 'closed') {
+      this.end[i] = 'closed';
+      this.reason[i] = 'fault close-without-reply';
+    }
+    if (this.first[i] === 0) this.first[i] = F_TAP;
   }
 
   /** The upstream ended (gone: for good) and a fault holds the client open: not relayed to it. */

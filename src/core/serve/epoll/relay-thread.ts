@@ -2,8 +2,9 @@
  * The tap's epoll relay (`serve --upstream`): one engine thread's loop that
  * relays each accepted connection to the upstream with raw syscalls, as
  * thread.ts serves. Chosen only where it can honour the options (start.ts's
- * chooseEngine): of the faults, never-close and silent (holdClient); no
- * --delay (the net tap, tap-connection.ts, keeps the others). Its log is the net tap's records, made and rendered in this thread
+ * chooseEngine): of the faults, never-close and silent (holdClient) and
+ * close-without-reply; no --delay (the net tap, tap-connection.ts, keeps the
+ * others). Its log is the net tap's records, made and rendered in this thread
  * (relay-log.ts, only when ThreadConfig.logTo names renderers: -q makes none).
  *
  * A slot holds two descriptors, the client's (side 0) and the upstream's
@@ -245,6 +246,12 @@ class RelayThread implements AcceptSink {
         if (this.log !== null) this.log.data(i, s, rbuf, n, (this.t.sideFlags[2 * i + o] & SHUT) !== 0);
         if (this.t.sideFlags[2 * i + o] & SHUT) continue; // the other side can take nothing more: dropped, as net's EPIPE
         if (s === 1 && this.up.hold === RELAY_SILENT) continue; // --fault silent: the replies are swallowed
+        if (s === 1 && this.up.closeAtReply) {
+          // --fault close-without-reply: the client gets its end instead of the reply.
+          this.shutSide(i, 0);
+          this.arm(i, 0);
+          continue;
+        }
         const sent = this.sendAll(dst, rbuf, 0, n);
         if (sent < 0) return this.onSendError(i, o, -sent);
         if (sent < n) {

@@ -84,6 +84,8 @@ export interface RelayUpstream {
   display: string;
   /** --fault on the relay step: RELAY_HOLD_NONE, or the client held open after the upstream's end (never-close; silent also swallows the replies). */
   hold: number;
+  /** --fault close-without-reply: the upstream's first bytes are swallowed and the client gets its end instead. */
+  closeAtReply: boolean;
 }
 
 export const RELAY_HOLD_NONE = 0;
