@@ -651,6 +651,27 @@ describe.each(ENGINES)("the tap's log, --engine %s (the same records on the epol
     expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'closed', fault: 'close-without-reply', reason: 'fault close-without-reply', first: 'tap', bytesIn: 15, bytesOut: 16 });
   });
 
+  it('--fault no-newline: only the trailing newlines of the real reply are held back; PHP_NORMAL_READ fails, an EOF reader gets the text', async () => {
+    requirePeers('php', 'socat');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tap = await loggingTap(addr, join(dir, 'n.sock'), ['--json', '--fault', 'no-newline']);
+    expect(await php(LINE_CLIENT, join(dir, 'n.sock'))).toMatchObject({ ok: false, errno: ECONNRESET, deadline: false });
+    const eof = await php(EOF_CLIENT, join(dir, 'n.sock'));
+    expect(eof).toMatchObject({ ok: true, reply: expect.stringMatching(/^OK\+ at \d\d:\d\d:\d\d$/) });
+    await tap.until(/"id":2,.*"event":"connection"|"event":"connection".*"id":2,/);
+    const conns = jsonLines(await stopTapCli(tap)).filter((l) => l.event === 'connection');
+    // The upstream's real bytes are logged whole: 16 of them came, 15 went on.
+    expect(conns[1]).toMatchObject({ bytesOut: 16, fault: 'no-newline', end: 'closed' });
+    // Newlines followed by more bytes go on; blank lines inside the reply too.
+    const echo = await startGo(join(dir, 'eof.sock'), 'eof');
+    const tap2 = await loggingTap(echo.addr, join(dir, 'n2.sock'), ['-q', '--fault', 'no-newline']);
+    const r = await run('socat', ['-t', '5', '-', `UNIX-CONNECT:${join(dir, 'n2.sock')}`], { input: 'a\n\nb\r\n\n', timeoutMs: 10_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('got 7 bytes\na\n\nb');
+    await stopTapCli(tap2);
+  });
+
   it('--fault never-close: SIGTERM does not wait --grace for a client the fault holds open', async () => {
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'));

@@ -80,7 +80,7 @@ export class RelayLog {
   private first = new Uint8Array(0);
   private readonly end: (ConnEnd | undefined)[] = [];
   /** --fault on the relay step (never-close, silent), as the record names it. */
-  private readonly fault: 'never-close' | 'silent' | 'close-without-reply' | undefined;
+  private readonly fault: 'never-close' | 'silent' | 'close-without-reply' | 'no-newline' | undefined;
   /** The note of an upstream chunk the fault swallows. */
   private readonly swallowed: string | undefined;
   private readonly reason: (string | undefined)[] = [];
@@ -133,7 +133,7 @@ export class RelayLog {
     this.idleMs = cfg.idleMs;
     this.maxConns = cfg.maxConns;
     this.c.upstream = up.display;
-    this.fault = up.hold === RELAY_SILENT ? 'silent' : up.hold === RELAY_NEVER_CLOSE ? 'never-close' : up.closeAtReply ? 'close-without-reply' : undefined;
+    this.fault = up.hold === RELAY_SILENT ? 'silent' : up.hold === RELAY_NEVER_CLOSE ? 'never-close' : up.closeAtReply ? 'close-without-reply' : up.noNewline ? 'no-newline' : undefined;
     this.swallowed = up.hold === RELAY_SILENT ? 'swallowed (fault silent)' : up.closeAtReply ? 'swallowed; the client is closed (fault close-without-reply)' : undefined;
     this.c.fault = this.fault;
   }

@@ -2,9 +2,9 @@
  * The tap's epoll relay (`serve --upstream`): one engine thread's loop that
  * relays each accepted connection to the upstream with raw syscalls, as
  * thread.ts serves. Chosen only where it can honour the options (start.ts's
- * chooseEngine): of the faults, never-close and silent (holdClient) and
- * close-without-reply; no --delay (the net tap, tap-connection.ts, keeps the
- * others). Its log is the net tap's records, made and rendered in this thread
+ * chooseEngine): of the faults, never-close and silent (holdClient),
+ * close-without-reply and no-newline; no --delay, slow or reset (the net tap,
+ * tap-connection.ts, keeps those). Its log is the net tap's records, made and rendered in this thread
  * (relay-log.ts, only when ThreadConfig.logTo names renderers: -q makes none).
  *
  * A slot holds two descriptors, the client's (side 0) and the upstream's
@@ -22,8 +22,8 @@
  * non-blocking socket (EAGAIN: its backlog is full, retried until
  * --connect-timeout); TCP's completes on EPOLLOUT (SO_ERROR).
  *
- * About 530 lines: one loop whose reads, sends, ends, upstream connects and
- * held clients share each slot's state on both sides (its storage is
+ * About 570 lines: one loop whose reads, sends, ends, upstream connects,
+ * held clients and the faults on the reply share each slot's state on both sides (its storage is
  * relay-table.ts; its records relay-log.ts's, one call per event when logging).
  */
 import {
@@ -51,7 +51,7 @@ import { EpollSet } from '../../socket/epoll-set.js';
 import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
 import { type RelayRenderers, RelayLog } from './relay-log.js';
 import type { Post } from './conn-log.js';
-import { CONNECTING, EOF, FREE, HELD, OUT_CAP, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
+import { CONNECTING, EOF, FREE, HELD, NL_MAX, OUT_CAP, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
 import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, RELAY_HOLD_NONE, RELAY_SILENT, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
 
 /** SOL_SOCKET SO_LINGER: struct linger { int l_onoff; int l_linger; }. */
@@ -74,6 +74,8 @@ class RelayThread implements AcceptSink {
   private readonly eps: EpollSet;
   private readonly acc: Acceptor;
   private readonly rbuf = Buffer.allocUnsafe(OUT_CAP);
+  /** --fault no-newline: a reply chunk as it goes out (the newlines held before it, then the chunk's head). */
+  private readonly nlBuf: Buffer;
   private readonly addr: Uint8Array;
   private readonly linger0 = new Uint8Array(new Int32Array([1, 0]).buffer);
   private readonly one = new Uint8Array(new Int32Array([1]).buffer);
@@ -105,6 +107,7 @@ class RelayThread implements AcceptSink {
     this.log = cfg.logTo && render ? new RelayLog(cfg, new Int32Array(cfg.control), post, render, up, this.now) : null;
     this.ctl = new Int32Array(cfg.control);
     this.addr = up.addr;
+    this.nlBuf = Buffer.allocUnsafe(up.noNewline ? OUT_CAP : 0);
     this.eps = new EpollSet(this.sys, MAX_EVENTS);
     this.acc = new Acceptor(this.sys, this.eps, cfg.listenFd, cfg.socketType, this.ctl, cfg.index, cfg.threads, cfg.fdLimit, cfg.maxConns, post);
     this.idleMs = cfg.idleMs;
@@ -237,9 +240,11 @@ class RelayThread implements AcceptSink {
     const src = this.t.fd[2 * i + s];
     const dst = this.t.fd[2 * i + o];
     const rbuf = this.rbuf;
+    // no-newline: a reply read leaves room for the newlines held before it.
+    const max = s === 1 && this.up.noNewline ? OUT_CAP - NL_MAX : OUT_CAP;
     for (;;) {
       if (this.t.outLen[2 * i + o] > 0) return this.arm(i, s);
-      const n = sys.read(src, rbuf, OUT_CAP);
+      const n = sys.read(src, rbuf, max);
       if (n > 0) {
         this.t.lastActive[i] = this.now;
         // Logged before the send: the record's preview is a view of rbuf.
@@ -252,15 +257,21 @@ class RelayThread implements AcceptSink {
           this.arm(i, 0);
           continue;
         }
-        const sent = this.sendAll(dst, rbuf, 0, n);
+        let buf: Buffer = rbuf;
+        let len = n;
+        if (s === 1 && this.up.noNewline) {
+          len = this.noNewline(i, n);
+          buf = this.nlBuf;
+        }
+        const sent = len === 0 ? 0 : this.sendAll(dst, buf, 0, len);
         if (sent < 0) return this.onSendError(i, o, -sent);
-        if (sent < n) {
-          this.queue(i, o, rbuf, sent, n);
+        if (sent < len) {
+          this.queue(i, o, buf, sent, len);
           this.arm(i, s);
           this.arm(i, o);
           return;
         }
-        if (n < OUT_CAP) {
+        if (n < max) {
           // A short read took all that was queued; a closed Unix upstream sends no more, so no read for its EOF.
           if (hup && s === 1 && !this.up.tcp) return this.onUpstreamGone(i);
           return; // level-triggered: more raises a new event
@@ -273,6 +284,31 @@ class RelayThread implements AcceptSink {
       if (e === E.EINTR) continue;
       return this.onReset(i, s, e);
     }
+  }
+
+  /**
+   * --fault no-newline: what of the reply chunk in rbuf[0, n) goes out now, made in nlBuf (its
+   * length): the newlines held back before it, then the chunk up to its trailing newlines, which are
+   * held back in turn (sent only if more bytes follow; never at the upstream's end). A run of more
+   * than NL_MAX newline bytes sends the oldest: flat memory whatever the upstream sends.
+   */
+  private noNewline(i: number, n: number): number {
+    const t = this.t;
+    const rbuf = this.rbuf;
+    const out = this.nlBuf;
+    const held = t.nlLen[i];
+    const base = i * NL_MAX;
+    let cut = n;
+    while (cut > 0 && (rbuf[cut - 1] === 0x0a || rbuf[cut - 1] === 0x0d)) cut--;
+    // out: the held newlines, then the chunk: of it, what is sent, and the trailing run kept.
+    out.set(t.nlBytes.subarray(base, base + held), 0);
+    rbuf.copy(out, held, 0, n);
+    const total = held + n;
+    const run = cut === 0 ? total : n - cut;
+    const keep = Math.min(run, NL_MAX);
+    t.nlBytes.set(out.subarray(total - keep, total), base);
+    t.nlLen[i] = keep;
+    return total - keep;
   }
 
   /** send until done or EAGAIN: the bytes sent, or -errno. */

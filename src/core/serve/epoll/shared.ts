@@ -86,6 +86,8 @@ export interface RelayUpstream {
   hold: number;
   /** --fault close-without-reply: the upstream's first bytes are swallowed and the client gets its end instead. */
   closeAtReply: boolean;
+  /** --fault no-newline: the upstream's trailing newlines are held back (sent only if more bytes follow). */
+  noNewline: boolean;
 }
 
 export const RELAY_HOLD_NONE = 0;
