@@ -672,6 +672,20 @@ describe.each(ENGINES)("the tap's log, --engine %s (the same records on the epol
     await stopTapCli(tap2);
   });
 
+  it('--fault reset: PHP sees ECONNRESET instead of the real reply (the request still reached the Go server); the record says the tap reset it', async () => {
+    requirePeers('php');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tap = await loggingTap(addr, join(dir, 'r.sock'), ['--json', '--fault', 'reset']);
+    expect(await php(EOF_CLIENT, join(dir, 'r.sock'))).toMatchObject({ ok: false, errno: ECONNRESET });
+    const sent = await runCli(['send', join(dir, 'r.sock'), 'hi\\n']);
+    expect(sent.status).toBe(9);
+    await tap.until(/"event":"connection".*"id":2,/);
+    const lines = jsonLines(await stopTapCli(tap));
+    expect(lines.find((l) => l.from === 'tap' && l.kind === 'reset')).toMatchObject({ note: 'the client is reset instead of getting the reply (fault reset)' });
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'reset', fault: 'reset', reason: 'fault reset', bytesIn: 15, bytesOut: 16, clientEnd: 'reset', first: 'tap' });
+  });
+
   it('--fault never-close: SIGTERM does not wait --grace for a client the fault holds open', async () => {
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'));
@@ -1066,7 +1080,7 @@ describe('the tap: usage errors', () => {
     const dir = tmpDir();
     const cases: [string[], RegExp][] = [
       [['--engine', 'epoll', '--delay', '100ms', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /--engine epoll: --delay needs the net engine/],
-      [['-q', '--engine', 'epoll', '--fault', 'reset', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /--engine epoll: --fault reset needs the net engine/],
+      [['-q', '--engine', 'epoll', '--fault', 'slow', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /--engine epoll: --fault slow needs the net engine/],
       [['-q', '--engine', 'epoll', '--upstream', 'localhost:9', join(dir, 't.sock')], /--engine epoll: an upstream host name \(localhost\) needs the net engine/],
       [['--hexdump', join(dir, 't.sock')], /--hexdump: only with --upstream/],
       [['--keep-alive', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /keepAlive does not apply with upstream/],

@@ -58,8 +58,8 @@ export function isServeWorker(env: NodeJS.ProcessEnv = process.env): boolean {
 /** The engine startServe would run for these options: the engine's name, or an error for --engine epoll that cannot. */
 export function chooseEngine(target: Target, options: StartServeOptions): EngineName {
   if (options.upstream !== undefined) {
-    // The epoll relay: its log written by its threads (logTo) or none (-q), no --delay, --fault slow or
-    // reset (epollUnsupported), a Unix listener, a Unix or numeric TCP upstream.
+    // The epoll relay: its log written by its threads (logTo) or none (-q), no --delay or --fault slow
+    // (epollUnsupported), a Unix listener, a Unix or numeric TCP upstream.
     if (isServeWorker() || options.engine === 'net') return 'net';
     let why =
       options.quiet === true || options.logTo !== undefined

@@ -80,7 +80,7 @@ export class RelayLog {
   private first = new Uint8Array(0);
   private readonly end: (ConnEnd | undefined)[] = [];
   /** --fault on the relay step (never-close, silent), as the record names it. */
-  private readonly fault: 'never-close' | 'silent' | 'close-without-reply' | 'no-newline' | undefined;
+  private readonly fault: 'never-close' | 'silent' | 'close-without-reply' | 'no-newline' | 'reset' | undefined;
   /** The note of an upstream chunk the fault swallows. */
   private readonly swallowed: string | undefined;
   private readonly reason: (string | undefined)[] = [];
@@ -133,8 +133,15 @@ export class RelayLog {
     this.idleMs = cfg.idleMs;
     this.maxConns = cfg.maxConns;
     this.c.upstream = up.display;
-    this.fault = up.hold === RELAY_SILENT ? 'silent' : up.hold === RELAY_NEVER_CLOSE ? 'never-close' : up.closeAtReply ? 'close-without-reply' : up.noNewline ? 'no-newline' : undefined;
-    this.swallowed = up.hold === RELAY_SILENT ? 'swallowed (fault silent)' : up.closeAtReply ? 'swallowed; the client is closed (fault close-without-reply)' : undefined;
+    this.fault = up.hold === RELAY_SILENT ? 'silent' : up.hold === RELAY_NEVER_CLOSE ? 'never-close' : up.closeAtReply ? 'close-without-reply' : up.noNewline ? 'no-newline' : up.resetAtReply ? 'reset' : undefined;
+    this.swallowed =
+      up.hold === RELAY_SILENT
+        ? 'swallowed (fault silent)'
+        : up.closeAtReply
+          ? 'swallowed; the client is closed (fault close-without-reply)'
+          : up.resetAtReply
+            ? 'not relayed: the client is reset instead (fault reset)'
+            : undefined;
     this.c.fault = this.fault;
   }
 
@@ -297,7 +304,7 @@ export class RelayLog {
     t.data = buf.subarray(0, Math.min(n, TRAFFIC_PREVIEW));
     t.code = undefined;
     t.errno = undefined;
-    t.note = s === 1 && this.swallowed !== undefined ? this.swallowed : dropped ? `dropped: the ${s === 0 ? 'upstream' : 'client'} takes nothing more` : undefined;
+    t.note = s === 1 && this.swallowed !== undefined ? this.swallowed : s === 0 && this.up.resetAtReply ? 'peeked and left unread, so the close is a reset (fault reset)' : dropped ? `dropped: the ${s === 0 ? 'upstream' : 'client'} takes nothing more` : undefined;
     this.render.traffic(t, out);
     t.data = undefined;
   }
@@ -330,6 +337,18 @@ export class RelayLog {
       this.reason[i] = 'fault close-without-reply';
     }
     if (this.first[i] === 0) this.first[i] = F_TAP;
+  }
+
+  /** --fault reset: the upstream's reply came; the client is reset instead (closed with its request unread). */
+  resetAtReply(i: number): void {
+    this.emit(i, 'tap', 'reset', 'the client is reset instead of getting the reply (fault reset)');
+    if (this.end[i] === undefined || this.end[i] === 'closed') {
+      this.end[i] = 'reset';
+      this.reason[i] = 'fault reset';
+    }
+    if (this.first[i] === 0) this.first[i] = F_TAP;
+    const c = this.sideEnd[2 * i];
+    if (c === OPEN || c === HALF) this.sideEnd[2 * i] = RESET;
   }
 
   /** The upstream ended (gone: for good) and a fault holds the client open: not relayed to it. */

@@ -31,6 +31,8 @@ export const SHUT = 4;
 export const SHUT_PENDING = 8;
 /** The client's side: the upstream has ended and a fault (never-close, silent) holds the client open until its own end. */
 export const HELD = 16;
+/** The client's side, --fault reset: its request was peeked and relayed; it is not read again (its bytes stay unread). */
+export const PEEKED = 32;
 
 
 type Numbers = Int32Array | Uint32Array | Uint8Array | Float64Array;

@@ -2,9 +2,9 @@
  * The tap's epoll relay (`serve --upstream`): one engine thread's loop that
  * relays each accepted connection to the upstream with raw syscalls, as
  * thread.ts serves. Chosen only where it can honour the options (start.ts's
- * chooseEngine): of the faults, never-close and silent (holdClient),
- * close-without-reply and no-newline; no --delay, slow or reset (the net tap,
- * tap-connection.ts, keeps those). Its log is the net tap's records, made and rendered in this thread
+ * chooseEngine): every fault (holdClient, noNewline, peekClient and a few
+ * lines in onReadable) but slow and --delay (the net tap, tap-connection.ts,
+ * keeps those). Its log is the net tap's records, made and rendered in this thread
  * (relay-log.ts, only when ThreadConfig.logTo names renderers: -q makes none).
  *
  * A slot holds two descriptors, the client's (side 0) and the upstream's
@@ -22,7 +22,7 @@
  * non-blocking socket (EAGAIN: its backlog is full, retried until
  * --connect-timeout); TCP's completes on EPOLLOUT (SO_ERROR).
  *
- * About 570 lines: one loop whose reads, sends, ends, upstream connects,
+ * About 610 lines: one loop whose reads, sends, ends, upstream connects,
  * held clients and the faults on the reply share each slot's state on both sides (its storage is
  * relay-table.ts; its records relay-log.ts's, one call per event when logging).
  */
@@ -38,6 +38,7 @@ import {
   IPPROTO_TCP,
   MSG_DONTWAIT,
   MSG_NOSIGNAL,
+  MSG_PEEK,
   SHUT_WR,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
@@ -51,7 +52,7 @@ import { EpollSet } from '../../socket/epoll-set.js';
 import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
 import { type RelayRenderers, RelayLog } from './relay-log.js';
 import type { Post } from './conn-log.js';
-import { CONNECTING, EOF, FREE, HELD, NL_MAX, OUT_CAP, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
+import { CONNECTING, EOF, FREE, HELD, NL_MAX, OUT_CAP, PEEKED, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
 import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, RELAY_HOLD_NONE, RELAY_SILENT, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
 
 /** SOL_SOCKET SO_LINGER: struct linger { int l_onoff; int l_linger; }. */
@@ -201,7 +202,7 @@ class RelayThread implements AcceptSink {
     const k = 2 * i + side;
     const f = this.t.sideFlags[k];
     const fd = this.t.fd[k];
-    if (events === 0 && !(f & HELD)) {
+    if (events === 0 && !(f & (HELD | PEEKED))) {
       if (f & REG) {
         this.eps.remove(fd);
         this.t.sideFlags[k] = f & ~REG;
@@ -222,7 +223,7 @@ class RelayThread implements AcceptSink {
   private arm(i: number, s: number): void {
     const k = 2 * i + s;
     const f = this.t.sideFlags[k];
-    const read = !(f & EOF) && this.t.outLen[2 * i + (1 - s)] === 0;
+    const read = !(f & (EOF | PEEKED)) && this.t.outLen[2 * i + (1 - s)] === 0;
     const write = this.t.outLen[k] > 0;
     this.want(i, s, (read ? EPOLLIN : 0) | (write ? EPOLLOUT : 0));
   }
@@ -240,6 +241,7 @@ class RelayThread implements AcceptSink {
     const src = this.t.fd[2 * i + s];
     const dst = this.t.fd[2 * i + o];
     const rbuf = this.rbuf;
+    if (s === 0 && this.up.resetAtReply) return this.peekClient(i, hup);
     // no-newline: a reply read leaves room for the newlines held before it.
     const max = s === 1 && this.up.noNewline ? OUT_CAP - NL_MAX : OUT_CAP;
     for (;;) {
@@ -251,6 +253,11 @@ class RelayThread implements AcceptSink {
         if (this.log !== null) this.log.data(i, s, rbuf, n, (this.t.sideFlags[2 * i + o] & SHUT) !== 0);
         if (this.t.sideFlags[2 * i + o] & SHUT) continue; // the other side can take nothing more: dropped, as net's EPIPE
         if (s === 1 && this.up.hold === RELAY_SILENT) continue; // --fault silent: the replies are swallowed
+        if (s === 1 && this.up.resetAtReply) {
+          // --fault reset: the client is closed with its request unread, which resets it, instead of the reply.
+          this.log?.resetAtReply(i);
+          return this.finish(i);
+        }
         if (s === 1 && this.up.closeAtReply) {
           // --fault close-without-reply: the client gets its end instead of the reply.
           this.shutSide(i, 0);
@@ -309,6 +316,36 @@ class RelayThread implements AcceptSink {
     t.nlBytes.set(out.subarray(total - keep, total), base);
     t.nlLen[i] = keep;
     return total - keep;
+  }
+
+  /**
+   * --fault reset: a Unix peer sees ECONNRESET only when it is closed with its bytes unread. So the
+   * client's request is peeked, relayed to the upstream and left queued; the client is not read
+   * again (its close still comes, as EPOLLHUP), and the upstream's reply closes it.
+   */
+  private peekClient(i: number, hup: boolean): void {
+    const k = 2 * i;
+    if (this.t.sideFlags[k] & PEEKED) {
+      if (hup) {
+        this.log?.ended(i, 0, true, false);
+        this.finish(i);
+      }
+      return;
+    }
+    const n = this.sys.recv(this.t.fd[k], this.rbuf, OUT_CAP, MSG_PEEK | MSG_DONTWAIT);
+    if (n === 0) return this.onEnd(i, 0, hup);
+    if (n < 0) {
+      const e = this.sys.errno();
+      return e === E.EAGAIN || e === E.EINTR ? undefined : this.onReset(i, 0, e);
+    }
+    this.t.lastActive[i] = this.now;
+    this.t.sideFlags[k] |= PEEKED;
+    this.log?.data(i, 0, this.rbuf, n, false);
+    const sent = this.sendAll(this.t.fd[k + 1], this.rbuf, 0, n);
+    if (sent < 0) return this.onSendError(i, 1, -sent);
+    if (sent < n) this.queue(i, 1, this.rbuf, sent, n);
+    this.arm(i, 0);
+    this.arm(i, 1);
   }
 
   /** send until done or EAGAIN: the bytes sent, or -errno. */

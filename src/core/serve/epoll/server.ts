@@ -73,12 +73,12 @@ export interface EpollServeOptions extends ServeOptions {
 
 /** The relay's upstream as its threads take it, or why it cannot be relayed here. */
 export function relayUpstream(up: Target, connectMs: number): RelayUpstream | string {
-  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false };
-  if (up.kind === 'abstract') return { addr: sockaddrAbstract(up.name), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false };
+  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false };
+  if (up.kind === 'abstract') return { addr: sockaddrAbstract(up.name), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false };
   const v6 = up.host.includes(':');
   const addr = sockaddrInet(v6, up.host, up.port);
   if (addr === null) return `an upstream host name (${up.host}) needs the net engine (it resolves names)`;
-  return { addr, family: v6 ? AF_INET6 : AF_INET, tcp: true, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false };
+  return { addr, family: v6 ? AF_INET6 : AF_INET, tcp: true, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false };
 }
 
 /** Bound on the threads starting (loading modules and koffi). */
@@ -88,8 +88,8 @@ const THREAD_END_SLACK_MS = 2_000;
 
 /** Why the epoll engine cannot serve these options here, or null when it can. */
 export function epollUnsupported(target: Target, options: EpollServeOptions): string | null {
-  // The relay holds the client open itself (never-close, silent), closes it at the reply, holds back newlines; slow and reset are the net tap's.
-  const relayFault = options.upstream !== undefined && ['never-close', 'silent', 'close-without-reply', 'no-newline'].includes(options.fault ?? '');
+  // The relay holds the client open itself (never-close, silent), closes it at the reply, holds back newlines, resets it at the reply; slow is the net tap's.
+  const relayFault = options.upstream !== undefined && ['never-close', 'silent', 'close-without-reply', 'no-newline', 'reset'].includes(options.fault ?? '');
   if (options.fault !== undefined && !relayFault) return `--fault ${options.fault} needs the net engine`;
   if (options.delay !== undefined && options.delay > 0) return '--delay needs the net engine';
   if (target.kind === 'tcp') return 'TCP targets need the net engine';
@@ -212,6 +212,7 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
         hold: o.fault === 'never-close' ? RELAY_NEVER_CLOSE : o.fault === 'silent' ? RELAY_SILENT : RELAY_HOLD_NONE,
         closeAtReply: o.fault === 'close-without-reply',
         noNewline: o.fault === 'no-newline',
+        resetAtReply: o.fault === 'reset',
       };
     }
     const url = threadUrl();

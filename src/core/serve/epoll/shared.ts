@@ -88,6 +88,8 @@ export interface RelayUpstream {
   closeAtReply: boolean;
   /** --fault no-newline: the upstream's trailing newlines are held back (sent only if more bytes follow). */
   noNewline: boolean;
+  /** --fault reset: the client's request is peeked, not read, so that closing it at the reply resets it. */
+  resetAtReply: boolean;
 }
 
 export const RELAY_HOLD_NONE = 0;
