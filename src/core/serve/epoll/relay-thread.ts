@@ -549,8 +549,10 @@ class RelayThread implements AcceptSink {
       const s = k & 1;
       if (this.t.phase[i] === FREE || eps.gen(q) !== this.t.gen[i]) continue;
       const ev = eps.events(q);
-      if ((this.t.sideFlags[k] & (HELD | EOF)) === (HELD | EOF)) {
-        // A held client that had half-closed has closed (or failed): the end of the connection.
+      const f = this.t.sideFlags[k];
+      if ((f & (HELD | EOF)) === (HELD | EOF) || f & PEEKED) {
+        // A held client that had half-closed, or a client whose request is left unread (--fault reset):
+        // in the epoll set for its close (or failure) only, the end of the connection.
         if (ev & (EPOLLHUP | EPOLLERR)) {
           this.log?.ended(i, 0, true, false);
           this.finish(i);
