@@ -180,9 +180,9 @@ TARGET, logging each chunk (> client to upstream, < upstream to client), each
 half-close (relayed as a half-close), close and reset, and which side ended
 first. --fault, --delay, --max-conns, --idle-timeout, --count apply to the real
 exchange (no-newline holds back the upstream's trailing newline; never-close
-and silent keep the client open after the upstream closed). Without --delay or
---fault slow, on a Unix listener with a path, @name or numeric upstream,
---engine auto relays on the epoll engine (raw sockets in --workers threads,
+and silent keep the client open after the upstream closed). On a Unix
+listener with a path, @name or numeric upstream, --engine auto relays on the
+epoll engine, faults and --delay too (raw sockets in --workers threads,
 default 1; the same log, written by its threads; about 4x less CPU a
 connection). Otherwise the net engine, in --workers processes (default: the
 cores, at most 4; --max-conns is per process). --reply, --echo, --keep-alive,

@@ -686,6 +686,22 @@ describe.each(ENGINES)("the tap's log, --engine %s (the same records on the epol
     expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'reset', fault: 'reset', reason: 'fault reset', bytesIn: 15, bytesOut: 16, clientEnd: 'reset', first: 'tap' });
   });
 
+  it('--fault slow --delay 400ms: the real reply arrives late, whole, then its end', async () => {
+    requirePeers('php');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tap = await loggingTap(addr, join(dir, 'd.sock'), ['--json', '--fault', 'slow', '--delay', '400ms']);
+    const r = await php(EOF_CLIENT, join(dir, 'd.sock'), 3_000);
+    expect(r).toMatchObject({ ok: true, reply: expect.stringMatching(OK_LINE) });
+    expect(r.ms).toBeGreaterThanOrEqual(350);
+    await tap.until(/"event":"connection"/);
+    const lines = jsonLines(await stopTapCli(tap));
+    expect(lines.find((l) => l.from === 'upstream' && l.kind === 'data')).toMatchObject({ bytes: 16, note: 'delayed 400ms' });
+    const conn = lines.find((l) => l.event === 'connection')!;
+    expect(conn).toMatchObject({ end: 'closed', fault: 'slow', bytesOut: 16, clientEnd: 'closed', upstreamEnd: 'closed' });
+    expect(conn.durationUs as number).toBeGreaterThanOrEqual(350_000);
+  });
+
   it('--fault never-close: SIGTERM does not wait --grace for a client the fault holds open', async () => {
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'));
@@ -1076,11 +1092,11 @@ describe("the epoll relay's log with a reader that never reads", () => {
 });
 
 describe('the tap: usage errors', () => {
-  it('--engine epoll with --upstream and --delay, a fault or a host name, --hexdump without it, --keep-alive with it: exit 2 with the reason', async () => {
+  it('--engine epoll: --delay without --upstream, a TCP listener or an upstream host name, --hexdump without it, --keep-alive with it: exit 2 with the reason', async () => {
     const dir = tmpDir();
     const cases: [string[], RegExp][] = [
-      [['--engine', 'epoll', '--delay', '100ms', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /--engine epoll: --delay needs the net engine/],
-      [['-q', '--engine', 'epoll', '--fault', 'slow', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /--engine epoll: --fault slow needs the net engine/],
+      [['--engine', 'epoll', '--delay', '100ms', join(dir, 't.sock')], /--engine epoll: --delay needs the net engine/],
+      [['-q', '--engine', 'epoll', '--fault', 'slow', '--upstream', join(dir, 'up.sock'), '127.0.0.1:0'], /--engine epoll: TCP targets need the net engine/],
       [['-q', '--engine', 'epoll', '--upstream', 'localhost:9', join(dir, 't.sock')], /--engine epoll: an upstream host name \(localhost\) needs the net engine/],
       [['--hexdump', join(dir, 't.sock')], /--hexdump: only with --upstream/],
       [['--keep-alive', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /keepAlive does not apply with upstream/],

@@ -58,16 +58,14 @@ export function isServeWorker(env: NodeJS.ProcessEnv = process.env): boolean {
 /** The engine startServe would run for these options: the engine's name, or an error for --engine epoll that cannot. */
 export function chooseEngine(target: Target, options: StartServeOptions): EngineName {
   if (options.upstream !== undefined) {
-    // The epoll relay: its log written by its threads (logTo) or none (-q), no --delay or --fault slow
-    // (epollUnsupported), a Unix listener, a Unix or numeric TCP upstream.
+    // The epoll relay (every fault and --delay too): its log written by its threads (logTo) or none
+    // (-q), a Unix listener, a Unix or numeric TCP upstream.
     if (isServeWorker() || options.engine === 'net') return 'net';
     let why =
       options.quiet === true || options.logTo !== undefined
         ? epollUnsupported(target, { ...options, upstream: checkTarget(options.upstream) })
         : "the tap's epoll relay writes its log from its threads (logTo) and sends no 'connection' or 'traffic' events: it needs quiet or logTo";
-    // never-close and silent are the relay's too (epollUnsupported); the others, and --delay, the net tap's.
-    if (why === null && options.delay === undefined) return 'epoll';
-    why ??= '--delay needs the net engine';
+    if (why === null) return 'epoll';
     if (options.engine === 'epoll') throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}; use --engine net (or auto)`);
     return 'net';
   }

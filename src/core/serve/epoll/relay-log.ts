@@ -21,11 +21,12 @@ import { decodeKeepingBytes } from '../../escape.js';
 import type { LineWriter } from '../../line-writer.js';
 import { POLLHUP, errnoName } from '../../socket/ffi.js';
 import { type EpollLibc, epollLibc } from '../../socket/libc.js';
+import type { Fault } from '../options.js';
 import { type ConnEnd, reasonIdle, reasonMaxConns, reasonUnread } from '../protocol.js';
 import type { TapConnectionLog } from '../tap-connection.js';
 import { type SideEnd, TRAFFIC_PREVIEW, type TrafficLog } from '../tap-records.js';
 import type { Post } from './conn-log.js';
-import { PREVIEW, RELAY_NEVER_CLOSE, RELAY_SILENT, type RelayUpstream, type ThreadConfig } from './shared.js';
+import { PREVIEW, RELAY_SILENT, type RelayUpstream, type ThreadConfig } from './shared.js';
 import { ThreadLog } from './thread-log.js';
 
 /** What the relay's log renders (the factory ThreadConfig.logTo names returns it). */
@@ -80,7 +81,7 @@ export class RelayLog {
   private first = new Uint8Array(0);
   private readonly end: (ConnEnd | undefined)[] = [];
   /** --fault on the relay step (never-close, silent), as the record names it. */
-  private readonly fault: 'never-close' | 'silent' | 'close-without-reply' | 'no-newline' | 'reset' | undefined;
+  private readonly fault: Fault | undefined;
   /** The note of an upstream chunk the fault swallows. */
   private readonly swallowed: string | undefined;
   private readonly reason: (string | undefined)[] = [];
@@ -133,7 +134,7 @@ export class RelayLog {
     this.idleMs = cfg.idleMs;
     this.maxConns = cfg.maxConns;
     this.c.upstream = up.display;
-    this.fault = up.hold === RELAY_SILENT ? 'silent' : up.hold === RELAY_NEVER_CLOSE ? 'never-close' : up.closeAtReply ? 'close-without-reply' : up.noNewline ? 'no-newline' : up.resetAtReply ? 'reset' : undefined;
+    this.fault = up.fault;
     this.swallowed =
       up.hold === RELAY_SILENT
         ? 'swallowed (fault silent)'
@@ -304,7 +305,7 @@ export class RelayLog {
     t.data = buf.subarray(0, Math.min(n, TRAFFIC_PREVIEW));
     t.code = undefined;
     t.errno = undefined;
-    t.note = s === 1 && this.swallowed !== undefined ? this.swallowed : s === 0 && this.up.resetAtReply ? 'peeked and left unread, so the close is a reset (fault reset)' : dropped ? `dropped: the ${s === 0 ? 'upstream' : 'client'} takes nothing more` : undefined;
+    t.note = s === 1 && this.swallowed !== undefined ? this.swallowed : s === 0 && this.up.resetAtReply ? 'peeked and left unread, so the close is a reset (fault reset)' : s === 1 && this.up.delayMs > 0 ? `delayed ${this.up.delayMs}ms` : dropped ? `dropped: the ${s === 0 ? 'upstream' : 'client'} takes nothing more` : undefined;
     this.render.traffic(t, out);
     t.data = undefined;
   }

@@ -33,6 +33,8 @@ export const SHUT_PENDING = 8;
 export const HELD = 16;
 /** The client's side, --fault reset: its request was peeked and relayed; it is not read again (its bytes stay unread). */
 export const PEEKED = 32;
+/** The client's side, --delay: its out-queue holds a reply chunk not to be sent before sendAt. */
+export const DELAYED = 64;
 
 
 type Numbers = Int32Array | Uint32Array | Uint8Array | Float64Array;
@@ -66,6 +68,8 @@ export class RelayTable {
   /** --fault no-newline: the newline bytes held back, [slot*NL_MAX, +nlLen). */
   nlLen = new Uint8Array(0);
   nlBytes = new Uint8Array(0);
+  /** --delay: when the client's delayed out-queue may go. */
+  sendAt = new Float64Array(0);
   private freeList = new Int32Array(0);
   private freeTop = 0;
 
@@ -121,6 +125,7 @@ export class RelayTable {
     this.retryMs = grown(this.retryMs, Float64Array, n);
     this.nlLen = grown(this.nlLen, Uint8Array, n);
     this.nlBytes = grown(this.nlBytes, Uint8Array, n * NL_MAX);
+    this.sendAt = grown(this.sendAt, Float64Array, n);
     for (let k = 2 * old; k < 2 * n; k++) this.outBuf.push(null);
     const fl = new Int32Array(n);
     fl.set(this.freeList.subarray(0, this.freeTop));

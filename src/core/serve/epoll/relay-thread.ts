@@ -2,9 +2,9 @@
  * The tap's epoll relay (`serve --upstream`): one engine thread's loop that
  * relays each accepted connection to the upstream with raw syscalls, as
  * thread.ts serves. Chosen only where it can honour the options (start.ts's
- * chooseEngine): every fault (holdClient, noNewline, peekClient and a few
- * lines in onReadable) but slow and --delay (the net tap, tap-connection.ts,
- * keeps those). Its log is the net tap's records, made and rendered in this thread
+ * chooseEngine): every fault and --delay too (holdClient, noNewline,
+ * peekClient, a few lines in onReadable; --delay holds a reply chunk in the
+ * client's out-queue until its time). Its log is the net tap's records, made and rendered in this thread
  * (relay-log.ts, only when ThreadConfig.logTo names renderers: -q makes none).
  *
  * A slot holds two descriptors, the client's (side 0) and the upstream's
@@ -52,7 +52,7 @@ import { EpollSet } from '../../socket/epoll-set.js';
 import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
 import { type RelayRenderers, RelayLog } from './relay-log.js';
 import type { Post } from './conn-log.js';
-import { CONNECTING, EOF, FREE, HELD, NL_MAX, OUT_CAP, PEEKED, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
+import { CONNECTING, DELAYED, EOF, FREE, HELD, NL_MAX, OUT_CAP, PEEKED, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
 import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, RELAY_HOLD_NONE, RELAY_SILENT, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
 
 /** SOL_SOCKET SO_LINGER: struct linger { int l_onoff; int l_linger; }. */
@@ -94,6 +94,8 @@ class RelayThread implements AcceptSink {
   private open = 0;
   /** Slots connecting or waiting to retry: the scan looks at them each turn while there are any. */
   private pendingConnects = 0;
+  /** --delay: slots whose reply waits for its time (the loop turns every RETRY_FIRST_MS while there are any). */
+  private pendingSends = 0;
   private readonly t = new RelayTable();
   /** The records (relay-log.ts); null with -q: no record work at all. */
   private readonly log: RelayLog | null;
@@ -224,7 +226,7 @@ class RelayThread implements AcceptSink {
     const k = 2 * i + s;
     const f = this.t.sideFlags[k];
     const read = !(f & (EOF | PEEKED)) && this.t.outLen[2 * i + (1 - s)] === 0;
-    const write = this.t.outLen[k] > 0;
+    const write = this.t.outLen[k] > 0 && !(f & DELAYED);
     this.want(i, s, (read ? EPOLLIN : 0) | (write ? EPOLLOUT : 0));
   }
 
@@ -269,6 +271,17 @@ class RelayThread implements AcceptSink {
         if (s === 1 && this.up.noNewline) {
           len = this.noNewline(i, n);
           buf = this.nlBuf;
+        }
+        if (s === 1 && this.up.delayMs > 0) {
+          if (len === 0) continue;
+          // --delay: the chunk waits in the client's out-queue for its time; the upstream is not read meanwhile.
+          this.queue(i, 0, buf, 0, len);
+          this.t.sideFlags[2 * i] |= DELAYED;
+          this.t.sendAt[i] = this.now + this.up.delayMs;
+          this.pendingSends++;
+          this.arm(i, 1);
+          this.arm(i, 0);
+          return;
         }
         const sent = len === 0 ? 0 : this.sendAll(dst, buf, 0, len);
         if (sent < 0) return this.onSendError(i, o, -sent);
@@ -502,6 +515,7 @@ class RelayThread implements AcceptSink {
   private finish(i: number): void {
     const t = this.t;
     for (let k = 2 * i; k < 2 * i + 2; k++) if (t.fd[k] >= 0) this.sys.close(t.fd[k]); // also out of the epoll set
+    if (t.sideFlags[2 * i] & DELAYED) this.pendingSends--;
     this.log?.finished(i);
     this.setPhase(i, FREE);
     t.release(i);
@@ -525,6 +539,14 @@ class RelayThread implements AcceptSink {
       }
       if (p === CONNECTING) {
         if (now >= this.t.deadline[i]) this.connectFailed(i, 0);
+        continue;
+      }
+      if (this.t.sideFlags[2 * i] & DELAYED && now >= this.t.sendAt[i]) {
+        // --delay: the reply's time has come.
+        this.t.sideFlags[2 * i] &= ~DELAYED;
+        this.pendingSends--;
+        if (this.t.outLen[2 * i] > 0) this.onWritable(i, 0);
+        else this.arm(i, 0);
         continue;
       }
       if (idle > 0 && now - this.t.lastActive[i] >= idle) {
@@ -563,7 +585,7 @@ class RelayThread implements AcceptSink {
         if (s === 1) this.onConnectDone(i);
         continue;
       }
-      if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP) && this.t.outLen[k] > 0) {
+      if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP) && this.t.outLen[k] > 0 && !(f & DELAYED)) {
         const g = this.t.gen[i];
         this.onWritable(i, s);
         if (this.t.gen[i] !== g) continue;
@@ -598,12 +620,12 @@ class RelayThread implements AcceptSink {
       if (state >= STOP && this.open === 0) break;
       if (acc.pausedUntil > 0 && this.now >= acc.pausedUntil && !this.stopped) acc.resume();
       let until = this.now + (state === RUN ? MAX_WAIT_MS : CLOSING_WAIT_MS);
-      if (this.pendingConnects > 0) until = Math.min(until, this.now + RETRY_FIRST_MS);
+      if (this.pendingConnects > 0 || this.pendingSends > 0) until = Math.min(until, this.now + RETRY_FIRST_MS);
       else if (this.open > 0 && this.nextScan < until) until = this.nextScan;
       if (acc.pausedUntil > 0 && acc.pausedUntil < until) until = acc.pausedUntil;
       if (this.log !== null && this.log.dueAt() < until) until = this.log.dueAt();
       this.poll(Math.max(0, Math.ceil(until - this.now)));
-      if (this.pendingConnects > 0 || this.now >= this.nextScan) {
+      if (this.pendingConnects > 0 || this.pendingSends > 0 || this.now >= this.nextScan) {
         if (this.open > 0) this.scan();
         else this.nextScan = this.now + this.scanEvery;
       }

@@ -73,12 +73,12 @@ export interface EpollServeOptions extends ServeOptions {
 
 /** The relay's upstream as its threads take it, or why it cannot be relayed here. */
 export function relayUpstream(up: Target, connectMs: number): RelayUpstream | string {
-  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false };
-  if (up.kind === 'abstract') return { addr: sockaddrAbstract(up.name), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false };
+  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false, delayMs: 0 };
+  if (up.kind === 'abstract') return { addr: sockaddrAbstract(up.name), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false, delayMs: 0 };
   const v6 = up.host.includes(':');
   const addr = sockaddrInet(v6, up.host, up.port);
   if (addr === null) return `an upstream host name (${up.host}) needs the net engine (it resolves names)`;
-  return { addr, family: v6 ? AF_INET6 : AF_INET, tcp: true, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false };
+  return { addr, family: v6 ? AF_INET6 : AF_INET, tcp: true, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false, delayMs: 0 };
 }
 
 /** Bound on the threads starting (loading modules and koffi). */
@@ -88,10 +88,10 @@ const THREAD_END_SLACK_MS = 2_000;
 
 /** Why the epoll engine cannot serve these options here, or null when it can. */
 export function epollUnsupported(target: Target, options: EpollServeOptions): string | null {
-  // The relay holds the client open itself (never-close, silent), closes it at the reply, holds back newlines, resets it at the reply; slow is the net tap's.
-  const relayFault = options.upstream !== undefined && ['never-close', 'silent', 'close-without-reply', 'no-newline', 'reset'].includes(options.fault ?? '');
-  if (options.fault !== undefined && !relayFault) return `--fault ${options.fault} needs the net engine`;
-  if (options.delay !== undefined && options.delay > 0) return '--delay needs the net engine';
+  // The tap's relay runs every fault and --delay itself (relay-thread.ts); serve's engine none of them.
+  const relay = options.upstream !== undefined;
+  if (options.fault !== undefined && !relay) return `--fault ${options.fault} needs the net engine`;
+  if (options.delay !== undefined && options.delay > 0 && !relay) return '--delay needs the net engine';
   if (target.kind === 'tcp') return 'TCP targets need the net engine';
   const up = options.upstream;
   if (up !== undefined) {
@@ -213,6 +213,8 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
         closeAtReply: o.fault === 'close-without-reply',
         noNewline: o.fault === 'no-newline',
         resetAtReply: o.fault === 'reset',
+        delayMs: o.delay ?? (o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0),
+        ...(o.fault ? { fault: o.fault } : {}),
       };
     }
     const url = threadUrl();

@@ -5,7 +5,7 @@
  * one byte array; both transferred, not copied).
  */
 import { processName } from '../../socket/peer.js';
-import type { ReadMode } from '../options.js';
+import type { Fault, ReadMode } from '../options.js';
 import { CONN_ENDS, type ConnEnd, type ConnectionLog, REASON_NO_REQUEST_TEXT, type RequestLog, reasonIdle, reasonMaxBytes, reasonMaxConns, reasonUnread } from '../protocol.js';
 import { decodeKeepingBytes } from '../../escape.js';
 import { errnoName } from '../../socket/ffi.js';
@@ -90,6 +90,10 @@ export interface RelayUpstream {
   noNewline: boolean;
   /** --fault reset: the client's request is peeked, not read, so that closing it at the reply resets it. */
   resetAtReply: boolean;
+  /** --delay (or --fault slow's default): each reply chunk waits this long before it goes to the client; 0: none. */
+  delayMs: number;
+  /** --fault, as the records name it. */
+  fault?: Fault;
 }
 
 export const RELAY_HOLD_NONE = 0;
