@@ -13,7 +13,7 @@
  * of them), a chunk's preview a view of the read buffer, rendered before the
  * buffer is read into again.
  *
- * About 410 lines: one method per relay event, each setting the same per-slot
+ * About 470 lines: one method per relay event (faults included), each setting the same per-slot
  * state the connection's record is made from at its end.
  */
 import { codeOfErrno, fromConnectErrno } from '../../errors.js';

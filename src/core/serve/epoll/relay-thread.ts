@@ -22,7 +22,7 @@
  * non-blocking socket (EAGAIN: its backlog is full, retried until
  * --connect-timeout); TCP's completes on EPOLLOUT (SO_ERROR).
  *
- * About 610 lines: one loop whose reads, sends, ends, upstream connects,
+ * About 640 lines: one loop whose reads, sends, ends, upstream connects,
  * held clients and the faults on the reply share each slot's state on both sides (its storage is
  * relay-table.ts; its records relay-log.ts's, one call per event when logging).
  */
