@@ -185,13 +185,13 @@ TARGET, logging each chunk (> client to upstream, < upstream to client), each
 half-close (relayed as a half-close), close and reset, and which side ended
 first. --fault, --delay, --max-conns, --idle-timeout, --count apply to the real
 exchange (no-newline holds back the upstream's trailing newline; never-close
-and silent keep the client open after the upstream closed). With a log (or
---fault/--delay, or a TCP listener or host-name upstream): the net engine, in
---workers processes (default: the cores, at most 4; --max-conns is per
-process). With -q and none of those, --engine auto relays on the epoll engine
-instead (raw sockets in --workers threads, default 1; about 4x less CPU a
-connection; no records, so nothing to log: -q only). --reply, --echo,
---keep-alive, --read do not apply.
+and silent keep the client open after the upstream closed). On a Unix
+listener with a path, @name or numeric upstream, --engine auto relays on the
+epoll engine, faults and --delay too (raw sockets in --workers threads,
+default 1; the same log, written by its threads; about 4x less CPU a
+connection). Otherwise the net engine, in --workers processes (default: the
+cores, at most 4; --max-conns is per process). --reply, --echo, --keep-alive,
+--read do not apply.
 
 A dgram or seqpacket upstream gets a listener of its type (--type forces
 it; stream in front of a message socket, or the reverse, is refused): each
@@ -208,7 +208,8 @@ Examples:
   udsctl serve --fault never-close /tmp/odc_ws.sock
   udsctl serve --perm 0660 --group www-data /run/app.sock
   udsctl serve --upstream /tmp/odc_ws.sock /tmp/tap.sock
-  udsctl serve -q --upstream /tmp/odc_ws.sock /tmp/tap.sock   (epoll relay)
+  udsctl serve -q --upstream /tmp/odc_ws.sock /tmp/tap.sock
+  udsctl serve --json --upstream /tmp/odc_ws.sock /tmp/tap.sock 2> tap.jsonl
   udsctl serve --upstream /run/app.sock --fault no-newline --hexdump /tmp/tap.sock
   udsctl serve --upstream /run/test/notify.sock /tmp/notify-tap.sock   (a dgram upstream)`,
       )

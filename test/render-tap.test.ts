@@ -94,3 +94,40 @@ describe("a relayed connection's end", () => {
     expect(obj).toMatchObject({ event: 'connection', pid: 9, id: 3, end: 'left-open', first: 'upstream', upstream: '/tmp/up.sock', request: 'hello\ufffd\n' });
   });
 });
+
+describe("the epoll relay's renderers (render/serve-thread.ts: loaded by its threads)", () => {
+  it('are the net tap\'s: the same lines for the same records, human (--hexdump) and JSON, and a reused entry with unset fields renders as one without them', async () => {
+    const { tapHumanLines, tapJsonLines } = await import('../src/render/serve-thread.js');
+    const human = tapHumanLines(0, true);
+    const json = tapJsonLines(42);
+    const chunk: TrafficLog = { ...base, from: 'client', kind: 'data', bytes: 3, offset: 0, data: Buffer.from([0, 1, 2]) };
+    expect(lines(human.traffic, chunk)).toEqual(lines(trafficLineRenderer(c, { hexdump: true }), chunk));
+    // The relay hands one reused entry whose unset keys are present but undefined.
+    const reused: TrafficLog = { ...base, from: 'upstream', kind: 'close', bytes: undefined, offset: undefined, data: undefined, code: undefined, errno: undefined, note: 'closed by the tap' };
+    const plain: TrafficLog = { ...base, from: 'upstream', kind: 'close', note: 'closed by the tap' };
+    expect(lines(json.traffic, reused)).toEqual(lines(trafficJsonRenderer(42), plain));
+    expect(lines(human.traffic, reused)).toEqual(['2026-12-01T00:00:00.000Z #7 +1.50ms upstream closed (closed by the tap)']);
+    const conn: TapConnectionLog = {
+      id: 7,
+      at: '2026-12-01T00:00:00.000Z',
+      bytesIn: 3,
+      bytesOut: 16,
+      requests: 1,
+      request: 'hi\n',
+      reply: undefined,
+      durationUs: 2100,
+      end: 'closed',
+      reason: undefined,
+      upstream: '/run/app.sock',
+      first: 'upstream',
+      clientEnd: 'closed',
+      upstreamEnd: 'closed',
+    };
+    expect(lines(json.connection, conn)).toEqual(lines(tapConnectionJsonRenderer(42), conn));
+    expect(JSON.parse(lines(json.connection, conn)[0])).not.toHaveProperty('reply');
+    expect(lines(human.connection, conn)).toEqual(lines(tapConnectionLineRenderer(c), conn));
+    const dropped: string[] = [];
+    human.dropped!(5, { bytes: () => {}, num: () => {}, text: (s) => dropped.push(s), end: () => {} });
+    expect(dropped).toEqual(['udsctl serve: log: 5 lines dropped, reader too slow']);
+  });
+});

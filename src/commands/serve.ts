@@ -90,7 +90,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     return runMessageServe(target, flags.type, flags, io);
   }
   // The net tap relays on node:net, one core a process: several processes by default (the same in each
-  // forked worker). The epoll relay (serve -q) is one thread by default: see options.workers below.
+  // forked worker). The epoll relay is one thread by default: see options.workers below.
   let workers = flags.workers ?? (upstream ? tapDefaultWorkers() : 1);
   const worker = isServeWorker(io.env);
   const c = await errColor();
@@ -120,20 +120,26 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
       return log.droppedTotal;
     },
   };
+  // On the epoll engine, the threads write the log to stderr themselves (no record crosses to this
+  // thread), when stderr is this process's own and the renderers can be loaded; the tap's epoll
+  // relay logs only so (chooseEngine picks it with logTo or -q).
+  const renderers = !flags.quiet && io.stderr === process.stderr && typeof stderrFd === 'number' ? threadRenderers() : null;
+  if (renderers) {
+    const json = flags.json === true;
+    const factory = upstream
+      ? json
+        ? { factory: 'tapJsonLines', args: [process.pid] }
+        : { factory: 'tapHumanLines', args: [c.level, flags.hexdump === true] }
+      : json
+        ? { factory: 'jsonLines', args: [process.pid] }
+        : { factory: 'humanLines', args: [c.level, flags.keepAlive === true] };
+    options.logTo = { fd: stderrFd as number, module: renderers, ...factory } satisfies ThreadLogSpec;
+  }
   const epoll = chooseEngine(target, options) === 'epoll';
+  if (!epoll) delete options.logTo;
   // The epoll relay: one thread relays ~3x what a net tap process does; on the 2-core perf VM a second
   // thread only took cores from the upstream and its clients (0.43x of direct with 2, 0.54x with 1).
   if (epoll && upstream && flags.workers === undefined) options.workers = workers = 1;
-  // On the epoll engine, the threads write the connection log to stderr themselves (no record
-  // crosses to this thread), when stderr is this process's own and the renderers can be loaded.
-  const renderers = epoll && !flags.quiet && io.stderr === process.stderr && typeof stderrFd === 'number' ? threadRenderers() : null;
-  if (renderers) {
-    options.logTo = {
-      fd: stderrFd as number,
-      module: renderers,
-      ...(flags.json ? { factory: 'jsonLines', args: [process.pid] } : { factory: 'humanLines', args: [c.level, flags.keepAlive === true] }),
-    } satisfies ThreadLogSpec;
-  }
   const say = (line: string) => log.line(line);
   /** serve's own lines wait this long at most for a log reader that does not read, at the end. */
   const FINAL_FLUSH_MS = 5_000;
@@ -156,7 +162,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
   try {
     const done = new Promise<void>((resolve) => server.once('done', resolve));
     server.on('warning', (msg) => (flags.json ? event({ event: 'warning', message: msg }) : say(`${c.yellow('udsctl serve:')} ${escapeText(msg)}`)));
-    if (!flags.quiet && upstream) {
+    if (!flags.quiet && upstream && !options.logTo) {
       const traffic = flags.json ? trafficJsonRenderer(process.pid) : trafficLineRenderer(c, { hexdump: flags.hexdump });
       const conn = flags.json ? tapConnectionJsonRenderer(process.pid) : tapConnectionLineRenderer(c);
       server.on('traffic', (entry) => log.record(traffic, entry));

@@ -253,3 +253,62 @@ describe('writeEnd: how a pipe write is cut', () => {
     expect(writeEnd(long, 0, 256)).toBe(256);
   });
 });
+
+describe('ThreadLog.lineOut: a record rendered as it happens (the tap relay, relay-log.ts)', () => {
+  it('a writer while there is room; past LOG_BUFFER null, the record dropped and counted; once read, the note comes before the next line', () => {
+    const dir = tmpDir();
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const rd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const wr = openSync(fifo, constants.O_WRONLY);
+    try {
+      const ctl = new Int32Array(new SharedArrayBuffer(4 * controlWords(1)));
+      const log = new ThreadLog(wr, jsonLines(42), ctl, LIMITS, () => {}, 0);
+      Atomics.store(ctl, C_LOG_OPEN, 1);
+      const line = `{"event":"traffic","n":"${'x'.repeat(200)}"}`;
+      let now = 0;
+      let written = 0;
+      // Fill the pipe and the buffer: lines are taken until lineOut says no.
+      for (;;) {
+        const out = log.lineOut(now);
+        if (out === null) break;
+        out.text(line);
+        out.end();
+        written++;
+        now += 1;
+        log.write(now);
+        expect(written).toBeLessThan(100_000);
+      }
+      expect(log.backlog).toBeGreaterThanOrEqual(LOG_BUFFER);
+      expect(log.lineOut(now)).toBeNull();
+      expect(Atomics.load(ctl, C_LOG_DROPPED)).toBe(2);
+      const chunks: Buffer[] = [];
+      const buf = Buffer.alloc(1 << 16);
+      let last = false;
+      for (let k = 0; k < 10_000; k++) {
+        now += WRITE_MS;
+        if (!last && log.backlog < LOG_BUFFER / 2) {
+          const out = log.lineOut(now)!;
+          out.text('{"event":"last"}');
+          out.end();
+          last = true;
+        }
+        log.write(now);
+        let n = 0;
+        try {
+          n = readSync(rd, buf, 0, buf.length, null);
+        } catch {
+          n = 0;
+        }
+        if (n > 0) chunks.push(Buffer.from(buf.subarray(0, n)));
+        if (last && n === 0 && log.backlog === 0 && log.dueAt() === Infinity) break;
+      }
+      const got = Buffer.concat(chunks).toString().split('\n').filter(Boolean);
+      expect(got.filter((l) => l === line)).toHaveLength(written);
+      expect(got.slice(-2).map((l) => JSON.parse(l))).toEqual([{ event: 'warning', message: 'log: 2 lines dropped, reader too slow', dropped: 2 }, { event: 'last' }]);
+    } finally {
+      closeSync(wr);
+      closeSync(rd);
+    }
+  });
+});

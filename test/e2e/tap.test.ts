@@ -8,7 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Server, startServe } from '../../src/index.js';
@@ -176,42 +176,6 @@ const jsonLines = (text: string) =>
 describe('the tap between a PHP client and a Go server', () => {
   beforeEach(() => requirePeers('php'));
 
-  it('relays the exchange and logs both directions, sizes, previews and who closed first (--json)', async () => {
-    const dir = tmpDir();
-    const { addr } = await startGo(join(dir, 'up.sock'));
-    const tapPath = join(dir, 'tap.sock');
-    const tap = await startTapCli(['--json', '--upstream', addr, tapPath]);
-    const r = await php(LINE_CLIENT, tapPath);
-    expect(r).toMatchObject({ ok: true, line: expect.stringMatching(OK_LINE) });
-    await tap.until(/"event":"connection"/);
-    const lines = jsonLines(await stopTapCli(tap));
-    // Without --workers, the tap runs a process per core (at most 4); this test's exchange is in one of them.
-    expect(lines[0]).toMatchObject({ event: 'listening', upstream: addr, engine: 'net', workers: Math.min(4, availableParallelism()) });
-    const traffic = lines.filter((l) => l.event === 'traffic');
-    expect(traffic.find((t) => t.from === 'client' && t.kind === 'data')).toMatchObject({ bytes: 15, offset: 0, text: 'hello from php\n' });
-    const reply = traffic.find((t) => t.from === 'upstream' && t.kind === 'data');
-    expect(reply).toMatchObject({ bytes: 16, text: expect.stringMatching(OK_LINE) });
-    expect(typeof reply!.at).toBe('string');
-    expect(typeof reply!.sinceUs).toBe('number');
-    const conn = lines.find((l) => l.event === 'connection');
-    // The Go server closes after its reply: the upstream ended first.
-    expect(conn).toMatchObject({ end: 'closed', first: 'upstream', bytesIn: 15, bytesOut: 16, upstream: addr, upstreamEnd: 'closed' });
-  });
-
-  it('the human log: arrows, sizes, escaped previews, timestamps', async () => {
-    const dir = tmpDir();
-    const { addr } = await startGo(join(dir, 'up.sock'));
-    const tapPath = join(dir, 'tap.sock');
-    const tap = await startTapCli(['--workers', '1', '--upstream', addr, tapPath]);
-    expect((await php(LINE_CLIENT, tapPath)).ok).toBe(true);
-    await tap.until(/ #1 closed in=15B out=16B/);
-    const text = await stopTapCli(tap);
-    expect(text).toContain(`listening on ${tapPath} (tap to ${addr}, net engine)`);
-    expect(text).toMatch(/^\d{4}-\d\d-\d\dT\S+Z #1 \+\S+ > 15B "hello from php\\n"$/m);
-    expect(text).toMatch(/^\S+Z #1 \+\S+ < 16B "OK\+ at \d\d:\d\d:\d\d\\n"$/m);
-    expect(text).toMatch(/#1 closed in=15B out=16B \S+ upstream first; client closed, upstream closed/);
-  });
-
   // Each fault breaks the Go server's real reply; PHP sees what it would see from a broken server.
   it('no-newline: the trailing newline of the real reply is held back; PHP_NORMAL_READ fails, an EOF reader gets the text', async () => {
     const dir = tmpDir();
@@ -332,29 +296,6 @@ describe('the tap: half-closes both ways, binary chunks, listening forms (socat 
     });
     expect(err?.code).toBe('ECONNRESET');
   });
-
-  it('--hexdump shows a binary reply as hexdump -C lines; --json keeps it as base64', async () => {
-    const dir = tmpDir();
-    const { addr } = await startGo(join(dir, 'up.sock'), 'binary');
-    const tapPath = join(dir, 'tap.sock');
-    const tap = await startTapCli(['--workers', '1', '--hexdump', '--upstream', addr, tapPath]);
-    // A request (text, not binary) with a terminal escape and a bidi override.
-    const r = await run('socat', ['-t', '2', '-', `UNIX-CONNECT:${tapPath}`], { input: 'hi\x1b[2J \u202e\n', timeoutMs: 10_000 });
-    expect(r.code, r.stderr).toBe(0);
-    await tap.until(/ #1 closed/);
-    const text = await stopTapCli(tap);
-    expect(text).toMatch(/< 8B binary\n {4}00000000 {2}00 01 02 ff fe 0d 0a 00 +\|\.{8}\|\n/);
-    // Nothing a peer sent reaches the log raw.
-    expect(text).not.toMatch(/[\x00-\x08\x1b\x7f\u202e]/);
-    expect(text).toContain('> 11B "hi\\x1b[2J \\u202e\\n"');
-
-    const path2 = join(dir, 'tap2.sock');
-    const tapJson = await startTapCli(['--json', '--upstream', addr, path2]);
-    await run('socat', ['-t', '2', '-', `UNIX-CONNECT:${path2}`], { input: 'hi\n', timeoutMs: 10_000 });
-    await tapJson.until(/"event":"connection"/);
-    const reply = jsonLines(await stopTapCli(tapJson)).find((l) => l.event === 'traffic' && l.from === 'upstream' && l.kind === 'data');
-    expect(reply).toMatchObject({ bytes: 8, base64: Buffer.from([0, 1, 2, 0xff, 0xfe, 0x0d, 0x0a, 0]).toString('base64') });
-  });
 });
 
 describe('the tap: upstream forms, failures and limits', () => {
@@ -383,19 +324,6 @@ describe('the tap: upstream forms, failures and limits', () => {
     expect(tap.traffic.find((t) => t.kind === 'reset')).toMatchObject({ from: 'upstream', code: 'RESET', errno: 'ECONNRESET' });
   });
 
-  it('upstream down: the client is closed without a reply; the log names the cause with its typed code', async () => {
-    const dir = tmpDir();
-    const tapPath = join(dir, 'tap.sock');
-    const tap = await startTapCli(['--json', '--upstream', join(dir, 'nobody.sock'), tapPath]);
-    const r = await runCli(['send', tapPath, 'hi\\n']);
-    expect(r.stdout).toBe('');
-    expect(r.status).not.toBe(0);
-    await tap.until(/"event":"connection"/);
-    const lines = jsonLines(await stopTapCli(tap));
-    expect(lines.find((l) => l.event === 'traffic' && l.kind === 'error')).toMatchObject({ from: 'upstream', code: 'NOT_FOUND', errno: 'ENOENT' });
-    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'error', reason: expect.stringMatching(/^upstream NOT_FOUND: .*nobody\.sock: no such socket/), upstreamEnd: 'never-connected' });
-  });
-
   it('--count 1: exits 0 after one relayed connection; SIGTERM does not wait for a client a fault holds open', async () => {
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'));
@@ -417,31 +345,6 @@ describe('the tap: upstream forms, failures and limits', () => {
     expect(held.stderr()).toMatch(/#1 left-open .*\(fault never-close\)/);
     client.destroy();
   });
-
-  it('--workers 3: the processes share the socket; --count is over all of them; every connection is logged once, ids unique, with its traffic', async () => {
-    const dir = tmpDir();
-    const { addr } = await startGo(join(dir, 'up.sock'));
-    const tapPath = join(dir, 'w.sock');
-    const n = 12;
-    const tap = await startTapCli(['--workers', '3', '--count', String(n), '--json', '--upstream', addr, tapPath]);
-    const listening = JSON.parse(tap.stderr().split('\n').find((l) => l.includes('"listening"'))!);
-    expect(listening).toMatchObject({ event: 'listening', workers: 3, engine: 'net' });
-    // At once, so that the kernel hands them to more than one process.
-    const replies = await Promise.all(Array.from({ length: n }, (_, i) => runCli(['send', tapPath, `w${i}`])));
-    for (const r of replies) expect(r.stdout).toMatch(/^OK\+ at/);
-    expect(await waitExit(tap.child, 20_000)).toBe(0);
-    expect(existsSync(tapPath)).toBe(false);
-    const lines = tap.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-    const conns = lines.filter((l) => l.event === 'connection');
-    expect(conns).toHaveLength(n);
-    expect(new Set(conns.map((c) => c.id)).size).toBe(n);
-    expect(new Set(conns.map((c) => c.request)).size).toBe(n);
-    for (const c of conns) {
-      expect(c).toMatchObject({ end: 'closed', first: 'upstream', request: expect.stringMatching(/^w\d+$/) });
-      const mine = lines.filter((l) => l.event === 'traffic' && l.id === c.id && l.pid === c.pid);
-      expect(mine.map((t) => `${t.from} ${t.kind}`)).toEqual(expect.arrayContaining(['upstream connect', 'client data', 'upstream data']));
-    }
-  }, 60_000);
 
   it('--idle-timeout ends a connection whose client does not take the replies', async () => {
     const dir = tmpDir();
@@ -487,8 +390,360 @@ describe('the tap: upstream forms, failures and limits', () => {
   });
 });
 
-/** The tap with -q on both engines: the epoll relay (--engine auto's choice) and the net tap. */
+
+/** The tap's two relays: the epoll relay (--engine auto's choice without a fault) and the net tap. */
 const ENGINES = ['epoll', 'net'] as const;
+
+/**
+ * The tap's log on both relays: the epoll relay (--engine auto's choice without a fault) makes the
+ * net tap's records in its thread; the same lines, the same record shapes.
+ */
+describe.each(ENGINES)("the tap's log, --engine %s (the same records on the epoll relay and the net tap)", (engine) => {
+  /** A logging tap on this engine, one process or thread; the listening line names the engine. */
+  async function loggingTap(upstream: string, listen: string, extra: string[] = []) {
+    const tap = await startTapCli(['--engine', engine, '--workers', '1', ...extra, '--upstream', upstream, listen]);
+    if (extra.includes('--json')) expect(jsonLines(tap.stderr())[0]).toMatchObject({ event: 'listening', engine, workers: 1, upstream });
+    else expect(tap.stderr()).toContain(`listening on ${listen} (tap to ${upstream}, ${engine} engine`);
+    return tap;
+  }
+
+  it('--json, a PHP client and the Go server: both directions, sizes, previews and who closed first', async () => {
+    requirePeers('php');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await loggingTap(addr, tapPath, ['--json']);
+    const r = await php(LINE_CLIENT, tapPath);
+    expect(r).toMatchObject({ ok: true, line: expect.stringMatching(OK_LINE) });
+    await tap.until(/"event":"connection"/);
+    const lines = jsonLines(await stopTapCli(tap));
+    const traffic = lines.filter((l) => l.event === 'traffic');
+    expect(traffic[0]).toMatchObject({ id: 1, from: 'upstream', kind: 'connect', note: addr });
+    expect(traffic.find((t) => t.from === 'client' && t.kind === 'data')).toMatchObject({ id: 1, bytes: 15, offset: 0, text: 'hello from php\n' });
+    const reply = traffic.find((t) => t.from === 'upstream' && t.kind === 'data');
+    expect(reply).toMatchObject({ bytes: 16, offset: 0, text: expect.stringMatching(OK_LINE), pid: tap.child.pid });
+    expect(typeof reply!.at).toBe('string');
+    expect(typeof reply!.sinceUs).toBe('number');
+    // The Go server closes after its reply: the upstream ended first, and its close is in the traffic.
+    expect(traffic.find((t) => t.from === 'upstream' && t.kind === 'close')).toBeDefined();
+    const conn = lines.find((l) => l.event === 'connection');
+    expect(conn).toMatchObject({
+      id: 1,
+      end: 'closed',
+      first: 'upstream',
+      bytesIn: 15,
+      bytesOut: 16,
+      requests: 1,
+      request: 'hello from php\n',
+      reply: expect.stringMatching(OK_LINE),
+      upstream: addr,
+      clientEnd: 'closed',
+      upstreamEnd: 'closed',
+    });
+    expect(conn!.durationUs).toBeGreaterThan(0);
+  });
+
+  it('the human log: arrows, sizes, escaped previews, timestamps, the connection line', async () => {
+    requirePeers('php');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await loggingTap(addr, tapPath);
+    expect((await php(LINE_CLIENT, tapPath)).ok).toBe(true);
+    await tap.until(/ #1 closed in=15B out=16B/);
+    const text = await stopTapCli(tap);
+    expect(text).toMatch(/^\S+Z #1 \+\S+ upstream connected \(.+up\.sock\)$/m);
+    expect(text).toMatch(/^\d{4}-\d\d-\d\dT\S+Z #1 \+\S+ > 15B "hello from php\\n"$/m);
+    expect(text).toMatch(/^\S+Z #1 \+\S+ < 16B "OK\+ at \d\d:\d\d:\d\d\\n"$/m);
+    expect(text).toMatch(/^\S+Z #1 \+\S+ upstream closed \(relayed to the client as a (half-)?close\)$/m);
+    expect(text).toMatch(/#1 closed in=15B out=16B \S+ upstream first; client closed, upstream closed$/m);
+  });
+
+  it("socat's half-close: the client half-closed first, relayed as a half-close; a read-to-EOF Go server answers", async () => {
+    requirePeers('socat');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'), 'eof');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await loggingTap(addr, tapPath, ['--json']);
+    const r = await run('socat', ['-t', '5', '-', `UNIX-CONNECT:${tapPath}`], { input: 'line one\nline two\n', timeoutMs: 10_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('got 18 bytes\nline one\nline two\n');
+    await tap.until(/"event":"connection"/);
+    const lines = jsonLines(await stopTapCli(tap));
+    expect(lines.find((l) => l.from === 'client' && l.kind === 'half-close')).toMatchObject({ note: 'relayed to the upstream as a half-close' });
+    expect(lines.find((l) => l.from === 'upstream' && l.kind === 'data')).toMatchObject({ text: 'got 18 bytes\nline one\nline two\n', bytes: 31 });
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'closed', first: 'client', bytesIn: 18, bytesOut: 31, clientEnd: 'closed', upstreamEnd: 'closed' });
+  });
+
+  it("the server's half-close: relayed as a half-close; the client still sends after it, and the Go server gets it", async () => {
+    const dir = tmpDir();
+    const { peer, addr } = await startGo(join(dir, 'up.sock'), 'greet');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await loggingTap(addr, tapPath, ['--json']);
+    const client = net.connect({ path: tapPath, allowHalfOpen: true });
+    client.on('error', () => {});
+    let got = '';
+    client.on('data', (c: Buffer) => (got += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no end after ${JSON.stringify(got)}`)), 10_000);
+      client.once('end', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    expect(got).toBe('hello\n');
+    client.end('late data\n');
+    await waitForOutput(peer, /^read \d+$/m, 10_000);
+    expect(peer.stdout()).toMatch(/^read 10$/m);
+    await tap.until(/"event":"connection"/);
+    const lines = jsonLines(await stopTapCli(tap));
+    expect(lines.find((l) => l.from === 'upstream' && l.kind === 'half-close')).toMatchObject({ note: 'relayed to the client as a half-close' });
+    expect(lines.find((l) => l.from === 'client' && l.kind === 'data')).toMatchObject({ bytes: 10, text: 'late data\n' });
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'closed', first: 'upstream', bytesIn: 10, bytesOut: 6, clientEnd: 'closed', upstreamEnd: 'closed' });
+  });
+
+  it('--hexdump shows a binary reply as hexdump -C lines, text escaped; --json keeps it as base64', async () => {
+    requirePeers('socat');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'), 'binary');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await loggingTap(addr, tapPath, ['--hexdump']);
+    // A request (text, not binary) with a terminal escape and a bidi override.
+    const r = await run('socat', ['-t', '2', '-', `UNIX-CONNECT:${tapPath}`], { input: 'hi\x1b[2J \u202e\n', timeoutMs: 10_000 });
+    expect(r.code, r.stderr).toBe(0);
+    await tap.until(/ #1 closed/);
+    const text = await stopTapCli(tap);
+    expect(text).toMatch(/< 8B binary\n {4}00000000 {2}00 01 02 ff fe 0d 0a 00 +\|\.{8}\|\n/);
+    // Nothing a peer sent reaches the log raw.
+    expect(text).not.toMatch(/[\x00-\x08\x1b\x7f\u202e]/);
+    expect(text).toContain('> 11B "hi\\x1b[2J \\u202e\\n"');
+
+    const path2 = join(dir, 'tap2.sock');
+    const tapJson = await loggingTap(addr, path2, ['--json']);
+    await run('socat', ['-t', '2', '-', `UNIX-CONNECT:${path2}`], { input: 'hi\n', timeoutMs: 10_000 });
+    await tapJson.until(/"event":"connection"/);
+    const lines = jsonLines(await stopTapCli(tapJson));
+    const reply = lines.find((l) => l.event === 'traffic' && l.from === 'upstream' && l.kind === 'data');
+    expect(reply).toMatchObject({ bytes: 8, base64: Buffer.from([0, 1, 2, 0xff, 0xfe, 0x0d, 0x0a, 0]).toString('base64') });
+    // The connection record keeps the reply's bytes as JSON can (decoded as the net tap decodes them).
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ bytesOut: 8, request: 'hi\n' });
+  });
+
+  it('an upstream that resets (TCP RST): logged as a reset with its typed code, who reset first, the client closed', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo('tcp:127.0.0.1:0', 'reset');
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await loggingTap(addr, tapPath, ['--json']);
+    const r = await runCli(['send', tapPath, 'hi\\n']);
+    expect(r.status).not.toBe(0);
+    await tap.until(/"event":"connection"/);
+    const lines = jsonLines(await stopTapCli(tap));
+    expect(lines.find((l) => l.kind === 'reset')).toMatchObject({ from: 'upstream', code: 'RESET', errno: 'ECONNRESET' });
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'reset', first: 'upstream', upstreamEnd: 'reset', reason: 'upstream ECONNRESET' });
+  });
+
+  it('upstream down (no such socket, refused TCP port): the client is closed without a reply; the log names the cause with its typed code', async () => {
+    const dir = tmpDir();
+    const gone = net.createServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', () => r()));
+    const port = (gone.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => gone.close(() => r()));
+    const cases: [string, Record<string, unknown>, RegExp][] = [
+      [join(dir, 'nobody.sock'), { code: 'NOT_FOUND', errno: 'ENOENT' }, /^upstream NOT_FOUND: .*nobody\.sock: no such socket/],
+      [`127.0.0.1:${port}`, { code: 'REFUSED', errno: 'ECONNREFUSED' }, /^upstream REFUSED: 127\.0\.0\.1:\d+: connection refused/],
+    ];
+    for (const [up, err, reason] of cases) {
+      const tapPath = join(dir, `t${up.length}.sock`);
+      const tap = await loggingTap(up, tapPath, ['--json']);
+      const r = await runCli(['send', tapPath, 'hi\\n']);
+      expect(r.stdout).toBe('');
+      expect(r.status).not.toBe(0);
+      await tap.until(/"event":"connection"/);
+      const lines = jsonLines(await stopTapCli(tap));
+      expect(lines.find((l) => l.event === 'traffic' && l.kind === 'error')).toMatchObject({ from: 'upstream', ...err, note: expect.stringMatching(/; closing the client$/) });
+      expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'error', reason: expect.stringMatching(reason), first: 'upstream', upstreamEnd: 'never-connected', bytesIn: 0 });
+    }
+  });
+
+  it('--idle-timeout with a client that does not read, and --max-conns: the tap ends them and says why', async () => {
+    const dir = tmpDir();
+    const flood = await startGo(join(dir, 'flood.sock'), 'flood', ['-mib', '64']);
+    const tap = await loggingTap(flood.addr, join(dir, 'i.sock'), ['--json', '--idle-timeout', '500ms', '--max-conns', '1']);
+    const client = net.connect(join(dir, 'i.sock'));
+    client.on('error', () => {});
+    client.pause();
+    client.write('go\n');
+    await tap.until(/"kind":"connect"/);
+    // A second client while the first holds the only slot: closed at once.
+    const over = await runCli(['send', join(dir, 'i.sock'), 'hi\\n']);
+    expect(over.stdout).toBe('');
+    await tap.until(/"end":"idle-timeout"/, 20_000);
+    client.destroy();
+    const conns = jsonLines(await stopTapCli(tap)).filter((l) => l.event === 'connection');
+    expect(conns.find((c) => c.end === 'over-max-conns')).toMatchObject({ reason: 'over --max-conns 1: closed at once', first: 'tap', upstreamEnd: 'never-connected' });
+    expect(conns.find((c) => c.end === 'idle-timeout')).toMatchObject({ first: 'tap', reason: 'replies not read for 500ms', upstream: flood.addr });
+  });
+
+  it('a client that never reads, with the log on (--hexdump): the Go server is held back, the tap stays small, every byte arrives', async () => {
+    const dir = tmpDir();
+    const { peer, addr } = await startGo(join(dir, 'up.sock'), 'flood', ['-mib', '48']);
+    const tapPath = join(dir, 'tap.sock');
+    const tap = await loggingTap(addr, tapPath, ['--hexdump']);
+    const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${tap.child.pid}/status`, 'utf8'))![1]) * 1024;
+    const before = rss();
+    const client = net.connect(tapPath);
+    client.pause();
+    await new Promise<void>((r) => client.once('connect', () => r()));
+    client.write('go\n');
+    let peak = before;
+    for (let i = 0; i < 15; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      peak = Math.max(peak, rss());
+    }
+    expect(peer.stdout()).not.toMatch(/wrote/); // the Go server is still blocked in write()
+    expect(peak - before).toBeLessThan(48 * 1024 * 1024);
+    let got = 0;
+    client.on('data', (c: Buffer) => (got += c.length));
+    client.resume();
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`only ${got} bytes came`)), 30_000);
+      client.once('end', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    client.destroy();
+    expect(got).toBe(48 * 1024 * 1024);
+    await tap.until(/ #1 closed in=3B out=50331648B/);
+    const text = await stopTapCli(tap);
+    // Each chunk's line (binary: a hex dump of its first 256 bytes), offsets adding up.
+    expect(text).toMatch(/^\S+Z #1 \+\S+ < \d+B @\d+ /m);
+  }, 60_000);
+
+  it('--fault never-close and silent on the real reply (the relay holds the client itself): PHP gets the reply or nothing and then no end; the record says left-open', async () => {
+    requirePeers('php');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const nc = await loggingTap(addr, join(dir, 'nc.sock'), ['--json', '--fault', 'never-close']);
+    expect(await php(EOF_CLIENT, join(dir, 'nc.sock'), 500)).toMatchObject({ ok: false, errno: EAGAIN, reply: expect.stringMatching(OK_LINE) });
+    await nc.until(/"event":"connection"/);
+    let lines = jsonLines(await stopTapCli(nc));
+    expect(lines.find((l) => l.from === 'upstream' && (l.kind === 'close' || l.kind === 'half-close'))).toMatchObject({ note: 'client held open (fault never-close)' });
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'left-open', fault: 'never-close', reason: 'fault never-close', first: 'upstream', clientEnd: 'closed', upstreamEnd: 'closed', bytesOut: 16 });
+
+    const silent = await loggingTap(addr, join(dir, 's.sock'), ['--json', '--fault', 'silent']);
+    expect(await php(EOF_CLIENT, join(dir, 's.sock'), 300)).toMatchObject({ ok: false, errno: EAGAIN, reply: '' });
+    await silent.until(/"event":"connection"/);
+    lines = jsonLines(await stopTapCli(silent));
+    expect(lines.find((l) => l.from === 'upstream' && l.kind === 'data')).toMatchObject({ bytes: 16, note: 'swallowed (fault silent)' });
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'left-open', fault: 'silent', reason: 'fault silent', clientEnd: 'closed' });
+  });
+
+  it('--fault close-without-reply: the real reply is swallowed and the client gets its end instead; the request still reached the Go server', async () => {
+    requirePeers('php');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tap = await loggingTap(addr, join(dir, 'c.sock'), ['--json', '--fault', 'close-without-reply']);
+    expect(await php(EOF_CLIENT, join(dir, 'c.sock'), 2_000)).toMatchObject({ ok: true, reply: '' });
+    await tap.until(/"event":"connection"/);
+    const lines = jsonLines(await stopTapCli(tap));
+    expect(lines.find((l) => l.from === 'upstream' && l.kind === 'data')).toMatchObject({ bytes: 16, note: 'swallowed; the client is closed (fault close-without-reply)' });
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'closed', fault: 'close-without-reply', reason: 'fault close-without-reply', first: 'tap', bytesIn: 15, bytesOut: 16 });
+  });
+
+  it('--fault no-newline: only the trailing newlines of the real reply are held back; PHP_NORMAL_READ fails, an EOF reader gets the text', async () => {
+    requirePeers('php', 'socat');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tap = await loggingTap(addr, join(dir, 'n.sock'), ['--json', '--fault', 'no-newline']);
+    expect(await php(LINE_CLIENT, join(dir, 'n.sock'))).toMatchObject({ ok: false, errno: ECONNRESET, deadline: false });
+    const eof = await php(EOF_CLIENT, join(dir, 'n.sock'));
+    expect(eof).toMatchObject({ ok: true, reply: expect.stringMatching(/^OK\+ at \d\d:\d\d:\d\d$/) });
+    await tap.until(/"id":2,.*"event":"connection"|"event":"connection".*"id":2,/);
+    const conns = jsonLines(await stopTapCli(tap)).filter((l) => l.event === 'connection');
+    // The upstream's real bytes are logged whole: 16 of them came, 15 went on.
+    expect(conns[1]).toMatchObject({ bytesOut: 16, fault: 'no-newline', end: 'closed' });
+    // Newlines followed by more bytes go on; blank lines inside the reply too.
+    const echo = await startGo(join(dir, 'eof.sock'), 'eof');
+    const tap2 = await loggingTap(echo.addr, join(dir, 'n2.sock'), ['-q', '--fault', 'no-newline']);
+    const r = await run('socat', ['-t', '5', '-', `UNIX-CONNECT:${join(dir, 'n2.sock')}`], { input: 'a\n\nb\r\n\n', timeoutMs: 10_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('got 7 bytes\na\n\nb');
+    await stopTapCli(tap2);
+  });
+
+  it('--fault reset: PHP sees ECONNRESET instead of the real reply (the request still reached the Go server); the record says the tap reset it', async () => {
+    requirePeers('php');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tap = await loggingTap(addr, join(dir, 'r.sock'), ['--json', '--fault', 'reset']);
+    expect(await php(EOF_CLIENT, join(dir, 'r.sock'))).toMatchObject({ ok: false, errno: ECONNRESET });
+    const sent = await runCli(['send', join(dir, 'r.sock'), 'hi\\n']);
+    expect(sent.status).toBe(9);
+    await tap.until(/"event":"connection".*"id":2,/);
+    const lines = jsonLines(await stopTapCli(tap));
+    expect(lines.find((l) => l.from === 'tap' && l.kind === 'reset')).toMatchObject({ note: 'the client is reset instead of getting the reply (fault reset)' });
+    expect(lines.find((l) => l.event === 'connection')).toMatchObject({ end: 'reset', fault: 'reset', reason: 'fault reset', bytesIn: 15, bytesOut: 16, clientEnd: 'reset', first: 'tap' });
+  });
+
+  it('--fault slow --delay 400ms: the real reply arrives late, whole, then its end', async () => {
+    requirePeers('php');
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tap = await loggingTap(addr, join(dir, 'd.sock'), ['--json', '--fault', 'slow', '--delay', '400ms']);
+    const r = await php(EOF_CLIENT, join(dir, 'd.sock'), 3_000);
+    expect(r).toMatchObject({ ok: true, reply: expect.stringMatching(OK_LINE) });
+    expect(r.ms).toBeGreaterThanOrEqual(350);
+    await tap.until(/"event":"connection"/);
+    const lines = jsonLines(await stopTapCli(tap));
+    expect(lines.find((l) => l.from === 'upstream' && l.kind === 'data')).toMatchObject({ bytes: 16, note: 'delayed 400ms' });
+    const conn = lines.find((l) => l.event === 'connection')!;
+    expect(conn).toMatchObject({ end: 'closed', fault: 'slow', bytesOut: 16, clientEnd: 'closed', upstreamEnd: 'closed' });
+    expect(conn.durationUs as number).toBeGreaterThanOrEqual(350_000);
+  });
+
+  it('--fault never-close: SIGTERM does not wait --grace for a client the fault holds open', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const held = await loggingTap(addr, join(dir, 'h.sock'), ['--fault', 'never-close', '--grace', '30s']);
+    const client = net.connect(join(dir, 'h.sock'));
+    client.on('error', () => {});
+    client.write('hi\n');
+    await held.until(/client held open/);
+    const t0 = Date.now();
+    held.child.kill('SIGTERM');
+    expect(await waitExit(held.child)).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(held.stderr()).toMatch(/#1 left-open .*\(fault never-close\)/);
+    client.destroy();
+  });
+
+  it('--workers 3: the threads or processes share the socket; --count is over all of them; every connection is logged once, ids unique, with its traffic', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'w.sock');
+    const n = 12;
+    const tap = await startTapCli(['--engine', engine, '--workers', '3', '--count', String(n), '--json', '--upstream', addr, tapPath]);
+    expect(jsonLines(tap.stderr())[0]).toMatchObject({ event: 'listening', workers: 3, engine });
+    // At once, so that the kernel hands them to more than one thread or process.
+    const replies = await Promise.all(Array.from({ length: n }, (_, i) => runCli(['send', tapPath, `w${i}`])));
+    for (const r of replies) expect(r.stdout).toMatch(/^OK\+ at/);
+    expect(await waitExit(tap.child, 20_000)).toBe(0);
+    expect(existsSync(tapPath)).toBe(false);
+    const lines = jsonLines(tap.stderr());
+    const conns = lines.filter((l) => l.event === 'connection');
+    expect(conns).toHaveLength(n);
+    expect(new Set(conns.map((c) => c.id)).size).toBe(n);
+    expect(new Set(conns.map((c) => c.request)).size).toBe(n);
+    for (const c of conns) {
+      expect(c).toMatchObject({ end: 'closed', first: 'upstream', request: expect.stringMatching(/^w\d+$/) });
+      const mine = lines.filter((l) => l.event === 'traffic' && l.id === c.id && l.pid === c.pid);
+      expect(mine.map((t) => `${t.from} ${t.kind}`)).toEqual(expect.arrayContaining(['upstream connect', 'client data', 'upstream data']));
+    }
+  }, 60_000);
+});
+
+/** The tap with -q on both engines: the epoll relay (--engine auto's choice) and the net tap. */
 
 describe.each(ENGINES)('the tap with -q, --engine %s (the epoll relay and the net tap alike)', (engine) => {
   /** A -q tap on this engine; the listening line names the engine. */
@@ -778,12 +1033,70 @@ describe('the epoll relay: a Unix upstream that closes', () => {
   });
 });
 
+/** One one-shot exchange, bounded: the reply, or '' when there was none in time. */
+function oneShot(sock: string, payload: string, boundMs = 5_000): Promise<string> {
+  return new Promise((resolve) => {
+    const c = net.connect({ path: sock });
+    const chunks: Buffer[] = [];
+    const finish = () => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve(Buffer.concat(chunks).toString());
+    };
+    const timer = setTimeout(finish, boundMs);
+    c.on('data', (d: Buffer) => chunks.push(d));
+    c.on('end', finish);
+    c.on('error', finish);
+    c.write(payload);
+  });
+}
+
+describe("the epoll relay's log with a reader that never reads", () => {
+  it('--json: every exchange is relayed; records past the log buffer are dropped whole, counted and said; memory stays flat', async () => {
+    const dir = tmpDir();
+    const { addr } = await startGo(join(dir, 'up.sock'));
+    const tapPath = join(dir, 'tap.sock');
+    // Its stderr a pipe this test does not read until the end (Node takes its first 16 KiB at most).
+    const child = startCli(['serve', '--engine', 'epoll', '--json', '--upstream', addr, tapPath]);
+    const until = Date.now() + 10_000;
+    while (!existsSync(tapPath) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    const total = 3_000;
+    let ok = 0;
+    for (let k = 0; k < total; k += 50) {
+      const replies = await Promise.all(Array.from({ length: 50 }, () => oneShot(tapPath, `${'x'.repeat(300)}\n`)));
+      ok += replies.filter((r) => OK_LINE.test(r)).length;
+    }
+    // About 1.5 KB of log a connection, 4 MB in all: the relay never waited for the reader.
+    expect(ok).toBe(total);
+    const hwm = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
+    expect(hwm).toBeLessThan(150);
+    let text = '';
+    child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
+    const seen = Date.now() + 10_000;
+    while (!/lines dropped, reader too slow/.test(text) && Date.now() < seen) await new Promise((r) => setTimeout(r, 25));
+    child.kill('SIGTERM');
+    expect(await waitExit(child, 20_000)).toBe(0);
+    // Every line whole.
+    const events = jsonLines(text);
+    expect(text.trimEnd().split('\n').length).toBe(events.length);
+    const notes = events.filter((e) => e.event === 'warning' && typeof e.dropped === 'number');
+    expect(notes.length).toBeGreaterThan(0);
+    const stopped = events.at(-1)!;
+    expect(stopped.event).toBe('stopped');
+    expect(stopped.dropped as number).toBeGreaterThan(0);
+    expect(notes.reduce((sum, e) => sum + (e.dropped as number), 0)).toBe(stopped.dropped);
+    const conns = events.filter((e) => e.event === 'connection');
+    expect(conns.length).toBeGreaterThan(0);
+    for (const c of conns) expect(c).toMatchObject({ end: 'closed', bytesIn: 301, bytesOut: 16 });
+  }, 120_000);
+});
+
 describe('the tap: usage errors', () => {
-  it('--engine epoll with --upstream without -q, with a fault or a host name, --hexdump without it, --keep-alive with it: exit 2 with the reason', async () => {
+  it('--engine epoll: --delay without --upstream, a TCP listener or an upstream host name, --hexdump without it, --keep-alive with it: exit 2 with the reason', async () => {
     const dir = tmpDir();
     const cases: [string[], RegExp][] = [
-      [['--engine', 'epoll', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /--engine epoll: the tap's epoll relay makes no records: it needs -q/],
-      [['-q', '--engine', 'epoll', '--fault', 'reset', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /--engine epoll: --fault reset needs the net engine/],
+      [['--engine', 'epoll', '--delay', '100ms', join(dir, 't.sock')], /--engine epoll: --delay needs the net engine/],
+      [['-q', '--engine', 'epoll', '--fault', 'slow', '--upstream', join(dir, 'up.sock'), '127.0.0.1:0'], /--engine epoll: TCP targets need the net engine/],
       [['-q', '--engine', 'epoll', '--upstream', 'localhost:9', join(dir, 't.sock')], /--engine epoll: an upstream host name \(localhost\) needs the net engine/],
       [['--hexdump', join(dir, 't.sock')], /--hexdump: only with --upstream/],
       [['--keep-alive', '--upstream', join(dir, 'up.sock'), join(dir, 't.sock')], /keepAlive does not apply with upstream/],

@@ -37,9 +37,10 @@ export interface StartServeOptions extends ServeOptions {
   /** The tap: bound on connecting to the upstream. Default 5s. */
   connectTimeout?: number;
   /**
-   * The tap: nobody will listen for 'connection' or 'traffic' (serve -q). Only
-   * then can `engine: 'auto'` relay on the epoll engine (its relay makes no
-   * records; see epoll/relay-thread.ts); otherwise the tap is the net one.
+   * The tap: nobody will listen for 'connection' or 'traffic' (serve -q). The
+   * epoll relay (epoll/relay-thread.ts) sends no records to this thread: it
+   * writes the log itself (`logTo`, serve's log) or none (quiet), so only then
+   * can `engine: 'auto'` relay on it; otherwise the tap is the net one.
    */
   quiet?: boolean;
 }
@@ -57,11 +58,14 @@ export function isServeWorker(env: NodeJS.ProcessEnv = process.env): boolean {
 /** The engine startServe would run for these options: the engine's name, or an error for --engine epoll that cannot. */
 export function chooseEngine(target: Target, options: StartServeOptions): EngineName {
   if (options.upstream !== undefined) {
-    // The epoll relay: -q only (no records), no --fault/--delay, a Unix listener, a Unix or numeric TCP upstream.
+    // The epoll relay (every fault and --delay too): its log written by its threads (logTo) or none
+    // (-q), a Unix listener, a Unix or numeric TCP upstream.
     if (isServeWorker() || options.engine === 'net') return 'net';
-    let why = options.quiet === true ? epollUnsupported(target, { ...options, upstream: checkTarget(options.upstream) }) : "the tap's epoll relay makes no records: it needs -q (--quiet)";
-    if (why === null && options.fault === undefined && options.delay === undefined) return 'epoll';
-    why ??= '--fault and --delay need the net engine';
+    let why =
+      options.quiet === true || options.logTo !== undefined
+        ? epollUnsupported(target, { ...options, upstream: checkTarget(options.upstream) })
+        : "the tap's epoll relay writes its log from its threads (logTo) and sends no 'connection' or 'traffic' events: it needs quiet or logTo";
+    if (why === null) return 'epoll';
     if (options.engine === 'epoll') throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}; use --engine net (or auto)`);
     return 'net';
   }
@@ -82,7 +86,7 @@ export function createServe(target: Target | string, options: StartServeOptions 
   const workers = Math.max(1, options.workers ?? 1);
   const { engine: _engine, workers: _workers, logTo, logDropped, upstream, connectTimeout, quiet: _quiet, ...serve } = options;
   if (upstream !== undefined) {
-    if (chooseEngine(t, options) === 'epoll') return new EpollServer(t, { ...serve, threads: workers, upstream: checkTarget(upstream), connectTimeout });
+    if (chooseEngine(t, options) === 'epoll') return new EpollServer(t, { ...serve, threads: workers, upstream: checkTarget(upstream), connectTimeout, logTo });
     const tap = { ...serve, upstream: checkTarget(upstream), connectTimeout };
     if (isServeWorker()) return new NetWorkerProcess(t, () => new TapServer(t, { ...tap, count: undefined }, workerIds(workers)), serve.count !== undefined, logDropped);
     if (workers === 1) return new TapServer(t, tap);

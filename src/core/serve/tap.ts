@@ -6,9 +6,10 @@
  * limits (--max-conns, --idle-timeout, --count, --grace) apply as in serve.
  *
  * Engine: node:net for the listener (made by listener.ts, as serve's) and for
- * the upstream (openConnection: every stream target form). With no records
- * wanted (serve -q) and no fault or delay, start.ts's chooseEngine picks the
- * epoll engine's relay instead (epoll/relay-thread.ts), which makes none.
+ * the upstream (openConnection: every stream target form). With no fault or
+ * delay, and its log written by serve's threads (logTo) or none (-q),
+ * start.ts's chooseEngine picks the epoll engine's relay instead
+ * (epoll/relay-thread.ts; the same records, relay-log.ts).
  * Several processes (--workers) as for serve's net engine (start.ts): each
  * one a TapServer on the same listening socket (adopt), with ids of its own.
  *

@@ -1,9 +1,11 @@
 /**
- * The tap's epoll relay (`serve -q --upstream`): one engine thread's loop that
+ * The tap's epoll relay (`serve --upstream`): one engine thread's loop that
  * relays each accepted connection to the upstream with raw syscalls, as
  * thread.ts serves. Chosen only where it can honour the options (start.ts's
- * chooseEngine): no --fault/--delay, and no records (serve -q): the net tap
- * (tap-connection.ts) keeps the traffic log and the faults.
+ * chooseEngine): every fault and --delay too (holdClient, noNewline,
+ * peekClient, a few lines in onReadable; --delay holds a reply chunk in the
+ * client's out-queue until its time). Its log is the net tap's records, made and rendered in this thread
+ * (relay-log.ts, only when ThreadConfig.logTo names renderers: -q makes none).
  *
  * A slot holds two descriptors, the client's (side 0) and the upstream's
  * (side 1); the epoll data carries slot*2+side. Each direction has one bounded
@@ -20,8 +22,9 @@
  * non-blocking socket (EAGAIN: its backlog is full, retried until
  * --connect-timeout); TCP's completes on EPOLLOUT (SO_ERROR).
  *
- * About 440 lines: one loop whose reads, sends, ends and upstream connects share
- * each slot's state on both sides (its storage is relay-table.ts).
+ * About 640 lines: one loop whose reads, sends, ends, upstream connects,
+ * held clients and the faults on the reply share each slot's state on both sides (its storage is
+ * relay-table.ts; its records relay-log.ts's, one call per event when logging).
  */
 import {
   AF_UNIX,
@@ -35,6 +38,7 @@ import {
   IPPROTO_TCP,
   MSG_DONTWAIT,
   MSG_NOSIGNAL,
+  MSG_PEEK,
   SHUT_WR,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
@@ -46,9 +50,10 @@ import {
 import { type EpollLibc, epollLibc } from '../../socket/libc.js';
 import { EpollSet } from '../../socket/epoll-set.js';
 import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
+import { type RelayRenderers, RelayLog } from './relay-log.js';
 import type { Post } from './conn-log.js';
-import { CONNECTING, EOF, FREE, OUT_CAP, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
-import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
+import { CONNECTING, DELAYED, EOF, FREE, HELD, NL_MAX, OUT_CAP, PEEKED, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
+import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, RELAY_HOLD_NONE, RELAY_SILENT, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
 
 /** SOL_SOCKET SO_LINGER: struct linger { int l_onoff; int l_linger; }. */
 const SO_LINGER = 13;
@@ -59,9 +64,9 @@ const CLOSING_WAIT_MS = 5;
 const RETRY_FIRST_MS = 1;
 const RETRY_MAX_MS = 50;
 
-/** Run one relay thread until shutdown. */
-export function runRelayThread(cfg: ThreadConfig, up: RelayUpstream, post: Post): void {
-  new RelayThread(cfg, up, post).run();
+/** Run one relay thread until shutdown; `render`: the log's renderers (cfg.logTo's), loaded; none with -q. */
+export function runRelayThread(cfg: ThreadConfig, up: RelayUpstream, post: Post, render?: RelayRenderers): void {
+  new RelayThread(cfg, up, post, render).run();
 }
 
 class RelayThread implements AcceptSink {
@@ -70,6 +75,8 @@ class RelayThread implements AcceptSink {
   private readonly eps: EpollSet;
   private readonly acc: Acceptor;
   private readonly rbuf = Buffer.allocUnsafe(OUT_CAP);
+  /** --fault no-newline: a reply chunk as it goes out (the newlines held before it, then the chunk's head). */
+  private readonly nlBuf: Buffer;
   private readonly addr: Uint8Array;
   private readonly linger0 = new Uint8Array(new Int32Array([1, 0]).buffer);
   private readonly one = new Uint8Array(new Int32Array([1]).buffer);
@@ -87,16 +94,23 @@ class RelayThread implements AcceptSink {
   private open = 0;
   /** Slots connecting or waiting to retry: the scan looks at them each turn while there are any. */
   private pendingConnects = 0;
+  /** --delay: slots whose reply waits for its time (the loop turns every RETRY_FIRST_MS while there are any). */
+  private pendingSends = 0;
   private readonly t = new RelayTable();
+  /** The records (relay-log.ts); null with -q: no record work at all. */
+  private readonly log: RelayLog | null;
 
   constructor(
     cfg: ThreadConfig,
     private readonly up: RelayUpstream,
     private readonly post: Post,
+    render?: RelayRenderers,
   ) {
     this.sys = epollLibc();
+    this.log = cfg.logTo && render ? new RelayLog(cfg, new Int32Array(cfg.control), post, render, up, this.now) : null;
     this.ctl = new Int32Array(cfg.control);
     this.addr = up.addr;
+    this.nlBuf = Buffer.allocUnsafe(up.noNewline ? OUT_CAP : 0);
     this.eps = new EpollSet(this.sys, MAX_EVENTS);
     this.acc = new Acceptor(this.sys, this.eps, cfg.listenFd, cfg.socketType, this.ctl, cfg.index, cfg.threads, cfg.fdLimit, cfg.maxConns, post);
     this.idleMs = cfg.idleMs;
@@ -110,18 +124,21 @@ class RelayThread implements AcceptSink {
   onAccept(cfd: number): void {
     const i = this.t.take(cfd, this.now, this.up.connectMs);
     this.t.retryMs[i] = RETRY_FIRST_MS;
+    this.log?.accepted(i);
     // Two descriptors a connection: the out-of-descriptors accounting counts both.
     this.acc.opened(2 * ++this.open, cfd);
     this.connect(i);
   }
 
-  onRefused(): void {}
+  onRefused(): void {
+    this.log?.refused();
+  }
 
   /** One connect attempt of slot i's upstream. */
   private connect(i: number): void {
     const sys = this.sys;
     const ufd = sys.socket(this.up.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (ufd < 0) return this.finish(i);
+    if (ufd < 0) return this.connectFailed(i, sys.errno());
     this.t.fd[2 * i + 1] = ufd;
     if (this.up.tcp) sys.setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, this.one, 4);
     const r = sys.connect(ufd, this.addr, this.addr.length);
@@ -142,6 +159,12 @@ class RelayThread implements AcceptSink {
       return;
     }
     // Refused, not found, backlog full past the deadline: the client is closed without a reply.
+    this.connectFailed(i, e);
+  }
+
+  /** The upstream cannot be reached (errno; 0: not within --connect-timeout, `backlog` full till then): the client is closed. */
+  private connectFailed(i: number, errno: number, backlog = false): void {
+    this.log?.connectFailed(i, errno, backlog);
     this.finish(i);
   }
 
@@ -158,13 +181,14 @@ class RelayThread implements AcceptSink {
     this.soErrLen[0] = 4;
     this.soErr[0] = 0;
     const r = this.sys.getsockopt(ufd, SOL_SOCKET, SO_ERROR, this.soErrBytes, this.soErrLenBytes);
-    if (r !== 0 || this.soErr[0] !== 0) return this.finish(i);
+    if (r !== 0 || this.soErr[0] !== 0) return this.connectFailed(i, r !== 0 ? this.sys.errno() : this.soErr[0]);
     this.connected(i);
   }
 
   private connected(i: number): void {
     this.setPhase(i, RELAYING);
     this.t.lastActive[i] = this.now;
+    this.log?.connected(i);
     // The client's request is usually queued already: relayed before waiting. The upstream has
     // had no time to reply: it is only watched (a read now would be an EAGAIN per connection).
     const g = this.t.gen[i];
@@ -180,7 +204,7 @@ class RelayThread implements AcceptSink {
     const k = 2 * i + side;
     const f = this.t.sideFlags[k];
     const fd = this.t.fd[k];
-    if (events === 0) {
+    if (events === 0 && !(f & (HELD | PEEKED))) {
       if (f & REG) {
         this.eps.remove(fd);
         this.t.sideFlags[k] = f & ~REG;
@@ -201,8 +225,8 @@ class RelayThread implements AcceptSink {
   private arm(i: number, s: number): void {
     const k = 2 * i + s;
     const f = this.t.sideFlags[k];
-    const read = !(f & EOF) && this.t.outLen[2 * i + (1 - s)] === 0;
-    const write = this.t.outLen[k] > 0;
+    const read = !(f & (EOF | PEEKED)) && this.t.outLen[2 * i + (1 - s)] === 0;
+    const write = this.t.outLen[k] > 0 && !(f & DELAYED);
     this.want(i, s, (read ? EPOLLIN : 0) | (write ? EPOLLOUT : 0));
   }
 
@@ -219,33 +243,122 @@ class RelayThread implements AcceptSink {
     const src = this.t.fd[2 * i + s];
     const dst = this.t.fd[2 * i + o];
     const rbuf = this.rbuf;
+    if (s === 0 && this.up.resetAtReply) return this.peekClient(i, hup);
+    // no-newline: a reply read leaves room for the newlines held before it.
+    const max = s === 1 && this.up.noNewline ? OUT_CAP - NL_MAX : OUT_CAP;
     for (;;) {
       if (this.t.outLen[2 * i + o] > 0) return this.arm(i, s);
-      const n = sys.read(src, rbuf, OUT_CAP);
+      const n = sys.read(src, rbuf, max);
       if (n > 0) {
         this.t.lastActive[i] = this.now;
+        // Logged before the send: the record's preview is a view of rbuf.
+        if (this.log !== null) this.log.data(i, s, rbuf, n, (this.t.sideFlags[2 * i + o] & SHUT) !== 0);
         if (this.t.sideFlags[2 * i + o] & SHUT) continue; // the other side can take nothing more: dropped, as net's EPIPE
-        const sent = this.sendAll(dst, rbuf, 0, n);
+        if (s === 1 && this.up.hold === RELAY_SILENT) continue; // --fault silent: the replies are swallowed
+        if (s === 1 && this.up.resetAtReply) {
+          // --fault reset: the client is closed with its request unread, which resets it, instead of the reply.
+          this.log?.resetAtReply(i);
+          return this.finish(i);
+        }
+        if (s === 1 && this.up.closeAtReply) {
+          // --fault close-without-reply: the client gets its end instead of the reply.
+          this.shutSide(i, 0);
+          this.arm(i, 0);
+          continue;
+        }
+        let buf: Buffer = rbuf;
+        let len = n;
+        if (s === 1 && this.up.noNewline) {
+          len = this.noNewline(i, n);
+          buf = this.nlBuf;
+        }
+        if (s === 1 && this.up.delayMs > 0) {
+          if (len === 0) continue;
+          // --delay: the chunk waits in the client's out-queue for its time; the upstream is not read meanwhile.
+          this.queue(i, 0, buf, 0, len);
+          this.t.sideFlags[2 * i] |= DELAYED;
+          this.t.sendAt[i] = this.now + this.up.delayMs;
+          this.pendingSends++;
+          this.arm(i, 1);
+          this.arm(i, 0);
+          return;
+        }
+        const sent = len === 0 ? 0 : this.sendAll(dst, buf, 0, len);
         if (sent < 0) return this.onSendError(i, o, -sent);
-        if (sent < n) {
-          this.queue(i, o, rbuf, sent, n);
+        if (sent < len) {
+          this.queue(i, o, buf, sent, len);
           this.arm(i, s);
           this.arm(i, o);
           return;
         }
-        if (n < OUT_CAP) {
+        if (n < max) {
           // A short read took all that was queued; a closed Unix upstream sends no more, so no read for its EOF.
           if (hup && s === 1 && !this.up.tcp) return this.onUpstreamGone(i);
           return; // level-triggered: more raises a new event
         }
         continue;
       }
-      if (n === 0) return hup && s === 1 && !this.up.tcp ? this.onUpstreamGone(i) : this.onEnd(i, s);
+      if (n === 0) return hup && s === 1 && !this.up.tcp ? this.onUpstreamGone(i) : this.onEnd(i, s, hup);
       const e = sys.errno();
       if (e === E.EAGAIN) return;
       if (e === E.EINTR) continue;
-      return this.onReset(i, s);
+      return this.onReset(i, s, e);
     }
+  }
+
+  /**
+   * --fault no-newline: what of the reply chunk in rbuf[0, n) goes out now, made in nlBuf (its
+   * length): the newlines held back before it, then the chunk up to its trailing newlines, which are
+   * held back in turn (sent only if more bytes follow; never at the upstream's end). A run of more
+   * than NL_MAX newline bytes sends the oldest: flat memory whatever the upstream sends.
+   */
+  private noNewline(i: number, n: number): number {
+    const t = this.t;
+    const rbuf = this.rbuf;
+    const out = this.nlBuf;
+    const held = t.nlLen[i];
+    const base = i * NL_MAX;
+    let cut = n;
+    while (cut > 0 && (rbuf[cut - 1] === 0x0a || rbuf[cut - 1] === 0x0d)) cut--;
+    // out: the held newlines, then the chunk: of it, what is sent, and the trailing run kept.
+    out.set(t.nlBytes.subarray(base, base + held), 0);
+    rbuf.copy(out, held, 0, n);
+    const total = held + n;
+    const run = cut === 0 ? total : n - cut;
+    const keep = Math.min(run, NL_MAX);
+    t.nlBytes.set(out.subarray(total - keep, total), base);
+    t.nlLen[i] = keep;
+    return total - keep;
+  }
+
+  /**
+   * --fault reset: a Unix peer sees ECONNRESET only when it is closed with its bytes unread. So the
+   * client's request is peeked, relayed to the upstream and left queued; the client is not read
+   * again (its close still comes, as EPOLLHUP), and the upstream's reply closes it.
+   */
+  private peekClient(i: number, hup: boolean): void {
+    const k = 2 * i;
+    if (this.t.sideFlags[k] & PEEKED) {
+      if (hup) {
+        this.log?.ended(i, 0, true, false);
+        this.finish(i);
+      }
+      return;
+    }
+    const n = this.sys.recv(this.t.fd[k], this.rbuf, OUT_CAP, MSG_PEEK | MSG_DONTWAIT);
+    if (n === 0) return this.onEnd(i, 0, hup);
+    if (n < 0) {
+      const e = this.sys.errno();
+      return e === E.EAGAIN || e === E.EINTR ? undefined : this.onReset(i, 0, e);
+    }
+    this.t.lastActive[i] = this.now;
+    this.t.sideFlags[k] |= PEEKED;
+    this.log?.data(i, 0, this.rbuf, n, false);
+    const sent = this.sendAll(this.t.fd[k + 1], this.rbuf, 0, n);
+    if (sent < 0) return this.onSendError(i, 1, -sent);
+    if (sent < n) this.queue(i, 1, this.rbuf, sent, n);
+    this.arm(i, 0);
+    this.arm(i, 1);
   }
 
   /** send until done or EAGAIN: the bytes sent, or -errno. */
@@ -311,8 +424,16 @@ class RelayThread implements AcceptSink {
   }
 
   /** Side s ended (EOF): relayed as a half-close to the other once what waits for it is out. */
-  private onEnd(i: number, s: number): void {
+  private onEnd(i: number, s: number, hup = false): void {
     const o = 1 - s;
+    if (s === 1 && this.up.hold !== RELAY_HOLD_NONE) return this.holdClient(i, hup);
+    const held = s === 0 && (this.t.sideFlags[2 * i] & HELD) !== 0;
+    if (this.log !== null) {
+      const tcp = s === 1 ? this.up.tcp : this.up.listenTcp;
+      this.log.ended(i, s, this.log.gone(this.t.fd[2 * i + s], tcp, hup), !held && !(this.t.sideFlags[2 * i + o] & SHUT));
+    }
+    // A held client's own end ends the connection (its upstream has ended already).
+    if (held) return this.finish(i);
     this.t.sideFlags[2 * i + s] |= EOF;
     if (this.t.outLen[2 * i + o] > 0) this.t.sideFlags[2 * i + o] |= SHUT_PENDING;
     // The other side has ended too: both are closed now, and the close says it (a syscall saved per connection).
@@ -331,8 +452,30 @@ class RelayThread implements AcceptSink {
    * for the client, the end is relayed as usual (a half-close once the queue drains).
    */
   private onUpstreamGone(i: number): void {
-    if (this.t.outLen[2 * i] > 0) return this.onEnd(i, 1);
+    if (this.t.outLen[2 * i] > 0 || this.up.hold !== RELAY_HOLD_NONE) return this.onEnd(i, 1, true);
+    this.log?.upstreamGone(i);
     this.finish(i);
+  }
+
+  /**
+   * --fault never-close or silent: the upstream has ended, and the client is not told. It gets
+   * what was relayed (never-close), is read to its own end (what it sends to an upstream that is
+   * gone is dropped), and then closed; --idle-timeout and shutdown end it sooner.
+   */
+  private holdClient(i: number, hup: boolean): void {
+    const t = this.t;
+    const u = 2 * i + 1;
+    const gone = this.log !== null ? this.log.gone(t.fd[u], this.up.tcp, hup) : hup;
+    this.log?.held(i, gone);
+    t.sideFlags[u] |= EOF;
+    if (gone) t.sideFlags[u] |= SHUT;
+    // The tap is stopping: nothing to hold it for.
+    if (this.stopped) return this.finish(i);
+    // HELD keeps the client in the epoll set even with nothing to wait for: a half-closed client's
+    // own close then comes as EPOLLHUP.
+    t.sideFlags[2 * i] |= HELD;
+    this.arm(i, 1);
+    this.arm(i, 0);
   }
 
   /** Both sides have ended and each end has been relayed. */
@@ -344,9 +487,10 @@ class RelayThread implements AcceptSink {
 
   /** Sending to side o failed: a reset is relayed as one; a closed side (EPIPE) takes nothing more. */
   private onSendError(i: number, o: number, errno: number): void {
-    if (errno === E.ECONNRESET) return this.onReset(i, o);
+    if (errno === E.ECONNRESET) return this.onReset(i, o, errno);
     // EPIPE: o takes nothing more; what the other side still sends is dropped (the net tap's EPIPE),
     // and o is still read to its end, so both ends are relayed as usual.
+    this.log?.sendClosed(i, o, errno);
     const k = 2 * i + o;
     this.t.sideFlags[k] |= SHUT;
     this.t.outLen[k] = 0;
@@ -356,8 +500,9 @@ class RelayThread implements AcceptSink {
     this.arm(i, 1 - o);
   }
 
-  /** Side s was reset (or failed): the other side is reset too, both closed. */
-  private onReset(i: number, s: number): void {
+  /** Side s was reset (or failed, errno): the other side is reset too, both closed. */
+  private onReset(i: number, s: number, errno: number): void {
+    this.log?.reset(i, s, errno);
     const o = 1 - s;
     const ofd = this.t.fd[2 * i + o];
     const tcp = o === 1 ? this.up.tcp : this.up.listenTcp;
@@ -370,6 +515,8 @@ class RelayThread implements AcceptSink {
   private finish(i: number): void {
     const t = this.t;
     for (let k = 2 * i; k < 2 * i + 2; k++) if (t.fd[k] >= 0) this.sys.close(t.fd[k]); // also out of the epoll set
+    if (t.sideFlags[2 * i] & DELAYED) this.pendingSends--;
+    this.log?.finished(i);
     this.setPhase(i, FREE);
     t.release(i);
     this.acc.closed(2 * --this.open);
@@ -386,15 +533,26 @@ class RelayThread implements AcceptSink {
       const p = this.t.phase[i];
       if (p === FREE) continue;
       if (p === RETRYING) {
-        if (now >= this.t.deadline[i]) this.finish(i);
+        if (now >= this.t.deadline[i]) this.connectFailed(i, 0, true);
         else if (now >= this.t.retryAt[i]) this.connect(i);
         continue;
       }
       if (p === CONNECTING) {
-        if (now >= this.t.deadline[i]) this.finish(i);
+        if (now >= this.t.deadline[i]) this.connectFailed(i, 0);
         continue;
       }
-      if (idle > 0 && now - this.t.lastActive[i] >= idle) this.finish(i);
+      if (this.t.sideFlags[2 * i] & DELAYED && now >= this.t.sendAt[i]) {
+        // --delay: the reply's time has come.
+        this.t.sideFlags[2 * i] &= ~DELAYED;
+        this.pendingSends--;
+        if (this.t.outLen[2 * i] > 0) this.onWritable(i, 0);
+        else this.arm(i, 0);
+        continue;
+      }
+      if (idle > 0 && now - this.t.lastActive[i] >= idle) {
+        this.log?.idle(i, this.t.outLen[2 * i] > 0);
+        this.finish(i);
+      }
     }
     this.nextScan = now + this.scanEvery;
   }
@@ -413,11 +571,21 @@ class RelayThread implements AcceptSink {
       const s = k & 1;
       if (this.t.phase[i] === FREE || eps.gen(q) !== this.t.gen[i]) continue;
       const ev = eps.events(q);
+      const f = this.t.sideFlags[k];
+      if ((f & (HELD | EOF)) === (HELD | EOF) || f & PEEKED) {
+        // A held client that had half-closed, or a client whose request is left unread (--fault reset):
+        // in the epoll set for its close (or failure) only, the end of the connection.
+        if (ev & (EPOLLHUP | EPOLLERR)) {
+          this.log?.ended(i, 0, true, false);
+          this.finish(i);
+        }
+        continue;
+      }
       if (this.t.phase[i] === CONNECTING) {
         if (s === 1) this.onConnectDone(i);
         continue;
       }
-      if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP) && this.t.outLen[k] > 0) {
+      if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP) && this.t.outLen[k] > 0 && !(f & DELAYED)) {
         const g = this.t.gen[i];
         this.onWritable(i, s);
         if (this.t.gen[i] !== g) continue;
@@ -439,21 +607,31 @@ class RelayThread implements AcceptSink {
           this.stopped = true;
           acc.stop();
           Atomics.add(this.ctl, C_STOP_ACKS, 1);
+          // A client a fault holds open would hold shutdown for the whole --grace.
+          for (let i = 0; i < this.t.highWater; i++) if (this.t.phase[i] !== FREE && this.t.sideFlags[2 * i] & HELD) this.finish(i);
         }
-        if (state === ABORT) for (let i = 0; i < this.t.highWater; i++) if (this.t.phase[i] !== FREE) this.finish(i);
+        if (state === ABORT)
+          for (let i = 0; i < this.t.highWater; i++) {
+            if (this.t.phase[i] === FREE) continue;
+            this.log?.shutdown(i);
+            this.finish(i);
+          }
       }
       if (state >= STOP && this.open === 0) break;
       if (acc.pausedUntil > 0 && this.now >= acc.pausedUntil && !this.stopped) acc.resume();
       let until = this.now + (state === RUN ? MAX_WAIT_MS : CLOSING_WAIT_MS);
-      if (this.pendingConnects > 0) until = Math.min(until, this.now + RETRY_FIRST_MS);
+      if (this.pendingConnects > 0 || this.pendingSends > 0) until = Math.min(until, this.now + RETRY_FIRST_MS);
       else if (this.open > 0 && this.nextScan < until) until = this.nextScan;
       if (acc.pausedUntil > 0 && acc.pausedUntil < until) until = acc.pausedUntil;
+      if (this.log !== null && this.log.dueAt() < until) until = this.log.dueAt();
       this.poll(Math.max(0, Math.ceil(until - this.now)));
-      if (this.pendingConnects > 0 || this.now >= this.nextScan) {
+      if (this.pendingConnects > 0 || this.pendingSends > 0 || this.now >= this.nextScan) {
         if (this.open > 0) this.scan();
         else this.nextScan = this.now + this.scanEvery;
       }
+      this.log?.turn(this.now);
     }
+    this.log?.finish(performance.now());
     acc.close();
     this.eps.close();
   }

@@ -9,7 +9,7 @@
  * --echo, --read, --max-bytes, --max-conns, --idle-timeout and --count. Fault
  * modes, --delay and TCP stay with the net engine (epollUnsupported says why).
  * With `upstream` its threads relay instead (the tap's epoll relay,
- * relay-thread.ts), making no records.
+ * relay-thread.ts), writing the tap's log themselves (logTo) or none.
  */
 import { EventEmitter } from 'node:events';
 import { findBuilt } from '../../built-file.js';
@@ -36,6 +36,9 @@ import {
   type ThreadLogSpec,
   type ThreadMessage,
   type RelayUpstream,
+  RELAY_HOLD_NONE,
+  RELAY_NEVER_CLOSE,
+  RELAY_SILENT,
   acceptedWord,
   controlWords,
 } from './shared.js';
@@ -59,8 +62,9 @@ export interface EpollServeOptions extends ServeOptions {
   logTo?: ThreadLogSpec;
   /**
    * The tap's epoll relay (relay-thread.ts): relay each connection to this
-   * server instead of replying. It makes no records: nobody may listen for
-   * 'connection' or 'traffic' (the net tap logs; start.ts chooses).
+   * server instead of replying. Its records (the net tap's, relay-log.ts) are
+   * rendered and written by its threads (logTo names the tap's renderers), never
+   * sent here: nobody may listen for 'connection' or 'traffic' (start.ts chooses).
    */
   upstream?: Target;
   /** The relay: bound on connecting to the upstream. Default 5s. */
@@ -69,12 +73,12 @@ export interface EpollServeOptions extends ServeOptions {
 
 /** The relay's upstream as its threads take it, or why it cannot be relayed here. */
 export function relayUpstream(up: Target, connectMs: number): RelayUpstream | string {
-  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false };
-  if (up.kind === 'abstract') return { addr: sockaddrAbstract(up.name), family: AF_UNIX, tcp: false, connectMs, listenTcp: false };
+  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false, delayMs: 0 };
+  if (up.kind === 'abstract') return { addr: sockaddrAbstract(up.name), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false, delayMs: 0 };
   const v6 = up.host.includes(':');
   const addr = sockaddrInet(v6, up.host, up.port);
   if (addr === null) return `an upstream host name (${up.host}) needs the net engine (it resolves names)`;
-  return { addr, family: v6 ? AF_INET6 : AF_INET, tcp: true, connectMs, listenTcp: false };
+  return { addr, family: v6 ? AF_INET6 : AF_INET, tcp: true, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false, delayMs: 0 };
 }
 
 /** Bound on the threads starting (loading modules and koffi). */
@@ -84,8 +88,10 @@ const THREAD_END_SLACK_MS = 2_000;
 
 /** Why the epoll engine cannot serve these options here, or null when it can. */
 export function epollUnsupported(target: Target, options: EpollServeOptions): string | null {
-  if (options.fault !== undefined) return `--fault ${options.fault} needs the net engine`;
-  if (options.delay !== undefined && options.delay > 0) return '--delay needs the net engine';
+  // The tap's relay runs every fault and --delay itself (relay-thread.ts); serve's engine none of them.
+  const relay = options.upstream !== undefined;
+  if (options.fault !== undefined && !relay) return `--fault ${options.fault} needs the net engine`;
+  if (options.delay !== undefined && options.delay > 0 && !relay) return '--delay needs the net engine';
   if (target.kind === 'tcp') return 'TCP targets need the net engine';
   const up = options.upstream;
   if (up !== undefined) {
@@ -197,11 +203,19 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
     let upstream: RelayUpstream | undefined;
     if (o.upstream !== undefined) {
       if (this.listenerCount('connection') > 0 || this.listenerCount('traffic') > 0 || this.listenerCount('request') > 0) {
-        throw new UdsError('NOT_SUPPORTED', "--engine epoll: the tap's epoll relay makes no records (use -q, or --engine net for the traffic log)");
+        throw new UdsError('NOT_SUPPORTED', "--engine epoll: the tap's epoll relay writes its log from its threads (logTo) and emits no 'connection' or 'traffic' events (use --engine net for them)");
       }
       const r = relayUpstream(o.upstream, o.connectTimeout ?? 5_000);
       if (typeof r === 'string') throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${r}`);
-      upstream = r;
+      upstream = {
+        ...r,
+        hold: o.fault === 'never-close' ? RELAY_NEVER_CLOSE : o.fault === 'silent' ? RELAY_SILENT : RELAY_HOLD_NONE,
+        closeAtReply: o.fault === 'close-without-reply',
+        noNewline: o.fault === 'no-newline',
+        resetAtReply: o.fault === 'reset',
+        delayMs: o.delay ?? (o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0),
+        ...(o.fault ? { fault: o.fault } : {}),
+      };
     }
     const url = threadUrl();
     let fail: (err: Error) => void;

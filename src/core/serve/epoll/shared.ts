@@ -5,7 +5,7 @@
  * one byte array; both transferred, not copied).
  */
 import { processName } from '../../socket/peer.js';
-import type { ReadMode } from '../options.js';
+import type { Fault, ReadMode } from '../options.js';
 import { CONN_ENDS, type ConnEnd, type ConnectionLog, REASON_NO_REQUEST_TEXT, type RequestLog, reasonIdle, reasonMaxBytes, reasonMaxConns, reasonUnread } from '../protocol.js';
 import { decodeKeepingBytes } from '../../escape.js';
 import { errnoName } from '../../socket/ffi.js';
@@ -80,7 +80,25 @@ export interface RelayUpstream {
   connectMs: number;
   /** The listening socket is TCP (a client's reset is relayed as a real RST). */
   listenTcp: boolean;
+  /** The upstream as given (the log's words). */
+  display: string;
+  /** --fault on the relay step: RELAY_HOLD_NONE, or the client held open after the upstream's end (never-close; silent also swallows the replies). */
+  hold: number;
+  /** --fault close-without-reply: the upstream's first bytes are swallowed and the client gets its end instead. */
+  closeAtReply: boolean;
+  /** --fault no-newline: the upstream's trailing newlines are held back (sent only if more bytes follow). */
+  noNewline: boolean;
+  /** --fault reset: the client's request is peeked, not read, so that closing it at the reply resets it. */
+  resetAtReply: boolean;
+  /** --delay (or --fault slow's default): each reply chunk waits this long before it goes to the client; 0: none. */
+  delayMs: number;
+  /** --fault, as the records name it. */
+  fault?: Fault;
 }
+
+export const RELAY_HOLD_NONE = 0;
+export const RELAY_NEVER_CLOSE = 1;
+export const RELAY_SILENT = 2;
 
 /** Fields of one connection record. */
 export const R_ID = 0;

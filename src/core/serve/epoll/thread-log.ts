@@ -262,6 +262,23 @@ export class ThreadLog {
     if (this.since < 0) this.since = now;
   }
 
+  /**
+   * Where one record's line(s) go, for a caller that renders each record as
+   * it happens (the tap's relay, relay-log.ts); write() writes them. Null
+   * while LOG_BUFFER waits for the reader: the record is dropped (and counted).
+   */
+  lineOut(now: number): LineWriter | null {
+    if (this.failed) return null;
+    if (this.since < 0) this.since = now;
+    if (this.backlog >= LOG_BUFFER) {
+      this.dropped++;
+      Atomics.add(this.ctl, C_LOG_DROPPED, 1);
+      return null;
+    }
+    this.noteDropped();
+    return this.lines;
+  }
+
   /** Say how many lines were dropped (once there is room again), before the lines that follow. */
   private noteDropped(): void {
     if (this.dropped === 0) return;

@@ -10,6 +10,7 @@ import { runServeThread } from './thread.js';
 import { runRelayThread } from './relay-thread.js';
 import type { ThreadConfig, ThreadMessage } from './shared.js';
 import type { ConnectionRenderer, LogRenderers } from './thread-log.js';
+import type { RelayRenderers } from './relay-log.js';
 
 const port = parentPort!;
 const post = (msg: ThreadMessage, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer);
@@ -25,7 +26,8 @@ try {
     const made = factory(...cfg.logTo.args);
     render = typeof made === 'function' ? { connection: made } : made;
   }
-  if (cfg.upstream) runRelayThread(cfg, cfg.upstream, post);
+  // The relay's factory (logTo) returns its own renderers (relay-log.ts's RelayRenderers).
+  if (cfg.upstream) runRelayThread(cfg, cfg.upstream, post, render as unknown as RelayRenderers | undefined);
   else runServeThread(cfg, post, render);
 } catch (err) {
   post({ type: 'fatal', message: (err as Error)?.message ?? String(err) });
