@@ -10,13 +10,12 @@ import type { ChalkInstance } from 'chalk';
 import { escapeText } from '../core/escape.js';
 import type { MessageTapPeerLog, MessageTapTraffic } from '../core/serve/message-tap-records.js';
 import { hexdumpLines, looksBinary } from './hexdump.js';
+import { peerJson, who } from './serve-message.js';
 
 const clock = (d: Date): string => d.toISOString().slice(11, 23);
 const PREVIEW_CHARS = 60;
 const HEXDUMP_BYTES = 256;
 
-type Peer = MessageTapPeerLog['peer'];
-const who = (p: Peer): string => (p ? `pid ${p.pid}${p.name ? ` (${escapeText(p.name)})` : ''}, uid ${p.uid}, gid ${p.gid}` : 'peer unknown');
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** The line(s) of one message or datagram. */
@@ -48,8 +47,6 @@ export function messageTapPeerLine(l: MessageTapPeerLog, c: ChalkInstance): stri
   const what = `ended: ${escapeText(l.reason ?? '')}`;
   return `${t} #${l.id} ${bad ? c.yellow(what) : what}; ${plural(l.messagesUp ?? 0, 'message')} up, ${l.messagesDown ?? 0} down; client ${l.clientEnd}, upstream ${l.upstreamEnd}`;
 }
-
-const peerJson = (p: Peer) => (p ? { pid: p.pid, uid: p.uid, gid: p.gid, name: p.name ?? null, source: 'peercred' } : null);
 
 /** JSON of a message or datagram: the bytes as `text` (UTF-8 that is not binary) or `base64`. */
 export function messageTapTrafficJson(m: MessageTapTraffic, pid: number): Record<string, unknown> {

@@ -7,7 +7,8 @@ const clock = (d: Date): string => d.toISOString().slice(11, 23);
 
 type Peer = MessageLog['peer'];
 
-const who = (p: Peer): string => (p ? `pid ${p.pid}${p.name ? ` (${escapeText(p.name)})` : ''}, uid ${p.uid}, gid ${p.gid}` : 'peer unknown');
+/** A message socket's peer for a log line (the process name escaped); the message tap's lines say it the same way. */
+export const who = (p: Peer): string => (p ? `pid ${p.pid}${p.name ? ` (${escapeText(p.name)})` : ''}, uid ${p.uid}, gid ${p.gid}` : 'peer unknown');
 
 /** One line per datagram or message. */
 export function messageLine(m: MessageLog, c: ChalkInstance): string {
@@ -26,7 +27,8 @@ export function messageConnLine(l: MessageConnLog, c: ChalkInstance): string {
   return `${c.dim(clock(l.time))}  conn ${l.conn} ended: ${escapeText(l.reason ?? '')}; ${l.messages} message${l.messages === 1 ? '' : 's'}`;
 }
 
-const peerJson = (p: Peer, source = 'peercred') => (p ? { pid: p.pid, uid: p.uid, gid: p.gid, name: p.name ?? null, source } : null);
+/** A peer in a JSON record (name exact), with where it came from. */
+export const peerJson = (p: Peer, source = 'peercred') => (p ? { pid: p.pid, uid: p.uid, gid: p.gid, name: p.name ?? null, source } : null);
 
 export function messageJson(m: MessageLog, pid: number): Record<string, unknown> {
   return {

@@ -192,8 +192,8 @@ export class RelayLog {
     return this.atText;
   }
 
-  /** One traffic record, rendered now (or dropped and counted while the reader is behind). */
-  private emit(i: number, from: TrafficLog['from'], kind: TrafficLog['kind'], note?: string, code?: string, errno?: string): void {
+  /** One traffic record, rendered now (or dropped and counted while the reader is behind); data: n bytes of buf. */
+  private emit(i: number, from: TrafficLog['from'], kind: TrafficLog['kind'], note?: string, code?: string, errno?: string, buf?: Buffer, n = 0, offset = 0): void {
     const now = performance.now();
     const out = this.tlog.lineOut(now);
     if (out === null) return;
@@ -203,13 +203,15 @@ export class RelayLog {
     t.sinceUs = Math.round((now - this.start[i]) * 1000);
     t.from = from;
     t.kind = kind;
-    t.bytes = undefined;
-    t.offset = undefined;
-    t.data = undefined;
+    t.bytes = buf === undefined ? undefined : n;
+    t.offset = buf === undefined ? undefined : offset;
+    // A view of the read buffer, rendered before it is reused, and let go after.
+    t.data = buf === undefined ? undefined : buf.subarray(0, Math.min(n, TRAFFIC_PREVIEW));
     t.code = code;
     t.errno = errno;
     t.note = note;
     this.render.traffic(t, out);
+    t.data = undefined;
   }
 
   private setEnd(i: number, e: ConnEnd, why: string | undefined, first: number): void {
@@ -291,23 +293,17 @@ export class RelayLog {
       this.prev.set(buf.subarray(0, len), k * PREVIEW);
       this.prevLen[k] = len;
     }
-    const now = performance.now();
-    const out = this.tlog.lineOut(now);
-    if (out === null) return;
-    const t = this.t;
-    t.id = this.id[i];
-    t.at = this.stamp();
-    t.sinceUs = Math.round((now - this.start[i]) * 1000);
-    t.from = FROM[s];
-    t.kind = 'data';
-    t.bytes = n;
-    t.offset = offset;
-    t.data = buf.subarray(0, Math.min(n, TRAFFIC_PREVIEW));
-    t.code = undefined;
-    t.errno = undefined;
-    t.note = s === 1 && this.swallowed !== undefined ? this.swallowed : s === 0 && this.up.resetAtReply ? 'peeked and left unread, so the close is a reset (fault reset)' : s === 1 && this.up.delayMs > 0 ? `delayed ${this.up.delayMs}ms` : dropped ? `dropped: the ${s === 0 ? 'upstream' : 'client'} takes nothing more` : undefined;
-    this.render.traffic(t, out);
-    t.data = undefined;
+    const note =
+      s === 1 && this.swallowed !== undefined
+        ? this.swallowed
+        : s === 0 && this.up.resetAtReply
+          ? 'peeked and left unread, so the close is a reset (fault reset)'
+          : s === 1 && this.up.delayMs > 0
+            ? `delayed ${this.up.delayMs}ms`
+            : dropped
+              ? `dropped: the ${s === 0 ? 'upstream' : 'client'} takes nothing more`
+              : undefined;
+    this.emit(i, FROM[s], 'data', note, undefined, undefined, buf, n, offset);
   }
 
   /** Side s ended (its EOF): for good (gone) or half-closed; relayed to the other side unless it takes nothing more. */
