@@ -232,7 +232,7 @@ describe('render helpers', () => {
       elapsedMs: 1000,
       requests: 1000,
       errors: 0,
-      last: { second: 0, durationMs: 1000, requests: 1000, errors: 0, bytesIn: 0, bytesOut: 0, p50Us: 250, p99Us: 900, maxUs: 1000, cpuPercent: 40 },
+      last: { second: 0, durationMs: 1000, requests: 1000, errors: 0, bytesIn: 0, bytesOut: 0, p50Us: 250, p90Us: 500, p99Us: 900, p999Us: 950, maxUs: 1000, silentConnections: null, cpuPercent: 40 },
     };
     const text = progressText(first, { elapsedMs: 2200, requests: 2200, errors: 3 }, 2200, 4000, 0);
     expect(text).toBe('bench 2.2s/4s  1,000 req/s  p50 250us  2,200 ok  3 errors');
@@ -241,5 +241,9 @@ describe('render helpers', () => {
     expect(progressText(null, null, 0, 4000, 0)).toBe('bench 0.0s/4s');
     expect(progressText(first, null, 1100, null, 0)).toMatch(/1,000 ok {2}0 errors$/);
     expect(progressText(null, null, 0, 4000, 1500)).toBe('warming up (1.5s left)');
+    // Persistent: connections not yet served show as they occur.
+    expect(progressText(first, { elapsedMs: 2200, requests: 2200, errors: 3, unserved: 2 }, 2200, 4000, 0)).toBe(
+      'bench 2.2s/4s  1,000 req/s  p50 250us  2,200 ok  3 errors  2 connections unserved',
+    );
   });
 });

@@ -15,6 +15,11 @@ export function formatUs(us: number | null | undefined): string {
   return `${sig(us / 1_000_000)}s`;
 }
 
+/** 500ms, 5s. */
+export function formatMs(ms: number): string {
+  return ms >= 1000 && ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
 /** 512 B, 1.5 KiB, 12.0 MiB. */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${Math.round(n)} B`;
@@ -99,7 +104,9 @@ export function distributionChart(d: DistributionBucket[], s: LatencySummary | n
 
 function timelineRows(r: BenchResult, c: ChalkInstance): string[] {
   if (r.timeline.length === 0) return [];
-  const out = [c.bold(pad('Timeline', 10)) + ['req/s', 'errors', 'p50', 'p99', 'max', 'cpu'].map((h) => c.dim(lpad(h, 10))).join('')];
+  const silent = r.mode === 'persistent' && r.timeline.some((t) => (t.silentConnections ?? 0) > 0);
+  const heads = ['req/s', 'errors', 'p50', 'p99', 'max', 'cpu', ...(silent ? ['silent'] : [])];
+  const out = [c.bold(pad('Timeline', 10)) + heads.map((h) => c.dim(lpad(h, 10))).join('')];
   // Long runs: show at most 30 rows, evenly spread, so the report stays readable.
   const step = Math.max(1, Math.ceil(r.timeline.length / 30));
   for (let i = 0; i < r.timeline.length; i += step) {
@@ -112,6 +119,7 @@ function timelineRows(r: BenchResult, c: ChalkInstance): string[] {
       formatUs(t.p99Us),
       formatUs(t.maxUs),
       t.cpuPercent === null ? '-' : `${Math.round(t.cpuPercent)}%`,
+      ...(silent ? [(t.silentConnections ?? 0) > 0 ? c.yellow(int(t.silentConnections ?? 0)) : '0'] : []),
     ];
     const label = t.durationMs < 1000 ? `${t.second}s+${Math.round(t.durationMs)}ms` : `${t.second}s`;
     out.push(pad(`  ${label}`, 10) + cells.map((x) => lpad(x, 10)).join(''));
@@ -129,8 +137,9 @@ export function benchReport(r: BenchResult, c: ChalkInstance): string {
   lines.push('');
 
   const rq = r.requests;
+  const windowSecs = (r.windowMs ?? r.elapsedMs) / 1000;
   lines.push(
-    `${c.bold(pad('Requests', 14))}${int(rq.ok)} ok, ${rq.errors > 0 ? c.red(`${int(rq.errors)} errors`) : '0 errors'} in ${secs.toFixed(2)}s` +
+    `${c.bold(pad('Requests', 14))}${int(rq.ok)} ok, ${rq.errors > 0 ? c.red(`${int(rq.errors)} errors`) : '0 errors'} in ${windowSecs.toFixed(2)}s` +
       `   ${c.bold(int(r.throughput.requestsPerSec))} req/s` +
       (rq.warmup > 0 ? c.dim(`   (+${int(rq.warmup)} in warmup)`) : '') +
       (rq.abandoned > 0 ? c.dim(`   (${int(rq.abandoned)} abandoned in flight)`) : ''),
@@ -139,6 +148,24 @@ export function benchReport(r: BenchResult, c: ChalkInstance): string {
     `${c.bold(pad('Bytes', 14))}in ${formatBytes(r.bytes.in)} (${formatBytes(r.throughput.bytesInPerSec)}/s)` +
       `   out ${formatBytes(r.bytes.out)} (${formatBytes(r.throughput.bytesOutPerSec)}/s)`,
   );
+  if (r.drain && r.drain.ms >= 50) {
+    // The rate is over the window; the wait for what was in flight is said, not divided in.
+    const d = r.drain;
+    lines.push(
+      c.dim(
+        `${pad('', 14)}then ${(d.ms / 1000).toFixed(2)}s waiting for ${int(d.inFlight)} request${d.inFlight === 1 ? '' : 's'} in flight ` +
+          `(${int(d.ok)} ok, ${int(d.errors)} failed; bounded by --timeout ${formatMs(r.timeoutMs)}): run ${secs.toFixed(2)}s`,
+      ),
+    );
+  }
+  if (r.perConnection) {
+    const p = r.perConnection;
+    lines.push(
+      `${c.bold(pad('Per conn.', 14))}min ${int(p.min)}, median ${int(p.median)}, max ${int(p.max)} requests` +
+        (p.unserved > 0 ? `   ${c.yellow(`${int(p.unserved)} of ${int(p.connections)} never served`)}` : '') +
+        (p.starved > 0 ? `   ${c.yellow(`${int(p.starved)} starved`)}` : ''),
+    );
+  }
   if (r.schedule) {
     const s = r.schedule;
     lines.push(
@@ -176,6 +203,16 @@ export function benchReport(r: BenchResult, c: ChalkInstance): string {
 
   const tl = timelineRows(r, c);
   if (tl.length) lines.push(...tl, '');
+
+  if (r.findings && r.findings.length > 0) {
+    lines.push(c.bold(c.yellow('Findings')));
+    for (const f of r.findings) {
+      lines.push(`  ${c.yellow(f.code)}: ${f.detail}`);
+      lines.push(c.dim(`    cause: ${f.cause}`));
+      lines.push(`    fix: ${f.fix}`);
+    }
+    lines.push('');
+  }
 
   if (r.errors.length > 0) {
     lines.push(c.bold(c.red('Errors')));
@@ -222,7 +259,8 @@ export function progressText(
   const time = `${(elapsedMs / 1000).toFixed(1)}s${totalMs ? `/${(totalMs / 1000).toFixed(0)}s` : ''}`;
   const ok = Math.max(now?.requests ?? 0, t?.requests ?? 0);
   const errors = Math.max(now?.errors ?? 0, t?.errors ?? 0);
-  const counts = `${int(ok)} ok  ${int(errors)} errors`;
+  const unserved = now?.unserved ?? 0;
+  const counts = `${int(ok)} ok  ${int(errors)} errors${unserved > 0 ? `  ${int(unserved)} connection${unserved === 1 ? '' : 's'} unserved` : ''}`;
   if (!t) return now ? `bench ${time}  ${counts}` : `bench ${time}`;
   const rate = t.last.durationMs > 0 ? (t.last.requests * 1000) / t.last.durationMs : 0;
   return `bench ${time}  ${int(rate)} req/s  p50 ${formatUs(t.last.p50Us)}  ${counts}`;

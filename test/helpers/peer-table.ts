@@ -20,6 +20,9 @@ export const OPTIONAL_PEERS = {
   go: 'golang-go',
   // serve --type dgram logs a datagram's sender (SCM_CREDENTIALS): a real sd_notify sender.
   'systemd-notify': 'systemd',
+  // bench's findings against servers that close per response and that never close.
+  uwsgi: 'uwsgi',
+  memcached: 'memcached',
 } as const;
 export type OptionalPeer = keyof typeof OPTIONAL_PEERS;
 

@@ -192,17 +192,19 @@ export class LoadLoop extends SlotBook {
       const stop = Atomics.load(this.ctl, CTL_STOP);
       if (stop === ABORT) {
         if (this.measuring) this.stats.abandoned += this.pending;
+        if (this.tStop === Infinity) this.endWindow();
         break;
       }
       if (!this.stopping && (stop !== RUN || this.now >= this.tEnd)) this.stopping = true;
       if (this.readyN > 0) this.startReady();
       if (sch && !this.stopping) this.startDue(sch);
       if (this.stopping) {
+        if (this.tStop === Infinity) this.endWindow();
         // Never started: counted, not sent, and not given made-up latencies.
         if (sch) this.stats.unsent += sch.dropUnstarted(this.tMeasure);
         if (this.pending === 0) break;
       }
-      if (this.measuring && this.now >= this.nextTick) {
+      if (this.measuring && this.tStop === Infinity && this.now >= this.nextTick) {
         this.io.post(this.stats.tick(this.second++, 1000));
         this.nextTick += 1000;
         continue;
@@ -220,12 +222,24 @@ export class LoadLoop extends SlotBook {
 
     this.now = performance.now();
     const end = Math.max(this.now, this.tMeasure);
-    if (this.measuring) {
-      const tickStart = this.tMeasure + this.second * 1000;
-      if (end > tickStart) this.io.post(this.stats.tick(this.second, end - tickStart));
-    }
     this.dispose();
     this.io.post(this.stats.done(this.measuring ? end - this.tMeasure : 0));
+  }
+
+  /**
+   * No more requests start: the measured window ends here. Its last (partial) second is the
+   * timeline's last; what ends after it (the requests in flight, within one --timeout) is the drain.
+   */
+  private endWindow(): void {
+    this.now = performance.now();
+    this.tStop = this.now;
+    this.nextTick = Infinity;
+    this.wake(this.now + this.cfg.timeoutMs);
+    if (!this.measuring) return;
+    const end = Math.max(this.now, this.tMeasure);
+    const tickStart = this.tMeasure + this.second * 1000;
+    if (end > tickStart) this.io.post(this.stats.tick(this.second, end - tickStart));
+    this.stats.endWindow(end - this.tMeasure, this.pending);
   }
 
   private dispose(): void {

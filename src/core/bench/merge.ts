@@ -4,9 +4,10 @@
  */
 import { formatEndRule } from '../framing/end-rule.js';
 import type { ErrorCode } from '../errors.js';
-import { analysisHistogram, decodeHistogram, distribution, summarize } from './histogram.js';
+import { analysisHistogram, decodeHistogram, distribution, encodeHistogram, summarize } from './histogram.js';
+import { judgeBench, perConnection } from './findings.js';
 import type { BenchPlan } from './options.js';
-import { BENCH_SCHEMA, type BenchErrorCount, type BenchResult, type TimelineEntry, type WorkerCpu } from './types.js';
+import { BENCH_SCHEMA, BENCH_VERSION, type BenchErrorCount, type BenchResult, type TimelineEntry, type WorkerCpu } from './types.js';
 import { type DoneMessage, type WorkerTarget, threadPercent } from './worker-stats.js';
 
 /**
@@ -33,6 +34,8 @@ export function foldTail(timeline: TimelineEntry[]): void {
   prev.bytesOut += last.bytesOut;
   const max = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
   prev.p99Us = max(prev.p99Us, last.p99Us);
+  prev.p999Us = max(prev.p999Us, last.p999Us);
+  prev.p90Us ??= last.p90Us;
   prev.maxUs = max(prev.maxUs, last.maxUs);
   prev.p50Us ??= last.p50Us;
 }
@@ -72,10 +75,15 @@ export function merge(
   const ok = sum((d) => d.ok);
   const errorCount = sum((d) => d.errorCount);
   const elapsedMs = Math.max(0, ...done.map((d) => d.elapsedMs));
-  const secs = elapsedMs / 1000;
+  // The rates are over the window: what completed after it (the requests in flight, up to one
+  // --timeout later) is not divided by the time spent waiting for it.
+  const windowMs = Math.max(0, ...done.map((d) => d.windowMs));
+  const secs = windowMs / 1000;
   const per = (n: number) => (secs > 0 ? Math.round((n / secs) * 10) / 10 : 0);
   const bytesIn = sum((d) => d.bytesIn);
   const bytesOut = sum((d) => d.bytesOut);
+  const windowOk = sum((d) => d.windowOk);
+  const windowErrors = sum((d) => d.windowErrors);
 
   const cpus: WorkerCpu[] = done
     .filter((d) => d.cpu !== null)
@@ -87,8 +95,9 @@ export function merge(
     }));
   const scope = cpus.length === done.length ? 'thread' : 'process';
 
-  return {
+  const result: Omit<BenchResult, 'findings'> = {
     schema: BENCH_SCHEMA,
+    version: BENCH_VERSION,
     target: target.display,
     embedded,
     mode: plan.mode,
@@ -107,9 +116,17 @@ export function merge(
     connectTimeoutMs: plan.connectTimeoutMs,
     startedAt,
     elapsedMs: Math.round(elapsedMs),
+    windowMs: Math.round(windowMs),
+    drain: {
+      ms: Math.max(0, Math.round(elapsedMs - windowMs)),
+      inFlight: sum((d) => d.inFlightAtEnd),
+      ok: ok - windowOk,
+      errors: errorCount - windowErrors,
+    },
+    perConnection: plan.mode === 'persistent' ? perConnection(done.flatMap((d) => d.served)) : null,
     interrupted,
     requests: { total: ok + errorCount, ok, errors: errorCount, warmup: sum((d) => d.warmup), abandoned: sum((d) => d.abandoned) },
-    throughput: { requestsPerSec: per(ok), bytesInPerSec: per(bytesIn), bytesOutPerSec: per(bytesOut) },
+    throughput: { requestsPerSec: per(windowOk), bytesInPerSec: per(sum((d) => d.windowBytesIn)), bytesOutPerSec: per(sum((d) => d.windowBytesOut)) },
     bytes: { in: bytesIn, out: bytesOut },
     latency: summarize(latency),
     connect: summarize(connect),
@@ -127,5 +144,7 @@ export function merge(
       generatorBound: cpus.some((c) => c.percent >= GENERATOR_BOUND_PERCENT && c.wallMs >= GENERATOR_BOUND_MIN_MS),
     },
     memory: { peakRssBytes: process.resourceUsage().maxRSS * 1024 },
+    latencyHistogram: latency.totalCount > 0 ? encodeHistogram(latency) : null,
   };
+  return { ...result, findings: judgeBench(result) };
 }

@@ -27,6 +27,7 @@ import {
   CTL_WORDS,
   LIVE_ERRORS,
   LIVE_OK,
+  LIVE_UNSERVED,
   LIVE_WORDS,
   type DoneMessage,
   type TickMessage,
@@ -147,14 +148,16 @@ async function drive(
   const liveBuffer = new SharedArrayBuffer(8 * LIVE_WORDS * workers);
   const liveWords = new Float64Array(liveBuffer);
   /** The workers' running totals, now (never behind what the finished seconds add up to). */
-  const totals = (): { requests: number; errors: number } => {
+  const totals = (): { requests: number; errors: number; unserved: number | null } => {
     let requests = 0;
     let errors = 0;
+    let unserved = 0;
     for (let w = 0; w < workers; w++) {
       requests += liveWords[w * LIVE_WORDS + LIVE_OK];
       errors += liveWords[w * LIVE_WORDS + LIVE_ERRORS];
+      unserved += liveWords[w * LIVE_WORDS + LIVE_UNSERVED];
     }
-    return { requests: Math.max(requests, okSoFar), errors: Math.max(errors, errorsSoFar) };
+    return { requests: Math.max(requests, okSoFar), errors: Math.max(errors, errorsSoFar), unserved: plan.mode === 'persistent' ? unserved : null };
   };
   const url = workerUrl();
   const C = plan.connections;
@@ -182,18 +185,23 @@ async function drive(
       const cpus = parts.map((t) => t.cpuPercent).filter((c): c is number => c !== null);
       // One worker: its own percentiles are exact. Several: merge their histograms of the second.
       let p50: number | null = null;
+      let p90: number | null = null;
       let p99: number | null = null;
+      let p999: number | null = null;
       let max: number | null = null;
       const withData = parts.filter((t) => t.p50Ns !== null);
       if (withData.length === 1) {
-        ({ p50Ns: p50, p99Ns: p99, maxNs: max } = withData[0]);
+        ({ p50Ns: p50, p90Ns: p90, p99Ns: p99, p999Ns: p999, maxNs: max } = withData[0]);
       } else if (withData.length > 1) {
         const h = analysisHistogram();
         for (const p of withData) if (p.hist) h.add(decodeHistogram(p.hist));
         p50 = h.getValueAtPercentile(50);
+        p90 = h.getValueAtPercentile(90);
         p99 = h.getValueAtPercentile(99);
+        p999 = h.getValueAtPercentile(99.9);
         max = h.maxValue;
       }
+      const silent = parts.map((t) => t.silent).filter((x): x is number => x !== null);
       const us = (ns: number | null) => (ns === null ? null : Math.round(ns / 100) / 10);
       const entry: TimelineEntry = {
         second: finalized,
@@ -203,8 +211,11 @@ async function drive(
         bytesIn: sum((t) => t.bytesIn),
         bytesOut: sum((t) => t.bytesOut),
         p50Us: us(p50),
+        p90Us: us(p90),
         p99Us: us(p99),
+        p999Us: us(p999),
         maxUs: us(max),
+        silentConnections: silent.length > 0 ? silent.reduce((a, b) => a + b, 0) : null,
         cpuPercent: cpus.length > 0 ? Math.max(...cpus) : null,
       };
       timeline.push(entry);

@@ -70,6 +70,8 @@ export class SlotBook implements TransportEvents {
   measuring = false;
   started = false; // past setup: connection losses are the run's, not fatal
   stopping = false;
+  /** When the window ended (no more requests start): requests still in flight get one --timeout from then, at most. */
+  tStop = Infinity;
   pending = 0; // requests started and not yet ended
   protected freeUnits = 0; // open loop: requests that could start now without waiting
   protected nextWake = Infinity; // earliest retryAt / idleAt / connect deadline set since the last scan
@@ -117,7 +119,7 @@ export class SlotBook implements TransportEvents {
 
   // ---------------------------------------------------------------- bookkeeping
 
-  private wake(t: number): void {
+  protected wake(t: number): void {
     if (t < this.nextWake) this.nextWake = t;
   }
 
@@ -204,7 +206,7 @@ export class SlotBook implements TransportEvents {
       else if (r === REPLY_FAILED) this.stats.fail('MISMATCH', this.replies.framer.status(i), ERROR_REPLY);
       else if (r === REPLY_EMPTY) this.stats.fail('CLOSED_EARLY', 0, NO_REPLY);
       else {
-        this.stats.success(this.now - t0);
+        this.stats.success(i, this.now - t0);
         if (!this.persistent) this.stats.exchanged(this.now - this.connectedAt[i]);
       }
     } else this.stats.warmup++;
@@ -373,8 +375,17 @@ export class SlotBook implements TransportEvents {
   scan(): void {
     const now = this.now;
     this.nextWake = Infinity;
+    // Past the window, the run ends within one timeout: a request still connecting, backing off
+    // or waiting for its reply (a slot the server never serves) fails now.
+    const cut = now - this.tStop >= this.timeoutMs;
+    if (this.tStop !== Infinity) this.wake(this.tStop + this.timeoutMs);
     for (let i = 0; i < this.S; i++) {
       const s = this.st[i];
+      if (cut && (s === CONNECTING || s === BACKOFF) && (this.hasReq[i] || this.persistent)) {
+        this.lose(i, s === CONNECTING ? 'CONNECT_TIMEOUT' : 'REPLY_TIMEOUT', 0, NO_REPLY, 0);
+        this.st[i] = DONE;
+        continue;
+      }
       if (s === OPEN) {
         if (this.inflight[i] === 0) continue;
         if (this.idleRule && this.replies.got[i] > 0) {
@@ -385,7 +396,7 @@ export class SlotBook implements TransportEvents {
           }
           this.wake(this.idleAt[i]);
         }
-        if (now - this.sentAt[i * this.K + this.head[i]] >= this.timeoutMs) {
+        if (cut || now - this.sentAt[i * this.K + this.head[i]] >= this.timeoutMs) {
           const got = this.replies.got[i] > 0;
           this.lose(i, this.eofRule && got ? 'NEVER_CLOSED' : 'REPLY_TIMEOUT', 0, got ? PARTIAL_REPLY : NO_REPLY, 0);
         }

@@ -19,6 +19,8 @@ export type BenchEngine = (typeof BENCH_ENGINES)[number];
 
 /** Identifies the JSON document; bumped on an incompatible change. */
 export const BENCH_SCHEMA = 'udsctl-bench/1' as const;
+/** The document's version within its schema: raised when fields are added (docs/bench-json.md lists them by version). */
+export const BENCH_VERSION = 2 as const;
 
 export interface BenchOptions {
   /** Server to load. Omitted: udsctl's own reference server on a temporary socket (the embedded default). */
@@ -101,6 +103,8 @@ export interface BenchProgress {
   requests: number;
   /** Failed measured requests so far. */
   errors: number;
+  /** Persistent: connections that have had no reply yet in the measured run (as of the last whole second); null: oneshot. */
+  unserved?: number | null;
 }
 
 /** A latency distribution in microseconds (an HDR histogram: 3 significant digits). */
@@ -135,8 +139,12 @@ export interface TimelineEntry {
   bytesOut: number;
   /** Latency of the requests that completed in this second; null when none did. */
   p50Us: number | null;
+  p90Us: number | null;
   p99Us: number | null;
+  p999Us: number | null;
   maxUs: number | null;
+  /** Persistent: connections that completed no request in this second (null: oneshot). */
+  silentConnections: number | null;
   /** Busiest worker thread's CPU in this second, percent of one core; null when not measurable. */
   cpuPercent: number | null;
 }
@@ -158,8 +166,31 @@ export interface WorkerCpu {
   percent: number;
 }
 
+/** Requests per connection over the measured run (persistent: a connection and its reopenings). */
+export interface PerConnection {
+  connections: number;
+  min: number;
+  median: number;
+  max: number;
+  /** Connections that got no reply at all. */
+  unserved: number;
+  /** Connections served, but less than a tenth of the median. */
+  starved: number;
+}
+
+/** A finding of a run: what was seen, why it happens, what to do (the table is core/bench/findings.ts). */
+export interface BenchFinding {
+  code: string;
+  title: string;
+  /** What exactly was seen in this run. */
+  detail: string;
+  cause: string;
+  fix: string;
+}
+
 export interface BenchResult {
   schema: typeof BENCH_SCHEMA;
+  version: number;
   /** The target as written, or the temporary socket of the embedded server. */
   target: string;
   /** True when no target was given and udsctl's own server was benchmarked. */
@@ -182,8 +213,16 @@ export interface BenchResult {
   connectTimeoutMs: number;
   /** Wall-clock time the measured run began, ISO 8601. */
   startedAt: string;
-  /** Measured run length: from its start to the end of its last request. */
+  /** Measured run length: from its start to the end of its last request (the window, then the drain). */
   elapsedMs: number;
+  /** The measured window: from its start until no more requests started (-d, -n, Ctrl-C); the rates are over it. */
+  windowMs: number;
+  /** After the window: the requests still in flight, each ended by its reply or within one --timeout. */
+  drain: { ms: number; inFlight: number; ok: number; errors: number };
+  /** Persistent: successful requests per connection; null for oneshot. */
+  perConnection: PerConnection | null;
+  /** What the numbers mean: each with a cause and a fix (empty: nothing to say). */
+  findings: BenchFinding[];
   /** Ended early by the signal (Ctrl-C). */
   interrupted: boolean;
   requests: {
@@ -196,6 +235,7 @@ export interface BenchResult {
     /** In flight when the run was interrupted: neither ok nor error. */
     abandoned: number;
   };
+  /** Over the window (windowMs): the successes and bytes within it. */
   throughput: {
     requestsPerSec: number;
     bytesInPerSec: number;
@@ -238,4 +278,6 @@ export interface BenchResult {
     generatorBound: boolean;
   };
   memory: { peakRssBytes: number };
+  /** The request latency histogram (ns) in HdrHistogram's compressed base64 encoding: for --hgrm and comparisons of saved runs. */
+  latencyHistogram: string | null;
 }

@@ -50,10 +50,11 @@ export type WorkerConfig = Omit<BenchPlan, 'engine' | 'workers' | 'connections' 
   live: SharedArrayBuffer;
 };
 
-/** The live words of a worker: measured ok and measured errors so far. */
+/** The live words of a worker: measured ok and measured errors so far; persistent, connections not yet served (at the last tick). */
 export const LIVE_OK = 0;
 export const LIVE_ERRORS = 1;
-export const LIVE_WORDS = 2;
+export const LIVE_UNSERVED = 2;
+export const LIVE_WORDS = 3;
 
 export interface TickMessage {
   type: 'tick';
@@ -65,8 +66,12 @@ export interface TickMessage {
   bytesOut: number;
   /** This worker's latency percentiles of the second, in ns (null: no request completed). */
   p50Ns: number | null;
+  p90Ns: number | null;
   p99Ns: number | null;
+  p999Ns: number | null;
   maxNs: number | null;
+  /** Persistent: this worker's connections that completed no request in the second (null: oneshot). */
+  silent: number | null;
   /** The second's histogram, when the main thread merges several workers. */
   hist: string | null;
   cpuPercent: number | null;
@@ -85,8 +90,19 @@ export interface DoneMessage {
   scheduled: number;
   unsent: number;
   late: number;
-  /** Measured run length as this worker saw it. */
+  /** Measured run length as this worker saw it: the window and the wait for the requests in flight after it. */
   elapsedMs: number;
+  /** The measured window: from its start to the moment no more requests were started (the time limit, the request budget, a stop). */
+  windowMs: number;
+  /** Successes, errors and bytes within the window (the rate's numerator; the rest ended while draining). */
+  windowOk: number;
+  windowErrors: number;
+  windowBytesIn: number;
+  windowBytesOut: number;
+  /** Requests in flight when the window ended (warm-up ones included). */
+  inFlightAtEnd: number;
+  /** Successful measured requests per slot (a persistent connection, reopened or not; a oneshot slot). */
+  served: number[];
   latency: string;
   connect: string;
   exchange: string;
@@ -171,6 +187,11 @@ export class WorkerStats {
   scheduled = 0;
   unsent = 0;
   late = 0;
+  /** Successful measured requests per slot, over the run and in the current second. */
+  private readonly served: Int32Array;
+  private readonly secServed: Int32Array;
+  private windowOpen = true;
+  private window = { ms: 0, ok: 0, errors: 0, bytesIn: 0, bytesOut: 0, inFlight: 0 };
   private secOk = 0;
   private secErr = 0;
   private secIn = 0;
@@ -192,6 +213,8 @@ export class WorkerStats {
 
   constructor(private readonly cfg: WorkerConfig) {
     this.live = new Float64Array(cfg.live, cfg.index * LIVE_WORDS * 8, LIVE_WORDS);
+    this.served = new Int32Array(cfg.slots);
+    this.secServed = new Int32Array(cfg.slots);
   }
 
   /** The measured run starts now. */
@@ -201,9 +224,12 @@ export class WorkerStats {
     this.cpuStart = this.cpuLast = threadCpuMs();
   }
 
-  success(latencyMs: number): void {
+  /** Slot i's request succeeded after `latencyMs`. */
+  success(i: number, latencyMs: number): void {
     this.live[LIVE_OK] = ++this.ok;
     this.secOk++;
+    this.served[i]++;
+    this.secServed[i]++;
     this.latency.recordValue(Math.round(latencyMs * 1e6));
   }
 
@@ -265,6 +291,20 @@ export class WorkerStats {
     return this.mismatchSample === undefined;
   }
 
+  /**
+   * The measured window ends (no more requests start): what completed so far is the rate's;
+   * what ends after it is the drain's. `inFlight`: requests still to end.
+   */
+  endWindow(ms: number, inFlight: number): void {
+    if (!this.windowOpen) return;
+    this.windowOpen = false;
+    this.window = { ms, ok: this.ok, errors: this.errorCount, bytesIn: this.bytesIn, bytesOut: this.bytesOut, inFlight };
+  }
+
+  get windowEnded(): boolean {
+    return !this.windowOpen;
+  }
+
   /** Close one second of the timeline. */
   tick(second: number, durationMs: number): TickMessage {
     let cpuPercent: number | null = null;
@@ -283,6 +323,19 @@ export class WorkerStats {
       interval.subtract(this.lastTick);
       this.lastTick.add(interval);
     }
+    // Persistent: the connections silent in this second, and those never served so far (a scan once a second).
+    let silent: number | null = null;
+    if (this.cfg.mode === 'persistent') {
+      silent = 0;
+      let unserved = 0;
+      const S = this.served.length;
+      for (let i = 0; i < S; i++) {
+        if (this.secServed[i] === 0) silent++;
+        if (this.served[i] === 0) unserved++;
+      }
+      this.secServed.fill(0);
+      this.live[LIVE_UNSERVED] = unserved;
+    }
     const msg: TickMessage = {
       type: 'tick',
       second,
@@ -292,8 +345,11 @@ export class WorkerStats {
       bytesIn: this.secIn,
       bytesOut: this.secOut,
       p50Ns: interval ? interval.getValueAtPercentile(50) : null,
+      p90Ns: interval ? interval.getValueAtPercentile(90) : null,
       p99Ns: interval ? interval.getValueAtPercentile(99) : null,
+      p999Ns: interval ? interval.getValueAtPercentile(99.9) : null,
       maxNs: interval ? interval.maxValue : null,
+      silent,
       hist: interval && this.cfg.shareIntervals ? encodeHistogram(interval) : null,
       cpuPercent,
     };
@@ -324,6 +380,13 @@ export class WorkerStats {
       unsent: this.unsent,
       late: this.late,
       elapsedMs,
+      windowMs: this.window.ms,
+      windowOk: this.window.ok,
+      windowErrors: this.window.errors,
+      windowBytesIn: this.window.bytesIn,
+      windowBytesOut: this.window.bytesOut,
+      inFlightAtEnd: this.window.inFlight,
+      served: Array.from(this.served),
       latency: encodeHistogram(this.latency),
       connect: encodeHistogram(this.connect),
       exchange: encodeHistogram(this.exchange),
