@@ -7,7 +7,7 @@
  * test/docs.test.ts checks against the README and the man page.
  */
 import { readFileSync } from 'node:fs';
-import { Argument, Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SHELLS } from './commands/completion.js';
 import { END_RULE_HELP } from './core/framing/end-rule.js';
 import { DEFAULT_MAX_REPLY } from './core/exchange.js';
@@ -19,6 +19,7 @@ import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
 import { processIo } from './io.js';
 import { MAX_BENCH_SIZE, choiceOption, durationOption, intOption, modeOption, sizeOption, untilOption } from './options.js';
 import { BENCH_DEFAULTS, MAX_CONNECTIONS, MAX_PIPELINE, MAX_WORKERS, parseRate } from './core/bench/options.js';
+import { type Threshold, parseThreshold } from './core/bench/thresholds.js';
 import { BENCH_ENGINES, BENCH_MODES } from './core/bench/types.js';
 import { addProtocolOptions } from './protocol-options.js';
 import { SOCKET_TYPES } from './core/socket/socket-type.js';
@@ -303,6 +304,11 @@ Examples:
       .addOption(new Option('--engine <engine>', 'epoll: raw sockets and epoll (Linux, fastest); net: node:net (portable); auto: epoll where available').choices(BENCH_ENGINES).default(BENCH_DEFAULTS.engine))
       .addOption(new Option('--type <type>', 'socket type of a Unix target: stream (default) or seqpacket (epoll engine; each request one message, the reply one message unless --until)').choices(['stream', 'seqpacket']))
       .option('--json', 'print the whole result (percentiles, timeline, errors) as JSON on stdout; no progress line')
+      .option('--compare <base.json>', 'compare with a saved --json run: change of req/s and percentiles, 95% interval, significance')
+      .option('--input <run.json>', 'report a saved --json run instead of running one (with --compare: compare two saved runs)')
+      .addOption(new Option('--fail-if <expr>', "exit 13 when EXPR holds: 'p99>2ms', 'rps<10k', 'errors>0', with --compare 'rps<-10%' (repeatable)").argParser(benchThreshold))
+      .option('--summary <file>', 'write a Markdown summary to FILE; "github": append it to $GITHUB_STEP_SUMMARY')
+      .option('--hgrm <file>', "write the latency histogram as HdrHistogram's .hgrm percentile distribution (ms, as wrk2)")
       .addHelpText(
         'after',
         `
@@ -317,14 +323,26 @@ resolution). Errors are counted by class (REFUSED, REPLY_TIMEOUT, NEVER_CLOSED,
 RESET, CLOSED_EARLY, MISMATCH, ...); a persistent connection that cannot be
 reopened counts each failed attempt (backing off to 250ms). Exit status: 0 when
 no request failed, else the status of the most frequent error (see udsctl
---help); 130 when interrupted (Ctrl-C) before any request finished.
+--help); 130 when interrupted (Ctrl-C) before any request finished; 13 when a
+--fail-if threshold was crossed (it wins over the status of errors).
+
+Findings name what the numbers mean, with a cause and a fix: connections a
+server never served, a server that closes after each response (persistent) or
+never closes (oneshot), a rate that collapsed mid-run. The rate is over the
+measured window; requests still in flight after it get at most one --timeout.
+
+CI: save a run with --json > base.json; later runs compare with --compare
+base.json (per-second samples, Mann-Whitney U at alpha 0.05, "no significant
+difference" when noise explains it) and gate with --fail-if.
 
 Examples:
   udsctl bench                                          # udsctl's own server, 10s
   udsctl bench /tmp/odc_ws.sock
   udsctl bench --mode persistent -c 64 --pipeline 4 /run/app.sock
   udsctl bench --rate 20k -d 30s --json /run/app.sock > bench.json
-  udsctl bench --fastcgi /ping -c 4 /run/php/php8.2-fpm.sock`,
+  udsctl bench --fastcgi /ping -c 4 /run/php/php8.2-fpm.sock
+  udsctl bench -d 20s --compare base.json --fail-if 'rps<-10%' --fail-if 'p99>2ms' /run/app.sock
+  udsctl bench --input new.json --compare base.json --summary github`,
       )
       .action(async (target: string | undefined, opts) => {
         const { runBenchCommand } = await import('./commands/bench.js');
@@ -441,5 +459,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`udsctl: internal error: ${escapeText((err as Error)?.message ?? String(err))}\n`);
     if (process.env.UDSCTL_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
     return sub === 'probe' ? 3 : EXIT.INTERNAL;
+  }
+}
+
+/** bench --fail-if: each expression parsed as it comes (a bad one is a usage error), collected in order. */
+function benchThreshold(text: string, list: Threshold[] = []): Threshold[] {
+  try {
+    return [...list, parseThreshold(text)];
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
   }
 }

@@ -20,6 +20,8 @@ export const EXIT = {
   MISMATCH: 10,
   IN_USE: 11,
   RESOURCES: 12,
+  /** bench: a --fail-if threshold was crossed. */
+  THRESHOLD: 13,
   /** bench: interrupted (SIGINT/SIGTERM) before any request finished; send: a session ended by Ctrl-C. 128 + SIGINT, as shells report Ctrl-C. */
   INTERRUPTED: 130,
 } as const;
@@ -65,6 +67,7 @@ export const EXIT_TABLE: ReadonlyArray<{ status: number; meaning: string }> = [
   { status: EXIT.MISMATCH, meaning: 'a reply did not match --expect, or broke its protocol (--http, --resp, --until len:)' },
   { status: EXIT.IN_USE, meaning: 'serve: the address is in use, or the path is not a socket and was left alone' },
   { status: EXIT.RESOURCES, meaning: 'out of file descriptors (raise ulimit -n)' },
+  { status: EXIT.THRESHOLD, meaning: 'bench: a --fail-if threshold was crossed' },
   { status: EXIT.INTERRUPTED, meaning: 'bench: interrupted (Ctrl-C, SIGTERM) before any request finished: nothing was measured; send: a session ended by Ctrl-C' },
 ];
 

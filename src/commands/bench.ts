@@ -4,11 +4,14 @@ import chalk from 'chalk';
 import { UdsError } from '../core/errors.js';
 import { escapeText, parseMessage } from '../core/escape.js';
 import { runBench } from '../core/bench/run.js';
-import type { BenchOptions, BenchProgress, BenchResult, BenchTick } from '../core/bench/types.js';
+import { BENCH_SCHEMA, type BenchOptions, type BenchProgress, type BenchResult, type BenchTick } from '../core/bench/types.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { importEsm } from '../import-esm.js';
 import { type Io, writeAll } from '../io.js';
-import { benchReport, benchToJson, progressText } from '../render/bench.js';
+import { benchHgrm, benchMarkdown, benchReport, benchToJson, comparisonReport, progressText, thresholdReport } from '../render/bench.js';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { compareRuns } from '../core/bench/compare.js';
+import { type Threshold, type ThresholdResult, judgeThresholds } from '../core/bench/thresholds.js';
 import { errColor } from '../render/style.js';
 
 /**
@@ -17,6 +20,16 @@ import { errColor } from '../render/style.js';
  * (and its flag in cli.ts); it passes through here untouched.
  */
 export type BenchFlags = Omit<BenchOptions, 'target' | 'payload' | 'expect' | 'signal' | 'onTick' | 'onProgress' | 'onStart'> & ProtocolFlags & {
+  /** A saved --json run to compare this run (or --input) with. */
+  compare?: string;
+  /** A saved --json run to report instead of running. */
+  input?: string;
+  /** --fail-if, parsed (repeatable). */
+  failIf?: Threshold[];
+  /** A Markdown summary: a file, or `github` for $GITHUB_STEP_SUMMARY. */
+  summary?: string;
+  /** The latency histogram as .hgrm. */
+  hgrm?: string;
   payload?: string;
   /** --payload and --expect as written: no escapes. */
   literal?: boolean;
@@ -35,18 +48,110 @@ export function sizedPayload(size: number): Buffer {
 }
 
 /**
- * The exit status of a finished run: 0 when no request failed, else the status
- * of the most frequent error (7 for timeouts, 5 refused, 10 mismatch, ...).
+ * The exit status of a finished run: 13 when a --fail-if threshold was crossed; else 0 when
+ * no request failed, else the status of the most frequent error (7 for timeouts, 5 refused,
+ * 10 mismatch, ...).
  */
-export function benchExitStatus(r: BenchResult): number {
+export function benchExitStatus(r: BenchResult, thresholds: readonly ThresholdResult[] = []): number {
   // Interrupted before any request finished: nothing was measured, which is no success.
   if (r.interrupted && r.requests.total === 0) return EXIT.INTERRUPTED;
+  if (thresholds.some((t) => t.failed)) return EXIT.THRESHOLD;
   if (r.errors.length === 0) return EXIT.OK;
   return exitStatusFor(r.errors[0].code);
 }
 
-/** `udsctl bench`: load a server, print the report (or JSON), return the exit status. */
+/** A saved `bench --json` document, read for --compare or --input; a usage error when it is not one. */
+export async function readSavedRun(file: string, flag: string): Promise<BenchResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UdsError('BAD_OPTION', `${flag} ${escapeText(file)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    throw new UdsError('BAD_OPTION', `${flag} ${escapeText(file)}: not JSON (save a run with udsctl bench --json > FILE)`);
+  }
+  const r = j as BenchResult;
+  if (!r || typeof r !== 'object' || r.schema !== BENCH_SCHEMA || !Array.isArray(r.timeline) || typeof r.throughput !== 'object') {
+    throw new UdsError('BAD_OPTION', `${flag} ${escapeText(file)}: not a udsctl bench --json report (schema ${BENCH_SCHEMA})`);
+  }
+  return r;
+}
+
+/** Where --summary writes: a file, or (`github`) the step summary GitHub Actions names in $GITHUB_STEP_SUMMARY. */
+function summaryPath(flag: string, env: NodeJS.ProcessEnv): { path: string; append: boolean } {
+  if (flag !== 'github') return { path: flag, append: false };
+  const path = env.GITHUB_STEP_SUMMARY;
+  if (!path) throw new UdsError('BAD_OPTION', '--summary github: $GITHUB_STEP_SUMMARY is not set (GitHub Actions sets it in a step; elsewhere give a file)');
+  return { path, append: true };
+}
+
+/** `udsctl bench`: load a server (or read a saved run), print the report (or JSON), return the exit status. */
 export async function runBenchCommand(target: string | undefined, flags: BenchFlags, io: Io): Promise<number> {
+  const thresholds = flags.failIf ?? [];
+  if (thresholds.some((t) => t.relative) && flags.compare === undefined) {
+    throw new UdsError('BAD_OPTION', `--fail-if '${thresholds.find((t) => t.relative)!.text}': a change needs --compare BASE.json`);
+  }
+  if (flags.input !== undefined && target !== undefined) throw new UdsError('BAD_OPTION', '--input reports a saved run: give no target');
+  const sum = flags.summary !== undefined ? summaryPath(flags.summary, io.env) : null;
+  // Read the saved runs first: a bad file is a usage error before any load.
+  const base = flags.compare !== undefined ? await readSavedRun(flags.compare, '--compare') : null;
+  const saved = flags.input !== undefined ? await readSavedRun(flags.input, '--input') : null;
+  const result = saved ?? (await runLoad(target, flags, io));
+  const c = await errColor();
+  const say = (line: string) => void io.stderr.write(line + '\n');
+  const out: ChalkInstance = io.env.NO_COLOR || !io.stdout.isTTY ? new Chalk({ level: 0 }) : chalk;
+
+  const comparison = base ? compareRuns(base, result, flags.compare!) : null;
+  const judged = thresholds.length > 0 ? judgeThresholds(thresholds, result, comparison) : null;
+
+  if (flags.json) {
+    const doc = { ...benchToJson(result), ...(comparison ? { comparison } : {}), ...(judged ? { thresholds: judged } : {}) };
+    await writeAll(io.stdout, JSON.stringify(doc) + '\n');
+  } else {
+    let text = benchReport(result, out);
+    if (comparison) text += '\n' + comparisonReport(comparison, out).join('\n') + '\n';
+    if (judged) text += '\n' + thresholdReport(judged, out).join('\n') + '\n';
+    await writeAll(io.stdout, text);
+  }
+  if (sum) {
+    const md = benchMarkdown(result, comparison, judged);
+    try {
+      await (sum.append ? appendFile(sum.path, md) : writeFile(sum.path, md));
+    } catch (err) {
+      throw new UdsError('IO_ERROR', `--summary ${escapeText(sum.path)}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    }
+  }
+  if (flags.hgrm !== undefined) {
+    const h = benchHgrm(result);
+    if (h === null) say(`${c.yellow('udsctl bench:')} --hgrm: no request succeeded: no histogram to write`);
+    else {
+      try {
+        await writeFile(flags.hgrm, h);
+      } catch (err) {
+        throw new UdsError('IO_ERROR', `--hgrm ${escapeText(flags.hgrm)}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+      }
+    }
+  }
+
+  const status = benchExitStatus(result, judged ?? []);
+  if (status === EXIT.INTERRUPTED) {
+    say(`${c.red('udsctl bench:')} interrupted before any request finished: nothing was measured`);
+  } else if (status === EXIT.THRESHOLD) {
+    const failed = judged!.filter((t) => t.failed);
+    say(`${c.red('udsctl bench:')} ${failed.length} of ${judged!.length} thresholds crossed: ${failed.map((t) => `${escapeText(t.threshold)} (${t.detail})`).join('; ')}`);
+  } else if (status !== EXIT.OK && !flags.json) {
+    const top = result.errors[0];
+    say(`${c.red('udsctl bench:')} ${result.requests.errors} of ${result.requests.total} requests failed; most often ${top.code}: ${escapeText(top.message)}`);
+  }
+  return status;
+}
+
+/** Run the load with the live line (a terminal only) and Ctrl-C handling; the result. */
+async function runLoad(target: string | undefined, flags: BenchFlags, io: Io): Promise<BenchResult> {
   if (flags.size !== undefined && flags.payload !== undefined) {
     throw new UdsError('BAD_OPTION', 'give --payload or --size, not both');
   }
@@ -60,7 +165,6 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
       : flags.payload !== undefined
         ? parseMessage(flags.payload, flags.literal)
         : undefined;
-  const out: ChalkInstance = io.env.NO_COLOR || !io.stdout.isTTY ? new Chalk({ level: 0 }) : chalk;
   const c = await errColor();
   const say = (line: string) => void io.stderr.write(line + '\n');
 
@@ -96,7 +200,27 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
 
   let result: BenchResult;
   try {
-    const { payload: _text, literal: _literal, size: _size, expect: _expect, json: _json, http: _h, method: _m, header: _hd, data: _d, resp: _r, fastcgi: _f, param: _p, type, ...same } = flags;
+    const {
+      payload: _text,
+      literal: _literal,
+      size: _size,
+      expect: _expect,
+      json: _json,
+      http: _h,
+      method: _m,
+      header: _hd,
+      data: _d,
+      resp: _r,
+      fastcgi: _f,
+      param: _p,
+      compare: _cmp,
+      input: _in,
+      failIf: _fi,
+      summary: _sum,
+      hgrm: _hg,
+      type,
+      ...same
+    } = flags;
     result = await runBench({
       ...same,
       ...(proto ? { until: proto.until } : {}),
@@ -136,14 +260,5 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
     process.removeListener('SIGTERM', onSignal);
   }
 
-  if (flags.json) await writeAll(io.stdout, JSON.stringify(benchToJson(result)) + '\n');
-  else await writeAll(io.stdout, benchReport(result, out));
-  const status = benchExitStatus(result);
-  if (status === EXIT.INTERRUPTED) {
-    say(`${c.red('udsctl bench:')} interrupted before any request finished: nothing was measured`);
-  } else if (status !== EXIT.OK && !flags.json) {
-    const top = result.errors[0];
-    say(`${c.red('udsctl bench:')} ${result.requests.errors} of ${result.requests.total} requests failed; most often ${top.code}: ${escapeText(top.message)}`);
-  }
-  return status;
+  return result;
 }

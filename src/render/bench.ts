@@ -5,6 +5,9 @@
 import type { ChalkInstance } from 'chalk';
 import type { BenchProgress, BenchResult, BenchTick, DistributionBucket, LatencySummary } from '../core/bench/types.js';
 import { escapeText } from '../core/escape.js';
+import type { BenchComparison, MetricComparison } from '../core/bench/compare.js';
+import { decodeHistogram } from '../core/bench/histogram.js';
+import type { ThresholdResult } from '../core/bench/thresholds.js';
 
 /** 12.3us, 123us, 1.23ms, 12.3ms, 1.23s: three significant digits. */
 export function formatUs(us: number | null | undefined): string {
@@ -264,4 +267,113 @@ export function progressText(
   if (!t) return now ? `bench ${time}  ${counts}` : `bench ${time}`;
   const rate = t.last.durationMs > 0 ? (t.last.requests * 1000) / t.last.durationMs : 0;
   return `bench ${time}  ${int(rate)} req/s  p50 ${formatUs(t.last.p50Us)}  ${counts}`;
+}
+
+// ---------------------------------------------------------------- comparison, thresholds, exports
+
+const signedPct = (f: number): string => `${f >= 0 ? '+' : ''}${(f * 100).toFixed(1)}%`;
+
+function metricValue(m: MetricComparison['metric'], v: number | null): string {
+  if (v === null) return '-';
+  return m === 'rps' ? int(v) : formatUs(v);
+}
+
+function verdictText(row: MetricComparison): string {
+  if (row.verdict === 'unknown') return `too few seconds to compare (${row.samples[0]} and ${row.samples[1]}; 4 needed)`;
+  if (row.verdict === 'same') return `no significant difference (p=${row.p!.toFixed(2)})`;
+  return `${row.verdict} (p=${row.p! < 0.001 ? '<0.001' : row.p!.toFixed(3)})`;
+}
+
+/** The comparison with a base run, as a table: each metric's figures, change, interval and verdict. */
+export function comparisonReport(cmp: BenchComparison, c: ChalkInstance): string[] {
+  const lines = [
+    c.bold('Compared with ') +
+      escapeText(cmp.base.label) +
+      c.dim(` (${escapeText(cmp.base.target)}, ${cmp.base.startedAt}; per-second samples, Mann-Whitney U, alpha ${cmp.alpha}; 95% bootstrap interval)`),
+  ];
+  lines.push(c.dim(pad('', 10) + ['base', 'this', 'change'].map((h) => lpad(h, 11)).join('') + '   ' + pad('95% CI', 18)));
+  for (const row of cmp.metrics) {
+    const label = row.metric === 'rps' ? 'req/s' : row.metric;
+    const change = row.change === null ? '-' : signedPct(row.change);
+    const ci = row.ci ? `[${signedPct(row.ci[0])}, ${signedPct(row.ci[1])}]` : '';
+    const v = verdictText(row);
+    const shown = row.verdict === 'worse' ? c.red(v) : row.verdict === 'better' ? c.green(v) : c.dim(v);
+    lines.push(
+      pad(`  ${label}`, 10) +
+        lpad(metricValue(row.metric, row.base), 11) +
+        lpad(metricValue(row.metric, row.current), 11) +
+        lpad(row.significant ? c.bold(change) : change, 11) +
+        '   ' +
+        pad(ci, 18) +
+        ' ' +
+        shown,
+    );
+  }
+  return lines;
+}
+
+/** The --fail-if results, one line each. */
+export function thresholdReport(list: ThresholdResult[], c: ChalkInstance): string[] {
+  const lines = [c.bold('Thresholds')];
+  for (const t of list) lines.push(`  ${t.failed ? c.red('FAIL') : c.green('pass')}  ${pad(escapeText(t.threshold), 16)} ${t.detail}`);
+  return lines;
+}
+
+/** Markdown table cell: escaped for the terminal, then for Markdown's pipes, backticks and angle brackets. */
+const md = (s: string): string => escapeText(s).replace(/[|`<>*_[\]\\]/g, (ch) => `\\${ch}`);
+
+/** A Markdown summary of a run (for CI: $GITHUB_STEP_SUMMARY), with its comparison and thresholds. */
+export function benchMarkdown(r: BenchResult, cmp: BenchComparison | null, thresholds: ThresholdResult[] | null): string {
+  const out: string[] = [];
+  out.push(`### udsctl bench ${md(r.target)}`, '', md(describeRun(r)), '');
+  const l = r.latency;
+  out.push('| requests | errors | window | req/s | p50 | p90 | p99 | p99.9 | max |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push(
+    `| ${int(r.requests.ok)} | ${int(r.requests.errors)} | ${((r.windowMs ?? r.elapsedMs) / 1000).toFixed(2)}s | ${int(r.throughput.requestsPerSec)} | ` +
+      `${formatUs(l?.p50Us)} | ${formatUs(l?.p90Us)} | ${formatUs(l?.p99Us)} | ${formatUs(l?.p999Us)} | ${formatUs(l?.maxUs)} |`,
+  );
+  out.push('');
+  if (r.perConnection) {
+    const p = r.perConnection;
+    out.push(`Requests per connection: min ${int(p.min)}, median ${int(p.median)}, max ${int(p.max)}; never served ${int(p.unserved)} of ${int(p.connections)}.`, '');
+  }
+  if (r.findings?.length) {
+    out.push('**Findings**', '');
+    for (const f of r.findings) out.push(`- **${f.code}**: ${md(f.detail)}. Fix: ${md(f.fix)}`);
+    out.push('');
+  }
+  if (r.errors.length) {
+    out.push('| error | count | first message |', '|---|---:|---|');
+    for (const e of r.errors) out.push(`| ${e.code} | ${int(e.count)} | ${md(e.message)} |`);
+    out.push('');
+  }
+  if (cmp) {
+    out.push(`**Compared with** ${md(cmp.base.label)} (Mann-Whitney U on per-second samples, alpha ${cmp.alpha}; 95% bootstrap interval)`, '');
+    out.push('| metric | base | this | change | 95% CI | verdict |', '|---|---:|---:|---:|---|---|');
+    for (const row of cmp.metrics) {
+      const ci = row.ci ? `${signedPct(row.ci[0])} .. ${signedPct(row.ci[1])}` : '';
+      out.push(
+        `| ${row.metric === 'rps' ? 'req/s' : row.metric} | ${metricValue(row.metric, row.base)} | ${metricValue(row.metric, row.current)} | ` +
+          `${row.change === null ? '-' : signedPct(row.change)} | ${ci} | ${verdictText(row)} |`,
+      );
+    }
+    out.push('');
+  }
+  if (thresholds?.length) {
+    out.push('| threshold | result | measured |', '|---|---|---|');
+    for (const t of thresholds) out.push(`| \`${t.threshold.replace(/`/g, "'")}\` | ${t.failed ? '❌ fail' : '✅ pass'} | ${md(t.detail)} |`);
+    out.push('');
+  }
+  return out.join('\n') + '\n';
+}
+
+/**
+ * The request latency as HdrHistogram's percentile distribution (.hgrm), in milliseconds
+ * as wrk2 writes it (for the HdrHistogram plotter); null when no request succeeded.
+ */
+export function benchHgrm(r: BenchResult): string | null {
+  if (!r.latencyHistogram) return null;
+  const h = decodeHistogram(r.latencyHistogram);
+  // Recorded in nanoseconds: scaled by 1e6 to milliseconds.
+  return h.outputPercentileDistribution(5, 1_000_000);
 }
