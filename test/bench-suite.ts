@@ -138,7 +138,8 @@ describe(`bench (${engine} engine)`, () => {
     expect(r.requests.warmup).toBeGreaterThan(0);
     expect(srv.requests()).toBe(r.requests.ok + r.requests.warmup);
     expect(r.timeline.length).toBeGreaterThan(0);
-    expect(r.timeline.reduce((a, t) => a + t.requests, 0)).toBe(r.requests.ok);
+    // The timeline is the window's; what completed after it (the drain) is counted apart.
+    expect(r.timeline.reduce((a, t) => a + t.requests, 0) + r.drain.ok).toBe(r.requests.ok);
   });
 
   it('REPLY_TIMEOUT against a silent server', async () => {
@@ -244,11 +245,14 @@ describe(`bench (${engine} engine)`, () => {
     expect(dead.length).toBeGreaterThanOrEqual(3);
     for (const t of dead) expect(t.errors, `second ${t.second}`).toBeGreaterThan(0);
     for (const t of dead.slice(1)) expect(t.requests, `second ${t.second}`).toBe(0);
-    expect(r.timeline.reduce((a, t) => a + t.errors, 0)).toBe(r.requests.errors);
+    expect(r.timeline.reduce((a, t) => a + t.errors, 0) + r.drain.errors).toBe(r.requests.errors);
     expect(r.requests.total).toBe(r.requests.ok + r.requests.errors);
     // Each failed attempt is a reconnect attempt, and they back off (no 1 ms spin: that would be ~1000/s each).
     expect(r.reconnects).toBeGreaterThanOrEqual((c.REFUSED ?? 0) + (c.NOT_FOUND ?? 0));
     expect((c.REFUSED ?? 0) + (c.NOT_FOUND ?? 0)).toBeLessThan(C * 3.5 * 30);
+    // Named as a finding, with the second where it happened.
+    const collapse = r.findings.find((f) => f.code === 'RATE_COLLAPSE');
+    expect(collapse?.detail).toMatch(/req\/s to 0 req\/s at second 1 and did not recover/);
   });
 
   it('oneshot, a server that dies mid-run: each slot backs off after a failed connect as reconnects do (no 1 ms spin)', async () => {

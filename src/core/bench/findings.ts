@@ -61,6 +61,8 @@ const COLLAPSE_FRACTION = 0.25;
 /** Reopenings per reply from which a persistent run's server is said to close after each response. */
 const CLOSES_PER_REPLY = 0.5;
 
+const CONNECT_CODES = new Set(['REFUSED', 'NOT_FOUND', 'NOT_A_SOCKET', 'PERMISSION_DENIED', 'CONNECT_TIMEOUT', 'BACKLOG_FULL', 'TOO_MANY_FILES']);
+
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 /** Requests per connection: min, median, max; the unserved and the starved. Null for no connections. */
@@ -134,13 +136,15 @@ export function judgeBench(r: Omit<BenchResult, 'findings'>): BenchFinding[] {
       ),
     );
   }
-  const replies = r.requests.ok + r.requests.errors;
-  if (r.mode === 'persistent' && r.reconnects >= 10 && r.reconnects >= replies * CLOSES_PER_REPLY) {
-    const every = r.reconnects > 0 ? r.requests.ok / r.reconnects : 0;
+  // Reopenings that worked: a failed attempt (a dead server) is also an error of a connect code.
+  const failedConnects = r.errors.filter((e) => CONNECT_CODES.has(e.code)).reduce((a, e) => a + e.count, 0);
+  const reopened = r.reconnects - failedConnects;
+  if (r.mode === 'persistent' && reopened >= 10 && r.requests.ok > 0 && reopened >= r.requests.ok * CLOSES_PER_REPLY) {
+    const every = r.requests.ok / reopened;
     out.push(
       finding(
         'CLOSES_EACH_RESPONSE',
-        `${int(r.reconnects)} reconnects for ${int(r.requests.ok)} replies: the server closed the connection after ${every < 1.5 ? 'every reply' : `about every ${every.toFixed(1)} replies`}`,
+        `${int(reopened)} reconnects for ${int(r.requests.ok)} replies: the server closed the connection after ${every < 1.5 ? 'every reply' : `about every ${every.toFixed(1)} replies`}`,
       ),
     );
   }

@@ -382,7 +382,7 @@ export class SlotBook implements TransportEvents {
     for (let i = 0; i < this.S; i++) {
       const s = this.st[i];
       if (cut && (s === CONNECTING || s === BACKOFF) && (this.hasReq[i] || this.persistent)) {
-        this.lose(i, s === CONNECTING ? 'CONNECT_TIMEOUT' : 'REPLY_TIMEOUT', 0, NO_REPLY, 0);
+        this.lose(i, 'CONNECT_TIMEOUT', 0, NO_REPLY, 0);
         this.st[i] = DONE;
         continue;
       }
