@@ -281,7 +281,7 @@ function metricValue(m: MetricComparison['metric'], v: number | null): string {
 function verdictText(row: MetricComparison): string {
   if (row.verdict === 'unknown') return `too few seconds to compare (${row.samples[0]} and ${row.samples[1]}; 4 needed)`;
   if (row.verdict === 'same') return `no significant difference (p=${row.p!.toFixed(2)})`;
-  return `${row.verdict} (p=${row.p! < 0.001 ? '<0.001' : row.p!.toFixed(3)})`;
+  return `${row.verdict} (${row.p! < 0.001 ? 'p<0.001' : `p=${row.p!.toFixed(3)}`})`;
 }
 
 /** The comparison with a base run, as a table: each metric's figures, change, interval and verdict. */
