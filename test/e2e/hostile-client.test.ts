@@ -369,11 +369,11 @@ describe('stdin is streamed to the socket with backpressure', { timeout: 90_000 
     const path = await hostile('count');
     const file = join(tmpDir(), 'in.bin');
     writeFileSync(file, Buffer.alloc(20 * MiB, 1));
-    const m = await measure(['send', '-H', '-t', '20s', path], { stdin: { file } });
-    report('send -H < 20 MiB', m);
+    const m = await measure(['send', '-N', '-t', '20s', path], { stdin: { file } });
+    report('send -N < 20 MiB', m);
     expect(m.status, m.stderr).toBe(0);
     expect(m.stdout).toBe(`${20 * MiB}\n`);
-    const n = await measure(['send', '-H', '-n', '-t', '20s', '--json', path, '-'], { stdin: { file } });
+    const n = await measure(['send', '-N', '--newline', '-t', '20s', '--json', path, '-'], { stdin: { file } });
     expect(n.status, n.stderr).toBe(0);
     expect(JSON.parse(n.stdout)).toMatchObject({ reply: `${20 * MiB + 1}\n`, bytesSent: 20 * MiB + 1 });
   });
