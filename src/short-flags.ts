@@ -20,7 +20,7 @@ export interface ShortFlag {
 
 export const SHORT_FLAGS: readonly ShortFlag[] = [
   { short: '-h', long: '--help', commands: ['all'], meaning: 'help' },
-  { short: '-V', long: '--version', commands: ['all'], meaning: 'version (udsctl -V)' },
+  { short: '-V', long: '--version', commands: ['all'], meaning: 'the version (udsctl only)' },
   { short: '-t', long: '--timeout', commands: ['send', 'probe', 'bench'], meaning: 'bound on a reply' },
   { short: '-u', long: '--until', commands: ['send', 'probe', 'bench'], meaning: 'where a reply ends' },
   { short: '-x', long: '--hex', commands: ['send', 'probe'], meaning: 'the message is hex digits' },

@@ -7,7 +7,7 @@ import { runBench } from '../core/bench/run.js';
 import type { BenchOptions, BenchProgress, BenchResult, BenchTick } from '../core/bench/types.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { importEsm } from '../import-esm.js';
-import { type Io, writeAll } from '../io.js';
+import { type Io, stdoutColumns, writeAll } from '../io.js';
 import { benchReport, benchToJson, progressText } from '../render/bench.js';
 import { errColor } from '../render/style.js';
 
@@ -137,7 +137,7 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
   }
 
   if (flags.json) await writeAll(io.stdout, JSON.stringify(benchToJson(result)) + '\n');
-  else await writeAll(io.stdout, benchReport(result, out));
+  else await writeAll(io.stdout, benchReport(result, out, stdoutColumns(io)));
   const status = benchExitStatus(result);
   if (status === EXIT.INTERRUPTED) {
     say(`${c.red('udsctl bench:')} interrupted before any request finished: nothing was measured`);

@@ -78,7 +78,7 @@ describe('README: every runnable command works as printed', () => {
     clearTimeout(timer);
     // Anything the trap left behind: our process group, and the daemons that left it (php-fpm calls
     // setsid): SIGTERM so php-fpm's master ends its workers, then SIGKILL to its group.
-    const kill = (pid: number, sig: NodeJS.Signals) => {
+    const kill = (pid: number, sig: NodeJS.Signals | 0) => {
       try {
         process.kill(pid, sig);
         return true;

@@ -20,6 +20,8 @@ export const OPTIONAL_PEERS = {
   go: 'golang-go',
   // serve --type dgram logs a datagram's sender (SCM_CREDENTIALS): a real sd_notify sender.
   'systemd-notify': 'systemd',
+  // probe --format openmetrics is checked by Prometheus's own linter.
+  promtool: 'prometheus',
 } as const;
 export type OptionalPeer = keyof typeof OPTIONAL_PEERS;
 
