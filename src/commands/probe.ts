@@ -158,9 +158,9 @@ export async function runProbe(targetSpecs: string[], flags: ProbeFlags, io: Io,
   if (flags.config !== undefined && targetSpecs.length > 0) throw new UdsError('BAD_OPTION', 'give targets or --config FILE, not both');
   const file = flags.config ?? (targetSpecs.length === 0 && suite ? findConfig(process.cwd(), existsSync) : null);
   if (file !== null && suite) return runSuite(file, flags, format, io, suite);
-  if (targetSpecs.length === 0 && !flags.quiet) {
-    const env = io.env.UDSCTL_SOCKET;
-    await writeAll(io.stderr, `udsctl probe: no target and no ${CONFIG_HINT} here: probing ${env ? `$UDSCTL_SOCKET (${escapeText(env)})` : `${DEFAULT_PROBE_TARGET} (the default)`}\n`);
+  // $UDSCTL_SOCKET is a choice the caller made; the built-in default is not, so it is said (on stderr: stdout stays the report).
+  if (targetSpecs.length === 0 && !io.env.UDSCTL_SOCKET && !flags.quiet) {
+    await writeAll(io.stderr, `udsctl probe: no target and no ${CONFIG_HINT} here: probing ${DEFAULT_PROBE_TARGET} (the default)\n`);
   }
   const specs = targetSpecs.length > 0 ? targetSpecs : [io.env.UDSCTL_SOCKET || DEFAULT_PROBE_TARGET];
   const targets = specs.map((s) => parseTarget(s));
