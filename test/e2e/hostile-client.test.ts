@@ -365,7 +365,7 @@ describe('stdin is streamed to the socket with backpressure', { timeout: 90_000 
     expect(JSON.parse(m.stdout).bytesSent).toBeGreaterThan(MiB);
   });
 
-  it('a 20 MiB file on stdin arrives whole; -H half-closes after it; -n adds the newline after it', async () => {
+  it('a 20 MiB file on stdin arrives whole; -N half-closes after it; --newline adds the newline after it', async () => {
     const path = await hostile('count');
     const file = join(tmpDir(), 'in.bin');
     writeFileSync(file, Buffer.alloc(20 * MiB, 1));
