@@ -266,9 +266,20 @@ ${FINDINGS.map((f) => `  ${f.code.padEnd(21)}${f.severity.padEnd(9)}${f.title}`)
 Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too); with
 several targets, the worst (CRITICAL > UNKNOWN > WARNING > OK).
 
+A suite file (udsctl.yaml, .udsctl.yaml, or --config FILE) lists targets:
+  targets:
+    - /tmp/odc_ws.sock
+    - target: /run/redis/redis.sock
+      resp: PING
+      expect: PONG
+Keys are the long options; "defaults:" applies to every target and
+"concurrency:" (default 8) bounds the probes at once.
+
 Examples:
-  udsctl probe                                    # $UDSCTL_SOCKET or /tmp/odc_ws.sock
-  udsctl probe --wait 30s /run/app.sock           # a "wait until it is up" CI step
+  udsctl probe                      # ./udsctl.yaml, else $UDSCTL_SOCKET, else
+                                    # /tmp/odc_ws.sock
+  udsctl probe --config ci/health.yaml --format openmetrics > udsctl.prom
+  udsctl probe --wait 30s /run/app.sock           # CI: wait until it is up
   udsctl probe --keep-alive --send 'PING\\r\\n' --expect +PONG /run/redis.sock
   udsctl probe --format nagios --warn 200ms --crit 1s /run/app.sock
   udsctl probe --connect-only /run/php/php-fpm.sock   # liveness of any protocol
