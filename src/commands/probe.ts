@@ -206,8 +206,10 @@ async function runSuite(file: string, flags: ProbeFlags, format: ProbeFormat, io
     }
   }
   const { status, reports } = await probeSuite(jobs, config.concurrency);
-  const w = jobs.map((j) => j.options.warn).find((v) => v !== undefined);
-  return report(status, reports, flags, format, io, { warn: w, crit: undefined });
+  // Nagios perfdata has one pair of thresholds: the first target's that has them.
+  const warn = jobs.map((j) => j.options.warn).find((v) => v !== undefined);
+  const crit = jobs.map((j) => j.options.crit).find((v) => v !== undefined);
+  return report(status, reports, flags, format, io, { warn, crit });
 }
 
 async function report(status: Severity, reports: ProbeReport[], flags: ProbeFlags, format: ProbeFormat, io: Io, thresholds: { warn?: number; crit?: number }): Promise<number> {
