@@ -7,7 +7,8 @@
  * (rendered by `shortFlagTable`).
  */
 
-export type FlagCommand = 'send' | 'serve' | 'probe' | 'bench' | 'all';
+/** 'udsctl': the program itself (udsctl -V); 'all': every command and the program. */
+export type FlagCommand = 'send' | 'serve' | 'probe' | 'bench' | 'udsctl' | 'all';
 
 export interface ShortFlag {
   short: string;
@@ -20,7 +21,7 @@ export interface ShortFlag {
 
 export const SHORT_FLAGS: readonly ShortFlag[] = [
   { short: '-h', long: '--help', commands: ['all'], meaning: 'help' },
-  { short: '-V', long: '--version', commands: ['all'], meaning: 'the version (udsctl only)' },
+  { short: '-V', long: '--version', commands: ['udsctl'], meaning: 'the version' },
   { short: '-t', long: '--timeout', commands: ['send', 'probe', 'bench'], meaning: 'bound on a reply' },
   { short: '-u', long: '--until', commands: ['send', 'probe', 'bench'], meaning: 'where a reply ends' },
   { short: '-x', long: '--hex', commands: ['send', 'probe'], meaning: 'the message is hex digits' },
@@ -57,7 +58,7 @@ export const LONG_ONLY_NOW: readonly { was: string; long: string; commands: stri
   { was: '-s', long: '--size', commands: 'bench (-s is probe --send)' },
 ];
 
-const cmds = (f: ShortFlag) => (f.commands.includes('all') ? 'all' : f.commands.join(', '));
+const cmds = (f: ShortFlag) => (f.commands.includes('all') ? 'all' : f.commands.map((c) => (c === 'udsctl' ? 'udsctl itself' : c)).join(', '));
 
 /** The table as Markdown rows (README.md carries exactly these). */
 export function shortFlagTable(): string {
