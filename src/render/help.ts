@@ -5,7 +5,44 @@
  * findings, exit statuses; examples), so a line written wider than 80 still
  * fits, and a wider terminal gets the lines as written.
  */
-import { displayWidth, wrap } from './width.js';
+// Help text is ours and ASCII: a character is a column. Not render/width.ts, whose
+// string-width would load at every start of the CLI, for --help only.
+const displayWidth = (s: string): number => s.length;
+
+/**
+ * `s` in lines of at most `width` columns, broken at single spaces (runs of
+ * spaces, a table's padding, are kept); continuation lines start with
+ * `indent`; a word longer than a line is cut. render/width.ts's wrap, in ASCII.
+ */
+function wrap(s: string, width: number, indent: string): string[] {
+  const lines: string[] = [];
+  let line = '';
+  let fresh = true;
+  const max = () => (lines.length === 0 ? width : width - indent.length);
+  const push = () => {
+    lines.push(lines.length === 0 ? line : indent + line);
+    line = '';
+    fresh = true;
+  };
+  for (const word of s.split(' ')) {
+    if (line.length + (fresh ? 0 : 1) + word.length <= max()) {
+      line += fresh ? word : ` ${word}`;
+      fresh = false;
+      continue;
+    }
+    if (!fresh) push();
+    let rest = word;
+    while (rest.length > max()) {
+      line = rest.slice(0, max());
+      rest = rest.slice(max());
+      push();
+    }
+    line = rest;
+    fresh = false;
+  }
+  if (!fresh || lines.length === 0) push();
+  return lines;
+}
 
 /** Columns for --help: the terminal's, else $COLUMNS, else 80. */
 export function helpColumns(stream: { isTTY?: boolean; columns?: number } = process.stdout): number {
