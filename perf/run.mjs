@@ -360,7 +360,7 @@ const SECTIONS = [
       if (!peers.goServer) return { id: this.id, skipped: 'no Go toolchain' };
       const c = o.connections;
       const measure = async (sock) =>
-        fromU(await udsctlBench(['-m', 'oneshot', '-c', String(c), '--workers', String(o.threads), '-w', o.serveWarmup, '-d', o.duration, sock], ms(o.duration) + ms(o.serveWarmup)));
+        fromU(await udsctlBench(['-m', 'oneshot', '-c', String(c), '--workers', String(o.threads), '--warmup', o.serveWarmup, '-d', o.duration, sock], ms(o.duration) + ms(o.serveWarmup)));
       return headToHead(o, {
         id: this.id,
         title: `udsctl bench through the tap (serve -q --upstream${process.env.UDSCTL_PERF_TAP_ARGS ? ` ${process.env.UDSCTL_PERF_TAP_ARGS}` : ''}: the epoll relay unless told, its default --workers) vs direct: Go server, oneshot, ${c} in flight, ${o.threads} bench thread(s)`,

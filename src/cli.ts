@@ -7,7 +7,7 @@
  * test/docs.test.ts checks against the README and the man page.
  */
 import { readFileSync } from 'node:fs';
-import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import { SHELLS } from './commands/completion.js';
 import { END_RULE_HELP } from './core/framing/end-rule.js';
 import { DEFAULT_MAX_REPLY } from './core/exchange.js';
@@ -17,6 +17,7 @@ import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES } from '.
 import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js';
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
 import { processIo } from './io.js';
+import { fitHelp, helpColumns } from './render/help.js';
 import { MAX_BENCH_SIZE, choiceOption, durationOption, intOption, modeOption, sizeOption, untilOption } from './options.js';
 import { BENCH_DEFAULTS, MAX_CONNECTIONS, MAX_PIPELINE, MAX_WORKERS, parseRate } from './core/bench/options.js';
 import { type Threshold, parseThreshold } from './core/bench/thresholds.js';
@@ -66,7 +67,7 @@ export function buildProgram(only?: (typeof COMMANDS)[number]): Command {
 Targets: /path/to.sock, ./rel.sock, unix:PATH, @abstract-name (Linux), host:port, tcp://host:port
 
 Exit status (send, serve, bench; probe uses 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN):
-${EXIT_TABLE.map((r) => `  ${String(r.status).padStart(2)}  ${r.meaning}`).join('\n')}
+${EXIT_TABLE.map((r) => `  ${String(r.status).padStart(3)}  ${r.meaning}`).join('\n')}
 
 See 'udsctl <command> --help' and man udsctl.`,
     );
@@ -78,13 +79,13 @@ See 'udsctl <command> --help' and man udsctl.`,
       .argument('<target>', 'socket path, @name, or host:port')
       .argument('[message]', 'message to send; "-" reads stdin (also read when stdin is piped and no message is given)')
       .option('-x, --hex', 'the message is hex digits ("48 69 0a")')
-      .option('-e, --escapes', 'understand escapes in stdin too (in a message argument they are understood anyway; kept for scripts written when they were not)')
+      .option('--escapes', 'understand escapes in stdin too (in a message argument they are understood anyway; kept for scripts written when they were not)')
       .option(LITERAL_FLAG, 'send the message argument as written: no escapes')
-      .option('-n, --newline', 'append a newline to the message (default: sent exactly as given)')
+      .option('--newline', 'append a newline to the message (default: sent exactly as given)')
       .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP}`).default(untilOption('eof'), 'eof').argParser(untilOption))
       .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply: a hard deadline (above 0)').default(5_000, '5s').argParser(durationOption('--timeout', { positive: true })))
       .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (above 0)').default(5_000, '5s').argParser(durationOption('--connect-timeout', { positive: true })))
-      .option('-H, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
+      .option('-N, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
       .option('-v, --verbose', 'print the timeline of the exchange to stderr')
       .option('--json', 'print the exchange record as JSON on stdout instead of the reply')
       .addOption(new Option('--max-reply <size>', 'bytes of reply kept for --json and -v (beyond: counted, "truncated": true); the reply on stdout is streamed whole').default(DEFAULT_MAX_REPLY, '1MiB').argParser(sizeOption('--max-reply')))
@@ -150,13 +151,13 @@ replies, and Ctrl-D waits --timeout for more datagrams, then exits 0.`,
       .addOption(new Option('--delay <duration>', 'wait before replying (default: 1s with --fault slow, else 0)').argParser(durationOption('--delay')))
       .addOption(new Option('--perm <mode>', 'socket file mode, e.g. 0660, set at creation (no window with a wider mode)').argParser(modeOption))
       .option('--group <group>', 'group of the socket file (name or gid), e.g. www-data')
-      .addOption(new Option('-c, --count <n>', 'exit after N connections').argParser(intOption('--count', 1)))
+      .addOption(new Option('--count <n>', 'exit after N connections').argParser(intOption('--count', 1)))
       .addOption(new Option('--max-conns <n>', 'connections open at once; the excess are accepted and closed at once, and logged').argParser(intOption('--max-conns', 1)))
       .addOption(new Option('--max-bytes <size>', 'largest request; a client sending more is disconnected, and logged').default(SERVE_DEFAULTS.maxBytes, '1MiB').argParser(sizeOption('--max-bytes', 1)))
       .addOption(new Option('--idle-timeout <duration>', 'close a connection idle this long: nothing received, or replies left untaken (0: never)').default(SERVE_DEFAULTS.idleTimeout, '60s').argParser(durationOption('--idle-timeout')))
       .addOption(new Option('--backlog <n>', 'listen(2) backlog').default(SERVE_DEFAULTS.backlog).argParser(intOption('--backlog', 1)))
       .addOption(new Option('--grace <duration>', 'on SIGINT/SIGTERM/SIGHUP, how long in-flight connections may finish').default(SERVE_DEFAULTS.graceTimeout, '5s').argParser(durationOption('--grace')))
-      .addOption(new Option('-w, --workers <n>', 'epoll engine: threads serving the socket; net engine: processes accepting on it (this one and N-1 forked copies); default 1, with --upstream on the net engine the cores (at most 4)').argParser(intOption('--workers', 1, 64)))
+      .addOption(new Option('--workers <n>', 'epoll engine: threads serving the socket; net engine: processes accepting on it (this one and N-1 forked copies); default 1, with --upstream on the net engine the cores (at most 4)').argParser(intOption('--workers', 1, 64)))
       .addOption(new Option('--engine <engine>', 'epoll: epoll and raw sockets in worker threads (Linux, fastest); net: node:net (faults, --delay, TCP); auto: epoll when it can serve the options').choices(SERVE_ENGINES).default('auto'))
       // The tap (issue 12): relay to a real server instead of replying.
       .option('--upstream <target>', 'the tap: relay each connection (or message: a dgram or seqpacket TARGET) to TARGET (socket path, @name, host:port) and log both directions; --fault breaks its real replies')
@@ -226,7 +227,7 @@ Examples:
       .argument('[target...]', 'sockets to probe, all at once (default: $UDSCTL_SOCKET, else /tmp/odc_ws.sock)')
       .option('-s, --send <text>', 'payload (escapes like \\r\\n understood; "" sends nothing)', DEFAULT_PROBE_PAYLOAD)
       .option('-x, --hex', '--send is hex digits ("50 49 4e 47 0d 0a")')
-      .option('-H, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
+      .option('-N, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
       .option('-e, --expect <text>', 'the reply must contain TEXT (escapes understood)')
       .option(LITERAL_FLAG, 'take --send and --expect as written: no escapes')
       .option('-E, --expect-regex <re>', 'the reply must match the regular expression RE')
@@ -237,13 +238,14 @@ Examples:
       .addOption(new Option('--expect-close', 'one-shot contract (default): the server must close within --close-timeout after replying').conflicts('keepAlive'))
       .addOption(new Option('-k, --keep-alive', 'persistent protocol (e.g. Redis): staying open is healthy; the reply ends by --until').conflicts('expectClose'))
       .addOption(new Option('--close-timeout <duration>', 'one-shot: how long the server may take to close after replying (0: not checked)').default(PROBE_DEFAULTS.closeTimeout, '1s').argParser(durationOption('--close-timeout')))
-      .addOption(new Option('-w, --warn <duration>', 'a response time over this is WARNING (0: off)').default(PROBE_DEFAULTS.warn, '1s').argParser(durationOption('--warn')))
-      .addOption(new Option('-c, --crit <duration>', 'a response time over this is CRITICAL (default: off)').argParser(durationOption('--crit')))
+      .addOption(new Option('-w, --warn <duration>', 'a response time over this is WARNING (0: off; -w as Nagios plugins)').default(PROBE_DEFAULTS.warn, '1s').argParser(durationOption('--warn')))
+      .addOption(new Option('-c, --crit <duration>', 'a response time over this is CRITICAL (default: off; -c as Nagios plugins)').argParser(durationOption('--crit')))
       .addOption(new Option('--wait <duration>', 'retry until healthy (OK or WARNING) or this long has passed').argParser(durationOption('--wait')))
       .addOption(new Option('--interval <duration>', 'pause between --wait attempts').default(PROBE_DEFAULTS.interval, '500ms').argParser(durationOption('--interval')))
       .option('--json', 'print the report as JSON (same as --format json)')
-      .addOption(new Option('--format <format>', 'output: human, json, or nagios (STATUS: text | perfdata)').choices(['human', 'json', 'nagios']).default('human'))
+      .addOption(new Option('--format <format>', 'output: human, json, nagios (STATUS: text | perfdata), or openmetrics (node_exporter textfile)').choices(['human', 'json', 'nagios', 'openmetrics']).default('human'))
       .option('-q, --quiet', 'print nothing; the exit status says it all')
+      .option('--config <file>', 'the targets and their options from FILE (YAML); with no target, udsctl.yaml or .udsctl.yaml here is read')
       .option('--connect-only', 'liveness only, for any protocol: path, listener, connect, then close; OK when the connection is accepted (nothing sent or read)')
       .addOption(typeOption('Unix socket type (default: found out from /proc/net/unix, else by connecting): stream, seqpacket, dgram'))
       .addHelpText(
@@ -265,9 +267,20 @@ ${FINDINGS.map((f) => `  ${f.code.padEnd(21)}${f.severity.padEnd(9)}${f.title}`)
 Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too); with
 several targets, the worst (CRITICAL > UNKNOWN > WARNING > OK).
 
+A suite file (udsctl.yaml, .udsctl.yaml, or --config FILE) lists targets:
+  targets:
+    - /tmp/odc_ws.sock
+    - target: /run/redis/redis.sock
+      resp: PING
+      expect: PONG
+Keys are the long options; "defaults:" applies to every target and
+"concurrency:" (default 8) bounds the probes at once.
+
 Examples:
-  udsctl probe                                    # $UDSCTL_SOCKET or /tmp/odc_ws.sock
-  udsctl probe --wait 30s /run/app.sock           # a "wait until it is up" CI step
+  udsctl probe                      # ./udsctl.yaml, else $UDSCTL_SOCKET, else
+                                    # /tmp/odc_ws.sock
+  udsctl probe --config ci/health.yaml --format openmetrics > udsctl.prom
+  udsctl probe --wait 30s /run/app.sock           # CI: wait until it is up
   udsctl probe --keep-alive --send 'PING\\r\\n' --expect +PONG /run/redis.sock
   udsctl probe --format nagios --warn 200ms --crit 1s /run/app.sock
   udsctl probe --connect-only /run/php/php-fpm.sock   # liveness of any protocol
@@ -277,7 +290,7 @@ Examples:
         const { runProbe } = await import('./commands/probe.js');
         opts.sendGiven = cmd.getOptionValueSource('send') !== 'default';
         opts.untilGiven = cmd.getOptionValueSource('until') !== 'default';
-        throw new Done(await runProbe(targets, opts, processIo()));
+        throw new Done(await runProbe(targets, opts, processIo(), probeSuiteCli(cmd)));
       });
 
   if (want('bench'))
@@ -286,19 +299,19 @@ Examples:
       .description("measure a socket server's throughput and latency (no target: udsctl's own server)")
       .argument('[target]', "socket path, @name, or host:port (omitted: udsctl's own server on a temporary socket)")
       .addOption(new Option('-m, --mode <mode>', 'oneshot: connect, send, read to the end rule, close, per request; persistent: requests repeat over open connections').choices(BENCH_MODES).default(BENCH_DEFAULTS.mode))
-      .addOption(new Option('-c, --connections <n>', 'connections (persistent) or requests in flight at once (oneshot)').default(BENCH_DEFAULTS.connections).argParser(intOption('--connections', 1, MAX_CONNECTIONS)))
+      .addOption(new Option('-c, --connections <n>', 'connections (persistent) or requests in flight at once (oneshot); -c as autocannon, wrk').default(BENCH_DEFAULTS.connections).argParser(intOption('--connections', 1, MAX_CONNECTIONS)))
       .addOption(new Option('-p, --pipeline <k>', 'requests in flight per connection (persistent)').default(BENCH_DEFAULTS.pipeline).argParser(intOption('--pipeline', 1, MAX_PIPELINE)))
       .addOption(new Option('-d, --duration <duration>', 'length of the measured run (default: 10s, or until --requests are done)').argParser(durationOption('--duration')))
       .addOption(new Option('-n, --requests <n>', 'stop after N measured requests').argParser(intOption('--requests', 1, 2 ** 31 - 1)))
-      .addOption(new Option('-w, --warmup <duration>', 'unmeasured load before the measured run').default(BENCH_DEFAULTS.warmup, '0s').argParser(durationOption('--warmup')))
+      .addOption(new Option('--warmup <duration>', 'unmeasured load before the measured run').default(BENCH_DEFAULTS.warmup, '0s').argParser(durationOption('--warmup')))
       .option('--payload <text>', 'request to send (escapes like \\n understood; persistent with --until line: a missing newline is added)', undefined)
-      .addOption(new Option('-s, --size <bytes>', 'send requests of this many bytes (x..x and a newline) instead of --payload; at most 64MiB').argParser(sizeOption('--size', 1, MAX_BENCH_SIZE)))
+      .addOption(new Option('--size <bytes>', 'send requests of this many bytes (x..x and a newline) instead of --payload; at most 64MiB').argParser(sizeOption('--size', 1, MAX_BENCH_SIZE)))
       .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP} (default: eof for oneshot, line for persistent)`).argParser(untilOption))
       .option('-e, --expect <text>', 'each reply must contain TEXT (escapes understood); others count as MISMATCH errors')
       .option(LITERAL_FLAG, 'take --payload and --expect as written: no escapes')
       .addOption(new Option('-t, --timeout <duration>', 'bound on each request, from sending to the end of its reply (above 0)').default(BENCH_DEFAULTS.timeout, '5s').argParser(durationOption('--timeout', { positive: true })))
       .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (a full backlog is retried until then; above 0)').default(BENCH_DEFAULTS.connectTimeout, '5s').argParser(durationOption('--connect-timeout', { positive: true })))
-      .option('-H, --half-close', 'oneshot: shut down our write side after sending (for servers that read to end-of-file)')
+      .option('-N, --half-close', 'oneshot: shut down our write side after sending (for servers that read to end-of-file)')
       .addOption(new Option('-R, --rate <n>', 'open loop: start N requests a second on a fixed schedule; latency counts from each scheduled start').argParser(parseRate))
       .addOption(new Option('--workers <n>', "load-generating threads (default: half the cores; with udsctl's own server, all but one)").argParser(intOption('--workers', 1, MAX_WORKERS)))
       .addOption(new Option('--engine <engine>', 'epoll: raw sockets and epoll (Linux, fastest); net: node:net (portable); auto: epoll where available').choices(BENCH_ENGINES).default(BENCH_DEFAULTS.engine))
@@ -376,9 +389,49 @@ Install (a global npm install cannot do this for you):
       throw new Done(await runCompletion(shell, program, processIo()));
     });
 
-  for (const cmd of program.commands) configureErrors(cmd);
-  configureErrors(program);
+  for (const cmd of program.commands) configureOutputs(cmd);
+  configureOutputs(program);
   return program;
+}
+
+/**
+ * What probe's suite file needs of the command line (src/commands/probe-config.ts):
+ * the options' shapes, the arguments given here (defaults for every target), and
+ * a parser that reads a target's arguments exactly as the command line is read.
+ */
+function probeSuiteCli(cmd: Command) {
+  // commander keeps the argv it parsed (untyped): what was given after "probe" applies to every target.
+  const raw = (cmd.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs ?? [];
+  const given = raw.slice(raw.indexOf('probe') + 1);
+  return {
+    given,
+    shapes: cmd.options
+      .filter((o) => o.long)
+      .map((o) => ({ name: o.long!.slice(2), takesValue: o.required || o.optional, repeatable: o.long === '--header' || o.long === '--param' })),
+    parse: parseProbeArgs,
+  };
+}
+
+/** Parse probe arguments as the command line would be (same checks, same hooks), without running a probe. */
+async function parseProbeArgs(args: string[]): Promise<{ targets: string[]; flags: Record<string, unknown> }> {
+  const program = buildProgram('probe');
+  const cmd = program.commands.find((c) => c.name() === 'probe')!;
+  let error = '';
+  for (const c of [program, cmd]) c.configureOutput({ outputError: (s) => void (error = s), writeErr: () => true, writeOut: () => true });
+  let out: { targets: string[]; flags: Record<string, unknown> } | undefined;
+  cmd.action((targets: string[], opts, c: Command) => {
+    opts.sendGiven = c.getOptionValueSource('send') !== 'default';
+    opts.untilGiven = c.getOptionValueSource('until') !== 'default';
+    out = { targets, flags: opts };
+  });
+  try {
+    await program.parseAsync(['probe', ...args], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) throw new UdsError('BAD_OPTION', error.replace(/^error: /, '').trim() || err.message);
+    throw err;
+  }
+  if (!out) throw new UdsError('BAD_OPTION', 'no probe to run');
+  return out;
 }
 
 /** Help examples of the protocol flags, per command. */
@@ -407,9 +460,22 @@ const ESCAPES_HELP = `Escapes, the same in send's message, probe's --send/--expe
 --payload/--expect: \\n \\r \\t \\0 \\\\ \\xHH (and \\e ESC, \\a BEL) are understood
 by default; --literal sends the text as written.`;
 
-function configureErrors(cmd: Command): void {
+/** The option's own description names each of its choices: commander need not list them again. */
+const namesChoices = (o: Option) => !!o.argChoices?.every((c) => new RegExp(`(^|[^\\w-])${c}([^\\w-]|$)`).test(o.description));
+
+function configureOutputs(cmd: Command): void {
   cmd.exitOverride();
+  cmd.configureHelp({
+    optionDescription(o: Option): string {
+      const shown = namesChoices(o) ? Object.assign(Object.create(Object.getPrototypeOf(o)), o, { argChoices: undefined }) : o;
+      return Help.prototype.optionDescription.call(this, shown);
+    },
+  });
   cmd.configureOutput({
+    // The help's free text fits the width commander wraps the options to (src/render/help.ts).
+    getOutHelpWidth: () => helpColumns(process.stdout),
+    getErrHelpWidth: () => helpColumns(process.stderr),
+    writeOut: (str) => process.stdout.write(fitHelp(str, helpColumns(process.stdout))),
     outputError: (str, write) => {
       const usage = cmd.parent ? `usage: udsctl ${cmd.name()} ${cmd.usage()}` : `usage: udsctl ${cmd.usage()}`;
       write(`udsctl${cmd.parent ? ` ${cmd.name()}` : ''}: ${str.replace(/^error: /, '').trim()}\n${usage}\n`);

@@ -50,6 +50,7 @@ export const EXIT_BY_CODE: Record<ErrorCode, number> = {
   TOO_MANY_FILES: EXIT.RESOURCES,
   IO_ERROR: EXIT.INTERNAL,
   WRONG_TYPE: EXIT.USAGE,
+  BAD_CONFIG: EXIT.USAGE,
 };
 
 /** Rows for README / man page: exit status, meaning, codes. Tests check the docs against it. */

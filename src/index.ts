@@ -82,6 +82,10 @@ export async function send(target: string, message: string | Buffer, opts: Omit<
   return exchange(target, { ...opts, payload: typeof message === 'string' ? Buffer.from(message) : (message as Buffer) });
 }
 
+/** Many targets, each with its own options, at most `concurrency` at once (probe's suite file). */
+export { probeSuite, type ProbeJob } from './core/probe/suite.js';
+/** Probe reports in the OpenMetrics text format (probe --format openmetrics). */
+export { probeOpenMetrics } from './render/probe-openmetrics.js';
 export {
   probe,
   probeAll,

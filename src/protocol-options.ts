@@ -62,7 +62,7 @@ export function addProtocolOptions(cmd: Command, which: Which): void {
     // <url-path>, not <path>: completion offers file names for a <path>.
     .option('--http <url-path>', 'speak HTTP/1.1: request URL-PATH, e.g. / (Host: localhost), frame the response by its headers')
     .addOption(new Option('-X, --method <method>', 'with --http: the request method (default GET; POST with --data)').argParser(METHOD_PARSER))
-    .option('--header <header>', "with --http: a request header 'Name: value' (repeatable)", collect)
+    .option('-H, --header <header>', "with --http: a request header 'Name: value' (repeatable)", collect)
     .option('--data <text>', 'with --http or --fastcgi: the request body (FastCGI: STDIN; escapes understood unless --literal)')
     .option('--resp <command>', "speak RESP (Redis): send the command 'CMD ARG...' as a RESP array, frame the reply")
     .option('--fastcgi <script>', 'speak FastCGI (php-fpm): request SCRIPT (/ping, /status, /var/www/x.php?q=1) as a responder, frame the reply to END_REQUEST')

@@ -7,7 +7,7 @@ import { runBench } from '../core/bench/run.js';
 import { BENCH_SCHEMA, type BenchOptions, type BenchProgress, type BenchResult, type BenchTick } from '../core/bench/types.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { importEsm } from '../import-esm.js';
-import { type Io, writeAll } from '../io.js';
+import { type Io, stdoutColumns, writeAll } from '../io.js';
 import { benchHgrm, benchMarkdown, benchReport, benchToJson, comparisonReport, progressText, thresholdReport } from '../render/bench.js';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { compareRuns } from '../core/bench/compare.js';
@@ -112,7 +112,7 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
     const doc = { ...benchToJson(result), ...(comparison ? { comparison } : {}), ...(judged ? { thresholds: judged } : {}) };
     await writeAll(io.stdout, JSON.stringify(doc) + '\n');
   } else {
-    let text = benchReport(result, out);
+    let text = benchReport(result, out, stdoutColumns(io));
     if (comparison) text += '\n' + comparisonReport(comparison, out).join('\n') + '\n';
     if (judged) text += '\n' + thresholdReport(judged, out).join('\n') + '\n';
     await writeAll(io.stdout, text);

@@ -4,16 +4,20 @@ import { formatDuration } from '../core/duration.js';
 import type { EndRule } from '../core/framing/end-rule.js';
 import { UdsError } from '../core/errors.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
-import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, probeAll } from '../core/probe.js';
+import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, type Severity, probeAll } from '../core/probe.js';
 import { compileLinearRegex } from '../core/regex.js';
 import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
 import { type Io, stdoutColumns, writeAll } from '../io.js';
 import { probeNagios, probeRunHuman, probeRunToJson } from '../render/probe.js';
+import { probeOpenMetrics } from '../render/probe-openmetrics.js';
+import { existsSync } from 'node:fs';
+import { type OptionShape, findConfig, lineOfError, readProbeConfig } from './probe-config.js';
+import { type ProbeJob, probeSuite } from '../core/probe/suite.js';
 import { errColor } from '../render/style.js';
 import { type ProtocolFlags, protocolRequest } from '../protocol-options.js';
 
-export const PROBE_FORMATS = ['human', 'json', 'nagios'] as const;
+export const PROBE_FORMATS = ['human', 'json', 'nagios', 'openmetrics'] as const;
 export type ProbeFormat = (typeof PROBE_FORMATS)[number];
 
 /** The target when none is given and $UDSCTL_SOCKET is unset: the reference setup's socket. */
@@ -59,6 +63,17 @@ export interface ProbeFlags extends ProtocolFlags {
   sendGiven?: boolean;
   /** --until was given (else line, and one message on a message socket). */
   untilGiven?: boolean;
+  /** --config FILE: the targets and their options (src/commands/probe-config.ts). */
+  config?: string;
+}
+
+/** What a suite file needs of the command line (src/cli.ts probeSuiteCli). */
+export interface SuiteCli {
+  /** The arguments given after `probe`: every target's defaults. */
+  given: string[];
+  shapes: OptionShape[];
+  /** Parse probe arguments exactly as the command line is parsed. */
+  parse(args: string[]): Promise<{ targets: string[]; flags: Record<string, unknown> }>;
 }
 
 /** Flags -> core options; throws UdsError (a usage error) for values that do not fit together. */
@@ -133,31 +148,75 @@ function outColor(io: Io): ChalkInstance {
   return chalk;
 }
 
-/** `udsctl probe`: probe every target at once; the exit status is the worst severity. */
-export async function runProbe(targetSpecs: string[], flags: ProbeFlags, io: Io): Promise<number> {
+/**
+ * `udsctl probe`: probe every target at once; the exit status is the worst
+ * severity. No target: the suite file (--config, else udsctl.yaml here), else
+ * $UDSCTL_SOCKET, else the default socket, saying which.
+ */
+export async function runProbe(targetSpecs: string[], flags: ProbeFlags, io: Io, suite?: SuiteCli): Promise<number> {
   const format = formatOf(flags);
+  if (flags.config !== undefined && targetSpecs.length > 0) throw new UdsError('BAD_OPTION', 'give targets or --config FILE, not both');
+  const file = flags.config ?? (targetSpecs.length === 0 && suite ? findConfig(process.cwd(), existsSync) : null);
+  if (file !== null && suite) return runSuite(file, flags, format, io, suite);
+  // $UDSCTL_SOCKET is a choice the caller made; the built-in default is not, so it is said (on stderr: stdout stays the report).
+  if (targetSpecs.length === 0 && !io.env.UDSCTL_SOCKET && !flags.quiet) {
+    await writeAll(io.stderr, `udsctl probe: no target and no ${CONFIG_HINT} here: probing ${DEFAULT_PROBE_TARGET} (the default)\n`);
+  }
   const specs = targetSpecs.length > 0 ? targetSpecs : [io.env.UDSCTL_SOCKET || DEFAULT_PROBE_TARGET];
   const targets = specs.map((s) => parseTarget(s));
   const options = probeOptions(flags);
 
-  if (flags.wait !== undefined && format === 'human' && !flags.quiet) {
-    // In a CI log, say why we are still waiting, once per change of finding.
-    const last = new Map<string, string>();
-    const c = await errColor();
-    options.onAttempt = (r: ProbeReport, attempt: number) => {
-      if (r.status === 'OK' || r.status === 'WARNING' || r.wait?.gaveUp || last.get(r.target) === r.finding.code) return;
-      last.set(r.target, r.finding.code);
-      void io.stderr.write(
-        `${c.dim('udsctl probe:')} ${escapeText(r.target)}: attempt ${attempt}: ${r.status} ${r.finding.code}; ` +
-          `retrying every ${formatDuration(options.interval ?? PROBE_DEFAULTS.interval)} for up to ${formatDuration(flags.wait!)}\n`,
-      );
-    };
-  }
+  await logAttempts(options, flags, format, io);
 
   const { status, reports } = await probeAll(targets, options);
+  return report(status, reports, flags, format, io, { warn: options.warn, crit: options.crit });
+}
+
+/** With --wait, say on stderr why we are still waiting (a CI log), once per change of finding. */
+async function logAttempts(options: ProbeOptions, flags: ProbeFlags, format: ProbeFormat, io: Io): Promise<void> {
+  if (options.wait === undefined || format !== 'human' || flags.quiet) return;
+  const last = new Map<string, string>();
+  const c = await errColor();
+  options.onAttempt = (r: ProbeReport, attempt: number) => {
+    if (r.status === 'OK' || r.status === 'WARNING' || r.wait?.gaveUp || last.get(r.target) === r.finding.code) return;
+    last.set(r.target, r.finding.code);
+    void io.stderr.write(
+      `${c.dim('udsctl probe:')} ${escapeText(r.target)}: attempt ${attempt}: ${r.status} ${r.finding.code}; ` +
+        `retrying every ${formatDuration(options.interval ?? PROBE_DEFAULTS.interval)} for up to ${formatDuration(options.wait!)}\n`,
+    );
+  };
+}
+
+const CONFIG_HINT = 'udsctl.yaml';
+
+/** A suite file: every target parsed and checked first, then probed, a bounded number at once. */
+async function runSuite(file: string, flags: ProbeFlags, format: ProbeFormat, io: Io, suite: SuiteCli): Promise<number> {
+  const config = readProbeConfig(file, suite.shapes);
+  const jobs: ProbeJob[] = [];
+  for (const t of config.targets) {
+    try {
+      const parsed = await suite.parse([...suite.given, ...t.args, '--', t.target]);
+      const f = parsed.flags as unknown as ProbeFlags;
+      const options = probeOptions(f);
+      await logAttempts(options, flags, format, io);
+      jobs.push({ target: parseTarget(t.target), options });
+    } catch (err) {
+      if (!(err instanceof UdsError)) throw err;
+      throw new UdsError('BAD_CONFIG', `${escapeText(file)}:${lineOfError(t, err.message)}: ${err.message}`);
+    }
+  }
+  const { status, reports } = await probeSuite(jobs, config.concurrency);
+  // Nagios perfdata has one pair of thresholds: the first target's that has them.
+  const warn = jobs.map((j) => j.options.warn).find((v) => v !== undefined);
+  const crit = jobs.map((j) => j.options.crit).find((v) => v !== undefined);
+  return report(status, reports, flags, format, io, { warn, crit });
+}
+
+async function report(status: Severity, reports: ProbeReport[], flags: ProbeFlags, format: ProbeFormat, io: Io, thresholds: { warn?: number; crit?: number }): Promise<number> {
   if (flags.quiet) return SEVERITY_EXIT[status];
-  if (format === 'json') await writeAll(io.stdout, JSON.stringify(probeRunToJson(status, reports)) + '\n');
-  else if (format === 'nagios') await writeAll(io.stdout, probeNagios(status, reports, { warn: options.warn, crit: options.crit }));
+  if (format === 'openmetrics') await writeAll(io.stdout, probeOpenMetrics(reports));
+  else if (format === 'json') await writeAll(io.stdout, JSON.stringify(probeRunToJson(status, reports)) + '\n');
+  else if (format === 'nagios') await writeAll(io.stdout, probeNagios(status, reports, thresholds));
   else await writeAll(io.stdout, probeRunHuman(status, reports, outColor(io), stdoutColumns(io)));
   return SEVERITY_EXIT[status];
 }

@@ -27,6 +27,8 @@ export const ERROR_CODES = [
   'IO_ERROR',
   /** A client of one socket type on a socket of another (EPROTOTYPE): stream vs dgram vs seqpacket. */
   'WRONG_TYPE',
+  /** probe's suite file (udsctl.yaml): a key or value it cannot take, named with the file and line. */
+  'BAD_CONFIG',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

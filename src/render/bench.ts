@@ -4,10 +4,12 @@
  */
 import type { ChalkInstance } from 'chalk';
 import type { BenchProgress, BenchResult, BenchTick, DistributionBucket, LatencySummary } from '../core/bench/types.js';
+import { stripVTControlCharacters } from 'node:util';
 import { escapeText } from '../core/escape.js';
 import type { BenchComparison, MetricComparison } from '../core/bench/compare.js';
 import { decodeHistogram } from '../core/bench/histogram.js';
 import type { ThresholdResult } from '../core/bench/thresholds.js';
+import { DEFAULT_COLUMNS, displayWidth, wrap } from './width.js';
 
 /** 12.3us, 123us, 1.23ms, 12.3ms, 1.23s: three significant digits. */
 export function formatUs(us: number | null | undefined): string {
@@ -69,7 +71,7 @@ function describeRun(r: BenchResult): string {
 
 function latencyRows(rows: [string, LatencySummary | null][], c: ChalkInstance): string[] {
   const heads = ['min', 'p50', 'p90', 'p99', 'p99.9', 'max', 'mean', 'stdev'];
-  const W = 9;
+  const W = 8; // 14 + 8 x 8 = 78 columns: the table fits 80
   const out = [c.bold(pad('Latency', 14)) + heads.map((h) => c.dim(lpad(h, W))).join('')];
   for (const [name, s] of rows) {
     if (!s) continue;
@@ -130,8 +132,23 @@ function timelineRows(r: BenchResult, c: ChalkInstance): string[] {
   return out;
 }
 
-/** The human report. */
-export function benchReport(r: BenchResult, c: ChalkInstance): string {
+/**
+ * The report's lines within `columns` (80 when stdout is not a terminal): a
+ * longer line wraps at spaces, under its label column (14) when it has one,
+ * else under its own indent. Tables are built to fit 80 already.
+ */
+function fit(lines: string[], columns: number): string[] {
+  const width = Math.max(60, columns);
+  return lines.flatMap((l) => {
+    if (displayWidth(l) <= width) return [l];
+    const plain = stripVTControlCharacters(l);
+    const indent = /^[A-Z][\w ]{0,12} $/.test(plain.slice(0, 14)) ? ' '.repeat(14) : /^ */.exec(plain)![0] + '  ';
+    return wrap(l, width, indent);
+  });
+}
+
+/** The human report, in `columns` columns. */
+export function benchReport(r: BenchResult, c: ChalkInstance, columns = DEFAULT_COLUMNS): string {
   const lines: string[] = [];
   const secs = r.elapsedMs / 1000;
   lines.push(`${c.bold('udsctl bench')} ${escapeText(r.target)}${r.embedded ? c.dim(" (udsctl's own server, embedded)") : ''}`);
@@ -239,7 +256,7 @@ export function benchReport(r: BenchResult, c: ChalkInstance): string {
       ),
     );
   }
-  return lines.join('\n') + '\n';
+  return fit(lines, columns).join('\n') + '\n';
 }
 
 /** The JSON document (BenchResult is plain data already; see docs for the schema). */

@@ -58,7 +58,7 @@ describe('udsctl completion bash, run in bash', () => {
     expect(await complete(script, 'udsctl ', cwd)).toEqual(['bench', 'completion', 'help', 'probe', 'send', 'serve']);
     expect(await complete(script, 'udsctl probe --for', cwd)).toEqual(['--format']);
     // the choices of an option: commander's .choices() and a choiceOption() parser alike
-    expect(await complete(script, 'udsctl probe --format ', cwd)).toEqual(['human', 'json', 'nagios']);
+    expect(await complete(script, 'udsctl probe --format ', cwd)).toEqual(['human', 'json', 'nagios', 'openmetrics']);
     expect(await complete(script, 'udsctl bench -m p', cwd)).toEqual(['persistent']);
     expect(await complete(script, 'udsctl serve --fault n', cwd)).toEqual(['never-close', 'no-newline']);
     expect(await complete(script, 'udsctl serve --engine ', cwd)).toEqual(['auto', 'epoll', 'net']);
@@ -111,7 +111,7 @@ describe('zsh and fish: the scripts parse and complete', () => {
     const out = await runCli(['completion', 'zsh']);
     expect(out.status).toBe(0);
     expect(out.stdout).toMatch(/^#compdef udsctl\n/);
-    expect(out.stdout).toContain('(human json nagios)');
+    expect(out.stdout).toContain('(human json nagios openmetrics)');
     expect(out.stdout).toContain("'1:target:_files'");
     const file = join(tmpDir(), '_udsctl');
     writeFileSync(file, out.stdout);

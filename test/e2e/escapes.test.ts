@@ -26,14 +26,14 @@ describe('escapes: understood by default, --literal turns them off', () => {
     expect(r.status, r.stderr).toBe(0);
     expect((await srv.request(2)).toString('latin1')).toBe(REQUEST);
 
-    r = await runCli(['send', '-e', srv.path, 'a\\x00\\tb\\\\']);
+    r = await runCli(['send', '--escapes', srv.path, 'a\\x00\\tb\\\\']);
     expect(r.status, r.stderr).toBe(0);
     expect(await srv.request(3)).toEqual(Buffer.from([0x61, 0, 9, 0x62, 0x5c]));
 
     // stdin is sent as it is (a file goes byte for byte) unless -e.
     r = await runCli(['send', srv.path], { input: REQUEST });
     expect((await srv.request(4)).toString('latin1')).toBe(REQUEST);
-    r = await runCli(['send', '-e', srv.path], { input: REQUEST });
+    r = await runCli(['send', '--escapes', srv.path], { input: REQUEST });
     expect((await srv.request(5)).toString('latin1')).toBe('GET / HTTP/1.0\r\n\r\n');
 
     r = await runCli(['send', '--literal', '--hex', srv.path, '41']);

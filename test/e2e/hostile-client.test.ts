@@ -365,15 +365,15 @@ describe('stdin is streamed to the socket with backpressure', { timeout: 90_000 
     expect(JSON.parse(m.stdout).bytesSent).toBeGreaterThan(MiB);
   });
 
-  it('a 20 MiB file on stdin arrives whole; -H half-closes after it; -n adds the newline after it', async () => {
+  it('a 20 MiB file on stdin arrives whole; -N half-closes after it; --newline adds the newline after it', async () => {
     const path = await hostile('count');
     const file = join(tmpDir(), 'in.bin');
     writeFileSync(file, Buffer.alloc(20 * MiB, 1));
-    const m = await measure(['send', '-H', '-t', '20s', path], { stdin: { file } });
-    report('send -H < 20 MiB', m);
+    const m = await measure(['send', '-N', '-t', '20s', path], { stdin: { file } });
+    report('send -N < 20 MiB', m);
     expect(m.status, m.stderr).toBe(0);
     expect(m.stdout).toBe(`${20 * MiB}\n`);
-    const n = await measure(['send', '-H', '-n', '-t', '20s', '--json', path, '-'], { stdin: { file } });
+    const n = await measure(['send', '-N', '--newline', '-t', '20s', '--json', path, '-'], { stdin: { file } });
     expect(n.status, n.stderr).toBe(0);
     expect(JSON.parse(n.stdout)).toMatchObject({ reply: `${20 * MiB + 1}\n`, bytesSent: 20 * MiB + 1 });
   });

@@ -4,6 +4,13 @@
  * form), and the package must work installed with --ignore-scripts (pnpm's
  * default): no koffi install script, no "prepare". Slow (two npm installs), so
  * few; the dependencies come from the npm cache, or the registry.
+ *
+ * The user's npm configuration is kept: `--prefix` alone would make npm read
+ * PREFIX/etc/npmrc as its global config instead of the real one, losing what a
+ * user put there (a cafile, a proxy, a registry mirror): the install then
+ * waits out npm's retries and the test's timeout. So every npm here is given
+ * the real `--globalconfig`, and a registry that cannot be reached fails the
+ * tests at once, saying which registry and which config files npm read.
  */
 import { lstatSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,8 +32,16 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** The user's own npm settings, which --prefix would otherwise replace (set in beforeAll). */
+let keepConfig: string[] = [];
+
+async function npmValue(key: string): Promise<string> {
+  const r = await run('npm', ['config', 'get', key], { cwd: ROOT, env: cleanEnv(), timeoutMs: 30_000 });
+  return r.code === 0 ? r.stdout.trim() : '';
+}
+
 async function npm(args: string[], cwd: string) {
-  const r = await run('npm', [...args, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
+  const r = await run('npm', [...args, ...keepConfig, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
     cwd,
     env: cleanEnv(),
     timeoutMs: NPM_TIMEOUT,
@@ -39,6 +54,17 @@ let packDir = '';
 let tarball = '';
 
 beforeAll(async () => {
+  const [globalconfig, userconfig, registry] = await Promise.all([npmValue('globalconfig'), npmValue('userconfig'), npmValue('registry')]);
+  if (globalconfig) keepConfig = [`--globalconfig=${globalconfig}`];
+  // Fail fast, and say why, when the registry cannot be reached (no retries, a short timeout).
+  const ping = await run('npm', ['ping', ...keepConfig, '--fetch-retries=0', '--fetch-timeout=20000', '--loglevel=error'], { cwd: ROOT, env: cleanEnv(), timeoutMs: 40_000 });
+  if (ping.code !== 0) {
+    const why = (ping.stderr.trim().split('\n').find((l) => /ERR!? (code|errno|[a-z])/i.test(l)) ?? ping.stderr.trim().split('\n')[0] ?? `${ping.signal ?? 'no answer'}`).replace(/^npm (error|ERR!) /, '');
+    throw new Error(
+      `the npm registry ${registry || '(default)'} cannot be reached (npm ping: ${why}); these tests install the packed package from it. ` +
+        `npm read ${globalconfig || 'its global config'} and ${userconfig || '~/.npmrc'}: a cafile, proxy or registry setting belongs there.`,
+    );
+  }
   // --ignore-scripts: "prepare" would rebuild dist/ under the other test files running now; pretest built it.
   packDir = mkdtempSync(join(tmpdir(), 'udsctl-pack-'));
   await npm(['pack', '--ignore-scripts', '--pack-destination', packDir], ROOT);

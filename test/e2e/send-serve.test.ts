@@ -72,7 +72,7 @@ describe('send <-> serve', () => {
 
   it('--keep-alive server: a reply per line, --until line returns', async () => {
     const { sock } = await serve(['--keep-alive']);
-    const r = await runCli(['send', '--until', 'line', '-e', sock, 'a\\n']);
+    const r = await runCli(['send', '--until', 'line', '--escapes', sock, 'a\\n']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(REPLY_RE);
   });

@@ -195,14 +195,14 @@ describe.each(ENGINES)('--engine %s', (engine) => {
 
   it('--keep-alive: a reply per line, --until line returns', async () => {
     const { sock } = await serve(engine, ['--keep-alive']);
-    const r = await runCli(['send', '--until', 'line', '-e', sock, 'a\\n']);
+    const r = await runCli(['send', '--until', 'line', '--escapes', sock, 'a\\n']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(REPLY_RE);
   });
 
   it('--keep-alive logs each request with its own reply, then the connection with the count', async () => {
     const { child, log, sock } = await serve(engine, ['--keep-alive', '--echo']);
-    const r = await runCli(['send', '-e', '-u', 'idle:200ms', sock, 'one\\ntwo\\nthree\\n']);
+    const r = await runCli(['send', '--escapes', '-u', 'idle:200ms', sock, 'one\\ntwo\\nthree\\n']);
     expect(r.stdout).toBe('one\ntwo\nthree\n');
     child.kill('SIGTERM');
     expect(await waitExit(child)).toBe(0);

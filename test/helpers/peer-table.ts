@@ -23,6 +23,8 @@ export const OPTIONAL_PEERS = {
   // bench's findings against servers that close per response and that never close.
   uwsgi: 'uwsgi',
   memcached: 'memcached',
+  // probe --format openmetrics is checked by Prometheus's own linter.
+  promtool: 'prometheus',
 } as const;
 export type OptionalPeer = keyof typeof OPTIONAL_PEERS;
 
