@@ -9,7 +9,7 @@
  * the sock_diag query are one job (probe's and serve's listener question); to
  * be split with probe's findings (issue 9, core/probe/).
  */
-import { type Stats, promises as fsp, readFileSync } from 'node:fs';
+import { type Stats, promises as fsp, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { nowMs } from '../clock.js';
 import { decodeKeepingBytes } from '../escape.js';
@@ -299,6 +299,58 @@ export async function inspectPath(p: string, who: Identity = currentIdentity()):
   if (denied) return { ...base, state: 'socket', file, symlinkTo, access: { allowed: false, ...denied } };
   const how = who.uid === 0 ? 'you are root' : `you are ${who.describe}; the ${classFor(file, who)} bits allow connecting`;
   return { ...base, state: 'socket', file, symlinkTo, access: { allowed: true, reason: `${label(file)}${via}; ${how}` } };
+}
+
+/** inspectPath's verdict on the parent directories of a path, cached by directory (see inspectSocketSync). */
+export type DirVerdicts = Map<string, { state: PathState; access: PathAccess } | null>;
+
+function dirVerdict(d: string, who: Identity, cache: DirVerdicts): { state: PathState; access: PathAccess } | null {
+  const hit = cache.get(d);
+  if (hit !== undefined) return hit;
+  const parent = path.dirname(d);
+  let v: { state: PathState; access: PathAccess } | null = parent === d ? null : dirVerdict(parent, who, cache);
+  if (v === null) {
+    try {
+      const st = statSync(d);
+      if (!st.isDirectory()) v = { state: 'absent', access: { allowed: null, reason: `${d} is a ${typeOf(st)}, not a directory` } };
+      else {
+        const denied = dirDenial(facts(d, st), who);
+        if (denied) v = { state: 'unreachable', access: { allowed: false, ...denied } };
+      }
+    } catch (err) {
+      v =
+        errno(err) === 'EACCES'
+          ? { state: 'unreachable', access: { allowed: false, reason: `cannot look into ${parent}: permission denied` } }
+          : { state: 'absent', access: { allowed: null, reason: `directory ${d} does not exist` } };
+    }
+  }
+  cache.set(d, v);
+  return v;
+}
+
+/**
+ * inspectPath's answer for many paths at once (ls): synchronous, and each
+ * parent directory looked at once for all the files in it. Follows a symlink
+ * at the path as connect(2) does. `st` is the file's stat when the caller has it.
+ */
+export function inspectSocketSync(absolute: string, who: Identity, cache: DirVerdicts, st?: Stats): { state: PathState; file?: FileFacts; access: PathAccess } {
+  const dir = dirVerdict(path.dirname(absolute), who, cache);
+  if (dir) return dir;
+  if (!st) {
+    try {
+      st = statSync(absolute);
+    } catch (err) {
+      const e = errno(err);
+      if (e === 'EACCES') return { state: 'unreachable', access: { allowed: false, reason: `cannot look into ${path.dirname(absolute)}: permission denied` } };
+      return { state: 'absent', access: { allowed: null, reason: `no file named ${path.basename(absolute)} in ${path.dirname(absolute)}` } };
+    }
+  }
+  const file = facts(absolute, st);
+  if (!st.isSocket()) return { state: 'not-socket', file, access: { allowed: null, reason: `${label(file)}: a ${file.type}, not a socket` } };
+  const denied = socketDenial(file, who);
+  if (denied) return { state: 'socket', file, access: { allowed: false, ...denied } };
+  const how = who.uid === 0 ? 'you are root' : `you are ${who.describe}; the ${classFor(file, who)} bits allow connecting`;
+  return { state: 'socket', file, access: { allowed: true, reason: `${label(file)}; ${how}` } };
 }
 
 /** One row of /proc/net/unix. */
