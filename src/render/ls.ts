@@ -102,7 +102,7 @@ export function lsHuman(r: LsReport, c: ChalkInstance, columns = DEFAULT_COLUMNS
     const why = reasonLine(e);
     if (why) lines.push(c.dim(fit(`  ${why}`, columns)));
   }
-  lines.push(...footer(r).map((l) => c.dim(l)));
+  lines.push(...footer(r).map((l) => c.dim(fit(l, columns))));
   return `${lines.join('\n')}\n`;
 }
 
