@@ -9,7 +9,14 @@ import { SocketWatcher } from '../core/ls/watch.js';
 import { SockDiagUnavailable } from '../core/socket/sock-diag.js';
 import { parseDuration } from '../core/duration.js';
 import { type Io, stdoutColumns, writeAll } from '../io.js';
-import { lsHuman, lsJson, watchJsonLine, watchLines, watchScreen } from '../render/ls.js';
+import { type WideMeasure, lsHuman, lsJson, needsWideMeasure, watchJsonLine, watchLines, watchScreen } from '../render/ls.js';
+import { escapeText } from '../core/escape.js';
+
+/** string-width costs a fair part of ls's start: loaded only when a name holds something other than ASCII. */
+async function measureFor(texts: Iterable<string>): Promise<WideMeasure | undefined> {
+  for (const t of texts) if (needsWideMeasure(escapeText(t))) return import('../render/width.js');
+  return undefined;
+}
 
 export interface LsFlags {
   type?: string[];
@@ -64,7 +71,10 @@ export async function runLs(paths: string[], flags: LsFlags, io: Io): Promise<nu
   const report = listSockets({ paths, types, service: flags.service, staleOnly: flags.stale, tcp: flags.tcp, sort: flags.sort, env: io.env });
   if (!report.available) throw new UdsError('IO_ERROR', `the kernel's socket list (sock_diag) cannot be read here: ${report.reason}`);
   if (flags.json) await writeAll(io.stdout, `${JSON.stringify(lsJson(report), null, 2)}\n`);
-  else await writeAll(io.stdout, lsHuman(report, await outColor(io), stdoutColumns(io)));
+  else {
+    const names = report.entries.flatMap((e) => [e.display, e.processes[0]?.name ?? '', e.user ?? '', e.file?.owner ?? '', e.file?.group ?? '']);
+    await writeAll(io.stdout, lsHuman(report, await outColor(io), stdoutColumns(io), await measureFor(names)));
+  }
   return 0;
 }
 
@@ -96,7 +106,8 @@ async function runWatch(paths: string[], types: LsType[] | undefined, flags: LsF
       if (flags.json) await writeAll(io.stdout, watchJsonLine(f));
       else if (tty) {
         const rows = (io.stdout as { rows?: number }).rows ?? 24;
-        await writeAll(io.stdout, `\x1b[H\x1b[J${watchScreen(f, c, stdoutColumns(io), rows)}`);
+        const measure = await measureFor(f.rows.flatMap((w) => [w.display, w.process?.name ?? '']));
+        await writeAll(io.stdout, `\x1b[H\x1b[J${watchScreen(f, c, stdoutColumns(io), rows, measure)}`);
       } else await writeAll(io.stdout, watchLines(f));
       await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, intervalMs)))]);
       clearTimeout(timer);

@@ -33,6 +33,12 @@ export interface HolderScan {
 
 export interface HolderOptions {
   budgetMs?: number;
+  /**
+   * Stop once every wanted socket has a holder (default true): the first
+   * holder is the lowest pid (a pool's master before its workers), and the
+   * rest of /proc is not read. false: every holder of every socket.
+   */
+  firstHolder?: boolean;
   /** Most descriptors looked at (default 2,000,000). */
   maxFds?: number;
   proc?: string;
@@ -75,6 +81,8 @@ export function scanHolders(want: ReadonlySet<number> | null, o: HolderOptions =
   if (want && want.size === 0) return scan;
   const deadline = nowMs() + (o.budgetMs ?? 2_000);
   let fdsLeft = o.maxFds ?? 2_000_000;
+  const firstOnly = want !== null && o.firstHolder !== false;
+  let missing = want ? want.size : Infinity;
   let pids: string[];
   try {
     pids = readdirSync(proc);
@@ -82,15 +90,20 @@ export function scanHolders(want: ReadonlySet<number> | null, o: HolderOptions =
     scan.hidden = -1;
     return scan;
   }
+  // Ascending pid: the first holder found is the oldest process (readdir order is not numeric).
+  const numeric: number[] = [];
   for (const p of pids) {
     const c = p.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
+    if (c >= 48 && c <= 57) numeric.push(Number(p));
+  }
+  numeric.sort((a, b) => a - b);
+  for (const pid of numeric) {
+    if (firstOnly && missing === 0) break;
     if (fdsLeft <= 0 || nowMs() > deadline) {
       scan.truncated = true;
       break;
     }
-    const pid = Number(p);
-    const dir = `${proc}/${p}/fd/`;
+    const dir = `${proc}/${pid}/fd/`;
     let fds: string[];
     try {
       fds = readdirSync(dir);
@@ -121,9 +134,12 @@ export function scanHolders(want: ReadonlySet<number> | null, o: HolderOptions =
       const inode = Number(link.slice(8, -1));
       if (want && !want.has(inode)) continue;
       const list = scan.byInode.get(inode);
-      if (!list) scan.byInode.set(inode, [pid]);
-      else if (!list.includes(pid)) list.push(pid);
+      if (!list) {
+        scan.byInode.set(inode, [pid]);
+        missing--;
+      } else if (!list.includes(pid)) list.push(pid);
       found = true;
+      if (firstOnly && missing === 0) break;
     }
     if (found) scan.processes.set(pid, processInfo(pid, proc));
   }

@@ -137,7 +137,7 @@ export function defaultRoots(env: NodeJS.ProcessEnv): string[] {
 }
 
 interface Walk {
-  files: { path: string; st: Stats }[];
+  files: string[];
   limit: string | null;
 }
 
@@ -170,13 +170,7 @@ function walkSockets(roots: string[], maxDepth: number, maxEntries: number, budg
         if (d.isDirectory()) {
           if (d.name !== 'node_modules' && d.name !== '.git') next.push(p);
         }
-        else if (d.isSocket()) {
-          try {
-            out.files.push({ path: p, st: lstatSync(p) });
-          } catch {
-            // gone meanwhile
-          }
-        }
+        else if (d.isSocket()) out.files.push(p);
       }
     }
     if (sayDepth && depth === maxDepth && next.length > 0) out.limit = `the walk for stale socket files went ${maxDepth} folders deep, no further`;
@@ -325,6 +319,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
 
   const dirs: DirVerdicts = new Map();
   const listenedFiles = new Set<string>();
+  const listenedPaths = new Set<string>();
   for (let k = 0; k < idx.rows.length; k++) {
     const i = idx.rows[k];
     const inode = t.inode[i];
@@ -361,6 +356,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
       }
       if (t.vfsIno[i] !== NONE) listenedFiles.add(fileKey(t.vfsDev[i], t.vfsIno[i]));
       placeFile(e, t.vfsDev[i], t.vfsIno[i], who, dirs);
+      if (e.state === 'listening' || e.state === 'bound') listenedPaths.add(e.absolute ?? '');
     }
     e.service = recogniseByName(e.absolute ?? e.display, procs[0]?.name ?? null, env);
     report.entries.push(e);
@@ -395,9 +391,19 @@ export function listSockets(o: LsOptions = {}): LsReport {
   report.roots = filters ? filters.dirs : defaultRoots(env);
   const walk = walkSockets(report.roots, o.walkMaxDepth ?? LS_DEFAULTS.walkMaxDepth, o.walkMaxEntries ?? LS_DEFAULTS.walkMaxEntries, o.walkBudgetMs ?? LS_DEFAULTS.walkBudgetMs, filters !== null);
   if (walk.limit) report.limits.push(walk.limit);
-  const files = filters ? [...walk.files, ...givenSocketFiles(filters.files)] : walk.files;
+  const files = filters ? [...walk.files, ...filters.files] : walk.files;
   const seenStale = new Set<string>();
-  for (const f of files) {
+  for (const p of files) {
+    // A path a listener was found bound to (its file checked by placeFile): no need to look again.
+    if (listenedPaths.has(p)) continue;
+    let st: Stats;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue; // gone meanwhile, or a given path that is not there
+    }
+    if (!st.isSocket()) continue;
+    const f = { path: p, st };
     const k = fileKey(kernelDev(f.st.dev), f.st.ino);
     if (listenedFiles.has(k) || seenStale.has(k)) continue;
     seenStale.add(k);
@@ -485,19 +491,6 @@ function splitPaths(paths: string[]): { dirs: string[]; files: string[]; abstrac
     }
     if (isDir) out.dirs.push(real);
     else out.files.push(real, path.resolve(p));
-  }
-  return out;
-}
-
-function givenSocketFiles(files: string[]): { path: string; st: Stats }[] {
-  const out: { path: string; st: Stats }[] = [];
-  for (const f of new Set(files)) {
-    try {
-      const st = lstatSync(f);
-      if (st.isSocket()) out.push({ path: f, st });
-    } catch {
-      // not there
-    }
   }
   return out;
 }
