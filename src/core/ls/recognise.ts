@@ -68,7 +68,7 @@ export const NAME_RULES: readonly Rule[] = [
  */
 export function recogniseByName(name: string, processName: string | null, env: NodeJS.ProcessEnv = process.env): NameRecognition | null {
   if (env.SSH_AUTH_SOCK && name === env.SSH_AUTH_SOCK) return { service: 'ssh-agent', why: '$SSH_AUTH_SOCK' };
-  const base = name.startsWith('@') ? name.slice(1) : path.basename(name);
+  const base = path.basename(name.startsWith('@') ? name.slice(1) : name);
   for (const r of NAME_RULES) {
     if (r.base && r.base.test(base)) return { service: r.service, why: `name ${base}` };
     if (r.full && !name.startsWith('@') && r.full.test(name)) return { service: r.service, why: `path ${name}` };
