@@ -122,15 +122,32 @@ export function lsHuman(r: LsReport, c: ChalkInstance, columns = DEFAULT_COLUMNS
     });
     lines.push(`${e.state === 'stale' ? c.dim(name) : name} ${cells.join(' ')}`.trimEnd());
     const why = reasonLine(e);
-    if (why) lines.push(c.dim(fit(`  ${why}`, columns)));
+    if (why) for (const l of wrapPlain(why, columns - 2, 3)) lines.push(c.dim(`  ${l}`));
   }
   lines.push(...footer(r).map((l) => c.dim(fit(l, columns))));
   return `${lines.join('\n')}\n`;
 }
 
+/** Text wrapped at spaces into at most `max` lines of `width` columns (the last cut with `…`). */
+function wrapPlain(s: string, width: number, max: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of s.split(' ')) {
+    if (line && displayWidth(line) + 1 + displayWidth(word) > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  if (out.length > max) out.splice(max - 1, out.length - max + 1, `${out[max - 1]} …`);
+  return out.map((l) => fit(l, width));
+}
+
 /** The second line of a socket that cannot be used as it is. */
 function reasonLine(e: LsEntry): string | null {
-  if (e.state === 'stale' || e.state === 'deleted' || e.access.allowed === false) return escapeText(e.access.reason);
+  // A stale file says so in YOU; its reason is the same every time (JSON has it).
+  if (e.state === 'stale') return null;
+  if (e.state === 'deleted' || e.access.allowed === false) return escapeText(e.access.reason);
   if (full(e)) return `accept queue full (${e.queue}/${e.backlog}): new connections wait or are refused; the server is not accepting fast enough`;
   return null;
 }
@@ -142,7 +159,7 @@ function footer(r: LsReport): string[] {
   const parts = [`${listening} listening`];
   if (deleted) parts.push(`${deleted} with a deleted file`);
   parts.push(`${stale} stale file${stale === 1 ? '' : 's'} under ${r.roots.map((d) => escapeText(d)).join(', ') || '(no folder)'}`);
-  const out = [`${parts.join(', ')}; ${r.sockets} Unix sockets on this machine`];
+  const out = [`${parts.join(', ')}; ${r.sockets} sockets in all`];
   if (r.hiddenProcesses > 0 && r.identity.uid !== 0) out.push(`${r.hiddenProcesses} processes' fds are hidden from you (?/OWNER); run as root to name them`);
   for (const l of r.limits) out.push(`note: ${escapeText(l)}`);
   return out;
