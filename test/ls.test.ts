@@ -15,6 +15,7 @@ import { makeStaleSocket } from './helpers/peers.js';
 import { AS_NOBODY, IS_ROOT, ME, NOBODY, requireRoot } from './helpers/requirements.js';
 import { type RunOptions, killAll, runCli, startCli } from './helpers/run-cli.js';
 import { tmpDir } from './helpers/tmp-dir.js';
+import { CTRL_C, onTerminal, thenShell, udsctl } from './helpers/pty.js';
 
 afterEach(killChildren);
 afterEach(killAll);
@@ -342,5 +343,27 @@ describe('udsctl ls --watch', () => {
     const first = JSON.parse(out.split('\n')[0]);
     expect(first.schema).toBe('udsctl.ls.watch/1');
     expect(first.sockets.map((s: { name: string }) => s.name)).toEqual([join(dir, 'j.sock')]);
+  });
+});
+
+describe('udsctl ls on a terminal', () => {
+  it('colour on a terminal; --watch redraws in place, a full queue in red, Ctrl-C ends it with 0 and the cursor back', async () => {
+    const dir = tmpDir();
+    const sock = join(dir, 'tty.sock');
+    await lsPeer(['listen', 'stream', sock, '1']);
+    await lsPeer(['clients', sock, '2']);
+    const once = await onTerminal(thenShell(udsctl(`ls ${dir}`)), [['expect', 'END']]);
+    expect(once.output).toMatch(/\x1b\[1mNAME/);
+    expect(once.plain).toMatch(/tty\.sock +stream +2\/1 /);
+    const r = await onTerminal(thenShell(udsctl(`ls --watch 200ms ${dir}`)), [
+      ['expect', 'tty.sock'],
+      ['expect', 'tty.sock'],
+      ['type', CTRL_C],
+      ['expect', 'END'],
+    ]);
+    expect(r.output).toContain('\x1b[H\x1b[J');
+    expect(r.output).toMatch(/\x1b\[31m\x1b\[1m[^\n]*tty\.sock/);
+    expect(r.output).toContain('\x1b[?25h');
+    expect(r.output).toContain('status=0');
   });
 });
