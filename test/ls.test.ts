@@ -174,7 +174,7 @@ describe('udsctl ls: stale and deleted', () => {
     rmSync(join(dir, 'gone.sock'));
     const { doc } = await lsJson([dir]);
     expect(byName(doc, join(dir, 'stale.sock'))).toMatchObject({ state: 'stale', mayConnect: false, type: null });
-    expect(byName(doc, join(dir, 'stale.sock'))!.access).toMatch(/no process listens/);
+    expect(byName(doc, join(dir, 'stale.sock'))!.access).toMatch(/no process in this network namespace listens/);
     const d = byName(doc, join(dir, 'gone.sock'))!;
     expect(d).toMatchObject({ state: 'deleted', mayConnect: false });
     expect(d.processes[0].pid).toBe(gone.pid);

@@ -408,7 +408,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
     if (listenedFiles.has(k) || seenStale.has(k)) continue;
     seenStale.add(k);
     const insp = inspectSocketSync(f.path, who, dirs, f.st);
-    const reason = 'no process listens on it: a stale file (a server that ended without removing it)';
+    const reason = 'no process in this network namespace listens on it: a stale file (a server that ended without removing it)';
     report.entries.push({
       kind: 'path',
       name: Buffer.from(f.path),
