@@ -123,7 +123,13 @@ export {
   type Identity,
   type UnixSocketEntry,
   type ProcessInfo,
+  readServerSockets,
+  type ServerSocket,
 } from './core/socket/unix-info.js';
+// udsctl ls: the machine's listening sockets (sock_diag, names as bytes), and the raw dump.
+export { listSockets, type LsEntry, type LsOptions, type LsReport } from './core/ls/list.js';
+export { SocketWatcher, type WatchFrame, type WatchRow } from './core/ls/watch.js';
+export { dumpUnixSockets, dumpTcpSockets, UnixSockTable, SockDiagUnavailable } from './core/socket/sock-diag.js';
 
 // The interactive session (send --interactive): events in and out; the caller owns the terminal.
 export {

@@ -205,7 +205,7 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   }
   const server = await serverProcess(record, listener);
   if (server) {
-    const how = server.source === 'peercred' ? 'from the connected socket (SO_PEERCRED)' : 'from /proc/net/unix + sock_diag';
+    const how = server.source === 'peercred' ? 'from the connected socket (SO_PEERCRED)' : 'from sock_diag and /proc/<pid>/fd';
     checks.worsen('connect', 'ok', `server: pid ${server.pid} (${server.cmdline || server.name}) ${how}`);
   }
   if (lookListener) judgeListener(t, s, listener!, record, pathInfo, checks, findings, (listenerMs ?? 0) + ownersMs);

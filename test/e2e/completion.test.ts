@@ -55,7 +55,7 @@ describe('udsctl completion bash, run in bash', () => {
     writeFileSync(join(cwd, 'run', 'db.sock'), '');
 
     expect(await complete(script, 'udsctl pr', cwd)).toEqual(['probe']);
-    expect(await complete(script, 'udsctl ', cwd)).toEqual(['bench', 'completion', 'help', 'probe', 'send', 'serve']);
+    expect(await complete(script, 'udsctl ', cwd)).toEqual(['bench', 'completion', 'help', 'ls', 'probe', 'send', 'serve']);
     expect(await complete(script, 'udsctl probe --for', cwd)).toEqual(['--format']);
     // the choices of an option: commander's .choices() and a choiceOption() parser alike
     expect(await complete(script, 'udsctl probe --format ', cwd)).toEqual(['human', 'json', 'nagios', 'openmetrics']);

@@ -1,18 +1,18 @@
 /**
- * probe's listener check: which sockets listen at the target (sock_diag by
- * file, else /proc/net/unix by name), which processes hold them (bounded /proc
+ * probe's listener check: which sockets listen at the target (sock_diag: by
+ * the bound file, else by the name's bytes), which processes hold them (bounded /proc
  * scan), and the verdicts on them (NO_LISTENER, STALE_SOCKET, a deleted file).
  */
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { type ExchangeRecord } from '../exchange.js';
 import { type Target } from '../socket/target.js';
-import { type FileId, type PathInfo, type ProcessInfo, type UnixSocketEntry, fileId, findSocketOwners, isServerSocket, listenersFor, processNames, SERVER_STATES, processCwd, readProcNetUnix, readUnixDiagVfs, sameFile } from '../socket/unix-info.js';
+import { type FileId, type PathInfo, type ProcessInfo, type UnixSocketEntry, fileId, findSocketOwners, processNames, processCwd, readServerSockets, sameFile } from '../socket/unix-info.js';
 import { type Finding, type ListenerInfo, type ServerProcess } from './findings.js';
 import { type Settings } from './settings.js';
 import { makeFinding, Checklist } from './checklist.js';
 
-/** A listener lookup in progress: what /proc/net/unix (and sock_diag) said, before the owners are named. */
+/** A listener lookup in progress: what sock_diag said, before the owners are named. */
 export interface ListenerSearch {
   info: ListenerInfo;
   /** The absolute names this path goes by: as given, with symlinks resolved, with its directory's symlinks resolved. */
@@ -35,11 +35,12 @@ export interface ListenerSearch {
 export async function findListeners(t: Target, p: PathInfo | null, sockDiag = true): Promise<ListenerSearch> {
   const info: ListenerInfo = { available: false, match: 'name', inodes: [], owners: [], hidden: false, truncated: false, deleted: { inodes: [], owners: [] } };
   const search: ListenerSearch = { info, names: new Set(), present: true, relative: [] };
-  const entries = await readProcNetUnix();
-  if (!entries) return search;
+  // Names as bytes from the kernel, never /proc/net/unix's text (a newline in an abstract name forges rows).
+  const servers = readServerSockets();
+  if (!servers) return search;
   info.available = true;
   if (t.kind === 'abstract') {
-    info.inodes = listenersFor(entries, { abstract: t.display }).map((e) => e.inode);
+    info.inodes = servers.filter((e) => e.abstract && t.name.equals(e.name)).map((e) => e.inode);
     return search;
   }
   if (t.kind !== 'unix') return search;
@@ -51,14 +52,13 @@ export async function findListeners(t: Target, p: PathInfo | null, sockDiag = tr
   if (realDir) search.names.add(path.join(realDir, path.basename(abs)));
   search.present = p?.state !== 'absent';
 
-  const listening = entries.filter((e) => isServerSocket(e) && !e.path.startsWith('@'));
+  const listening = servers.filter((e) => !e.abstract);
   const byName = (e: UnixSocketEntry): boolean =>
     path.isAbsolute(e.path) ? search.names.has(path.normalize(e.path)) : [...search.names].some((n) => n.endsWith('/' + path.normalize(e.path)));
   const id: FileId | null = p?.state === 'socket' ? await fileId(abs) : null;
-  const vfs = id && sockDiag ? readUnixDiagVfs(500, SERVER_STATES) : null;
-  if (id && vfs) {
+  if (id && sockDiag) {
     info.match = 'inode';
-    info.inodes = listening.filter((e) => sameFile(vfs.get(e.inode), id)).map((e) => e.inode);
+    info.inodes = listening.filter((e) => sameFile(e.vfs, id)).map((e) => e.inode);
     // Bound by this very name to another file: an earlier server whose file was deleted and replaced.
     info.deleted.inodes = listening
       .filter((e) => path.isAbsolute(e.path) && search.names.has(path.normalize(e.path)) && !info.inodes.includes(e.inode))
@@ -76,7 +76,7 @@ export async function findListeners(t: Target, p: PathInfo | null, sockDiag = tr
 /**
  * The server's process: from the connected socket (SO_PEERCRED: the process
  * that bound or listened, exact even across namespaces), else the one process
- * /proc/net/unix + sock_diag and /proc/<pid>/fd found holding the listener.
+ * sock_diag and /proc/<pid>/fd found holding the listener.
  */
 export async function serverProcess(r: ExchangeRecord | null, l: ListenerInfo | null): Promise<ServerProcess | null> {
   if (r?.peer) {
@@ -127,7 +127,7 @@ export function judgeListener(
   findings: Finding[],
   took: number,
 ): void {
-  if (!l.available) return checks.set('listener', 'skip', 'no /proc/net/unix on this system', took);
+  if (!l.available) return checks.set('listener', 'skip', 'no sock_diag on this system (the kernel\'s socket list)', took);
   const gone = l.deleted.inodes.length > 0 ? describeOwners(s, l, l.deleted.owners) : '';
   if (t.kind === 'unix' && p?.state === 'absent') {
     if (!gone) return checks.set('listener', 'skip', 'no socket file, and nothing listens by this name');
@@ -150,16 +150,16 @@ export function judgeListener(
   const code = r?.error?.code;
   if (r && r.timings.connectedUs !== undefined) {
     // connect works but the kernel lists no listener here: it lives in another network namespace.
-    return checks.set('listener', 'ok', 'not in /proc/net/unix, yet connect works: the server is in another network namespace (a container?)', took);
+    return checks.set('listener', 'ok', 'the kernel lists no listener here, yet connect works: the server is in another network namespace (a container?)', took);
   }
   if (code === 'REFUSED') {
-    return checks.set('listener', 'fail', t.kind === 'abstract' ? 'nothing is bound to this name' : `no process listens on it (not in /proc/net/unix)${alsoGone}`, took);
+    return checks.set('listener', 'fail', t.kind === 'abstract' ? 'nothing is bound to this name' : `no process listens on it (none in sock_diag)${alsoGone}`, took);
   }
   if (t.kind === 'unix' && code === 'PERMISSION_DENIED' && p?.state === 'socket') {
     // We may not connect, but the kernel still tells whether anyone listens: say so, it changes the fix.
-    checks.set('listener', 'fail', 'no process listens on it (not in /proc/net/unix)', took);
-    findings.push(makeFinding('STALE_SOCKET', `${t.display}: besides, no process listens on it (not in /proc/net/unix): the file is stale`));
+    checks.set('listener', 'fail', 'no process listens on it (none in sock_diag)', took);
+    findings.push(makeFinding('STALE_SOCKET', `${t.display}: besides, no process listens on it (none in sock_diag): the file is stale`));
     return;
   }
-  checks.set('listener', 'warn', 'not in /proc/net/unix', took);
+  checks.set('listener', 'warn', 'no listener in sock_diag', took);
 }

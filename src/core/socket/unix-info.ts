@@ -9,11 +9,11 @@
  * the sock_diag query are one job (probe's and serve's listener question); to
  * be split with probe's findings (issue 9, core/probe/).
  */
-import { type Stats, promises as fsp, readFileSync } from 'node:fs';
+import { type Stats, promises as fsp, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { nowMs } from '../clock.js';
-import { SOCK_CLOEXEC } from './ffi.js';
-import { type Libc, libc } from './libc.js';
+import { decodeKeepingBytes } from '../escape.js';
+import { NAME_ABSTRACT, NONE, SockDiagUnavailable, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, UDIAG_SHOW_NAME, UDIAG_SHOW_PEER, UDIAG_SHOW_VFS, dumpUnixSockets } from './sock-diag.js';
 
 const SOCK_DGRAM = 2;
 
@@ -301,6 +301,58 @@ export async function inspectPath(p: string, who: Identity = currentIdentity()):
   return { ...base, state: 'socket', file, symlinkTo, access: { allowed: true, reason: `${label(file)}${via}; ${how}` } };
 }
 
+/** inspectPath's verdict on the parent directories of a path, cached by directory (see inspectSocketSync). */
+export type DirVerdicts = Map<string, { state: PathState; access: PathAccess } | null>;
+
+function dirVerdict(d: string, who: Identity, cache: DirVerdicts): { state: PathState; access: PathAccess } | null {
+  const hit = cache.get(d);
+  if (hit !== undefined) return hit;
+  const parent = path.dirname(d);
+  let v: { state: PathState; access: PathAccess } | null = parent === d ? null : dirVerdict(parent, who, cache);
+  if (v === null) {
+    try {
+      const st = statSync(d);
+      if (!st.isDirectory()) v = { state: 'absent', access: { allowed: null, reason: `${d} is a ${typeOf(st)}, not a directory` } };
+      else {
+        const denied = dirDenial(facts(d, st), who);
+        if (denied) v = { state: 'unreachable', access: { allowed: false, ...denied } };
+      }
+    } catch (err) {
+      v =
+        errno(err) === 'EACCES'
+          ? { state: 'unreachable', access: { allowed: false, reason: `cannot look into ${parent}: permission denied` } }
+          : { state: 'absent', access: { allowed: null, reason: `directory ${d} does not exist` } };
+    }
+  }
+  cache.set(d, v);
+  return v;
+}
+
+/**
+ * inspectPath's answer for many paths at once (ls): synchronous, and each
+ * parent directory looked at once for all the files in it. Follows a symlink
+ * at the path as connect(2) does. `st` is the file's stat when the caller has it.
+ */
+export function inspectSocketSync(absolute: string, who: Identity, cache: DirVerdicts, st?: Stats): { state: PathState; file?: FileFacts; access: PathAccess } {
+  const dir = dirVerdict(path.dirname(absolute), who, cache);
+  if (dir) return dir;
+  if (!st) {
+    try {
+      st = statSync(absolute);
+    } catch (err) {
+      const e = errno(err);
+      if (e === 'EACCES') return { state: 'unreachable', access: { allowed: false, reason: `cannot look into ${path.dirname(absolute)}: permission denied` } };
+      return { state: 'absent', access: { allowed: null, reason: `no file named ${path.basename(absolute)} in ${path.dirname(absolute)}` } };
+    }
+  }
+  const file = facts(absolute, st);
+  if (!st.isSocket()) return { state: 'not-socket', file, access: { allowed: null, reason: `${label(file)}: a ${file.type}, not a socket` } };
+  const denied = socketDenial(file, who);
+  if (denied) return { state: 'socket', file, access: { allowed: false, ...denied } };
+  const how = who.uid === 0 ? 'you are root' : `you are ${who.describe}; the ${classFor(file, who)} bits allow connecting`;
+  return { state: 'socket', file, access: { allowed: true, reason: `${label(file)}; ${how}` } };
+}
+
 /** One row of /proc/net/unix. */
 export interface UnixSocketEntry {
   /** Socket inode (sockfs), the number in /proc/<pid>/fd's `socket:[N]`. */
@@ -315,7 +367,11 @@ export interface UnixSocketEntry {
 
 const SO_ACCEPTCON = 0x10000;
 
-/** Parse the text of /proc/net/unix. */
+/**
+ * Parse the text of /proc/net/unix. Not for listener identity: a name is
+ * printed raw there, so an abstract name with a newline forges rows (udsctl
+ * reads sock_diag instead: readServerSockets). Kept for library callers.
+ */
 export function parseProcNetUnix(text: string): UnixSocketEntry[] {
   const out: UnixSocketEntry[] = [];
   for (const line of text.split('\n').slice(1)) {
@@ -381,21 +437,13 @@ export async function fileId(p: string): Promise<FileId | null> {
 export const sameFile = (a: FileId | null | undefined, b: FileId | null | undefined): boolean =>
   !!a && !!b && a.ino === b.ino && a.major === b.major && a.minor === b.minor;
 
-let netlink: Libc | null | undefined;
-
-const AF_NETLINK = 16;
-const NETLINK_SOCK_DIAG = 4;
-const SOCK_DIAG_BY_FAMILY = 20;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const TCP_LISTEN = 10;
-/** A datagram socket's state: TCP_ESTABLISHED on recent kernels (seen on 6.x), TCP_CLOSE on older ones. */
-const TCP_ESTABLISHED = 1;
-const TCP_CLOSE = 7;
-/** sock_diag states of the sockets a server receives on: listening stream/seqpacket, bound datagram. */
+/** sock_diag states of the sockets a server receives on: listening stream/seqpacket, bound datagram (TCP_ESTABLISHED on 6.x kernels, TCP_CLOSE on older ones). */
 export const SERVER_STATES = (1 << TCP_LISTEN) | (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE);
-const UDIAG_SHOW_VFS = 2;
-const UNIX_DIAG_VFS = 1;
+
+/** A file id from sock_diag's UNIX_DIAG_VFS device (the kernel's dev_t: major in the top 12 bits, minor in the low 20). */
+export function kernelFileId(dev: number, ino: number): FileId {
+  return { ino, major: dev >>> 20, minor: dev & 0xfffff };
+}
 
 /**
  * The file each listening Unix socket is bound to, by socket inode, from the
@@ -404,72 +452,52 @@ const UNIX_DIAG_VFS = 1;
  * file on disk to its listener whatever name it was bound by (relative,
  * through a symlink) and tells a listener whose file was deleted from one
  * whose file is there. Null where it is not available (not Linux, no
- * unix_diag, no koffi); callers fall back to names. Bounded: 500 ms at most.
+ * unix_diag, no koffi). Bounded: `budgetMs` at most.
  */
 export function readUnixDiagVfs(budgetMs = 500, states = 1 << TCP_LISTEN): Map<number, FileId> | null {
-  if (process.platform !== 'linux') return null;
-  if (netlink === undefined) {
-    try {
-      netlink = libc();
-    } catch {
-      netlink = null;
-    }
+  const t = dumpUnixSockets({ states, show: UDIAG_SHOW_VFS, budgetMs });
+  if (t instanceof SockDiagUnavailable) return null;
+  const out = new Map<number, FileId>();
+  for (let i = 0; i < t.length; i++) if (t.vfsIno[i] !== NONE) out.set(t.inode[i], kernelFileId(t.vfsDev[i], t.vfsIno[i]));
+  return out;
+}
+
+/** A bound socket that serves (listening, or a bound datagram socket), as sock_diag gives it: its name as bytes. */
+export interface ServerSocket extends UnixSocketEntry {
+  /** The name's exact bytes (an abstract name without its leading NUL). */
+  name: Uint8Array;
+  abstract: boolean;
+  /** The file it is bound to (a path name), when the kernel says. */
+  vfs: FileId | null;
+}
+
+/**
+ * The serving Unix sockets (listening stream/seqpacket, bound datagram), from
+ * sock_diag, names as bytes: never /proc/net/unix, whose rows any user can
+ * forge with a newline in an abstract name. `path` is the name decoded with
+ * the bytes that are not UTF-8 kept (decodeKeepingBytes), `@name` when
+ * abstract. Null where sock_diag is not available.
+ */
+export function readServerSockets(budgetMs = 500): ServerSocket[] | null {
+  const t = dumpUnixSockets({ states: SERVER_STATES, show: UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER, budgetMs });
+  if (t instanceof SockDiagUnavailable) return null;
+  const out: ServerSocket[] = [];
+  for (let i = 0; i < t.length; i++) {
+    if (!t.isServer(i)) continue;
+    const name = Buffer.from(t.name(i));
+    const abstract = t.nameKind[i] === NAME_ABSTRACT;
+    const text = decodeKeepingBytes(name);
+    out.push({
+      inode: t.inode[i],
+      type: t.type[i],
+      listening: t.state[i] === TCP_LISTEN,
+      path: abstract ? `@${text}` : text,
+      name,
+      abstract,
+      vfs: t.vfsIno[i] === NONE ? null : kernelFileId(t.vfsDev[i], t.vfsIno[i]),
+    });
   }
-  if (!netlink) return null;
-  const nl = netlink;
-  const fd = nl.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (fd < 0) return null;
-  try {
-    // nlmsghdr (16 bytes) + unix_diag_req (24 bytes).
-    const req = Buffer.alloc(40);
-    req.writeUInt32LE(40, 0);
-    req.writeUInt16LE(SOCK_DIAG_BY_FAMILY, 4);
-    req.writeUInt16LE(0x1 | 0x300, 6); // NLM_F_REQUEST | NLM_F_DUMP
-    req.writeUInt32LE(1, 8);
-    req.writeUInt8(1 /* AF_UNIX */, 16);
-    req.writeUInt32LE(states, 20);
-    req.writeUInt32LE(UDIAG_SHOW_VFS, 28);
-    req.writeUInt32LE(0xffffffff, 32);
-    req.writeUInt32LE(0xffffffff, 36);
-    if (nl.send(fd, req, req.length, 0) !== req.length) return null;
-    const out = new Map<number, FileId>();
-    const buf = Buffer.alloc(64 * 1024);
-    const pfd = Buffer.alloc(8);
-    const deadline = nowMs() + budgetMs;
-    for (;;) {
-      const left = Math.ceil(deadline - nowMs());
-      if (left <= 0) return null;
-      pfd.writeInt32LE(fd, 0);
-      pfd.writeInt16LE(1 /* POLLIN */, 4);
-      pfd.writeInt16LE(0, 6);
-      if (nl.poll(pfd, 1, left) <= 0) return null;
-      const n = nl.recv(fd, buf, buf.length, 0x40 /* MSG_DONTWAIT */);
-      if (n <= 0) return null;
-      for (let off = 0; off + 16 <= n; ) {
-        const len = buf.readUInt32LE(off);
-        const type = buf.readUInt16LE(off + 4);
-        if (len < 16 || off + len > n) return null;
-        if (type === NLMSG_DONE) return out;
-        if (type === NLMSG_ERROR) return null;
-        if (type === SOCK_DIAG_BY_FAMILY && len >= 32) {
-          const ino = buf.readUInt32LE(off + 20);
-          for (let a = off + 32; a + 4 <= off + len; ) {
-            const alen = buf.readUInt16LE(a);
-            if (alen < 4) break;
-            if (buf.readUInt16LE(a + 2) === UNIX_DIAG_VFS && alen >= 12) {
-              // The kernel's dev_t: major in the top 12 bits, minor in the low 20.
-              const dev = buf.readUInt32LE(a + 8);
-              out.set(ino, { ino: buf.readUInt32LE(a + 4), major: dev >>> 20, minor: dev & 0xfffff });
-            }
-            a += (alen + 3) & ~3;
-          }
-        }
-        off += (len + 3) & ~3;
-      }
-    }
-  } finally {
-    nl.close(fd);
-  }
+  return out;
 }
 
 /** The working directory of a process (where it resolves a relative socket name), or null when not visible to us. */

@@ -1,0 +1,122 @@
+/**
+ * `udsctl ls [PATH|DIR|@PREFIX...]`: flags -> core (src/core/ls/) -> report
+ * -> render (src/render/ls.ts); `--watch` samples until Ctrl-C or SIGTERM.
+ */
+import { Chalk, type ChalkInstance } from 'chalk';
+import { UdsError } from '../core/errors.js';
+import { LS_TYPES, type LsSort, type LsType, listSockets } from '../core/ls/list.js';
+import { SocketWatcher } from '../core/ls/watch.js';
+import { SockDiagUnavailable } from '../core/socket/sock-diag.js';
+import { parseDuration } from '../core/duration.js';
+import { type Io, stdoutColumns, writeAll } from '../io.js';
+import { type WideMeasure, lsHuman, lsJson, needsWideMeasure, watchJsonLine, watchLines, watchScreen } from '../render/ls.js';
+import { escapeText } from '../core/escape.js';
+
+/** string-width costs a fair part of ls's start: loaded only when a name holds something other than ASCII. */
+async function measureFor(texts: Iterable<string>): Promise<WideMeasure | undefined> {
+  for (const t of texts) if (needsWideMeasure(escapeText(t))) return import('../render/width.js');
+  return undefined;
+}
+
+export interface LsFlags {
+  type?: string[];
+  service?: string;
+  stale?: boolean;
+  tcp?: boolean;
+  sort?: LsSort;
+  json?: boolean;
+  /** --watch alone: true; --watch 2s: the interval's text. */
+  watch?: boolean | string;
+}
+
+export const WATCH_DEFAULT_MS = 1_000;
+export const WATCH_MIN_MS = 100;
+
+/** `--type stream,dgram` (repeatable) -> the types; BAD_OPTION for others. */
+export function parseLsTypes(values: string[] | undefined): LsType[] | undefined {
+  if (!values?.length) return undefined;
+  const out: LsType[] = [];
+  for (const v of values.flatMap((x) => x.split(','))) {
+    if (!(LS_TYPES as readonly string[]).includes(v)) throw new UdsError('BAD_OPTION', `--type must be one of ${LS_TYPES.join(', ')} (got ${JSON.stringify(v)})`);
+    out.push(v as LsType);
+  }
+  return out;
+}
+
+/** `--watch [INTERVAL]` -> ms; BAD_OPTION below 100ms. */
+export function watchInterval(w: boolean | string): number {
+  if (w === true) return WATCH_DEFAULT_MS;
+  // A bare number is seconds, as watch(1)'s -n.
+  const text = /^\s*\d+(\.\d+)?\s*$/.test(String(w)) ? `${String(w).trim()}s` : String(w);
+  const ms = parseDuration(text, '--watch');
+  if (ms < WATCH_MIN_MS) throw new UdsError('BAD_OPTION', `--watch interval must be at least ${WATCH_MIN_MS}ms (got ${JSON.stringify(w)})`);
+  return ms;
+}
+
+async function outColor(io: Io): Promise<ChalkInstance> {
+  if (io.env.NO_COLOR || !io.stdout.isTTY) return new Chalk({ level: 0 });
+  return (await import('chalk')).default;
+}
+
+/** `udsctl ls`: the table (or JSON) of the listening sockets; 0, or 1 when the kernel's list cannot be read. */
+export async function runLs(paths: string[], flags: LsFlags, io: Io): Promise<number> {
+  const types = parseLsTypes(flags.type);
+  if (types?.includes('tcp') && !flags.tcp) flags.tcp = true;
+  // `ls --watch /run`: commander took the path for the interval (an optional value); it is a path.
+  if (typeof flags.watch === 'string' && !/^\s*\d/.test(flags.watch)) {
+    paths = [flags.watch, ...paths];
+    flags.watch = true;
+  }
+  if (flags.watch !== undefined && flags.watch !== false) return runWatch(paths, types, flags, io, watchInterval(flags.watch));
+  const report = listSockets({ paths, types, service: flags.service, staleOnly: flags.stale, tcp: flags.tcp, sort: flags.sort, env: io.env });
+  if (!report.available) throw new UdsError('IO_ERROR', `the kernel's socket list (sock_diag) cannot be read here: ${report.reason}`);
+  if (flags.json) await writeAll(io.stdout, `${JSON.stringify(lsJson(report), null, 2)}\n`);
+  else {
+    const names = report.entries.flatMap((e) => [e.display, e.processes[0]?.name ?? '', e.user ?? '', e.file?.owner ?? '', e.file?.group ?? '']);
+    await writeAll(io.stdout, lsHuman(report, await outColor(io), stdoutColumns(io), await measureFor(names)));
+  }
+  return 0;
+}
+
+/** The --watch loop: a sample each interval until SIGINT/SIGTERM; redrawn in place on a terminal, lines otherwise. */
+async function runWatch(paths: string[], types: LsType[] | undefined, flags: LsFlags, io: Io, intervalMs: number): Promise<number> {
+  const prefixes = paths.map((p) => (p.startsWith('@') ? p : p.replace(/\/+$/, '')));
+  const keep = (display: string, type: string, service: string | null): boolean =>
+    (prefixes.length === 0 || prefixes.some((p) => display === p || display.startsWith(p.startsWith('@') ? p : `${p}/`))) &&
+    (!types || (types as string[]).includes(type)) &&
+    (!flags.service || service === flags.service);
+  const watcher = new SocketWatcher({ intervalMs, keep });
+  const tty = !flags.json && io.stdout.isTTY === true;
+  const c = await outColor(io);
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  let ended = false;
+  const end = () => {
+    ended = true;
+    stop();
+  };
+  process.once('SIGINT', end);
+  process.once('SIGTERM', end);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    if (tty) await writeAll(io.stdout, '\x1b[?25l'); // no cursor blinking over the table
+    while (!ended) {
+      const f = watcher.sample();
+      if (f instanceof SockDiagUnavailable) throw new UdsError('IO_ERROR', `the kernel's socket list (sock_diag) cannot be read here: ${f.reason}`);
+      if (flags.json) await writeAll(io.stdout, watchJsonLine(f));
+      else if (tty) {
+        const rows = (io.stdout as { rows?: number }).rows ?? 24;
+        const measure = await measureFor(f.rows.flatMap((w) => [w.display, w.process?.name ?? '']));
+        await writeAll(io.stdout, `\x1b[H\x1b[J${watchScreen(f, c, stdoutColumns(io), rows, measure)}`);
+      } else await writeAll(io.stdout, watchLines(f));
+      await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, intervalMs)))]);
+      clearTimeout(timer);
+    }
+  } finally {
+    clearTimeout(timer);
+    process.off('SIGINT', end);
+    process.off('SIGTERM', end);
+    if (tty) await writeAll(io.stdout, '\x1b[?25h\n');
+  }
+  return 0;
+}

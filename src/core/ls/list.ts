@@ -1,0 +1,501 @@
+/**
+ * `udsctl ls`: every listening socket on the machine (this network namespace),
+ * who holds it, who may connect, its queues and what it likely is; and the
+ * socket files nobody listens on. Everything from sock_diag (names as bytes),
+ * /proc/PID/fd and stat: nothing is sent to any socket.
+ *
+ * One pass each: one sock_diag dump, one /proc scan for the listeners'
+ * inodes, one stat per socket file (parent directories once), one bounded
+ * walk for stale files. Returns data; never prints, never throws for what
+ * the OS says.
+ */
+import { type Dirent, type Stats, lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { nowMs } from '../clock.js';
+import { decodeKeepingBytes } from '../escape.js';
+import type { SocketType } from '../socket/socket-type.js';
+import {
+  AF_INET,
+  NAME_ABSTRACT,
+  NAME_NONE,
+  NAME_PATH,
+  NONE,
+  SockDiagUnavailable,
+  TCP_ESTABLISHED,
+  TCP_LISTEN,
+  type UnixSockTable,
+  dumpTcpSockets,
+  dumpUnixSockets,
+} from '../socket/sock-diag.js';
+import { type DirVerdicts, type FileFacts, type Identity, type PathAccess, currentIdentity, inspectSocketSync, userName } from '../socket/unix-info.js';
+import { type HolderProcess, type HolderScan, scanHolders } from './holders.js';
+import { type NameRecognition, recogniseByName, recogniseTcp } from './recognise.js';
+
+import type { LsSort, LsType } from './options.js';
+
+export { LS_SORTS, LS_TYPES, type LsSort, type LsType } from './options.js';
+
+/** listening (stream, seqpacket, TCP), bound (dgram), stale (a file nobody listens on), deleted (a listener whose file is gone). */
+export type LsState = 'listening' | 'bound' | 'stale' | 'deleted';
+
+export interface LsProcess extends HolderProcess {
+  user: string | null;
+}
+
+export interface LsEntry {
+  kind: 'path' | 'abstract' | 'tcp';
+  /** The exact bytes of the name: a path, an abstract name (without its leading NUL), `address:port`. */
+  name: Buffer;
+  /** As shown: the path, `@name`, `127.0.0.1:80` (bytes that are not UTF-8 kept as decodeKeepingBytes does: escape before printing). */
+  display: string;
+  /** A path name made absolute (a relative one against its process's working directory); null when not known. */
+  absolute: string | null;
+  /** null: a stale file's type cannot be told. */
+  type: SocketType | 'tcp' | null;
+  state: LsState;
+  inode: number | null;
+  /** The socket's owner as the kernel says (UNIX_DIAG_UID, inet_diag); null when not said. */
+  uid: number | null;
+  user: string | null;
+  processes: LsProcess[];
+  /** What could not be learnt about the process, or null. */
+  processNote: string | null;
+  file: FileFacts | null;
+  access: PathAccess;
+  /** Connections waiting to be accepted now, and the backlog (listeners). */
+  queue: number | null;
+  backlog: number | null;
+  /** Connected clients (accepted connections; connected datagram senders). */
+  clients: number | null;
+  service: NameRecognition | null;
+}
+
+export interface LsReport {
+  /** sock_diag could be read; else `reason`. */
+  available: boolean;
+  reason?: string;
+  entries: LsEntry[];
+  /** Unix sockets the kernel listed (all states). */
+  sockets: number;
+  /** Folders walked for stale socket files. */
+  roots: string[];
+  identity: Identity;
+  /** Processes whose descriptors we may not read (run as root to see them). */
+  hiddenProcesses: number;
+  /** A bound that was reached, in words (the /proc scan, the walk, the dump). */
+  limits: string[];
+}
+
+export interface LsOptions {
+  /** Paths, folders or `@prefix`es: only sockets under/at them; folders are walked for stale files instead of the usual places. */
+  paths?: string[];
+  types?: LsType[];
+  service?: string;
+  /** Only stale files and listeners whose file is gone. */
+  staleOnly?: boolean;
+  /** TCP listeners on loopback (and on every address) too. */
+  tcp?: boolean;
+  sort?: LsSort;
+  env?: NodeJS.ProcessEnv;
+  /** Bounds: the /proc scan, the walk (ms), and the walk's size. */
+  procBudgetMs?: number;
+  walkBudgetMs?: number;
+  walkMaxEntries?: number;
+  walkMaxDepth?: number;
+  identity?: Identity;
+}
+
+export const LS_DEFAULTS = { procBudgetMs: 2_000, walkBudgetMs: 1_000, walkMaxEntries: 100_000, walkMaxDepth: 5 } as const;
+
+const TYPE_NAME: Record<number, SocketType> = { 1: 'stream', 2: 'dgram', 5: 'seqpacket' };
+
+/** The kernel's dev_t (major << 20 | minor) of a stat's glibc-encoded dev. */
+export function kernelDev(dev: number): number {
+  const hi = Math.floor(dev / 2 ** 32);
+  const lo = dev >>> 0;
+  const major = ((lo >>> 8) & 0xfff) | ((hi & 0xfffff000) >>> 0);
+  const minor = (lo & 0xff) | ((lo >>> 12) & 0xfff00);
+  return ((major << 20) | minor) >>> 0;
+}
+
+const fileKey = (dev: number, ino: number) => `${dev}:${ino}`;
+
+/** The usual places of socket files: /run, /var/run, /tmp, $XDG_RUNTIME_DIR (each once, by its real path). */
+export function defaultRoots(env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const d of ['/run', '/var/run', '/tmp', env.XDG_RUNTIME_DIR]) {
+    if (!d) continue;
+    let real: string;
+    try {
+      real = realpathSync(d);
+    } catch {
+      continue;
+    }
+    if (!out.includes(real)) out.push(real);
+  }
+  return out;
+}
+
+interface Walk {
+  files: string[];
+  limit: string | null;
+}
+
+/** Socket files under `roots`, breadth first; symlinked folders not followed; bounded in depth, entries and time. */
+function walkSockets(roots: string[], maxDepth: number, maxEntries: number, budgetMs: number, sayDepth: boolean): Walk {
+  const out: Walk = { files: [], limit: null };
+  const deadline = nowMs() + budgetMs;
+  let seen = 0;
+  let level = roots.map((r) => r);
+  for (let depth = 0; depth <= maxDepth && level.length > 0; depth++) {
+    const next: string[] = [];
+    for (const dir of level) {
+      if (nowMs() > deadline) {
+        out.limit = `the walk for stale socket files stopped after ${budgetMs} ms`;
+        return out;
+      }
+      let items: Dirent[];
+      try {
+        items = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        continue; // not ours to read: what is in it stays unknown
+      }
+      for (const d of items) {
+        if (++seen > maxEntries) {
+          out.limit = `the walk for stale socket files stopped after ${maxEntries} entries`;
+          return out;
+        }
+        const p = dir === '/' ? `/${d.name}` : `${dir}/${d.name}`;
+        // Sockets never live in these, and a checkout in /tmp has thousands of entries in them.
+        if (d.isDirectory()) {
+          if (d.name !== 'node_modules' && d.name !== '.git') next.push(p);
+        }
+        else if (d.isSocket()) out.files.push(p);
+      }
+    }
+    if (sayDepth && depth === maxDepth && next.length > 0) out.limit = `the walk for stale socket files went ${maxDepth} folders deep, no further`;
+    level = next;
+  }
+  return out;
+}
+
+/** The servers' rows and their connected clients, from one dump. */
+export interface ServerIndex {
+  rows: number[];
+  /** Connected sockets of each server (by its position in `rows`): accepted connections, or datagram senders connected to it. */
+  clients: Uint32Array;
+  /** Their inodes, when asked for (watch: new connections are the inodes not seen before). */
+  clientInodes?: number[][];
+}
+
+/** Which rows serve (listening, bound dgram), and how many sockets are connected to each. */
+export function indexServers(t: UnixSockTable, keepInodes = false): ServerIndex {
+  const rows: number[] = [];
+  const byKey = new Map<string, number>();
+  const byInode = new Map<number, number>();
+  const pool = Buffer.from(t.pool.buffer, t.pool.byteOffset, t.poolUsed);
+  const key = (i: number) => `${t.nameKind[i]}:${t.type[i]}:${t.vfsDev[i]}:${t.vfsIno[i]}:${pool.toString('latin1', t.nameStart[i], t.nameStart[i] + t.nameLen[i])}`;
+  for (let i = 0; i < t.length; i++) {
+    if (!t.isServer(i)) continue;
+    const k = rows.length;
+    rows.push(i);
+    if (t.state[i] === TCP_LISTEN) byKey.set(key(i), k);
+    else byInode.set(t.inode[i], k);
+  }
+  const clients = new Uint32Array(rows.length);
+  const inodes: number[][] | undefined = keepInodes ? rows.map(() => []) : undefined;
+  for (let i = 0; i < t.length; i++) {
+    if (t.nameKind[i] !== NAME_NONE && t.state[i] === TCP_ESTABLISHED && t.type[i] !== 2) {
+      // An accepted socket carries its listener's name and file.
+      const k = byKey.get(key(i));
+      if (k !== undefined) {
+        clients[k]++;
+        inodes?.[k].push(t.inode[i]);
+      }
+    } else if (t.type[i] === 2 && t.peer[i] !== NONE && byInode.size > 0) {
+      const k = byInode.get(t.peer[i]);
+      if (k !== undefined && !t.isServer(i)) {
+        clients[k]++;
+        inodes?.[k].push(t.inode[i]);
+      }
+    }
+  }
+  return { rows, clients, clientInodes: inodes };
+}
+
+function lsProcess(p: HolderProcess): LsProcess {
+  return { ...p, user: p.uid === null ? null : userName(p.uid) };
+}
+
+function processesOf(inode: number, scan: HolderScan): LsProcess[] {
+  return (scan.byInode.get(inode) ?? []).map((pid) => lsProcess(scan.processes.get(pid)!)).sort((a, b) => a.pid - b.pid);
+}
+
+function processNote(found: LsProcess[], uid: number | null, scan: HolderScan, who: Identity): string | null {
+  if (found.length > 0) return null;
+  const owner = uid === null ? '' : ` (the socket belongs to ${userName(uid)})`;
+  if (scan.truncated) return `process not found within the /proc scan's bound${owner}`;
+  if (scan.hidden !== 0 && who.uid !== 0) return `process not visible to ${who.describe}${owner}: run as root to name it`;
+  return `no process found holding it${owner}`;
+}
+
+const ABSTRACT_ACCESS: PathAccess = { allowed: true, reason: 'an abstract name has no file permissions: any process in this network namespace may connect' };
+const TCP_ACCESS: PathAccess = { allowed: true, reason: 'TCP: no file permissions (a firewall may still say no)' };
+
+function matchesPaths(e: LsEntry, filters: { dirs: string[]; files: string[]; abstract: string[] } | null): boolean {
+  if (!filters) return true;
+  if (e.kind === 'abstract') return filters.abstract.some((p) => e.display.startsWith(p));
+  if (e.kind === 'tcp') return false;
+  const p = e.absolute ?? e.display;
+  return filters.files.includes(p) || filters.dirs.some((d) => p === d || p.startsWith(d.endsWith('/') ? d : `${d}/`));
+}
+
+/** The real path of a given folder or file, else its absolute form. */
+function realOrAbsolute(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Sort in place: by `sort`, then by name. */
+export function sortEntries(entries: LsEntry[], sort: LsSort = 'name'): LsEntry[] {
+  const num = (e: LsEntry): number => {
+    switch (sort) {
+      case 'pid':
+        return e.processes[0]?.pid ?? Number.MAX_SAFE_INTEGER;
+      case 'queue':
+        return -(e.queue ?? -1);
+      case 'clients':
+        return -(e.clients ?? -1);
+      default:
+        return 0;
+    }
+  };
+  const text = (e: LsEntry): string => {
+    switch (sort) {
+      case 'type':
+        return e.type ?? '~';
+      case 'user':
+        return e.processes[0]?.user ?? e.user ?? e.file?.owner ?? '~';
+      case 'service':
+        return e.service?.service ?? '~';
+      default:
+        return '';
+    }
+  };
+  return entries.sort((a, b) => num(a) - num(b) || byText(text(a), text(b)) || byText(a.display, b.display));
+}
+
+/** List the machine's listening sockets and stale socket files (see the module comment). */
+export function listSockets(o: LsOptions = {}): LsReport {
+  const env = o.env ?? process.env;
+  const who = o.identity ?? currentIdentity();
+  const report: LsReport = { available: false, entries: [], sockets: 0, roots: [], identity: who, hiddenProcesses: 0, limits: [] };
+  const t = dumpUnixSockets();
+  if (t instanceof SockDiagUnavailable) {
+    report.reason = t.reason;
+    return report;
+  }
+  report.available = true;
+  report.sockets = t.length;
+  if (t.truncated) report.limits.push(`only the first ${t.length} sockets the kernel listed were read`);
+  if (t.inconsistent) report.limits.push('the socket table changed during the dump: a socket may be missing or listed twice');
+
+  const idx = indexServers(t);
+  const tcp = o.tcp ? dumpTcpSockets() : [];
+  if (tcp instanceof SockDiagUnavailable) report.limits.push(`TCP listeners not read: ${tcp.reason}`);
+  const tcpLoop = Array.isArray(tcp) ? tcp.filter((s) => isLoopbackOrAny(s.address)) : [];
+
+  const want = new Set<number>();
+  for (const i of idx.rows) want.add(t.inode[i]);
+  for (const s of tcpLoop) want.add(s.inode);
+  const scan = scanHolders(want, { budgetMs: o.procBudgetMs ?? LS_DEFAULTS.procBudgetMs });
+  report.hiddenProcesses = Math.max(0, scan.hidden);
+  if (scan.truncated) report.limits.push('the /proc scan for the listening processes stopped at its bound: some are not named');
+
+  const dirs: DirVerdicts = new Map();
+  const listenedFiles = new Set<string>();
+  const listenedPaths = new Set<string>();
+  for (let k = 0; k < idx.rows.length; k++) {
+    const i = idx.rows[k];
+    const inode = t.inode[i];
+    const name = Buffer.from(t.name(i));
+    const text = decodeKeepingBytes(name);
+    const abstract = t.nameKind[i] === NAME_ABSTRACT;
+    const procs = processesOf(inode, scan);
+    const uid = t.uid[i] === NONE ? null : t.uid[i];
+    const listening = t.state[i] === TCP_LISTEN;
+    const e: LsEntry = {
+      kind: abstract ? 'abstract' : 'path',
+      name,
+      display: abstract ? `@${text}` : text,
+      absolute: null,
+      type: TYPE_NAME[t.type[i]] ?? null,
+      state: listening ? 'listening' : 'bound',
+      inode,
+      uid,
+      user: uid === null ? null : userName(uid),
+      processes: procs,
+      processNote: processNote(procs, uid, scan, who),
+      file: null,
+      access: ABSTRACT_ACCESS,
+      queue: listening && t.rqueue[i] !== NONE ? t.rqueue[i] : null,
+      backlog: listening && t.wqueue[i] !== NONE ? t.wqueue[i] : null,
+      clients: idx.clients[k],
+      service: null,
+    };
+    if (t.nameKind[i] === NAME_PATH) {
+      if (path.isAbsolute(text)) e.absolute = path.normalize(text);
+      else {
+        const cwd = procs.length ? readCwd(procs[0].pid) : null;
+        e.absolute = cwd ? path.resolve(cwd, text) : null;
+      }
+      if (t.vfsIno[i] !== NONE) listenedFiles.add(fileKey(t.vfsDev[i], t.vfsIno[i]));
+      placeFile(e, t.vfsDev[i], t.vfsIno[i], who, dirs);
+      if (e.state === 'listening' || e.state === 'bound') listenedPaths.add(e.absolute ?? '');
+    }
+    e.service = recogniseByName(e.absolute ?? e.display, procs[0]?.name ?? null, env);
+    report.entries.push(e);
+  }
+
+  for (const s of tcpLoop) {
+    const procs = processesOf(s.inode, scan);
+    const display = s.family === AF_INET ? `${s.address}:${s.port}` : `[${s.address}]:${s.port}`;
+    report.entries.push({
+      kind: 'tcp',
+      name: Buffer.from(display),
+      display,
+      absolute: null,
+      type: 'tcp',
+      state: 'listening',
+      inode: s.inode,
+      uid: s.uid,
+      user: userName(s.uid),
+      processes: procs,
+      processNote: processNote(procs, s.uid, scan, who),
+      file: null,
+      access: TCP_ACCESS,
+      queue: s.rqueue,
+      backlog: s.wqueue,
+      clients: null,
+      service: recogniseTcp(s.port, procs[0]?.name ?? null),
+    });
+  }
+
+  // Stale files: socket files under the roots that no listener is bound to.
+  const filters = o.paths?.length ? splitPaths(o.paths) : null;
+  report.roots = filters ? filters.dirs : defaultRoots(env);
+  const walk = walkSockets(report.roots, o.walkMaxDepth ?? LS_DEFAULTS.walkMaxDepth, o.walkMaxEntries ?? LS_DEFAULTS.walkMaxEntries, o.walkBudgetMs ?? LS_DEFAULTS.walkBudgetMs, filters !== null);
+  if (walk.limit) report.limits.push(walk.limit);
+  const files = filters ? [...walk.files, ...filters.files] : walk.files;
+  const seenStale = new Set<string>();
+  for (const p of files) {
+    // A path a listener was found bound to (its file checked by placeFile): no need to look again.
+    if (listenedPaths.has(p)) continue;
+    let st: Stats;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue; // gone meanwhile, or a given path that is not there
+    }
+    if (!st.isSocket()) continue;
+    const f = { path: p, st };
+    const k = fileKey(kernelDev(f.st.dev), f.st.ino);
+    if (listenedFiles.has(k) || seenStale.has(k)) continue;
+    seenStale.add(k);
+    const insp = inspectSocketSync(f.path, who, dirs, f.st);
+    const reason = 'no process in this network namespace listens on it: a stale file (a server that ended without removing it)';
+    report.entries.push({
+      kind: 'path',
+      name: Buffer.from(f.path),
+      display: f.path,
+      absolute: f.path,
+      type: null,
+      state: 'stale',
+      inode: null,
+      uid: f.st.uid,
+      user: userName(f.st.uid),
+      processes: [],
+      processNote: null,
+      file: insp.file ?? null,
+      access: { allowed: false, reason: insp.access.allowed === false ? `${insp.access.reason}; besides, ${reason}` : reason, fix: `remove it (rm ${f.path}) or start its server` },
+      queue: null,
+      backlog: null,
+      clients: null,
+      service: recogniseByName(f.path, null, env),
+    });
+  }
+
+  report.entries = report.entries.filter((e) => {
+    if (!matchesPaths(e, filters)) return false;
+    if (o.types?.length && !(o.types as readonly string[]).includes(e.type ?? '')) return false;
+    if (o.service && e.service?.service !== o.service) return false;
+    if (o.staleOnly && e.state !== 'stale' && e.state !== 'deleted') return false;
+    return true;
+  });
+  sortEntries(report.entries, o.sort);
+  return report;
+}
+
+/** The listener's file: there (owner, mode, may we connect), or gone (deleted, or replaced by another file). */
+function placeFile(e: LsEntry, vfsDev: number, vfsIno: number, who: Identity, dirs: DirVerdicts): void {
+  if (e.absolute === null) {
+    e.access = { allowed: null, reason: 'a relative name, and its process is not visible to us: the folder it is in is not known' };
+    return;
+  }
+  let st: Stats | undefined;
+  try {
+    st = statSync(e.absolute);
+  } catch {
+    st = undefined;
+  }
+  const insp = inspectSocketSync(e.absolute, who, dirs, st);
+  e.file = insp.file ?? null;
+  e.access = insp.access;
+  if (insp.state === 'unreachable') return; // cannot look: the listener may well be there
+  if (!st || vfsIno === NONE || kernelDev(st.dev) !== vfsDev || st.ino !== vfsIno) {
+    e.state = 'deleted';
+    e.access = {
+      allowed: false,
+      reason: st ? 'the file at this path is another one: the listener\'s file was deleted and the name reused' : "the socket's file was deleted: no client can reach it by its path",
+      fix: 'restart the server (it binds the path again), or connect through its process another way',
+    };
+  }
+}
+
+function readCwd(pid: number): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return null;
+  }
+}
+
+function splitPaths(paths: string[]): { dirs: string[]; files: string[]; abstract: string[] } {
+  const out = { dirs: [] as string[], files: [] as string[], abstract: [] as string[] };
+  for (const p of paths) {
+    if (p.startsWith('@')) {
+      out.abstract.push(p);
+      continue;
+    }
+    const real = realOrAbsolute(p);
+    let isDir = false;
+    try {
+      isDir = statSync(real).isDirectory();
+    } catch {
+      isDir = false;
+    }
+    if (isDir) out.dirs.push(real);
+    else out.files.push(real, path.resolve(p));
+  }
+  return out;
+}
+
+/** 127.0.0.0/8, ::1, ::ffff:127.x, and the any-addresses (they take loopback connections too). */
+export function isLoopbackOrAny(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address === '0.0.0.0' || address === '::' || address.startsWith('::ffff:127.') || address.startsWith('::ffff:7f');
+}
