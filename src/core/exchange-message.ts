@@ -17,7 +17,8 @@ import { promises as fsp, mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nowMs, nowUs } from './clock.js';
-import { type EndRule, ReplyEndScanner, formatEndRule } from './framing/end-rule.js';
+import { type EndRule, formatEndRule } from './framing/end-rule.js';
+import { FRAME_ERROR, type Framer, createFramer } from './framing/index.js';
 import { UdsError, fromConnectErrno } from './errors.js';
 import { E } from './socket/ffi.js';
 import { MessageSocket, type PeerCred, sockaddrOf } from './socket/message.js';
@@ -204,6 +205,7 @@ class MessageRun {
   private keptBytes = 0;
   private replyLength = -1;
   private peer: PeerCred | null = null;
+  private framer: Framer | null = null;
 
   constructor(
     private readonly sock: MessageSocket,
@@ -240,7 +242,8 @@ class MessageRun {
     if (!this.wantReply) return this.finish('sent');
 
     const buf = Buffer.allocUnsafe(MAX_MESSAGE);
-    const scanner = s.until ? new ReplyEndScanner(s.until) : null;
+    const framer = s.until ? createFramer(s.until) : null;
+    this.framer = framer;
     const rule = s.until?.kind;
     let idleAt = Infinity;
     for (;;) {
@@ -268,7 +271,7 @@ class MessageRun {
       if (n === -E.EAGAIN) continue;
       if (n === 0 && sock.type === 'seqpacket') {
         timings.closedUs = this.at();
-        if (this.received > 0 && (rule === 'eof' || rule === 'idle')) {
+        if (this.received > 0 && (rule === 'idle' || framer?.endsAtClose())) {
           this.replyLength = this.received;
           timings.replyEndUs = timings.closedUs;
           return this.finish('closed');
@@ -289,9 +292,15 @@ class MessageRun {
       const msg = buf.subarray(0, Math.min(n, buf.length));
       s.onData?.(Buffer.from(msg));
       let endAt = -1;
-      if (!scanner || (rule === 'eof' && sock.type === 'dgram')) endAt = this.received;
-      else if (scanner.byBytes) endAt = scanner.push(msg);
-      else if (rule === 'idle') idleAt = nowMs() + (s.until as { ms: number }).ms;
+      if (!framer || (rule === 'eof' && sock.type === 'dgram')) endAt = this.received;
+      else if (framer.byBytes) {
+        const e = framer.push(msg, 0, msg.length);
+        if (e === FRAME_ERROR) {
+          this.keep(msg);
+          return this.finish('error', new UdsError('BAD_FRAME', `${d}: not a valid ${untilText(s.until)} reply after ${this.received} bytes: ${framer.describe()}`, { target: d }));
+        }
+        if (e >= 0) endAt = before + e;
+      } else if (rule === 'idle') idleAt = nowMs() + (s.until as { ms: number }).ms;
       const part = endAt >= 0 ? msg.subarray(0, Math.max(0, endAt - before)) : msg;
       this.keep(part);
       s.replyTo?.write(Buffer.from(part));
@@ -389,8 +398,14 @@ class MessageRun {
       end,
       timings,
       messagesReceived: this.messages,
+      ...(ruleMet && this.framer && isProtocol(this.s.until) ? { frame: { status: this.framer.status, closing: this.framer.closing, failed: this.framer.failed } } : {}),
       ...(this.peer ? { peer: { ...this.peer, source: 'peercred' as const } } : {}),
       ...(error ? { error } : {}),
     };
   }
+}
+
+/** A rule that is a protocol's framing (its framer reads facts: status, closing, error reply). */
+function isProtocol(rule: EndRule | undefined): boolean {
+  return rule !== undefined && !['eof', 'idle', 'line', 'delim', 'bytes', 'len'].includes(rule.kind);
 }
