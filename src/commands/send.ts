@@ -3,6 +3,7 @@ import { isatty } from 'node:tty';
 import { PooledFdReader } from '../core/fd-reader.js';
 import { type EndRule } from '../core/framing/end-rule.js';
 import { UdsError } from '../core/errors.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from '../core/defaults.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, type PayloadSource, exchange } from '../core/exchange.js';
 import type { SocketType } from '../core/socket/socket-type.js';
@@ -40,7 +41,7 @@ export interface SendFlags extends ProtocolFlags {
   untilGiven?: boolean;
 }
 
-export const SEND_DEFAULTS = { timeout: 5_000, connectTimeout: 5_000, until: 'eof', maxReply: DEFAULT_MAX_REPLY } as const;
+export const SEND_DEFAULTS = { timeout: DEFAULT_TIMEOUT_MS, connectTimeout: DEFAULT_CONNECT_TIMEOUT_MS, until: 'eof', maxReply: DEFAULT_MAX_REPLY } as const;
 
 /** With --hex or --escapes a message from stdin is read whole to be decoded: at most this much of it. */
 export const MAX_DECODED_STDIN = 16 * 1024 * 1024;

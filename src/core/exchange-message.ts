@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { nowMs, nowUs } from './clock.js';
 import { type EndRule, formatEndRule } from './framing/end-rule.js';
 import { FRAME_ERROR, type Framer, createFramer } from './framing/index.js';
-import { UdsError, fromConnectErrno } from './errors.js';
+import { UdsError, backlogFullError, closedEarlyError, fromConnectErrno, resetError } from './errors.js';
+import { backlogDelay } from './socket/backoff.js';
 import { E } from './socket/ffi.js';
 import { MessageSocket, type PeerCred, sockaddrOf } from './socket/message.js';
 import { sockaddrPath } from './socket/sockaddr.js';
@@ -94,7 +95,7 @@ export async function connectMessage(t: Target, type: 'dgram' | 'seqpacket', con
   try {
     if (bindFirst) bindReplyAddress(sock, t);
     const addr = sockaddrOf(t);
-    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    for (let delay = backlogDelay(0); ; delay = backlogDelay(delay)) {
       try {
         sock.connect(addr, t.display);
         return sock;
@@ -137,11 +138,7 @@ async function typedConnectError(err: NodeJS.ErrnoException, t: Target, type: st
   if (err instanceof UdsError) return err;
   if (err.code === 'EPROTOTYPE') return wrongType(t, type, err);
   if (err.code === 'EAGAIN') {
-    return new UdsError('BACKLOG_FULL', `${t.display}: listen backlog stayed full for ${timeoutMs}ms (the server accepts too slowly or not at all)`, {
-      target: t.display,
-      timeoutMs,
-      cause: err,
-    });
+    return backlogFullError(t.display, timeoutMs, err);
   }
   // Linux answers ECONNREFUSED for a path that is not a socket at all.
   if (err.code === 'ECONNREFUSED' && t.kind === 'unix') {
@@ -264,7 +261,7 @@ class MessageRun {
         const e = err as NodeJS.ErrnoException;
         if (e.code === 'ECONNRESET' || e.code === 'ECONNREFUSED' || e.code === 'EPIPE') {
           timings.closedUs = this.at();
-          return this.finish('reset', new UdsError('RESET', `${d}: the peer went away${this.received > 0 ? ` after ${this.received} bytes of reply` : ' before replying'}`, { target: d, cause: e }));
+          return this.finish('reset', resetError(d, this.received > 0 ? `${this.received} bytes` : null, e));
         }
         return this.finish('error', this.ioError(e));
       }
@@ -276,14 +273,7 @@ class MessageRun {
           timings.replyEndUs = timings.closedUs;
           return this.finish('closed');
         }
-        return this.finish(
-          'closed',
-          new UdsError(
-            'CLOSED_EARLY',
-            this.received > 0 ? `${d}: server closed after ${this.received} bytes, before the end of reply (${untilText(s.until)})` : `${d}: server closed the connection without replying`,
-            { target: d },
-          ),
-        );
+        return this.finish('closed', closedEarlyError(d, this.received, untilText(s.until), framer?.byBytes ? framer.describe() : ''));
       }
       const before = this.received;
       if (this.messages === 0) timings.firstByteUs = this.at();
@@ -368,7 +358,7 @@ class MessageRun {
   private ioError(err: NodeJS.ErrnoException): UdsError {
     const d = this.t.display;
     if (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EPIPE') {
-      return new UdsError('RESET', `${d}: the peer went away (${err.code})`, { target: d, cause: err });
+      return resetError(d, this.received > 0 ? `${this.received} bytes` : null, err);
     }
     if (err.code === 'EMSGSIZE') {
       return new UdsError('BAD_OPTION', `${d}: the message (${this.payload.length} bytes) is larger than the socket takes in one datagram (EMSGSIZE)`, { target: d, cause: err });

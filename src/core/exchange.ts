@@ -9,17 +9,19 @@
  */
 import net from 'node:net';
 import { nowMs, nowUs } from './clock.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './socket/connect.js';
+import { openConnection } from './socket/connect.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './defaults.js';
+import { socketFd } from './socket/net-fd.js';
 import { checkDuration } from './duration.js';
 import { type EndRule, checkEndRule, formatEndRule } from './framing/end-rule.js';
 import { FRAME_ERROR, type Framer, createFramer } from './framing/index.js';
-import { UdsError, fromConnectErrno } from './errors.js';
+import { UdsError, closedEarlyError, fromConnectErrno, resetError } from './errors.js';
 import { type Target, checkTarget } from './socket/target.js';
 import { messageExchange, wrongType } from './exchange-message.js';
 import { peerCredOf } from './socket/peer.js';
-import { type SocketType, type SocketTypeSource, parseSocketType, socketTypeFromProc } from './socket/socket-type.js';
+import { type SocketType, parseSocketType, socketTypeCandidates } from './socket/socket-type.js';
 
-export const DEFAULT_TIMEOUT_MS = 5_000;
+export { DEFAULT_TIMEOUT_MS };
 
 /** Bytes of a reply kept in the record by default (more is counted, not kept). */
 export const DEFAULT_MAX_REPLY = 1024 * 1024;
@@ -150,24 +152,17 @@ export async function exchange(target: Target | string, opts: ExchangeOptions = 
   }
   const mu = opts.messageUntil;
   const messageUntil = mu === 'message' ? undefined : mu !== undefined ? checkEndRule(mu) : opts.until === undefined ? undefined : s.until;
-  const fromProc = forced ? null : await socketTypeFromProc(t);
-  const type = forced ?? fromProc;
-  const source: SocketTypeSource = forced ? 'option' : fromProc ? 'proc' : 'connect';
-  const message = (ty: 'dgram' | 'seqpacket') =>
-    messageExchange(t, ty, source, {
-      ...s,
-      until: messageUntil,
-      wantReply: Boolean(opts.wantReply),
-    });
-  if (type === 'dgram' || type === 'seqpacket') return message(type);
-  const r = await streamExchange(t, s, Boolean(opts.peerCred));
-  const prototype = (r.error?.cause as NodeJS.ErrnoException | undefined)?.code === 'EPROTOTYPE';
-  if (!prototype) return { ...r, socketType: 'stream', socketTypeSource: source };
-  if (forced) return { ...r, error: wrongType(t, 'stream', r.error?.cause), socketType: 'stream', socketTypeSource: source };
-  // Not a stream socket, and /proc/net/unix did not say (not readable, another namespace): try the others in turn.
-  const sp = await message('seqpacket');
-  if ((sp.error?.cause as NodeJS.ErrnoException | undefined)?.code !== 'EPROTOTYPE') return sp;
-  return message('dgram');
+  const { types, source } = await socketTypeCandidates(t, forced);
+  let r!: ExchangeRecord;
+  for (const type of types) {
+    if (type === 'stream') {
+      r = await streamExchange(t, s, Boolean(opts.peerCred));
+      r = { ...r, socketType: 'stream', socketTypeSource: source };
+      if (forced && r.error?.code === 'WRONG_TYPE') r = { ...r, error: wrongType(t, 'stream', r.error.cause) };
+    } else r = await messageExchange(t, type, source, { ...s, until: messageUntil, wantReply: Boolean(opts.wantReply) });
+    if (r.error?.code !== 'WRONG_TYPE') break;
+  }
+  return r;
 }
 
 async function streamExchange(t: Target, s: Settings, wantPeer: boolean): Promise<ExchangeRecord> {
@@ -194,7 +189,7 @@ async function streamExchange(t: Target, s: Settings, wantPeer: boolean): Promis
     return nothingExchanged({ target: t.display, until: formatEndRule(s.until) }, 'error', timings, asUdsError(err, t.display));
   }
   timings.connectedUs = nowUs() - start;
-  const peer = wantPeer ? peerCredOf((socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1) : null;
+  const peer = wantPeer ? peerCredOf(socketFd(socket)) : null;
   const ex = new Exchange(socket, t.display, s, start, timings);
   handler = ex.onChunk;
   const done = ex.run();
@@ -442,16 +437,7 @@ class Exchange {
       timings.replyEndUs = timings.closedUs;
       return this.finish('closed');
     }
-    this.finish(
-      'closed',
-      new UdsError(
-        'CLOSED_EARLY',
-        received > 0
-          ? `${target}: server closed after ${received} bytes, before the end of reply (${formatEndRule(s.until)}${this.whereCut()})`
-          : `${target}: server closed the connection without replying`,
-        { target },
-      ),
-    );
+    this.finish('closed', closedEarlyError(target, received, formatEndRule(s.until), this.framer.byBytes ? this.framer.describe() : ''));
   };
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {
@@ -460,10 +446,7 @@ class Exchange {
     const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
     if (reset && this.replyLength >= 0) return this.finish('reset');
     const e = reset
-      ? new UdsError('RESET', `${target}: connection reset by the server${received > 0 ? ` after ${received} bytes of reply` : ''}`, {
-          target,
-          cause: err,
-        })
+      ? resetError(target, received > 0 ? `${received} bytes` : null, err)
       : fromConnectErrno(err, target);
     this.finish(reset ? 'reset' : 'error', e);
   };

@@ -18,22 +18,18 @@
  * by the loop, the input and the receiver, read top to bottom as one class.
  */
 import { nowUs } from './clock.js';
-import { UdsError, fromConnectErrno } from './errors.js';
+import { UdsError, closedEarlyError, fromConnectErrno, resetError } from './errors.js';
 import { detachPayload } from './exchange.js';
 import { MAX_MESSAGE } from './exchange-message.js';
 import { CrlfLines } from './crlf.js';
 import type { SessionEnd, SessionOptions, SessionRecord } from './session-types.js';
-import { E } from './socket/ffi.js';
+import { E, POLLERR, POLLHUP, POLLIN, POLLOUT } from './socket/ffi.js';
 import { libc } from './socket/libc.js';
 import type { MessageSocket } from './socket/message.js';
 
 /** Lines read and not yet sent, at most: beyond either, the input is paused until the receiver takes some. */
 const QUEUE_MESSAGES = 256;
 const QUEUE_BYTES = 1024 * 1024;
-const POLLIN = 0x1;
-const POLLOUT = 0x4;
-const POLLERR = 0x8;
-const POLLHUP = 0x10;
 /** One poll(2) slice: how soon a new wait (room to send, the output drained, the end) is noticed. */
 const SLICE_MS = 100;
 /** Messages read in a row before the loop looks at the rest (a flood must not starve the input). */
@@ -334,7 +330,7 @@ class MessageSession {
     this.s.onEvent?.({ type: 'server-closed', atUs: this.timings.closedUs });
     const error =
       this.messagesIn === 0
-        ? new UdsError('CLOSED_EARLY', `${this.target}: server closed the connection without replying`, { target: this.target })
+        ? closedEarlyError(this.target, 0, 'message')
         : undefined;
     this.finish('closed', error);
   }
@@ -368,10 +364,7 @@ class MessageSession {
       this.s.onEvent?.({ type: 'reset', atUs: this.timings.closedUs });
       return this.finish(
         'reset',
-        new UdsError('RESET', `${this.target}: connection reset by the server${this.received > 0 ? ` after ${this.messagesIn} messages` : ''}`, {
-          target: this.target,
-          cause: err,
-        }),
+        resetError(this.target, this.received > 0 ? `${this.messagesIn} messages` : null, err),
       );
     }
     this.finish('error', fromConnectErrno(err, this.target));
