@@ -31,7 +31,7 @@ const FCGI_REPLY = [record(6, Buffer.from('Content-Type: text/plain\r\n\r\nhi'))
 
 interface Case {
   name: string;
-  until: EndRule | 'message';
+  until: EndRule;
   parts: (string | Buffer)[];
   /** The server closes after the parts. */
   close?: boolean;
@@ -47,7 +47,7 @@ const CASES: Case[] = [
   { name: 'bytes', until: { kind: 'bytes', n: 5 }, parts: ['abc', 'defg'], reply: 'abcde' },
   { name: 'idle', until: { kind: 'idle', ms: 300 }, parts: ['ab', 'cd'], reply: 'abcd' },
   { name: 'len', until: parseEndRule('len:4be'), parts: [Buffer.from('\0\0\0\x05he'), 'llo!'], reply: '\0\0\0\x05hello' },
-  { name: 'message', until: 'message', parts: ['one', 'two'], reply: 'one', not: { stream: 'a stream has no message boundaries' } },
+  { name: 'message', until: { kind: 'message' }, parts: ['one', 'two'], reply: 'one', not: { stream: 'a stream has no message boundaries' } },
   { name: 'http', until: { kind: 'http', head: false }, parts: ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe', 'llo'], reply: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello' },
   { name: 'resp', until: { kind: 'resp' }, parts: ['*2\r\n+PONG\r\n', ':7\r\n'], reply: '*2\r\n+PONG\r\n:7\r\n' },
   { name: 'fastcgi', until: { kind: 'fastcgi', keepConn: true }, parts: FCGI_REPLY, reply: Buffer.concat(FCGI_REPLY) },
@@ -82,8 +82,7 @@ describe.each(TYPES)('every end rule and protocol on a %s socket', (type) => {
       const r = await exchange(addr[type]!, {
         payload: Buffer.from(c.name),
         socketType: type,
-        until: c.until === 'message' ? undefined : c.until,
-        messageUntil: c.until === 'message' ? 'message' : undefined,
+        until: c.until,
         wantReply: true,
         timeout: 8_000,
       });
@@ -95,6 +94,21 @@ describe.each(TYPES)('every end rule and protocol on a %s socket', (type) => {
       expect(r.socketType).toBe(type);
     });
   }
+});
+
+describe('where a rule means nothing, the exchange says why', () => {
+  it('message on a stream socket: BAD_OPTION naming the missing boundaries, before anything is sent', async () => {
+    const r = await exchange(addr.stream!, { payload: Buffer.from('message'), socketType: 'stream', until: { kind: 'message' }, timeout: 8_000 });
+    expect(r.error?.code).toBe('BAD_OPTION');
+    expect(r.error?.message).toMatch(/no message boundaries/);
+    expect(r.bytesSent).toBe(0);
+  });
+
+  it('eof on a dgram socket (no close there) is one message', async () => {
+    const r = await exchange(addr.dgram!, { payload: Buffer.from('message'), socketType: 'dgram', until: { kind: 'eof' }, wantReply: true, timeout: 8_000 });
+    expect(r).toMatchObject({ ok: true, until: 'message', ruleMet: true });
+    expect(r.reply.toString()).toBe('one');
+  });
 });
 
 describe('send on a seqpacket socket ends at the end of the reply (issue 18)', () => {

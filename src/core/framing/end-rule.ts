@@ -13,6 +13,8 @@ export type LenSize = (typeof LEN_SIZES)[number];
  */
 export type EndRule =
   | { kind: 'eof' }
+  /** One message (seqpacket, dgram): a message socket keeps boundaries; a stream has none. */
+  | { kind: 'message' }
   | { kind: 'line' }
   | { kind: 'delim'; delim: Buffer }
   | { kind: 'bytes'; n: number }
@@ -26,7 +28,7 @@ export type EndRule =
   /** A FastCGI reply: records until END_REQUEST; `keepConn`: the request asked to keep the connection. */
   | { kind: 'fastcgi'; keepConn: boolean };
 
-export const END_RULE_HELP = 'eof | line | delim:TEXT | bytes:N | idle:DURATION | len:SIZE[be|le][+OFFSET]';
+export const END_RULE_HELP = 'eof | line | message | delim:TEXT | bytes:N | idle:DURATION | len:SIZE[be|le][+OFFSET]';
 
 /** Largest +OFFSET of len: (header bytes after the length field). */
 const MAX_LEN_OFFSET = 65_536;
@@ -48,6 +50,7 @@ export function parseEndRule(text: string): EndRule {
   const s = String(text);
   if (s === 'eof') return { kind: 'eof' };
   if (s === 'line') return { kind: 'line' };
+  if (s === 'message') return { kind: 'message' };
   if (s.startsWith('delim:')) {
     const delim = unescapeText(s.slice(6));
     if (delim.length === 0) throw new UdsError('BAD_OPTION', '--until delim: needs a non-empty delimiter');
@@ -77,6 +80,7 @@ export function checkEndRule(rule: unknown): EndRule {
   switch (r.kind) {
     case 'eof':
     case 'line':
+    case 'message':
       return { kind: r.kind };
     case 'delim':
       if (!Buffer.isBuffer(r.delim) || r.delim.length === 0) throw bad('delim needs a non-empty Buffer delim');
@@ -101,7 +105,7 @@ export function checkEndRule(rule: unknown): EndRule {
     case 'fastcgi':
       return { kind: 'fastcgi', keepConn: Boolean(r.keepConn) };
     default:
-      throw bad(`kind must be eof, line, delim, bytes, idle, len, http, resp or fastcgi (got ${JSON.stringify(String(r.kind))})`);
+      throw bad(`kind must be eof, line, message, delim, bytes, idle, len, http, resp or fastcgi (got ${JSON.stringify(String(r.kind))})`);
   }
 }
 
