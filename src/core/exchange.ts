@@ -116,10 +116,13 @@ function exchangeSettings(o: ExchangeOptions): Settings {
   if (!(payload instanceof Uint8Array)) {
     throw new UdsError('BAD_OPTION', `payload must be a Buffer (got ${typeof payload}); send() also takes a string`);
   }
-  if (o.payloadStream !== undefined && !isStream(o.payloadStream, 'on')) {
-    throw new UdsError('BAD_OPTION', 'payloadStream must be a readable stream');
+  if (o.payloadStream !== undefined) {
+    const missing = ['on', 'once', 'removeListener', 'pause', 'resume'].filter((m) => !isStream(o.payloadStream, m));
+    if (missing.length > 0) throw new UdsError('BAD_OPTION', `payloadStream must be a readable stream (it has no ${missing.join('(), ')}())`);
   }
-  if (o.replyTo !== undefined && !isStream(o.replyTo, 'write')) throw new UdsError('BAD_OPTION', 'replyTo must be a writable stream');
+  if (o.replyTo !== undefined && !['write', 'on', 'once', 'removeListener'].every((m) => isStream(o.replyTo, m))) {
+    throw new UdsError('BAD_OPTION', 'replyTo must be a writable stream (write(), on(), once(), removeListener())');
+  }
   if (o.onData !== undefined && typeof o.onData !== 'function') throw new UdsError('BAD_OPTION', 'onData must be a function');
   const maxReply = o.maxReply ?? DEFAULT_MAX_REPLY;
   if (!Number.isSafeInteger(maxReply) || maxReply < 0) {
@@ -367,7 +370,13 @@ class Exchange {
     const before = this.received;
     if (before === 0) this.timings.firstByteUs = nowUs() - this.start;
     this.received += chunk.length;
-    if (s.onData) s.onData(Buffer.from(chunk));
+    if (s.onData) {
+      try {
+        s.onData(Buffer.from(chunk));
+      } catch (err) {
+        return this.callerThrew('onData', err);
+      }
+    }
     if (this.replyLength >= 0) {
       // After the reply (the close phase): counted only, and bounded the same way.
       if (nowMs() >= this.deadlineAt) this.onDeadline();
@@ -386,6 +395,7 @@ class Exchange {
     }
     // The sink gets the reply, not what follows its end.
     const more = this.toSink(endAt >= 0 ? chunk.subarray(0, endAt - before) : chunk);
+    if (this.settled) return false; // the caller's sink threw
     if (endAt >= 0) {
       this.ruleMetNow(endAt);
       return more;
@@ -414,7 +424,13 @@ class Exchange {
   private toSink(chunk: Buffer): boolean {
     const sink = this.s.replyTo;
     if (!sink || this.sinkBroken || chunk.length === 0) return true;
-    if (sink.write(this.sinkCopy(chunk), this.sinkWritten)) return true;
+    let room: boolean;
+    try {
+      room = sink.write(this.sinkCopy(chunk), this.sinkWritten);
+    } catch (err) {
+      return this.callerThrew('replyTo.write()', err);
+    }
+    if (room) return true;
     // Backpressure: stop reading until the sink has room; the deadline still runs.
     // pause() first, so that resume() restarts the reads the callback's false stops.
     this.socket.pause();
@@ -456,6 +472,17 @@ class Exchange {
       new UdsError('IO_ERROR', `${this.target}: the reply could not be written (${why}): its reader went away`, { target: this.target, cause: err }),
     );
   };
+
+  /**
+   * A library caller's callback threw inside a socket callback: the exchange's
+   * typed error (IO_ERROR, the thrown value on `cause`), never an uncaught
+   * exception that ends the process.
+   */
+  private callerThrew(what: string, err: unknown): false {
+    const why = err instanceof Error ? err.message : String(err);
+    this.finish('error', new UdsError('IO_ERROR', `${this.target}: ${what} threw: ${why}`, { target: this.target, cause: err }));
+    return false;
+  }
 
   /** The reply broke its protocol's framing: a precise BAD_FRAME, at once (nothing after it can be read). */
   private badFrame(): boolean {
