@@ -52,7 +52,7 @@ describe.each([
     const boom = new Error('caller bug');
     const r = await exchange(await start(), {
       payload: Buffer.from('hi\n'),
-      until: 'line',
+      until: { kind: 'line' },
       timeout: 8_000,
       onData: () => {
         throw boom;
@@ -65,7 +65,7 @@ describe.each([
   });
 
   it('replyTo.write() throws: IO_ERROR naming it', async () => {
-    const r = await exchange(await start(), { payload: Buffer.from('hi\n'), until: 'line', timeout: 8_000, replyTo: throwingSink() });
+    const r = await exchange(await start(), { payload: Buffer.from('hi\n'), until: { kind: 'line' }, timeout: 8_000, replyTo: throwingSink() });
     expect(r.error?.code).toBe('IO_ERROR');
     expect(r.error?.message).toMatch(/replyTo\.write\(\) threw: sink broke/);
   });
