@@ -7,7 +7,9 @@
  * - each message received is one onData call (boundaries kept);
  * - the end of our input: seqpacket shuts our write side down and waits for
  *   the server's close (as a stream half-close); dgram has nothing to close,
- *   so it waits `timeout` for more datagrams and ends (`waited`).
+ *   so it waits `timeout` for more datagrams and ends (`waited`); a receiver
+ *   that has answered nothing (sd_notify, syslog) gets only a short grace
+ *   (NO_REPLY_GRACE_MS) for a first answer, so a piped session ends at once.
  * One loop polls the socket (poll(2) on koffi's worker threads, in slices):
  * readable while the output takes what we give it, writable while a message
  * waits for room in the receiver's queue. Bounds: lines waiting to be sent are
@@ -18,6 +20,9 @@
  * by the loop, the input and the receiver, read top to bottom as one class.
  */
 import { nowUs } from './clock.js';
+
+/** dgram, end of input, nothing received yet: how long a first reply may still take before the session ends. */
+export const NO_REPLY_GRACE_MS = 250;
 import { UdsError, closedEarlyError, fromConnectErrno, resetError } from './errors.js';
 import { detachPayload } from './exchange.js';
 import { MAX_MESSAGE } from './exchange-message.js';
@@ -170,7 +175,14 @@ class MessageSession {
 
   private deliver(n: number): void {
     const at = this.now();
-    if (this.messagesIn === 0) this.timings.firstByteUs = at;
+    if (this.messagesIn === 0) {
+      this.timings.firstByteUs = at;
+      // The grace after our end of input: this receiver answers, so wait the whole timeout for more.
+      if (this.endStarted && this.type === 'dgram' && !this.settled) {
+        clearTimeout(this.endTimer);
+        this.endTimer = setTimeout(() => this.finish('waited'), this.s.timeout);
+      }
+    }
     this.messagesIn++;
     this.received += n;
     const afterSend = this.lastSendUs >= 0;
@@ -298,7 +310,7 @@ class MessageSession {
     this.endStarted = true;
     this.timings.inputEndedUs = this.now();
     this.lastSendUs = this.timings.inputEndedUs; // what comes now answers the end of input
-    const wait = this.s.timeout;
+    let wait = this.s.timeout;
     if (this.type === 'seqpacket') {
       try {
         this.sock.shutdownWrite(this.target);
@@ -307,6 +319,10 @@ class MessageSession {
         // ENOTCONN: the server is gone already; its close is read next
       }
       this.endTimer = setTimeout(this.closeTimedOut, wait);
+    } else if (this.messagesIn === 0) {
+      // A receiver that has answered nothing (sd_notify, /dev/log): a short grace, then done; a first reply restores the full wait.
+      wait = Math.min(wait, NO_REPLY_GRACE_MS);
+      this.endTimer = setTimeout(() => this.finish('waited'), wait);
     } else {
       this.endTimer = setTimeout(() => this.finish('waited'), wait);
     }
