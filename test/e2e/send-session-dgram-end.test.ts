@@ -45,3 +45,4 @@ describe('send --interactive on a dgram socket, input piped', () => {
     expect(r.stdout).toContain('ECHO:ping');
   });
 });
+
