@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import { SHELLS } from './commands/completion.js';
 import { END_RULE_HELP } from './core/framing/end-rule.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, DEFAULT_TIMEOUT_TEXT } from './core/defaults.js';
 import { DEFAULT_MAX_REPLY } from './core/exchange.js';
 import { UdsError } from './core/errors.js';
 import { escapeText } from './core/escape.js';
@@ -84,8 +85,8 @@ See 'udsctl <command> --help' and man udsctl.`,
       .option(LITERAL_FLAG, 'send the message argument as written: no escapes')
       .option('--newline', 'append a newline to the message (default: sent exactly as given)')
       .addOption(new Option('-u, --until <rule>', `end of reply: ${END_RULE_HELP}`).default(untilOption('eof'), 'eof').argParser(untilOption))
-      .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply: a hard deadline (above 0)').default(5_000, '5s').argParser(durationOption('--timeout', { positive: true })))
-      .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (above 0)').default(5_000, '5s').argParser(durationOption('--connect-timeout', { positive: true })))
+      .addOption(new Option('-t, --timeout <duration>', 'bound on the reply, from connect to end of reply: a hard deadline (above 0)').default(DEFAULT_TIMEOUT_MS, DEFAULT_TIMEOUT_TEXT).argParser(durationOption('--timeout', { positive: true })))
+      .addOption(new Option('--connect-timeout <duration>', 'bound on connecting (above 0)').default(DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_TEXT).argParser(durationOption('--connect-timeout', { positive: true })))
       .option('-N, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
       .option('-v, --verbose', 'print the timeline of the exchange to stderr')
       .option('--json', 'print the exchange record as JSON on stdout instead of the reply')

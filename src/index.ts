@@ -7,7 +7,7 @@
 export { UdsError, isUdsError, ERROR_CODES, type ErrorCode } from './core/errors.js';
 export { parseTarget, describeTarget, UNIX_PATH_MAX, type Target } from './core/socket/target.js';
 export { parseDuration, formatDuration, MAX_DURATION_MS } from './core/duration.js';
-export { parseEndRule, formatEndRule, findReplyEnd, ReplyEndScanner, type EndRule } from './core/framing/end-rule.js';
+export { parseEndRule, formatEndRule, findReplyEnd, type EndRule } from './core/framing/end-rule.js';
 export { createFramer, createSlotFramer, FRAME_ERROR, NEED_MORE, type Framer, type SlotFramer } from './core/framing/index.js';
 export { buildHttpRequest, decodeHttpResponse, type HttpRequestSpec, type HttpResponseView } from './core/framing/http-message.js';
 export { encodeRespCommand, formatRespReply, splitCommand } from './core/framing/resp.js';

@@ -103,7 +103,7 @@ export async function runSendSession(targetSpec: string, flags: SessionFlags, io
   };
   stdout.on('error', onStdoutError);
 
-  const view = rendered ? new ReplyView(await outColor(io)) : undefined;
+  const view = rendered ? new ReplyView(await outColor(io), { crlf: flags.crlf }) : undefined;
   const pool = new CopyPool(stdout instanceof net.Socket || stdout.constructor?.name === 'SyncWriteStream');
   let holdTimer: NodeJS.Timeout | undefined;
   const flushHeld = () => {
@@ -139,6 +139,8 @@ export async function runSendSession(targetSpec: string, flags: SessionFlags, io
         return more;
       },
       onEvent: (event) => {
+        // A reset ends the session with its error line (and the bytes it came after): said once, there.
+        if (event.type === 'reset') return flushHeld();
         if (event.type === 'connected') messages = event.socketType !== 'stream';
         else flushHeld();
         status(sessionStatusLine(event, err, onTerminal));

@@ -1,8 +1,9 @@
-import { Transform } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { isatty } from 'node:tty';
 import { PooledFdReader } from '../core/fd-reader.js';
 import { type EndRule } from '../core/framing/end-rule.js';
 import { UdsError } from '../core/errors.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from '../core/defaults.js';
 import { escapeText, parseHex, parseMessage } from '../core/escape.js';
 import { DEFAULT_MAX_REPLY, type ExchangeRecord, type PayloadSource, exchange } from '../core/exchange.js';
 import type { SocketType } from '../core/socket/socket-type.js';
@@ -11,7 +12,7 @@ import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { type Io, drained, writeAll } from '../io.js';
 import { exchangeTimeline, exchangeToJson } from '../render/exchange.js';
 import { errColor } from '../render/style.js';
-import { decodeHttpResponse } from '../core/framing/http-message.js';
+import { HttpBodyDecoder } from '../core/framing/http-message.js';
 import { formatRespReply } from '../core/framing/resp.js';
 import { PROTOCOL_STATUS, decodeFastcgiReply } from '../core/framing/fastcgi.js';
 import { type ProtocolFlags, type ProtocolRequest, protocolRequest } from '../protocol-options.js';
@@ -40,7 +41,7 @@ export interface SendFlags extends ProtocolFlags {
   untilGiven?: boolean;
 }
 
-export const SEND_DEFAULTS = { timeout: 5_000, connectTimeout: 5_000, until: 'eof', maxReply: DEFAULT_MAX_REPLY } as const;
+export const SEND_DEFAULTS = { timeout: DEFAULT_TIMEOUT_MS, connectTimeout: DEFAULT_CONNECT_TIMEOUT_MS, until: 'eof', maxReply: DEFAULT_MAX_REPLY } as const;
 
 /** With --hex or --escapes a message from stdin is read whole to be decoded: at most this much of it. */
 export const MAX_DECODED_STDIN = 16 * 1024 * 1024;
@@ -83,6 +84,8 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   const { payload, stream, cleanup } = proto ? { payload: proto.payload, stream: undefined, cleanup: () => {} } : await messageSource(message, flags, io);
   const stdout = io.stdout as NodeJS.WritableStream & { writableLength?: number };
 
+  // --http streams the body to stdout as it comes, as curl does (any size, flat memory).
+  const http = proto?.protocol === 'http' && !flags.json ? httpToStdout(proto.until.kind === 'http' && proto.until.head, Boolean(flags.include), stdout) : undefined;
   let record: ExchangeRecord;
   try {
     record = await exchange(target, {
@@ -97,8 +100,8 @@ export async function runSend(targetSpec: string, message: string | undefined, f
       connectTimeout: flags.connectTimeout,
       halfClose: flags.halfClose,
       maxReply: flags.maxReply ?? SEND_DEFAULTS.maxReply,
-      // A protocol's reply is decoded before it is shown (the HTTP body, RESP values): kept, not streamed.
-      replyTo: flags.json || proto ? undefined : stdout,
+      // RESP values and a FastCGI reply are decoded whole before they are shown: kept (--max-reply), not streamed.
+      replyTo: flags.json ? undefined : (http?.sink ?? (proto ? undefined : stdout)),
     });
   } finally {
     cleanup();
@@ -106,7 +109,12 @@ export async function runSend(targetSpec: string, message: string | undefined, f
 
   let status = record.ok ? EXIT.OK : exitStatusFor(record.error?.code);
   if (flags.json) stdout.write(JSON.stringify(exchangeToJson(record)) + '\n');
-  else if (proto && record.reply.length > 0) {
+  else if (http) {
+    if (record.frame && record.frame.status >= 400) {
+      await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} ${escapeText(http.decoder.statusLine)}\n`);
+      if (status === EXIT.OK) status = EXIT.MISMATCH;
+    }
+  } else if (proto && record.reply.length > 0) {
     const shown = await showProtocolReply(proto, record, flags, io);
     if (status === EXIT.OK) status = shown;
   }
@@ -114,6 +122,7 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   // pending gets the rest of --timeout (at least 100ms), then send says what was not delivered.
   const t = record.timings;
   const rest = t.connectedUs === undefined ? 0 : flags.timeout - (t.totalUs - t.connectedUs) / 1000;
+  await http?.done(Math.max(STDOUT_GRACE_MS, rest));
   if (!(await drained(stdout, Math.max(STDOUT_GRACE_MS, rest)))) {
     const left = stdout.writableLength ?? 0;
     io.outputStuck = true;
@@ -137,18 +146,8 @@ export async function runSend(targetSpec: string, message: string | undefined, f
  */
 async function showProtocolReply(proto: ProtocolRequest, r: ExchangeRecord, flags: SendFlags, io: Io): Promise<number> {
   const c = await errColor();
-  if (proto.protocol === 'http') {
-    const v = decodeHttpResponse(r.reply, proto.until.kind === 'http' && proto.until.head);
-    if (flags.include) io.stdout.write(v.head);
-    io.stdout.write(v.body);
-    if (r.truncated) await writeAll(io.stderr, `${c.yellow('udsctl send:')} the response was ${r.replyBytes} bytes; only the first ${r.reply.length} were kept (--max-reply)\n`);
-    if (r.frame && r.frame.status >= 400) {
-      await writeAll(io.stderr, `${c.red('udsctl send:')} ${escapeText(v.statusLine)}\n`);
-      return EXIT.MISMATCH;
-    }
-    return EXIT.OK;
-  }
   if (proto.protocol === 'fastcgi') return showFastcgiReply(r, flags, io);
+  if (r.truncated) return cutReply(r, io);
   const text = formatRespReply(r.reply);
   io.stdout.write(`${text.split('\n').map((l) => escapeText(l)).join('\n')}\n`);
   if (r.frame?.failed) {
@@ -165,13 +164,13 @@ async function showProtocolReply(proto: ProtocolRequest, r: ExchangeRecord, flag
  */
 async function showFastcgiReply(r: ExchangeRecord, flags: SendFlags, io: Io): Promise<number> {
   const c = await errColor();
+  if (r.truncated) return cutReply(r, io);
   const v = decodeFastcgiReply(r.reply);
   if (flags.include) io.stdout.write(v.head);
   io.stdout.write(v.body);
   if (v.stderr.length > 0) {
     await writeAll(io.stderr, `${c.yellow('udsctl send:')} STDERR from the application (${v.stderr.length} bytes): ${escapeText(v.stderr, { quote: true, max: 400 })}\n`);
   }
-  if (r.truncated) await writeAll(io.stderr, `${c.yellow('udsctl send:')} the reply was ${r.replyBytes} bytes; only the first ${r.reply.length} were kept (--max-reply)\n`);
   if (v.end && v.end.protocolStatus !== 0) {
     await writeAll(io.stderr, `${c.red('udsctl send:')} the server refused the request: ${PROTOCOL_STATUS[v.end.protocolStatus] ?? `protocol status ${v.end.protocolStatus}`}\n`);
     return EXIT.MISMATCH;
@@ -183,6 +182,48 @@ async function showFastcgiReply(r: ExchangeRecord, flags: SendFlags, io: Io): Pr
   return EXIT.OK;
 }
 
+/**
+ * A reply decoded whole (RESP, FastCGI) that was longer than --max-reply: it
+ * is not shown cut as if it were whole. Said on stderr, exit 12 (a limit).
+ */
+async function cutReply(r: ExchangeRecord, io: Io): Promise<number> {
+  const c = await errColor();
+  await writeAll(io.stderr, `${c.red('udsctl send:')} the reply was ${r.replyBytes} bytes, more than --max-reply (${r.reply.length}): not shown; raise --max-reply\n`);
+  return EXIT.RESOURCES;
+}
+
+/**
+ * The sink of send --http: the reply's bytes in, the body (with -i the head
+ * first) out to stdout as they come. Its write waits for stdout's room, so the
+ * exchange's backpressure reaches the socket. stdout's error (EPIPE) is the
+ * sink's, so the exchange stops as it does for a plain reply.
+ */
+function httpToStdout(head: boolean, include: boolean, out: NodeJS.WritableStream & { writableNeedDrain?: boolean }) {
+  const decoder = new HttpBodyDecoder(head, (h) => include && out.write(h), (piece) => out.write(piece));
+  const sink = new Writable({
+    highWaterMark: 64 * 1024,
+    write(chunk: Buffer, _enc, cb) {
+      decoder.push(chunk);
+      if (out.writableNeedDrain) out.once('drain', () => cb());
+      else cb();
+    },
+  });
+  const onError = (err: Error) => sink.destroy(err);
+  out.on('error', onError);
+  /** The body's last bytes to stdout (bounded: a reader that stopped is then said by the caller). */
+  const done = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, ms);
+      function finish() {
+        clearTimeout(timer);
+        out.removeListener('error', onError);
+        resolve();
+      }
+      if (sink.destroyed) return finish();
+      sink.end(finish);
+    });
+  return { decoder, sink, done };
+}
 
 interface MessageSource {
   payload: Buffer;

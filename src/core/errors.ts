@@ -58,6 +58,41 @@ export class UdsError extends Error {
   }
 }
 
+/*
+ * The words of the errors every transport reports (stream and message sockets,
+ * send, probe, the tap): one text each, so they cannot drift apart.
+ */
+
+/** Connecting took longer than its bound. */
+export function connectTimeoutError(target: string, timeoutMs: number, cause?: unknown): UdsError {
+  return new UdsError('CONNECT_TIMEOUT', `${target}: connect did not complete within ${timeoutMs}ms`, { target, timeoutMs, cause });
+}
+
+/** connect() kept answering EAGAIN (a full listen backlog) until the bound. */
+export function backlogFullError(target: string, timeoutMs: number, cause?: unknown): UdsError {
+  return new UdsError('BACKLOG_FULL', `${target}: listen backlog stayed full for ${timeoutMs}ms (the server accepts too slowly or not at all)`, {
+    target,
+    timeoutMs,
+    cause,
+  });
+}
+
+/** The peer reset the connection (ECONNRESET, EPIPE; on dgram ECONNREFUSED: the receiver went away); `after`: what had come ("12 bytes"). */
+export function resetError(target: string, after: string | null, cause?: unknown): UdsError {
+  return new UdsError('RESET', `${target}: connection reset by the server${after ? ` after ${after} of reply` : ''}`, { target, cause });
+}
+
+/** The peer closed before the end of the reply; `received` bytes had come, `rule` is the end rule, `where` the framer's state. */
+export function closedEarlyError(target: string, received: number, rule: string, where = ''): UdsError {
+  return new UdsError(
+    'CLOSED_EARLY',
+    received > 0
+      ? `${target}: server closed after ${received} bytes, before the end of reply (${rule}${where ? `: ${where}` : ''})`
+      : `${target}: server closed the connection without replying`,
+    { target },
+  );
+}
+
 /** Is this value one of our typed errors? */
 export function isUdsError(err: unknown): err is UdsError {
   return err instanceof UdsError;

@@ -1,25 +1,30 @@
 /**
- * One bounded exchange on a stream socket (send's and probe's): connect, write
- * the payload (and a stream, with backpressure), read the reply to its end
- * rule or framer under a hard deadline, keep at most maxReply bytes. Message
- * sockets go to exchange-message.ts. Over 400 lines: the Exchange class is one
+ * One bounded exchange (send's and probe's) on every socket type: connect,
+ * write the payload (and a stream, with backpressure), read the reply to its
+ * end rule or framer under a hard deadline, keep at most maxReply bytes. The
+ * policy is written once, over a small connection (Conn): a node:net socket,
+ * or a seqpacket/dgram socket (socket/message-conn.ts, connected by
+ * exchange-message.ts), where `message` is one more end rule. Over 400 lines: the Exchange class is one
  * state machine (deadline, end rule, close phase, input and output
  * backpressure) whose parts share its fields; split further, each part would
  * take them all as arguments.
  */
 import net from 'node:net';
 import { nowMs, nowUs } from './clock.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './socket/connect.js';
+import { openConnection } from './socket/connect.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './defaults.js';
+import { socketFd } from './socket/net-fd.js';
 import { checkDuration } from './duration.js';
 import { type EndRule, checkEndRule, formatEndRule } from './framing/end-rule.js';
 import { FRAME_ERROR, type Framer, createFramer } from './framing/index.js';
-import { UdsError, fromConnectErrno } from './errors.js';
+import { UdsError, closedEarlyError, fromConnectErrno, resetError } from './errors.js';
 import { type Target, checkTarget } from './socket/target.js';
-import { messageExchange, wrongType } from './exchange-message.js';
+import { MAX_MESSAGE, collectPayload, connectMessage, wrongType } from './exchange-message.js';
+import { type Conn, MessageConn } from './socket/message-conn.js';
 import { peerCredOf } from './socket/peer.js';
-import { type SocketType, type SocketTypeSource, parseSocketType, socketTypeFromProc } from './socket/socket-type.js';
+import { type SocketType, type SocketTypeSource, parseSocketType, socketTypeCandidates } from './socket/socket-type.js';
 
-export const DEFAULT_TIMEOUT_MS = 5_000;
+export { DEFAULT_TIMEOUT_MS };
 
 /** Bytes of a reply kept in the record by default (more is counted, not kept). */
 export const DEFAULT_MAX_REPLY = 1024 * 1024;
@@ -111,10 +116,13 @@ function exchangeSettings(o: ExchangeOptions): Settings {
   if (!(payload instanceof Uint8Array)) {
     throw new UdsError('BAD_OPTION', `payload must be a Buffer (got ${typeof payload}); send() also takes a string`);
   }
-  if (o.payloadStream !== undefined && !isStream(o.payloadStream, 'on')) {
-    throw new UdsError('BAD_OPTION', 'payloadStream must be a readable stream');
+  if (o.payloadStream !== undefined) {
+    const missing = ['on', 'once', 'removeListener', 'pause', 'resume'].filter((m) => !isStream(o.payloadStream, m));
+    if (missing.length > 0) throw new UdsError('BAD_OPTION', `payloadStream must be a readable stream (it has no ${missing.join('(), ')}())`);
   }
-  if (o.replyTo !== undefined && !isStream(o.replyTo, 'write')) throw new UdsError('BAD_OPTION', 'replyTo must be a writable stream');
+  if (o.replyTo !== undefined && !['write', 'on', 'once', 'removeListener'].every((m) => isStream(o.replyTo, m))) {
+    throw new UdsError('BAD_OPTION', 'replyTo must be a writable stream (write(), on(), once(), removeListener())');
+  }
   if (o.onData !== undefined && typeof o.onData !== 'function') throw new UdsError('BAD_OPTION', 'onData must be a function');
   const maxReply = o.maxReply ?? DEFAULT_MAX_REPLY;
   if (!Number.isSafeInteger(maxReply) || maxReply < 0) {
@@ -144,35 +152,41 @@ export async function exchange(target: Target | string, opts: ExchangeOptions = 
   const t = checkTarget(target);
   const s = exchangeSettings(opts);
   const forced = opts.socketType === undefined ? undefined : parseSocketType(opts.socketType, 'socketType');
-  if (t.kind === 'tcp') {
-    if (forced && forced !== 'stream') throw new UdsError('BAD_OPTION', `${t.display}: TCP is a stream; --type ${forced} is for Unix sockets`);
-    return streamExchange(t, s, false);
-  }
+  if (t.kind === 'tcp' && forced && forced !== 'stream') throw new UdsError('BAD_OPTION', `${t.display}: TCP is a stream; --type ${forced} is for Unix sockets`);
   const mu = opts.messageUntil;
-  const messageUntil = mu === 'message' ? undefined : mu !== undefined ? checkEndRule(mu) : opts.until === undefined ? undefined : s.until;
-  const fromProc = forced ? null : await socketTypeFromProc(t);
-  const type = forced ?? fromProc;
-  const source: SocketTypeSource = forced ? 'option' : fromProc ? 'proc' : 'connect';
-  const message = (ty: 'dgram' | 'seqpacket') =>
-    messageExchange(t, ty, source, {
-      ...s,
-      until: messageUntil,
-      wantReply: Boolean(opts.wantReply),
-    });
-  if (type === 'dgram' || type === 'seqpacket') return message(type);
-  const r = await streamExchange(t, s, Boolean(opts.peerCred));
-  const prototype = (r.error?.cause as NodeJS.ErrnoException | undefined)?.code === 'EPROTOTYPE';
-  if (!prototype) return { ...r, socketType: 'stream', socketTypeSource: source };
-  if (forced) return { ...r, error: wrongType(t, 'stream', r.error?.cause), socketType: 'stream', socketTypeSource: source };
-  // Not a stream socket, and /proc/net/unix did not say (not readable, another namespace): try the others in turn.
-  const sp = await message('seqpacket');
-  if ((sp.error?.cause as NodeJS.ErrnoException | undefined)?.code !== 'EPROTOTYPE') return sp;
-  return message('dgram');
+  const messageUntil = mu !== undefined ? checkEndRule(mu) : opts.until === undefined ? MESSAGE : s.until;
+  const { types, source } = await socketTypeCandidates(t, forced);
+  let r!: ExchangeRecord;
+  for (const type of types) {
+    r = await typedExchange(t, type, source, { ...s, until: type === 'stream' ? s.until : messageUntil }, Boolean(opts.peerCred), Boolean(opts.wantReply));
+    if (forced === 'stream' && r.error?.code === 'WRONG_TYPE') r = { ...r, error: wrongType(t, 'stream', r.error.cause) };
+    if (r.error?.code !== 'WRONG_TYPE') break;
+  }
+  return r;
 }
 
-async function streamExchange(t: Target, s: Settings, wantPeer: boolean): Promise<ExchangeRecord> {
+const MESSAGE: EndRule = { kind: 'message' };
+
+/**
+ * One exchange on a socket of a known type. The policy is the same on every
+ * type; a message socket sends the payload as one message (a stream payload
+ * read whole first), and a datagram socket has no close: eof is one message
+ * there, there is no close phase, and with no reply wanted it is done once the
+ * kernel took the datagram.
+ */
+async function typedExchange(t: Target, type: SocketType, source: SocketTypeSource, s: Settings, wantPeer: boolean, wantReply: boolean): Promise<ExchangeRecord> {
   const start = nowUs();
   const timings: ExchangeTimings = { totalUs: 0 };
+  const dgram = type === 'dgram';
+  if (dgram && s.until.kind === 'eof') s = { ...s, until: MESSAGE };
+  const typed = t.kind === 'tcp' ? {} : { socketType: type, socketTypeSource: source };
+  const failed = (err: unknown): ExchangeRecord => {
+    timings.totalUs = Math.round(nowUs() - start);
+    return { ...nothingExchanged({ target: t.display, until: formatEndRule(s.until) }, 'error', timings, asUdsError(err, t.display)), ...typed };
+  };
+  if (type === 'stream' && s.until.kind === 'message') {
+    return failed(new UdsError('BAD_OPTION', `${t.display}: a stream socket has no message boundaries, so no "message" end rule; use line, len: or a protocol`, { target: t.display }));
+  }
 
   // Reads land in one reused buffer (node:net's onread), so a peer streaming
   // gigabytes costs no allocation per read; what is kept or passed on is copied.
@@ -186,21 +200,50 @@ async function streamExchange(t: Target, s: Settings, wantPeer: boolean): Promis
       return true;
     },
   };
-  let socket: net.Socket;
-  try {
-    socket = await openConnection(t, { connectTimeout: s.connectTimeout, signal: s.signal, onread });
-  } catch (err) {
-    timings.totalUs = Math.round(nowUs() - start);
-    return nothingExchanged({ target: t.display, until: formatEndRule(s.until) }, 'error', timings, asUdsError(err, t.display));
+  let conn: Conn;
+  let messages: MessageConn | undefined;
+  let fd = -1;
+  if (type === 'stream') {
+    try {
+      const socket = await openConnection(t, { connectTimeout: s.connectTimeout, signal: s.signal, onread });
+      conn = socket;
+      if (wantPeer) fd = socketFd(socket);
+    } catch (err) {
+      return failed(err);
+    }
+  } else {
+    const wantsReply = !dgram || wantReply;
+    try {
+      // dgram: an address of our own first, so the server's reply can come back.
+      const sock = await connectMessage(t, type, s.connectTimeout, dgram && wantsReply, s.signal);
+      messages = new MessageConn(sock, t.display, onread);
+      conn = messages;
+      if (!dgram) fd = sock.fd;
+    } catch (err) {
+      return failed(err);
+    }
+    if (!wantsReply) s = { ...s, until: { kind: 'eof' } };
+    if (s.payloadStream) {
+      // A message is sent whole: the stream is read first, bounded in size and time.
+      try {
+        const rest = await collectPayload(s.payloadStream, MAX_MESSAGE - s.payload.length, s.timeout);
+        s = { ...s, payload: Buffer.concat([s.payload, rest]), payloadStream: undefined };
+      } catch (err) {
+        messages.destroy();
+        return failed(err instanceof UdsError ? err : new UdsError('IO_ERROR', `${t.display}: reading the message failed: ${(err as Error).message}`, { target: t.display, cause: err }));
+      }
+    }
+    if (dgram) s = { ...s, closeTimeout: 0 };
   }
   timings.connectedUs = nowUs() - start;
-  const peer = wantPeer ? peerCredOf((socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1) : null;
-  const ex = new Exchange(socket, t.display, s, start, timings);
+  const peer = fd >= 0 ? peerCredOf(fd) : null;
+  const ex = new Exchange(conn, t.display, s, start, timings, dgram && !wantReply);
   handler = ex.onChunk;
   const done = ex.run();
+  messages?.start();
   for (const c of early) ex.onChunk(c);
   const r = await done;
-  return peer ? { ...r, peer: { ...peer, source: 'peercred' } } : r;
+  return { ...r, ...typed, ...(messages ? { messagesReceived: messages.messages } : {}), ...(peer ? { peer: { ...peer, source: 'peercred' as const } } : {}) };
 }
 
 function asUdsError(err: unknown, target: string): UdsError {
@@ -254,11 +297,13 @@ class Exchange {
   private readonly sinkBusy: Buffer[] = [];
 
   constructor(
-    private readonly socket: net.Socket,
+    private readonly socket: Conn,
     private readonly target: string,
     private readonly s: Settings,
     private readonly start: number,
     private readonly timings: ExchangeTimings,
+    /** A datagram with no reply wanted: done once it is sent. */
+    private readonly sentIsDone = false,
   ) {
     this.kept = new KeptReply(s.maxReply);
     const sink = s.replyTo;
@@ -325,7 +370,13 @@ class Exchange {
     const before = this.received;
     if (before === 0) this.timings.firstByteUs = nowUs() - this.start;
     this.received += chunk.length;
-    if (s.onData) s.onData(Buffer.from(chunk));
+    if (s.onData) {
+      try {
+        s.onData(Buffer.from(chunk));
+      } catch (err) {
+        return this.callerThrew('onData', err);
+      }
+    }
     if (this.replyLength >= 0) {
       // After the reply (the close phase): counted only, and bounded the same way.
       if (nowMs() >= this.deadlineAt) this.onDeadline();
@@ -344,6 +395,7 @@ class Exchange {
     }
     // The sink gets the reply, not what follows its end.
     const more = this.toSink(endAt >= 0 ? chunk.subarray(0, endAt - before) : chunk);
+    if (this.settled) return false; // the caller's sink threw
     if (endAt >= 0) {
       this.ruleMetNow(endAt);
       return more;
@@ -372,7 +424,13 @@ class Exchange {
   private toSink(chunk: Buffer): boolean {
     const sink = this.s.replyTo;
     if (!sink || this.sinkBroken || chunk.length === 0) return true;
-    if (sink.write(this.sinkCopy(chunk), this.sinkWritten)) return true;
+    let room: boolean;
+    try {
+      room = sink.write(this.sinkCopy(chunk), this.sinkWritten);
+    } catch (err) {
+      return this.callerThrew('replyTo.write()', err);
+    }
+    if (room) return true;
     // Backpressure: stop reading until the sink has room; the deadline still runs.
     // pause() first, so that resume() restarts the reads the callback's false stops.
     this.socket.pause();
@@ -415,6 +473,17 @@ class Exchange {
     );
   };
 
+  /**
+   * A library caller's callback threw inside a socket callback: the exchange's
+   * typed error (IO_ERROR, the thrown value on `cause`), never an uncaught
+   * exception that ends the process.
+   */
+  private callerThrew(what: string, err: unknown): false {
+    const why = err instanceof Error ? err.message : String(err);
+    this.finish('error', new UdsError('IO_ERROR', `${this.target}: ${what} threw: ${why}`, { target: this.target, cause: err }));
+    return false;
+  }
+
   /** The reply broke its protocol's framing: a precise BAD_FRAME, at once (nothing after it can be read). */
   private badFrame(): boolean {
     const { target } = this;
@@ -442,28 +511,17 @@ class Exchange {
       timings.replyEndUs = timings.closedUs;
       return this.finish('closed');
     }
-    this.finish(
-      'closed',
-      new UdsError(
-        'CLOSED_EARLY',
-        received > 0
-          ? `${target}: server closed after ${received} bytes, before the end of reply (${formatEndRule(s.until)}${this.whereCut()})`
-          : `${target}: server closed the connection without replying`,
-        { target },
-      ),
-    );
+    this.finish('closed', closedEarlyError(target, received, formatEndRule(s.until), this.framer.byBytes ? this.framer.describe() : ''));
   };
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {
     const { target, received } = this;
+    if (err instanceof UdsError) return this.finish('error', err);
     this.timings.closedUs = nowUs() - this.start;
     const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
     if (reset && this.replyLength >= 0) return this.finish('reset');
     const e = reset
-      ? new UdsError('RESET', `${target}: connection reset by the server${received > 0 ? ` after ${received} bytes of reply` : ''}`, {
-          target,
-          cause: err,
-        })
+      ? resetError(target, received > 0 ? `${received} bytes` : null, err)
       : fromConnectErrno(err, target);
     this.finish(reset ? 'reset' : 'error', e);
   };
@@ -521,6 +579,7 @@ class Exchange {
   private maybeWritten(): void {
     if (!this.inputEnded || this.writesInFlight > 0 || this.settled || this.timings.writtenUs !== undefined) return;
     this.timings.writtenUs = nowUs() - this.start;
+    if (this.sentIsDone) return this.finish('sent');
     if (this.s.halfClose) this.socket.end();
   }
 
@@ -566,7 +625,7 @@ class Exchange {
 
 /** A rule that is a protocol's framing (its framer reads facts: status, closing, error reply). */
 function isProtocol(rule: EndRule): boolean {
-  return !['eof', 'idle', 'line', 'delim', 'bytes', 'len'].includes(rule.kind);
+  return !['eof', 'idle', 'line', 'message', 'delim', 'bytes', 'len'].includes(rule.kind);
 }
 
 function roundTimings(t: ExchangeTimings): void {

@@ -7,7 +7,9 @@
  * - each message received is one onData call (boundaries kept);
  * - the end of our input: seqpacket shuts our write side down and waits for
  *   the server's close (as a stream half-close); dgram has nothing to close,
- *   so it waits `timeout` for more datagrams and ends (`waited`).
+ *   so it waits `timeout` for more datagrams and ends (`waited`); a receiver
+ *   that has answered nothing (sd_notify, syslog) gets only a short grace
+ *   (NO_REPLY_GRACE_MS) for a first answer, so a piped session ends at once.
  * One loop polls the socket (poll(2) on koffi's worker threads, in slices):
  * readable while the output takes what we give it, writable while a message
  * waits for room in the receiver's queue. Bounds: lines waiting to be sent are
@@ -18,22 +20,21 @@
  * by the loop, the input and the receiver, read top to bottom as one class.
  */
 import { nowUs } from './clock.js';
-import { UdsError, fromConnectErrno } from './errors.js';
+
+/** dgram, end of input, nothing received yet: how long a first reply may still take before the session ends. */
+export const NO_REPLY_GRACE_MS = 250;
+import { UdsError, closedEarlyError, fromConnectErrno, resetError } from './errors.js';
 import { detachPayload } from './exchange.js';
 import { MAX_MESSAGE } from './exchange-message.js';
 import { CrlfLines } from './crlf.js';
 import type { SessionEnd, SessionOptions, SessionRecord } from './session-types.js';
-import { E } from './socket/ffi.js';
+import { E, POLLERR, POLLHUP, POLLIN, POLLOUT } from './socket/ffi.js';
 import { libc } from './socket/libc.js';
 import type { MessageSocket } from './socket/message.js';
 
 /** Lines read and not yet sent, at most: beyond either, the input is paused until the receiver takes some. */
 const QUEUE_MESSAGES = 256;
 const QUEUE_BYTES = 1024 * 1024;
-const POLLIN = 0x1;
-const POLLOUT = 0x4;
-const POLLERR = 0x8;
-const POLLHUP = 0x10;
 /** One poll(2) slice: how soon a new wait (room to send, the output drained, the end) is noticed. */
 const SLICE_MS = 100;
 /** Messages read in a row before the loop looks at the rest (a flood must not starve the input). */
@@ -174,7 +175,14 @@ class MessageSession {
 
   private deliver(n: number): void {
     const at = this.now();
-    if (this.messagesIn === 0) this.timings.firstByteUs = at;
+    if (this.messagesIn === 0) {
+      this.timings.firstByteUs = at;
+      // The grace after our end of input: this receiver answers, so wait the whole timeout for more.
+      if (this.endStarted && this.type === 'dgram' && !this.settled) {
+        clearTimeout(this.endTimer);
+        this.endTimer = setTimeout(() => this.finish('waited'), this.s.timeout);
+      }
+    }
     this.messagesIn++;
     this.received += n;
     const afterSend = this.lastSendUs >= 0;
@@ -302,7 +310,7 @@ class MessageSession {
     this.endStarted = true;
     this.timings.inputEndedUs = this.now();
     this.lastSendUs = this.timings.inputEndedUs; // what comes now answers the end of input
-    const wait = this.s.timeout;
+    let wait = this.s.timeout;
     if (this.type === 'seqpacket') {
       try {
         this.sock.shutdownWrite(this.target);
@@ -311,6 +319,10 @@ class MessageSession {
         // ENOTCONN: the server is gone already; its close is read next
       }
       this.endTimer = setTimeout(this.closeTimedOut, wait);
+    } else if (this.messagesIn === 0) {
+      // A receiver that has answered nothing (sd_notify, /dev/log): a short grace, then done; a first reply restores the full wait.
+      wait = Math.min(wait, NO_REPLY_GRACE_MS);
+      this.endTimer = setTimeout(() => this.finish('waited'), wait);
     } else {
       this.endTimer = setTimeout(() => this.finish('waited'), wait);
     }
@@ -334,7 +346,7 @@ class MessageSession {
     this.s.onEvent?.({ type: 'server-closed', atUs: this.timings.closedUs });
     const error =
       this.messagesIn === 0
-        ? new UdsError('CLOSED_EARLY', `${this.target}: server closed the connection without replying`, { target: this.target })
+        ? closedEarlyError(this.target, 0, 'message')
         : undefined;
     this.finish('closed', error);
   }
@@ -368,10 +380,7 @@ class MessageSession {
       this.s.onEvent?.({ type: 'reset', atUs: this.timings.closedUs });
       return this.finish(
         'reset',
-        new UdsError('RESET', `${this.target}: connection reset by the server${this.received > 0 ? ` after ${this.messagesIn} messages` : ''}`, {
-          target: this.target,
-          cause: err,
-        }),
+        resetError(this.target, this.received > 0 ? `${this.messagesIn} messages` : null, err),
       );
     }
     this.finish('error', fromConnectErrno(err, this.target));

@@ -16,14 +16,15 @@
 import net from 'node:net';
 import { nowUs } from './clock.js';
 import { checkDuration } from './duration.js';
-import { UdsError, fromConnectErrno } from './errors.js';
+import { UdsError, closedEarlyError, fromConnectErrno, resetError } from './errors.js';
 import { CrlfLines } from './crlf.js';
 import { detachPayload } from './exchange.js';
 import { connectMessage } from './exchange-message.js';
 import { startMessageSession } from './session-message.js';
 import type { SessionEnd, SessionOptions, SessionRecord } from './session-types.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, openConnection } from './socket/connect.js';
-import { type SocketType, parseSocketType, socketTypeFromProc } from './socket/socket-type.js';
+import { openConnection } from './socket/connect.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './defaults.js';
+import { type SocketType, parseSocketType, socketTypeCandidates } from './socket/socket-type.js';
 import type { MessageSocket } from './socket/message.js';
 import { SpareFd } from './socket/spare-fd.js';
 import { type Target, checkTarget } from './socket/target.js';
@@ -51,7 +52,7 @@ export interface SessionHandle {
 export function startSession(target: Target | string, opts: SessionOptions = {}): SessionHandle {
   const t = checkTarget(target);
   const connectTimeout = checkDuration(opts.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeout', { positive: true });
-  const timeout = checkDuration(opts.timeout ?? 5_000, 'timeout', { positive: true });
+  const timeout = checkDuration(opts.timeout ?? DEFAULT_TIMEOUT_MS, 'timeout', { positive: true });
   const forced = opts.socketType === undefined ? undefined : parseSocketType(opts.socketType, 'socketType');
   if (t.kind === 'tcp' && forced && forced !== 'stream') throw new UdsError('BAD_OPTION', `${t.display}: TCP is a stream; --type ${forced} is for Unix sockets`);
   const start = nowUs();
@@ -94,21 +95,21 @@ export function startSession(target: Target | string, opts: SessionOptions = {})
     return running.done;
   };
   const done = (async (): Promise<SessionRecord> => {
-    const type = t.kind === 'tcp' ? 'stream' : (forced ?? (await socketTypeFromProc(t)));
-    if (type === 'dgram' || type === 'seqpacket') return messages(type);
-    let socket: net.Socket;
-    try {
-      socket = await openConnection(t, { connectTimeout, signal: opts.signal, onread });
-    } catch (err) {
-      if (forced || !(err instanceof UdsError) || err.code !== 'WRONG_TYPE') return failed(err, type ?? undefined);
-      // Not a stream socket, and /proc/net/unix did not say (another namespace): seqpacket, then dgram.
+    const { types } = await socketTypeCandidates(t, forced);
+    let socket: net.Socket | undefined;
+    for (const [i, type] of types.entries()) {
+      const last = i === types.length - 1;
       try {
-        return await messages('seqpacket', await connectMessage(t, 'seqpacket', connectTimeout, false, opts.signal));
-      } catch (err2) {
-        if (!(err2 instanceof UdsError) || err2.code !== 'WRONG_TYPE') return failed(err2, 'seqpacket');
+        if (type === 'stream') socket = await openConnection(t, { connectTimeout, signal: opts.signal, onread });
+        else if (last) return await messages(type);
+        else return await messages(type, await connectMessage(t, type, connectTimeout, type === 'dgram', opts.signal));
+        break;
+      } catch (err) {
+        // Not this type, and more to try (/proc/net/unix did not say: another namespace).
+        if (last || !(err instanceof UdsError) || err.code !== 'WRONG_TYPE') return failed(err, type);
       }
-      return messages('dgram');
     }
+    if (!socket) return failed(new UdsError('WRONG_TYPE', `${t.display}: not a stream, seqpacket or dgram socket`, { target: t.display }), undefined);
     stream = new Session(socket, t.display, settings, start, onread.buffer);
     session = stream;
     const running = stream.run();
@@ -277,7 +278,7 @@ class Session {
     // closed without a byte is the one-shot CLOSED_EARLY, as for send.
     const error =
       this.received === 0
-        ? new UdsError('CLOSED_EARLY', `${this.target}: server closed the connection without replying`, { target: this.target })
+        ? closedEarlyError(this.target, 0, 'eof')
         : undefined;
     this.finish('closed', error);
   };
@@ -298,10 +299,7 @@ class Session {
     this.s.onEvent?.({ type: 'reset', atUs: this.timings.closedUs });
     this.finish(
       'reset',
-      new UdsError('RESET', `${this.target}: connection reset by the server${this.received > 0 ? ` after ${this.received} bytes` : ''}`, {
-        target: this.target,
-        cause: err,
-      }),
+      resetError(this.target, this.received > 0 ? `${this.received} bytes` : null, err),
     );
   };
 

@@ -30,7 +30,11 @@ export class ReplyView {
   private heldLabel: string | undefined;
   private offset = 0;
 
-  constructor(private readonly color: ChalkInstance) {}
+  /** `crlf`: the session sends CR LF line ends (--crlf), so a CR before a line's LF is a line end too, not shown. */
+  constructor(
+    private readonly color: ChalkInstance,
+    private readonly opts: { crlf?: boolean } = {},
+  ) {}
 
   /** Whether a line the peer has not ended is held. */
   get holding(): boolean {
@@ -69,7 +73,8 @@ export class ReplyView {
     const cut = whole > bytes.length ? `${this.margin(undefined)}${this.color.dim(`(message of ${whole} bytes: the first ${bytes.length} shown)`)}\n` : '';
     if (bytes.length === 0) return `${this.margin(label)}${this.color.dim('(empty message)')}\n`;
     this.offset = 0; // a hex dump counts from the message's start
-    const body = bytes[bytes.length - 1] === 0x0a && !looksBinary(bytes) ? bytes.subarray(0, bytes.length - 1) : bytes;
+    let body = bytes[bytes.length - 1] === 0x0a && !looksBinary(bytes) ? bytes.subarray(0, bytes.length - 1) : bytes;
+    if (this.opts.crlf && body !== bytes && body[body.length - 1] === 0x0d) body = body.subarray(0, body.length - 1);
     return this.lines(body.length > 0 ? body : bytes, label) + cut;
   }
 
@@ -99,7 +104,8 @@ export class ReplyView {
       while (start < bytes.length) {
         const nl = bytes.indexOf(0x0a, start);
         const end = nl < 0 ? bytes.length : nl;
-        out += `${this.margin(label)}${escapeText(bytes.subarray(start, end))}\n`;
+        const shown = this.opts.crlf && nl > start && bytes[nl - 1] === 0x0d ? nl - 1 : end;
+        out += `${this.margin(label)}${escapeText(bytes.subarray(start, shown))}\n`;
         label = undefined;
         start = end + 1;
       }

@@ -210,7 +210,7 @@ describe('parseEndRule / formatEndRule', () => {
   it('refuses bad rules with BAD_OPTION and the list of rules', () => {
     const e = thrown(() => parseEndRule('close'));
     expect(e.code).toBe('BAD_OPTION');
-    expect(e.message).toContain('eof | line | delim:TEXT | bytes:N | idle:DURATION');
+    expect(e.message).toContain('eof | line | message | delim:TEXT | bytes:N | idle:DURATION');
     expect(e.message).toContain('"close"');
     expect(thrown(() => parseEndRule('')).code).toBe('BAD_OPTION');
     expect(thrown(() => parseEndRule('delim:')).message).toMatch(/non-empty delimiter/);

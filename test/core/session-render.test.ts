@@ -26,6 +26,13 @@ describe('ReplyView (a session on a terminal)', () => {
     expect(out).not.toContain('\u001b');
   });
 
+  it('--crlf: the CR before a line\'s LF is a line end, not shown (a lone CR still is); a message\'s CR LF too', () => {
+    const v = new ReplyView(plain, { crlf: true });
+    expect(v.chunk(Buffer.from('+OK\r\nbare\rcr\r\n'), at(1234))).toBe('   +1.2ms │ +OK\n          │ bare\\rcr\n');
+    expect(v.message(Buffer.from('PONG\r\n'), at(1234))).toBe('   +1.2ms │ PONG\n');
+    expect(new ReplyView(plain).chunk(Buffer.from('+OK\r\n'), at(1234))).toBe('   +1.2ms │ +OK\\r\n');
+  });
+
   it('holds a line the peer has not ended, joins it with what follows, and flush() marks it', () => {
     const v = new ReplyView(plain);
     expect(v.chunk(Buffer.from('hel'), at(500))).toBe('');

@@ -414,7 +414,7 @@ describe('numbers and paths are usage errors, not surprises', { timeout: 90_000 
     [['serve', '--delay', tooLong, '/x.sock'], 2, /--delay must be at most/],
     [['serve', '--idle-timeout', tooLong, '/x.sock'], 2, /--idle-timeout must be at most/],
     [['bench', '-d', tooLong], 2, /--duration must be at most/],
-    [['bench', '-s', '5G'], 2, /--size must be at most 64MiB/],
+    [['bench', '--size', '5G'], 2, /--size must be at most 64MiB/],
   ];
   it.each(cases)('%j: exit %i with a one-line message', async (args, status, re) => {
     const m = await measure(args);

@@ -5,6 +5,7 @@
 import { MAX_DURATION_MS, checkDuration } from '../duration.js';
 import { type EndRule, checkEndRule, formatEndRule } from '../framing/end-rule.js';
 import { UdsError } from '../errors.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from '../defaults.js';
 import type { BenchEngine, BenchMode, BenchOptions } from './types.js';
 
 export const BENCH_DEFAULTS = {
@@ -14,8 +15,8 @@ export const BENCH_DEFAULTS = {
   duration: 10_000,
   warmup: 0,
   payload: 'ping\n',
-  timeout: 5_000,
-  connectTimeout: 5_000,
+  timeout: DEFAULT_TIMEOUT_MS,
+  connectTimeout: DEFAULT_CONNECT_TIMEOUT_MS,
   engine: 'auto',
 } as const;
 

@@ -13,6 +13,8 @@ export type LenSize = (typeof LEN_SIZES)[number];
  */
 export type EndRule =
   | { kind: 'eof' }
+  /** One message (seqpacket, dgram): a message socket keeps boundaries; a stream has none. */
+  | { kind: 'message' }
   | { kind: 'line' }
   | { kind: 'delim'; delim: Buffer }
   | { kind: 'bytes'; n: number }
@@ -26,7 +28,7 @@ export type EndRule =
   /** A FastCGI reply: records until END_REQUEST; `keepConn`: the request asked to keep the connection. */
   | { kind: 'fastcgi'; keepConn: boolean };
 
-export const END_RULE_HELP = 'eof | line | delim:TEXT | bytes:N | idle:DURATION | len:SIZE[be|le][+OFFSET]';
+export const END_RULE_HELP = 'eof | line | message | delim:TEXT | bytes:N | idle:DURATION | len:SIZE[be|le][+OFFSET]';
 
 /** Largest +OFFSET of len: (header bytes after the length field). */
 const MAX_LEN_OFFSET = 65_536;
@@ -48,6 +50,7 @@ export function parseEndRule(text: string): EndRule {
   const s = String(text);
   if (s === 'eof') return { kind: 'eof' };
   if (s === 'line') return { kind: 'line' };
+  if (s === 'message') return { kind: 'message' };
   if (s.startsWith('delim:')) {
     const delim = unescapeText(s.slice(6));
     if (delim.length === 0) throw new UdsError('BAD_OPTION', '--until delim: needs a non-empty delimiter');
@@ -77,6 +80,7 @@ export function checkEndRule(rule: unknown): EndRule {
   switch (r.kind) {
     case 'eof':
     case 'line':
+    case 'message':
       return { kind: r.kind };
     case 'delim':
       if (!Buffer.isBuffer(r.delim) || r.delim.length === 0) throw bad('delim needs a non-empty Buffer delim');
@@ -101,7 +105,7 @@ export function checkEndRule(rule: unknown): EndRule {
     case 'fastcgi':
       return { kind: 'fastcgi', keepConn: Boolean(r.keepConn) };
     default:
-      throw bad(`kind must be eof, line, delim, bytes, idle, len, http, resp or fastcgi (got ${JSON.stringify(String(r.kind))})`);
+      throw bad(`kind must be eof, line, message, delim, bytes, idle, len, http, resp or fastcgi (got ${JSON.stringify(String(r.kind))})`);
   }
 }
 
@@ -142,64 +146,5 @@ export function findReplyEnd(rule: EndRule, buf: Buffer, from = 0): number {
       return buf.length >= rule.n ? rule.n : -1;
     default:
       return -1;
-  }
-}
-
-/**
- * Finds the end of one reply chunk by chunk, looking at each byte once: the
- * reply is never re-joined or re-scanned, so a 50 MB line costs what reading it
- * costs. Same ends as findReplyEnd() on the whole stream (a property test holds
- * it to that). A delimiter split across chunks is found by searching only the
- * last delim.length-1 bytes of what came before, joined to the new chunk's start.
- */
-export class ReplyEndScanner {
-  /** Bytes fed so far. */
-  private offset = 0;
-  /** The last (delim.length - 1) bytes fed, for a delimiter spanning chunks. */
-  private tail: Buffer = Buffer.alloc(0);
-
-  constructor(private readonly rule: EndRule) {}
-
-  /** Whether replies end by bytes seen (line, delim, bytes) rather than by events (eof, idle). */
-  get byBytes(): boolean {
-    return this.rule.kind === 'line' || this.rule.kind === 'delim' || this.rule.kind === 'bytes';
-  }
-
-  /** Feed the next chunk; the end of the reply as an offset in the whole stream (exclusive), or -1. */
-  push(chunk: Buffer): number {
-    const base = this.offset;
-    this.offset += chunk.length;
-    const rule = this.rule;
-    switch (rule.kind) {
-      case 'line': {
-        const i = chunk.indexOf(0x0a);
-        return i < 0 ? -1 : base + i + 1;
-      }
-      case 'bytes':
-        return this.offset >= rule.n ? rule.n : -1;
-      case 'delim':
-        return this.pushDelim(rule.delim, chunk, base);
-      default:
-        return -1;
-    }
-  }
-
-  private pushDelim(delim: Buffer, chunk: Buffer, base: number): number {
-    const keep = delim.length - 1;
-    if (keep > 0 && this.tail.length > 0) {
-      // A match starting in the tail ends within the chunk's first `keep` bytes.
-      const seam = Buffer.concat([this.tail, chunk.subarray(0, keep)]);
-      const i = seam.indexOf(delim);
-      if (i >= 0) return base - this.tail.length + i + delim.length;
-    }
-    const i = chunk.indexOf(delim);
-    if (i >= 0) return base + i + delim.length;
-    if (keep > 0) {
-      this.tail =
-        chunk.length >= keep
-          ? Buffer.from(chunk.subarray(chunk.length - keep))
-          : Buffer.concat([this.tail, chunk]).subarray(-keep);
-    }
-    return -1;
   }
 }

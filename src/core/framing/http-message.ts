@@ -128,3 +128,116 @@ function dechunk(buf: Buffer): Buffer {
   }
   return Buffer.concat(parts);
 }
+
+// ------------------------------------------------------------------ streaming display
+
+/** Longest head (status line and headers) the streaming decoder holds; a longer one is passed on as it is. */
+const MAX_STREAM_HEAD = 64 * 1024;
+/** Longest chunk-size line (with extensions) it holds. */
+const MAX_CHUNK_LINE = 4096;
+
+/**
+ * The response of a reply streamed as it comes (send --http, like curl): the
+ * head held (bounded) and handed to `onHead`, interim 1xx heads skipped, the
+ * body de-chunked and handed to `onBody` piece by piece. Memory is bounded
+ * whatever the body's size; the framer (http.ts) found the reply's end, so
+ * this trusts its structure loosely and never throws.
+ */
+export class HttpBodyDecoder {
+  statusLine = '';
+  status = 0;
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private state: 'head' | 'raw' | 'none' | 'size' | 'data' | 'crlf' | 'trailer' = 'head';
+  private line: number[] = [];
+  private left = 0;
+
+  constructor(
+    private readonly isHead: boolean,
+    private readonly onHead: (head: Buffer) => void,
+    private readonly onBody: (piece: Buffer) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      switch (this.state) {
+        case 'head':
+          i = this.pushHead(chunk, i);
+          break;
+        case 'raw':
+          this.onBody(chunk.subarray(i));
+          return;
+        case 'none':
+          return;
+        case 'data': {
+          const n = Math.min(this.left, chunk.length - i);
+          this.onBody(chunk.subarray(i, i + n));
+          i += n;
+          this.left -= n;
+          if (this.left === 0) this.state = 'crlf';
+          break;
+        }
+        case 'crlf':
+          if (chunk[i] === 0x0a) this.state = 'size';
+          i++;
+          break;
+        case 'size':
+        case 'trailer': {
+          const b = chunk[i++];
+          if (b !== 0x0a) {
+            if (this.line.length < MAX_CHUNK_LINE) this.line.push(b);
+            break;
+          }
+          const text = Buffer.from(this.line).toString('latin1').replace(/\r$/, '');
+          this.line = [];
+          if (this.state === 'trailer') {
+            if (text === '') this.state = 'none';
+            break;
+          }
+          const size = parseInt(text.split(';')[0].trim(), 16);
+          if (!Number.isFinite(size) || size <= 0) this.state = 'trailer';
+          else {
+            this.left = size;
+            this.state = 'data';
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  /** Hold the head up to its blank line; then choose how the body comes. */
+  private pushHead(chunk: Buffer, from: number): number {
+    let i = from;
+    for (; i < chunk.length; i++) {
+      const b = chunk[i];
+      this.line.push(b);
+      if (b !== 0x0a) continue;
+      const blank = this.line.length === 1 || (this.line.length === 2 && this.line[0] === 0x0d);
+      this.head.push(Buffer.from(this.line));
+      this.headBytes += this.line.length;
+      this.line = [];
+      if (blank) return this.headDone(i + 1);
+      if (this.headBytes > MAX_STREAM_HEAD) return this.headDone(i + 1, true);
+    }
+    return i;
+  }
+
+  private headDone(next: number, tooLong = false): number {
+    const head = Buffer.concat(this.head);
+    this.head = [];
+    this.headBytes = 0;
+    const status = statusOf(head, 0);
+    if (!tooLong && status >= 100 && status < 200 && status !== 101) return next; // an interim response: the real one follows
+    this.status = status;
+    this.statusLine = firstLine(head, 0);
+    this.onHead(head);
+    const text = head.toString('latin1').toLowerCase();
+    if (tooLong) this.state = 'raw';
+    else if (this.isHead || status === 204 || status === 304 || (status >= 100 && status < 200)) this.state = 'none';
+    else if (/\ntransfer-encoding:[^\n]*chunked[ \t]*\r?\n/.test(text)) this.state = 'size';
+    else this.state = 'raw';
+    return next;
+  }
+}

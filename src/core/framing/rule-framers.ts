@@ -77,6 +77,17 @@ export class DelimFramer extends PlainFramer {
 
 }
 
+/**
+ * message: a frame is one message. The reader pushes each message of a
+ * seqpacket or dgram socket by itself, so the frame ends where the push does
+ * (a stream has no boundaries: the client refuses the rule there).
+ */
+export class MessageFramer extends PlainFramer {
+  push(_buf: Uint8Array, _from: number, to: number): number {
+    return to;
+  }
+}
+
 /** A frame is exactly n bytes. */
 export class BytesFramer extends PlainFramer {
   private got = 0;
@@ -175,6 +186,8 @@ export function plainFramer(rule: EndRule): Framer | null {
       return new EventFramer();
     case 'line':
       return new DelimFramer(Uint8Array.of(0x0a));
+    case 'message':
+      return new MessageFramer();
     case 'delim':
       return new DelimFramer(Uint8Array.from(rule.delim));
     case 'bytes':

@@ -5,6 +5,7 @@
 import { checkDuration, formatDuration } from '../duration.js';
 import { type EndRule, checkEndRule } from '../framing/end-rule.js';
 import { UdsError } from '../errors.js';
+import { DEFAULT_TIMEOUT_MS } from '../defaults.js';
 import { DEFAULT_MAX_REPLY } from '../exchange.js';
 import { type LinearRegex, compileLinearRegex } from '../regex.js';
 import { type SocketType, parseSocketType } from '../socket/socket-type.js';
@@ -19,7 +20,7 @@ export const PROBE_DEFAULTS = {
   until: 'line',
   contract: 'one-shot',
   connectTimeout: 2_000,
-  timeout: 5_000,
+  timeout: DEFAULT_TIMEOUT_MS,
   closeTimeout: 1_000,
   warn: 1_000,
   interval: 500,

@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { nowUs } from '../clock.js';
 import { hasUnreadData, peerClosed } from '../socket/fd.js';
+import { socketFd } from '../socket/net-fd.js';
 import { removeSocketFile } from '../socket/socket-file.js';
 import { type NamedPeer, namedPeer } from '../socket/peer.js';
 import { type Target, parseTarget } from '../socket/target.js';
@@ -193,7 +194,7 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
 
   private peerGone(socket: net.Socket): boolean {
     if (this.target.kind === 'tcp') return false; // a FIN looks the same either way
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const fd = socketFd(socket);
     return fd !== undefined && fd >= 0 && peerClosed(fd);
   }
 
@@ -245,7 +246,7 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
     const wallStart = Date.now();
     const start = nowUs();
     // Who connected (SO_PEERCRED), read at once: after the close there is no descriptor to ask.
-    const peer = this.target.kind !== 'tcp' && this.listenerCount('connection') > 0 ? namedPeer((socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1) : null;
+    const peer = this.target.kind !== 'tcp' && this.listenerCount('connection') > 0 ? namedPeer(socketFd(socket)) : null;
     const st = socket as SocketState;
     this.sockets.add(socket);
     this.fdPressure(false);
@@ -461,7 +462,7 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
    * never read: wait until it is queued (peeked, not consumed), then close.
    */
   private resetWhenRequestQueued(socket: net.Socket, delay: number, idle: number, track: (t: NodeJS.Timeout) => void): void {
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const fd = socketFd(socket);
     const deadline = Date.now() + (idle > 0 ? idle : SERVE_DEFAULTS.idleTimeout);
     const poll = () => {
       if (socket.destroyed) return;

@@ -7,10 +7,9 @@ import { libc } from '../socket/libc.js';
 import type { MessageSocket } from '../socket/message.js';
 import type { MessageTapOptions, MessageTapPeerLog, MessageTapTraffic } from './message-tap-records.js';
 
-export const POLLIN = 0x1;
-export const POLLOUT = 0x4;
-export const POLLERR = 0x8;
-export const POLLHUP = 0x10;
+import { POLLERR, POLLHUP, POLLIN, POLLOUT } from '../socket/ffi.js';
+
+export { POLLERR, POLLHUP, POLLIN, POLLOUT };
 
 /** A pollfd array rebuilt each round, its buffer reused (grown when needed). */
 export class PollSet {

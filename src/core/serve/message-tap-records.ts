@@ -5,6 +5,7 @@
  * ends. Apart from the relays so the renderers can name them without
  * importing the poll loop.
  */
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../defaults.js';
 import type { NamedPeer } from '../socket/peer.js';
 import type { Target } from '../socket/target.js';
 import type { Fault } from './options.js';
@@ -17,7 +18,7 @@ export const MESSAGE_TAP_FAULTS: Readonly<Record<'dgram' | 'seqpacket', readonly
 };
 
 export const MESSAGE_TAP_DEFAULTS = {
-  connectTimeout: 5_000,
+  connectTimeout: DEFAULT_CONNECT_TIMEOUT_MS,
   /** dgram: a sender's relay socket is closed after this long without traffic when --idle-timeout is 0. */
   dgramIdle: 60_000,
   /** dgram: senders with a relay socket of their own at once when --max-conns is not given. */

@@ -11,9 +11,11 @@
  */
 import net from 'node:net';
 import { nowUs } from '../clock.js';
-import { UdsError, codeOfErrno } from '../errors.js';
+import { UdsError, codeOfErrno, connectTimeoutError } from '../errors.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../defaults.js';
 import { openConnection } from '../socket/connect.js';
 import { hasUnreadData, peekUnread, peerClosed } from '../socket/fd.js';
+import { socketFd } from '../socket/net-fd.js';
 import type { Target } from '../socket/target.js';
 import { type Fault, SERVE_DEFAULTS } from './options.js';
 import { type ConnEnd, type ConnectionLog, type ServeOptions, preview, reasonIdle, reasonUnread } from './protocol.js';
@@ -27,7 +29,7 @@ export interface TapOptions extends ServeOptions {
   connectTimeout?: number;
 }
 
-export const TAP_DEFAULTS = { connectTimeout: 5_000 } as const;
+export const TAP_DEFAULTS = { connectTimeout: DEFAULT_CONNECT_TIMEOUT_MS } as const;
 
 /** Reply bytes held back by --delay before the upstream is paused: flat memory whatever it sends. */
 const DELAY_HIGH_WATER = 64 * 1024;
@@ -181,7 +183,7 @@ export class TapConnection {
         up.removeListener('error', onError);
         up.destroy();
         if (this.ended || this.clientClosed) return this.maybeFinish();
-        this.upstreamFailed(new UdsError('CONNECT_TIMEOUT', `${t.display}: connect did not complete within ${this.connectTimeout}ms`, { target: t.display, timeoutMs: this.connectTimeout }));
+        this.upstreamFailed(connectTimeoutError(t.display, this.connectTimeout));
       });
     }
     up.once('connect', () => {
@@ -295,7 +297,7 @@ export class TapConnection {
   private peerGone(s: net.Socket, t: Target): boolean {
     // Only the log's words and the holding faults need to know: a syscall saved per end otherwise.
     if (t.kind === 'tcp' || !(this.trace || this.fault === 'never-close' || this.fault === 'silent')) return false;
-    const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const fd = socketFd(s);
     return fd !== undefined && fd >= 0 && peerClosed(fd);
   }
 
@@ -413,7 +415,7 @@ export class TapConnection {
    * to the upstream and left queued; the upstream's reply then closes the client.
    */
   private relayPeeked(up: net.Socket): void {
-    const fd = (this.client as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const fd = socketFd(this.client);
     const idle = this.o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout;
     const deadline = Date.now() + (idle > 0 ? idle : SERVE_DEFAULTS.idleTimeout);
     const poll = () => {

@@ -1,11 +1,12 @@
 import { stat } from 'node:fs';
 import net from 'node:net';
-import { UdsError, fromConnectErrno } from '../errors.js';
+import { UdsError, backlogFullError, connectTimeoutError, fromConnectErrno } from '../errors.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../defaults.js';
 import type { Target } from './target.js';
 import { nowMs } from '../clock.js';
 import { backlogDelay } from './backoff.js';
 
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export { DEFAULT_CONNECT_TIMEOUT_MS };
 
 export interface ConnectOptions {
   /** Bound on the whole connect phase, retries on a full backlog included. */
@@ -41,11 +42,7 @@ export async function openConnection(target: Target, opts: ConnectOptions = {}):
       if (!(err instanceof UdsError) || err.code !== 'BACKLOG_FULL') throw err;
       const left = deadline - nowMs();
       if (left <= 0) {
-        throw new UdsError(
-          'BACKLOG_FULL',
-          `${target.display}: listen backlog stayed full for ${timeout}ms (the server accepts too slowly or not at all)`,
-          { target: target.display, timeoutMs: timeout, cause: err.cause },
-        );
+        throw backlogFullError(target.display, timeout, err.cause);
       }
       backoff = backlogDelay(backoff);
       await new Promise<void>((r) => {
@@ -97,12 +94,7 @@ export function connectOnce(
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       socket.destroy();
-      reject(
-        new UdsError('CONNECT_TIMEOUT', `${target.display}: connect did not complete within ${timeoutMs}ms`, {
-          target: target.display,
-          timeoutMs,
-        }),
-      );
+      reject(connectTimeoutError(target.display, timeoutMs));
     }, leftMs);
     socket.once('connect', () => {
       clearTimeout(timer);

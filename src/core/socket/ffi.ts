@@ -32,6 +32,10 @@ export const EPOLL_CTL_MOD = 3;
 export const MSG_PEEK = 0x2;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_NOSIGNAL = 0x4000;
+/** poll(2)'s events: the one definition (message sockets, the session, serve's message engines). */
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
 export const POLLHUP = 0x10;
 export const SHUT_WR = 1;
 export const SOL_SOCKET = 1;

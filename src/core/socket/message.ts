@@ -9,7 +9,7 @@
  * kernel, and the length says it was cut).
  */
 import { nowMs } from '../clock.js';
-import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_WR, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET } from './ffi.js';
+import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLHUP, POLLIN, POLLOUT, SHUT_WR, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET } from './ffi.js';
 import { errnoError } from './fd.js';
 import { type EpollLibc, type Libc, epollLibc, libc } from './libc.js';
 import { type PeerCred, peerCredOf } from './peer.js';
@@ -19,10 +19,6 @@ import type { Target } from './target.js';
 
 export type { PeerCred };
 
-const POLLIN = 0x1;
-const POLLOUT = 0x4;
-const POLLERR = 0x8;
-const POLLHUP = 0x10;
 const MSG_TRUNC = 0x20;
 /** One poll(2) slice: how soon an abort or a closed socket is noticed. */
 const SLICE_MS = 100;

@@ -60,3 +60,17 @@ export async function socketTypeFromProc(t: Target, file = '/proc/net/unix'): Pr
   }
   return types.size === 1 ? [...types][0] : null;
 }
+
+/**
+ * The one resolution of a target's type, for every client (exchange, session,
+ * probe): the types to try in order and how they were learnt. --type given: that
+ * one; /proc/net/unix says: that one; else stream, seqpacket, dgram in turn, the
+ * caller moving on only when connect(2) answers EPROTOTYPE (WRONG_TYPE).
+ */
+export async function socketTypeCandidates(t: Target, forced?: SocketType): Promise<{ types: readonly SocketType[]; source: SocketTypeSource }> {
+  if (t.kind === 'tcp') return { types: ['stream'], source: 'tcp' };
+  if (forced) return { types: [forced], source: 'option' };
+  const fromProc = await socketTypeFromProc(t);
+  if (fromProc) return { types: [fromProc], source: 'proc' };
+  return { types: SOCKET_TYPES, source: 'connect' };
+}

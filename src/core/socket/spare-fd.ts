@@ -7,6 +7,7 @@
  * until we have read them.
  */
 import { MSG_DONTWAIT } from './ffi.js';
+import { socketFd } from './net-fd.js';
 import { libc, sessionLibc } from './libc.js';
 
 /** At most this much is read from the spare: the receive queue's worth, bounded whatever it holds. */
@@ -18,7 +19,7 @@ export class SpareFd {
   /** A spare of a connected node:net socket, or undefined where there is none to be had (no fd, no koffi). */
   static of(socket: object): SpareFd | undefined {
     try {
-      const fd = (socket as { _handle?: { fd?: number } })._handle?.fd;
+      const fd = socketFd(socket);
       if (typeof fd !== 'number' || fd < 0) return undefined;
       const spare = sessionLibc().dup(fd);
       return spare >= 0 ? new SpareFd(spare) : undefined;

@@ -16,7 +16,7 @@
  * About 470 lines: one method per relay event (faults included), each setting the same per-slot
  * state the connection's record is made from at its end.
  */
-import { codeOfErrno, fromConnectErrno } from '../../errors.js';
+import { backlogFullError, codeOfErrno, connectTimeoutError, fromConnectErrno } from '../../errors.js';
 import { decodeKeepingBytes } from '../../escape.js';
 import type { LineWriter } from '../../line-writer.js';
 import { POLLHUP, errnoName } from '../../socket/ffi.js';
@@ -271,11 +271,9 @@ export class RelayLog {
     } else if (backlog) {
       // openConnection's words, as the net tap logs them.
       name = 'EAGAIN';
-      code = 'BACKLOG_FULL';
-      message = `${display}: listen backlog stayed full for ${this.up.connectMs}ms (the server accepts too slowly or not at all)`;
+      ({ code, message } = backlogFullError(display, this.up.connectMs));
     } else {
-      code = 'CONNECT_TIMEOUT';
-      message = `${display}: connect did not complete within ${this.up.connectMs}ms`;
+      ({ code, message } = connectTimeoutError(display, this.up.connectMs));
     }
     this.emit(i, 'upstream', 'error', `${message}; closing the client`, code, name);
     this.setEnd(i, 'error', `upstream ${code}: ${message}`, F_UPSTREAM);

@@ -16,6 +16,7 @@ import { findBuilt } from '../../built-file.js';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { UdsError } from '../../errors.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../../defaults.js';
 import { type BoundListener, bindListener, setSocketGroup } from '../listener.js';
 import { SERVE_DEFAULTS } from '../options.js';
 import { type ConnectionLog, type RequestLog, type ServeOptions, type Server, type ServerEvents, drainAcceptQueue, fdLimit, fdPressureText, openFds, withNewline } from '../protocol.js';
@@ -205,7 +206,7 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
       if (this.listenerCount('connection') > 0 || this.listenerCount('traffic') > 0 || this.listenerCount('request') > 0) {
         throw new UdsError('NOT_SUPPORTED', "--engine epoll: the tap's epoll relay writes its log from its threads (logTo) and emits no 'connection' or 'traffic' events (use --engine net for them)");
       }
-      const r = relayUpstream(o.upstream, o.connectTimeout ?? 5_000);
+      const r = relayUpstream(o.upstream, o.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS);
       if (typeof r === 'string') throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${r}`);
       upstream = {
         ...r,
