@@ -1,4 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { decodeKeepingBytes } from './core/escape.js';
 import { LineBytes } from './core/line-writer.js';
+
+/**
+ * The process's arguments with their exact bytes. Node decodes argv as UTF-8
+ * and turns each byte that is not into U+FFFD, so a message or a path given as
+ * `$(printf 'A\xff')` would change; Linux keeps the bytes in
+ * /proc/self/cmdline. An argument that is not UTF-8 is replaced by its bytes
+ * decoded with decodeKeepingBytes (each such byte a stand-in U+DC80..U+DCFF
+ * that keptBytes() and target paths turn back into the byte); any other
+ * argument, and every argument where cmdline cannot be read or does not
+ * match, stays as Node gave it.
+ */
+export function exactArgv(argv: readonly string[]): string[] {
+  const out = [...argv];
+  if (process.platform !== 'linux' || !argv.slice(2).some((a) => a.includes('\ufffd'))) return out;
+  let raw: Buffer;
+  try {
+    raw = readFileSync('/proc/self/cmdline');
+  } catch {
+    return out;
+  }
+  const parts: Buffer[] = [];
+  for (let at = 0; at < raw.length; ) {
+    let end = raw.indexOf(0, at);
+    if (end < 0) end = raw.length;
+    parts.push(raw.subarray(at, end));
+    at = end + 1;
+  }
+  // Our arguments are cmdline's last ones (before them: node, its options, the script).
+  const first = parts.length - (argv.length - 2);
+  if (first < 0) return out;
+  for (let i = 2; i < argv.length; i++) {
+    const bytes = parts[first + i - 2];
+    if (argv[i].includes('\ufffd') && bytes.toString('utf8') === argv[i]) out[i] = decodeKeepingBytes(bytes);
+  }
+  return out;
+}
 
 /** The streams a command talks to; tests may pass their own. */
 export interface Io {

@@ -23,7 +23,7 @@ import { E } from './socket/ffi.js';
 import { MessageSocket, type PeerCred, sockaddrOf } from './socket/message.js';
 import { sockaddrPath } from './socket/sockaddr.js';
 import type { SocketTypeSource } from './socket/socket-type.js';
-import type { Target } from './socket/target.js';
+import { type Target, fsPath } from './socket/target.js';
 import { type ExchangeEnd, type ExchangeRecord, type ExchangeTimings, type PayloadSource, nothingExchanged } from './exchange-record.js';
 
 /** The largest message we read whole: Linux's default Unix datagram limit is ~208 KiB (wmem_default). */
@@ -144,7 +144,7 @@ async function typedConnectError(err: NodeJS.ErrnoException, t: Target, type: st
   }
   // Linux answers ECONNREFUSED for a path that is not a socket at all.
   if (err.code === 'ECONNREFUSED' && t.kind === 'unix') {
-    const st = await fsp.stat(t.path).catch(() => null);
+    const st = await fsp.stat(fsPath(t.path)).catch(() => null);
     if (st && !st.isSocket()) return new UdsError('NOT_A_SOCKET', `${t.display}: exists but is not a socket`, { target: t.display, cause: err });
   }
   return fromConnectErrno(err, t.display);
