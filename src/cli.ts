@@ -17,7 +17,7 @@ import { escapeText } from './core/escape.js';
 import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES } from './core/serve/options.js';
 import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js';
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
-import { processIo } from './io.js';
+import { exactArgv, processIo } from './io.js';
 import { fitHelp, helpColumns } from './render/help.js';
 import { MAX_BENCH_SIZE, choiceOption, durationOption, intOption, modeOption, sizeOption, untilOption } from './options.js';
 import { BENCH_DEFAULTS, MAX_CONNECTIONS, MAX_PIPELINE, MAX_WORKERS, parseRate } from './core/bench/options.js';
@@ -538,6 +538,7 @@ function quietOnClosedPipes(): void {
 /** Run the CLI; resolves with the exit status (never throws). */
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipes();
+  if (argv === process.argv) argv = exactArgv(argv);
   const program = buildProgram(COMMANDS.find((c) => c === argv[2]));
   const sub = argv.slice(2).find((a) => !a.startsWith('-')) ?? '';
   try {

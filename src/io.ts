@@ -1,4 +1,42 @@
+import { fstatSync, readFileSync } from 'node:fs';
+import { decodeKeepingBytes } from './core/escape.js';
 import { LineBytes } from './core/line-writer.js';
+
+/**
+ * The process's arguments with their exact bytes. Node decodes argv as UTF-8
+ * and turns each byte that is not into U+FFFD, so a message or a path given as
+ * `$(printf 'A\xff')` would change; Linux keeps the bytes in
+ * /proc/self/cmdline. An argument that is not UTF-8 is replaced by its bytes
+ * decoded with decodeKeepingBytes (each such byte a stand-in U+DC80..U+DCFF
+ * that keptBytes() and target paths turn back into the byte); any other
+ * argument, and every argument where cmdline cannot be read or does not
+ * match, stays as Node gave it.
+ */
+export function exactArgv(argv: readonly string[]): string[] {
+  const out = [...argv];
+  if (process.platform !== 'linux' || !argv.slice(2).some((a) => a.includes('\ufffd'))) return out;
+  let raw: Buffer;
+  try {
+    raw = readFileSync('/proc/self/cmdline');
+  } catch {
+    return out;
+  }
+  const parts: Buffer[] = [];
+  for (let at = 0; at < raw.length; ) {
+    let end = raw.indexOf(0, at);
+    if (end < 0) end = raw.length;
+    parts.push(raw.subarray(at, end));
+    at = end + 1;
+  }
+  // Our arguments are cmdline's last ones (before them: node, its options, the script).
+  const first = parts.length - (argv.length - 2);
+  if (first < 0) return out;
+  for (let i = 2; i < argv.length; i++) {
+    const bytes = parts[first + i - 2];
+    if (argv[i].includes('\ufffd') && bytes.toString('utf8') === argv[i]) out[i] = decodeKeepingBytes(bytes);
+  }
+  return out;
+}
 
 /** The streams a command talks to; tests may pass their own. */
 export interface Io {
@@ -22,6 +60,9 @@ export interface Io {
    * stdout was closed by our caller (`>&-`): Node has put /dev/null in its
    * place, which cannot be told from a /dev/null a parent handed over; the
    * launcher (bin/udsctl.cjs, read by sh first) saw the closed fd and said so.
+   * Run by node directly (`node bin/udsctl.cjs`), no launcher said anything:
+   * then a read-write /dev/null (what Node reopens a closed fd 1 as) counts
+   * as closed, and a write-only one (a shell's `>/dev/null`) as discarding.
    */
   stdoutClosed?: boolean;
 }
@@ -35,18 +76,41 @@ export const processIo = (): Io => ({
   },
   env: process.env,
   stdinFd: 0,
-  stdoutClosed: launcherSawClosedStdout(),
+  get stdoutClosed() {
+    return stdoutWasClosed();
+  },
 });
 
-/** Once per process: the launcher's word, taken out of the environment so that nothing we start inherits it. */
+/**
+ * Once per process: the launcher's word ("1" closed, "0" open), taken out of
+ * the environment so that nothing we start inherits it; without it (node ran
+ * bin/udsctl.cjs itself), whether fd 1 is /dev/null opened read-write.
+ */
 let closedStdout: boolean | undefined;
-function launcherSawClosedStdout(): boolean {
+function stdoutWasClosed(): boolean {
   if (closedStdout === undefined) {
-    closedStdout = process.env.UDSCTL_STDOUT_CLOSED === '1';
+    const word = process.env.UDSCTL_STDOUT_CLOSED;
     delete process.env.UDSCTL_STDOUT_CLOSED;
+    closedStdout = word === '1' || (word !== '0' && readWriteDevNull(1));
   }
   return closedStdout;
 }
+
+/** Whether `fd` is /dev/null (char device 1:3) opened read-write (Linux: /proc/self/fdinfo). */
+function readWriteDevNull(fd: number): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    const st = fstatSync(fd);
+    if (!st.isCharacterDevice() || st.rdev !== makedev(1, 3)) return false;
+    const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    return flags !== null && (parseInt(flags[1], 8) & 3) === 2; // O_ACCMODE == O_RDWR
+  } catch {
+    return false;
+  }
+}
+
+/** glibc's dev_t of a major and minor number. */
+const makedev = (major: number, minor: number) => ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & ~0xff) << 12);
 
 /** Write and wait until the stream took it (so a following exit loses nothing). */
 export function writeAll(stream: NodeJS.WritableStream, data: string | Buffer): Promise<void> {

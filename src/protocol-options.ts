@@ -25,6 +25,8 @@ export interface ProtocolFlags {
   param?: string[];
   /** send: print the HTTP response head too. */
   include?: boolean;
+  /** send --resp: the values raw (redis-cli --raw); default: raw when stdout is not a terminal. */
+  raw?: boolean;
   /** probe: the HTTP status that is OK (default: any 2xx). */
   expectStatus?: number;
   literal?: boolean;
@@ -67,7 +69,12 @@ export function addProtocolOptions(cmd: Command, which: Which): void {
     .option('--resp <command>', "speak RESP (Redis): send the command 'CMD ARG...' as a RESP array, frame the reply")
     .option('--fastcgi <script>', 'speak FastCGI (php-fpm): request SCRIPT (/ping, /status, /var/www/x.php?q=1) as a responder, frame the reply to END_REQUEST')
     .option('--param <name=value>', 'with --fastcgi: a FastCGI param, added or replacing a default (repeatable)', collect);
-  if (which === 'send') cmd.option('-i, --include', 'with --http or --fastcgi: print the response head (status line and headers; the CGI head) before the body');
+  if (which === 'send') {
+    cmd
+      .option('-i, --include', 'with --http or --fastcgi: print the response head (status line and headers; the CGI head) before the body')
+      .option('--raw', 'with --resp: print the values raw, as redis-cli --raw (the default when stdout is not a terminal)')
+      .option('--no-raw', 'with --resp: print as redis-cli on a terminal, (integer) 1 and 1) "a" (the default on a terminal)');
+  }
   if (which === 'probe') {
     cmd.addOption(new Option('--expect-status <status>', 'with --http or --fastcgi: the status that is healthy (default: any 2xx)').argParser(statusOption));
   }
@@ -76,6 +83,7 @@ export function addProtocolOptions(cmd: Command, which: Which): void {
     const given = (['http', 'resp', 'fastcgi'] as const).filter((k) => o[k] !== undefined).map((k) => `--${k}`);
     if (given.length > 1) throw new UdsError('BAD_OPTION', `${given.join(' and ')} contradict each other`);
     const proto = given[0] ?? null;
+    if (o.raw !== undefined && proto !== '--resp') throw new UdsError('BAD_OPTION', `--${o.raw ? '' : 'no-'}raw goes with --resp`);
     if (o.param !== undefined && proto !== '--fastcgi') throw new UdsError('BAD_OPTION', '--param needs --fastcgi SCRIPT');
     if (proto === '--fastcgi') {
       // FastCGI's body is --data (or send's message); --include and --expect-status read its CGI head and Status:.

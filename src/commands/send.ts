@@ -13,7 +13,7 @@ import { type Io, drained, writeAll } from '../io.js';
 import { exchangeTimeline, exchangeToJson } from '../render/exchange.js';
 import { errColor } from '../render/style.js';
 import { HttpBodyDecoder } from '../core/framing/http-message.js';
-import { formatRespReply } from '../core/framing/resp.js';
+import { RespRenderer } from '../core/framing/resp.js';
 import { PROTOCOL_STATUS, decodeFastcgiReply } from '../core/framing/fastcgi.js';
 import { type ProtocolFlags, type ProtocolRequest, protocolRequest } from '../protocol-options.js';
 
@@ -108,6 +108,10 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   }
 
   let status = record.ok ? EXIT.OK : exitStatusFor(record.error?.code);
+  // The deadline holds against a reader that stopped reading too, and a reply slow to show: what is
+  // still to show or pending gets the rest of --timeout (at least 100ms), then send says what was not delivered.
+  const t = record.timings;
+  const rest = t.connectedUs === undefined ? 0 : flags.timeout - (t.totalUs - t.connectedUs) / 1000;
   if (flags.json) stdout.write(JSON.stringify(exchangeToJson(record)) + '\n');
   else if (http) {
     if (record.frame && record.frame.status >= 400) {
@@ -115,13 +119,9 @@ export async function runSend(targetSpec: string, message: string | undefined, f
       if (status === EXIT.OK) status = EXIT.MISMATCH;
     }
   } else if (proto && record.reply.length > 0) {
-    const shown = await showProtocolReply(proto, record, flags, io);
+    const shown = await showProtocolReply(proto, record, flags, io, Date.now() + Math.max(STDOUT_GRACE_MS, rest));
     if (status === EXIT.OK) status = shown;
   }
-  // The deadline holds against a reader that stopped reading too: what is still
-  // pending gets the rest of --timeout (at least 100ms), then send says what was not delivered.
-  const t = record.timings;
-  const rest = t.connectedUs === undefined ? 0 : flags.timeout - (t.totalUs - t.connectedUs) / 1000;
   await http?.done(Math.max(STDOUT_GRACE_MS, rest));
   if (!(await drained(stdout, Math.max(STDOUT_GRACE_MS, rest)))) {
     const left = stdout.writableLength ?? 0;
@@ -144,17 +144,56 @@ export async function runSend(targetSpec: string, message: string | undefined, f
  * received), or a RESP reply as redis-cli shows it (escaped: a terminal is its
  * reader). An error status (HTTP 4xx/5xx, RESP -ERR) is said on stderr, exit 10.
  */
-async function showProtocolReply(proto: ProtocolRequest, r: ExchangeRecord, flags: SendFlags, io: Io): Promise<number> {
+async function showProtocolReply(proto: ProtocolRequest, r: ExchangeRecord, flags: SendFlags, io: Io, untilMs: number): Promise<number> {
   const c = await errColor();
   if (proto.protocol === 'fastcgi') return showFastcgiReply(r, flags, io);
   if (r.truncated) return cutReply(r, io);
-  const text = formatRespReply(r.reply);
-  io.stdout.write(`${text.split('\n').map((l) => escapeText(l)).join('\n')}\n`);
+  // redis-cli's choice: its layout on a terminal, the values themselves to a pipe (INFO's text, GET's bytes).
+  const display = (flags.raw ?? !io.stdout.isTTY) ? 'raw' : 'human';
+  const view = new RespRenderer(r.reply, { display, shown: (l) => escapeText(l) });
+  const written = await writePieces(() => view.next(), io.stdout, untilMs);
+  if (written !== null) {
+    // A reply nested deep is shown at a few hundred times its size: bounded by --timeout like the exchange.
+    await writeAll(io.stderr, `${c.red('udsctl send:')} showing the RESP reply took longer than --timeout: cut after ${written} bytes (--json or --raw show it faster)\n`);
+    return EXIT.REPLY_TIMEOUT;
+  }
+  if (view.stopped !== null) {
+    await writeAll(io.stderr, `${c.red('udsctl send:')} the reply could not be read to its end: ${escapeText(view.stopped)}\n`);
+    return EXIT.MISMATCH;
+  }
   if (r.frame?.failed) {
     await writeAll(io.stderr, `${c.red('udsctl send:')} the server answered with an error reply\n`);
     return EXIT.MISMATCH;
   }
   return EXIT.OK;
+}
+
+/**
+ * Write pieces from `next` (null: no more) while --timeout lasts, waiting for
+ * stdout to take each when it is slow; null when all were written, else the
+ * bytes written before the time ran out.
+ */
+async function writePieces(next: () => Buffer | null, out: NodeJS.WritableStream, untilMs: number): Promise<number | null> {
+  let written = 0;
+  for (;;) {
+    if (Date.now() >= untilMs) return written;
+    const piece = next();
+    if (piece === null) return null;
+    written += piece.length;
+    if (!out.write(piece)) {
+      const drained = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => done(false), Math.max(0, untilMs - Date.now()));
+        function done(ok: boolean) {
+          clearTimeout(timer);
+          out.removeListener('drain', onDrain);
+          resolve(ok);
+        }
+        const onDrain = () => done(true);
+        out.once('drain', onDrain);
+      });
+      if (!drained) return written;
+    }
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import type { ThreadLogSpec } from '../core/serve/epoll/shared.js';
 import { type StartServeOptions, chooseEngine, createServe, isServeWorker } from '../core/serve/start.js';
 import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
+import { refuseSelfUpstream } from '../core/serve/self-upstream.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import {
@@ -74,6 +75,7 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     if (flags.connectTimeout !== undefined) throw new UdsError('BAD_OPTION', '--connect-timeout: only with --upstream (the tap connects to it)');
   }
   const upstream = flags.upstream === undefined ? undefined : parseTarget(flags.upstream);
+  if (upstream) refuseSelfUpstream(target, upstream);
   // The tap listens as its upstream is (dgram, seqpacket: the message tap); --type forces it, a mismatch is refused.
   // A forked worker of the stream tap serves at once (its primary found the type): no await before its listener.
   if (upstream) {

@@ -2,10 +2,10 @@ import { UdsError } from './errors.js';
 
 const SIMPLE: Record<string, number> = { n: 0x0a, r: 0x0d, t: 0x09, '0': 0x00, '\\': 0x5c, e: 0x1b, a: 0x07 };
 
-/** Turn `\r\n`, `\t`, `\0`, `\\`, `\xHH` escapes into bytes; other text is UTF-8. */
+/** Turn `\r\n`, `\t`, `\0`, `\\`, `\xHH` escapes into bytes; other text is UTF-8 (bytes kept by decodeKeepingBytes as themselves). */
 export function unescapeText(text: string): Buffer {
   const out: number[] = [];
-  const src = Buffer.from(text, 'utf8');
+  const src = keptBytes(text);
   for (let i = 0; i < src.length; i++) {
     const c = src[i];
     if (c !== 0x5c || i === src.length - 1) {
@@ -40,7 +40,7 @@ export function parseHex(text: string): Buffer {
  * --payload/--expect all go through here, so they agree.
  */
 export function parseMessage(text: string, literal = false): Buffer {
-  return literal ? Buffer.from(text, 'utf8') : unescapeText(text);
+  return literal ? keptBytes(text) : unescapeText(text);
 }
 
 // ---------------------------------------------------------------------------
@@ -208,6 +208,26 @@ export function decodeKeepingBytes(b: Buffer, start = 0, end = b.length): string
 
 const KEPT_BYTE = /[\udc80-\udcff]/u;
 const KEPT_BYTES_G = /[\udc80-\udcff]+/gu;
+
+/** Whether a string holds bytes that were not UTF-8 (decodeKeepingBytes' stand-ins). */
+export const hasKeptBytes = (s: string): boolean => KEPT_BYTE.test(s);
+
+/**
+ * The bytes a decodeKeepingBytes() string stands for: UTF-8, each stand-in
+ * U+DC80..U+DCFF as its byte. The CLI's arguments arrive so (io.ts
+ * exactArgv): a message or path given as `$(printf 'A\xff')` keeps its 0xff.
+ */
+export function keptBytes(s: string): Buffer {
+  if (!KEPT_BYTE.test(s)) return Buffer.from(s, 'utf8');
+  const parts: Buffer[] = [];
+  let plain = 0;
+  for (const m of s.matchAll(KEPT_BYTES_G)) {
+    parts.push(Buffer.from(s.slice(plain, m.index), 'utf8'), Buffer.from(Array.from(m[0], (ch) => ch.charCodeAt(0) - 0xdc00)));
+    plain = m.index + m[0].length;
+  }
+  parts.push(Buffer.from(s.slice(plain), 'utf8'));
+  return Buffer.concat(parts);
+}
 
 /** A decodeKeepingBytes() string as Buffer#toString would have decoded it (U+FFFD for the bytes that were not UTF-8): for JSON. */
 export function fromKeptBytes(s: string): string {

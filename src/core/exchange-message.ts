@@ -13,7 +13,7 @@ import { UdsError, backlogFullError, fromConnectErrno } from './errors.js';
 import { backlogDelay } from './socket/backoff.js';
 import { MessageSocket, sockaddrOf } from './socket/message.js';
 import { sockaddrPath } from './socket/sockaddr.js';
-import type { Target } from './socket/target.js';
+import { type Target, fsPath } from './socket/target.js';
 import type { PayloadSource } from './exchange-record.js';
 
 export { MAX_MESSAGE } from './socket/message-conn.js';
@@ -111,7 +111,7 @@ async function typedConnectError(err: NodeJS.ErrnoException, t: Target, type: st
   }
   // Linux answers ECONNREFUSED for a path that is not a socket at all.
   if (err.code === 'ECONNREFUSED' && t.kind === 'unix') {
-    const st = await fsp.stat(t.path).catch(() => null);
+    const st = await fsp.stat(fsPath(t.path)).catch(() => null);
     if (st && !st.isSocket()) return new UdsError('NOT_A_SOCKET', `${t.display}: exists but is not a socket`, { target: t.display, cause: err });
   }
   return fromConnectErrno(err, t.display);

@@ -40,6 +40,14 @@ export interface LinearRegex {
   toString(): string;
 }
 
+/** A pattern in a report: a long one (a user's 79,000 characters) shortened, with its length. */
+const SHOWN_PATTERN = 120;
+function shownPattern(source: string, flags: string): string {
+  if (source.length <= SHOWN_PATTERN) return `/${source}/${flags}`;
+  const cut = /[\ud800-\udbff]$/.test(source.slice(0, SHOWN_PATTERN)) ? SHOWN_PATTERN - 1 : SHOWN_PATTERN;
+  return `/${source.slice(0, cut)}…/${flags} (${source.length} characters)`;
+}
+
 /** Constructs RE2 cannot run in linear time, with the words for them. */
 const UNSUPPORTED: ReadonlyArray<[RegExp, string]> = [
   [/\\[1-9]/, 'backreferences (\\1 ...)'],
@@ -62,6 +70,15 @@ export function compileLinearRegex(pattern: string | RegExp, what = '--expect-re
   const source = typeof pattern === 'string' ? pattern : pattern instanceof RegExp ? pattern.source : undefined;
   if (source === undefined) throw new UdsError('BAD_OPTION', `${what} must be a string or a RegExp (got ${typeof pattern})`);
   const jsFlags = typeof pattern === 'string' ? '' : pattern.flags;
+  // The CLI compiles for an early usage error, then the probe settings again: a long pattern costs once.
+  if (last && last.source === source && last.flags === jsFlags) return last;
+  last = compile(source, jsFlags, what);
+  return last;
+}
+
+let last: LinearRegex | undefined;
+
+function compile(source: string, jsFlags: string, what: string): LinearRegex {
   const plain = outsideClasses(source);
   for (const [re, name] of UNSUPPORTED) {
     if (re.test(plain)) {
@@ -89,6 +106,6 @@ export function compileLinearRegex(pattern: string | RegExp, what = '--expect-re
     source,
     flags: jsFlags,
     test: (text: string) => compiled.matcher(text.length > MAX_REGEX_INPUT ? text.slice(0, MAX_REGEX_INPUT) : text).find(),
-    toString: () => `/${source}/${jsFlags}`,
+    toString: () => shownPattern(source, jsFlags),
   };
 }

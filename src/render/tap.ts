@@ -8,7 +8,7 @@
  */
 import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../core/duration.js';
-import { escapeText, fromKeptBytes } from '../core/escape.js';
+import { escapeText, fromKeptBytes, hasKeptBytes, keptBytes } from '../core/escape.js';
 import type { LineWriter } from '../core/line-writer.js';
 import type { TrafficLog } from '../core/serve/tap-records.js';
 import type { TapConnectionLog } from '../core/serve/tap.js';
@@ -98,12 +98,20 @@ export function tapConnectionLineRenderer(c: ChalkInstance): (log: TapConnection
   };
 }
 
-/** The JSON line of a relayed connection's end: { event: 'connection', pid, ...log }, previews as Buffer#toString decodes them. */
+/**
+ * The JSON line of a relayed connection's end: { event: 'connection', pid, ...log }, previews as
+ * Buffer#toString decodes them; a preview that is not UTF-8 also as its exact bytes (requestBase64,
+ * replyBase64), as traffic records keep theirs.
+ */
 export function tapConnectionJsonRenderer(pid: number): (log: TapConnectionLog, out: LineWriter) => void {
   return (log, out) => {
-    const obj = { event: 'connection', pid, ...log };
-    if (log.request !== undefined) obj.request = fromKeptBytes(log.request);
-    if (log.reply !== undefined) obj.reply = fromKeptBytes(log.reply);
+    const obj: Record<string, unknown> = { event: 'connection', pid, ...log };
+    for (const k of ['request', 'reply'] as const) {
+      const s = log[k];
+      if (s === undefined) continue;
+      obj[k] = fromKeptBytes(s);
+      if (hasKeptBytes(s)) obj[`${k}Base64`] = keptBytes(s).toString('base64');
+    }
     out.text(JSON.stringify(obj));
     out.end();
   };

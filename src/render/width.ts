@@ -9,8 +9,11 @@ import stringWidth from 'string-width';
 /** Columns when stdout is not a terminal, or a terminal that does not say. */
 export const DEFAULT_COLUMNS = 80;
 
+/** Printable ASCII only: a column a character (string-width costs far more, and more than linearly on long text). */
+const ASCII = /^[\x20-\x7e]*$/;
+
 /** Columns the text takes on a terminal. */
-export const displayWidth = (s: string): number => stringWidth(s);
+export const displayWidth = (s: string): number => (ASCII.test(s) ? s.length : stringWidth(s));
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
@@ -18,6 +21,7 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 export function truncate(s: string, width: number): string {
   if (displayWidth(s) <= width) return s;
   if (width <= 0) return '';
+  if (ASCII.test(s)) return `${s.slice(0, width - 1)}…`;
   let out = '';
   let used = 0;
   for (const { segment } of graphemes.segment(s)) {
@@ -66,6 +70,19 @@ export function wrap(s: string, width: number, indent = ''): string[] {
     if (w <= max()) {
       line = word;
       used = w;
+      fresh = false;
+      continue;
+    }
+    if (ASCII.test(word)) {
+      // A long ASCII word: cut by columns, a slice a line.
+      let at = 0;
+      for (let m = max(); word.length - at > m; m = max()) {
+        line = word.slice(at, at + m);
+        at += m;
+        push();
+      }
+      line = word.slice(at);
+      used = line.length;
       fresh = false;
       continue;
     }

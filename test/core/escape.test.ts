@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeKeepingBytes, escapeText, fromKeptBytes, parseMessage } from '../../src/core/escape.js';
+import { decodeKeepingBytes, escapeText, fromKeptBytes, keptBytes, parseMessage } from '../../src/core/escape.js';
 import { CLASSES, HOSTILE, expectTerminalSafe } from '../helpers/hostile-text.js';
 
 describe('escapeText: one function for every untrusted string', () => {
@@ -65,5 +65,22 @@ describe('parseMessage: the escapes send, probe and bench understand', () => {
   });
   it('literal: the text as written', () => {
     expect(parseMessage('a\\r\\n', true)).toEqual(Buffer.from('a\\r\\n'));
+  });
+});
+
+describe('keptBytes: the bytes a decodeKeepingBytes string stands for (argv that is not UTF-8)', () => {
+  it('gives back any bytes exactly', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (a) => {
+        const b = Buffer.from(a);
+        expect(keptBytes(decodeKeepingBytes(b)).equals(b)).toBe(true);
+      }),
+    );
+  });
+
+  it('is UTF-8 for ordinary text, and a message with kept bytes keeps them through escapes', () => {
+    expect(keptBytes('é😀').toString('hex')).toBe('c3a9f09f9880');
+    expect(parseMessage('A\udcff\\x00\udcfe').toString('hex')).toBe('41ff00fe');
+    expect(parseMessage('A\udcff\\n', true).toString('hex')).toBe('41ff5c6e');
   });
 });

@@ -4,7 +4,7 @@
  * maps after HELLO 3, and bench --resp persistent.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { killChildren } from '../helpers/children.js';
+import { killChildren, run } from '../helpers/children.js';
 import { startRedis } from '../helpers/daemons.js';
 import { requirePeers } from '../helpers/requirements.js';
 import { killAll, runCli } from '../helpers/run-cli.js';
@@ -19,7 +19,7 @@ describe('udsctl --resp against redis-server', () => {
   it('send: simple, bulk (quoted), integer, nil and array replies, readably', async () => {
     const { sock } = await startRedis();
     const out = async (cmd: string) => {
-      const r = await runCli(['send', '--resp', cmd, sock]);
+      const r = await runCli(['send', '--no-raw', '--resp', cmd, sock]);
       expect(r.status, `${cmd}: ${r.stderr}`).toBe(0);
       return r.stdout;
     };
@@ -35,12 +35,28 @@ describe('udsctl --resp against redis-server', () => {
 
   it('send: an error reply is shown and exits 10; HELLO 3 gives a RESP3 map', async () => {
     const { sock } = await startRedis();
-    const e = await runCli(['send', '--resp', 'NOSUCHCMD', sock]);
+    const e = await runCli(['send', '--no-raw', '--resp', 'NOSUCHCMD', sock]);
     expect(e.status).toBe(10);
     expect(e.stdout).toMatch(/^\(error\) ERR unknown command/);
-    const h = await runCli(['send', '--resp', 'HELLO 3', sock]);
+    const h = await runCli(['send', '--no-raw', '--resp', 'HELLO 3', sock]);
     expect(h.status, h.stderr).toBe(0);
     expect(h.stdout).toMatch(/^\(map\)\n1# "server" => "redis"\n/);
+  });
+
+  it('send to a pipe: the raw values, byte for byte what redis-cli prints to a pipe', async () => {
+    const { sock } = await startRedis();
+    const cli = (cmd: string[]) => run('redis-cli', ['-s', sock, ...cmd]);
+    await cli(['RPUSH', 'l', 'a b', '', 'x']);
+    await cli(['HSET', 'h', 'f', 'v', 'g', '']);
+    await cli(['SET', 'k', 'hello world']);
+    for (const cmd of ['GET k', 'GET missing', 'EXISTS k', 'LRANGE l 0 -1', 'HGETALL h', 'LPUSH k x', 'CONFIG GET maxmemory-policy', 'PING']) {
+      const ours = await runCli(['send', '--resp', cmd, sock]);
+      const theirs = await cli(cmd.split(' '));
+      expect(ours.stdout, cmd).toBe(theirs.stdout);
+    }
+    expect((await runCli(['send', '--resp', 'GET k', sock])).stdout).toBe('hello world\n');
+    const info = await runCli(['send', '--resp', 'INFO server', sock]);
+    expect(info.stdout).toMatch(/^# Server\r\nredis_version:/);
   });
 
   it('probe: PING is healthy (keep-alive); -ERR is MISMATCH', async () => {

@@ -5,14 +5,14 @@
  * address bound through libc, and bind's errors in serve's words. An engine
  * gets a descriptor to accept on and owns nothing of this.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, closeSync, lstatSync, linkSync, lchownSync, mkdtempSync, rmdirSync, unlinkSync } from 'node:fs';
 import type net from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UdsError } from '../errors.js';
 import { SOCK_STREAM } from '../socket/ffi.js';
 import { listenAbstractFd, listenPathFd } from '../socket/fd.js';
 import { inspectSocketFile, removeSocketFile } from '../socket/socket-file.js';
-import type { Target } from '../socket/target.js';
+import { UNIX_PATH_MAX, type Target } from '../socket/target.js';
 import { SERVE_DEFAULTS } from './options.js';
 import type { ServeOptions } from './protocol.js';
 
@@ -83,20 +83,71 @@ export async function bindListener(t: Target, options: ServeOptions, socketType 
     if (t.kind === 'unix') {
       // The mode is set through the umask so the file never exists with wider permissions.
       const perm = options.perm;
-      const old = perm === undefined ? undefined : process.umask(~perm & 0o777);
-      try {
-        fd = listenPathFd(t.path, backlog, socketType);
-      } finally {
-        if (old !== undefined) process.umask(old);
-      }
-      ownedPath = { path: t.path, ino: (await fsp.lstat(t.path)).ino };
+      ownedPath = bindPath(t, gid, (at) => {
+        const old = perm === undefined ? undefined : process.umask(~perm & 0o777);
+        try {
+          fd = listenPathFd(at, backlog, socketType);
+        } finally {
+          if (old !== undefined) process.umask(old);
+        }
+      });
     } else if (t.kind === 'abstract') {
       fd = listenAbstractFd(t.name, backlog, socketType);
     }
   } catch (err) {
-    throw bindError(err as NodeJS.ErrnoException, t);
+    // Bound but not given its group or put in place: the socket goes (its private name is gone already).
+    if (fd !== undefined) closeSync(fd);
+    throw err instanceof UdsError ? err : bindError(err as NodeJS.ErrnoException, t);
   }
-  return { fd, ownedPath, replacedStale, gid, socketType };
+  // The group is already the socket's (bindPath): nothing is left to do by name.
+  return { fd, ownedPath, replacedStale, gid: undefined, socketType };
+}
+
+/**
+ * Bind a socket file at `t.path` (`bind(at)` makes the socket, under the
+ * caller's umask) with its group `gid` set where no other user can reach it.
+ * A chown by name after bind would follow whatever another user who may write
+ * the directory put there meanwhile (their setgid directory, a hard link to any
+ * file): so with a group the socket is bound inside a fresh private (0700)
+ * directory beside the path, given its group there, then hard-linked into
+ * place (link(2) never replaces: a file that appeared meanwhile is
+ * ADDRESS_IN_USE) and the private name removed. Without a group: bound in
+ * place. Returns the file bound and its inode (what close() may remove).
+ * Synchronous, so no other work of ours runs while the private directory exists.
+ */
+export function bindPath(t: Extract<Target, { kind: 'unix' }>, gid: number | undefined, bind: (at: string) => void): { path: string; ino: number } {
+  if (gid === undefined) {
+    bind(t.path);
+    return { path: t.path, ino: lstatSync(t.path).ino };
+  }
+  const dir = mkdtempSync(join(dirname(t.path), '.u'));
+  const at = join(dir, 's');
+  let bound = false;
+  try {
+    if (Buffer.byteLength(at) > UNIX_PATH_MAX - 1) {
+      throw new UdsError('PATH_TOO_LONG', `${t.display}: with --group the socket is made in a private directory beside it, and ${at} is over ${UNIX_PATH_MAX - 1} bytes: use a shorter path`, { target: t.display });
+    }
+    bind(at);
+    bound = true;
+    try {
+      lchownSync(at, -1, gid);
+    } catch (err) {
+      throw new UdsError('PERMISSION_DENIED', `${t.display}: cannot set the group of the socket file: ${(err as Error).message}`, { target: t.display, cause: err });
+    }
+    const ino = lstatSync(at).ino;
+    try {
+      linkSync(at, t.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new UdsError('ADDRESS_IN_USE', `${t.display}: in use: a file appeared there while the socket was made`, { target: t.display, cause: err });
+      }
+      throw err;
+    }
+    return { path: t.path, ino };
+  } finally {
+    if (bound) unlinkSync(at);
+    rmdirSync(dir);
+  }
 }
 
 /** Give the socket file its group (--group). */

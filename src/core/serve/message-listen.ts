@@ -5,12 +5,12 @@
  * replaced, a stale file replaced), the mode set through the umask, bind and,
  * for seqpacket, listen, the file's group (--group); bind's errors in serve's words.
  */
-import { promises as fsp } from 'node:fs';
 import { UdsError } from '../errors.js';
 import { MessageSocket, sockaddrOf } from '../socket/message.js';
 import { inspectSocketFile, removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
-import { bindError, lookupGid, setSocketGroup } from './listener.js';
+import { bindError, bindPath, lookupGid } from './listener.js';
+import { sockaddrPath } from '../socket/sockaddr.js';
 import { SERVE_DEFAULTS } from './options.js';
 
 /** A bound (dgram) or listening (seqpacket) message socket, and the socket file it owns. */
@@ -47,25 +47,24 @@ export async function bindMessageSocket(
     throw bindError(err as NodeJS.ErrnoException, t);
   }
   const perm = o.perm;
-  const old = perm === undefined || t.kind !== 'unix' ? undefined : process.umask(~perm & 0o777);
-  try {
-    sock.bind(sockaddrOf(t), t.display);
-    if (type === 'seqpacket') sock.listen(o.backlog ?? SERVE_DEFAULTS.backlog, t.display);
-  } catch (err) {
-    sock.close();
-    throw bindError(err as NodeJS.ErrnoException, t);
-  } finally {
-    if (old !== undefined) process.umask(old);
-  }
-  const owned = t.kind === 'unix' ? { path: t.path, ino: (await fsp.lstat(t.path)).ino } : undefined;
-  if (owned && gid !== undefined) {
+  const bindAt = (addr: Buffer) => {
+    const old = perm === undefined || t.kind !== 'unix' ? undefined : process.umask(~perm & 0o777);
     try {
-      await setSocketGroup(owned.path, gid, t);
-    } catch (err) {
-      // A group we may not give (not root, not one of ours): no socket left with the wrong group.
-      await releaseMessageSocket({ sock, replacedStale, owned });
-      throw err;
+      sock.bind(addr, t.display);
+      if (type === 'seqpacket') sock.listen(o.backlog ?? SERVE_DEFAULTS.backlog, t.display);
+    } finally {
+      if (old !== undefined) process.umask(old);
     }
+  };
+  let owned: BoundMessageSocket['owned'];
+  try {
+    // With --group, bound in a private directory and given its group there (listener.ts bindPath): never by name.
+    if (t.kind === 'unix') owned = bindPath(t, gid, (at) => bindAt(sockaddrPath(at)));
+    else bindAt(sockaddrOf(t));
+  } catch (err) {
+    // A group we may not give (not root, not one of ours): no socket left with the wrong group.
+    sock.close();
+    throw err instanceof UdsError ? err : bindError(err as NodeJS.ErrnoException, t);
   }
   return { sock, replacedStale, owned };
 }

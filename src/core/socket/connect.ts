@@ -2,7 +2,8 @@ import { stat } from 'node:fs';
 import net from 'node:net';
 import { UdsError, backlogFullError, connectTimeoutError, fromConnectErrno } from '../errors.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from '../defaults.js';
-import type { Target } from './target.js';
+import { type Target, fsPath } from './target.js';
+import { hasKeptBytes } from '../escape.js';
 import { nowMs } from '../clock.js';
 import { backlogDelay } from './backoff.js';
 
@@ -58,11 +59,14 @@ export async function openConnection(target: Target, opts: ConnectOptions = {}):
   }
 }
 
-/** An abstract name, connected through libc (see libc.ts), loaded only for these: a path needs none of it. */
-async function connectAbstract(target: Extract<Target, { kind: 'abstract' }>, onread?: ConnectOptions['onread']): Promise<net.Socket> {
-  const { connectAbstractFd } = await import('./fd.js');
+/**
+ * An abstract name, or a path with bytes that are not UTF-8, connected through
+ * libc (see libc.ts), loaded only for these: an ordinary path needs none of it.
+ */
+async function connectAbstract(target: Exclude<Target, { kind: 'tcp' }>, onread?: ConnectOptions['onread']): Promise<net.Socket> {
+  const { connectAbstractFd, connectPathFd } = await import('./fd.js');
   try {
-    const fd = connectAbstractFd(target.name);
+    const fd = target.kind === 'abstract' ? connectAbstractFd(target.name) : connectPathFd(target.path, target.display);
     return new net.Socket({ fd, readable: true, writable: true, ...(onread ? { onread } : {}) } as net.SocketConstructorOpts);
   } catch (err) {
     throw fromConnectErrno(err as NodeJS.ErrnoException, target.display);
@@ -80,7 +84,7 @@ export function connectOnce(
   signal?: AbortSignal,
   onread?: ConnectOptions['onread'],
 ): Promise<net.Socket> {
-  if (target.kind === 'abstract') return connectAbstract(target, onread);
+  if (target.kind === 'abstract' || (target.kind === 'unix' && hasKeptBytes(target.path))) return connectAbstract(target, onread);
   return new Promise((resolve, reject) => {
     const extra = onread ? { onread } : {};
     const socket =
@@ -108,7 +112,7 @@ export function connectOnce(
       socket.destroy();
       // Linux answers ECONNREFUSED for a path that is not a socket at all.
       if (err.code === 'ECONNREFUSED' && target.kind === 'unix') {
-        stat(target.path, (statErr, st) => {
+        stat(fsPath(target.path), (statErr, st) => {
           if (!statErr && !st.isSocket()) {
             reject(new UdsError('NOT_A_SOCKET', `${target.display}: exists but is not a socket`, { target: target.display, cause: err }));
           } else reject(fromConnectErrno(err, target.display));

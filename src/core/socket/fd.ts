@@ -51,6 +51,19 @@ export function connectAbstractFd(name: Buffer): number {
   return fd;
 }
 
+/** Connect to a socket path given by its exact bytes (net.connect takes UTF-8 text only); returns the fd, as connectAbstractFd. */
+export function connectPathFd(path: string, label: string): number {
+  const c = load();
+  const fd = newSocket(c, label);
+  const addr = sockaddrPath(path);
+  if (c.connect(fd, addr, addr.length) !== 0) {
+    const errno = c.errno();
+    c.close(fd);
+    throw errnoError('connect', errno, label);
+  }
+  return fd;
+}
+
 function listenOn(addr: Buffer, label: string, backlog: number, type: number): number {
   const c = load();
   const fd = newSocket(c, label, type);

@@ -8,10 +8,11 @@
  */
 import { AF_INET, AF_INET6, AF_UNIX } from './ffi.js';
 import { libc } from './libc.js';
+import { keptBytes } from '../escape.js';
 
 /** sockaddr_un for a filesystem path: family, the path, its terminating NUL. */
 export function sockaddrPath(path: string | Uint8Array): Buffer {
-  const bytes = typeof path === 'string' ? Buffer.from(path, 'utf8') : path;
+  const bytes = typeof path === 'string' ? keptBytes(path) : path;
   const addr = Buffer.alloc(3 + bytes.length);
   addr.writeUInt16LE(AF_UNIX, 0);
   addr.set(bytes, 2);

@@ -1,4 +1,5 @@
 import { UdsError } from '../errors.js';
+import { hasKeptBytes, keptBytes } from '../escape.js';
 
 /** sun_path is 108 bytes on Linux, one of which is the terminating NUL for filesystem paths. */
 export const UNIX_PATH_MAX = process.platform === 'linux' ? 108 : 104;
@@ -22,7 +23,7 @@ export function parseTarget(spec: string): Target {
   if (text.startsWith('tcp://')) return parseTcp(text.slice('tcp://'.length), text);
   if (text.startsWith('unix:')) return unixTarget(text.slice('unix:'.length), text);
   if (text.startsWith('@')) {
-    const name = Buffer.from(text.slice(1), 'utf8');
+    const name = keptBytes(text.slice(1));
     if (process.platform !== 'linux') {
       throw new UdsError('NOT_SUPPORTED', `${text}: abstract socket names exist only on Linux`);
     }
@@ -54,7 +55,7 @@ function parseTcp(hostPort: string, original: string): Target {
 
 function unixTarget(path: string, original: string): Target {
   if (path.length === 0) throw new UdsError('BAD_TARGET', `${original}: socket path is empty`);
-  const bytes = Buffer.byteLength(path);
+  const bytes = keptBytes(path).length;
   if (bytes > UNIX_PATH_MAX - 1) {
     throw new UdsError(
       'PATH_TOO_LONG',
@@ -63,6 +64,14 @@ function unixTarget(path: string, original: string): Target {
     );
   }
   return { kind: 'unix', path, display: path };
+}
+
+/**
+ * A socket path for node:fs: the string itself, or its exact bytes when it
+ * holds bytes that are not UTF-8 (an argument decoded by io.ts exactArgv).
+ */
+export function fsPath(path: string): string | Buffer {
+  return hasKeptBytes(path) ? keptBytes(path) : path;
 }
 
 /** Human name of a target, as the user would write it. */

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { nowMs } from '../clock.js';
 import { decodeKeepingBytes } from '../escape.js';
 import { NAME_ABSTRACT, NONE, SockDiagUnavailable, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, UDIAG_SHOW_NAME, UDIAG_SHOW_PEER, UDIAG_SHOW_VFS, dumpUnixSockets } from './sock-diag.js';
+import { fsPath } from './target.js';
 
 const SOCK_DGRAM = 2;
 
@@ -236,7 +237,7 @@ export async function inspectPath(p: string, who: Identity = currentIdentity()):
   for (const d of parents) {
     let st: Stats;
     try {
-      st = await fsp.stat(d);
+      st = await fsp.stat(fsPath(d));
     } catch (err) {
       if (errno(err) === 'ENOENT') {
         return { ...base, state: 'absent', missingDir: d, access: { allowed: null, reason: `directory ${d} does not exist` } };
@@ -263,7 +264,7 @@ export async function inspectPath(p: string, who: Identity = currentIdentity()):
 
   let lst: Stats;
   try {
-    lst = await fsp.lstat(absolute);
+    lst = await fsp.lstat(fsPath(absolute));
   } catch (err) {
     if (errno(err) === 'ENOENT') {
       return { ...base, state: 'absent', access: { allowed: null, reason: `no file named ${path.basename(absolute)} in ${path.dirname(absolute)}` } };
@@ -276,9 +277,9 @@ export async function inspectPath(p: string, who: Identity = currentIdentity()):
   let st = lst;
   let symlinkTo: string | undefined;
   if (lst.isSymbolicLink()) {
-    symlinkTo = await fsp.readlink(absolute).catch(() => undefined);
+    symlinkTo = await fsp.readlink(fsPath(absolute)).then(String).catch(() => undefined);
     try {
-      st = await fsp.stat(absolute);
+      st = await fsp.stat(fsPath(absolute));
     } catch (err) {
       const to = symlinkTo ? ` to ${symlinkTo}` : '';
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') {
@@ -423,7 +424,7 @@ export interface FileId {
 /** The identity of the file at `p`, following symlinks (as connect(2) does); null when it cannot be stat'ed. */
 export async function fileId(p: string): Promise<FileId | null> {
   try {
-    const st = await fsp.stat(p, { bigint: true });
+    const st = await fsp.stat(fsPath(p), { bigint: true });
     // glibc's dev_t: major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31.
     const d = st.dev;
     const major = Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn));
