@@ -17,6 +17,7 @@ import { MessageSocket, SOCKADDR_UN_MAX, describeSockaddr, sockaddrOf } from '..
 import { MESSAGE_TAP_DEFAULTS } from './message-tap-records.js';
 import { type MessageTapHost, type MessageTapRelay, POLLERR, POLLIN, type PollSet } from './message-tap-poll.js';
 import { SERVE_DEFAULTS } from './options.js';
+import { NO_NEWLINE_NOTE, withoutNewline } from './protocol.js';
 import { TRAFFIC_PREVIEW } from './tap-records.js';
 
 const BATCH = 64;
@@ -198,9 +199,10 @@ export class DgramTapRelay implements MessageTapRelay {
         continue;
       }
       let note: string | undefined;
-      if (fault === 'no-newline' && out.length > 0 && out[out.length - 1] === 0x0a) {
-        out = out.subarray(0, out.length - 1);
-        note = 'trailing newline stripped: --fault no-newline';
+      if (fault === 'no-newline') {
+        const cut = withoutNewline(out);
+        if (cut.length < out.length) note = NO_NEWLINE_NOTE;
+        out = cut;
       }
       if (this.delay > 0) {
         if (this.delayed.length >= DELAYED_MAX || this.delayedBytes + out.length > DELAYED_BYTES) {

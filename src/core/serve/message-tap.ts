@@ -57,7 +57,8 @@ export class MessageTap extends EventEmitter<MessageTapEvents> implements Messag
     const bad = messageTapFaultError(o.type, o.fault);
     if (bad) throw new UdsError('BAD_OPTION', bad);
     this.maxBytes = o.maxBytes ?? SERVE_DEFAULTS.maxBytes;
-    this.buf = Buffer.allocUnsafe(this.maxBytes + 1);
+    // Off the V8 heap and never pooled: the receivers' msghdrs hold its address.
+    this.buf = Buffer.alloc(Math.max(128, this.maxBytes + 1));
   }
 
   get listener(): MessageSocket {
