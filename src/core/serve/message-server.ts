@@ -20,7 +20,7 @@ import { E } from '../socket/ffi.js';
 import { epollLibc, libc } from '../socket/libc.js';
 import { MessageSocket } from '../socket/message.js';
 import { MessageReceiver, RECV_END, RECV_NONE } from '../socket/message-recv.js';
-import { type NamedPeer, type PeerCred, namedPeer, processName } from '../socket/peer.js';
+import { type NamedPeer, namedPeer } from '../socket/peer.js';
 import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
 import { bindMessageSocket } from './message-listen.js';
@@ -98,12 +98,6 @@ export interface MessageServerEvents {
   conn: [log: MessageConnLog];
   warning: [message: string];
   done: [];
-}
-
-/** A datagram's sender (SCM_CREDENTIALS) with its process name, as a seqpacket connection's peer is named. */
-function senderOf(cred: PeerCred): NamedPeer {
-  const name = processName(cred.pid);
-  return name === undefined ? { ...cred } : { ...cred, name };
 }
 
 export class MessageServer extends EventEmitter<MessageServerEvents> {
@@ -210,8 +204,8 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
       const from = rx.fromAddress();
       const data = Buffer.from(this.buf.subarray(0, Math.min(n, this.buf.length - 1)));
       const log: MessageLog = { event: 'datagram', n: ++this.received, time: new Date(), from, bytes: n, data, truncated: n > data.length, replied: null };
-      const sender = rx.sender;
-      if (sender) log.peer = senderOf(sender);
+      const sender = rx.namedSender();
+      if (sender) log.peer = sender;
       if (this.o.reply !== undefined || this.o.echo) {
         if (from === '') log.note = 'not answered: the sender bound no address';
         else {

@@ -9,6 +9,7 @@
  */
 import { E } from './ffi.js';
 import { CredentialReceiver, type MessageSocket, type PeerCred, SOCKADDR_UN_MAX, describeSockaddr } from './message.js';
+import { type NamedPeer, processName } from './peer.js';
 
 /** recv(): the seqpacket peer's end (its write side shut, or closed). */
 export const RECV_END = -1;
@@ -48,6 +49,14 @@ export class MessageReceiver {
   get sender(): PeerCred | null {
     const creds = this.creds;
     return creds && creds.hadCred && creds.cred.pid > 0 ? creds.cred : null;
+  }
+
+  /** The last message's sender with its process name (as a seqpacket connection's peer is named), or null. */
+  namedSender(): NamedPeer | null {
+    const cred = this.sender;
+    if (!cred) return null;
+    const name = processName(cred.pid);
+    return name === undefined ? { ...cred } : { ...cred, name };
   }
 
   /** The last datagram's sender address: a path, `@name`, or '' (unbound: it cannot be answered). */
