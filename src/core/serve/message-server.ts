@@ -24,7 +24,7 @@ import { type NamedPeer, namedPeer } from '../socket/peer.js';
 import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
 import { bindMessageSocket } from './message-listen.js';
-import { SERVE_DEFAULTS } from './options.js';
+import { SERVE_DEFAULTS, checkServeOptions } from './options.js';
 import { currentReply, withNewline } from './protocol.js';
 
 const POLLIN = 0x1;
@@ -121,6 +121,7 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
     private readonly o: MessageServeOptions,
   ) {
     super();
+    checkServeOptions(o);
     if (target.kind === 'tcp') throw new UdsError('BAD_OPTION', `${target.display}: --type ${o.type} is for Unix sockets (a path or @name)`);
     // Off the V8 heap and never pooled: the credentials' msghdr holds its address.
     this.buf = Buffer.alloc(Math.max(128, (o.maxBytes ?? SERVE_DEFAULTS.maxBytes) + 1));
