@@ -19,7 +19,8 @@ import type { NamedPeer } from '../socket/peer.js';
 import { MESSAGE_TAP_DEFAULTS } from './message-tap-records.js';
 import { type MessageTapHost, type MessageTapRelay, POLLERR, POLLIN, type PollSet } from './message-tap-poll.js';
 import { SERVE_DEFAULTS } from './options.js';
-import { NO_NEWLINE_NOTE, withoutNewline } from './protocol.js';
+import { NO_NEWLINE_NOTE } from './protocol.js';
+import { DELAY, ReplyShaper, SEND } from './reply-shaper.js';
 import { TRAFFIC_PREVIEW } from './tap-records.js';
 
 const BATCH = 64;
@@ -55,7 +56,8 @@ export class DgramTapRelay implements MessageTapRelay {
   private lastAt = 0;
   private readonly idle: number;
   private readonly max: number;
-  private readonly delay: number;
+  /** --fault and --delay on the upstream's datagrams (reply-shaper.ts). */
+  private readonly shaper: ReplyShaper;
   private readonly upAddr: Buffer;
   /** The listener's datagrams with their senders (address; pid, uid, gid from SCM_CREDENTIALS), as serve --type dgram receives them. */
   private rx: MessageReceiver | null = null;
@@ -63,7 +65,7 @@ export class DgramTapRelay implements MessageTapRelay {
   constructor(private readonly h: MessageTapHost) {
     this.idle = h.o.idleTimeout || MESSAGE_TAP_DEFAULTS.dgramIdle;
     this.max = h.o.maxConns ?? MESSAGE_TAP_DEFAULTS.dgramSenders;
-    this.delay = h.o.delay ?? (h.o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
+    this.shaper = new ReplyShaper({ fault: h.o.fault, delay: h.o.delay });
     this.upAddr = sockaddrOf(h.o.upstream);
   }
 
@@ -198,26 +200,23 @@ export class DgramTapRelay implements MessageTapRelay {
       s.down++;
       this.senders.delete(s.key);
       this.senders.set(s.key, s);
-      let out = h.buf.subarray(0, Math.min(n, h.maxBytes));
-      const fault = h.o.fault;
-      if (fault === 'silent') {
-        this.record('down', s.id, s.from, n, false, 'swallowed: --fault silent');
+      const shaper = this.shaper;
+      const act = shaper.reply(0, h.buf, Math.min(n, h.maxBytes), now, true);
+      if (act !== SEND && act !== DELAY) {
+        // silent (the others are refused up front: MESSAGE_TAP_FAULTS; a datagram has no end to give)
+        this.record('down', s.id, s.from, n, false, `swallowed: --fault ${h.o.fault}`);
         continue;
       }
-      let note: string | undefined;
-      if (fault === 'no-newline') {
-        const cut = withoutNewline(out);
-        if (cut.length < out.length) note = NO_NEWLINE_NOTE;
-        out = cut;
-      }
-      if (this.delay > 0) {
+      const out = h.buf.subarray(0, shaper.len);
+      const note = shaper.stripped > 0 ? NO_NEWLINE_NOTE : undefined;
+      if (act === DELAY) {
         if (this.delayed.length >= DELAYED_MAX || this.delayedBytes + out.length > DELAYED_BYTES) {
           this.record('down', s.id, s.from, n, false, `dropped: --delay's queue is full (${this.drop()})`);
           continue;
         }
-        this.delayed.push({ s, buf: Buffer.from(out), due: now + this.delay });
+        this.delayed.push({ s, buf: Buffer.from(out), due: shaper.at });
         this.delayedBytes += out.length;
-        this.record('down', s.id, s.from, n, true, [note, `held ${this.delay}ms: --delay`].filter(Boolean).join('; '));
+        this.record('down', s.id, s.from, n, true, [note, `held ${shaper.delayMs}ms: --delay`].filter(Boolean).join('; '));
         continue;
       }
       const sent = this.reply(s, out);

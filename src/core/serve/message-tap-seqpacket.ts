@@ -16,8 +16,8 @@ import { MessageReceiver, RECV_END, RECV_NONE } from '../socket/message-recv.js'
 import { type NamedPeer, namedPeer } from '../socket/peer.js';
 import { MESSAGE_TAP_DEFAULTS } from './message-tap-records.js';
 import { type MessageTapHost, type MessageTapRelay, POLLERR, POLLHUP, POLLIN, POLLOUT, type PollSet } from './message-tap-poll.js';
-import { SERVE_DEFAULTS } from './options.js';
-import { NO_NEWLINE_NOTE, withoutNewline } from './protocol.js';
+import { NO_NEWLINE_NOTE } from './protocol.js';
+import { DELAY, HOLD_OPEN, ReplyShaper, SEND, SWALLOW } from './reply-shaper.js';
 import { type SideEnd, TRAFFIC_PREVIEW } from './tap-records.js';
 
 /** Bytes queued towards one side before the other side is no longer read. */
@@ -68,11 +68,12 @@ export class SeqpacketTapRelay implements MessageTapRelay {
   private handled = 0;
   private pausedUntil = 0;
   private readonly idle: number;
-  private readonly delay: number;
+  /** --fault and --delay on the upstream's messages (reply-shaper.ts). */
+  private readonly shaper: ReplyShaper;
 
   constructor(private readonly h: MessageTapHost) {
     this.idle = h.o.idleTimeout ?? 0;
-    this.delay = h.o.delay ?? (h.o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
+    this.shaper = new ReplyShaper({ fault: h.o.fault, delay: h.o.delay });
   }
 
   accepting(now: number): boolean {
@@ -192,22 +193,25 @@ export class SeqpacketTapRelay implements MessageTapRelay {
       const truncated = n > out.length;
       let note = truncated ? `cut at --max-bytes: ${out.length} of ${n} bytes relayed` : undefined;
       let relayed = true;
+      let closeAtReply = false;
       let due = 0;
       if (fromClient) p.messagesUp++;
       else {
         p.messagesDown++;
-        const fault = h.o.fault;
-        if (fault === 'silent' || fault === 'close-without-reply') {
+        const shaper = this.shaper;
+        const act = shaper.reply(0, out, out.length, nowMs(), true);
+        if (act === SEND || act === DELAY) {
+          if (shaper.stripped > 0) note = [note, NO_NEWLINE_NOTE].filter(Boolean).join('; ');
+          out = out.subarray(0, shaper.len);
+          if (act === DELAY) {
+            due = shaper.at;
+            note = [note, `held ${shaper.delayMs}ms: --delay`].filter(Boolean).join('; ');
+          }
+        } else {
+          // A message socket has no reset to give: RESET is refused up front (MESSAGE_TAP_FAULTS), taken as CLOSE here.
           relayed = false;
-          note = `swallowed: --fault ${fault}`;
-        } else if (fault === 'no-newline') {
-          const cut = withoutNewline(out);
-          if (cut.length < out.length) note = [note, NO_NEWLINE_NOTE].filter(Boolean).join('; ');
-          out = cut;
-        }
-        if (this.delay > 0 && relayed) {
-          due = nowMs() + this.delay;
-          note = [note, `held ${this.delay}ms: --delay`].filter(Boolean).join('; ');
+          note = `swallowed: --fault ${h.o.fault}`;
+          closeAtReply = act !== SWALLOW;
         }
       }
       if (h.tracing) {
@@ -224,7 +228,7 @@ export class SeqpacketTapRelay implements MessageTapRelay {
         });
       }
       if (!relayed) {
-        if (h.o.fault === 'close-without-reply') {
+        if (closeAtReply) {
           p.first = 'tap';
           return this.end(p, 'the client closed without the reply: --fault close-without-reply');
         }
@@ -304,7 +308,7 @@ export class SeqpacketTapRelay implements MessageTapRelay {
 
   /** never-close, silent: the client is kept open after the upstream's end (until it closes, or --idle-timeout). */
   private holding(p: Pair): boolean {
-    return p.upEof && (this.h.o.fault === 'never-close' || this.h.o.fault === 'silent');
+    return p.upEof && this.shaper.upstreamEnd() === HOLD_OPEN;
   }
 
   private end(p: Pair, reason: string): void {
