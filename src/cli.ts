@@ -14,7 +14,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, DEFAULT_TIMEOUT_TEXT } 
 import { DEFAULT_MAX_REPLY } from './core/exchange.js';
 import { UdsError } from './core/errors.js';
 import { escapeText } from './core/escape.js';
-import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES } from './core/serve/options.js';
+import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES, SERVE_LIMITS } from './core/serve/options.js';
 import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js';
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
 import { exactArgv, processIo } from './io.js';
@@ -155,11 +155,11 @@ replies, and Ctrl-D waits --timeout for more datagrams, then exits 0.`,
       .option('--group <group>', 'group of the socket file (name or gid), e.g. www-data')
       .addOption(new Option('--count <n>', 'exit after N connections').argParser(intOption('--count', 1)))
       .addOption(new Option('--max-conns <n>', 'connections open at once; the excess are accepted and closed at once, and logged').argParser(intOption('--max-conns', 1)))
-      .addOption(new Option('--max-bytes <size>', 'largest request; a client sending more is disconnected, and logged').default(SERVE_DEFAULTS.maxBytes, '1MiB').argParser(sizeOption('--max-bytes', 1)))
+      .addOption(new Option('--max-bytes <size>', 'largest request; a client sending more is disconnected, and logged').default(SERVE_DEFAULTS.maxBytes, '1MiB').argParser(sizeOption('--max-bytes', 1, SERVE_LIMITS.maxBytes)))
       .addOption(new Option('--idle-timeout <duration>', 'close a connection idle this long: nothing received, or replies left untaken (0: never)').default(SERVE_DEFAULTS.idleTimeout, '60s').argParser(durationOption('--idle-timeout')))
       .addOption(new Option('--backlog <n>', 'listen(2) backlog').default(SERVE_DEFAULTS.backlog).argParser(intOption('--backlog', 1)))
       .addOption(new Option('--grace <duration>', 'on SIGINT/SIGTERM/SIGHUP, how long in-flight connections may finish').default(SERVE_DEFAULTS.graceTimeout, '5s').argParser(durationOption('--grace')))
-      .addOption(new Option('--workers <n>', 'epoll engine: threads serving the socket; net engine: processes accepting on it (this one and N-1 forked copies); default 1, with --upstream on the net engine the cores (at most 4)').argParser(intOption('--workers', 1, 64)))
+      .addOption(new Option('--workers <n>', 'epoll engine: threads serving the socket; net engine: processes accepting on it (this one and N-1 forked copies); default 1, with --upstream on the net engine the cores (at most 4)').argParser(intOption('--workers', 1, SERVE_LIMITS.workers)))
       .addOption(new Option('--engine <engine>', 'epoll: epoll and raw sockets in worker threads (Linux, fastest); net: node:net (faults, --delay, TCP); auto: epoll when it can serve the options').choices(SERVE_ENGINES).default('auto'))
       // The tap (issue 12): relay to a real server instead of replying.
       .option('--upstream <target>', 'the tap: relay each connection (or message: a dgram or seqpacket TARGET) to TARGET (socket path, @name, host:port) and log both directions; --fault breaks its real replies')

@@ -36,6 +36,10 @@ describe('message tap traffic', () => {
     expect(messageTapTrafficLines(msg({ event: 'datagram', id: 0, from: '', note: 'replies cannot be returned: the sender bound no address' }), c)[0]).toBe(
       '03:34:38.331 #- (unbound) > 6B "hello\\n" (replies cannot be returned: the sender bound no address)',
     );
+    // Its process from SCM_CREDENTIALS, bound or not, as serve --type dgram says it (the name escaped).
+    expect(messageTapTrafficLines(msg({ event: 'datagram', id: 0, from: '', peer: { pid: 42, uid: 0, gid: 0, name: 'notify\x1b' } }), c)[0]).toBe(
+      '03:34:38.331 #- (unbound) [pid 42 (notify\\x1b), uid 0, gid 0] > 6B "hello\\n"',
+    );
   });
 
   it('--hexdump: a binary message as hexdump -C lines, the rest counted', () => {
@@ -56,6 +60,7 @@ describe('message tap traffic', () => {
       at: time.toISOString(),
       dir: 'up',
       from: null,
+      peer: null,
       bytes: 6,
       truncated: false,
       relayed: true,

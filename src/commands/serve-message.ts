@@ -7,13 +7,13 @@ import { escapeText, unescapeText } from '../core/escape.js';
 import { MessageServer } from '../core/serve/message-server.js';
 import type { Target } from '../core/socket/target.js';
 import { EXIT } from '../exit-codes.js';
-import { type Io, writeAll } from '../io.js';
+import type { Io } from '../io.js';
 import { messageConnJson, messageConnLine, messageJson, messageLine } from '../render/serve-message.js';
 import { messageTapPeerJson, messageTapPeerLine, messageTapTrafficJson, messageTapTrafficLines } from '../render/message-tap.js';
 import { MessageTap, type MessageTapPeerLog, type MessageTapTraffic, messageTapFaultError } from '../core/serve/message-tap.js';
 import type { Fault } from '../core/serve/options.js';
 import type { LineWriter } from '../core/line-writer.js';
-import { droppedLine } from '../render/serve.js';
+import { droppedLine, droppedText } from '../render/serve.js';
 import { ServeLog } from './serve-log.js';
 import { errColor } from '../render/style.js';
 
@@ -51,7 +51,7 @@ export async function runMessageServe(target: Target, type: 'dgram' | 'seqpacket
   }
   if ((flags.workers ?? 1) > 1) throw new UdsError('BAD_OPTION', `--workers is for stream sockets; serve --type ${type} runs one loop`);
   const c = await errColor();
-  const say = lineLog(io);
+  const { log, say } = boundedLog(io, flags.json === true, c);
   const server = new MessageServer(target, {
     type,
     reply: flags.reply === undefined ? undefined : unescapeText(flags.reply),
@@ -66,11 +66,16 @@ export async function runMessageServe(target: Target, type: 'dgram' | 'seqpacket
   });
   const pid = process.pid;
   if (!flags.quiet) {
-    server.on('message', (m) => say(flags.json ? JSON.stringify(messageJson(m, pid)) : messageLine(m, c)));
-    server.on('conn', (l) => say(flags.json ? JSON.stringify(messageConnJson(l, pid)) : messageConnLine(l, c)));
+    // Through the bounded log: a reader that stalls gets lines dropped and counted, never a growing queue.
+    const line = (text: string, out: LineWriter) => {
+      out.text(text);
+      out.end();
+    };
+    server.on('message', (m) => log.record(line, flags.json ? JSON.stringify(messageJson(m, pid)) : messageLine(m, c)));
+    server.on('conn', (l) => log.record(line, flags.json ? JSON.stringify(messageConnJson(l, pid)) : messageConnLine(l, c)));
   }
   server.on('warning', (msg) => say(flags.json ? JSON.stringify({ event: 'warning', message: msg }) : `${c.yellow('udsctl serve:')} ${escapeText(msg)}`));
-  return runToEnd(server, flags, say, () => {
+  return runToEnd(server, flags, log, say, () => {
     const where = server.address();
     if (flags.json) say(JSON.stringify({ event: 'listening', target: where, socketType: type, replacedStale: server.replacedStale, pid }));
     else {
@@ -80,22 +85,23 @@ export async function runMessageServe(target: Target, type: 'dgram' | 'seqpacket
   });
 }
 
-/** The log's writer: lines written in order, one write at a time; a reader that stops reading stalls only the log. */
-function lineLog(io: Io): ((line: string) => void) & { drain: () => Promise<void> } {
-  const lines: string[] = [];
-  let writing: Promise<void> | null = null;
-  const say = (line: string) => {
-    lines.push(line);
-    writing ??= (async () => {
-      while (lines.length > 0) await writeAll(io.stderr, lines.splice(0).join('\n') + '\n');
-      writing = null;
-    })();
-  };
-  return Object.assign(say, {
+type Say = ((line: string) => void) & { drain: () => Promise<void> };
+
+/**
+ * serve's bounded log (ServeLog, as the stream serve's): the records dropped
+ * and counted while the reader lags; serve's own lines kept; at the end, what
+ * is left written within FINAL_FLUSH_MS, then given up (a reader that never
+ * reads must not keep serve from exiting).
+ */
+function boundedLog(io: Io, json: boolean, c: Awaited<ReturnType<typeof errColor>>): { log: ServeLog; say: Say } {
+  const stderrFd = (io.stderr as { fd?: unknown }).fd;
+  const log = new ServeLog(io.stderr, droppedLine(json, c), io.stderr === process.stderr && typeof stderrFd === 'number' ? stderrFd : undefined);
+  const say = Object.assign((line: string) => log.line(line), {
     drain: async () => {
-      while (writing) await writing;
+      if (!(await log.flush(FINAL_FLUSH_MS))) log.abandon();
     },
   });
+  return { log, say };
 }
 
 interface Runnable {
@@ -105,7 +111,7 @@ interface Runnable {
 }
 
 /** Listen, say so, run until done or SIGINT/SIGTERM/SIGHUP (the loop stops within a poll slice). */
-async function runToEnd(server: Runnable, flags: { json?: boolean; quiet?: boolean }, say: ((line: string) => void) & { drain: () => Promise<void> }, listening: () => void): Promise<number> {
+async function runToEnd(server: Runnable, flags: { json?: boolean; quiet?: boolean }, log: ServeLog, say: Say, listening: () => void): Promise<number> {
   const done = new Promise<void>((resolve) => server.once('done', resolve));
   let stopping = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -119,7 +125,9 @@ async function runToEnd(server: Runnable, flags: { json?: boolean; quiet?: boole
     await server.listen();
     listening();
     await done;
-    if (flags.json) say(JSON.stringify({ event: 'stopped' }));
+    log.noteDropped();
+    if (flags.json) say(JSON.stringify({ event: 'stopped', dropped: log.droppedTotal }));
+    else if (log.droppedTotal > 0) say(`udsctl serve: stopped; ${droppedText(log.droppedTotal).replace(' dropped,', ' dropped in all,')}`);
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
@@ -158,13 +166,7 @@ export async function runMessageTap(target: Target, type: 'dgram' | 'seqpacket',
   const bad = messageTapFaultError(type, flags.fault);
   if (bad) throw new UdsError('BAD_OPTION', bad);
   const c = await errColor();
-  const stderrFd = (io.stderr as { fd?: unknown }).fd;
-  const log = new ServeLog(io.stderr, droppedLine(flags.json === true, c), io.stderr === process.stderr && typeof stderrFd === 'number' ? stderrFd : undefined);
-  const say = Object.assign((line: string) => log.line(line), {
-    drain: async () => {
-      if (!(await log.flush(FINAL_FLUSH_MS))) log.abandon();
-    },
-  });
+  const { log, say } = boundedLog(io, flags.json === true, c);
   const tap = new MessageTap(target, {
     type,
     upstream,
@@ -196,7 +198,7 @@ export async function runMessageTap(target: Target, type: 'dgram' | 'seqpacket',
     tap.on('peer', (l) => log.record(peer, l));
   }
   tap.on('warning', (msg) => say(flags.json ? JSON.stringify({ event: 'warning', message: msg }) : `${c.yellow('udsctl serve:')} ${escapeText(msg)}`));
-  return runToEnd(tap, flags, say, () => {
+  return runToEnd(tap, flags, log, say, () => {
     const where = tap.address();
     if (flags.json) say(JSON.stringify({ event: 'listening', target: where, socketType: type, upstream: upstream.display, replacedStale: tap.replacedStale, pid, ...(flags.fault ? { fault: flags.fault } : {}) }));
     else {

@@ -21,7 +21,8 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 /** The line(s) of one message or datagram. */
 export function messageTapTrafficLines(m: MessageTapTraffic, c: ChalkInstance, opts: { hexdump?: boolean } = {}): string[] {
   const arrow = m.dir === 'up' ? c.cyan('>') : c.magenta('<');
-  const src = m.event === 'datagram' ? ` ${m.from ? escapeText(m.from) : '(unbound)'}` : '';
+  // A datagram's sender: its bound address, and its process from SCM_CREDENTIALS (an unbound one too), as serve --type dgram names it.
+  const src = m.event === 'datagram' ? ` ${m.from ? escapeText(m.from) : '(unbound)'}${m.peer ? ` [${who(m.peer)}]` : ''}` : '';
   const id = m.event === 'datagram' && m.id === 0 ? '#-' : `#${m.id}`;
   const note = m.note ? ` ${m.relayed ? c.dim(`(${escapeText(m.note)})`) : c.yellow(`(${escapeText(m.note)})`)}` : '';
   const head = `${c.dim(clock(m.time))} ${id}${src} ${arrow} ${m.bytes}B`;
@@ -50,14 +51,14 @@ export function messageTapPeerLine(l: MessageTapPeerLog, c: ChalkInstance): stri
 
 /** JSON of a message or datagram: the bytes as `text` (UTF-8 that is not binary) or `base64`. */
 export function messageTapTrafficJson(m: MessageTapTraffic, pid: number): Record<string, unknown> {
-  const { data, time, event, ...rest } = m;
+  const { data, time, event, peer, ...rest } = m;
   return {
     event: 'traffic',
     unit: event,
     pid,
     ...rest,
     at: time.toISOString(),
-    ...(m.event === 'datagram' ? { from: m.from || null } : {}),
+    ...(m.event === 'datagram' ? { from: m.from || null, ...(m.dir === 'up' ? { peer: peerJson(peer ?? null, 'scm_credentials') } : {}) } : {}),
     ...(looksBinary(data) ? { base64: data.toString('base64') } : { text: data.toString('utf8') }),
   };
 }

@@ -60,6 +60,17 @@ describe('the library validates its options like the CLI (typed errors, never a 
     }
   });
 
+  it("startServe(), MessageServer, MessageTap: the CLI's limits (workers at most 64, maxBytes at most 1 GiB), before anything starts", async () => {
+    for (const o of [{ workers: 1e9 }, { workers: 65 }, { maxBytes: 2 ** 40 }]) {
+      await bad(Promise.resolve().then(() => lib.startServe(target, o)), 'BAD_OPTION', /at most/);
+      await bad(Promise.resolve().then(() => lib.startServe(target, { ...o, upstream: '/nonexistent-dir/up.sock' })), 'BAD_OPTION', /at most/);
+    }
+    const t = lib.parseTarget('/nonexistent-dir/m.sock');
+    await bad(Promise.resolve().then(() => new lib.MessageServer(t, { type: 'dgram', maxBytes: 2 ** 40 })), 'BAD_OPTION', /maxBytes must be at most/);
+    await bad(Promise.resolve().then(() => new lib.MessageServer(t, { type: 'seqpacket', idleTimeout: -1 })), 'BAD_DURATION');
+    await bad(Promise.resolve().then(() => new lib.MessageTap(t, { type: 'seqpacket', upstream: t, maxConns: 0 })), 'BAD_OPTION', /maxConns/);
+  });
+
   it('runBench(): until bogus, a payload that is not bytes, durations past the timer limit', async () => {
     await bad(lib.runBench({ target, until: 'bogus' as never }), 'BAD_OPTION', /until/);
     await bad(lib.runBench({ target, payload: 'ping' as never }), 'BAD_OPTION', /payload/);

@@ -10,9 +10,9 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Spawned, killChildren, spawnChild, waitForOutput } from '../helpers/children.js';
+import { type Spawned, killChildren, run, spawnChild, waitForOutput } from '../helpers/children.js';
 import { FIXTURES } from '../helpers/peers.js';
-import { findTool, requirePeers } from '../helpers/requirements.js';
+import { requirePeers } from '../helpers/requirements.js';
 import { BIN, killAll, runCli } from '../helpers/run-cli.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
@@ -209,25 +209,37 @@ describe('dgram tap', () => {
     await waitForOutput(t, /b\.sock < 8B "ECHO:b3\\n"/, 10_000);
     const log = t.stderr();
     expect(log).toMatch(/#\d .*a\.sock sender: a socket of its own to the upstream/);
-    expect(log).toMatch(/#\d .*b\.sock > 2B "b2"/);
+    expect(log).toMatch(/#\d .*b\.sock \[pid \d+ \(python3\), uid \d+, gid \d+\] > 2B "b2"/);
     expect(log).toMatch(/#\d .*a\.sock < 8B "ECHO:a3\\n"/);
   });
 
-  it('an unbound sender (sd_notify) reaches the upstream one way, and the log says replies cannot be returned', async () => {
-    const dir = tmpDir();
-    const up = await py('dgram-echo', join(dir, 'up.sock'));
-    const t = await tap(join(dir, 'up.sock'), join(dir, 'notify.sock'));
-    if (findTool('systemd-notify')) {
-      const r = spawnChild('systemd-notify', ['--ready', '--status=tapped'], { env: { ...process.env, NOTIFY_SOCKET: join(dir, 'notify.sock') } });
-      expect((await r.exited).code, r.stderr()).toBe(0);
+  it('an unbound sender (systemd-notify) reaches the upstream one way, named from SCM_CREDENTIALS as serve --type dgram names it', async () => {
+    requirePeers('systemd-notify');
+    for (const json of [false, true]) {
+      const dir = tmpDir();
+      const up = await py('dgram-echo', join(dir, 'up.sock'));
+      const t = await tap(join(dir, 'up.sock'), join(dir, 'notify.sock'), ...(json ? ['--json'] : []));
+      // bash runs systemd-notify as a child (a command follows it) and says its own pid.
+      const r = await run('bash', ['-c', 'systemd-notify --ready --status=tapped; echo "bash=$$"'], { env: { ...process.env, NOTIFY_SOCKET: join(dir, 'notify.sock') }, timeoutMs: 20_000 });
+      expect(r.code, r.stderr).toBe(0);
+      const bash = Number(/bash=(\d+)/.exec(r.stdout)?.[1]);
       await waitForOutput(up, /got b'READY=1\\nSTATUS=tapped' from unbound/, 10_000);
-    } else {
-      const r = spawnChild('python3', [join(FIXTURES, 'message-peers.py'), 'sd-notify', join(dir, 'notify.sock'), 'READY=1\nSTATUS=tapped']);
-      expect((await r.exited).code).toBe(0);
-      await waitForOutput(up, /got b'READY=1\\nSTATUS=tapped' from unbound/, 10_000);
+      await waitForOutput(t, /STATUS=tapped/, 10_000);
+      let pid: number;
+      if (json) {
+        const rec = jsonLines(t).find((x) => x.event === 'traffic' && /STATUS=tapped/.test(String(x.text))) as { peer: { pid: number; uid: number; source: string }; from: unknown };
+        expect(rec).toMatchObject({ from: null, peer: { uid: userInfo().uid, source: 'scm_credentials' } });
+        pid = rec.peer.pid;
+      } else {
+        const m = /#- \(unbound\) \[pid (\d+)( \([^)]*\))?, uid (\d+), gid \d+\] > 21B "READY=1\\nSTATUS=tapped" \(replies cannot be returned: the sender bound no address\)/.exec(t.stderr());
+        expect(m, t.stderr()).not.toBeNull();
+        expect(Number(m![3])).toBe(userInfo().uid);
+        pid = Number(m![1]);
+      }
+      // READY=1 comes "from" systemd-notify's parent where the kernel lets it claim that pid (root), else from itself.
+      if (process.getuid?.() === 0) expect(pid).toBe(bash);
+      else expect(pid).toBeGreaterThan(0);
     }
-    await waitForOutput(t, /STATUS=tapped/, 10_000);
-    expect(t.stderr()).toMatch(/#- \(unbound\) > 21B "READY=1\\nSTATUS=tapped" \(replies cannot be returned: the sender bound no address\)/);
   });
 
   it('socat UNIX-SENDTO with bind= and udsctl send get the reply through the tap', async () => {

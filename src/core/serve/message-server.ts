@@ -18,12 +18,13 @@ import { nowMs } from '../clock.js';
 import { UdsError } from '../errors.js';
 import { E } from '../socket/ffi.js';
 import { epollLibc, libc } from '../socket/libc.js';
-import { CredentialReceiver, MessageSocket, SOCKADDR_UN_MAX, describeSockaddr } from '../socket/message.js';
-import { type NamedPeer, type PeerCred, namedPeer, processName } from '../socket/peer.js';
+import { MessageSocket } from '../socket/message.js';
+import { MessageReceiver, RECV_END, RECV_NONE } from '../socket/message-recv.js';
+import { type NamedPeer, namedPeer } from '../socket/peer.js';
 import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
 import { bindMessageSocket } from './message-listen.js';
-import { SERVE_DEFAULTS } from './options.js';
+import { SERVE_DEFAULTS, checkServeOptions } from './options.js';
 import { currentReply, withNewline } from './protocol.js';
 
 const POLLIN = 0x1;
@@ -86,6 +87,7 @@ export interface MessageConnLog {
 interface Conn {
   id: number;
   sock: MessageSocket;
+  rx: MessageReceiver;
   peer: NamedPeer | null;
   messages: number;
   lastAt: number;
@@ -96,12 +98,6 @@ export interface MessageServerEvents {
   conn: [log: MessageConnLog];
   warning: [message: string];
   done: [];
-}
-
-/** A datagram's sender (SCM_CREDENTIALS) with its process name, as a seqpacket connection's peer is named. */
-function senderOf(cred: PeerCred): NamedPeer {
-  const name = processName(cred.pid);
-  return name === undefined ? { ...cred } : { ...cred, name };
 }
 
 export class MessageServer extends EventEmitter<MessageServerEvents> {
@@ -117,19 +113,18 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
   /** Out of descriptors: the listener is left out of poll until then (else a queued connection wakes the loop at once, forever). */
   private acceptPausedUntil = 0;
   private readonly buf: Buffer;
-  private readonly from = Buffer.alloc(SOCKADDR_UN_MAX);
-  /** dgram on Linux: each datagram with its sender's pid, uid, gid (SO_PASSCRED, SCM_CREDENTIALS). */
-  private creds: CredentialReceiver | null = null;
-  private readonly fromLen = Buffer.alloc(4);
+  /** dgram: each datagram with its sender's address and (Linux) pid, uid, gid. */
+  private rx: MessageReceiver | null = null;
 
   constructor(
     readonly target: Target,
     private readonly o: MessageServeOptions,
   ) {
     super();
+    checkServeOptions(o);
     if (target.kind === 'tcp') throw new UdsError('BAD_OPTION', `${target.display}: --type ${o.type} is for Unix sockets (a path or @name)`);
     // Off the V8 heap and never pooled: the credentials' msghdr holds its address.
-    this.buf = Buffer.alloc(Math.max(64, (o.maxBytes ?? SERVE_DEFAULTS.maxBytes) + 1));
+    this.buf = Buffer.alloc(Math.max(128, (o.maxBytes ?? SERVE_DEFAULTS.maxBytes) + 1));
   }
 
   address(): string {
@@ -143,7 +138,7 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
     this.replacedStale = bound.replacedStale;
     this.owned = bound.owned;
     this.sock = sock;
-    if (this.o.type === 'dgram') this.creds = CredentialReceiver.open(sock, this.buf, this.from);
+    if (this.o.type === 'dgram') this.rx = new MessageReceiver(sock, this.buf);
     this.loop = this.run()
       .catch((err) => {
         this.emit('warning', `stopped: ${(err as Error).message}`);
@@ -203,21 +198,21 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
 
   private async drainDatagrams(): Promise<void> {
     const sock = this.sock!;
+    const rx = this.rx!;
     for (let i = 0; i < 64 && !this.stopping; i++) {
-      const creds = this.creds;
-      const n = creds ? creds.tryRecv(this.target.display) : sock.tryRecv(this.buf, this.target.display, { addr: this.from, len: this.fromLen });
-      if (n === -E.EAGAIN) return;
-      const alen = creds ? creds.fromLen : this.fromLen.readUInt32LE(0);
-      const from = describeSockaddr(this.from, Math.min(alen, SOCKADDR_UN_MAX));
+      const n = rx.recv(this.target.display);
+      if (n === RECV_NONE) return;
+      const from = rx.fromAddress();
       const data = Buffer.from(this.buf.subarray(0, Math.min(n, this.buf.length - 1)));
       const log: MessageLog = { event: 'datagram', n: ++this.received, time: new Date(), from, bytes: n, data, truncated: n > data.length, replied: null };
-      if (creds && creds.cred.pid > 0) log.peer = senderOf(creds.cred);
+      const sender = rx.namedSender();
+      if (sender) log.peer = sender;
       if (this.o.reply !== undefined || this.o.echo) {
         if (from === '') log.note = 'not answered: the sender bound no address';
         else {
           const out = this.reply(data);
           try {
-            const sent = sock.trySend(out, from, Buffer.from(this.from.subarray(0, alen)));
+            const sent = sock.trySend(out, from, rx.fromSockaddr());
             if (sent >= 0) log.replied = sent;
             else log.note = 'not answered: the sender\'s queue is full';
           } catch (err) {
@@ -249,7 +244,7 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
       }
       const sock = MessageSocket.adopt(fd, 'seqpacket');
       const peer = namedPeer(fd);
-      const conn: Conn = { id: this.nextConn++, sock, peer, messages: 0, lastAt: nowMs() };
+      const conn: Conn = { id: this.nextConn++, sock, rx: new MessageReceiver(sock, this.buf), peer, messages: 0, lastAt: nowMs() };
       this.emit('conn', { event: 'connect', conn: conn.id, time: new Date(), peer, messages: 0 });
       if (this.o.maxConns !== undefined && this.conns.size >= this.o.maxConns) {
         this.conns.set(conn.id, conn);
@@ -264,12 +259,13 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
     for (let i = 0; i < 64; i++) {
       let n: number;
       try {
-        n = conn.sock.tryRecv(this.buf, this.target.display);
+        n = conn.rx.recv(this.target.display);
       } catch (err) {
         return this.endConn(conn, `client reset (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
       }
-      if (n === -E.EAGAIN) return;
-      if (n === 0) return this.endConn(conn, 'client closed');
+      if (n === RECV_NONE) return;
+      // A 0-length message is a message: only the client's end ends the connection.
+      if (n === RECV_END) return this.endConn(conn, 'client closed');
       conn.messages++;
       conn.lastAt = nowMs();
       const data = Buffer.from(this.buf.subarray(0, Math.min(n, this.buf.length - 1)));

@@ -13,10 +13,14 @@
  */
 import { nowMs } from '../clock.js';
 import { E } from '../socket/ffi.js';
-import { MessageSocket, SOCKADDR_UN_MAX, describeSockaddr, sockaddrOf } from '../socket/message.js';
+import { MessageSocket, sockaddrOf } from '../socket/message.js';
+import { MessageReceiver, RECV_NONE } from '../socket/message-recv.js';
+import type { NamedPeer } from '../socket/peer.js';
 import { MESSAGE_TAP_DEFAULTS } from './message-tap-records.js';
 import { type MessageTapHost, type MessageTapRelay, POLLERR, POLLIN, type PollSet } from './message-tap-poll.js';
 import { SERVE_DEFAULTS } from './options.js';
+import { NO_NEWLINE_NOTE } from './protocol.js';
+import { DELAY, ReplyShaper, SEND } from './reply-shaper.js';
 import { TRAFFIC_PREVIEW } from './tap-records.js';
 
 const BATCH = 64;
@@ -52,15 +56,16 @@ export class DgramTapRelay implements MessageTapRelay {
   private lastAt = 0;
   private readonly idle: number;
   private readonly max: number;
-  private readonly delay: number;
+  /** --fault and --delay on the upstream's datagrams (reply-shaper.ts). */
+  private readonly shaper: ReplyShaper;
   private readonly upAddr: Buffer;
-  private readonly from = Buffer.alloc(SOCKADDR_UN_MAX);
-  private readonly fromLen = Buffer.alloc(4);
+  /** The listener's datagrams with their senders (address; pid, uid, gid from SCM_CREDENTIALS), as serve --type dgram receives them. */
+  private rx: MessageReceiver | null = null;
 
   constructor(private readonly h: MessageTapHost) {
     this.idle = h.o.idleTimeout || MESSAGE_TAP_DEFAULTS.dgramIdle;
     this.max = h.o.maxConns ?? MESSAGE_TAP_DEFAULTS.dgramSenders;
-    this.delay = h.o.delay ?? (h.o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
+    this.shaper = new ReplyShaper({ fault: h.o.fault, delay: h.o.delay });
     this.upAddr = sockaddrOf(h.o.upstream);
   }
 
@@ -77,13 +82,13 @@ export class DgramTapRelay implements MessageTapRelay {
     for (const s of this.senders.values()) s.pi = ps.add(s.sock.fd, POLLIN);
   }
 
-  private record(dir: 'up' | 'down', id: number, from: string, n: number, relayed: boolean, note?: string): void {
+  private record(dir: 'up' | 'down', id: number, from: string, n: number, relayed: boolean, note?: string, peer?: NamedPeer | null): void {
     const h = this.h;
     if (!h.tracing) return;
     const kept = Math.min(n, h.maxBytes);
     const cut = n > kept ? `cut at --max-bytes: ${kept} of ${n} bytes relayed` : '';
     note = [cut, note].filter(Boolean).join('; ');
-    h.traffic({ event: 'datagram', id, time: new Date(), dir, from, bytes: n, data: Buffer.from(h.buf.subarray(0, Math.min(kept, TRAFFIC_PREVIEW))), truncated: n > kept, relayed, ...(note ? { note } : {}) });
+    h.traffic({ event: 'datagram', id, time: new Date(), dir, from, bytes: n, data: Buffer.from(h.buf.subarray(0, Math.min(kept, TRAFFIC_PREVIEW))), truncated: n > kept, relayed, ...(peer ? { peer } : {}), ...(note ? { note } : {}) });
   }
 
   private drop(): string {
@@ -95,39 +100,43 @@ export class DgramTapRelay implements MessageTapRelay {
     for (let i = 0; i < BATCH && this.countAt === 0 && !h.stopping; i++) {
       let n: number;
       try {
-        n = h.listener.tryRecv(h.buf, "the tap's socket", { addr: this.from, len: this.fromLen });
+        this.rx ??= new MessageReceiver(h.listener, h.buf);
+        n = this.rx.recv("the tap's socket");
       } catch (err) {
         // A pending socket error (not expected on an unconnected socket): said, and the next round goes on.
         return h.warn(`receiving: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
-      if (n === -E.EAGAIN) return;
+      if (n === RECV_NONE) return;
       const now = nowMs();
       this.lastAt = now;
-      const alen = Math.min(this.fromLen.readUInt32LE(0), SOCKADDR_UN_MAX);
-      const from = describeSockaddr(this.from, alen);
+      const rx = this.rx;
+      const from = rx.fromAddress();
+      // Named only when somebody reads the records: a /proc read per datagram otherwise spent for nothing.
+      const peer = h.tracing ? rx.namedSender() : null;
       const data = h.buf.subarray(0, Math.min(n, h.maxBytes));
       if (++this.received === h.o.count) this.countAt = now;
       if (from === '') {
-        this.forward(null, data, n, UNBOUND_NOTE);
+        this.forward(null, data, n, UNBOUND_NOTE, peer);
         continue;
       }
-      const key = this.from.subarray(0, alen).toString('latin1');
+      const addr = rx.fromSockaddr();
+      const key = addr.toString('latin1');
       let s = this.senders.get(key);
       if (s) this.senders.delete(key);
-      else s = this.open(key, from, alen) ?? undefined;
+      else s = this.open(key, from, addr) ?? undefined;
       if (!s) {
-        this.record('up', 0, from, n, false, `not relayed: no socket to the upstream (${this.drop()})`);
+        this.record('up', 0, from, n, false, `not relayed: no socket to the upstream (${this.drop()})`, peer);
         continue;
       }
       this.senders.set(key, s);
       s.lastAt = now;
       s.up++;
-      this.forward(s, data, n);
+      this.forward(s, data, n, undefined, peer);
     }
   }
 
   /** A new sender's own socket to the upstream; the one idle longest is evicted when at --max-conns. */
-  private open(key: string, from: string, alen: number): Sender | null {
+  private open(key: string, from: string, addr: Buffer): Sender | null {
     if (this.senders.size >= this.max) {
       const oldest = this.senders.values().next().value as Sender;
       this.close(oldest, `evicted: idle longest of ${this.max} senders (--max-conns) when ${from} came`);
@@ -142,13 +151,13 @@ export class DgramTapRelay implements MessageTapRelay {
       this.h.warn(`${this.h.o.upstream.display}: cannot relay for ${from}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       return null;
     }
-    const s: Sender = { id: this.nextId++, key, addr: Buffer.from(this.from.subarray(0, alen)), from, sock, lastAt: nowMs(), up: 0, down: 0, pi: -1 };
+    const s: Sender = { id: this.nextId++, key, addr, from, sock, lastAt: nowMs(), up: 0, down: 0, pi: -1 };
     this.h.peer({ event: 'open', kind: 'sender', id: s.id, time: new Date(), from });
     return s;
   }
 
   /** Client to upstream: on the sender's socket, or the shared one for an unbound sender. */
-  private forward(s: Sender | null, data: Buffer, n: number, note?: string): void {
+  private forward(s: Sender | null, data: Buffer, n: number, note?: string, peer?: NamedPeer | null): void {
     let sock = s?.sock ?? this.shared;
     try {
       if (!sock) {
@@ -157,11 +166,11 @@ export class DgramTapRelay implements MessageTapRelay {
         sock.connect(this.upAddr, this.h.o.upstream.display);
       }
       const sent = sock.trySend(data, this.h.o.upstream.display);
-      if (sent >= 0) return this.record('up', s?.id ?? 0, s?.from ?? '', n, true, note);
-      this.record('up', s?.id ?? 0, s?.from ?? '', n, false, `dropped: the upstream's queue is full (${this.drop()})`);
+      if (sent >= 0) return this.record('up', s?.id ?? 0, s?.from ?? '', n, true, note, peer);
+      this.record('up', s?.id ?? 0, s?.from ?? '', n, false, `dropped: the upstream's queue is full (${this.drop()})`, peer);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      this.record('up', s?.id ?? 0, s?.from ?? '', n, false, `not relayed: upstream ${code} (${this.drop()})`);
+      this.record('up', s?.id ?? 0, s?.from ?? '', n, false, `not relayed: upstream ${code} (${this.drop()})`, peer);
       // A connected socket whose upstream went (restarted, stale): a new one for the next datagram.
       if (s) this.close(s, `upstream gone (${code})`);
       else {
@@ -191,25 +200,23 @@ export class DgramTapRelay implements MessageTapRelay {
       s.down++;
       this.senders.delete(s.key);
       this.senders.set(s.key, s);
-      let out = h.buf.subarray(0, Math.min(n, h.maxBytes));
-      const fault = h.o.fault;
-      if (fault === 'silent') {
-        this.record('down', s.id, s.from, n, false, 'swallowed: --fault silent');
+      const shaper = this.shaper;
+      const act = shaper.reply(0, h.buf, Math.min(n, h.maxBytes), now, true);
+      if (act !== SEND && act !== DELAY) {
+        // silent (the others are refused up front: MESSAGE_TAP_FAULTS; a datagram has no end to give)
+        this.record('down', s.id, s.from, n, false, `swallowed: --fault ${h.o.fault}`);
         continue;
       }
-      let note: string | undefined;
-      if (fault === 'no-newline' && out.length > 0 && out[out.length - 1] === 0x0a) {
-        out = out.subarray(0, out.length - 1);
-        note = 'trailing newline stripped: --fault no-newline';
-      }
-      if (this.delay > 0) {
+      const out = h.buf.subarray(0, shaper.len);
+      const note = shaper.stripped > 0 ? NO_NEWLINE_NOTE : undefined;
+      if (act === DELAY) {
         if (this.delayed.length >= DELAYED_MAX || this.delayedBytes + out.length > DELAYED_BYTES) {
           this.record('down', s.id, s.from, n, false, `dropped: --delay's queue is full (${this.drop()})`);
           continue;
         }
-        this.delayed.push({ s, buf: Buffer.from(out), due: now + this.delay });
+        this.delayed.push({ s, buf: Buffer.from(out), due: shaper.at });
         this.delayedBytes += out.length;
-        this.record('down', s.id, s.from, n, true, [note, `held ${this.delay}ms: --delay`].filter(Boolean).join('; '));
+        this.record('down', s.id, s.from, n, true, [note, `held ${shaper.delayMs}ms: --delay`].filter(Boolean).join('; '));
         continue;
       }
       const sent = this.reply(s, out);

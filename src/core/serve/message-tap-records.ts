@@ -61,6 +61,8 @@ export interface MessageTapTraffic {
   dir: 'up' | 'down';
   /** dgram: the sender's bound address ('' when it bound none). */
   from?: string;
+  /** dgram, up: the sender's process (SCM_CREDENTIALS, Linux), bound or not; absent when not known. */
+  peer?: NamedPeer | null;
   /** The whole message's size (more than was relayed when cut at maxBytes). */
   bytes: number;
   /** Its first TRAFFIC_PREVIEW bytes (a copy). */

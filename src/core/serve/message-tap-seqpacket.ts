@@ -12,10 +12,12 @@ import { connectMessage } from '../exchange-message.js';
 import { E, SHUT_WR } from '../socket/ffi.js';
 import { epollLibc } from '../socket/libc.js';
 import { MessageSocket } from '../socket/message.js';
+import { MessageReceiver, RECV_END, RECV_NONE } from '../socket/message-recv.js';
 import { type NamedPeer, namedPeer } from '../socket/peer.js';
 import { MESSAGE_TAP_DEFAULTS } from './message-tap-records.js';
 import { type MessageTapHost, type MessageTapRelay, POLLERR, POLLHUP, POLLIN, POLLOUT, type PollSet } from './message-tap-poll.js';
-import { SERVE_DEFAULTS } from './options.js';
+import { NO_NEWLINE_NOTE } from './protocol.js';
+import { DELAY, HOLD_OPEN, ReplyShaper, SEND, SWALLOW } from './reply-shaper.js';
 import { type SideEnd, TRAFFIC_PREVIEW } from './tap-records.js';
 
 /** Bytes queued towards one side before the other side is no longer read. */
@@ -31,6 +33,8 @@ interface Queued {
 
 class Pair {
   up: MessageSocket | null = null;
+  upRx: MessageReceiver | null = null;
+  readonly clientRx: MessageReceiver;
   readonly toUp: Queued[] = [];
   readonly toClient: Queued[] = [];
   upBytes = 0;
@@ -52,7 +56,10 @@ class Pair {
     readonly client: MessageSocket,
     readonly peer: NamedPeer | null,
     public lastAt: number,
-  ) {}
+    buf: Buffer,
+  ) {
+    this.clientRx = new MessageReceiver(client, buf);
+  }
 }
 
 export class SeqpacketTapRelay implements MessageTapRelay {
@@ -61,11 +68,12 @@ export class SeqpacketTapRelay implements MessageTapRelay {
   private handled = 0;
   private pausedUntil = 0;
   private readonly idle: number;
-  private readonly delay: number;
+  /** --fault and --delay on the upstream's messages (reply-shaper.ts). */
+  private readonly shaper: ReplyShaper;
 
   constructor(private readonly h: MessageTapHost) {
     this.idle = h.o.idleTimeout ?? 0;
-    this.delay = h.o.delay ?? (h.o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
+    this.shaper = new ReplyShaper({ fault: h.o.fault, delay: h.o.delay });
   }
 
   accepting(now: number): boolean {
@@ -101,7 +109,7 @@ export class SeqpacketTapRelay implements MessageTapRelay {
         }
         return;
       }
-      const p = new Pair(this.nextId++, MessageSocket.adopt(fd, 'seqpacket'), namedPeer(fd), nowMs());
+      const p = new Pair(this.nextId++, MessageSocket.adopt(fd, 'seqpacket'), namedPeer(fd), nowMs(), this.h.buf);
       this.pairs.add(p);
       this.h.peer({ event: 'open', kind: 'conn', id: p.id, time: new Date(), peer: p.peer });
       if (o.maxConns !== undefined && this.pairs.size > o.maxConns) {
@@ -119,6 +127,7 @@ export class SeqpacketTapRelay implements MessageTapRelay {
       const up = await connectMessage(o.upstream, 'seqpacket', o.connectTimeout ?? MESSAGE_TAP_DEFAULTS.connectTimeout, false);
       if (p.ended) return up.close();
       p.up = up;
+      p.upRx = new MessageReceiver(up, this.h.buf);
       p.upstreamEnd = 'open';
       p.lastAt = nowMs();
     } catch (err) {
@@ -164,40 +173,45 @@ export class SeqpacketTapRelay implements MessageTapRelay {
 
   private read(p: Pair, side: 'client' | 'upstream'): void {
     const fromClient = side === 'client';
-    const sock = fromClient ? p.client : p.up!;
+    const rx = fromClient ? p.clientRx : p.upRx!;
     const h = this.h;
     for (let i = 0; i < BATCH && !p.ended; i++) {
       if ((fromClient ? p.upBytes : p.clientBytes) >= QUEUE_BYTES) return;
       let n: number;
       try {
-        n = sock.tryRecv(h.buf, side);
+        n = rx.recv(side);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? 'error';
         this.sideEnded(p, side, code === 'ECONNRESET' ? 'reset' : 'error');
         return this.end(p, `${side} ${code === 'ECONNRESET' ? 'reset' : code}`);
       }
-      if (n === -E.EAGAIN) return;
-      if (n === 0) return this.sideEnded(p, side, 'closed');
+      if (n === RECV_NONE) return;
+      // A 0-length message is relayed as one; only the side's end is its end.
+      if (n === RECV_END) return this.sideEnded(p, side, 'closed');
       p.lastAt = nowMs();
       let out = h.buf.subarray(0, Math.min(n, h.maxBytes));
       const truncated = n > out.length;
       let note = truncated ? `cut at --max-bytes: ${out.length} of ${n} bytes relayed` : undefined;
       let relayed = true;
+      let closeAtReply = false;
       let due = 0;
       if (fromClient) p.messagesUp++;
       else {
         p.messagesDown++;
-        const fault = h.o.fault;
-        if (fault === 'silent' || fault === 'close-without-reply') {
+        const shaper = this.shaper;
+        const act = shaper.reply(0, out, out.length, nowMs(), true);
+        if (act === SEND || act === DELAY) {
+          if (shaper.stripped > 0) note = [note, NO_NEWLINE_NOTE].filter(Boolean).join('; ');
+          out = out.subarray(0, shaper.len);
+          if (act === DELAY) {
+            due = shaper.at;
+            note = [note, `held ${shaper.delayMs}ms: --delay`].filter(Boolean).join('; ');
+          }
+        } else {
+          // A message socket has no reset to give: RESET is refused up front (MESSAGE_TAP_FAULTS), taken as CLOSE here.
           relayed = false;
-          note = `swallowed: --fault ${fault}`;
-        } else if (fault === 'no-newline' && out.length > 0 && out[out.length - 1] === 0x0a) {
-          out = out.subarray(0, out.length - 1);
-          note = [note, 'trailing newline stripped: --fault no-newline'].filter(Boolean).join('; ');
-        }
-        if (this.delay > 0 && relayed) {
-          due = nowMs() + this.delay;
-          note = [note, `held ${this.delay}ms: --delay`].filter(Boolean).join('; ');
+          note = `swallowed: --fault ${h.o.fault}`;
+          closeAtReply = act !== SWALLOW;
         }
       }
       if (h.tracing) {
@@ -214,7 +228,7 @@ export class SeqpacketTapRelay implements MessageTapRelay {
         });
       }
       if (!relayed) {
-        if (h.o.fault === 'close-without-reply') {
+        if (closeAtReply) {
           p.first = 'tap';
           return this.end(p, 'the client closed without the reply: --fault close-without-reply');
         }
@@ -294,7 +308,7 @@ export class SeqpacketTapRelay implements MessageTapRelay {
 
   /** never-close, silent: the client is kept open after the upstream's end (until it closes, or --idle-timeout). */
   private holding(p: Pair): boolean {
-    return p.upEof && (this.h.o.fault === 'never-close' || this.h.o.fault === 'silent');
+    return p.upEof && this.shaper.upstreamEnd() === HOLD_OPEN;
   }
 
   private end(p: Pair, reason: string): void {

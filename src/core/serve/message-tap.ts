@@ -24,7 +24,7 @@ import { MESSAGE_TAP_FAULTS, type MessageTapEvents, type MessageTapOptions, type
 import { SeqpacketTapRelay } from './message-tap-seqpacket.js';
 import { type BoundMessageSocket, bindMessageSocket, releaseMessageSocket } from './message-listen.js';
 import { type MessageTapHost, type MessageTapRelay, POLLIN, PollSet } from './message-tap-poll.js';
-import { SERVE_DEFAULTS } from './options.js';
+import { SERVE_DEFAULTS, checkServeOptions } from './options.js';
 
 const SLICE_MS = 100;
 
@@ -52,12 +52,14 @@ export class MessageTap extends EventEmitter<MessageTapEvents> implements Messag
     readonly o: MessageTapOptions,
   ) {
     super();
+    checkServeOptions(o);
     if (target.kind === 'tcp') throw new UdsError('BAD_OPTION', `${target.display}: a ${o.type} tap listens on a Unix socket (a path or @name)`);
     if (o.upstream.kind === 'tcp') throw new UdsError('BAD_OPTION', `${o.upstream.display}: a TCP upstream is a stream; a ${o.type} tap relays to a Unix socket`);
     const bad = messageTapFaultError(o.type, o.fault);
     if (bad) throw new UdsError('BAD_OPTION', bad);
     this.maxBytes = o.maxBytes ?? SERVE_DEFAULTS.maxBytes;
-    this.buf = Buffer.allocUnsafe(this.maxBytes + 1);
+    // Off the V8 heap and never pooled: the receivers' msghdrs hold its address.
+    this.buf = Buffer.alloc(Math.max(128, this.maxBytes + 1));
   }
 
   get listener(): MessageSocket {

@@ -188,7 +188,10 @@ export function withNewline(reply: Buffer): Buffer {
   return reply.length > 0 && reply[reply.length - 1] !== 0x0a ? Buffer.concat([reply, NL]) : reply;
 }
 
-/** --fault no-newline: the reply without its trailing line ending(s). */
+/** The note on a reply whose line ending --fault no-newline took off (the message taps' traffic records). */
+export const NO_NEWLINE_NOTE = 'trailing newline stripped: --fault no-newline';
+
+/** --fault no-newline, on every engine and tap: the reply without its trailing line ending(s) (CR and LF alike). */
 export function withoutNewline(reply: Buffer): Buffer {
   let end = reply.length;
   while (end > 0 && (reply[end - 1] === 0x0a || reply[end - 1] === 0x0d)) end--;

@@ -7,14 +7,13 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import { checkDuration } from '../duration.js';
 import { UdsError } from '../errors.js';
 import { type Target, checkTarget } from '../socket/target.js';
 import { UdsServer } from './engine-net.js';
 import { TapServer } from './tap.js';
 import { EpollServer, epollUnsupported } from './epoll/server.js';
 import type { ThreadLogSpec } from './epoll/shared.js';
-import { FAULTS, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES, type ServeEngine } from './options.js';
+import { SERVE_DEFAULTS, type ServeEngine, checkServeOptions } from './options.js';
 import type { ConnIds, ConnectionLog, EngineName, RequestLog, ServeOptions, Server, ServerEvents } from './protocol.js';
 import type { TrafficLog } from './tap-records.js';
 
@@ -102,32 +101,6 @@ export function createServe(target: Target | string, options: StartServeOptions 
 function workerIds(workers: number): ConnIds {
   const index = Number(process.env[WORKER_INDEX_ENV] ?? 1);
   return { first: Number.isSafeInteger(index) && index > 0 && index < workers ? index + 1 : 1, step: workers };
-}
-
-/** The library's options checked as the CLI checks its flags: a typed error (BAD_OPTION, BAD_DURATION), never a made-up server. */
-function checkServeOptions(o: StartServeOptions): void {
-  const bad = (what: string, got: unknown) => new UdsError('BAD_OPTION', `serve: ${what} (got ${typeof got === 'string' ? JSON.stringify(got) : String(got)})`);
-  if (o === null || typeof o !== 'object') throw bad('options must be an object', o);
-  if (o.upstream !== undefined) {
-    // What the tap cannot do: it relays the upstream's reply.
-    for (const k of ['reply', 'echo', 'keepAlive'] as const) if (o[k] !== undefined && o[k] !== false) throw bad(`${k} does not apply with upstream (the tap relays the upstream's replies)`, k);
-    if (o.read !== undefined && o.read !== 'once') throw bad(`read does not apply with upstream (the tap relays bytes as they come)`, o.read);
-    if (o.connectTimeout !== undefined) checkDuration(o.connectTimeout, 'connectTimeout');
-  }
-  for (const k of ['delay', 'idleTimeout', 'graceTimeout'] as const) if (o[k] !== undefined) checkDuration(o[k], k);
-  for (const k of ['count', 'maxConns', 'maxBytes', 'backlog', 'workers'] as const) {
-    const v = o[k];
-    if (v !== undefined && !(Number.isSafeInteger(v) && v > 0)) throw bad(`${k} must be a whole number above 0`, v);
-  }
-  const oneOf = <T extends string>(k: 'fault' | 'read' | 'engine', list: readonly T[]) => {
-    const v = o[k];
-    if (v !== undefined && !(list as readonly string[]).includes(v)) throw bad(`${k} must be one of ${list.join(', ')}`, v);
-  };
-  oneOf('fault', FAULTS);
-  oneOf('read', READ_MODES);
-  oneOf('engine', SERVE_ENGINES);
-  if (o.reply !== undefined && !Buffer.isBuffer(o.reply)) throw bad('reply must be a Buffer', typeof o.reply);
-  if (o.perm !== undefined && !(Number.isInteger(o.perm) && o.perm >= 0 && o.perm <= 0o7777)) throw bad('perm must be a file mode from 0 to 0o7777', o.perm);
 }
 
 /** Create a server (createServe) and listen. */

@@ -211,6 +211,12 @@ const CRED_CONTROL_SIZE = 32;
 export class CredentialReceiver {
   /** The last datagram's sender, when the kernel attached its credentials (pid 0: none). */
   readonly cred: PeerCred = { pid: 0, uid: 0, gid: 0 };
+  /**
+   * Whether the last receive carried credentials. The kernel attaches them to
+   * every message, a 0-length one too, and never to a seqpacket peer's end:
+   * so this tells a 0-length message from the end (recv gives 0 for both).
+   */
+  hadCred = false;
   /** The last datagram's sender address length (0 or 2: unbound). */
   fromLen = 0;
   private readonly msg = Buffer.alloc(MSGHDR_SIZE);
@@ -266,11 +272,13 @@ export class CredentialReceiver {
       throw errnoError('recvmsg', errno, label);
     }
     cred.pid = 0;
+    this.hadCred = false;
     const controlLen = Number(msg.readBigUInt64LE(40));
     if (controlLen >= 28 && control.readInt32LE(8) === SOL_SOCKET && control.readInt32LE(12) === SCM_CREDENTIALS) {
       cred.pid = control.readInt32LE(16);
       cred.uid = control.readUInt32LE(20);
       cred.gid = control.readUInt32LE(24);
+      this.hadCred = true;
     }
     this.fromLen = msg.readUInt32LE(8);
     return n;

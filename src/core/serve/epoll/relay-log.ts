@@ -26,7 +26,7 @@ import { type ConnEnd, reasonIdle, reasonMaxConns, reasonUnread } from '../proto
 import type { TapConnectionLog } from '../tap-connection.js';
 import { type SideEnd, TRAFFIC_PREVIEW, type TrafficLog } from '../tap-records.js';
 import type { Post } from './conn-log.js';
-import { PREVIEW, RELAY_SILENT, type RelayUpstream, type ThreadConfig } from './shared.js';
+import { PREVIEW, type RelayUpstream, type ThreadConfig } from './shared.js';
 import { ThreadLog } from './thread-log.js';
 
 /** What the relay's log renders (the factory ThreadConfig.logTo names returns it). */
@@ -136,11 +136,11 @@ export class RelayLog {
     this.c.upstream = up.display;
     this.fault = up.fault;
     this.swallowed =
-      up.hold === RELAY_SILENT
+      up.fault === 'silent'
         ? 'swallowed (fault silent)'
-        : up.closeAtReply
+        : up.fault === 'close-without-reply'
           ? 'swallowed; the client is closed (fault close-without-reply)'
-          : up.resetAtReply
+          : up.fault === 'reset'
             ? 'not relayed: the client is reset instead (fault reset)'
             : undefined;
     this.c.fault = this.fault;
@@ -282,7 +282,7 @@ export class RelayLog {
   /** n bytes side s sent (in buf); `dropped`: the other side takes nothing more. */
   data(i: number, s: number, buf: Buffer, n: number, dropped: boolean): void {
     const k = 2 * i + s;
-    if (s === 1 && this.up.closeAtReply) this.closedAtReply(i);
+    if (s === 1 && this.up.fault === 'close-without-reply') this.closedAtReply(i);
     const offset = this.bytes[k];
     this.bytes[k] = offset + n;
     if (s === 0) this.chunksUp[i]++;
@@ -294,7 +294,7 @@ export class RelayLog {
     const note =
       s === 1 && this.swallowed !== undefined
         ? this.swallowed
-        : s === 0 && this.up.resetAtReply
+        : s === 0 && this.up.fault === 'reset'
           ? 'peeked and left unread, so the close is a reset (fault reset)'
           : s === 1 && this.up.delayMs > 0
             ? `delayed ${this.up.delayMs}ms`
@@ -310,7 +310,7 @@ export class RelayLog {
     if (s === 1) this.setEnd(i, 'closed', undefined, F_UPSTREAM);
     else if (this.first[i] === 0) this.first[i] = F_CLIENT;
     const note =
-      s === 1 && this.up.closeAtReply && this.bytes[2 * i + 1] > 0
+      s === 1 && this.up.fault === 'close-without-reply' && this.bytes[2 * i + 1] > 0
         ? 'the client was closed at the reply (fault close-without-reply)'
         : relayed
           ? `relayed to the ${s === 0 ? 'upstream' : 'client'} as a half-close`
@@ -322,7 +322,7 @@ export class RelayLog {
   upstreamGone(i: number): void {
     this.sideEnd[2 * i + 1] = CLOSED;
     this.setEnd(i, 'closed', undefined, F_UPSTREAM);
-    this.emit(i, 'upstream', 'close', this.up.closeAtReply && this.bytes[2 * i + 1] > 0 ? 'the client was closed at the reply (fault close-without-reply)' : 'relayed to the client as a close');
+    this.emit(i, 'upstream', 'close', this.up.fault === 'close-without-reply' && this.bytes[2 * i + 1] > 0 ? 'the client was closed at the reply (fault close-without-reply)' : 'relayed to the client as a close');
   }
 
   /** close-without-reply: the end it gives the client is the connection's (as the net tap's, it overrides a clean close). */

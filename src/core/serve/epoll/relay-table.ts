@@ -10,8 +10,6 @@
 /** Each direction's out-queue, and each read: flat memory per connection (two of these at most). */
 export const OUT_CAP = 64 * 1024;
 const INITIAL_SLOTS = 256;
-/** --fault no-newline: trailing newline bytes held back per slot (a longer run of them goes out). */
-export const NL_MAX = 64;
 
 // Slot phases.
 export const FREE = 0;
@@ -65,9 +63,6 @@ export class RelayTable {
   readonly outBuf: (Buffer | null)[] = [];
   outOff = new Int32Array(0);
   outLen = new Int32Array(0);
-  /** --fault no-newline: the newline bytes held back, [slot*NL_MAX, +nlLen). */
-  nlLen = new Uint8Array(0);
-  nlBytes = new Uint8Array(0);
   /** --delay: when the client's delayed out-queue may go. */
   sendAt = new Float64Array(0);
   private freeList = new Int32Array(0);
@@ -90,7 +85,6 @@ export class RelayTable {
       this.outLen[k] = 0;
     }
     this.fd[2 * i] = cfd;
-    this.nlLen[i] = 0;
     this.lastActive[i] = now;
     this.deadline[i] = now + connectMs;
     return i;
@@ -123,8 +117,6 @@ export class RelayTable {
     this.deadline = grown(this.deadline, Float64Array, n);
     this.retryAt = grown(this.retryAt, Float64Array, n);
     this.retryMs = grown(this.retryMs, Float64Array, n);
-    this.nlLen = grown(this.nlLen, Uint8Array, n);
-    this.nlBytes = grown(this.nlBytes, Uint8Array, n * NL_MAX);
     this.sendAt = grown(this.sendAt, Float64Array, n);
     for (let k = 2 * old; k < 2 * n; k++) this.outBuf.push(null);
     const fl = new Int32Array(n);

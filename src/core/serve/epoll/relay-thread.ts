@@ -27,7 +27,6 @@
  * relay-table.ts; its records relay-log.ts's, one call per event when logging).
  */
 import {
-  AF_UNIX,
   E,
   EPOLLERR,
   EPOLLHUP,
@@ -35,34 +34,27 @@ import {
   EPOLLOUT,
   EPOLL_CTL_ADD,
   EPOLL_CTL_MOD,
-  IPPROTO_TCP,
   MSG_DONTWAIT,
   MSG_NOSIGNAL,
   MSG_PEEK,
   SHUT_WR,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
-  SOCK_STREAM,
   SOL_SOCKET,
-  SO_ERROR,
-  TCP_NODELAY,
 } from '../../socket/ffi.js';
 import { type EpollLibc, epollLibc } from '../../socket/libc.js';
 import { EpollSet } from '../../socket/epoll-set.js';
 import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
 import { type RelayRenderers, RelayLog } from './relay-log.js';
+import { CONNECTED, IN_PROGRESS, RETRY, RETRY_FIRST_MS, UpstreamConnector } from './relay-connect.js';
 import type { Post } from './conn-log.js';
-import { CONNECTING, DELAYED, EOF, FREE, HELD, NL_MAX, OUT_CAP, PEEKED, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
-import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, RELAY_HOLD_NONE, RELAY_SILENT, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
+import { CONNECTING, DELAYED, EOF, FREE, HELD, OUT_CAP, PEEKED, RELAYING, REG, RETRYING, RelayTable, SHUT, SHUT_PENDING } from './relay-table.js';
+import { ABORT, C_HANDLED, C_STATE, C_STOP_ACKS, type RelayUpstream, RUN, STOP, type ThreadConfig } from './shared.js';
+import { CLOSE, DELAY, HOLD_OPEN, RESET, ReplyShaper, SWALLOW } from '../reply-shaper.js';
 
 /** SOL_SOCKET SO_LINGER: struct linger { int l_onoff; int l_linger; }. */
 const SO_LINGER = 13;
 const MAX_EVENTS = 256;
 const MAX_WAIT_MS = 50;
 const CLOSING_WAIT_MS = 5;
-/** A full Unix backlog is retried after this, doubling up to RETRY_MAX_MS, until --connect-timeout. */
-const RETRY_FIRST_MS = 1;
-const RETRY_MAX_MS = 50;
 
 /** Run one relay thread until shutdown; `render`: the log's renderers (cfg.logTo's), loaded; none with -q. */
 export function runRelayThread(cfg: ThreadConfig, up: RelayUpstream, post: Post, render?: RelayRenderers): void {
@@ -75,16 +67,11 @@ class RelayThread implements AcceptSink {
   private readonly eps: EpollSet;
   private readonly acc: Acceptor;
   private readonly rbuf = Buffer.allocUnsafe(OUT_CAP);
-  /** --fault no-newline: a reply chunk as it goes out (the newlines held before it, then the chunk's head). */
-  private readonly nlBuf: Buffer;
-  private readonly addr: Uint8Array;
+  /** --fault and --delay on the replies: the actions this loop carries out (reply-shaper.ts). */
+  private readonly shaper: ReplyShaper;
   private readonly linger0 = new Uint8Array(new Int32Array([1, 0]).buffer);
-  private readonly one = new Uint8Array(new Int32Array([1]).buffer);
   /** getsockopt(SO_ERROR)'s int and its length, and their bytes (made once). */
-  private readonly soErr = new Int32Array(1);
-  private readonly soErrLen = new Uint32Array(1);
-  private readonly soErrBytes = new Uint8Array(this.soErr.buffer);
-  private readonly soErrLenBytes = new Uint8Array(this.soErrLen.buffer);
+  private readonly connector: UpstreamConnector;
   private readonly idleMs: number;
   private readonly count: number;
   private readonly scanEvery: number;
@@ -109,8 +96,8 @@ class RelayThread implements AcceptSink {
     this.sys = epollLibc();
     this.log = cfg.logTo && render ? new RelayLog(cfg, new Int32Array(cfg.control), post, render, up, this.now) : null;
     this.ctl = new Int32Array(cfg.control);
-    this.addr = up.addr;
-    this.nlBuf = Buffer.allocUnsafe(up.noNewline ? OUT_CAP : 0);
+    this.connector = new UpstreamConnector(this.sys, up);
+    this.shaper = new ReplyShaper({ fault: up.fault, delay: up.delayMs });
     this.eps = new EpollSet(this.sys, MAX_EVENTS);
     this.acc = new Acceptor(this.sys, this.eps, cfg.listenFd, cfg.socketType, this.ctl, cfg.index, cfg.threads, cfg.fdLimit, cfg.maxConns, post);
     this.idleMs = cfg.idleMs;
@@ -134,32 +121,18 @@ class RelayThread implements AcceptSink {
     this.log?.refused();
   }
 
-  /** One connect attempt of slot i's upstream. */
+  /** One connect attempt of slot i's upstream (relay-connect.ts). */
   private connect(i: number): void {
-    const sys = this.sys;
-    const ufd = sys.socket(this.up.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (ufd < 0) return this.connectFailed(i, sys.errno());
-    this.t.fd[2 * i + 1] = ufd;
-    if (this.up.tcp) sys.setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, this.one, 4);
-    const r = sys.connect(ufd, this.addr, this.addr.length);
-    const e = r === 0 ? 0 : sys.errno();
-    if (r === 0) return this.connected(i);
-    if (e === E.EINPROGRESS || e === E.EINTR) {
+    const r = this.connector.start(this.t, i, this.now);
+    if (r === CONNECTED) return this.connected(i);
+    if (r === IN_PROGRESS) {
       this.setPhase(i, CONNECTING);
       this.want(i, 1, EPOLLOUT);
       return;
     }
-    if (e === E.EAGAIN && this.up.family === AF_UNIX && this.now + this.t.retryMs[i] < this.t.deadline[i]) {
-      // The upstream's backlog is full: a new socket later (this one is spent).
-      sys.close(ufd);
-      this.t.fd[2 * i + 1] = -1;
-      this.t.retryAt[i] = this.now + this.t.retryMs[i];
-      this.t.retryMs[i] = Math.min(RETRY_MAX_MS, this.t.retryMs[i] * 2);
-      this.setPhase(i, RETRYING);
-      return;
-    }
+    if (r === RETRY) return this.setPhase(i, RETRYING);
     // Refused, not found, backlog full past the deadline: the client is closed without a reply.
-    this.connectFailed(i, e);
+    this.connectFailed(i, r);
   }
 
   /** The upstream cannot be reached (errno; 0: not within --connect-timeout, `backlog` full till then): the client is closed. */
@@ -177,11 +150,8 @@ class RelayThread implements AcceptSink {
 
   /** TCP: the connect completed (EPOLLOUT): SO_ERROR says how. */
   private onConnectDone(i: number): void {
-    const ufd = this.t.fd[2 * i + 1];
-    this.soErrLen[0] = 4;
-    this.soErr[0] = 0;
-    const r = this.sys.getsockopt(ufd, SOL_SOCKET, SO_ERROR, this.soErrBytes, this.soErrLenBytes);
-    if (r !== 0 || this.soErr[0] !== 0) return this.connectFailed(i, r !== 0 ? this.sys.errno() : this.soErr[0]);
+    const e = this.connector.done(this.t.fd[2 * i + 1]);
+    if (e !== 0) return this.connectFailed(i, e);
     this.connected(i);
   }
 
@@ -243,9 +213,10 @@ class RelayThread implements AcceptSink {
     const src = this.t.fd[2 * i + s];
     const dst = this.t.fd[2 * i + o];
     const rbuf = this.rbuf;
-    if (s === 0 && this.up.resetAtReply) return this.peekClient(i, hup);
+    const shaper = this.shaper;
+    if (s === 0 && shaper.resetsAtReply) return this.peekClient(i, hup);
     // no-newline: a reply read leaves room for the newlines held before it.
-    const max = s === 1 && this.up.noNewline ? OUT_CAP - NL_MAX : OUT_CAP;
+    const max = s === 1 ? OUT_CAP - shaper.headroom : OUT_CAP;
     for (;;) {
       if (this.t.outLen[2 * i + o] > 0) return this.arm(i, s);
       const n = sys.read(src, rbuf, max);
@@ -254,34 +225,34 @@ class RelayThread implements AcceptSink {
         // Logged before the send: the record's preview is a view of rbuf.
         if (this.log !== null) this.log.data(i, s, rbuf, n, (this.t.sideFlags[2 * i + o] & SHUT) !== 0);
         if (this.t.sideFlags[2 * i + o] & SHUT) continue; // the other side can take nothing more: dropped, as net's EPIPE
-        if (s === 1 && this.up.hold === RELAY_SILENT) continue; // --fault silent: the replies are swallowed
-        if (s === 1 && this.up.resetAtReply) {
-          // --fault reset: the client is closed with its request unread, which resets it, instead of the reply.
-          this.log?.resetAtReply(i);
-          return this.finish(i);
-        }
-        if (s === 1 && this.up.closeAtReply) {
-          // --fault close-without-reply: the client gets its end instead of the reply.
-          this.shutSide(i, 0);
-          this.arm(i, 0);
-          continue;
-        }
         let buf: Buffer = rbuf;
         let len = n;
-        if (s === 1 && this.up.noNewline) {
-          len = this.noNewline(i, n);
-          buf = this.nlBuf;
-        }
-        if (s === 1 && this.up.delayMs > 0) {
-          if (len === 0) continue;
-          // --delay: the chunk waits in the client's out-queue for its time; the upstream is not read meanwhile.
-          this.queue(i, 0, buf, 0, len);
-          this.t.sideFlags[2 * i] |= DELAYED;
-          this.t.sendAt[i] = this.now + this.up.delayMs;
-          this.pendingSends++;
-          this.arm(i, 1);
-          this.arm(i, 0);
-          return;
+        if (s === 1) {
+          const act = shaper.reply(i, rbuf, n, this.now, false);
+          if (act === SWALLOW) continue;
+          if (act === RESET) {
+            // The client is closed with its request unread, which resets it, instead of the reply.
+            this.log?.resetAtReply(i);
+            return this.finish(i);
+          }
+          if (act === CLOSE) {
+            this.shutSide(i, 0);
+            this.arm(i, 0);
+            continue;
+          }
+          buf = shaper.data as Buffer;
+          len = shaper.len;
+          if (act === DELAY) {
+            if (len === 0) continue;
+            // The chunk waits in the client's out-queue for its time; the upstream is not read meanwhile.
+            this.queue(i, 0, buf, 0, len);
+            this.t.sideFlags[2 * i] |= DELAYED;
+            this.t.sendAt[i] = shaper.at;
+            this.pendingSends++;
+            this.arm(i, 1);
+            this.arm(i, 0);
+            return;
+          }
         }
         const sent = len === 0 ? 0 : this.sendAll(dst, buf, 0, len);
         if (sent < 0) return this.onSendError(i, o, -sent);
@@ -304,31 +275,6 @@ class RelayThread implements AcceptSink {
       if (e === E.EINTR) continue;
       return this.onReset(i, s, e);
     }
-  }
-
-  /**
-   * --fault no-newline: what of the reply chunk in rbuf[0, n) goes out now, made in nlBuf (its
-   * length): the newlines held back before it, then the chunk up to its trailing newlines, which are
-   * held back in turn (sent only if more bytes follow; never at the upstream's end). A run of more
-   * than NL_MAX newline bytes sends the oldest: flat memory whatever the upstream sends.
-   */
-  private noNewline(i: number, n: number): number {
-    const t = this.t;
-    const rbuf = this.rbuf;
-    const out = this.nlBuf;
-    const held = t.nlLen[i];
-    const base = i * NL_MAX;
-    let cut = n;
-    while (cut > 0 && (rbuf[cut - 1] === 0x0a || rbuf[cut - 1] === 0x0d)) cut--;
-    // out: the held newlines, then the chunk: of it, what is sent, and the trailing run kept.
-    out.set(t.nlBytes.subarray(base, base + held), 0);
-    rbuf.copy(out, held, 0, n);
-    const total = held + n;
-    const run = cut === 0 ? total : n - cut;
-    const keep = Math.min(run, NL_MAX);
-    t.nlBytes.set(out.subarray(total - keep, total), base);
-    t.nlLen[i] = keep;
-    return total - keep;
   }
 
   /**
@@ -426,7 +372,7 @@ class RelayThread implements AcceptSink {
   /** Side s ended (EOF): relayed as a half-close to the other once what waits for it is out. */
   private onEnd(i: number, s: number, hup = false): void {
     const o = 1 - s;
-    if (s === 1 && this.up.hold !== RELAY_HOLD_NONE) return this.holdClient(i, hup);
+    if (s === 1 && this.shaper.upstreamEnd() === HOLD_OPEN) return this.holdClient(i, hup);
     const held = s === 0 && (this.t.sideFlags[2 * i] & HELD) !== 0;
     if (this.log !== null) {
       const tcp = s === 1 ? this.up.tcp : this.up.listenTcp;
@@ -452,7 +398,7 @@ class RelayThread implements AcceptSink {
    * for the client, the end is relayed as usual (a half-close once the queue drains).
    */
   private onUpstreamGone(i: number): void {
-    if (this.t.outLen[2 * i] > 0 || this.up.hold !== RELAY_HOLD_NONE) return this.onEnd(i, 1, true);
+    if (this.t.outLen[2 * i] > 0 || this.shaper.holdsOpen) return this.onEnd(i, 1, true);
     this.log?.upstreamGone(i);
     this.finish(i);
   }
@@ -519,6 +465,7 @@ class RelayThread implements AcceptSink {
     this.log?.finished(i);
     this.setPhase(i, FREE);
     t.release(i);
+    this.shaper.release(i);
     this.acc.closed(2 * --this.open);
     if (this.count > 0 && Atomics.add(this.ctl, C_HANDLED, 1) + 1 === this.count) this.post({ type: 'count' });
   }

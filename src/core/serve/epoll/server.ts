@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { UdsError } from '../../errors.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from '../../defaults.js';
 import { type BoundListener, bindListener, setSocketGroup } from '../listener.js';
+import { ReplyShaper } from '../reply-shaper.js';
 import { SERVE_DEFAULTS } from '../options.js';
 import { type ConnectionLog, type RequestLog, type ServeOptions, type Server, type ServerEvents, drainAcceptQueue, fdLimit, fdPressureText, openFds, withNewline } from '../protocol.js';
 import { removeSocketFile } from '../../socket/socket-file.js';
@@ -37,9 +38,6 @@ import {
   type ThreadLogSpec,
   type ThreadMessage,
   type RelayUpstream,
-  RELAY_HOLD_NONE,
-  RELAY_NEVER_CLOSE,
-  RELAY_SILENT,
   acceptedWord,
   controlWords,
 } from './shared.js';
@@ -74,12 +72,12 @@ export interface EpollServeOptions extends ServeOptions {
 
 /** The relay's upstream as its threads take it, or why it cannot be relayed here. */
 export function relayUpstream(up: Target, connectMs: number): RelayUpstream | string {
-  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false, delayMs: 0 };
-  if (up.kind === 'abstract') return { addr: sockaddrAbstract(up.name), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false, delayMs: 0 };
+  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, delayMs: 0 };
+  if (up.kind === 'abstract') return { addr: sockaddrAbstract(up.name), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, delayMs: 0 };
   const v6 = up.host.includes(':');
   const addr = sockaddrInet(v6, up.host, up.port);
   if (addr === null) return `an upstream host name (${up.host}) needs the net engine (it resolves names)`;
-  return { addr, family: v6 ? AF_INET6 : AF_INET, tcp: true, connectMs, listenTcp: false, display: up.display, hold: RELAY_HOLD_NONE, closeAtReply: false, noNewline: false, resetAtReply: false, delayMs: 0 };
+  return { addr, family: v6 ? AF_INET6 : AF_INET, tcp: true, connectMs, listenTcp: false, display: up.display, delayMs: 0 };
 }
 
 /** Bound on the threads starting (loading modules and koffi). */
@@ -210,11 +208,7 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
       if (typeof r === 'string') throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${r}`);
       upstream = {
         ...r,
-        hold: o.fault === 'never-close' ? RELAY_NEVER_CLOSE : o.fault === 'silent' ? RELAY_SILENT : RELAY_HOLD_NONE,
-        closeAtReply: o.fault === 'close-without-reply',
-        noNewline: o.fault === 'no-newline',
-        resetAtReply: o.fault === 'reset',
-        delayMs: o.delay ?? (o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0),
+        delayMs: new ReplyShaper({ fault: o.fault, delay: o.delay }).delayMs,
         ...(o.fault ? { fault: o.fault } : {}),
       };
     }

@@ -82,23 +82,11 @@ export interface RelayUpstream {
   listenTcp: boolean;
   /** The upstream as given (the log's words). */
   display: string;
-  /** --fault on the relay step: RELAY_HOLD_NONE, or the client held open after the upstream's end (never-close; silent also swallows the replies). */
-  hold: number;
-  /** --fault close-without-reply: the upstream's first bytes are swallowed and the client gets its end instead. */
-  closeAtReply: boolean;
-  /** --fault no-newline: the upstream's trailing newlines are held back (sent only if more bytes follow). */
-  noNewline: boolean;
-  /** --fault reset: the client's request is peeked, not read, so that closing it at the reply resets it. */
-  resetAtReply: boolean;
   /** --delay (or --fault slow's default): each reply chunk waits this long before it goes to the client; 0: none. */
   delayMs: number;
-  /** --fault, as the records name it. */
+  /** --fault: carried out as the reply shaper (reply-shaper.ts) says; the records name it. */
   fault?: Fault;
 }
-
-export const RELAY_HOLD_NONE = 0;
-export const RELAY_NEVER_CLOSE = 1;
-export const RELAY_SILENT = 2;
 
 /** Fields of one connection record. */
 export const R_ID = 0;
