@@ -5,8 +5,11 @@
  * (see types.ts, "HOW TO ADD A SERVICE").
  */
 import path from 'node:path';
+import { fastcgi } from './fastcgi.js';
+import { http } from './http.js';
 import { line } from './line.js';
 import { memcached } from './memcached.js';
+import { redis } from './redis.js';
 import type { ProcessFacts, Recognition, Service } from './types.js';
 import type { SocketType } from '../socket/socket-type.js';
 
@@ -18,7 +21,7 @@ export { RECOGNISED_BY } from './types.js';
  * match the same evidence (the more specific first). `line` is the fallback
  * and recognises nothing itself.
  */
-export const SERVICES: readonly Service[] = [memcached, line];
+export const SERVICES: readonly Service[] = [fastcgi, redis, memcached, http, line];
 
 /** The fallback service: the seed's one-shot line contract. */
 export const LINE_SERVICE: Service = line;
