@@ -10,6 +10,7 @@ import { socketTypeFromProc } from '../socket/socket-type.js';
 import type { Target } from '../socket/target.js';
 import { inspectPath } from '../socket/unix-info.js';
 import { recogniseWithoutIo } from './index.js';
+import { lookAtServer } from './look.js';
 import type { Recognition } from './types.js';
 
 /** Bound on naming the listening process (a scan of /proc when sock_diag cannot name it). */
@@ -24,7 +25,12 @@ export async function recogniseTarget(t: Target, env: Readonly<Record<string, st
     await nameListeners(search, LOOKUP_BUDGET_MS);
     const type = await socketTypeFromProc(t);
     const processes = search.info.owners.map((o) => ({ pid: o.pid, name: o.name, cmdline: o.cmdline }));
-    return recogniseWithoutIo({ processes, path: t.kind === 'unix' ? path.resolve(t.path) : undefined, socketType: type, env });
+    const found = recogniseWithoutIo({ processes, path: t.kind === 'unix' ? path.resolve(t.path) : undefined, socketType: type, env });
+    if (found || processes.length > 0 || search.info.inodes.length === 0 || type !== 'stream') return found;
+    // Listening, but its process not named (another user's; the /proc scan out of time): the kernel names it on a connection.
+    const look = await lookAtServer(t, { connectTimeout: 1_000, waitMs: 0 });
+    const byPeer = look.process ? recogniseWithoutIo({ processes: [look.process], socketType: type }) : null;
+    return byPeer ? { ...byPeer, evidence: `${byPeer.evidence} (SO_PEERCRED)` } : null;
   } catch {
     return null;
   }
