@@ -37,6 +37,7 @@ export {
   type ListenerInfo,
   type ServerProcess,
   type ProbeReport,
+  type ServiceInfo,
   SEVERITIES,
   SEVERITY_EXIT,
   worstSeverity,
@@ -244,6 +245,7 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   const primary = findings.find((f) => f.severity === status)!;
   return {
     target: t.display,
+    service: null,
     kind: t.kind,
     socketType: record?.socketType ?? (s.socketType && t.kind !== 'tcp' ? s.socketType : null),
     socketTypeSource: record?.socketType ? (record.socketTypeSource ?? null) : s.socketType && t.kind !== 'tcp' ? 'option' : null,

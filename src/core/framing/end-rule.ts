@@ -1,6 +1,7 @@
 import { checkDuration, parseDuration } from '../duration.js';
 import { UdsError } from '../errors.js';
 import { unescapeText } from '../escape.js';
+import type { Framer } from './framer.js';
 
 /** Sizes of a len: length field, in bytes. */
 export const LEN_SIZES = [1, 2, 4] as const;
@@ -24,7 +25,9 @@ export type EndRule =
   /** A RESP2/RESP3 reply. */
   | { kind: 'resp' }
   /** A FastCGI reply: records until END_REQUEST; `keepConn`: the request asked to keep the connection. */
-  | { kind: 'fastcgi'; keepConn: boolean };
+  | { kind: 'fastcgi'; keepConn: boolean }
+  /** A service's own framer (src/core/service: memcached's text replies, one FastCGI record, ...); `name` is how it is shown. */
+  | { kind: 'framer'; name: string; create: () => Framer };
 
 export const END_RULE_HELP = 'eof | line | delim:TEXT | bytes:N | idle:DURATION | len:SIZE[be|le][+OFFSET]';
 
@@ -100,6 +103,9 @@ export function checkEndRule(rule: unknown): EndRule {
       return { kind: 'resp' };
     case 'fastcgi':
       return { kind: 'fastcgi', keepConn: Boolean(r.keepConn) };
+    case 'framer':
+      if (typeof r.create !== 'function' || typeof r.name !== 'string') throw bad('framer needs a name and a create() function');
+      return { kind: 'framer', name: r.name, create: r.create as () => Framer };
     default:
       throw bad(`kind must be eof, line, delim, bytes, idle, len, http, resp or fastcgi (got ${JSON.stringify(String(r.kind))})`);
   }
@@ -118,6 +124,8 @@ export function formatEndRule(rule: EndRule): string {
       return `len:${rule.size}${rule.size === 1 ? '' : rule.le ? 'le' : 'be'}${rule.offset > 0 ? `+${rule.offset}` : ''}`;
     case 'http':
       return rule.head ? 'http (HEAD)' : 'http';
+    case 'framer':
+      return rule.name;
     default:
       return rule.kind;
   }

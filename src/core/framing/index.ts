@@ -31,6 +31,8 @@ export function createFramer(rule: EndRule): Framer {
       return new RespFramer();
     case 'fastcgi':
       return new FastcgiFramer(rule.keepConn);
+    case 'framer':
+      return rule.create();
     default:
       throw new UdsError('NOT_SUPPORTED', `no framer for replies of kind ${rule.kind}`);
   }
