@@ -5,8 +5,13 @@
  * (see types.ts, "HOW TO ADD A SERVICE").
  */
 import path from 'node:path';
+import { dbus } from './dbus.js';
+import { grpc } from './grpc.js';
 import { line } from './line.js';
 import { memcached } from './memcached.js';
+import { mysql } from './mysql.js';
+import { postgresql } from './postgresql.js';
+import { sshAgent } from './ssh-agent.js';
 import type { ProcessFacts, Recognition, Service } from './types.js';
 import type { SocketType } from '../socket/socket-type.js';
 
@@ -18,7 +23,7 @@ export { RECOGNISED_BY } from './types.js';
  * match the same evidence (the more specific first). `line` is the fallback
  * and recognises nothing itself.
  */
-export const SERVICES: readonly Service[] = [memcached, line];
+export const SERVICES: readonly Service[] = [memcached, postgresql, mysql, sshAgent, dbus, grpc, line];
 
 /** The fallback service: the seed's one-shot line contract. */
 export const LINE_SERVICE: Service = line;
