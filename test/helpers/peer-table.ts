@@ -32,6 +32,7 @@ export const OPTIONAL_PEERS = {
   'ssh-add': 'openssh-client',
   'ssh-keygen': 'openssh-client',
   'dbus-daemon': 'dbus',
+  'dbus-send': 'dbus',
   gunicorn: 'gunicorn',
   uwsgi: 'uwsgi uwsgi-plugin-python3',
   memcached: 'memcached',

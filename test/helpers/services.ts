@@ -172,6 +172,8 @@ export async function startPostgres(opts: { maxConnections?: number; standby?: b
   const sock = join(dir, '.s.PGSQL.5432');
   const ready = opts.standby ? /entering standby mode/ : /database system is ready to accept connections/;
   await waitReady(peer, 'postgres', () => existsSync(sock) && ready.test(peer.stderr()), peer.stderr);
+  // A standby says "starting up" until its recovery has begun, then "Hot standby mode is disabled" for good.
+  if (opts.standby) await waitStandby(dir, peer);
   let held = 0;
   const holdSession = async () => {
     held++;
@@ -196,6 +198,20 @@ export async function startPostgres(opts: { maxConnections?: number; standby?: b
       await waitReady(peer, 'postgres smart shutdown', () => /received smart shutdown request/.test(peer.stderr()), peer.stderr, 20_000);
     },
   };
+}
+
+/** Poll with psql until the standby refuses clients for being a standby, not for starting up. */
+async function waitStandby(dir: string, peer: Spawned): Promise<void> {
+  const until = Date.now() + READY_MS;
+  let said = '';
+  while (Date.now() < until) {
+    const r = spawnSync(findTool('psql')!, ['-X', '-h', dir, '-U', 'postgres', '-c', 'select 1'], { encoding: 'utf8', timeout: 20_000 });
+    said = r.stderr;
+    if (/Hot standby mode is disabled/.test(said)) return;
+    if (peer.child.exitCode !== null) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`the standby postgres did not settle in recovery within ${READY_MS / 1000}s; psql said ${JSON.stringify(said)}; its log ends:\n${tail(peer.stderr())}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -325,11 +341,14 @@ export async function startSshAgent(opts: { keys?: number; comments?: string[] }
 /**
  * dbus-daemon with a session-bus config on DIR/bus. `auth: 'ANONYMOUS'`
  * offers only the ANONYMOUS mechanism (and allows anonymous clients), so
- * `AUTH EXTERNAL` is answered `REJECTED ANONYMOUS`.
+ * `AUTH EXTERNAL` is answered `REJECTED ANONYMOUS`. `asNobody` (root only:
+ * call requireRoot first) runs it as uid 65534: a session bus of another
+ * user, which accepts root's AUTH EXTERNAL and then drops it at BEGIN.
  */
-export async function startDbus(opts: { auth?: 'EXTERNAL' | 'ANONYMOUS' } = {}): Promise<Daemon & { address: string }> {
+export async function startDbus(opts: { auth?: 'EXTERNAL' | 'ANONYMOUS'; asNobody?: boolean } = {}): Promise<Daemon & { address: string }> {
   requirePeers('dbus-daemon');
-  const dir = tmpDir('udsctl-db-');
+  if (opts.asNobody && !IS_ROOT) throw new Error('startDbus({ asNobody }) needs root: call requireRoot() first');
+  const dir = opts.asNobody ? daemonDir('udsctl-db-') : tmpDir('udsctl-db-');
   const sock = join(dir, 'bus');
   const conf = join(dir, 'bus.conf');
   const auth = opts.auth ?? 'EXTERNAL';
@@ -350,7 +369,8 @@ export async function startDbus(opts: { auth?: 'EXTERNAL' | 'ANONYMOUS' } = {}):
 </busconfig>
 `,
   );
-  const peer = spawnChild('dbus-daemon', [`--config-file=${conf}`, '--nofork', '--nopidfile', '--print-address'], { timeoutMs: 300_000 });
+  const argv = [findTool('dbus-daemon')!, `--config-file=${conf}`, '--nofork', '--nopidfile', '--print-address'];
+  const peer = opts.asNobody ? spawnChild(AS_NOBODY[0], [...AS_NOBODY.slice(1), ...argv], { timeoutMs: 300_000 }) : spawnChild(argv[0], argv.slice(1), { timeoutMs: 300_000 });
   stopAtEnd(peer);
   const log = () => `${peer.stdout()}${peer.stderr()}`;
   await waitReady(peer, 'dbus-daemon', () => /unix:path=/.test(peer.stdout()), log);

@@ -81,8 +81,11 @@ export function parseHealthResponse(msg: Buffer): number {
     if (wire === 0) {
       const v = readVarint();
       if (key >>> 3 === 1) status = v;
-    } else if (wire === 2) i += readVarint();
-    else if (wire === 5) i += 4;
+    } else if (wire === 2) {
+      // Not `i += readVarint()`: that adds to the i read before the varint moved it.
+      const n = readVarint();
+      i += n;
+    } else if (wire === 5) i += 4;
     else if (wire === 1) i += 8;
     else throw new Error(`wire type ${wire}`);
   }
