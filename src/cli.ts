@@ -15,6 +15,7 @@ import { UdsError } from './core/errors.js';
 import { escapeText } from './core/escape.js';
 import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES } from './core/serve/options.js';
 import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js';
+import { SERVICE_NAMES } from './core/service/index.js';
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
 import { processIo } from './io.js';
 import { MAX_BENCH_SIZE, choiceOption, durationOption, intOption, modeOption, sizeOption, untilOption } from './options.js';
@@ -245,10 +246,16 @@ Examples:
       .option('-q, --quiet', 'print nothing; the exit status says it all')
       .option('--connect-only', 'liveness only, for any protocol: path, listener, connect, then close; OK when the connection is accepted (nothing sent or read)')
       .addOption(typeOption('Unix socket type (default: found out from /proc/net/unix, else by connecting): stream, seqpacket, dgram'))
+      .addOption(new Option('--as <service>', 'check it as this service (default: recognised); line: the one-shot line contract').choices(SERVICE_NAMES))
       .addHelpText(
         'after',
         `
 ${ESCAPES_HELP}
+
+Services: with no --send/--until, probe recognises the server (the --as flag,
+the listening process, the path, the socket type, a banner, its answer to a
+line) and checks it in its own protocol: ${SERVICE_NAMES.join(', ')}.
+A server it cannot recognise gets the one-shot line contract (--as line).
 
 A datagram socket (/dev/log, $NOTIFY_SOCKET) is sent nothing unless --send
 is given; with --expect, udsctl binds an address of its own and waits for a

@@ -179,6 +179,14 @@ const BASE_FINDINGS = [
     fix: "probe with the protocol's request (--http PATH, --resp PING, --fastcgi /ping), or --connect-only for liveness",
   },
   {
+    code: 'WRONG_PROTOCOL',
+    severity: 'UNKNOWN',
+    check: 'reply',
+    title: 'the flag names another protocol',
+    cause: 'a protocol flag (--http, --resp, --fastcgi, --as) asked for one protocol, but the listening process is known to speak another: its failure says nothing about the server',
+    fix: 'probe with the protocol the server speaks (the detail names it), or with no protocol flag: udsctl recognises it',
+  },
+  {
     code: 'HTTP_STATUS',
     severity: 'WARNING',
     check: 'reply',

@@ -6,11 +6,14 @@
  */
 import path from 'node:path';
 import { dbus } from './dbus.js';
+import { fastcgi } from './fastcgi.js';
 import { grpc } from './grpc.js';
+import { http } from './http.js';
 import { line } from './line.js';
 import { memcached } from './memcached.js';
 import { mysql } from './mysql.js';
 import { postgresql } from './postgresql.js';
+import { redis } from './redis.js';
 import { sshAgent } from './ssh-agent.js';
 import type { ProcessFacts, Recognition, Service } from './types.js';
 import type { SocketType } from '../socket/socket-type.js';
@@ -23,7 +26,7 @@ export { RECOGNISED_BY } from './types.js';
  * match the same evidence (the more specific first). `line` is the fallback
  * and recognises nothing itself.
  */
-export const SERVICES: readonly Service[] = [memcached, postgresql, mysql, sshAgent, dbus, grpc, line];
+export const SERVICES: readonly Service[] = [fastcgi, redis, memcached, postgresql, mysql, sshAgent, dbus, grpc, http, line];
 
 /** The fallback service: the seed's one-shot line contract. */
 export const LINE_SERVICE: Service = line;

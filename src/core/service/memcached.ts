@@ -117,7 +117,7 @@ const VERSION_REQUEST = Buffer.from('version\r\n');
 function judge(reply: ServiceReply): Verdict {
   const line = reply.bytes.toString('latin1').replace(/\r?\n$/, '');
   const m = /^VERSION (\S+)/.exec(line);
-  if (m) return { code: 'OK', summary: `memcached ${m[1]} answered version`, details: { version: m[1] } };
+  if (m) return { code: 'OK', summary: `version ${m[1]}`, details: { version: m[1] } };
   return { code: 'MEMCACHED_ERROR', summary: `memcached answered version with ${JSON.stringify(line.slice(0, 120))}` };
 }
 

@@ -33,6 +33,7 @@
  * - Text from the peer goes raw into `summary` and `details`: the renderers
  *   escape it for a terminal, JSON keeps it exact.
  */
+import type { ExchangeRecord } from '../exchange-record.js';
 import type { EndRule } from '../framing/end-rule.js';
 import type { Severity } from '../probe/findings.js';
 import type { SocketType } from '../socket/socket-type.js';
@@ -156,8 +157,6 @@ export type HealthCheck =
       request(ctx: CheckContext): Buffer;
       until(ctx: CheckContext): EndRule;
       judge(reply: ServiceReply, ctx: CheckContext): Verdict;
-      /** The server closes after its reply (haproxy's stats socket, FastCGI without KEEP_CONN): end of stream also ends the reply. */
-      serverCloses?: boolean;
     }
   /** Several steps on one connection. */
   | { kind: 'dialogue'; run(conv: Conversation, ctx: CheckContext): Promise<Verdict> }
@@ -189,6 +188,12 @@ export interface Service {
   recognise: Recognisers;
   check: HealthCheck;
   findings: readonly ServiceFinding[];
+  /**
+   * The check's connection or read failed (the record's error: BACKLOG_FULL, REPLY_TIMEOUT,
+   * CLOSED_EARLY, RESET): a verdict when this service names that failure in its own terms
+   * (php-fpm silent = every child busy, FPM_QUEUE_FULL); null leaves probe's generic finding.
+   */
+  nameFailure?(record: ExchangeRecord, ctx: CheckContext): Verdict | null;
   /** How to ask for this check by hand, for advice ("probe with --fastcgi /ping"): defaults to `--as NAME`. */
   flag?: string;
   /** send: where a reply ends when --until is not given. */
