@@ -10,6 +10,7 @@ import { createFramer } from '../src/core/framing/index.js';
 import { DBUS_MESSAGE, authExternal, helloMessage, judgeSasl, parseMessage } from '../src/core/service/dbus.js';
 import { healthCheckRequest, judgeCall, looksLikeH2Settings, parseHealthResponse } from '../src/core/service/grpc.js';
 import { MYSQL_PACKET, judgeFirstPacket, mysql } from '../src/core/service/mysql.js';
+import { recogniseWithoutIo } from '../src/core/service/index.js';
 import { PG_MESSAGE, errorFields, judgeError, startupMessage } from '../src/core/service/postgresql.js';
 import { parseIdentities, sshAgent } from '../src/core/service/ssh-agent.js';
 import type { ServiceReply } from '../src/core/service/types.js';
@@ -174,5 +175,36 @@ describe('grpc', () => {
   it("an HTTP/2 server's SETTINGS is recognised; a MySQL greeting is not", () => {
     expect(looksLikeH2Settings(GRPC_PREFACE)).toBe(true);
     expect(looksLikeH2Settings(MARIADB_GREETING)).toBe(false);
+  });
+});
+
+describe('recognition without I/O', () => {
+  const by = (f: Parameters<typeof recogniseWithoutIo>[0]) => {
+    const r = recogniseWithoutIo(f);
+    return r ? `${r.service.name} by ${r.by}` : null;
+  };
+  it('well-known paths', () => {
+    expect(by({ path: '/var/run/postgresql/.s.PGSQL.5432' })).toBe('postgresql by path');
+    expect(by({ path: '/run/mysqld/mysqld.sock' })).toBe('mysql by path');
+    expect(by({ path: '/tmp/ssh-XXXXa1b2c3/agent.4242' })).toBe('ssh-agent by path');
+    expect(by({ path: '/run/user/1000/gnupg/S.gpg-agent.ssh' })).toBe('ssh-agent by path');
+    expect(by({ path: '/run/dbus/system_bus_socket' })).toBe('dbus by path');
+    expect(by({ path: '/run/user/1000/bus' })).toBe('dbus by path');
+    expect(by({ path: '/run/containerd/containerd.sock' })).toBe('grpc by path');
+    // containerd's ttrpc socket beside it is not gRPC.
+    expect(by({ path: '/run/containerd/containerd.sock.ttrpc' })).toBeNull();
+  });
+  it('$SSH_AUTH_SOCK names the agent wherever it is', () => {
+    expect(by({ path: '/home/u/.1password/agent.sock', env: { SSH_AUTH_SOCK: '/home/u/.1password/agent.sock' } })).toBe('ssh-agent by path');
+    expect(by({ path: '/home/u/.1password/agent.sock', env: {} })).toBeNull();
+  });
+  it('listening processes', () => {
+    const p = (name: string, cmdline = name) => ({ processes: [{ pid: 1, name, cmdline }] });
+    expect(by(p('postgres', '/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main'))).toBe('postgresql by process');
+    expect(by(p('mariadbd'))).toBe('mysql by process');
+    expect(by(p('mysqld'))).toBe('mysql by process');
+    expect(by(p('ssh-agent', 'ssh-agent -s'))).toBe('ssh-agent by process');
+    expect(by(p('dbus-daemon', 'dbus-daemon --system'))).toBe('dbus by process');
+    expect(by(p('dbus-broker-lau', '/usr/bin/dbus-broker-launch --scope user'))).toBe('dbus by process');
   });
 });

@@ -121,7 +121,7 @@ export function judgeCall(r: CallResult, service: string): Verdict {
     };
   }
   const grpcStatus = Number(grpcStatusText);
-  const details: Record<string, string | number> = { service, grpcStatus: codeName(grpcStatus) };
+  const details: Record<string, string | number> = { ...(service ? { service } : {}), grpcStatus: codeName(grpcStatus) };
   if (message) details.grpcMessage = message;
   const said = message ? `: ${message}` : '';
   if (grpcStatus === 12) return { code: 'GRPC_NO_HEALTH_SERVICE', summary: `a gRPC server without the health service (UNIMPLEMENTED${said})`, details };

@@ -133,10 +133,10 @@ async function check(conv: Conversation, ctx: CheckContext): Promise<Verdict> {
     reply = await conv.read(PG_MESSAGE);
   }
   if (loggedIn) await conv.write(TERMINATE).catch(() => {});
-  const version = params.serverVersion ? `PostgreSQL ${params.serverVersion} ` : '';
+  const how = [params.serverVersion ? `server ${params.serverVersion}` : '', loggedIn ? `user ${user} logged in without a password, closed with Terminate` : ''].filter(Boolean);
   return {
     code: 'OK',
-    summary: `${version}accepting connections${loggedIn ? ` (user ${user} logged in without a password; closed with Terminate)` : ''}`,
+    summary: `accepting connections${how.length ? ` (${how.join('; ')})` : ''}`,
     details: { pgIsReady: 'accepting', ...params },
   };
 }

@@ -62,11 +62,11 @@ function judge(reply: ServiceReply): Verdict {
   const type = reply.bytes[4];
   if (type === SSH_AGENT_IDENTITIES_ANSWER) {
     const { count, keys } = parseIdentities(reply.bytes.subarray(5));
-    const details: Record<string, string | number> = { keys: count, sshAddList: count === 0 ? 'The agent has no identities.' : `${count} key${count === 1 ? '' : 's'}` };
+    const details: Record<string, string | number> = { keys: count };
     keys.slice(0, KEYS_SHOWN).forEach((k, n) => {
       details[`key${n + 1}`] = `${k.fingerprint} ${k.comment} (${k.type})`;
     });
-    if (count === 0) return { code: 'AGENT_NO_KEYS', summary: 'the agent answered: no identities (0 keys)', details };
+    if (count === 0) return { code: 'AGENT_NO_KEYS', summary: 'the agent has no identities (0 keys)', details };
     const names = keys.slice(0, 3).map((k) => k.comment || k.type);
     const more = count > names.length ? `, +${count - names.length} more` : '';
     return { code: 'OK', summary: `the agent holds ${count} key${count === 1 ? '' : 's'}: ${names.join(', ')}${more}`, details };
