@@ -53,6 +53,14 @@ describe('postgresql', () => {
     expect([u.code, u.details.pgIsReady, await pgIsReady(pg.socketDir)]).toEqual(['PG_SHUTTING_DOWN', 'rejecting', 'rejecting']);
   });
 
+  it('a server that asks for a password: accepting, and none is sent', SLOW, async () => {
+    const pg = await startPostgres({ auth: 'scram-sha-256' });
+    const u = await check('postgresql', pg.sock);
+    expect([u.code, u.details.auth, u.details.pgIsReady, await pgIsReady(pg.socketDir)]).toEqual(['OK', 'SASL (SCRAM)', 'accepting', 'accepting']);
+    // udsctl closed without answering: the server saw no authentication attempt, only a client that left.
+    expect(pg.log()).not.toMatch(/password authentication failed/);
+  });
+
   it('a standby with hot_standby off: rejecting, in recovery', SLOW, async () => {
     const pg = await startPostgres({ standby: true });
     const u = await check('postgresql', pg.sock);

@@ -141,19 +141,27 @@ export interface Postgres extends Daemon {
 }
 
 /**
- * PostgreSQL on DIR/.s.PGSQL.5432, no TCP. `standby: true` starts it as a
+ * PostgreSQL on DIR/.s.PGSQL.5432, no TCP; user postgres, trust authentication
+ * unless `auth: 'scram-sha-256'` (then every client is asked for a password,
+ * and no psql session can be held). `standby: true` starts it as a
  * standby with hot_standby off and no primary: it stays in recovery for good
  * and refuses every client with 57P03 ("not accepting connections"), which
  * pg_isready reports as "rejecting connections".
  */
-export async function startPostgres(opts: { maxConnections?: number; standby?: boolean } = {}): Promise<Postgres> {
+export async function startPostgres(opts: { maxConnections?: number; standby?: boolean; auth?: 'trust' | 'scram-sha-256' } = {}): Promise<Postgres> {
   requirePeers('initdb', 'postgres', 'psql');
   const dir = daemonDir('udsctl-pg-');
   const data = join(dir, 'data');
   copyTree(postgresTemplate(), data);
+  const own = (f: string) => IS_ROOT && chownSync(f, DAEMON_IDS.uid, DAEMON_IDS.gid);
   if (opts.standby) {
     writeFileSync(join(data, 'standby.signal'), '');
-    if (IS_ROOT) chownSync(join(data, 'standby.signal'), DAEMON_IDS.uid, DAEMON_IDS.gid);
+    own(join(data, 'standby.signal'));
+  }
+  if (opts.auth && opts.auth !== 'trust') {
+    // Every local client must give a password (none is set: nobody gets in, everybody is asked).
+    writeFileSync(join(data, 'pg_hba.conf'), `local all all ${opts.auth}\n`);
+    own(join(data, 'pg_hba.conf'));
   }
   const settings = {
     listen_addresses: '',
