@@ -191,7 +191,7 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     responseMs = out.responseMs;
     okDetail = out.okDetail;
     details = out.details;
-  } else if (tryConnect && findings.length === 0 && !s.driven && !s.connectOnly && svc?.check.kind === 'connect') {
+  } else if (tryConnect && findings.length === 0 && !s.driven && !s.connectOnly && s.expect === undefined && s.expectRegex === undefined && svc?.check.kind === 'connect') {
     // Listen-only services (sd_notify, journald): a connect says it is alive; a datagram would land in its log.
     record = await connectAndClose(t, s, known ?? svc.socketTypes[0]);
     record = { ...record, socketTypeSource: t.kind === 'tcp' ? undefined : s.socketType ? 'option' : known ? 'proc' : 'connect' };

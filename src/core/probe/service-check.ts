@@ -36,7 +36,7 @@ async function facts(owners: readonly ProcessInfo[]): Promise<ProcessFacts[]> {
 
 /** What is known before anything is sent: the flag, then the process, path and socket type; a look when the process is hidden. */
 export async function recogniseBefore(t: Target, s: Settings, p: PathInfo | null, l: ListenerInfo | null, type: SocketType | null): Promise<Recognition | null> {
-  if (s.as) return { service: s.as, by: 'flag', evidence: `--as ${s.as.name}` };
+  if (s.as) return { service: s.as, by: 'flag', evidence: s.driven ? `its protocol flag (${s.as.name})` : `--as ${s.as.name}` };
   const abs = t.kind === 'unix' ? (p?.absolute ?? path.resolve(t.path)) : undefined;
   const known = recogniseWithoutIo({ processes: await facts(l?.owners ?? []), path: abs, socketType: type, env: s.env });
   if (known || s.driven || s.connectOnly) return known;

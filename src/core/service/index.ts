@@ -8,13 +8,16 @@ import path from 'node:path';
 import { dbus } from './dbus.js';
 import { fastcgi } from './fastcgi.js';
 import { grpc } from './grpc.js';
+import { haproxy } from './haproxy.js';
 import { http } from './http.js';
 import { line } from './line.js';
+import { listenOnly } from './listen-only.js';
 import { memcached } from './memcached.js';
 import { mysql } from './mysql.js';
 import { postgresql } from './postgresql.js';
 import { redis } from './redis.js';
 import { sshAgent } from './ssh-agent.js';
+import { uwsgi } from './uwsgi.js';
 import type { ProcessFacts, Recognition, Service } from './types.js';
 import type { SocketType } from '../socket/socket-type.js';
 
@@ -26,7 +29,7 @@ export { RECOGNISED_BY } from './types.js';
  * match the same evidence (the more specific first). `line` is the fallback
  * and recognises nothing itself.
  */
-export const SERVICES: readonly Service[] = [fastcgi, redis, memcached, postgresql, mysql, sshAgent, dbus, grpc, http, line];
+export const SERVICES: readonly Service[] = [fastcgi, uwsgi, redis, memcached, haproxy, postgresql, mysql, sshAgent, dbus, grpc, http, listenOnly, line];
 
 /** The fallback service: the seed's one-shot line contract. */
 export const LINE_SERVICE: Service = line;
@@ -41,10 +44,12 @@ export function serviceByName(name: string): Service | undefined {
 /** The names `--as` takes. */
 export const SERVICE_NAMES: readonly string[] = SERVICES.map((s) => s.name);
 
-/** The words of a process a `process` recogniser is matched against: comm, argv[0] and argv[1] basenames, exe basename. */
+/** The words of a process a `process` recogniser is matched against: comm, argv[0] and argv[1] basenames, the module after -m, exe basename. */
 export function processWords(p: ProcessFacts): string[] {
   const argv = p.cmdline.split(' ').filter((w) => w.length > 0);
-  const words = [p.name, argv[0], argv[1], p.exe].filter((w): w is string => typeof w === 'string' && w.length > 0);
+  // An interpreter's script (python3 /usr/bin/gunicorn) or module (python3 -m gunicorn).
+  const m = argv.indexOf('-m');
+  const words = [p.name, argv[0], argv[1], m > 0 ? argv[m + 1] : undefined, p.exe].filter((w): w is string => typeof w === 'string' && w.length > 0);
   return [...new Set(words.map((w, i) => (i === 0 ? w : path.basename(w))))];
 }
 
@@ -69,7 +74,8 @@ const fits = (s: Service, type: SocketType | null | undefined): boolean => !type
  * nothing matched. Pure: the same facts give the same answer.
  */
 export function recogniseWithoutIo(f: StaticFacts): Recognition | null {
-  for (const p of f.processes ?? []) {
+  // systemd (pid 1) holds the sockets it activates services on: the service is whoever else holds it.
+  for (const p of (f.processes ?? []).filter((x) => x.name !== 'systemd' && x.pid !== 1)) {
     const who = `pid ${p.pid ?? '?'} (${p.cmdline || p.name})`;
     for (const s of SERVICES) {
       if (s.recognise.cmdline && fits(s, f.socketType) && s.recognise.cmdline.test(p.cmdline)) return { service: s, by: 'process', evidence: `${who}: command line` };
