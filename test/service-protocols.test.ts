@@ -199,7 +199,7 @@ describe('recognition without I/O', () => {
     expect(by({ path: '/home/u/.1password/agent.sock', env: {} })).toBeNull();
   });
   it('listening processes', () => {
-    const p = (name: string, cmdline = name) => ({ processes: [{ pid: 1, name, cmdline }] });
+    const p = (name: string, cmdline = name) => ({ processes: [{ pid: 4242, name, cmdline }] });
     expect(by(p('postgres', '/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main'))).toBe('postgresql by process');
     expect(by(p('mariadbd'))).toBe('mysql by process');
     expect(by(p('mysqld'))).toBe('mysql by process');
