@@ -157,5 +157,7 @@ export function worldDir(): string {
 declare module 'vitest' {
   export interface ProvidedContext {
     udsctlWorldDir: string;
+    /** A folder for the whole run, removed after it (global-setup.ts). */
+    udsctlRunDir: string;
   }
 }

@@ -21,7 +21,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { onTestFinished } from 'vitest';
+import { inject, onTestFinished } from 'vitest';
 import { type Spawned, spawnChild } from './children.js';
 import { AS_NOBODY, DEBIAN_PYTHON, IS_ROOT, NOBODY, findTool, requirePeers, requirePythonModule } from './requirements.js';
 import { tmpDir } from './tmp-dir.js';
@@ -96,10 +96,15 @@ function runSetup(cmd: string, args: string[], what: string, opts: { cwd?: strin
   return `${r.stdout}${r.stderr}`;
 }
 
-/** A folder made once per test process (a template data folder), removed when the process exits. */
+/**
+ * A folder made once per test process (a template data folder) inside the
+ * run's folder, which the global setup removes after the run (or in the system
+ * temp folder, removed at exit, when the global setup did not run).
+ */
 function processDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const runDir = inject('udsctlRunDir');
+  const dir = mkdtempSync(join(runDir || tmpdir(), prefix));
+  if (!runDir) process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   if (IS_ROOT) chownSync(dir, DAEMON_IDS.uid, DAEMON_IDS.gid);
   return dir;
 }
