@@ -20,6 +20,25 @@ export const OPTIONAL_PEERS = {
   go: 'golang-go',
   // serve --type dgram logs a datagram's sender (SCM_CREDENTIALS): a real sd_notify sender.
   'systemd-notify': 'systemd',
+  // The real services of probe's service checks (test/helpers/services.ts starts them).
+  initdb: 'postgresql',
+  postgres: 'postgresql',
+  pg_isready: 'postgresql-client',
+  psql: 'postgresql-client',
+  mariadbd: 'mariadb-server',
+  'mariadb-install-db': 'mariadb-server',
+  mysqladmin: 'mariadb-client',
+  'ssh-agent': 'openssh-client',
+  'ssh-add': 'openssh-client',
+  'ssh-keygen': 'openssh-client',
+  'dbus-daemon': 'dbus',
+  'dbus-send': 'dbus',
+  gunicorn: 'gunicorn',
+  uwsgi: 'uwsgi uwsgi-plugin-python3',
+  memcached: 'memcached',
+  haproxy: 'haproxy',
+  supervisord: 'supervisor',
+  supervisorctl: 'supervisor',
 } as const;
 export type OptionalPeer = keyof typeof OPTIONAL_PEERS;
 

@@ -5,13 +5,18 @@
  * (see types.ts, "HOW TO ADD A SERVICE").
  */
 import path from 'node:path';
+import { dbus } from './dbus.js';
 import { fastcgi } from './fastcgi.js';
+import { grpc } from './grpc.js';
 import { haproxy } from './haproxy.js';
 import { http } from './http.js';
 import { line } from './line.js';
 import { listenOnly } from './listen-only.js';
 import { memcached } from './memcached.js';
+import { mysql } from './mysql.js';
+import { postgresql } from './postgresql.js';
 import { redis } from './redis.js';
+import { sshAgent } from './ssh-agent.js';
 import { uwsgi } from './uwsgi.js';
 import type { ProcessFacts, Recognition, Service } from './types.js';
 import type { SocketType } from '../socket/socket-type.js';
@@ -24,7 +29,7 @@ export { RECOGNISED_BY } from './types.js';
  * match the same evidence (the more specific first). `line` is the fallback
  * and recognises nothing itself.
  */
-export const SERVICES: readonly Service[] = [fastcgi, uwsgi, redis, memcached, haproxy, http, listenOnly, line];
+export const SERVICES: readonly Service[] = [fastcgi, uwsgi, redis, memcached, haproxy, postgresql, mysql, sshAgent, dbus, grpc, http, listenOnly, line];
 
 /** The fallback service: the seed's one-shot line contract. */
 export const LINE_SERVICE: Service = line;
