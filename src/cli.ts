@@ -254,7 +254,8 @@ ${ESCAPES_HELP}
 
 Services: with no --send/--until, probe recognises the server (the --as flag,
 the listening process, the path, the socket type, a banner, its answer to a
-line) and checks it in its own protocol: ${SERVICE_NAMES.join(', ')}.
+line) and checks it in its own protocol:
+${(SERVICE_NAMES.join(', ') + '.').replace(/(.{1,76})(?:, |$)/g, (m, line: string) => `  ${line}${m.endsWith(', ') ? ',' : ''}\n`).trimEnd()}
 A server it cannot recognise gets the one-shot line contract (--as line).
 
 A datagram socket (/dev/log, $NOTIFY_SOCKET) is sent nothing unless --send

@@ -14,6 +14,10 @@ function judge(reply: ServiceReply): Verdict {
   const text = reply.bytes.toString('latin1');
   const field = (k: string): string | undefined => new RegExp(`^${k}: ?([^\\n]{0,80})$`, 'm').exec(text)?.[1];
   const version = field('Version');
+  if (text.startsWith('HTTP/1.')) {
+    // HAProxy's process also holds its frontends' sockets: this one is an HTTP frontend, alive.
+    return { code: 'OK', summary: `an HAProxy HTTP frontend (it answered ${JSON.stringify(text.split('\r\n')[0].slice(0, 60))}); probe --http PATH to check a route`, details: { frontend: 'http' } };
+  }
   if (!version) {
     const first = text.split('\n')[0].slice(0, 120);
     return { code: 'HAPROXY_ERROR', summary: `show info answered ${JSON.stringify(first)}` };
