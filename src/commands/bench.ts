@@ -1,4 +1,5 @@
 import { type ProtocolFlags, protocolRequest } from '../protocol-options.js';
+import { serviceBenchRequest } from './bench-service.js';
 import { Chalk, type ChalkInstance } from 'chalk';
 import chalk from 'chalk';
 import { UdsError } from '../core/errors.js';
@@ -60,6 +61,8 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
       : flags.payload !== undefined
         ? parseMessage(flags.payload, flags.literal)
         : undefined;
+  // A recognised service's own request (src/core/service), when none is given.
+  const svc = !proto && payload === undefined && flags.until === undefined && target !== undefined ? await serviceBenchRequest(target, io, Boolean(flags.json)) : null;
   const out: ChalkInstance = io.env.NO_COLOR || !io.stdout.isTTY ? new Chalk({ level: 0 }) : chalk;
   const c = await errColor();
   const say = (line: string) => void io.stderr.write(line + '\n');
@@ -99,10 +102,10 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
     const { payload: _text, literal: _literal, size: _size, expect: _expect, json: _json, http: _h, method: _m, header: _hd, data: _d, resp: _r, fastcgi: _f, param: _p, type, ...same } = flags;
     result = await runBench({
       ...same,
-      ...(proto ? { until: proto.until } : {}),
+      ...(proto ? { until: proto.until } : svc ? { until: svc.until } : {}),
       socketType: type,
       target,
-      payload,
+      payload: payload ?? svc?.payload,
       expect: flags.expect !== undefined ? parseMessage(flags.expect, flags.literal) : undefined,
       signal: ac.signal,
       onStart: (info) => {

@@ -269,7 +269,7 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   if (lookListener) judgeListener(t, s, listener!, record, pathInfo, checks, findings, (listenerMs ?? 0) + ownersMs);
   else if (t.kind === 'tcp') checks.set('listener', 'skip', 'TCP: not looked up');
   else checks.set('listener', 'skip', 'no socket file to look up');
-  if (record && !rec && s.payload.equals(DEFAULT_PAYLOAD_BYTES)) judgeProtocol(t, record, listener, checks, findings);
+  if (record && (!rec || rec.service.check.kind === 'line') && s.payload.equals(DEFAULT_PAYLOAD_BYTES)) judgeProtocol(t, record, listener, checks, findings);
   if (findings.length === 0 && okDetail !== null) findings.push(makeFinding('OK', okDetail));
 
   if (findings.length === 0 && s.connectOnly) {

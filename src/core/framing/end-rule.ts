@@ -26,8 +26,11 @@ export type EndRule =
   | { kind: 'resp' }
   /** A FastCGI reply: records until END_REQUEST; `keepConn`: the request asked to keep the connection. */
   | { kind: 'fastcgi'; keepConn: boolean }
-  /** A service's own framer (src/core/service: memcached's text replies, one FastCGI record, ...); `name` is how it is shown. */
-  | { kind: 'framer'; name: string; create: () => Framer };
+  /**
+   * A service's own framer (src/core/service): made by `create`, or, without it, the framer of
+   * that `name` in named.ts (a rule without a function crosses to bench's worker threads).
+   */
+  | { kind: 'framer'; name: string; create?: () => Framer };
 
 export const END_RULE_HELP = 'eof | line | delim:TEXT | bytes:N | idle:DURATION | len:SIZE[be|le][+OFFSET]';
 
@@ -104,8 +107,8 @@ export function checkEndRule(rule: unknown): EndRule {
     case 'fastcgi':
       return { kind: 'fastcgi', keepConn: Boolean(r.keepConn) };
     case 'framer':
-      if (typeof r.create !== 'function' || typeof r.name !== 'string') throw bad('framer needs a name and a create() function');
-      return { kind: 'framer', name: r.name, create: r.create as () => Framer };
+      if (typeof r.name !== 'string' || (r.create !== undefined && typeof r.create !== 'function')) throw bad('framer needs a name (and may have a create() function)');
+      return r.create === undefined ? { kind: 'framer', name: r.name } : { kind: 'framer', name: r.name, create: r.create as () => Framer };
     default:
       throw bad(`kind must be eof, line, delim, bytes, idle, len, http, resp or fastcgi (got ${JSON.stringify(String(r.kind))})`);
   }
