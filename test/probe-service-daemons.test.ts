@@ -7,9 +7,10 @@
 import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killChildren, run } from './helpers/children.js';
+import { killChildren, run, spawnChild, waitForOutput } from './helpers/children.js';
 import { findTool } from './helpers/requirements.js';
-import { runCli } from './helpers/run-cli.js';
+import { ROOT, runCli } from './helpers/run-cli.js';
+import { tmpDir } from './helpers/tmp-dir.js';
 import { grpcHealthClient, startDbus, startGrpc, startMariadb, startPostgres, startSshAgent } from './helpers/services.js';
 
 afterEach(killChildren);
@@ -77,5 +78,13 @@ describe('probe recognises and checks', () => {
     const bare = await startGrpc({ mode: 'no-health' });
     const q = await probe(bare.sock, ['--as', 'grpc']);
     expect([q.recognisedBy, q.code, q.status, grpcHealthClient(bare.sock).verdict]).toEqual(['flag', 'GRPC_NO_HEALTH_SERVICE', 1, 'UNIMPLEMENTED']);
+  });
+
+  it("a silent mysqlx.sock (MySQL 8's X Protocol waits for the client): named, UNKNOWN, not a dead server", async () => {
+    const sock = join(tmpDir('udsctl-myx-'), 'mysqlx.sock');
+    const peer = spawnChild(process.execPath, [join(ROOT, 'test', 'fixtures', 'hostile-peers.mjs'), 'blackhole', sock]);
+    await waitForOutput(peer, /listening/);
+    const p = await probe(sock, ['--as', 'mysql', '--timeout', '500ms']);
+    expect([p.code, p.status]).toEqual(['MYSQL_X_PROTOCOL', 3]);
   });
 });

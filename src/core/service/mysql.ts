@@ -10,7 +10,8 @@
  * a user).
  */
 import { lengthRule } from './length-framer.js';
-import type { Conversation, Service, Verdict } from './types.js';
+import type { ExchangeRecord } from '../exchange-record.js';
+import type { CheckContext, Conversation, Service, Verdict } from './types.js';
 
 /** A greeting is about 100 bytes; 64 KiB is far more than any server sends. */
 const MAX_PACKET = 64 * 1024;
@@ -127,6 +128,18 @@ function looksLikeGreeting(b: Buffer): boolean {
   return b[4] === 10 && b[5] >= 0x30 && b[5] <= 0x39;
 }
 
+/**
+ * MySQL 8's X Protocol socket (mysqlx.sock) belongs to mysqld too, but there the
+ * client speaks first: no greeting comes, and silence there is not a fault.
+ */
+function nameFailure(record: ExchangeRecord, ctx: CheckContext): Verdict | null {
+  if (record.error?.code !== 'REPLY_TIMEOUT' || !/mysqlx[^/]*\.sock$/.test(ctx.display)) return null;
+  return {
+    code: 'MYSQL_X_PROTOCOL',
+    summary: "no greeting: this is mysqld's X Protocol socket (mysqlx), where the client speaks first; it is not checked",
+  };
+}
+
 export const mysql: Service = {
   name: 'mysql',
   title: 'MySQL / MariaDB',
@@ -138,6 +151,7 @@ export const mysql: Service = {
   },
   // The server speaks first: nothing is sent, the first packet is read and the connection closed.
   check: { kind: 'dialogue', run: async (conv: Conversation) => judgeFirstPacket((await conv.read(MYSQL_PACKET)).bytes) },
+  nameFailure,
   findings: [
     {
       code: 'MYSQL_TOO_MANY_CONNECTIONS',
@@ -166,6 +180,13 @@ export const mysql: Service = {
       title: 'MySQL refused the connection',
       cause: 'the server sent an ERR packet instead of a greeting',
       fix: "read the error shown and the server's error log",
+    },
+    {
+      code: 'MYSQL_X_PROTOCOL',
+      severity: 'UNKNOWN',
+      title: "MySQL's X Protocol socket",
+      cause: 'mysqld sent no greeting on a mysqlx socket: the X Protocol (MySQL Shell, port 33060) waits for the client to speak first',
+      fix: 'probe the classic protocol socket (mysqld.sock) for the server\'s health; --connect-only tells this socket is alive',
     },
     {
       code: 'MYSQL_NOT_MYSQL',

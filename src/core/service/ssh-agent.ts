@@ -82,7 +82,9 @@ export const sshAgent: Service = {
   title: 'ssh-agent',
   socketTypes: ['stream'],
   recognise: {
-    process: /^(ssh-agent|gpg-agent|gnome-keyring-d.*)$/,
+    // Only ssh-agent: gpg-agent and gnome-keyring-daemon also hold sockets of other protocols
+    // (S.gpg-agent speaks Assuan), so theirs are known by path.
+    process: /^ssh-agent$/,
     env: 'SSH_AUTH_SOCK',
     // ssh-agent's default and the agent sshd forwards (/tmp/ssh-XXXX/agent.PID), gpg-agent's ssh socket.
     path: /(\/ssh-[^/]+\/agent\.\d+|\/S\.gpg-agent\.ssh)$/,
