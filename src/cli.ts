@@ -16,6 +16,7 @@ import { UdsError } from './core/errors.js';
 import { escapeText } from './core/escape.js';
 import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES, SERVE_LIMITS } from './core/serve/options.js';
 import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js';
+import { SERVICE_NAMES } from './core/service/index.js';
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
 import { exactArgv, processIo } from './io.js';
 import { fitHelp, helpColumns } from './render/help.js';
@@ -250,10 +251,17 @@ Examples:
       .option('--config <file>', 'the targets and their options from FILE (YAML); with no target, udsctl.yaml or .udsctl.yaml here is read')
       .option('--connect-only', 'liveness only, for any protocol: path, listener, connect, then close; OK when the connection is accepted (nothing sent or read)')
       .addOption(typeOption('Unix socket type (default: found out from /proc/net/unix, else by connecting): stream, seqpacket, dgram'))
+      .addOption(new Option('--as <service>', 'check it as this service (default: recognised); line: the one-shot line contract').choices(SERVICE_NAMES))
       .addHelpText(
         'after',
         `
 ${ESCAPES_HELP}
+
+Services: with no --send/--until, probe recognises the server (the --as flag,
+the listening process, the path, the socket type, a banner, its answer to a
+line) and checks it in its own protocol:
+${(SERVICE_NAMES.join(', ') + '.').replace(/(.{1,76})(?:, |$)/g, (m, line: string) => `  ${line}${m.endsWith(', ') ? ',' : ''}\n`).trimEnd()}
+A server it cannot recognise gets the one-shot line contract (--as line).
 
 A datagram socket (/dev/log, $NOTIFY_SOCKET) is sent nothing unless --send
 is given; with --expect, udsctl binds an address of its own and waits for a

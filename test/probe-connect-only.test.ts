@@ -32,8 +32,8 @@ describe('probe --connect-only', () => {
     expect(human.status).toBe(0);
     expect(human.stdout).toMatch(/^OK .*: healthy \[OK\]\n.*--connect-only/);
     expect(nagios.stdout).toMatch(/^OK: .* healthy in .* \| time=/);
-    // The same server without the flag: our line is not FastCGI, php-fpm drops it (a mismatch, named).
-    const line = await probeJson([fpm.sock]);
+    // The same server with the line contract: our line is not FastCGI, php-fpm drops it (a mismatch, named).
+    const line = await probeJson(['--as', 'line', fpm.sock]);
     expect(line.t.code).toBe('PROTOCOL_MISMATCH');
   });
 

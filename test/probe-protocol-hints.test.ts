@@ -1,8 +1,10 @@
 /**
- * Probe with its default line against servers that speak another protocol:
- * real nginx (HTTP), redis-server (RESP) and php-fpm (FastCGI) say so and name
- * the flag (PROTOCOL_MISMATCH, UNKNOWN: never "healthy"); a reset from a
- * process udsctl cannot name stays RESET, its fix naming both readings.
+ * Probe with the line contract (--as line: a plain probe recognises these
+ * services and checks them in their protocol, test/service-*.test.ts) against
+ * servers that speak another protocol: real nginx (HTTP), redis-server (RESP)
+ * and php-fpm (FastCGI) say so and name the flag (PROTOCOL_MISMATCH, UNKNOWN:
+ * never "healthy"); a reset from a process udsctl cannot name stays RESET, its
+ * fix naming both readings.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,10 +15,10 @@ import { check, cleanup, expectFinding, probe, probeJson, redis, serve } from '.
 
 afterEach(cleanup);
 
-describe('probe with the default line, against another protocol', () => {
+describe('probe --as line (the default line), against another protocol', () => {
   it('nginx answers "HTTP/1.1 400 Bad Request": an HTTP server, probe with --http PATH; never healthy', async () => {
     const { sock } = await startNginx();
-    const [res, human] = await Promise.all([probeJson([sock]), probe([sock])]);
+    const [res, human] = await Promise.all([probeJson(['--as', 'line', sock]), probe(['--as', 'line', sock])]);
     expectFinding(res, 'PROTOCOL_MISMATCH', 3);
     expect(res.t.status).toBe('UNKNOWN');
     expect(res.t.detail).toContain('an HTTP server');
@@ -32,7 +34,7 @@ describe('probe with the default line, against another protocol', () => {
   it('redis-server answers -ERR: a Redis (RESP) server, probe with --resp PING; not NEVER_CLOSED', async () => {
     const sock = join(tmpDir(), 'redis.sock');
     await redis(sock);
-    const res = await probeJson(['--close-timeout', '300ms', sock]);
+    const res = await probeJson(['--as', 'line', '--close-timeout', '300ms', sock]);
     expectFinding(res, 'PROTOCOL_MISMATCH', 3);
     expect(res.t.detail).toContain('a Redis (RESP) server');
     expect(res.t.detail).toContain('"-ERR unknown command');
@@ -43,7 +45,7 @@ describe('probe with the default line, against another protocol', () => {
 
   it('php-fpm resets on the line: a mismatch, not a crash, named by the listening process: --fastcgi /ping', async () => {
     const fpm = await startPhpFpm(tmpDir());
-    const res = await probeJson([fpm.sock]);
+    const res = await probeJson(['--as', 'line', fpm.sock]);
     expectFinding(res, 'PROTOCOL_MISMATCH', 3);
     expect(res.t.detail).toContain("the server rejected udsctl's payload (a protocol mismatch, not necessarily a crash)");
     expect(res.t.detail).toMatch(/php-fpm.*probe with --fastcgi \/ping/);

@@ -115,11 +115,12 @@ describe('--format nagios size=: the reply as framed by the end rule, as the hum
   it('a reply line followed by more bytes: size= counts the line only, like the reply row', async () => {
     const dir = tmpDir();
     const srv = await startReplyServer(join(dir, 'n.sock'), Buffer.from('HTTP/1.0 200 OK\r\n' + 'body '.repeat(50) + '\n'));
-    const human = await runCli(['probe', srv.path]);
+    // --as line: the line contract (a plain probe would take the status line for HTTP and ask GET /).
+    const human = await runCli(['probe', '--as', 'line', srv.path]);
     expect(human.stdout).toMatch(/reply +17 bytes "HTTP\/1\.0 200 OK\\r\\n"/);
-    const nagios = await runCli(['probe', '--format', 'nagios', srv.path]);
+    const nagios = await runCli(['probe', '--as', 'line', '--format', 'nagios', srv.path]);
     expect(nagios.stdout).toMatch(/ size=17B;;;0\n$/);
-    const json = JSON.parse((await runCli(['probe', '--json', srv.path])).stdout).targets[0].exchange;
+    const json = JSON.parse((await runCli(['probe', '--as', 'line', '--json', srv.path])).stdout).targets[0].exchange;
     expect(json.bytesReceived).toBeGreaterThan(17); // the rest came too; it is not the reply
   });
 });

@@ -18,7 +18,8 @@ describe('send: a server that keeps the connection open after its reply', () => 
   it('Redis (persistent, rightly open): the advice names --until / a protocol flag and the close reading', async () => {
     const sock = join(tmpDir(), 'redis.sock');
     await redis(sock);
-    const r = await runCli(['send', '--timeout', '500ms', sock, 'PING\\r\\n']);
+    // --until eof, as given: the server is recognised as Redis, and without it send would end the reply by RESP (below).
+    const r = await runCli(['send', '--until', 'eof', '--timeout', '500ms', sock, 'PING\\r\\n']);
     expect(r.status).toBe(8);
     expect(r.stdout).toBe('+PONG\r\n');
     expect(r.stderr).toContain('If the protocol is persistent, end the reply with --until line / idle: / len: or a protocol flag;');
@@ -28,6 +29,9 @@ describe('send: a server that keeps the connection open after its reply', () => 
     expect(framed.status).toBe(0);
     expect(framed.stdout).toBe('+PONG\r\n');
     expect(framed.stderr).toBe('');
+    // With no --until, Redis is recognised by its process: the RESP reply ends it at once.
+    const recognised = await runCli(['send', '--timeout', '2s', sock, 'PING\\r\\n']);
+    expect([recognised.status, recognised.stdout]).toEqual([0, '+PONG\r\n']);
   });
 
   it('a one-shot server that forgot to close gets the same two readings', async () => {

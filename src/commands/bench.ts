@@ -1,4 +1,5 @@
 import { type ProtocolFlags, protocolRequest } from '../protocol-options.js';
+import { serviceBenchRequest } from './bench-service.js';
 import { Chalk, type ChalkInstance } from 'chalk';
 import chalk from 'chalk';
 import { UdsError } from '../core/errors.js';
@@ -165,6 +166,8 @@ async function runLoad(target: string | undefined, flags: BenchFlags, io: Io): P
       : flags.payload !== undefined
         ? parseMessage(flags.payload, flags.literal)
         : undefined;
+  // A recognised service's own request (src/core/service), when none is given.
+  const svc = !proto && payload === undefined && flags.until === undefined && target !== undefined ? await serviceBenchRequest(target, io, Boolean(flags.json)) : null;
   const c = await errColor();
   const say = (line: string) => void io.stderr.write(line + '\n');
 
@@ -223,10 +226,10 @@ async function runLoad(target: string | undefined, flags: BenchFlags, io: Io): P
     } = flags;
     result = await runBench({
       ...same,
-      ...(proto ? { until: proto.until } : {}),
+      ...(proto ? { until: proto.until } : svc ? { until: svc.until } : {}),
       socketType: type,
       target,
-      payload,
+      payload: payload ?? svc?.payload,
       expect: flags.expect !== undefined ? parseMessage(flags.expect, flags.literal) : undefined,
       signal: ac.signal,
       onStart: (info) => {

@@ -63,6 +63,8 @@ export interface ProbeFlags extends ProtocolFlags {
   sendGiven?: boolean;
   /** --until was given (else line, and one message on a message socket). */
   untilGiven?: boolean;
+  /** --as: the service to check it as (default: recognised). */
+  as?: string;
   /** --config FILE: the targets and their options (src/commands/probe-config.ts). */
   config?: string;
 }
@@ -76,6 +78,9 @@ export interface SuiteCli {
   parse(args: string[]): Promise<{ targets: string[]; flags: Record<string, unknown> }>;
 }
 
+/** The service a protocol flag speaks. */
+const FLAG_SERVICE = { http: 'http', resp: 'redis', fastcgi: 'fastcgi' } as const;
+
 /** Flags -> core options; throws UdsError (a usage error) for values that do not fit together. */
 export function probeOptions(flags: ProbeFlags): ProbeOptions {
   // Compiled here for an early usage error; matched in linear time (src/core/regex.ts).
@@ -88,7 +93,9 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
   // checks that it does); --keep-alive asks it to keep the connection (FCGI_KEEP_CONN).
   const proto = protocolRequest(flags, flags.fastcgi !== undefined ? { close: !flags.keepAlive } : {});
   if (proto && proto.protocol !== 'fastcgi' && flags.expectClose) throw new UdsError('BAD_OPTION', `--expect-close does not fit ${proto.protocol === 'http' ? '--http' : '--resp'}: staying open is the protocol's way`);
+  if (proto && flags.as !== undefined && flags.as !== FLAG_SERVICE[proto.protocol]) throw new UdsError('BAD_OPTION', `--as ${flags.as} and --${proto.protocol} contradict each other`);
   return {
+    as: proto ? FLAG_SERVICE[proto.protocol] : flags.as,
     payload: proto ? proto.payload : flags.sendGiven === false ? undefined : flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),
     halfClose: flags.halfClose,
     expect: flags.expect === undefined ? undefined : parseMessage(flags.expect, flags.literal),
@@ -126,6 +133,7 @@ function connectOnlyOptions(flags: ProbeFlags): ProbeOptions {
   if (clash) throw new UdsError('BAD_OPTION', `--connect-only sends and reads nothing: it contradicts ${clash[0]}`);
   return {
     connectOnly: true,
+    as: flags.as,
     connectTimeout: flags.connectTimeout,
     timeout: flags.timeout,
     warn: flags.warn,
@@ -164,7 +172,7 @@ export async function runProbe(targetSpecs: string[], flags: ProbeFlags, io: Io,
   }
   const specs = targetSpecs.length > 0 ? targetSpecs : [io.env.UDSCTL_SOCKET || DEFAULT_PROBE_TARGET];
   const targets = specs.map((s) => parseTarget(s));
-  const options = probeOptions(flags);
+  const options = { ...probeOptions(flags), env: io.env };
 
   await logAttempts(options, flags, format, io);
 

@@ -11,6 +11,7 @@ import { parseTarget } from '../core/socket/target.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { type Io, drained, writeAll } from '../io.js';
 import { exchangeTimeline, exchangeToJson } from '../render/exchange.js';
+import { serviceReplyEnd } from './send-service.js';
 import { errColor } from '../render/style.js';
 import { HttpBodyDecoder } from '../core/framing/http-message.js';
 import { RespRenderer } from '../core/framing/resp.js';
@@ -86,14 +87,16 @@ export async function runSend(targetSpec: string, message: string | undefined, f
 
   // --http streams the body to stdout as it comes, as curl does (any size, flat memory).
   const http = proto?.protocol === 'http' && !flags.json ? httpToStdout(proto.until.kind === 'http' && proto.until.head, Boolean(flags.include), stdout) : undefined;
+  // A recognised service ends its replies by its protocol (src/core/service).
+  const serviceEnd = proto ? null : await serviceReplyEnd(target, flags, io);
   let record: ExchangeRecord;
   try {
     record = await exchange(target, {
       payload,
       payloadStream: stream,
       // On a message socket an --until not given means "one message".
-      until: proto?.until ?? flags.until,
-      messageUntil: flags.untilGiven === false && !proto ? 'message' : undefined,
+      until: proto?.until ?? serviceEnd ?? flags.until,
+      messageUntil: flags.untilGiven === false && !proto && !serviceEnd ? 'message' : undefined,
       socketType: flags.type,
       wantReply: Boolean(flags.untilGiven || flags.json || proto),
       timeout: flags.timeout,

@@ -23,6 +23,9 @@ import { ms, makeFinding, Checklist } from './probe/checklist.js';
 import { type ListenerSearch, findListeners, serverProcess, nameListeners, judgeListener } from './probe/listener.js';
 import { judgeProtocol } from './probe/protocol.js';
 import { judgeExchange } from './probe/judge-exchange.js';
+import { checkService, judgeWrongProtocol, recogniseAfter, recogniseBefore, serviceInfo } from './probe/service-check.js';
+import type { Recognition } from './service/index.js';
+import type { ServiceInfo } from './probe/findings.js';
 
 // The findings table and the report's shape live in probe/findings.ts; the library and the CLI import them from here.
 export {
@@ -37,6 +40,7 @@ export {
   type ListenerInfo,
   type ServerProcess,
   type ProbeReport,
+  type ServiceInfo,
   SEVERITIES,
   SEVERITY_EXIT,
   worstSeverity,
@@ -180,10 +184,42 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   }
   const listenerMs = lookListener ? ms(nowUs() - listenerStarted) : null;
 
-  // 3-6. Connect, send, reply, close: one bounded exchange, on the socket's type.
-  let typeSource: SocketTypeSource | null = null;
+  // What the server is: the flag, the listening process, the path, the socket type (src/core/service).
+  let ownersMs = 0;
+  let named = false;
+  const known = tryConnect && findings.length === 0 ? (t.kind === 'tcp' ? 'stream' : (s.socketType ?? (await socketTypeFromProc(t)))) : null;
+  let rec: Recognition | null = null;
   if (tryConnect && findings.length === 0) {
-    const known = t.kind === 'tcp' ? 'stream' : (s.socketType ?? (await socketTypeFromProc(t)));
+    if (search && !s.as) {
+      // Named before the exchange to recognise the service; the exchange's times start after.
+      const t0 = nowUs();
+      await nameListeners(search, s.ownerLookupBudget);
+      ownersMs = ms(nowUs() - t0);
+      named = true;
+    }
+    rec = await recogniseBefore(t, s, pathInfo, listener, known);
+  }
+  const svc = rec?.service ?? null;
+  const own = !s.driven && !s.connectOnly && svc !== null && (svc.check.kind === 'request' || svc.check.kind === 'dialogue');
+  let okDetail: string | null = null;
+  let details: ServiceInfo['details'] = {};
+
+  // 3-6. Connect, send, reply, close: the service's own check, or one bounded exchange on the socket's type.
+  let typeSource: SocketTypeSource | null = null;
+  if (tryConnect && findings.length === 0 && own) {
+    const out = await checkService(t, s, svc, pathInfo, listener, checks, findings, known ? (s.socketType ? 'option' : 'proc') : 'connect');
+    record = out.record;
+    responseMs = out.responseMs;
+    okDetail = out.okDetail;
+    details = out.details;
+  } else if (tryConnect && findings.length === 0 && !s.driven && !s.connectOnly && s.expect === undefined && s.expectRegex === undefined && svc?.check.kind === 'connect') {
+    // Listen-only services (sd_notify, journald): a connect says it is alive; a datagram would land in its log.
+    record = await connectAndClose(t, s, known ?? svc.socketTypes[0]);
+    record = { ...record, socketTypeSource: t.kind === 'tcp' ? undefined : s.socketType ? 'option' : known ? 'proc' : 'connect' };
+    responseMs = judgeExchange(t, { ...s, connectOnly: true }, record, pathInfo, listener, checks, findings);
+    for (const name of ['send', 'reply', 'close'] as const) checks.set(name, 'skip', `${svc.title}: listens only; nothing sent (it would land in its log)`);
+    okDetail = `${t.display}: ${svc.title}: ${record.socketType === 'dgram' ? 'accepts datagrams' : 'accepts connections'} (connect(2) succeeded; nothing sent)`;
+  } else if (tryConnect && findings.length === 0) {
     typeSource = t.kind === 'tcp' ? 'tcp' : s.socketType ? 'option' : known ? 'proc' : 'connect';
     const attempt = (type: SocketType) =>
       exchange(t, {
@@ -214,12 +250,34 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     else record = { ...record!, socketTypeSource: typeSource };
     // A forced --type the socket is not: say which it is, when the kernel lists it.
     const actual = record.error?.code === 'WRONG_TYPE' && s.socketType ? await socketTypeFromProc(t) : null;
+    const first = findings.length;
     responseMs = judgeExchange(t, s, record, pathInfo, listener, checks, findings, actual);
+    // Not recognised beforehand: its answer to our line (or its banner, or its process by SO_PEERCRED) may tell.
+    const later = !rec && !s.driven && !s.connectOnly && record.timings.connectedUs !== undefined ? await recogniseAfter(record) : null;
+    if (later && (later.service.check.kind === 'request' || later.service.check.kind === 'dialogue')) {
+      rec = later;
+      findings.splice(first);
+      const out = await checkService(t, s, later.service, pathInfo, listener, checks, findings, typeSource);
+      record = out.record;
+      responseMs = out.responseMs;
+      okDetail = out.okDetail;
+      details = out.details;
+    }
+  }
+  if (rec?.by === 'flag' && s.driven && search) {
+    // A protocol flag: does the listening process speak another protocol?
+    if (!named) {
+      const t0 = nowUs();
+      await nameListeners(search, s.ownerLookupBudget);
+      ownersMs = ms(nowUs() - t0);
+      named = true;
+    }
+    const seen = await recogniseBefore(t, { ...s, as: undefined }, pathInfo, listener, known);
+    if (seen) judgeWrongProtocol(t, rec.service, seen, checks, findings);
   }
 
   // Name the listening process; after the exchange, so it never skews its timing.
-  let ownersMs = 0;
-  if (search) {
+  if (search && !named) {
     const t0 = nowUs();
     await nameListeners(search, s.ownerLookupBudget);
     ownersMs = ms(nowUs() - t0);
@@ -232,7 +290,8 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   if (lookListener) judgeListener(t, s, listener!, record, pathInfo, checks, findings, (listenerMs ?? 0) + ownersMs);
   else if (t.kind === 'tcp') checks.set('listener', 'skip', 'TCP: not looked up');
   else checks.set('listener', 'skip', 'no socket file to look up');
-  if (record && s.payload.equals(DEFAULT_PAYLOAD_BYTES)) judgeProtocol(t, record, listener, checks, findings);
+  if (record && (!rec || rec.service.check.kind === 'line') && s.payload.equals(DEFAULT_PAYLOAD_BYTES)) judgeProtocol(t, record, listener, checks, findings);
+  if (findings.length === 0 && okDetail !== null) findings.push(makeFinding('OK', okDetail));
 
   if (findings.length === 0 && s.connectOnly) {
     findings.push(
@@ -265,6 +324,7 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   const primary = findings.find((f) => f.severity === status)!;
   return {
     target: t.display,
+    service: rec ? serviceInfo(rec, details) : null,
     kind: t.kind,
     socketType: record?.socketType ?? (s.socketType && t.kind !== 'tcp' ? s.socketType : null),
     socketTypeSource: record?.socketType ? (record.socketTypeSource ?? null) : s.socketType && t.kind !== 'tcp' ? 'option' : null,

@@ -25,6 +25,9 @@ export function probeToJson(r: ProbeReport): Record<string, unknown> {
   const l = r.listener;
   return {
     target: r.target,
+    service: r.service?.name ?? null,
+    recognisedBy: r.service?.recognisedBy ?? null,
+    serviceInfo: r.service,
     kind: r.kind,
     socketType: r.socketType,
     socketTypeSource: r.socketTypeSource,
@@ -146,6 +149,12 @@ export function probeHuman(r: ProbeReport, c: ChalkInstance, columns = DEFAULT_C
     if (o === f) continue;
     const sev = o.severity;
     prose(`  also:  ${sev} `, () => `  ${c.bold('also:')}  ${paint(c, sev, sev)} `, `${esc(o.title)} [${o.code}]: ${esc(bare(o, r.target))}`, '         ');
+  }
+  if (r.service && r.service.name !== 'line') {
+    const sv = r.service;
+    const facts = Object.entries(sv.details).map(([k, v]) => `${k} ${String(v)}`);
+    const by = sv.recognisedBy === 'flag' ? `as asked (${sv.evidence})` : `recognised by ${sv.recognisedBy}: ${sv.evidence}`;
+    prose('  service: ', () => `  ${c.bold('service:')} `, esc(`${sv.title}, ${by}${facts.length ? `; ${facts.join(', ')}` : ''}`), '           ');
   }
   if (r.wait) {
     const how = r.wait.gaveUp ? `gave up after --wait ${formatDuration(r.wait.ms)}` : 'until healthy';

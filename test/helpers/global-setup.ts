@@ -85,11 +85,18 @@ function ensureBuilt(): void {
 
 export default function setup(project: TestProject): () => void {
   ensureBuilt();
+  // One folder for the whole run (test/helpers/services.ts keeps its initdb and
+  // mariadb-install-db templates there), removed at the end: a test process's own
+  // exit handlers do not run when vitest ends its workers. Open to the daemons' user.
+  const runDir = mkdtempSync(join(tmpdir(), 'udsctl-run-'));
+  chmodSync(runDir, 0o755);
+  project.provide('udsctlRunDir', runDir);
+  const dropRunDir = () => rmSync(runDir, { recursive: true, force: true });
   const dist = join(REPO, 'dist', 'index.js');
   if (process.getuid?.() !== 0 || !existsSync(dist)) {
     // Not root: the tests that drop privileges skip (requireRoot). No build: they say to run npm run build.
     project.provide('udsctlWorldDir', '');
-    return () => {};
+    return dropRunDir;
   }
   const world = mkdtempSync(join(tmpdir(), 'udsctl-world-'));
   chmodSync(world, 0o755);
@@ -100,5 +107,8 @@ export default function setup(project: TestProject): () => void {
   cpSync(join(REPO, 'test', 'fixtures'), join(world, 'test', 'fixtures'), { recursive: true });
   openUp(world);
   project.provide('udsctlWorldDir', world);
-  return () => rmSync(world, { recursive: true, force: true });
+  return () => {
+    rmSync(world, { recursive: true, force: true });
+    dropRunDir();
+  };
 }

@@ -20,9 +20,26 @@ export const OPTIONAL_PEERS = {
   go: 'golang-go',
   // serve --type dgram logs a datagram's sender (SCM_CREDENTIALS): a real sd_notify sender.
   'systemd-notify': 'systemd',
-  // bench's findings against servers that close per response and that never close.
-  uwsgi: 'uwsgi',
+  // The real services of probe's service checks (test/helpers/services.ts starts them).
+  initdb: 'postgresql',
+  postgres: 'postgresql',
+  pg_isready: 'postgresql-client',
+  psql: 'postgresql-client',
+  mariadbd: 'mariadb-server',
+  'mariadb-install-db': 'mariadb-server',
+  mysqladmin: 'mariadb-client',
+  'ssh-agent': 'openssh-client',
+  'ssh-add': 'openssh-client',
+  'ssh-keygen': 'openssh-client',
+  'dbus-daemon': 'dbus',
+  'dbus-send': 'dbus',
+  gunicorn: 'gunicorn',
+  uwsgi: 'uwsgi uwsgi-plugin-python3',
   memcached: 'memcached',
+  haproxy: 'haproxy',
+  supervisord: 'supervisor',
+  supervisorctl: 'supervisor',
+  // bench's findings against servers that close per response and that never close.
   // probe --format openmetrics is checked by Prometheus's own linter.
   promtool: 'prometheus',
 } as const;

@@ -22,8 +22,16 @@ export { OPTIONAL_PEERS, type OptionalPeer, PEER_NOTE, ROOT_NOTE };
 /** UDSCTL_TEST_STRICT=1: nothing may skip (CI). */
 export const STRICT = process.env.UDSCTL_TEST_STRICT === '1';
 
-// nginx and php-fpm live in /usr/sbin, which is not on an ordinary user's PATH on Debian.
-const EXTRA_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+// nginx and php-fpm live in /usr/sbin, which is not on an ordinary user's PATH on Debian;
+// postgres and initdb in /usr/lib/postgresql/VERSION/bin (the newest installed is used).
+const PG_BIN = existsSync('/usr/lib/postgresql')
+  ? readdirSync('/usr/lib/postgresql')
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a))
+      .map((v) => `/usr/lib/postgresql/${v}/bin`)
+      .slice(0, 1)
+  : [];
+const EXTRA_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin', ...PG_BIN];
 const found = new Map<string, string | null>();
 
 /** The absolute path of a command (PATH, then the sbin folders), or null. */
@@ -74,6 +82,21 @@ export function requirePeers(...cmds: OptionalPeer[]): void {
   if (missing.length === 0) return;
   const pkgs = missing.map((c) => OPTIONAL_PEERS[c]);
   skipOrFail(`${PEER_NOTE}${missing.join(' ')}`, `${missing.join(', ')} not installed: apt-get install ${pkgs.join(' ')}`);
+}
+
+/** Debian's python3, the one its python3-* packages load in (the first python3 on PATH may be pyenv's). */
+export const DEBIAN_PYTHON = '/usr/bin/python3';
+
+/**
+ * Skip the running test unless Debian's /usr/bin/python3 imports `module`
+ * (python3-grpcio's `grpc`), installed by `pkg`; fail under strict mode.
+ */
+export function requirePythonModule(module: string, pkg: string): void {
+  requirePeers('python3');
+  const r = spawnSync(DEBIAN_PYTHON, ['-c', `import ${module}`], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status === 0) return;
+  // The skip summary reads the note's words as commands or packages: name the package.
+  skipOrFail(`${PEER_NOTE}${pkg}`, `${DEBIAN_PYTHON} cannot import ${module}: apt-get install ${pkg}`);
 }
 
 /** True when this process is root. */
@@ -134,5 +157,7 @@ export function worldDir(): string {
 declare module 'vitest' {
   export interface ProvidedContext {
     udsctlWorldDir: string;
+    /** A folder for the whole run, removed after it (global-setup.ts). */
+    udsctlRunDir: string;
   }
 }

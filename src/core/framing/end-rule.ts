@@ -1,6 +1,7 @@
 import { checkDuration, parseDuration } from '../duration.js';
 import { UdsError } from '../errors.js';
 import { unescapeText } from '../escape.js';
+import type { Framer } from './framer.js';
 
 /** Sizes of a len: length field, in bytes. */
 export const LEN_SIZES = [1, 2, 4] as const;
@@ -26,7 +27,12 @@ export type EndRule =
   /** A RESP2/RESP3 reply. */
   | { kind: 'resp' }
   /** A FastCGI reply: records until END_REQUEST; `keepConn`: the request asked to keep the connection. */
-  | { kind: 'fastcgi'; keepConn: boolean };
+  | { kind: 'fastcgi'; keepConn: boolean }
+  /**
+   * A service's own framer (src/core/service): made by `create`, or, without it, the framer of
+   * that `name` in named.ts (a rule without a function crosses to bench's worker threads).
+   */
+  | { kind: 'framer'; name: string; create?: () => Framer };
 
 export const END_RULE_HELP = 'eof | line | message | delim:TEXT | bytes:N | idle:DURATION | len:SIZE[be|le][+OFFSET]';
 
@@ -104,6 +110,9 @@ export function checkEndRule(rule: unknown): EndRule {
       return { kind: 'resp' };
     case 'fastcgi':
       return { kind: 'fastcgi', keepConn: Boolean(r.keepConn) };
+    case 'framer':
+      if (typeof r.name !== 'string' || (r.create !== undefined && typeof r.create !== 'function')) throw bad('framer needs a name (and may have a create() function)');
+      return r.create === undefined ? { kind: 'framer', name: r.name } : { kind: 'framer', name: r.name, create: r.create as () => Framer };
     default:
       throw bad(`kind must be eof, line, message, delim, bytes, idle, len, http, resp or fastcgi (got ${JSON.stringify(String(r.kind))})`);
   }
@@ -122,6 +131,8 @@ export function formatEndRule(rule: EndRule): string {
       return `len:${rule.size}${rule.size === 1 ? '' : rule.le ? 'le' : 'be'}${rule.offset > 0 ? `+${rule.offset}` : ''}`;
     case 'http':
       return rule.head ? 'http (HEAD)' : 'http';
+    case 'framer':
+      return rule.name;
     default:
       return rule.kind;
   }

@@ -13,6 +13,7 @@ import type { EndRule } from './end-rule.js';
 import type { Framer } from './framer.js';
 import { FastcgiFramer } from './fastcgi.js';
 import { HttpFramer } from './http.js';
+import { NAMED_FRAMERS } from './named.js';
 import { RespFramer } from './resp.js';
 import { plainFramer } from './rule-framers.js';
 import { PerSlot, RuleSlots, type SlotFramer } from './slot-framer.js';
@@ -31,6 +32,11 @@ export function createFramer(rule: EndRule): Framer {
       return new RespFramer();
     case 'fastcgi':
       return new FastcgiFramer(rule.keepConn);
+    case 'framer': {
+      const make = rule.create ?? NAMED_FRAMERS[rule.name];
+      if (!make) throw new UdsError('NOT_SUPPORTED', `no framer named ${rule.name}`);
+      return make();
+    }
     default:
       throw new UdsError('NOT_SUPPORTED', `no framer for replies of kind ${rule.kind}`);
   }

@@ -8,6 +8,7 @@ import type { ExchangeRecord } from '../exchange.js';
 import type { SocketType, SocketTypeSource } from '../socket/socket-type.js';
 import type { Target } from '../socket/target.js';
 import type { PathInfo, ProcessInfo } from '../socket/unix-info.js';
+import { SERVICES, type RecognisedBy } from '../service/index.js';
 
 /** Monitoring-plugin severities; the exit status is SEVERITY_EXIT[severity]. */
 export const SEVERITIES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
@@ -44,11 +45,11 @@ export interface FindingInfo {
 }
 
 /**
- * Every finding, its severity, cause and fix: the one table the renderers,
- * --help, README and the man page are written from. Codes are stable.
+ * probe's own findings, whatever the service; FINDINGS adds each service's
+ * (src/core/service: PG_STARTING, REDIS_LOADING, ...).
  * SLOW is WARNING over --warn and CRITICAL over --crit.
  */
-export const FINDINGS = [
+const BASE_FINDINGS = [
   {
     code: 'OK',
     severity: 'OK',
@@ -178,6 +179,14 @@ export const FINDINGS = [
     fix: "probe with the protocol's request (--http PATH, --resp PING, --fastcgi /ping), or --connect-only for liveness",
   },
   {
+    code: 'WRONG_PROTOCOL',
+    severity: 'UNKNOWN',
+    check: 'reply',
+    title: 'the flag names another protocol',
+    cause: 'a protocol flag (--http, --resp, --fastcgi, --as) asked for one protocol, but the listening process is known to speak another: its failure says nothing about the server',
+    fix: 'probe with the protocol the server speaks (the detail names it), or with no protocol flag: udsctl recognises it',
+  },
+  {
     code: 'HTTP_STATUS',
     severity: 'WARNING',
     check: 'reply',
@@ -227,13 +236,26 @@ export const FINDINGS = [
   },
 ] as const satisfies readonly FindingInfo[];
 
-export type FindingCode = (typeof FINDINGS)[number]['code'];
+/**
+ * Every finding, its severity, cause and fix: the one table the renderers,
+ * --help, README and the man page are written from. Codes are stable. probe's
+ * own first, then each service's (judged on the reply), in the services' order.
+ */
+export const FINDINGS: readonly FindingInfo[] = [
+  ...BASE_FINDINGS,
+  ...SERVICES.flatMap((svc) => svc.findings.map((f): FindingInfo => ({ ...f, check: 'reply' }))),
+];
+
+/** probe's own codes, checked by the compiler; a service's codes are strings from its table (findingInfo throws on an unknown one). */
+export type FindingCode = (typeof BASE_FINDINGS)[number]['code'] | (string & Record<never, never>);
 
 const BY_CODE = new Map<string, FindingInfo>(FINDINGS.map((f) => [f.code, f]));
 
 /** The table row of a finding code. */
 export function findingInfo(code: FindingCode): FindingInfo {
-  return BY_CODE.get(code)!;
+  const row = BY_CODE.get(code);
+  if (!row) throw new Error(`no finding ${code} in the findings table`);
+  return row;
 }
 
 /** One finding about one target: the table row plus what was seen. */
@@ -298,8 +320,22 @@ export interface ServerProcess {
   source: 'peercred' | 'proc';
 }
 
+/** The service probe recognised, how it knew, and what its check learnt (version, keys, ...). */
+export interface ServiceInfo {
+  /** The --as name ('memcached'); 'line' for the seed's contract. */
+  name: string;
+  title: string;
+  recognisedBy: RecognisedBy | null;
+  /** One line: the evidence ("pid 812 (memcached) is memcached"). */
+  evidence: string;
+  /** What the check found out, from the service's reply. */
+  details: Record<string, string | number | boolean>;
+}
+
 export interface ProbeReport {
   target: string;
+  /** What the target was recognised as and checked in; null: not recognised (the seed's line contract). */
+  service: ServiceInfo | null;
   kind: Target['kind'];
   /** The Unix socket type (null: TCP, or not known because nothing was reached) and how it was learnt. */
   socketType: SocketType | null;

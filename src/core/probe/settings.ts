@@ -11,6 +11,7 @@ import { type LinearRegex, compileLinearRegex } from '../regex.js';
 import { type SocketType, parseSocketType } from '../socket/socket-type.js';
 import { type Identity, currentIdentity } from '../socket/unix-info.js';
 import { type Contract, type ProbeReport, CONTRACTS } from './findings.js';
+import { type Service, SERVICE_NAMES, serviceByName } from '../service/index.js';
 
 /** Default payload: one short line that no protocol mistakes for a command. */
 export const DEFAULT_PROBE_PAYLOAD = 'udsctl-probe\n';
@@ -77,6 +78,14 @@ export interface ProbeOptions {
   identity?: Identity;
   /** The Unix socket type; default: found out (/proc/net/unix, else by connecting). */
   socketType?: SocketType;
+  /**
+   * The service to check, by name (`--as`: memcached, http, line, ...; SERVICE_NAMES), instead
+   * of recognising it. 'line' forces the seed's one-shot line contract. With a payload (the
+   * --http/--resp/--fastcgi flags' requests), that request is sent and the name says what it is.
+   */
+  as?: string;
+  /** The environment recognition reads ($SSH_AUTH_SOCK); default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface Settings {
@@ -104,6 +113,11 @@ export interface Settings {
   untilGiven: boolean;
   /** A contract was given: else a seqpacket server may stay open (message protocols mostly are persistent). */
   contractGiven: boolean;
+  /** --as NAME (checked against the service table). */
+  as?: Service;
+  /** The caller set up the exchange itself (payload, end rule, half-close, contract): it is made as given, not the service's check. */
+  driven: boolean;
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 const asBuffer = (v: unknown, what: string): Buffer | undefined => {
@@ -148,6 +162,12 @@ export function settings(o: ProbeOptions): Settings {
     ).find(([, given]) => given);
     if (clash) throw new UdsError('BAD_OPTION', `connectOnly sends and reads nothing: it contradicts ${clash[0]}`);
   }
+  let as: Service | undefined;
+  if (o.as !== undefined) {
+    as = serviceByName(String(o.as));
+    if (!as) throw new UdsError('BAD_OPTION', `--as must be one of ${SERVICE_NAMES.join(', ')} (got ${JSON.stringify(String(o.as))})`);
+    if (connectOnly && as.check.kind !== 'connect' && as.name !== 'line') throw new UdsError('BAD_OPTION', `--connect-only sends and reads nothing: it contradicts --as ${as.name}`);
+  }
   if (o.crit !== undefined && warn > 0 && o.crit < warn) {
     throw new UdsError('BAD_OPTION', `--crit (${formatDuration(o.crit)}) must not be below --warn (${formatDuration(warn)})`);
   }
@@ -173,6 +193,9 @@ export function settings(o: ProbeOptions): Settings {
     payloadGiven: o.payload !== undefined,
     untilGiven: o.until !== undefined,
     contractGiven: o.contract !== undefined,
+    as,
+    driven: o.payload !== undefined || o.until !== undefined || Boolean(o.halfClose) || o.contract !== undefined,
+    env: o.env ?? process.env,
   };
 }
 

@@ -1,0 +1,118 @@
+/**
+ * The services udsctl knows, in one table: probe, send, bench and ls look a
+ * service up here (by name, or by the evidence recognise.ts gathers) and then
+ * call its hooks. A new service is one module and one line in SERVICES
+ * (see types.ts, "HOW TO ADD A SERVICE").
+ */
+import path from 'node:path';
+import { dbus } from './dbus.js';
+import { fastcgi } from './fastcgi.js';
+import { grpc } from './grpc.js';
+import { haproxy } from './haproxy.js';
+import { http } from './http.js';
+import { line } from './line.js';
+import { listenOnly } from './listen-only.js';
+import { memcached } from './memcached.js';
+import { mysql } from './mysql.js';
+import { postgresql } from './postgresql.js';
+import { redis } from './redis.js';
+import { sshAgent } from './ssh-agent.js';
+import { uwsgi } from './uwsgi.js';
+import type { ProcessFacts, Recognition, Service } from './types.js';
+import type { SocketType } from '../socket/socket-type.js';
+
+export type { CheckContext, Conversation, HealthCheck, ProcessFacts, RecognisedBy, Recognisers, Recognition, Service, ServiceFinding, ServiceReply, Verdict } from './types.js';
+export { RECOGNISED_BY } from './types.js';
+
+/**
+ * Every service. The order is the precedence when two services' recognisers
+ * match the same evidence (the more specific first). `line` is the fallback
+ * and recognises nothing itself.
+ */
+export const SERVICES: readonly Service[] = [fastcgi, uwsgi, redis, memcached, haproxy, postgresql, mysql, sshAgent, dbus, grpc, http, listenOnly, line];
+
+/** The fallback service: the seed's one-shot line contract. */
+export const LINE_SERVICE: Service = line;
+
+const BY_NAME = new Map(SERVICES.map((s) => [s.name, s]));
+
+/** A service by its `--as` name, or undefined. */
+export function serviceByName(name: string): Service | undefined {
+  return BY_NAME.get(name);
+}
+
+/** The names `--as` takes. */
+export const SERVICE_NAMES: readonly string[] = SERVICES.map((s) => s.name);
+
+/** The words of a process a `process` recogniser is matched against: comm, argv[0] and argv[1] basenames, the module after -m, exe basename. */
+export function processWords(p: ProcessFacts): string[] {
+  const argv = p.cmdline.split(' ').filter((w) => w.length > 0);
+  // An interpreter's script (python3 /usr/bin/gunicorn) or module (python3 -m gunicorn).
+  const m = argv.indexOf('-m');
+  const words = [p.name, argv[0], argv[1], m > 0 ? argv[m + 1] : undefined, p.exe].filter((w): w is string => typeof w === 'string' && w.length > 0);
+  return [...new Set(words.map((w, i) => (i === 0 ? w : path.basename(w))))];
+}
+
+/** What is known without any I/O to the server. */
+export interface StaticFacts {
+  /** The processes holding the listening socket (from /proc, sock_diag, or SO_PEERCRED). */
+  processes?: readonly ProcessFacts[];
+  /** The socket's absolute path (Unix sockets). */
+  path?: string;
+  /** The socket's type, when known. */
+  socketType?: SocketType | null;
+  /** The environment (ssh-agent's $SSH_AUTH_SOCK); default none. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+const fits = (s: Service, type: SocketType | null | undefined): boolean => !type || s.socketTypes.includes(type);
+
+/**
+ * Recognise a service from facts alone, no I/O (for `udsctl ls`, and probe's
+ * first steps): the listening process (command line, then names), then
+ * well-known paths and environment variables, then the socket type. Null when
+ * nothing matched. Pure: the same facts give the same answer.
+ */
+export function recogniseWithoutIo(f: StaticFacts): Recognition | null {
+  // systemd (pid 1) holds the sockets it activates services on: the service is whoever else holds it.
+  for (const p of (f.processes ?? []).filter((x) => x.name !== 'systemd' && x.pid !== 1)) {
+    const who = `pid ${p.pid ?? '?'} (${p.cmdline || p.name})`;
+    for (const s of SERVICES) {
+      if (s.recognise.cmdline && fits(s, f.socketType) && s.recognise.cmdline.test(p.cmdline)) return { service: s, by: 'process', evidence: `${who}: command line` };
+    }
+    const words = processWords(p);
+    for (const s of SERVICES) {
+      const re = s.recognise.process;
+      if (!re || !fits(s, f.socketType)) continue;
+      const w = words.find((x) => re.test(x));
+      if (w !== undefined) return { service: s, by: 'process', evidence: `${who} is ${w}` };
+    }
+  }
+  if (f.path !== undefined) {
+    for (const s of SERVICES) {
+      const v = s.recognise.env;
+      const at = v ? f.env?.[v] : undefined;
+      if (at && fits(s, f.socketType) && path.resolve(at) === path.resolve(f.path)) return { service: s, by: 'path', evidence: `the path is $${v}` };
+    }
+    for (const s of SERVICES) {
+      if (s.recognise.path && fits(s, f.socketType) && s.recognise.path.test(f.path)) return { service: s, by: 'path', evidence: `the path matches ${s.recognise.path.source}` };
+    }
+  }
+  if (f.socketType) {
+    const s = SERVICES.find((x) => x.recognise.socketType === f.socketType);
+    if (s) return { service: s, by: 'socket-type', evidence: `a ${f.socketType} socket` };
+  }
+  return null;
+}
+
+/** The service whose banner recogniser matches bytes the server sent before any request. */
+export function recogniseBanner(first: Buffer): Recognition | null {
+  const s = SERVICES.find((x) => x.recognise.banner?.(first));
+  return s ? { service: s, by: 'banner', evidence: 'the greeting it sends on connect' } : null;
+}
+
+/** The service whose reply recogniser matches the server's answer to udsctl's default line. */
+export function recogniseReply(reply: Buffer): Recognition | null {
+  const s = SERVICES.find((x) => x.recognise.reply?.(reply));
+  return s ? { service: s, by: 'reply', evidence: "its answer to udsctl's line" } : null;
+}

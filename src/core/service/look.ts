@@ -1,0 +1,70 @@
+/**
+ * A look at a server whose process we cannot see (another user's, when we are
+ * not root): connect, read SO_PEERCRED (the kernel names the listener's pid
+ * whoever owns it; /proc/PID/comm and cmdline are readable by all), and wait
+ * briefly for a banner (bytes a server sends before any request: MySQL's
+ * greeting). Nothing is sent. Bounded in time and bytes.
+ */
+import { nowMs } from '../clock.js';
+import { openConnection } from '../socket/connect.js';
+import { peerCredOf } from '../socket/peer.js';
+import type { Target } from '../socket/target.js';
+import { processNames } from '../socket/unix-info.js';
+import type { ProcessFacts } from './types.js';
+
+/** Bytes of a banner kept. */
+export const MAX_BANNER = 4096;
+/** How long a look waits for a banner by default. */
+export const BANNER_WAIT_MS = 300;
+
+export interface Look {
+  process: ProcessFacts | null;
+  /** Bytes the server sent on its own (empty: none within the wait). */
+  banner: Buffer;
+  /** The server closed the connection during the wait (without a byte: a connection limit, a crash). */
+  closed: boolean;
+  /** The connection failed: the check that follows will say how. */
+  failed: boolean;
+}
+
+/** Connect, name the peer, wait up to waitMs for a banner, close. Never rejects. */
+export async function lookAtServer(t: Target, o: { connectTimeout: number; waitMs?: number; signal?: AbortSignal }): Promise<Look> {
+  const wait = o.waitMs ?? BANNER_WAIT_MS;
+  const start = nowMs();
+  const sock = await openConnection(t, { connectTimeout: o.connectTimeout, signal: o.signal }).catch(() => null);
+  if (!sock) return { process: null, banner: Buffer.alloc(0), closed: false, failed: true };
+  const cred = t.kind === 'tcp' ? null : peerCredOf((sock as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1);
+  const parts: Buffer[] = [];
+  let kept = 0;
+  let closed = false;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, wait - (nowMs() - start)));
+    o.signal?.addEventListener('abort', done, { once: true });
+    sock.on('data', (b: Buffer) => {
+      if (kept < MAX_BANNER) {
+        parts.push(Buffer.from(b.subarray(0, MAX_BANNER - kept)));
+        kept += Math.min(b.length, MAX_BANNER - kept);
+      }
+      // A banner arrives in one write, as a rule: a short grace for the rest of it, then done.
+      clearTimeout(timer);
+      setTimeout(done, 20);
+    });
+    sock.on('end', () => {
+      closed = true;
+      done();
+    });
+    sock.on('error', () => {
+      closed = true;
+      done();
+    });
+  });
+  sock.on('error', () => {});
+  sock.destroy();
+  const names = cred ? await processNames(cred.pid) : null;
+  return { process: names && cred ? { pid: cred.pid, ...names } : null, banner: Buffer.concat(parts), closed, failed: false };
+}
