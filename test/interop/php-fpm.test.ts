@@ -28,8 +28,9 @@ async function fpmWithScripts() {
   return startPhpFpm(dir);
 }
 
+// Named fault-MODE.sock: a name such as http.sock is itself evidence of HTTP to probe's recognition, and these tests judge the replies.
 async function faultServer(mode: string): Promise<string> {
-  const sock = join(tmpDir(), `${mode}.sock`);
+  const sock = join(tmpDir(), `fault-${mode}.sock`);
   const p = spawnChild('python3', [join(FIXTURES, 'fastcgi-faults.py'), mode, sock], { timeoutMs: 30_000 });
   await waitForOutput(p, /ready/);
   return sock;
