@@ -16,11 +16,11 @@ import { UdsError } from './core/errors.js';
 import { escapeText } from './core/escape.js';
 import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES, SERVE_LIMITS } from './core/serve/options.js';
 import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js';
-import { SERVICE_NAMES } from './core/service/index.js';
+import { SERVICES, SERVICE_NAMES } from './core/service/index.js';
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
 import { exactArgv, processIo } from './io.js';
 import { fitHelp, helpColumns } from './render/help.js';
-import { MAX_BENCH_SIZE, choiceOption, durationOption, intOption, modeOption, sizeOption, untilOption } from './options.js';
+import { MAX_BENCH_SIZE, choiceOption, durationOption, intOption, modeOption, serviceOption, sizeOption, untilOption } from './options.js';
 import { BENCH_DEFAULTS, MAX_CONNECTIONS, MAX_PIPELINE, MAX_WORKERS, parseRate } from './core/bench/options.js';
 import { type Threshold, parseThreshold } from './core/bench/thresholds.js';
 import { BENCH_ENGINES, BENCH_MODES } from './core/bench/types.js';
@@ -251,7 +251,7 @@ Examples:
       .option('--config <file>', 'the targets and their options from FILE (YAML); with no target, udsctl.yaml or .udsctl.yaml here is read')
       .option('--connect-only', 'liveness only, for any protocol: path, listener, connect, then close; OK when the connection is accepted (nothing sent or read)')
       .addOption(typeOption('Unix socket type (default: found out from /proc/net/unix, else by connecting): stream, seqpacket, dgram'))
-      .addOption(new Option('--as <service>', 'check it as this service (default: recognised); line: the one-shot line contract').choices(SERVICE_NAMES))
+      .addOption(new Option('--as <service[:arg]>', 'check it as this service (default: recognised), ARG for its check (below); line: the one-shot line contract').argParser(serviceOption))
       .addHelpText(
         'after',
         `
@@ -262,6 +262,8 @@ the listening process, the path, the socket type, a banner, its answer to a
 line) and checks it in its own protocol:
 ${(SERVICE_NAMES.join(', ') + '.').replace(/(.{1,76})(?:, |$)/g, (m, line: string) => `  ${line}${m.endsWith(', ') ? ',' : ''}\n`).trimEnd()}
 A server it cannot recognise gets the one-shot line contract (--as line).
+--as NAME:ARG gives the check an argument (--as grpc:my.Service):
+${serviceArgsHelp()}
 
 A datagram socket (/dev/log, $NOTIFY_SOCKET) is sent nothing unless --send
 is given; with --expect, udsctl binds an address of its own and waits for a
@@ -437,6 +439,26 @@ Install (a global npm install cannot do this for you):
   for (const cmd of program.commands) configureOutputs(cmd);
   configureOutputs(program);
   return program;
+}
+
+/** probe --help: each service that takes an argument, its ARG and what it means (from its module), within 80 columns. */
+function serviceArgsHelp(): string {
+  const rows = SERVICES.filter((s) => s.arg).map((s) => [`${s.name}:${s.arg!.name}`, s.arg!.means] as const);
+  const width = Math.max(...rows.map(([k]) => k.length)) + 4;
+  return rows
+    .map(([k, means]) => {
+      const lines: string[] = [];
+      let line = '';
+      for (const w of means.split(' ')) {
+        if (line && width + line.length + 1 + w.length > 80) {
+          lines.push(line);
+          line = w;
+        } else line = line ? `${line} ${w}` : w;
+      }
+      lines.push(line);
+      return lines.map((l, i) => (i === 0 ? `  ${k}`.padEnd(width) : ' '.repeat(width)) + l).join('\n');
+    })
+    .join('\n');
 }
 
 /**

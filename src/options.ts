@@ -6,6 +6,7 @@ import { InvalidArgumentError } from 'commander';
 import { type DurationLimits, parseDuration } from './core/duration.js';
 import { parseEndRule, type EndRule } from './core/framing/end-rule.js';
 import { UdsError } from './core/errors.js';
+import { SERVICE_NAMES, parseServiceSpec } from './core/service/index.js';
 
 function wrap<T>(fn: () => T): T {
   try {
@@ -74,6 +75,20 @@ export const choiceOption = <T extends string>(name: string, choices: readonly T
     },
     { choices },
   );
+
+/**
+ * `--as NAME[:ARG]`: checked by the one parser (parseServiceSpec) for an early usage
+ * error, kept as written (the core parses it again, for library callers too). The
+ * names ride on `.choices`, for shell completion.
+ */
+export const serviceOption = Object.assign(
+  (value: string): string =>
+    wrap(() => {
+      parseServiceSpec(value);
+      return value;
+    }),
+  { choices: SERVICE_NAMES },
+);
 
 /** An octal file mode like 0660 or 660. */
 export const modeOption = (value: string): number => {

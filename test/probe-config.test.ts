@@ -97,6 +97,9 @@ describe('the suite file, parsed', () => {
     expect(c.targets[0].args).toEqual(['--timeout=2s']);
     // Text as on a command line: 0x12 is not 18.
     expect(c.targets[1].args).toEqual(['--timeout=2s', '--keep-alive', '--send=0x12', '--header=a', '--header=b', '--http=/']);
+    // as: NAME:ARG is one plain scalar (no space after the colon), passed whole to --as.
+    const g = parseProbeConfig('u.yaml', 'targets:\n  - target: /g.sock\n    as: grpc:my.Service\n', shapes);
+    expect(g.targets[0].args).toEqual(['--as=grpc:my.Service']);
   });
 
   it('a bad key or value is one line naming the file and line', () => {
@@ -176,6 +179,11 @@ describe('udsctl probe with a suite file', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^udsctl probe: \.udsctl\.yaml:3: .*--timeout must be a duration/);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    // --as's one parser checks the file's as: too, naming its line.
+    writeFileSync(join(dir, 'as.yaml'), 'targets:\n  - target: /nowhere.sock\n  - target: /nowhere.sock\n    as: redis:PING\n');
+    const as = await probe(['--config', 'as.yaml'], { cwd: dir });
+    expect([as.status, as.stdout]).toEqual([3, '']);
+    expect(as.stderr).toMatch(/^udsctl probe: as\.yaml:4: .*--as redis takes no argument \(got "redis:PING"\); only .*grpc.* take :ARG\n$/);
     writeFileSync(join(dir, 'udsctl.yaml'), 'targets: [/x]\n');
     const two = await probe([], { cwd: dir });
     expect(two.stderr).toBe('udsctl probe: udsctl.yaml and .udsctl.yaml are both here: keep one\n');

@@ -4,7 +4,7 @@
  * protocol, and exits as the service's own tool would judge (pg_isready,
  * a gRPC health client) beside it.
  */
-import { renameSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killChildren, run, spawnChild, waitForOutput } from './helpers/children.js';
@@ -38,6 +38,11 @@ describe('probe recognises and checks', () => {
     let p = await probe(pg.sock);
     let tool = await run(findTool('pg_isready')!, ['-h', pg.socketDir], { timeoutMs: 30_000 });
     expect([p.service, p.recognisedBy, p.code, p.status, p.details.pgIsReady, tool.code]).toEqual(['postgresql', 'process', 'OK', 0, 'accepting', 0]);
+    // --as postgresql:USER: the startup message names that user; the server judges it (no such role) and is up, as pg_isready -U says.
+    p = await probe(pg.sock, ['--as', 'postgresql:nosuchuser']);
+    tool = await run(findTool('pg_isready')!, ['-h', pg.socketDir, '-U', 'nosuchuser'], { timeoutMs: 30_000 });
+    expect([p.code, p.status, p.details.pgIsReady, p.details.sqlstate, tool.code]).toEqual(['OK', 0, 'accepting', '28000', 0]);
+    expect(String(p.details.message)).toContain('nosuchuser');
     const standby = await startPostgres({ standby: true });
     p = await probe(standby.sock);
     tool = await run(findTool('pg_isready')!, ['-h', standby.socketDir], { timeoutMs: 30_000 });
@@ -78,6 +83,39 @@ describe('probe recognises and checks', () => {
     const bare = await startGrpc({ mode: 'no-health' });
     const q = await probe(bare.sock, ['--as', 'grpc']);
     expect([q.recognisedBy, q.code, q.status, grpcHealthClient(bare.sock).verdict]).toEqual(['flag', 'GRPC_NO_HEALTH_SERVICE', 1, 'UNIMPLEMENTED']);
+  });
+
+  it('gRPC --as grpc:NAME: SERVING, NOT_SERVING, SERVICE_UNKNOWN and no health service, each named as the health client says', SLOW, async () => {
+    const g = await startGrpc({ mode: 'serving', services: { 'app.Up': 'serving', 'app.Down': 'not-serving', 'app.Starting': 'unknown' } });
+    const cases = [
+      // [name, code, exit status, health, the client's word]
+      ['app.Up', 'OK', 0, 'SERVING', 'SERVING'],
+      ['app.Down', 'GRPC_NOT_SERVING', 2, 'NOT_SERVING', 'NOT_SERVING'],
+      ['app.Nope', 'GRPC_SERVICE_UNKNOWN', 2, 'SERVICE_UNKNOWN', 'NOT_FOUND'],
+      ['app.Starting', 'GRPC_STATUS_UNKNOWN', 1, 'UNKNOWN', 'UNKNOWN'],
+    ] as const;
+    for (const [name, code, status, health, word] of cases) {
+      const p = await probe(g.sock, ['--as', `grpc:${name}`]);
+      expect([name, p.recognisedBy, p.code, p.status, p.details.service, p.details.health]).toEqual([name, 'flag', code, status, name, health]);
+      expect([name, grpcHealthClient(g.sock, name).verdict]).toEqual([name, word]);
+    }
+    // The whole server (no ARG) is SERVING; a named service on it may not be.
+    expect((await probe(g.sock, ['--as', 'grpc'])).code).toBe('OK');
+    const human = await runCli(['probe', '--as', 'grpc:app.Down', g.sock], { timeoutMs: 30_000 });
+    expect(human.stdout).toMatch(/--as grpc:app\.Down/);
+    expect(human.stdout).toMatch(/service "app\.Down" is NOT_SERVING/);
+
+    // A server without the health service: the name asked does not matter.
+    const bare = await startGrpc({ mode: 'no-health' });
+    const q = await probe(bare.sock, ['--as', 'grpc:app.Up']);
+    expect([q.code, q.status, grpcHealthClient(bare.sock, 'app.Up').verdict]).toEqual(['GRPC_NO_HEALTH_SERVICE', 1, 'UNIMPLEMENTED']);
+
+    // The suite file takes the same spelling (as: grpc:NAME), each target its own name.
+    const dir = tmpDir('udsctl-grs-');
+    writeFileSync(join(dir, 'udsctl.yaml'), `targets:\n  - target: ${g.sock}\n    as: grpc:app.Up\n  - target: ${g.sock}\n    as: grpc:app.Down\n  - target: ${bare.sock}\n    as: grpc\n`);
+    const s = await runCli(['probe', '--json'], { timeoutMs: 30_000, cwd: dir });
+    expect(s.status, s.stderr).toBe(2);
+    expect(JSON.parse(s.stdout).targets.map((t: { code: string }) => t.code)).toEqual(['OK', 'GRPC_NOT_SERVING', 'GRPC_NO_HEALTH_SERVICE']);
   });
 
   it("a silent mysqlx.sock (MySQL 8's X Protocol waits for the client): named, UNKNOWN, not a dead server", async () => {

@@ -16,6 +16,7 @@ import { type OptionShape, findConfig, lineOfError, readProbeConfig } from './pr
 import { type ProbeJob, probeSuite } from '../core/probe/suite.js';
 import { errColor } from '../render/style.js';
 import { type ProtocolFlags, protocolRequest } from '../protocol-options.js';
+import { parseServiceSpec } from '../core/service/index.js';
 
 export const PROBE_FORMATS = ['human', 'json', 'nagios', 'openmetrics'] as const;
 export type ProbeFormat = (typeof PROBE_FORMATS)[number];
@@ -63,7 +64,7 @@ export interface ProbeFlags extends ProtocolFlags {
   sendGiven?: boolean;
   /** --until was given (else line, and one message on a message socket). */
   untilGiven?: boolean;
-  /** --as: the service to check it as (default: recognised). */
+  /** --as NAME[:ARG]: the service to check it as (default: recognised), and its check's argument. */
   as?: string;
   /** --config FILE: the targets and their options (src/commands/probe-config.ts). */
   config?: string;
@@ -93,7 +94,8 @@ export function probeOptions(flags: ProbeFlags): ProbeOptions {
   // checks that it does); --keep-alive asks it to keep the connection (FCGI_KEEP_CONN).
   const proto = protocolRequest(flags, flags.fastcgi !== undefined ? { close: !flags.keepAlive } : {});
   if (proto && proto.protocol !== 'fastcgi' && flags.expectClose) throw new UdsError('BAD_OPTION', `--expect-close does not fit ${proto.protocol === 'http' ? '--http' : '--resp'}: staying open is the protocol's way`);
-  if (proto && flags.as !== undefined && flags.as !== FLAG_SERVICE[proto.protocol]) throw new UdsError('BAD_OPTION', `--as ${flags.as} and --${proto.protocol} contradict each other`);
+  const as = flags.as === undefined ? undefined : parseServiceSpec(flags.as);
+  if (proto && as && (as.service.name !== FLAG_SERVICE[proto.protocol] || as.arg !== undefined)) throw new UdsError('BAD_OPTION', `--as ${flags.as} and --${proto.protocol} contradict each other`);
   return {
     as: proto ? FLAG_SERVICE[proto.protocol] : flags.as,
     payload: proto ? proto.payload : flags.sendGiven === false ? undefined : flags.hex ? parseHex(flags.send) : parseMessage(flags.send, flags.literal),

@@ -9,7 +9,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ExchangeRecord } from '../exchange-record.js';
-import { type Recognition, type Service, type Verdict, type CheckContext, type ProcessFacts, recogniseBanner, recogniseReply, recogniseWithoutIo } from '../service/index.js';
+import { type Recognition, type Service, type Verdict, type CheckContext, type ProcessFacts, formatServiceSpec, recogniseBanner, recogniseReply, recogniseWithoutIo } from '../service/index.js';
 import { lookAtServer } from '../service/look.js';
 import { runServiceCheck } from '../service/run.js';
 import type { SocketType, SocketTypeSource } from '../socket/socket-type.js';
@@ -36,7 +36,7 @@ async function facts(owners: readonly ProcessInfo[]): Promise<ProcessFacts[]> {
 
 /** What is known before anything is sent: the flag, then the process, path and socket type; a look when the process is hidden. */
 export async function recogniseBefore(t: Target, s: Settings, p: PathInfo | null, l: ListenerInfo | null, type: SocketType | null): Promise<Recognition | null> {
-  if (s.as) return { service: s.as, by: 'flag', evidence: s.driven ? `its protocol flag (${s.as.name})` : `--as ${s.as.name}` };
+  if (s.as) return { service: s.as, by: 'flag', evidence: s.driven ? `its protocol flag (${s.as.name})` : `--as ${formatServiceSpec({ service: s.as, arg: s.asArg })}` };
   const abs = t.kind === 'unix' ? (p?.absolute ?? path.resolve(t.path)) : undefined;
   const known = recogniseWithoutIo({ processes: await facts(l?.owners ?? []), path: abs, socketType: type, env: s.env });
   if (known || s.driven || s.connectOnly) return known;
@@ -93,6 +93,8 @@ export async function checkService(
   const ctx: CheckContext = {
     target: t,
     display: t.display,
+    // The argument of --as NAME:ARG, for that service only (not one recognised after a failed check).
+    ...(s.as === svc && s.asArg !== undefined ? { arg: s.asArg } : {}),
     timeout: s.timeout,
     connectTimeout: s.connectTimeout,
     maxReply: s.maxReply,

@@ -11,7 +11,7 @@ import { type LinearRegex, compileLinearRegex } from '../regex.js';
 import { type SocketType, parseSocketType } from '../socket/socket-type.js';
 import { type Identity, currentIdentity } from '../socket/unix-info.js';
 import { type Contract, type ProbeReport, CONTRACTS } from './findings.js';
-import { type Service, SERVICE_NAMES, serviceByName } from '../service/index.js';
+import { type Service, parseServiceSpec } from '../service/index.js';
 
 /** Default payload: one short line that no protocol mistakes for a command. */
 export const DEFAULT_PROBE_PAYLOAD = 'udsctl-probe\n';
@@ -80,8 +80,10 @@ export interface ProbeOptions {
   socketType?: SocketType;
   /**
    * The service to check, by name (`--as`: memcached, http, line, ...; SERVICE_NAMES), instead
-   * of recognising it. 'line' forces the seed's one-shot line contract. With a payload (the
-   * --http/--resp/--fastcgi flags' requests), that request is sent and the name says what it is.
+   * of recognising it; `NAME:ARG` gives its check an argument (`grpc:my.Service`,
+   * `postgresql:appuser`; a service says whether it takes one: Service.arg). 'line' forces the
+   * seed's one-shot line contract. With a payload (the --http/--resp/--fastcgi flags' requests),
+   * that request is sent and the name says what it is.
    */
   as?: string;
   /** The environment recognition reads ($SSH_AUTH_SOCK); default process.env. */
@@ -115,6 +117,8 @@ export interface Settings {
   contractGiven: boolean;
   /** --as NAME (checked against the service table). */
   as?: Service;
+  /** --as NAME:ARG: the argument for that service's check. */
+  asArg?: string;
   /** The caller set up the exchange itself (payload, end rule, half-close, contract): it is made as given, not the service's check. */
   driven: boolean;
   env: Readonly<Record<string, string | undefined>>;
@@ -163,10 +167,13 @@ export function settings(o: ProbeOptions): Settings {
     if (clash) throw new UdsError('BAD_OPTION', `connectOnly sends and reads nothing: it contradicts ${clash[0]}`);
   }
   let as: Service | undefined;
+  let asArg: string | undefined;
+  const driven = o.payload !== undefined || o.until !== undefined || Boolean(o.halfClose) || o.contract !== undefined;
   if (o.as !== undefined) {
-    as = serviceByName(String(o.as));
-    if (!as) throw new UdsError('BAD_OPTION', `--as must be one of ${SERVICE_NAMES.join(', ')} (got ${JSON.stringify(String(o.as))})`);
+    ({ service: as, arg: asArg } = parseServiceSpec(String(o.as)));
     if (connectOnly && as.check.kind !== 'connect' && as.name !== 'line') throw new UdsError('BAD_OPTION', `--connect-only sends and reads nothing: it contradicts --as ${as.name}`);
+    // The argument is for the service's own check, which an exchange given by hand replaces.
+    if (asArg !== undefined && driven) throw new UdsError('BAD_OPTION', `--as ${as.name}:${asArg} is for ${as.name}'s own check: it contradicts --send, --until, --half-close, --keep-alive and --expect-close`);
   }
   if (o.crit !== undefined && warn > 0 && o.crit < warn) {
     throw new UdsError('BAD_OPTION', `--crit (${formatDuration(o.crit)}) must not be below --warn (${formatDuration(warn)})`);
@@ -194,7 +201,8 @@ export function settings(o: ProbeOptions): Settings {
     untilGiven: o.until !== undefined,
     contractGiven: o.contract !== undefined,
     as,
-    driven: o.payload !== undefined || o.until !== undefined || Boolean(o.halfClose) || o.contract !== undefined,
+    asArg,
+    driven,
     env: o.env ?? process.env,
   };
 }

@@ -158,6 +158,7 @@ export const fastcgi: Service = {
     until: (ctx) => (ctx.arg === undefined ? ONE_RECORD : FASTCGI_REPLY),
     judge: (reply, ctx) => (ctx.arg === undefined ? judgeValues(reply) : judgeScript(reply, ctx)),
   },
+  arg: { name: 'SCRIPT', means: 'request this script (SCRIPT_FILENAME); default: FCGI_GET_VALUES, no PHP run' },
   nameFailure,
   findings: [
     {

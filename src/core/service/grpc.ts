@@ -228,6 +228,7 @@ export const grpc: Service = {
     reply: looksLikeH2Settings,
   },
   check: { kind: 'dialogue', run: check },
+  arg: { name: 'SERVICE', means: 'the service name Health/Check asks about (default: empty, the whole server)' },
   findings: [
     {
       code: 'GRPC_NOT_SERVING',

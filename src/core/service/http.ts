@@ -50,6 +50,7 @@ export const http: Service = {
     until: () => HTTP_REPLY,
     judge,
   },
+  arg: { name: 'PATH', means: 'GET this path; a 2xx is healthy (default: /, any answer below 500)' },
   findings: [],
   flag: '--http /',
   replyEnd: HTTP_REPLY,

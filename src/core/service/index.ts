@@ -19,9 +19,10 @@ import { redis } from './redis.js';
 import { sshAgent } from './ssh-agent.js';
 import { uwsgi } from './uwsgi.js';
 import type { ProcessFacts, Recognition, Service } from './types.js';
+import { UdsError } from '../errors.js';
 import type { SocketType } from '../socket/socket-type.js';
 
-export type { CheckContext, Conversation, HealthCheck, ProcessFacts, RecognisedBy, Recognisers, Recognition, Service, ServiceFinding, ServiceReply, Verdict } from './types.js';
+export type { CheckContext, Conversation, HealthCheck, ProcessFacts, RecognisedBy, Recognisers, Recognition, Service, ServiceArg, ServiceFinding, ServiceReply, Verdict } from './types.js';
 export { RECOGNISED_BY } from './types.js';
 
 /**
@@ -43,6 +44,37 @@ export function serviceByName(name: string): Service | undefined {
 
 /** The names `--as` takes. */
 export const SERVICE_NAMES: readonly string[] = SERVICES.map((s) => s.name);
+
+/** `--as NAME[:ARG]`, parsed: the service, and the argument for its check when one was given. */
+export interface ServiceSpec {
+  service: Service;
+  arg?: string;
+}
+
+/**
+ * Parse `--as NAME[:ARG]` (`grpc`, `grpc:my.Service`, `postgresql:appuser`): the
+ * name before the first colon, the argument after it (it may hold colons).
+ * Throws UdsError BAD_OPTION, one line, for an unknown name (listing the names),
+ * an ARG for a service that takes none, or an empty ARG.
+ */
+export function parseServiceSpec(value: string): ServiceSpec {
+  const text = String(value);
+  const colon = text.indexOf(':');
+  const name = colon < 0 ? text : text.slice(0, colon);
+  const service = BY_NAME.get(name);
+  if (!service) throw new UdsError('BAD_OPTION', `--as must be NAME or NAME:ARG, NAME one of ${SERVICE_NAMES.join(', ')} (got ${JSON.stringify(text)})`);
+  if (colon < 0) return { service };
+  const arg = text.slice(colon + 1);
+  if (!service.arg) {
+    const takers = SERVICES.filter((s) => s.arg).map((s) => s.name);
+    throw new UdsError('BAD_OPTION', `--as ${name} takes no argument (got ${JSON.stringify(text)}); only ${takers.join(', ')} take :ARG`);
+  }
+  if (arg === '') throw new UdsError('BAD_OPTION', `--as ${name}: needs ${service.arg.name} after the colon (${name}:${service.arg.name}), or no colon`);
+  return { service, arg };
+}
+
+/** `--as NAME[:ARG]` as written back (evidence, advice). */
+export const formatServiceSpec = (s: ServiceSpec): string => (s.arg === undefined ? s.service.name : `${s.service.name}:${s.arg}`);
 
 /** The words of a process a `process` recogniser is matched against: comm, argv[0] and argv[1] basenames, the module after -m, exe basename. */
 export function processWords(p: ProcessFacts): string[] {

@@ -150,6 +150,7 @@ export const postgresql: Service = {
     path: /\/\.s\.PGSQL\.\d+$/,
   },
   check: { kind: 'dialogue', run: check },
+  arg: { name: 'USER', means: 'the user in the startup message (default: postgres); never a password' },
   findings: [
     {
       code: 'PG_STARTING_UP',

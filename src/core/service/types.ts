@@ -86,8 +86,8 @@ export interface CheckContext {
   /** The target as shown (start details with it). */
   display: string;
   /**
-   * The argument the user gave with the service's flag: --http PATH, --fastcgi SCRIPT,
-   * --resp 'CMD', `--as NAME:ARG`. Undefined: the service's own health request.
+   * The argument the user gave with `--as NAME:ARG` (the service declares it: Service.arg).
+   * Undefined: the service's own health request.
    */
   arg?: string;
   /** Bound on the whole reply (from connected); the Conversation enforces it. */
@@ -194,12 +194,25 @@ export interface Service {
    * (php-fpm silent = every child busy, FPM_QUEUE_FULL); null leaves probe's generic finding.
    */
   nameFailure?(record: ExchangeRecord, ctx: CheckContext): Verdict | null;
+  /**
+   * The argument its check takes (`--as NAME:ARG`, ctx.arg), or none: then
+   * `--as NAME:ARG` is a usage error. Shown in --help and docs/probe.md.
+   */
+  arg?: ServiceArg;
   /** How to ask for this check by hand, for advice ("probe with --fastcgi /ping"): defaults to `--as NAME`. */
   flag?: string;
   /** send: where a reply ends when --until is not given. */
   replyEnd?: EndRule;
   /** bench: the request sent when none is given, and its reply's end. */
   benchRequest?: { payload: Buffer; until: EndRule; describe: string };
+}
+
+/** What a service's argument is: `--as grpc:SERVICE`. */
+export interface ServiceArg {
+  /** Its placeholder in help, upper case: PATH, USER, SERVICE. */
+  name: string;
+  /** One short line: what it is and its default ("the user in the startup message (default postgres)"). */
+  means: string;
 }
 
 /** A recognised service and the evidence. */

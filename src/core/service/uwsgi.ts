@@ -62,6 +62,7 @@ function nameFailure(r: ExchangeRecord, ctx: CheckContext): Verdict | null {
 
 export const uwsgi: Service = {
   name: 'uwsgi',
+  arg: { name: 'PATH', means: 'request this path; a 2xx is healthy (default: /, any answer below 500)' },
   title: 'uwsgi',
   socketTypes: ['stream'],
   recognise: {
