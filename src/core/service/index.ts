@@ -1,7 +1,7 @@
 /**
  * The services udsctl knows, in one table: probe, send, bench and ls look a
- * service up here (by name, or by the evidence recognise.ts gathers) and then
- * call its hooks. A new service is one module and one line in SERVICES
+ * service up here (by name, or through recogniseWithoutIo and the banner and
+ * reply recognisers) and then call its hooks. A new service is one module and one line in SERVICES
  * (see types.ts, "HOW TO ADD A SERVICE").
  */
 import path from 'node:path';
