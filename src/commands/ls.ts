@@ -4,7 +4,7 @@
  */
 import { Chalk, type ChalkInstance } from 'chalk';
 import { UdsError } from '../core/errors.js';
-import { LS_TYPES, type LsSort, type LsType, listSockets } from '../core/ls/list.js';
+import { LS_TYPES, type LsService, type LsSort, type LsType, listSockets, serviceMatches } from '../core/ls/list.js';
 import { SocketWatcher } from '../core/ls/watch.js';
 import { SockDiagUnavailable } from '../core/socket/sock-diag.js';
 import { parseDuration } from '../core/duration.js';
@@ -81,11 +81,11 @@ export async function runLs(paths: string[], flags: LsFlags, io: Io): Promise<nu
 /** The --watch loop: a sample each interval until SIGINT/SIGTERM; redrawn in place on a terminal, lines otherwise. */
 async function runWatch(paths: string[], types: LsType[] | undefined, flags: LsFlags, io: Io, intervalMs: number): Promise<number> {
   const prefixes = paths.map((p) => (p.startsWith('@') ? p : p.replace(/\/+$/, '')));
-  const keep = (display: string, type: string, service: string | null): boolean =>
+  const keep = (display: string, type: string, service: LsService | null): boolean =>
     (prefixes.length === 0 || prefixes.some((p) => display === p || display.startsWith(p.startsWith('@') ? p : `${p}/`))) &&
     (!types || (types as string[]).includes(type)) &&
-    (!flags.service || service === flags.service);
-  const watcher = new SocketWatcher({ intervalMs, keep });
+    (!flags.service || serviceMatches(service, flags.service));
+  const watcher = new SocketWatcher({ intervalMs, keep, env: io.env });
   const tty = !flags.json && io.stdout.isTTY === true;
   const c = await outColor(io);
   let stop!: () => void;

@@ -253,7 +253,8 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
     const first = findings.length;
     responseMs = judgeExchange(t, s, record, pathInfo, listener, checks, findings, actual);
     // Not recognised beforehand: its answer to our line (or its banner, or its process by SO_PEERCRED) may tell.
-    const later = !rec && !s.driven && !s.connectOnly && record.timings.connectedUs !== undefined ? await recogniseAfter(record) : null;
+    // A known socket with no check of its own (gpg-agent) is as good as unrecognised here.
+    const later = (!rec || (rec.known && rec.service.check.kind === 'line')) && !s.driven && !s.connectOnly && record.timings.connectedUs !== undefined ? await recogniseAfter(record) : null;
     if (later && (later.service.check.kind === 'request' || later.service.check.kind === 'dialogue')) {
       rec = later;
       findings.splice(first);

@@ -5,38 +5,82 @@
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseLsTypes, watchInterval } from '../../src/commands/ls.js';
-import { isLoopbackOrAny, kernelDev } from '../../src/core/ls/list.js';
-import { recogniseByName, recogniseTcp } from '../../src/core/ls/recognise.js';
+import { isLoopbackOrAny, kernelDev, recogniseEntry, serviceMatches } from '../../src/core/ls/list.js';
+import { KNOWN_SOCKETS, recogniseWithoutIo, SERVICE_NAMES } from '../../src/core/service/index.js';
 import { dumpUnixSockets, SockDiagUnavailable } from '../../src/core/socket/sock-diag.js';
 
-describe('recogniseByName', () => {
-  const cases: [string, string | null, string | null][] = [
-    ['/run/postgresql/.s.PGSQL.5432', null, 'postgresql'],
-    ['/var/run/docker.sock', null, 'docker'],
-    ['/run/php/php8.2-fpm.sock', null, 'fastcgi'],
-    ['/run/mysqld/mysqld.sock', null, 'mysql'],
-    ['/run/dbus/system_bus_socket', null, 'dbus'],
-    ['/run/redis/redis-server.sock', null, 'redis'],
-    ['/srv/app/app.sock', 'php-fpm8.2', 'fastcgi'],
-    ['/srv/app/app.sock', 'nginx', 'http'],
-    ['@/tmp/dbus-AbCdEf12', null, 'dbus'],
-    ['/srv/app/app.sock', null, null],
-    ['/srv/app/app.sock', 'python3', null],
+describe('ls recognition (the service framework: recogniseWithoutIo)', () => {
+  const held = (name: string) => [{ pid: 4242, name, uid: 0, cmdline: Buffer.from(name) }];
+  // [socket name, holding process, socket type, what ls shows, the service probe checks it as]
+  const cases: [string, string | null, 'stream' | 'dgram' | null, string | null, string | null][] = [
+    ['/run/postgresql/.s.PGSQL.5432', null, 'stream', 'postgresql', 'postgresql'],
+    ['/var/run/docker.sock', null, 'stream', 'docker', 'http'],
+    ['/srv/x.sock', 'dockerd', 'stream', 'docker', 'http'],
+    ['/run/containerd/containerd.sock', null, 'stream', 'containerd', 'grpc'],
+    ['/run/php/php8.2-fpm.sock', null, 'stream', 'fastcgi', 'fastcgi'],
+    ['/run/mysqld/mysqld.sock', null, null, 'mysql', 'mysql'],
+    ['/run/dbus/system_bus_socket', null, 'stream', 'dbus', 'dbus'],
+    ['/run/redis/redis-server.sock', null, 'stream', 'redis', 'redis'],
+    ['/srv/app/app.sock', 'php-fpm8.2', 'stream', 'fastcgi', 'fastcgi'],
+    ['/srv/app/app.sock', 'nginx', 'stream', 'http', 'http'],
+    ['/run/nginx-app.sock', null, 'stream', 'nginx', 'http'],
+    ['/home/u/.gnupg/S.gpg-agent', null, 'stream', 'gpg-agent', 'line'],
+    ['/home/u/.gnupg/S.gpg-agent.ssh', null, 'stream', 'ssh-agent', 'ssh-agent'],
+    ['/run/systemd/journal/socket', null, 'dgram', 'journald', 'listen-only'],
+    ['/run/systemd/journal/stdout', 'systemd-journal', 'stream', 'journald', 'listen-only'],
+    ['/dev/log', null, 'dgram', 'syslog', 'listen-only'],
+    ['/run/systemd/private', null, 'stream', 'systemd', 'line'],
+    ['/run/systemd/notify', null, 'dgram', 'systemd', 'listen-only'],
+    ['@/tmp/dbus-AbCdEf12', null, 'stream', 'dbus', 'dbus'],
+    ['/tmp/app/x.sock', null, 'dgram', 'listen-only', 'listen-only'],
+    ['/srv/app/app.sock', null, 'stream', null, null],
+    ['/srv/app/app.sock', 'python3', 'stream', null, null],
   ];
-  for (const [name, proc, want] of cases) {
-    it(`${name}${proc ? ` held by ${proc}` : ''} -> ${want}`, () => {
-      expect(recogniseByName(name, proc, {})?.service ?? null).toBe(want);
+  for (const [name, proc, type, want, checkedAs] of cases) {
+    it(`${name}${proc ? ` held by ${proc}` : ''} -> ${want}${checkedAs && checkedAs !== want ? ` (checked as ${checkedAs})` : ''}`, () => {
+      const got = recogniseEntry(name, type, proc ? held(proc) : [], {});
+      expect(got?.service ?? null).toBe(want);
+      expect(got?.checkedAs ?? null).toBe(checkedAs);
     });
   }
 
-  it('$SSH_AUTH_SOCK is the ssh agent, whatever its name', () => {
-    expect(recogniseByName('/tmp/x/y', null, { SSH_AUTH_SOCK: '/tmp/x/y' })).toEqual({ service: 'ssh-agent', why: '$SSH_AUTH_SOCK' });
+  it('probe sees the same: recogniseWithoutIo names the known socket and the service that checks it', () => {
+    const r = recogniseWithoutIo({ path: '/var/run/docker.sock', socketType: 'stream' });
+    expect(r?.service.name).toBe('http');
+    expect(r?.known?.name).toBe('docker');
+    expect(recogniseWithoutIo({ path: '/home/u/.gnupg/S.gpg-agent', socketType: 'stream' })?.service.check.kind).toBe('line');
   });
 
-  it('TCP: the process first, then the well-known port', () => {
-    expect(recogniseTcp(5432, null)?.service).toBe('postgresql');
-    expect(recogniseTcp(12345, 'redis-server')?.service).toBe('redis');
-    expect(recogniseTcp(12345, null)).toBeNull();
+  it('every KNOWN_SOCKETS row speaks a service of the table, or none', () => {
+    for (const k of KNOWN_SOCKETS) if (k.speaks !== undefined) expect(SERVICE_NAMES).toContain(k.speaks);
+  });
+
+  it('$SSH_AUTH_SOCK is the ssh agent, whatever its name', () => {
+    expect(recogniseEntry('/tmp/x/y', 'stream', [], { SSH_AUTH_SOCK: '/tmp/x/y' })).toEqual({ service: 'ssh-agent', why: 'the path is $SSH_AUTH_SOCK', checkedAs: 'ssh-agent' });
+  });
+
+  it('a holder that is systemd (socket activation) says nothing; the other holder does', () => {
+    const procs = [
+      { pid: 1, name: 'systemd', uid: 0, cmdline: Buffer.from('/sbin/init') },
+      { pid: 77, name: 'memcached', uid: 0, cmdline: Buffer.from('/usr/bin/memcached -s /run/m') },
+    ];
+    expect(recogniseEntry('/run/m', 'stream', procs, {})?.service).toBe('memcached');
+  });
+
+  it('TCP: the process first, then the well-known port (a guess)', () => {
+    expect(recogniseEntry('127.0.0.1:5432', 'stream', [], {}, 5432)?.service).toBe('postgresql');
+    expect(recogniseEntry('127.0.0.1:22', 'stream', [], {}, 22)).toMatchObject({ service: 'ssh', checkedAs: 'line' });
+    expect(recogniseEntry('127.0.0.1:12345', 'stream', held('redis-server'), {}, 12345)?.service).toBe('redis');
+    expect(recogniseEntry('127.0.0.1:12345', 'stream', [], {}, 12345)).toBeNull();
+  });
+
+  it('--service matches the name shown or the service that checks it, never the line fallback', () => {
+    const docker = recogniseEntry('/var/run/docker.sock', 'stream', [], {});
+    expect(serviceMatches(docker, 'docker')).toBe(true);
+    expect(serviceMatches(docker, 'http')).toBe(true);
+    expect(serviceMatches(docker, 'grpc')).toBe(false);
+    expect(serviceMatches(recogniseEntry('/home/u/.gnupg/S.gpg-agent', 'stream', [], {}), 'line')).toBe(false);
+    expect(serviceMatches(null, 'http')).toBe(false);
   });
 });
 

@@ -29,11 +29,39 @@ import {
 } from '../socket/sock-diag.js';
 import { type DirVerdicts, type FileFacts, type Identity, type PathAccess, currentIdentity, inspectSocketSync, userName } from '../socket/unix-info.js';
 import { type HolderProcess, type HolderScan, scanHolders } from './holders.js';
-import { type NameRecognition, recogniseByName, recogniseTcp } from './recognise.js';
+import { recognisedName, recogniseWithoutIo } from '../service/index.js';
 
 import type { LsSort, LsType } from './options.js';
 
 export { LS_SORTS, LS_TYPES, type LsSort, type LsType } from './options.js';
+
+/** What ls shows of the service framework's recognition (src/core/service: recogniseWithoutIo). */
+export interface LsService {
+  /** What the socket is (`docker`, `postgresql`, `gpg-agent`): a KNOWN_SOCKETS row's name, else the service's. */
+  service: string;
+  /** The evidence: `pid 812 (redis-server) is redis-server`, `the path matches ...`, `port 5432 (a guess ...)`. */
+  why: string;
+  /** The service probe checks it as (`http` for docker); --service matches this name too. */
+  checkedAs: string;
+}
+
+/** The service at a socket, from what ls sees without sending anything: its name (a path or `@name`), type, holders; TCP: its port. */
+export function recogniseEntry(
+  name: string,
+  type: SocketType | null,
+  procs: readonly HolderProcess[],
+  env: NodeJS.ProcessEnv,
+  port?: number,
+): LsService | null {
+  const processes = procs.map((p) => ({ pid: p.pid, name: p.name ?? '', cmdline: p.cmdline ? p.cmdline.toString() : '' }));
+  const r = recogniseWithoutIo({ processes, socketType: type, env, ...(port === undefined ? { path: name } : { port }) });
+  return r ? { service: recognisedName(r), why: r.evidence, checkedAs: r.service.name } : null;
+}
+
+/** ls --service NAME: the socket's name for itself, or the service that checks it (`http` finds docker.sock), never the line fallback. */
+export function serviceMatches(s: LsService | null, want: string): boolean {
+  return s !== null && (s.service === want || (s.checkedAs === want && want !== 'line'));
+}
 
 /** listening (stream, seqpacket, TCP), bound (dgram), stale (a file nobody listens on), deleted (a listener whose file is gone). */
 export type LsState = 'listening' | 'bound' | 'stale' | 'deleted';
@@ -67,7 +95,7 @@ export interface LsEntry {
   backlog: number | null;
   /** Connected clients (accepted connections; connected datagram senders). */
   clients: number | null;
-  service: NameRecognition | null;
+  service: LsService | null;
 }
 
 export interface LsReport {
@@ -358,7 +386,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
       placeFile(e, t.vfsDev[i], t.vfsIno[i], who, dirs);
       if (e.state === 'listening' || e.state === 'bound') listenedPaths.add(e.absolute ?? '');
     }
-    e.service = recogniseByName(e.absolute ?? e.display, procs[0]?.name ?? null, env);
+    e.service = recogniseEntry(e.absolute ?? e.display, e.type === 'tcp' ? null : e.type, procs, env);
     report.entries.push(e);
   }
 
@@ -382,7 +410,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
       queue: s.rqueue,
       backlog: s.wqueue,
       clients: null,
-      service: recogniseTcp(s.port, procs[0]?.name ?? null),
+      service: recogniseEntry(display, 'stream', procs, env, s.port),
     });
   }
 
@@ -426,14 +454,14 @@ export function listSockets(o: LsOptions = {}): LsReport {
       queue: null,
       backlog: null,
       clients: null,
-      service: recogniseByName(f.path, null, env),
+      service: recogniseEntry(f.path, null, [], env),
     });
   }
 
   report.entries = report.entries.filter((e) => {
     if (!matchesPaths(e, filters)) return false;
     if (o.types?.length && !(o.types as readonly string[]).includes(e.type ?? '')) return false;
-    if (o.service && e.service?.service !== o.service) return false;
+    if (o.service && !serviceMatches(e.service, o.service)) return false;
     if (o.staleOnly && e.state !== 'stale' && e.state !== 'deleted') return false;
     return true;
   });

@@ -11,8 +11,7 @@ import { decodeKeepingBytes } from '../escape.js';
 import type { SocketType } from '../socket/socket-type.js';
 import { DEFAULT_MAX_SOCKETS, NAME_ABSTRACT, NONE, SockDiagUnavailable, TCP_LISTEN, UDIAG_SHOW_NAME, UDIAG_SHOW_PEER, UDIAG_SHOW_RQLEN, UDIAG_SHOW_VFS, UnixSockTable, dumpUnixSockets } from '../socket/sock-diag.js';
 import { type HolderProcess, scanHolders } from './holders.js';
-import { indexServers } from './list.js';
-import { recogniseByName } from './recognise.js';
+import { indexServers, type LsService, recogniseEntry } from './list.js';
 
 export interface WatchRow {
   inode: number;
@@ -42,7 +41,9 @@ export interface WatchFrame {
 export interface WatchOptions {
   intervalMs: number;
   /** Keep a listener whose shown name passes. */
-  keep?: (display: string, type: SocketType, service: string | null) => boolean;
+  keep?: (display: string, type: SocketType, service: LsService | null) => boolean;
+  /** The environment recognition reads ($SSH_AUTH_SOCK); default process.env. */
+  env?: NodeJS.ProcessEnv;
   now?: () => number;
   maxRows?: number;
 }
@@ -84,7 +85,7 @@ export class SocketWatcher {
       const display = abstract ? `@${decodeKeepingBytes(name)}` : decodeKeepingBytes(name);
       const type = TYPE_NAME[t.type[i]] ?? 'stream';
       const proc = this.holders.get(inode) ?? null;
-      if (this.o.keep && !this.o.keep(display, type, recogniseByName(display, proc?.name ?? null)?.service ?? null)) continue;
+      if (this.o.keep && !this.o.keep(display, type, recogniseEntry(display, type, proc ? [proc] : [], this.o.env ?? process.env))) continue;
       const set = new Set(idx.clientInodes![k]);
       clientsNow.set(inode, set);
       let fresh: number | null = null;

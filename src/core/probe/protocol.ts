@@ -1,34 +1,29 @@
 /**
  * probe's protocol judging: the request a well-known listening process speaks
- * (PROTOCOL_MISMATCH hints by process name), and what a protocol's framer read
+ * (PROTOCOL_MISMATCH hints by the service framework's recognition of the process), and what a protocol's framer read
  * in a complete reply (HTTP status, RESP error reply, FastCGI's refusals and
  * CGI Status:).
  */
-import path from 'node:path';
 import { escapeText } from '../escape.js';
 import { type ExchangeRecord } from '../exchange.js';
 import { PROTOCOL_STATUS, decodeFastcgiReply } from '../framing/fastcgi.js';
+import { recogniseWithoutIo } from '../service/index.js';
 import { type Target } from '../socket/target.js';
 import { type Severity, type Finding, type ListenerInfo } from './findings.js';
 import { type Settings } from './settings.js';
 import { preview, makeFinding, Checklist } from './checklist.js';
 
 /**
- * The request each well-known server speaks, by the listening process's name (/proc/PID/comm,
- * or the first word of its command line: gunicorn and uvicorn run as python).
+ * What the listening process is known to speak, or null: the service framework's recogniser
+ * (recogniseWithoutIo) on the process alone, so the hint and probe's recognition never disagree.
  */
-const PROTOCOL_BY_PROCESS: ReadonlyArray<{ re: RegExp; server: string; flag: string }> = [
-  { re: /^php-fpm/, server: 'php-fpm (FastCGI)', flag: '--fastcgi /ping' },
-  { re: /^redis-server/, server: 'Redis (RESP)', flag: '--resp PING' },
-  { re: /^(nginx|gunicorn|uvicorn|dockerd)\b/, server: 'an HTTP server', flag: '--http /' },
-];
-
-/** What the listening process is known to speak, or null. */
 export function protocolOfListener(l: ListenerInfo | null): { server: string; flag: string; who: string } | null {
   for (const o of l?.owners ?? []) {
-    const words = [o.name, path.basename(o.cmdline.split(' ')[0] ?? ''), ...o.cmdline.split(' ').slice(1, 2).map((w) => path.basename(w))];
-    const hit = PROTOCOL_BY_PROCESS.find((p) => words.some((w) => p.re.test(w)));
-    if (hit) return { ...hit, who: `pid ${o.pid} (${o.name})` };
+    const rec = recogniseWithoutIo({ processes: [{ pid: o.pid, name: o.name, cmdline: o.cmdline }] });
+    // A known socket with no check of its own (gpg-agent) has no request to suggest.
+    if (!rec || rec.service.check.kind === 'line') continue;
+    const server = rec.known ? `${rec.known.title} (${rec.service.title})` : rec.service.title;
+    return { server, flag: rec.service.flag ?? `--as ${rec.service.name}`, who: `pid ${o.pid} (${o.name})` };
   }
   return null;
 }

@@ -68,7 +68,9 @@ export async function recogniseAfter(r: ExchangeRecord): Promise<Recognition | n
 }
 
 export function serviceInfo(rec: Recognition, details: Verdict['details'] = {}): ServiceInfo {
-  return { name: rec.service.name, title: rec.service.title, recognisedBy: rec.by, evidence: rec.evidence, details: { ...details } };
+  // A known socket (Docker's API) keeps its service's name (`http`: what --as takes) and says what it is in the title.
+  const title = rec.known ? (rec.service.check.kind === 'line' ? rec.known.title : `${rec.known.title} (${rec.service.title})`) : rec.service.title;
+  return { name: rec.service.name, title, recognisedBy: rec.by, evidence: rec.evidence, details: { ...details } };
 }
 
 export interface ServiceOutcome {
@@ -143,7 +145,8 @@ function severityOf(svc: Service, code: string): Finding['severity'] {
  * and a close that assumed the flag's protocol ("crash").
  */
 export function judgeWrongProtocol(t: Target, flagged: Service, seen: Recognition, checks: Checklist, findings: Finding[]): void {
-  if (seen.service === flagged) return;
+  // A known socket with no check of its own (gpg-agent): its protocol is not one udsctl speaks, so nothing to suggest.
+  if (seen.service === flagged || seen.service.check.kind === 'line') return;
   const bad = findings.some((f) => f.severity === 'CRITICAL' || f.severity === 'UNKNOWN');
   if (!bad) return;
   for (let i = findings.length - 1; i >= 0; i--) {

@@ -220,8 +220,8 @@ export const grpc: Service = {
   title: 'gRPC (h2c)',
   socketTypes: ['stream'],
   recognise: {
-    // containerd.sock serves gRPC (containerd.sock.ttrpc, beside it, does not).
-    path: /(\/containerd\.sock|\/[^/]*grpc[^/]*\.sock)$/,
+    // containerd.sock is a row of known-sockets.ts that speaks grpc.
+    path: /\/[^/]*grpc[^/]*\.sock$/,
     // Many HTTP/2 servers (Go's, grpc-core's) send their SETTINGS on accept, before any request;
     // the others send it in reply to udsctl's line, before they close on a bad preface.
     banner: looksLikeH2Settings,

@@ -39,8 +39,9 @@ export const http: Service = {
   recognise: {
     // uwsgi speaks HTTP only with --http-socket (its own protocol otherwise: uwsgi.ts).
     cmdline: /(^|\/)uwsgi\b.*\s--http-socket[ =]/,
-    process: /^(nginx|gunicorn|uvicorn|hypercorn|daphne|dockerd|podman|supervisord|caddy|apache2|httpd|lighttpd|h2o|envoy|traefik|puma|unicorn)$/,
-    path: /(^|\/)(docker|podman|nginx|gunicorn|uvicorn|supervisor|http)[^/]*\.sock$/,
+    process: /^(nginx|uvicorn|hypercorn|daphne|caddy|apache2|httpd|lighttpd|h2o|envoy|traefik|puma|unicorn)$/,
+    // Docker's, nginx's, gunicorn's and supervisord's sockets: rows of known-sockets.ts that speak http.
+    path: /(^|\/)(uvicorn|http)[^/]*\.sock$/,
     // A status line; or, to a line without a version (HTTP/0.9 to Python's http.server), an HTML error page alone.
     reply: (b) => /^HTTP\/1\.[01] \d{3}|^<!DOCTYPE html|^<html[\s>]/i.test(b.subarray(0, 16).toString('latin1')),
   },

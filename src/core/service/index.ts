@@ -1,7 +1,7 @@
 /**
  * The services udsctl knows, in one table: probe, send, bench and ls look a
- * service up here (by name, or by the evidence recognise.ts gathers) and then
- * call its hooks. A new service is one module and one line in SERVICES
+ * service up here (by name, or through recogniseWithoutIo and the banner and
+ * reply recognisers) and then call its hooks. A new service is one module and one line in SERVICES
  * (see types.ts, "HOW TO ADD A SERVICE").
  */
 import path from 'node:path';
@@ -18,12 +18,14 @@ import { postgresql } from './postgresql.js';
 import { redis } from './redis.js';
 import { sshAgent } from './ssh-agent.js';
 import { uwsgi } from './uwsgi.js';
+import { KNOWN_PORTS, KNOWN_SOCKETS, type KnownSocket } from './known-sockets.js';
 import type { ProcessFacts, Recognition, Service } from './types.js';
 import { UdsError } from '../errors.js';
 import type { SocketType } from '../socket/socket-type.js';
 
 export type { CheckContext, Conversation, HealthCheck, ProcessFacts, RecognisedBy, Recognisers, Recognition, Service, ServiceArg, ServiceFinding, ServiceReply, Verdict } from './types.js';
 export { RECOGNISED_BY } from './types.js';
+export { KNOWN_PORTS, KNOWN_SOCKETS, type KnownSocket } from './known-sockets.js';
 
 /**
  * Every service. The order is the precedence when two services' recognisers
@@ -89,8 +91,10 @@ export function processWords(p: ProcessFacts): string[] {
 export interface StaticFacts {
   /** The processes holding the listening socket (from /proc, sock_diag, or SO_PEERCRED). */
   processes?: readonly ProcessFacts[];
-  /** The socket's absolute path (Unix sockets). */
+  /** The socket's absolute path (Unix sockets), or `@name` for an abstract one. */
   path?: string;
+  /** A TCP listener's port (udsctl ls --tcp): a guess from KNOWN_PORTS, after everything else. */
+  port?: number;
   /** The socket's type, when known. */
   socketType?: SocketType | null;
   /** The environment (ssh-agent's $SSH_AUTH_SOCK); default none. */
@@ -99,11 +103,16 @@ export interface StaticFacts {
 
 const fits = (s: Service, type: SocketType | null | undefined): boolean => !type || s.socketTypes.includes(type);
 
+/** The service a known socket is checked in (line: none of its own). */
+const speaker = (k: KnownSocket): Service => (k.speaks ? (BY_NAME.get(k.speaks) ?? line) : line);
+
 /**
  * Recognise a service from facts alone, no I/O (for `udsctl ls`, and probe's
  * first steps): the listening process (command line, then names), then
- * well-known paths and environment variables, then the socket type. Null when
- * nothing matched. Pure: the same facts give the same answer.
+ * well-known paths and environment variables, then the socket type, then (TCP)
+ * the port. At each step the rows of KNOWN_SOCKETS come before the services'
+ * own recognisers: they name the socket more closely (Docker's API, not just
+ * HTTP). Null when nothing matched. Pure: the same facts give the same answer.
  */
 export function recogniseWithoutIo(f: StaticFacts): Recognition | null {
   // systemd (pid 1) holds the sockets it activates services on: the service is whoever else holds it.
@@ -113,6 +122,12 @@ export function recogniseWithoutIo(f: StaticFacts): Recognition | null {
       if (s.recognise.cmdline && fits(s, f.socketType) && s.recognise.cmdline.test(p.cmdline)) return { service: s, by: 'process', evidence: `${who}: command line` };
     }
     const words = processWords(p);
+    for (const k of KNOWN_SOCKETS) {
+      const re = k.process;
+      if (!re || !fits(speaker(k), f.socketType)) continue;
+      const w = words.find((x) => re.test(x));
+      if (w !== undefined) return { service: speaker(k), known: k, by: 'process', evidence: `${who} is ${w}` };
+    }
     for (const s of SERVICES) {
       const re = s.recognise.process;
       if (!re || !fits(s, f.socketType)) continue;
@@ -121,10 +136,14 @@ export function recogniseWithoutIo(f: StaticFacts): Recognition | null {
     }
   }
   if (f.path !== undefined) {
+    const abstract = f.path.startsWith('@');
     for (const s of SERVICES) {
       const v = s.recognise.env;
       const at = v ? f.env?.[v] : undefined;
-      if (at && fits(s, f.socketType) && path.resolve(at) === path.resolve(f.path)) return { service: s, by: 'path', evidence: `the path is $${v}` };
+      if (at && !abstract && fits(s, f.socketType) && path.resolve(at) === path.resolve(f.path)) return { service: s, by: 'path', evidence: `the path is $${v}` };
+    }
+    for (const k of KNOWN_SOCKETS) {
+      if (k.path && fits(speaker(k), f.socketType) && k.path.test(f.path)) return { service: speaker(k), known: k, by: 'path', evidence: `the path matches ${k.path.source}` };
     }
     for (const s of SERVICES) {
       if (s.recognise.path && fits(s, f.socketType) && s.recognise.path.test(f.path)) return { service: s, by: 'path', evidence: `the path matches ${s.recognise.path.source}` };
@@ -134,7 +153,17 @@ export function recogniseWithoutIo(f: StaticFacts): Recognition | null {
     const s = SERVICES.find((x) => x.recognise.socketType === f.socketType);
     if (s) return { service: s, by: 'socket-type', evidence: `a ${f.socketType} socket` };
   }
+  if (f.port !== undefined) {
+    const name = KNOWN_PORTS.get(f.port);
+    const s = name === undefined ? undefined : BY_NAME.get(name);
+    if (name !== undefined) return { service: s ?? line, ...(s ? {} : { known: { name, title: name } }), by: 'port', evidence: `port ${f.port} (a guess: its usual port)` };
+  }
   return null;
+}
+
+/** What a recognised socket is called (`udsctl ls`'s SERVICE): the known socket's name, else the service's. */
+export function recognisedName(r: Recognition): string {
+  return r.known?.name ?? r.service.name;
 }
 
 /** The service whose banner recogniser matches bytes the server sent before any request. */

@@ -39,9 +39,10 @@ import type { Severity } from '../probe/findings.js';
 import type { SocketType } from '../socket/socket-type.js';
 import type { Target } from '../socket/target.js';
 import type net from 'node:net';
+import type { KnownSocket } from './known-sockets.js';
 
 /** How a service was recognised, strongest first: this is also the order recognition tries them in. */
-export const RECOGNISED_BY = ['flag', 'process', 'path', 'socket-type', 'banner', 'reply'] as const;
+export const RECOGNISED_BY = ['flag', 'process', 'path', 'socket-type', 'banner', 'reply', 'port'] as const;
 export type RecognisedBy = (typeof RECOGNISED_BY)[number];
 
 /** What the listening process is, as /proc says (any field may be empty when not visible). */
@@ -217,7 +218,10 @@ export interface ServiceArg {
 
 /** A recognised service and the evidence. */
 export interface Recognition {
+  /** The service whose check probes it (`line`, the fallback, for a known socket with no check of its own). */
   service: Service;
+  /** What the socket is, when a row of KNOWN_SOCKETS (known-sockets.ts) matched: Docker's API, gpg-agent. */
+  known?: KnownSocket;
   by: RecognisedBy;
   /** One line: what showed it ("pid 812 (memcached)", "path matches *php*fpm*.sock"). */
   evidence: string;
