@@ -59,14 +59,19 @@ export class DgramTapRelay implements MessageTapRelay {
   /** --fault and --delay on the upstream's datagrams (reply-shaper.ts). */
   private readonly shaper: ReplyShaper;
   private readonly upAddr: Buffer;
-  /** The listener's datagrams with their senders (address; pid, uid, gid from SCM_CREDENTIALS), as serve --type dgram receives them. */
-  private rx: MessageReceiver | null = null;
+  /**
+   * The listener's datagrams with their senders (address; pid, uid, gid from SCM_CREDENTIALS), as serve --type dgram
+   * receives them. Made with the relay, right after bind: the kernel attaches a sender's credentials as the datagram
+   * is queued, and only once SO_PASSCRED is on (as root a sender may send them itself, which hid a lazy start).
+   */
+  private readonly rx: MessageReceiver;
 
   constructor(private readonly h: MessageTapHost) {
     this.idle = h.o.idleTimeout || MESSAGE_TAP_DEFAULTS.dgramIdle;
     this.max = h.o.maxConns ?? MESSAGE_TAP_DEFAULTS.dgramSenders;
     this.shaper = new ReplyShaper({ fault: h.o.fault, delay: h.o.delay });
     this.upAddr = sockaddrOf(h.o.upstream);
+    this.rx = new MessageReceiver(h.listener, h.buf);
   }
 
   accepting(): boolean {
@@ -100,7 +105,6 @@ export class DgramTapRelay implements MessageTapRelay {
     for (let i = 0; i < BATCH && this.countAt === 0 && !h.stopping; i++) {
       let n: number;
       try {
-        this.rx ??= new MessageReceiver(h.listener, h.buf);
         n = this.rx.recv("the tap's socket");
       } catch (err) {
         // A pending socket error (not expected on an unconnected socket): said, and the next round goes on.
