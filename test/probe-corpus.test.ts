@@ -11,12 +11,14 @@ import { killChildren, spawnChild, waitForOutput } from './helpers/children.js';
 import { startNginx, startRedis } from './helpers/daemons.js';
 import { startPhpFpm } from './helpers/php-fpm.js';
 import { DEBIAN_PYTHON } from './helpers/requirements.js';
-import { runCli } from './helpers/run-cli.js';
+import { killAll, runCli } from './helpers/run-cli.js';
 import { startDbus, startGrpc, startGunicorn, startHaproxy, startMariadb, startMemcached, startPostgres, startSshAgent, startSupervisord, startUwsgi } from './helpers/services.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 import { serve } from './fixtures/probe-helpers.js';
 
+// Daemons (helpers/children) and the udsctl serve line server (helpers/run-cli) are two registries: stop both.
 afterAll(killChildren);
+afterAll(killAll);
 
 const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
 
