@@ -8,6 +8,77 @@
  */
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { nowMs } from '../clock.js';
+import { procFdLibc } from '../socket/libc.js';
+
+/**
+ * Call `visit` with each descriptor of a /proc/PID/fd directory: its socket
+ * inode, or -1 when it is not a socket; `visit` returns true to stop.
+ * Through getdents64 and readlinkat when libc loads (no string a descriptor),
+ * else node:fs. hidden: we may not read it; gone: the process exited.
+ */
+export function eachFd(dir: string, visit: (inode: number) => boolean): 'read' | 'hidden' | 'gone' {
+  const c = procFdLibc();
+  if (!c) return eachFdFs(dir, visit);
+  const dfd = c.openDir(dir);
+  if (dfd < 0) {
+    const e = c.errno();
+    return e === 13 || e === 1 ? 'hidden' : 'gone'; // EACCES, EPERM
+  }
+  try {
+    for (;;) {
+      const n = c.getdents64(dfd, DENTS, DENTS.length);
+      if (n <= 0) return n === 0 ? 'read' : 'gone';
+      for (let off = 0; off < n; ) {
+        const reclen = DENTS[off + 16] | (DENTS[off + 17] << 8);
+        const name = off + 19;
+        off += reclen;
+        if (DENTS[name] === 0x2e) continue; // . and ..
+        const len = c.readlinkat(dfd, DENTS.subarray(name, off), LINK, LINK.length);
+        if (visit(socketInode(LINK, len))) return 'read';
+      }
+    }
+  } finally {
+    c.close(dfd);
+  }
+}
+
+const DENTS = Buffer.alloc(64 * 1024);
+const LINK = Buffer.alloc(64);
+const SOCKET_PREFIX = Buffer.from('socket:[');
+
+/** The inode of a `socket:[12345]` link target in buf[0, len), else -1. */
+function socketInode(buf: Uint8Array, len: number): number {
+  if (len < 10 || buf[len - 1] !== 0x5d) return -1;
+  for (let i = 0; i < 8; i++) if (buf[i] !== SOCKET_PREFIX[i]) return -1;
+  let v = 0;
+  for (let i = 8; i < len - 1; i++) {
+    const d = buf[i] - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+export function eachFdFs(dir: string, visit: (inode: number) => boolean): 'read' | 'hidden' | 'gone' {
+  let fds: string[];
+  try {
+    fds = readdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM' ? 'hidden' : 'gone';
+  }
+  for (const fd of fds) {
+    let link: string;
+    try {
+      link = readlinkSync(`${dir}/${fd}`);
+    } catch {
+      continue;
+    }
+    const inode = link.startsWith('socket:[') && link.endsWith(']') ? Number(link.slice(8, -1)) : -1;
+    if (visit(Number.isInteger(inode) ? inode : -1)) break;
+  }
+  return 'read';
+}
 
 export interface HolderProcess {
   pid: number;
@@ -103,44 +174,23 @@ export function scanHolders(want: ReadonlySet<number> | null, o: HolderOptions =
       scan.truncated = true;
       break;
     }
-    const dir = `${proc}/${pid}/fd/`;
-    let fds: string[];
-    try {
-      fds = readdirSync(dir);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EACCES' || code === 'EPERM') scan.hidden++;
-      continue; // ENOENT: it exited meanwhile
-    }
-    scan.scanned++;
     let found = false;
-    for (let k = 0; k < fds.length; k++) {
-      if (--fdsLeft < 0) {
+    const seen = eachFd(`${proc}/${pid}/fd`, (inode) => {
+      if (--fdsLeft < 0 || ((fdsLeft & 255) === 0 && nowMs() > deadline)) {
         scan.truncated = true;
-        break;
+        return true;
       }
-      if ((k & 255) === 255 && nowMs() > deadline) {
-        scan.truncated = true;
-        break;
-      }
-      let link: string;
-      try {
-        link = readlinkSync(dir + fds[k]);
-      } catch {
-        continue;
-      }
-      // `socket:[12345]`
-      if (link.charCodeAt(0) !== 115 || !link.startsWith('socket:[')) continue;
-      const inode = Number(link.slice(8, -1));
-      if (want && !want.has(inode)) continue;
+      if (inode < 0 || (want && !want.has(inode))) return false;
       const list = scan.byInode.get(inode);
       if (!list) {
         scan.byInode.set(inode, [pid]);
         missing--;
       } else if (!list.includes(pid)) list.push(pid);
       found = true;
-      if (firstOnly && missing === 0) break;
-    }
+      return firstOnly && missing === 0;
+    });
+    if (seen === 'hidden') scan.hidden++;
+    else if (seen === 'read') scan.scanned++; // gone: it exited meanwhile
     if (found) scan.processes.set(pid, processInfo(pid, proc));
   }
   return scan;

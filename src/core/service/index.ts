@@ -106,6 +106,55 @@ const fits = (s: Service, type: SocketType | null | undefined): boolean => !type
 /** The service a known socket is checked in (line: none of its own). */
 const speaker = (k: KnownSocket): Service => (k.speaks ? (BY_NAME.get(k.speaks) ?? line) : line);
 
+/** Every path recogniser in one, tested first: most sockets match none (ls asks thousands). Matches all when one has flags. */
+const PATH_RES = [...KNOWN_SOCKETS.map((k) => k.path), ...SERVICES.map((s) => s.recognise.path)].filter((r): r is RegExp => r !== undefined);
+const PATH_ANY = PATH_RES.some((r) => r.flags !== '') ? /(?:)/ : new RegExp(PATH_RES.map((r) => `(?:${r.source})`).join('|'));
+
+interface ProcessMatch {
+  service: Service;
+  known?: KnownSocket;
+  /** The word that matched a `process` recogniser; undefined: the command line matched. */
+  word?: string;
+}
+
+/**
+ * What a process alone says, memoised: ls asks it once a socket, and one
+ * process often holds thousands (the regexes cost ~30 us a socket otherwise).
+ * Keyed by what the match reads; cleared when it grows past MATCH_CACHE_MAX.
+ */
+const matchCache = new Map<string, ProcessMatch | null>();
+const MATCH_CACHE_MAX = 4096;
+
+function processMatch(p: ProcessFacts, type: SocketType | null | undefined): ProcessMatch | null {
+  const key = `${type ?? ''}\0${p.name}\0${p.exe ?? ''}\0${p.cmdline}`;
+  const hit = matchCache.get(key);
+  if (hit !== undefined) return hit;
+  const m = matchProcess(p, type);
+  if (matchCache.size >= MATCH_CACHE_MAX) matchCache.clear();
+  matchCache.set(key, m);
+  return m;
+}
+
+function matchProcess(p: ProcessFacts, type: SocketType | null | undefined): ProcessMatch | null {
+  for (const s of SERVICES) {
+    if (s.recognise.cmdline && fits(s, type) && s.recognise.cmdline.test(p.cmdline)) return { service: s };
+  }
+  const words = processWords(p);
+  for (const k of KNOWN_SOCKETS) {
+    const re = k.process;
+    if (!re || !fits(speaker(k), type)) continue;
+    const w = words.find((x) => re.test(x));
+    if (w !== undefined) return { service: speaker(k), known: k, word: w };
+  }
+  for (const s of SERVICES) {
+    const re = s.recognise.process;
+    if (!re || !fits(s, type)) continue;
+    const w = words.find((x) => re.test(x));
+    if (w !== undefined) return { service: s, word: w };
+  }
+  return null;
+}
+
 /**
  * Recognise a service from facts alone, no I/O (for `udsctl ls`, and probe's
  * first steps): the listening process (command line, then names), then
@@ -116,24 +165,12 @@ const speaker = (k: KnownSocket): Service => (k.speaks ? (BY_NAME.get(k.speaks) 
  */
 export function recogniseWithoutIo(f: StaticFacts): Recognition | null {
   // systemd (pid 1) holds the sockets it activates services on: the service is whoever else holds it.
-  for (const p of (f.processes ?? []).filter((x) => x.name !== 'systemd' && x.pid !== 1)) {
+  for (const p of f.processes ?? []) {
+    if (p.name === 'systemd' || p.pid === 1) continue;
+    const m = processMatch(p, f.socketType);
+    if (!m) continue;
     const who = `pid ${p.pid ?? '?'} (${p.cmdline || p.name})`;
-    for (const s of SERVICES) {
-      if (s.recognise.cmdline && fits(s, f.socketType) && s.recognise.cmdline.test(p.cmdline)) return { service: s, by: 'process', evidence: `${who}: command line` };
-    }
-    const words = processWords(p);
-    for (const k of KNOWN_SOCKETS) {
-      const re = k.process;
-      if (!re || !fits(speaker(k), f.socketType)) continue;
-      const w = words.find((x) => re.test(x));
-      if (w !== undefined) return { service: speaker(k), known: k, by: 'process', evidence: `${who} is ${w}` };
-    }
-    for (const s of SERVICES) {
-      const re = s.recognise.process;
-      if (!re || !fits(s, f.socketType)) continue;
-      const w = words.find((x) => re.test(x));
-      if (w !== undefined) return { service: s, by: 'process', evidence: `${who} is ${w}` };
-    }
+    return { service: m.service, ...(m.known ? { known: m.known } : {}), by: 'process', evidence: m.word === undefined ? `${who}: command line` : `${who} is ${m.word}` };
   }
   if (f.path !== undefined) {
     const abstract = f.path.startsWith('@');
@@ -142,10 +179,10 @@ export function recogniseWithoutIo(f: StaticFacts): Recognition | null {
       const at = v ? f.env?.[v] : undefined;
       if (at && !abstract && fits(s, f.socketType) && path.resolve(at) === path.resolve(f.path)) return { service: s, by: 'path', evidence: `the path is $${v}` };
     }
-    for (const k of KNOWN_SOCKETS) {
+    for (const k of PATH_ANY.test(f.path) ? KNOWN_SOCKETS : []) {
       if (k.path && fits(speaker(k), f.socketType) && k.path.test(f.path)) return { service: speaker(k), known: k, by: 'path', evidence: `the path matches ${k.path.source}` };
     }
-    for (const s of SERVICES) {
+    for (const s of PATH_ANY.test(f.path) ? SERVICES : []) {
       if (s.recognise.path && fits(s, f.socketType) && s.recognise.path.test(f.path)) return { service: s, by: 'path', evidence: `the path matches ${s.recognise.path.source}` };
     }
   }

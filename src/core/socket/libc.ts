@@ -211,3 +211,36 @@ export function sessionLibc(): SessionLibc {
   session ??= { tcflush: cFunction('int tcflush(int, int)'), dup: cFunction('int dup(int)') } as SessionLibc;
   return session;
 }
+
+// ls's scan of /proc/PID/fd (core/ls/holders.ts): a directory read into a buffer and one
+// readlinkat(2) per entry, without a JS string per descriptor (about half the cost of fs's).
+export interface ProcFdLibc {
+  /** open(2) with O_RDONLY|O_DIRECTORY|O_CLOEXEC; -1 on failure (errno()). */
+  openDir(path: string): number;
+  /** getdents64(2) into buf: bytes read, 0 at the end, -1 on failure. */
+  getdents64(fd: number, buf: Uint8Array, len: number): number;
+  /** readlinkat(2) of a NUL-terminated name (a view into getdents64's buffer) into buf. */
+  readlinkat(dirfd: number, name: Uint8Array, buf: Uint8Array, len: number): number;
+  close(fd: number): number;
+  errno(): number;
+}
+let procFd: ProcFdLibc | null | undefined;
+const O_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000;
+
+/** The calls of the /proc fd scan (Linux); null where they cannot load (ls then uses node:fs). */
+export function procFdLibc(): ProcFdLibc | null {
+  if (procFd !== undefined) return procFd;
+  try {
+    const open = cFunction('int open(const char *path, int flags)');
+    procFd = {
+      openDir: (p: string) => open(p, O_DIRECTORY_CLOEXEC) as number,
+      getdents64: cFunction('long getdents64(int, _Out_ uint8_t *buf, size_t len)'),
+      readlinkat: cFunction('long readlinkat(int, const uint8_t *name, _Out_ uint8_t *buf, size_t len)'),
+      close: cFunction('int close(int)'),
+      errno: lastErrno,
+    } as ProcFdLibc;
+  } catch {
+    procFd = null;
+  }
+  return procFd;
+}
