@@ -19,12 +19,14 @@ let dir: string;
 let A: string;
 let slower: string;
 let steady: string;
+let slightly: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(os.tmpdir(), 'udsctl-compare-'));
   A = join(dir, 'a.json');
   slower = join(dir, 'slower.json');
   steady = join(dir, 'steady.json');
+  slightly = join(dir, 'slightly.json');
   const r = await runCli(['bench', '-m', 'persistent', '-c', '2', '-d', '4s', '--json'], { timeoutMs: 60_000 });
   expect(r.status, r.stderr).toBe(0);
   writeFileSync(A, r.stdout);
@@ -34,6 +36,9 @@ beforeAll(async () => {
   const rate = j.throughput.requestsPerSec;
   for (const t of j.timeline) t.requests = Math.round((rate * t.durationMs) / 1000);
   writeFileSync(steady, JSON.stringify(j));
+  // 3% slower, every second: the test alone calls it significant; it is under req/s's 5% noise floor.
+  for (const t of j.timeline) t.requests = Math.round((rate * 0.97 * t.durationMs) / 1000);
+  writeFileSync(slightly, JSON.stringify({ ...j, throughput: { ...j.throughput, requestsPerSec: rate * 0.97 } }));
   for (const t of j.timeline) t.requests = Math.round((rate * 0.8 * t.durationMs) / 1000);
   j.throughput.requestsPerSec = rate * 0.8;
   writeFileSync(slower, JSON.stringify(j));
@@ -70,6 +75,33 @@ describe('bench --compare, --input', () => {
     expect(h.status).toBe(EXIT.THRESHOLD);
     expect(h.stdout).toMatch(/req\/s .*-20\.\d% +\[.*\] +worse/);
     expect(h.stdout).toMatch(/FAIL +rps<-10% +rps -20\.\d%/);
+  });
+
+  it('3% slower: significant to the test, under the noise floor, so the same; --noise 1% calls it worse; --noise checked', async () => {
+    const r = await runCli(['bench', '--input', slightly, '--compare', steady, '--json', '--fail-if', 'rps<-1%']);
+    expect(r.status, r.stderr).toBe(0);
+    const rps = JSON.parse(r.stdout).comparison.metrics[0];
+    expect(rps).toMatchObject({ metric: 'rps', verdict: 'same', significant: false, withinNoise: true, noise: 0.05 });
+    expect(rps.p).toBeLessThan(0.05);
+    expect(rps.change).toBeCloseTo(-0.03, 2);
+    const h = await runCli(['bench', '--input', slightly, '--compare', steady]);
+    expect(h.stdout).toMatch(/req\/s .*-3\.\d% .*no significant difference \(p=[<\d.]+, under the ±5% noise floor\)/);
+    const tight = await runCli(['bench', '--input', slightly, '--compare', steady, '--json', '--noise', '1%', '--fail-if', 'rps<-1%']);
+    expect(tight.status).toBe(EXIT.THRESHOLD);
+    const t = JSON.parse(tight.stdout).comparison.metrics;
+    expect(t[0]).toMatchObject({ verdict: 'worse', significant: true, withinNoise: false, noise: 0.01 });
+    expect(t.every((m: { noise: number }) => m.noise === 0.01)).toBe(true);
+    for (const [args, msg] of [
+      [['--noise', '5'], /--noise.*a percent from 0% to 99%, like 5% \(got "5"\)/],
+      [['--noise', '120%'], /--noise.*a percent from 0% to 99%/],
+    ] as const) {
+      const bad = await runCli(['bench', '--input', slightly, '--compare', steady, ...args]);
+      expect(bad.status, bad.stderr).toBe(EXIT.USAGE);
+      expect(bad.stderr).toMatch(msg);
+    }
+    const alone = await runCli(['bench', '--input', slightly, '--noise', '2%']);
+    expect(alone.status).toBe(EXIT.USAGE);
+    expect(alone.stderr).toMatch(/--noise is the noise floor of --compare: give --compare BASE\.json/);
   });
 
   it('absolute thresholds: each pass or fail; a latency without a unit, an unknown metric, a change without --compare: one-line usage errors', async () => {

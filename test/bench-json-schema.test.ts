@@ -76,7 +76,7 @@ describe('bench --json validates against docs/bench-json.schema.json', () => {
       for (const d of docs) {
         const j = JSON.parse(d);
         expect(validate(j, schema), j.mode).toEqual([]);
-        expect(j.version).toBe(2);
+        expect(j.version).toBe(3);
       }
       expect(JSON.parse(docs[1]).schedule).not.toBeNull();
       expect(JSON.parse(docs[3]).comparison.metrics).toHaveLength(5);

@@ -25,6 +25,8 @@ export type BenchFlags = Omit<BenchOptions, 'target' | 'payload' | 'expect' | 's
   compare?: string;
   /** A saved --json run to report instead of running. */
   input?: string;
+  /** --noise: one noise floor (a fraction) for every compared metric; default per metric (COMPARE_NOISE). */
+  noise?: number;
   /** --fail-if, parsed (repeatable). */
   failIf?: Threshold[];
   /** A Markdown summary: a file, or `github` for $GITHUB_STEP_SUMMARY. */
@@ -106,7 +108,8 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
   const say = (line: string) => void io.stderr.write(line + '\n');
   const out: ChalkInstance = io.env.NO_COLOR || !io.stdout.isTTY ? new Chalk({ level: 0 }) : chalk;
 
-  const comparison = base ? compareRuns(base, result, flags.compare!) : null;
+  if (flags.noise !== undefined && !base) throw new UdsError('BAD_OPTION', '--noise is the noise floor of --compare: give --compare BASE.json');
+  const comparison = base ? compareRuns(base, result, flags.compare!, undefined, flags.noise) : null;
   const judged = thresholds.length > 0 ? judgeThresholds(thresholds, result, comparison) : null;
 
   if (flags.json) {

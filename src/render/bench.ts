@@ -297,6 +297,7 @@ function metricValue(m: MetricComparison['metric'], v: number | null): string {
 
 function verdictText(row: MetricComparison): string {
   if (row.verdict === 'unknown') return `too few seconds to compare (${row.samples[0]} and ${row.samples[1]}; 4 needed)`;
+  if (row.verdict === 'same' && row.withinNoise) return `no significant difference (p=${row.p! < 0.001 ? '<0.001' : row.p!.toFixed(3)}, under the ±${+(row.noise * 100).toFixed(2)}% noise floor)`;
   if (row.verdict === 'same') return `no significant difference (p=${row.p!.toFixed(2)})`;
   return `${row.verdict} (${row.p! < 0.001 ? 'p<0.001' : `p=${row.p!.toFixed(3)}`})`;
 }
@@ -306,7 +307,7 @@ export function comparisonReport(cmp: BenchComparison, c: ChalkInstance): string
   const lines = [
     c.bold('Compared with ') +
       escapeText(cmp.base.label) +
-      c.dim(` (${escapeText(cmp.base.target)}, ${cmp.base.startedAt}; per-second samples, Mann-Whitney U, alpha ${cmp.alpha}; 95% bootstrap interval)`),
+      c.dim(` (${escapeText(cmp.base.target)}, ${cmp.base.startedAt}; per-second samples, Mann-Whitney U, alpha ${cmp.alpha}; changes under each metric's noise floor are noise; 95% bootstrap interval)`),
   ];
   lines.push(c.dim(pad('', 10) + ['base', 'this', 'change'].map((h) => lpad(h, 11)).join('') + '   ' + pad('95% CI', 18)));
   for (const row of cmp.metrics) {
@@ -365,7 +366,7 @@ export function benchMarkdown(r: BenchResult, cmp: BenchComparison | null, thres
     out.push('');
   }
   if (cmp) {
-    out.push(`**Compared with** ${md(cmp.base.label)} (Mann-Whitney U on per-second samples, alpha ${cmp.alpha}; 95% bootstrap interval)`, '');
+    out.push(`**Compared with** ${md(cmp.base.label)} (Mann-Whitney U on per-second samples, alpha ${cmp.alpha}; changes under each metric's noise floor are noise; 95% bootstrap interval)`, '');
     out.push('| metric | base | this | change | 95% CI | verdict |', '|---|---:|---:|---:|---|---|');
     for (const row of cmp.metrics) {
       const ci = row.ci ? `${signedPct(row.ci[0])} .. ${signedPct(row.ci[1])}` : '';

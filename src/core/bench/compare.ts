@@ -17,6 +17,18 @@ const BOOTSTRAP_SEED = 0x5eed_2023;
 export const COMPARE_METRICS = ['rps', 'p50', 'p90', 'p99', 'p99.9'] as const;
 export type CompareMetric = (typeof COMPARE_METRICS)[number];
 
+/**
+ * The noise floor of each metric: a smaller change (a fraction) is never
+ * called better or worse, whatever the p-value (`--noise` sets one floor for
+ * all). The test sees the noise within each run (its seconds), not the noise
+ * between runs: 20 pairs of 5 s runs of one server on a quiet 2-core VM moved
+ * req/s and p50 by up to 5%, p90 by 10%, p99 by up to 40% and p99.9 by 20%,
+ * and without a floor the test called 6 of the 20 pairs significant
+ * (perf/bench-compare.mjs; docs/bench.md). A 20% slower server moved req/s by
+ * 15-19%, p50 and p90 by 18-24%.
+ */
+export const COMPARE_NOISE: Readonly<Record<CompareMetric, number>> = { rps: 0.05, p50: 0.05, p90: 0.1, p99: 0.2, 'p99.9': 0.3 };
+
 export interface MetricComparison {
   metric: CompareMetric;
   /** The run's overall figure (req/s over the window; a latency percentile in us); null when not measured. */
@@ -30,8 +42,12 @@ export interface MetricComparison {
   ci: [number, number] | null;
   /** Two-sided Mann-Whitney U p-value; null: too few samples. */
   p: number | null;
-  /** p < alpha: the difference is more than noise. */
+  /** The noise floor used (a fraction): a smaller change is never significant. */
+  noise: number;
+  /** p < alpha and |change| >= the noise floor: the difference is more than noise. */
   significant: boolean;
+  /** p < alpha, but the change is under the noise floor (so: same). */
+  withinNoise: boolean;
   /** better / worse (significant only), same (no significant difference), unknown (too few samples). */
   verdict: 'better' | 'worse' | 'same' | 'unknown';
 }
@@ -175,7 +191,13 @@ export function overallOf(r: BenchResult, metric: CompareMetric): number | null 
 }
 
 /** Compare one metric of two runs. */
-export function compareMetric(base: BenchResult, current: BenchResult, metric: CompareMetric, alpha = COMPARE_ALPHA): MetricComparison {
+export function compareMetric(
+  base: BenchResult,
+  current: BenchResult,
+  metric: CompareMetric,
+  alpha = COMPARE_ALPHA,
+  noise = COMPARE_NOISE[metric],
+): MetricComparison {
   const a = samplesOf(base, metric);
   const b = samplesOf(current, metric);
   const row: MetricComparison = {
@@ -186,24 +208,28 @@ export function compareMetric(base: BenchResult, current: BenchResult, metric: C
     change: null,
     ci: null,
     p: null,
+    noise,
     significant: false,
+    withinNoise: false,
     verdict: 'unknown',
   };
   if (a.length < MIN_SAMPLES || b.length < MIN_SAMPLES || median(a) <= 0) return row;
   row.change = median(b) / median(a) - 1;
   row.ci = bootstrapChange(a, b);
   row.p = mannWhitney(a, b).p;
-  row.significant = row.p < alpha;
+  const testSays = row.p < alpha;
+  row.significant = testSays && Math.abs(row.change) >= noise;
+  row.withinNoise = testSays && !row.significant;
   const higherBetter = metric === 'rps';
   row.verdict = !row.significant ? 'same' : (row.change > 0) === higherBetter ? 'better' : 'worse';
   return row;
 }
 
-/** Compare a run with a base run (a saved --json report). */
-export function compareRuns(base: BenchResult, current: BenchResult, label: string, alpha = COMPARE_ALPHA): BenchComparison {
+/** Compare a run with a base run (a saved --json report); `noise`: one floor for every metric, else COMPARE_NOISE's. */
+export function compareRuns(base: BenchResult, current: BenchResult, label: string, alpha = COMPARE_ALPHA, noise?: number): BenchComparison {
   return {
     base: { label, target: base.target, startedAt: base.startedAt, windowMs: base.windowMs ?? base.elapsedMs },
     alpha,
-    metrics: COMPARE_METRICS.map((m) => compareMetric(base, current, m, alpha)),
+    metrics: COMPARE_METRICS.map((m) => compareMetric(base, current, m, alpha, noise ?? COMPARE_NOISE[m])),
   };
 }

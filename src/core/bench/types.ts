@@ -20,7 +20,7 @@ export type BenchEngine = (typeof BENCH_ENGINES)[number];
 /** Identifies the JSON document; bumped on an incompatible change. */
 export const BENCH_SCHEMA = 'udsctl-bench/1' as const;
 /** The document's version within its schema: raised when fields are added (docs/bench-json.md lists them by version). */
-export const BENCH_VERSION = 2 as const;
+export const BENCH_VERSION = 3 as const;
 
 export interface BenchOptions {
   /** Server to load. Omitted: udsctl's own reference server on a temporary socket (the embedded default). */
