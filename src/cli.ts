@@ -331,7 +331,7 @@ Examples:
       .option('--json', 'print the whole result (percentiles, timeline, errors) as JSON on stdout; no progress line')
       .option('--compare <base.json>', 'compare with a saved --json run: change of req/s and percentiles, 95% interval, significance')
       .option('--input <run.json>', 'report a saved --json run instead of running one (with --compare: compare two saved runs)')
-      .addOption(new Option('--noise <pct>', 'with --compare: a smaller change is never better or worse (default per metric: req/s, p50 5%; p90 10%; p99 20%; p99.9 30%)').argParser(noiseFloor))
+      .addOption(new Option('--noise <pct>', 'with --compare: a smaller change is never better or worse (default per metric: req/s, p50 5%; p90 10%; p99 40%; p99.9 50%)').argParser(noiseFloor))
       .addOption(new Option('--fail-if <expr>', "exit 13 when EXPR holds: 'p99>2ms', 'rps<10k', 'errors>0', with --compare 'rps<-10%' (repeatable)").argParser(benchThreshold))
       .option('--summary <file>', 'write a Markdown summary to FILE; "github": append it to $GITHUB_STEP_SUMMARY')
       .option('--hgrm <file>', "write the latency histogram as HdrHistogram's .hgrm percentile distribution (ms, as wrk2)")
