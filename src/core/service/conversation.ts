@@ -12,6 +12,7 @@ import { type EndRule, formatEndRule } from '../framing/end-rule.js';
 import { FRAME_ERROR, createFramer } from '../framing/index.js';
 import { type ExchangeRecord, type ExchangeTimings, nothingExchanged } from '../exchange-record.js';
 import { openConnection } from '../socket/connect.js';
+import { socketFd } from '../socket/net-fd.js';
 import { peerCredOf } from '../socket/peer.js';
 import type { Target } from '../socket/target.js';
 import type { CheckContext, Conversation, ServiceReply } from './types.js';
@@ -199,7 +200,7 @@ export async function converse<T>(t: Target, ctx: CheckContext, body: (conv: Con
     return { record: nothingExchanged({ target: t.display, until: 'service', ...(t.kind === 'tcp' ? {} : { socketType: 'stream' }) }, 'error', timings, e) };
   }
   timings.connectedUs = nowUs() - start;
-  const peer = t.kind === 'tcp' ? null : peerCredOf((sock as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1);
+  const peer = t.kind === 'tcp' ? null : peerCredOf(socketFd(sock));
   const conv = new Conv(sock, ctx, start, timings, nowUs() + ctx.timeout * 1000);
   let error: UdsError | undefined;
   let result: T | undefined;

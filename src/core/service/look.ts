@@ -7,6 +7,7 @@
  */
 import { nowMs } from '../clock.js';
 import { openConnection } from '../socket/connect.js';
+import { socketFd } from '../socket/net-fd.js';
 import { peerCredOf } from '../socket/peer.js';
 import type { Target } from '../socket/target.js';
 import { processNames } from '../socket/unix-info.js';
@@ -33,7 +34,7 @@ export async function lookAtServer(t: Target, o: { connectTimeout: number; waitM
   const start = nowMs();
   const sock = await openConnection(t, { connectTimeout: o.connectTimeout, signal: o.signal }).catch(() => null);
   if (!sock) return { process: null, banner: Buffer.alloc(0), closed: false, failed: true };
-  const cred = t.kind === 'tcp' ? null : peerCredOf((sock as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1);
+  const cred = t.kind === 'tcp' ? null : peerCredOf(socketFd(sock));
   const parts: Buffer[] = [];
   let kept = 0;
   let closed = false;
