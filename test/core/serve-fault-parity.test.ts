@@ -18,6 +18,8 @@ const REPLY = Buffer.from('OK\r\n');
 /** How long a connection a fault holds open is watched for an end that must not come (the upstream replies at once). */
 const HELD_WINDOW_MS = 400;
 const DELAY_MS = 150;
+/** --delay with a fault that replaces the reply: long, so that one holding the fault would show (the test stays fast when none does). */
+const LONG_DELAY_MS = 3_000;
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -98,12 +100,12 @@ const CASES: { fault: Fault | undefined; delay?: number }[] = [
   { fault: 'close-without-reply' },
   { fault: 'reset' },
   { fault: 'slow', delay: DELAY_MS },
-  // --delay holds a reply, never a fault's end or reset instead of it (the shaper's CLOSE and RESET are at the reply).
   { fault: undefined, delay: DELAY_MS },
   { fault: 'never-close', delay: DELAY_MS },
   { fault: 'no-newline', delay: DELAY_MS },
-  { fault: 'close-without-reply', delay: DELAY_MS },
-  { fault: 'reset', delay: DELAY_MS },
+  // --delay holds a reply, never the end or the reset a fault gives instead of it (the shaper's CLOSE and RESET are at the reply).
+  { fault: 'close-without-reply', delay: LONG_DELAY_MS },
+  { fault: 'reset', delay: LONG_DELAY_MS },
 ];
 
 describe('every fault is one behaviour on the net engine, the net tap and the epoll relay', () => {
@@ -119,6 +121,7 @@ describe('every fault is one behaviour on the net engine, the net tap and the ep
         seen[engine] = { data: r.data, end: r.end };
         // A delayed reply is late on every engine (a generous bound: timers never fire early by much).
         if (delay && want.data !== '') expect(r.ms, `${engine}: the reply came after ${Math.round(r.ms)}ms`).toBeGreaterThanOrEqual(delay - 20);
+        if (delay && want.data === '' && want.end !== 'open') expect(r.ms, `${engine}: the ${want.end} came after ${Math.round(r.ms)}ms`).toBeLessThan(delay);
       }
       expect(seen).toEqual({ 'net engine': want, 'net tap': want, 'epoll relay': want });
     });
