@@ -1,12 +1,14 @@
 /**
  * The net engine: serve's connection protocol (protocol.ts) over node:net, on
  * the listening socket listener.ts makes. Serves every option, fault modes,
- * --delay and TCP included; --workers forks processes (start.ts).
+ * --delay and TCP included; --workers forks processes (start.ts). The faults
+ * and --delay are the reply shaper's (reply-shaper.ts): each reply, whole, is
+ * handed to it and its action carried out here, as every engine does.
  *
  * Over ~400 lines because handle() is one connection's state machine (framing,
- * faults, backpressure, end reasons) kept in one closure per connection on
- * purpose: node:net's per-socket callbacks share that state, and splitting it
- * into objects cost a measurable share of one-shot throughput.
+ * backpressure, end reasons) kept in one closure per connection on purpose:
+ * node:net's per-socket callbacks share that state, and splitting it into
+ * objects cost a measurable share of one-shot throughput.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -18,6 +20,7 @@ import { type NamedPeer, namedPeer } from '../socket/peer.js';
 import { type Target, parseTarget } from '../socket/target.js';
 import { configureNetServer, listenNet } from './listener.js';
 import { type ReadMode, SERVE_DEFAULTS } from './options.js';
+import { CLOSE, DELAY, HOLD_OPEN, ReplyShaper, SWALLOW } from './reply-shaper.js';
 import {
   type ConnEnd,
   type ConnIds,
@@ -44,7 +47,6 @@ import {
   reasonUnread,
   requestAtEnd,
   withNewline,
-  withoutNewline,
 } from './protocol.js';
 
 /**
@@ -68,6 +70,10 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
   private emfileWarned = false;
   /** --reply with its newline (the reply rule), made once. */
   private readonly fixedReply?: Buffer;
+  /** --fault and --delay: each reply's action (reply-shaper.ts); a reply is whole, so no state per connection. */
+  private readonly shaper: ReplyShaper;
+  /** A fault keeps the client open after the last reply (never-close, silent): the shaper's HOLD_OPEN. */
+  private readonly holdOpen: boolean;
   /** Open descriptors beyond our connections, and the soft limit (Linux; else Infinity). */
   private fdBase = 0;
   private fdLimit = Infinity;
@@ -81,6 +87,8 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
     this.nextId = ids.first;
     this.idStep = ids.step;
     this.fixedReply = options.reply === undefined ? undefined : withNewline(options.reply);
+    this.shaper = new ReplyShaper({ fault: options.fault, delay: options.delay });
+    this.holdOpen = this.shaper.upstreamEnd() === HOLD_OPEN;
     this.server = this.attach(net.createServer());
   }
 
@@ -266,8 +274,9 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
     const waiting: (() => void)[] = [];
     const maxBytes = o.maxBytes ?? SERVE_DEFAULTS.maxBytes;
     const idle = o.idleTimeout ?? SERVE_DEFAULTS.idleTimeout;
-    const delay = o.delay ?? (o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
     const readMode: ReadMode = o.read ?? 'once';
+    const shaper = this.shaper;
+    const holdOpen = this.holdOpen;
 
     const setEnd = (e: ConnEnd, why?: string) => {
       if (end === undefined) {
@@ -319,24 +328,6 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
     // Only keep-alive writes before the last reply (one-shot writes once, then ends).
     if (o.keepAlive) socket.on('drain', release);
 
-    const reply = (request: Buffer): Buffer => {
-      const body = o.echo ? request : (this.fixedReply ?? currentReply());
-      return o.fault === 'no-newline' ? withoutNewline(body) : body;
-    };
-
-    const later = (fn: () => void) => {
-      if (delay <= 0) return fn();
-      delayed++;
-      const t = setTimeout(() => {
-        delayed--;
-        const k = timers.indexOf(t);
-        if (k >= 0) timers.splice(k, 1);
-        fn();
-        release();
-      }, delay);
-      timers.push(t);
-    };
-
     /** --keep-alive: the log of request `seq`, to be called once with its reply (or none). */
     const requestLogger = (request: Buffer, seq: number): ((reply?: Buffer) => void) | null => {
       if (!o.keepAlive || this.listenerCount('request') === 0) return null;
@@ -345,43 +336,50 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
         this.emit('request', { id, seq, at, bytesIn: request.length, bytesOut: rep?.length ?? 0, request: preview(request), reply: preview(rep) });
     };
 
+    /** SEND (or DELAY, at its time): the shaped reply, then the end, unless a fault holds the client open. */
+    const send = (body: Buffer, last: boolean, logRequest: ((reply?: Buffer) => void) | null) => {
+      if (socket.destroyed) return logRequest?.();
+      logRequest?.(body);
+      lastReply = body;
+      bytesOut += body.length;
+      replied = true;
+      if (last && !holdOpen) return void socket.end(body);
+      socket.write(body);
+      st.idleBetweenRequests = holdOpen || pendingLen === 0;
+      backpressure();
+      if (holdOpen) setEnd('left-open', faultReason(o.fault!));
+    };
+
     const respond = (request: Buffer, last: boolean) => {
       requests++;
       firstRequest ??= request;
       const logRequest = requestLogger(request, requests);
-      const f = o.fault;
-      if (f === 'silent') {
+      const body = o.echo ? request : (this.fixedReply ?? currentReply());
+      const now = performance.now();
+      // A reply is whole (a message to the shaper). RESET never comes here: its request is left unread (resetWhenRequestQueued).
+      const act = shaper.reply(0, body, body.length, now, true);
+      if (act === SWALLOW) {
         st.idleBetweenRequests = true;
-        logRequest?.();
-        return;
+        return logRequest?.();
       }
-      if (logRequest && delay > 0) waiting.push(logRequest);
-      later(() => {
-        if (logRequest && delay > 0) waiting.splice(waiting.indexOf(logRequest), 1);
-        if (socket.destroyed) return logRequest?.();
-        if (f === 'close-without-reply') {
-          logRequest?.();
-          setEnd('closed', faultReason(f));
-          return void socket.end();
-        }
-        const body = reply(request);
-        logRequest?.(body);
-        lastReply = body;
-        bytesOut += body.length;
-        replied = true;
-        if (f === 'never-close') {
-          socket.write(body);
-          st.idleBetweenRequests = true;
-          backpressure();
-          return setEnd('left-open', faultReason(f));
-        }
-        if (last) socket.end(body);
-        else {
-          socket.write(body);
-          st.idleBetweenRequests = pendingLen === 0;
-          backpressure();
-        }
-      });
+      if (act === CLOSE) {
+        logRequest?.();
+        setEnd('closed', faultReason(o.fault!));
+        return void socket.end();
+      }
+      const out = shaper.len === body.length ? body : body.subarray(0, shaper.len);
+      if (act !== DELAY) return send(out, last, logRequest);
+      if (logRequest) waiting.push(logRequest);
+      delayed++;
+      const t = setTimeout(() => {
+        delayed--;
+        const k = timers.indexOf(t);
+        if (k >= 0) timers.splice(k, 1);
+        if (logRequest) waiting.splice(waiting.indexOf(logRequest), 1);
+        send(out, last, logRequest);
+        release();
+      }, shaper.at - now);
+      timers.push(t);
     };
 
     const take = (): Buffer => {
@@ -434,11 +432,10 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
     socket.on('end', () => {
       // The client half-closed, or closed for good: Node cannot tell which.
       if (socket.destroyed) return;
-      const holdsOpen = o.fault === 'never-close' || o.fault === 'silent';
       if (doneReading) {
         // The request was taken and its (maybe delayed) reply will close. Only a
         // holding fault whose client is gone for good frees its slot now.
-        if (holdsOpen && this.peerGone(socket)) socket.end();
+        if (holdOpen && this.peerGone(socket)) socket.end();
         return;
       }
       doneReading = true;
@@ -447,11 +444,11 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
       if (requests === 0) setEnd('client-closed', REASON_NO_REQUEST_TEXT);
       // A holding fault keeps a half-closed client waiting (that is the fault), but
       // a client that is gone for good must not hold a slot until --idle-timeout.
-      if (!holdsOpen || this.peerGone(socket)) socket.end();
+      if (!holdOpen || this.peerGone(socket)) socket.end();
     });
-    if (o.fault === 'reset') {
-      setEnd('reset', faultReason(o.fault));
-      return this.resetWhenRequestQueued(socket, delay, idle, (t) => timers.push(t));
+    if (shaper.resetsAtReply) {
+      setEnd('reset', faultReason(o.fault!));
+      return this.resetWhenRequestQueued(socket, idle, (t) => timers.push(t));
     }
     socket.resume();
   }
@@ -459,18 +456,18 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
   /**
    * TCP has a real RST. A Unix socket has none: its peer sees ECONNRESET only when
    * we close while its bytes sit unread in our receive queue. So the request is
-   * never read: wait until it is queued (peeked, not consumed), then close.
+   * never read: wait until it is queued (peeked, not consumed), then close: the
+   * shaper's RESET at the reply, which --delay does not hold (as on every engine).
    */
-  private resetWhenRequestQueued(socket: net.Socket, delay: number, idle: number, track: (t: NodeJS.Timeout) => void): void {
+  private resetWhenRequestQueued(socket: net.Socket, idle: number, track: (t: NodeJS.Timeout) => void): void {
     const fd = socketFd(socket);
     const deadline = Date.now() + (idle > 0 ? idle : SERVE_DEFAULTS.idleTimeout);
     const poll = () => {
       if (socket.destroyed) return;
       const queued = fd === undefined || fd < 0 ? true : hasUnreadData(fd);
       if (!queued && Date.now() < deadline) return track(setTimeout(poll, 2));
-      const fire = () => (this.target.kind === 'tcp' ? socket.resetAndDestroy() : socket.destroy());
-      if (delay > 0) track(setTimeout(fire, delay));
-      else fire();
+      if (this.target.kind === 'tcp') socket.resetAndDestroy();
+      else socket.destroy();
     };
     poll();
   }

@@ -1,9 +1,11 @@
 /**
  * One relayed connection of the tap (tap.ts): the client's socket and its
- * upstream's, each direction's backpressure, --delay's ordered queue, the
- * newline no-newline holds back, half-closes and resets relayed, and the
- * record of how each side ended. The listener, the limits and shutdown are
- * the TapServer's (TapHost here, so this file does not import it).
+ * upstream's, each direction's backpressure, half-closes and resets relayed,
+ * the record of how each side ended, and the reply shaper's actions
+ * (reply-shaper.ts: --fault and --delay, the TapServer's one shaper, a slot
+ * per connection) carried out on the upstream's reply: --delay's ordered
+ * queue is the only reply state kept here. The listener, the limits and
+ * shutdown are the TapServer's (TapHost here, so this file does not import it).
  *
  * About 480 lines because the relay is one state machine (two sockets whose
  * events share the state above, and the upstream's connect, which the state
@@ -18,8 +20,9 @@ import { hasUnreadData, peekUnread, peerClosed } from '../socket/fd.js';
 import { socketFd } from '../socket/net-fd.js';
 import type { Target } from '../socket/target.js';
 import { type Fault, SERVE_DEFAULTS } from './options.js';
-import { type ConnEnd, type ConnectionLog, type ServeOptions, preview, reasonIdle, reasonUnread } from './protocol.js';
-import { type SideEnd, TRAFFIC_PREVIEW, type TrafficLog } from './tap-records.js';
+import { type ConnEnd, type ConnectionLog, type ServeOptions, faultReason, preview, reasonIdle, reasonUnread } from './protocol.js';
+import { CLOSE, DELAY, HOLD_OPEN, RESET, type ReplyShaper, SWALLOW } from './reply-shaper.js';
+import { CLOSED_AT_REPLY_NOTE, END_AFTER_RESET_NOTE, PEEKED_NOTE, RESET_AT_REPLY_NOTE, type SideEnd, TRAFFIC_PREVIEW, type TrafficLog, heldOpenNote } from './tap-records.js';
 
 /** The tap's own options (with ServeOptions' faults and limits; reply/echo/keep-alive/read do not apply). */
 export interface TapOptions extends ServeOptions {
@@ -54,6 +57,12 @@ export interface TapHost {
   /** Whether somebody wants the connection's record (its previews are kept only then). */
   readonly recording: boolean;
   readonly closingNow: boolean;
+  /** --fault and --delay: one shaper for all connections, a slot each (takeSlot, freeSlot). */
+  readonly shaper: ReplyShaper;
+  /** The note on each upstream data record (tap-records.ts's shapedReplyNote), made once. */
+  readonly replyNote: string | undefined;
+  takeSlot(): number;
+  freeSlot(slot: number): void;
   traffic(log: TrafficLog): void;
   /** The connection's end; its record is made by record(), only when wanted. */
   finished(c: TapConnection): void;
@@ -92,14 +101,15 @@ export class TapConnection {
   private done = false;
   /** A fault keeps the client open after the upstream ended (never-close, silent). */
   holding = false;
-  // The reply path: --delay's ordered queue (null: the upstream's end), the newline held back by no-newline.
-  private readonly delay: number;
+  // The reply path: the shaper and this connection's slot in it, --delay's ordered queue (null: the upstream's end).
+  private readonly shaper: ReplyShaper;
+  private readonly slot: number;
   private readonly queue: { buf: Buffer | null; due: number }[] = [];
   private queued = 0;
   private timer: NodeJS.Timeout | null = null;
-  private held: Buffer | null = null;
   private upPaused = false;
-  private repliedOnce = false;
+  /** The shaper's CLOSE or RESET was carried out: the rest of the reply is dropped. */
+  private cut: typeof CLOSE | typeof RESET | 0 = 0;
 
   constructor(
     private readonly tap: TapHost,
@@ -109,7 +119,8 @@ export class TapConnection {
     this.o = tap.options;
     this.trace = tap.tracing;
     this.keep = tap.recording;
-    this.delay = this.o.delay ?? (this.o.fault === 'slow' ? SERVE_DEFAULTS.slowDelay : 0);
+    this.shaper = tap.shaper;
+    this.slot = tap.takeSlot();
   }
 
   private get fault(): Fault | undefined {
@@ -263,10 +274,13 @@ export class TapConnection {
       this.upstreamEnd = gone ? 'closed' : 'half-closed';
       this.setEnd('closed', undefined, 'upstream');
       this.emit('upstream', gone ? 'close' : 'half-close', { note: this.endNote() });
-      this.down(null);
+      // Relayed (or, HOLD_OPEN, not) after the replies --delay holds, with no wait of its own.
+      const q = this.queue;
+      if (q.length > 0) this.later(null, q[q.length - 1].due);
+      else this.deliver(null);
     });
     c.on('drain', () => this.updateUp());
-    if (this.fault === 'reset' && this.tap.target.kind !== 'tcp') return this.relayPeeked(up);
+    if (this.shaper.resetsAtReply && this.tap.target.kind !== 'tcp') return this.relayPeeked(up);
     // client -> upstream, the client paused while the upstream has not taken the last chunk.
     up.on('drain', () => {
       if (!c.destroyed) c.resume();
@@ -296,63 +310,56 @@ export class TapConnection {
    */
   private peerGone(s: net.Socket, t: Target): boolean {
     // Only the log's words and the holding faults need to know: a syscall saved per end otherwise.
-    if (t.kind === 'tcp' || !(this.trace || this.fault === 'never-close' || this.fault === 'silent')) return false;
+    if (t.kind === 'tcp' || !(this.trace || this.shaper.holdsOpen)) return false;
     const fd = socketFd(s);
     return fd !== undefined && fd >= 0 && peerClosed(fd);
   }
 
   /** What the tap does with the upstream's end, for the log. */
   private endNote(): string {
-    if (this.fault === 'never-close' || this.fault === 'silent') return `client held open (fault ${this.fault})`;
-    if (this.fault === 'reset' && this.repliedOnce) return 'not relayed: the client is reset (fault reset)';
-    if (this.fault === 'close-without-reply' && this.repliedOnce) return 'the client was closed at the reply (fault close-without-reply)';
-    return this.queue.length > 0 ? 'relayed to the client as a half-close, after the delayed replies' : 'relayed to the client as a half-close';
+    if (this.shaper.upstreamEnd() === HOLD_OPEN) return heldOpenNote(this.fault);
+    if (this.cut === RESET) return END_AFTER_RESET_NOTE;
+    if (this.cut === CLOSE) return CLOSED_AT_REPLY_NOTE;
+    return 'relayed to the client as a half-close';
   }
 
-  /** The upstream's bytes, on their way to the client through the fault. */
+  /** The upstream's bytes, on their way to the client: the shaper's action carried out. */
   private fromUpstream(chunk: Buffer): void {
     this.bytesDown += chunk.length;
     if (this.keep) this.firstDown ??= Buffer.from(chunk.subarray(0, 200));
-    const f = this.fault;
-    if (this.trace) {
-      let note: string | undefined;
-      if (f === 'silent') note = 'swallowed (fault silent)';
-      else if (f === 'reset') note = this.repliedOnce ? 'dropped (fault reset)' : 'not relayed: the client is reset instead (fault reset)';
-      else if (f === 'close-without-reply') note = 'swallowed; the client is closed (fault close-without-reply)';
-      else if (this.delay > 0) note = `delayed ${this.delay}ms`;
-      this.emit('upstream', 'data', { bytes: chunk.length, offset: this.bytesDown - chunk.length, data: Buffer.from(chunk.subarray(0, TRAFFIC_PREVIEW)), note });
+    if (this.trace) this.emit('upstream', 'data', { bytes: chunk.length, offset: this.bytesDown - chunk.length, data: Buffer.from(chunk.subarray(0, TRAFFIC_PREVIEW)), note: this.tap.replyNote });
+    if (this.cut !== 0) return;
+    const sh = this.shaper;
+    const act = sh.reply(this.slot, chunk, chunk.length, Date.now(), false);
+    if (act === SWALLOW) return;
+    if (act === RESET) return this.resetAtReply();
+    if (act === CLOSE) {
+      this.cut = CLOSE;
+      if (!this.client.destroyed) this.client.end();
+      return this.setEnd('closed', faultReason('close-without-reply'), 'tap', true);
     }
-    if (f === 'silent') return;
-    if (f === 'reset') {
-      if (this.repliedOnce) return;
-      this.repliedOnce = true;
-      const fire = () => {
-        this.timer = null;
-        this.setEnd('reset', 'fault reset', 'tap', true);
-        if (!this.client.destroyed) this.clientEnd = 'reset';
-        this.emit('tap', 'reset', { note: 'the client is reset instead of getting the reply (fault reset)' });
-        this.resetSocket(this.client);
-      };
-      if (this.delay > 0) this.timer = setTimeout(fire, this.delay);
-      else fire();
-      return;
-    }
-    if (f === 'close-without-reply') {
-      if (!this.repliedOnce && !this.client.destroyed) this.client.end();
-      this.repliedOnce = true;
-      this.setEnd('closed', 'fault close-without-reply', 'tap', true);
-      return;
-    }
-    this.down(chunk);
+    if (sh.len === 0) return; // no-newline: only line ends, held
+    // The chunk itself, or (no-newline) the shaper's scratch, copied: a write may keep it past this call.
+    const out = sh.data === chunk ? (sh.len === chunk.length ? chunk : chunk.subarray(0, sh.len)) : Buffer.from(sh.data.subarray(0, sh.len));
+    if (act === DELAY) return this.later(out, sh.at);
+    this.deliver(out);
   }
 
-  /** The reply path: --delay's queue, kept in order with the upstream's end (null). */
-  private down(buf: Buffer | null): void {
-    if (this.delay <= 0) return this.deliver(buf);
-    this.queue.push({ buf, due: Date.now() + this.delay });
+  /** RESET: the client is reset instead of getting the reply (its request left unread on a Unix socket: relayPeeked). */
+  private resetAtReply(): void {
+    this.cut = RESET;
+    this.setEnd('reset', faultReason('reset'), 'tap', true);
+    if (!this.client.destroyed) this.clientEnd = 'reset';
+    this.emit('tap', 'reset', { note: RESET_AT_REPLY_NOTE });
+    this.resetSocket(this.client);
+  }
+
+  /** DELAY: the reply waits in order for its time (due, ms since the epoch); null is the upstream's end, after what waits. */
+  private later(buf: Buffer | null, due: number): void {
+    this.queue.push({ buf, due });
     if (buf) this.queued += buf.length;
     this.updateUp();
-    this.timer ??= setTimeout(() => this.release(), this.delay);
+    this.timer ??= setTimeout(() => this.release(), Math.max(0, due - Date.now()));
   }
 
   private release(): void {
@@ -367,32 +374,23 @@ export class TapConnection {
     this.updateUp();
   }
 
-  /** To the client: the reply bytes (no-newline holds back the trailing line end), or the upstream's end (null). */
+  /** To the client: reply bytes as the shaper made them, or the upstream's end (null). */
   private deliver(buf: Buffer | null): void {
     const c = this.client;
     if (c.destroyed) return;
-    if (buf === null) {
-      // The reset fault's reset (maybe delayed) ends this client, not the upstream's end.
-      if (this.fault === 'reset' && this.repliedOnce) return;
-      this.held = null; // no-newline: the line end that really was the last is never sent
-      if ((this.fault === 'never-close' || this.fault === 'silent') && this.clientEnd !== 'closed') {
-        this.holding = true;
-        this.clientEnd = 'held-open';
-        this.setEnd('left-open', `fault ${this.fault}`, 'tap', true);
-        return;
-      }
-      if (c.writable) c.end();
+    if (buf !== null) {
+      if (!c.write(buf)) this.updateUp();
       return;
     }
-    if (this.fault === 'no-newline') {
-      const all = this.held ? Buffer.concat([this.held, buf]) : buf;
-      let cut = all.length;
-      while (cut > 0 && (all[cut - 1] === 0x0a || all[cut - 1] === 0x0d)) cut--;
-      this.held = cut < all.length ? Buffer.from(all.subarray(cut)) : null;
-      buf = all.subarray(0, cut);
-      if (buf.length === 0) return;
+    // After CLOSE the client has had its end; after RESET it is gone.
+    if (this.cut !== 0) return;
+    if (this.shaper.upstreamEnd() === HOLD_OPEN && this.clientEnd !== 'closed') {
+      this.holding = true;
+      this.clientEnd = 'held-open';
+      this.setEnd('left-open', faultReason(this.fault!), 'tap', true);
+      return;
     }
-    if (!c.write(buf)) this.updateUp();
+    if (c.writable) c.end();
   }
 
   /** Pause the upstream while the client has not taken the reply or --delay holds too much; resume once it has. */
@@ -433,7 +431,7 @@ export class TapConnection {
       this.bytesUp += n;
       this.chunksUp++;
       if (this.keep) this.firstUp = Buffer.from(chunk.subarray(0, 200));
-      this.emit('client', 'data', { bytes: n, offset: 0, data: chunk.subarray(0, TRAFFIC_PREVIEW), note: 'peeked and left unread, so the close is a reset (fault reset)' });
+      this.emit('client', 'data', { bytes: n, offset: 0, data: chunk.subarray(0, TRAFFIC_PREVIEW), note: PEEKED_NOTE });
       up.write(chunk);
     };
     poll();
@@ -460,6 +458,7 @@ export class TapConnection {
     if (this.done || !this.clientClosed || !this.upstreamClosed) return;
     this.done = true;
     if (this.timer) clearTimeout(this.timer);
+    this.tap.freeSlot(this.slot);
     this.tap.finished(this);
   }
 

@@ -6,15 +6,16 @@
  * limits (--max-conns, --idle-timeout, --count, --grace) apply as in serve.
  *
  * Engine: node:net for the listener (made by listener.ts, as serve's) and for
- * the upstream (openConnection: every stream target form). With no fault or
- * delay, and its log written by serve's threads (logTo) or none (-q),
- * start.ts's chooseEngine picks the epoll engine's relay instead
- * (epoll/relay-thread.ts; the same records, relay-log.ts).
+ * the upstream (openConnection: every stream target form). With its log
+ * written by serve's threads (logTo) or none (-q), start.ts's chooseEngine
+ * picks the epoll engine's relay instead (epoll/relay-thread.ts; the same
+ * shaper, the same records, relay-log.ts).
  * Several processes (--workers) as for serve's net engine (start.ts): each
  * one a TapServer on the same listening socket (adopt), with ids of its own.
  *
  * A connection's relay is tap-connection.ts's; this file is the listener,
- * the limits and shutdown.
+ * the limits, shutdown, and the reply shaper (reply-shaper.ts: --fault and
+ * --delay, one for all connections, a slot each).
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -24,8 +25,9 @@ import type { Target } from '../socket/target.js';
 import { configureNetServer, listenNet } from './listener.js';
 import { SERVE_DEFAULTS } from './options.js';
 import { type ConnIds, type Server, type ServerEvents, drainAcceptQueue, reasonMaxConns } from './protocol.js';
+import { ReplyShaper } from './reply-shaper.js';
 import { TapConnection, type TapConnectionLog, type TapHost, type TapOptions } from './tap-connection.js';
-import type { TrafficLog } from './tap-records.js';
+import { type TrafficLog, shapedReplyNote } from './tap-records.js';
 
 export { TAP_DEFAULTS, type TapConnectionLog, type TapOptions } from './tap-connection.js';
 
@@ -56,11 +58,18 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
   private handled = 0;
   private ownedPath?: { path: string; ino: number };
   private closing?: Promise<void>;
+  readonly shaper: ReplyShaper;
+  readonly replyNote: string | undefined;
+  /** The shaper's slots: only no-newline keeps state in one (its held line ends); every other fault shares slot 0. */
+  private readonly freeSlots: number[] = [];
+  private slots = 0;
 
   constructor(target: Target, options: TapOptions, ids: ConnIds = { first: 1, step: 1 }) {
     super();
     this.target = target;
     this.options = options;
+    this.shaper = new ReplyShaper({ fault: options.fault, delay: options.delay });
+    this.replyNote = shapedReplyNote(options.fault, this.shaper.delayMs);
     this.nextId = ids.first;
     this.idStep = ids.step;
     this.server = this.attach(net.createServer());
@@ -123,6 +132,17 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
 
   get closingNow(): boolean {
     return this.closing !== undefined;
+  }
+
+  takeSlot(): number {
+    if (this.shaper.headroom === 0) return 0;
+    return this.freeSlots.pop() ?? this.slots++;
+  }
+
+  freeSlot(slot: number): void {
+    if (this.shaper.headroom === 0) return;
+    this.shaper.release(slot);
+    this.freeSlots.push(slot);
   }
 
   async listen(): Promise<{ replacedStale: boolean }> {
