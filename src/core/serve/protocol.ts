@@ -191,13 +191,6 @@ export function withNewline(reply: Buffer): Buffer {
 /** The note on a reply whose line ending --fault no-newline took off (the message taps' traffic records). */
 export const NO_NEWLINE_NOTE = 'trailing newline stripped: --fault no-newline';
 
-/** --fault no-newline, on every engine and tap: the reply without its trailing line ending(s) (CR and LF alike). */
-export function withoutNewline(reply: Buffer): Buffer {
-  let end = reply.length;
-  while (end > 0 && (reply[end - 1] === 0x0a || reply[end - 1] === 0x0d)) end--;
-  return end === reply.length ? reply : reply.subarray(0, end);
-}
-
 // The words of every end reason, as both engines log them.
 export const reasonIdle = (idleMs: number): string => `no data for ${idleMs}ms`;
 export const reasonUnread = (idleMs: number): string => `replies not read for ${idleMs}ms`;
