@@ -22,9 +22,18 @@ import type { LineWriter } from '../../line-writer.js';
 import { POLLHUP, errnoName } from '../../socket/ffi.js';
 import { type EpollLibc, epollLibc } from '../../socket/libc.js';
 import type { Fault } from '../options.js';
-import { type ConnEnd, reasonIdle, reasonMaxConns, reasonUnread } from '../protocol.js';
+import { type ConnEnd, faultReason, reasonIdle, reasonMaxConns, reasonUnread } from '../protocol.js';
 import type { TapConnectionLog } from '../tap-connection.js';
-import { type SideEnd, TRAFFIC_PREVIEW, type TrafficLog } from '../tap-records.js';
+import {
+  CLOSED_AT_REPLY_NOTE,
+  PEEKED_NOTE,
+  RESET_AT_REPLY_NOTE,
+  type SideEnd,
+  TRAFFIC_PREVIEW,
+  type TrafficLog,
+  heldOpenNote,
+  shapedReplyNote,
+} from '../tap-records.js';
 import type { Post } from './conn-log.js';
 import { PREVIEW, type RelayUpstream, type ThreadConfig } from './shared.js';
 import { ThreadLog } from './thread-log.js';
@@ -135,14 +144,7 @@ export class RelayLog {
     this.maxConns = cfg.maxConns;
     this.c.upstream = up.display;
     this.fault = up.fault;
-    this.swallowed =
-      up.fault === 'silent'
-        ? 'swallowed (fault silent)'
-        : up.fault === 'close-without-reply'
-          ? 'swallowed; the client is closed (fault close-without-reply)'
-          : up.fault === 'reset'
-            ? 'not relayed: the client is reset instead (fault reset)'
-            : undefined;
+    this.swallowed = shapedReplyNote(up.fault, 0);
     this.c.fault = this.fault;
   }
 
@@ -295,7 +297,7 @@ export class RelayLog {
       s === 1 && this.swallowed !== undefined
         ? this.swallowed
         : s === 0 && this.up.fault === 'reset'
-          ? 'peeked and left unread, so the close is a reset (fault reset)'
+          ? PEEKED_NOTE
           : s === 1 && this.up.delayMs > 0
             ? `delayed ${this.up.delayMs}ms`
             : dropped
@@ -311,7 +313,7 @@ export class RelayLog {
     else if (this.first[i] === 0) this.first[i] = F_CLIENT;
     const note =
       s === 1 && this.up.fault === 'close-without-reply' && this.bytes[2 * i + 1] > 0
-        ? 'the client was closed at the reply (fault close-without-reply)'
+        ? CLOSED_AT_REPLY_NOTE
         : relayed
           ? `relayed to the ${s === 0 ? 'upstream' : 'client'} as a half-close`
           : undefined;
@@ -322,21 +324,21 @@ export class RelayLog {
   upstreamGone(i: number): void {
     this.sideEnd[2 * i + 1] = CLOSED;
     this.setEnd(i, 'closed', undefined, F_UPSTREAM);
-    this.emit(i, 'upstream', 'close', this.up.fault === 'close-without-reply' && this.bytes[2 * i + 1] > 0 ? 'the client was closed at the reply (fault close-without-reply)' : 'relayed to the client as a close');
+    this.emit(i, 'upstream', 'close', this.up.fault === 'close-without-reply' && this.bytes[2 * i + 1] > 0 ? CLOSED_AT_REPLY_NOTE : 'relayed to the client as a close');
   }
 
   /** close-without-reply: the end it gives the client is the connection's (as the net tap's, it overrides a clean close). */
   private closedAtReply(i: number): void {
     if (this.end[i] === undefined || this.end[i] === 'closed') {
       this.end[i] = 'closed';
-      this.reason[i] = 'fault close-without-reply';
+      this.reason[i] = faultReason('close-without-reply');
     }
     if (this.first[i] === 0) this.first[i] = F_TAP;
   }
 
   /** --fault reset: the upstream's reply came; the client is reset instead (closed with its request unread). */
   resetAtReply(i: number): void {
-    this.emit(i, 'tap', 'reset', 'the client is reset instead of getting the reply (fault reset)');
+    this.emit(i, 'tap', 'reset', RESET_AT_REPLY_NOTE);
     if (this.end[i] === undefined || this.end[i] === 'closed') {
       this.end[i] = 'reset';
       this.reason[i] = 'fault reset';
@@ -350,7 +352,7 @@ export class RelayLog {
   held(i: number, gone: boolean): void {
     this.sideEnd[2 * i + 1] = gone ? CLOSED : HALF;
     this.setEnd(i, 'closed', undefined, F_UPSTREAM);
-    this.emit(i, 'upstream', gone ? 'close' : 'half-close', `client held open (fault ${this.fault})`);
+    this.emit(i, 'upstream', gone ? 'close' : 'half-close', heldOpenNote(this.fault));
     // The fault's end overrides a clean close: it is what happened to the client (as the net tap's).
     if (this.end[i] === 'closed') {
       this.end[i] = 'left-open';
