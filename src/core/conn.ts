@@ -69,8 +69,8 @@ export interface OpenConnOptions {
   bindReply?: boolean;
   /** Keep what readLeft() needs (a stream's spare descriptor). */
   readLeft?: boolean;
-  /** message sockets: what one write is called in an EMSGSIZE error ("the message", "a line"). */
-  unit?: string;
+  /** message sockets: what one write of `bytes` is called in an EMSGSIZE error ("the message (N bytes)", "a line of N bytes"). */
+  unit?: (bytes: number) => string;
 }
 
 /** Connect to `t` as a socket of `type`; throws a typed UdsError (WRONG_TYPE when it is another type). */

@@ -84,7 +84,7 @@ export function startSession(target: Target | string, opts: SessionOptions = {})
       let open: OpenConn;
       try {
         // dgram: an address of our own first (bindReply), so that the server's datagrams can come back.
-        open = await openConn(t, type, { connectTimeout, signal: opts.signal, bindReply: true, readLeft: opts.input !== undefined, unit: 'a line' });
+        open = await openConn(t, type, { connectTimeout, signal: opts.signal, bindReply: true, readLeft: opts.input !== undefined, unit: (n) => `a line of ${n} bytes` });
       } catch (err) {
         // Not this type, and more to try (/proc/net/unix did not say: another namespace).
         if (i < types.length - 1 && err instanceof UdsError && err.code === 'WRONG_TYPE') continue;

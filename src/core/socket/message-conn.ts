@@ -49,8 +49,8 @@ export class MessageConn extends EventEmitter implements Conn {
     readonly sock: MessageSocket,
     private readonly label: string,
     private readonly sink: ReadSink,
-    /** What one write is called in an EMSGSIZE error. */
-    private readonly unit = 'the message',
+    /** What one write of `bytes` is called in an EMSGSIZE error. */
+    private readonly unit = (bytes: number): string => `the message (${bytes} bytes)`,
   ) {
     super();
   }
@@ -154,7 +154,7 @@ export class MessageConn extends EventEmitter implements Conn {
   private sendFailed(err: NodeJS.ErrnoException, chunk: Buffer, cb: (err?: Error | null) => void): void {
     const e =
       err.code === 'EMSGSIZE'
-        ? new UdsError('BAD_OPTION', `${this.label}: ${this.unit} (${chunk.length} bytes) is larger than the socket takes in one message (EMSGSIZE)`, {
+        ? new UdsError('BAD_OPTION', `${this.label}: ${this.unit(chunk.length)} is larger than the socket takes in one message (EMSGSIZE)`, {
             target: this.label,
             cause: err,
           })
