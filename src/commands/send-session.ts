@@ -6,13 +6,13 @@
  * discarded, so a typed line never runs as a shell command after we exit.
  * Elsewhere the bytes go through as they are, both ways at once (nc).
  */
-import net from 'node:net';
 import { isatty } from 'node:tty';
 import type { ChalkInstance } from 'chalk';
 import { PooledFdReader } from '../core/fd-reader.js';
 import { UdsError } from '../core/errors.js';
 import { escapeText } from '../core/escape.js';
-import type { PayloadSource } from '../core/exchange.js';
+import type { PayloadSource } from '../core/exchange-record.js';
+import { CopyPool, recyclesBuffers } from '../core/exchange-sink.js';
 import { type ReplyTiming, type SessionRecord, startSession } from '../core/session.js';
 import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
@@ -33,27 +33,6 @@ export interface SessionFlags {
 
 /** A line the peer has not ended is shown after this long without more of it. */
 const HOLD_LINE_MS = 100;
-
-/** Copies of the reply for a sink that is done with a buffer when its write's callback runs (stdout): no allocation per chunk. */
-class CopyPool {
-  private readonly free: Buffer[] = [];
-  private readonly busy: Buffer[] = [];
-  constructor(private readonly recycles: boolean) {}
-  copy(chunk: Buffer): Buffer {
-    if (!this.recycles) return Buffer.from(chunk);
-    // A message (seqpacket, dgram) may be larger than a pooled buffer: its own copy, which goes busy in turn.
-    const pooled = chunk.length <= 64 * 1024 ? this.free.pop() : undefined;
-    const buf = pooled ?? Buffer.allocUnsafe(Math.max(64 * 1024, chunk.length));
-    const n = chunk.copy(buf);
-    this.busy.push(buf);
-    return buf.subarray(0, n);
-  }
-  /** Writes complete in order: the oldest busy buffer is free again. */
-  readonly written = (): void => {
-    const buf = this.busy.shift();
-    if (buf && this.recycles && buf.length === 64 * 1024 && this.free.length < 16) this.free.push(buf);
-  };
-}
 
 /** Colour for stdout (the margin), decided once as errColor decides it for stderr. */
 async function outColor(io: Io): Promise<ChalkInstance> {
@@ -104,7 +83,7 @@ export async function runSendSession(targetSpec: string, flags: SessionFlags, io
   stdout.on('error', onStdoutError);
 
   const view = rendered ? new ReplyView(await outColor(io), { crlf: flags.crlf }) : undefined;
-  const pool = new CopyPool(stdout instanceof net.Socket || stdout.constructor?.name === 'SyncWriteStream');
+  const pool = new CopyPool(recyclesBuffers(stdout));
   let holdTimer: NodeJS.Timeout | undefined;
   const flushHeld = () => {
     clearTimeout(holdTimer);

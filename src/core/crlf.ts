@@ -1,4 +1,4 @@
-/** --crlf of the interactive session: each typed `\n` sent as `\r\n` (session.ts, session-message.ts). */
+/** --crlf of the interactive session: each typed `\n` sent as `\r\n` (session.ts). */
 /** `\n` → `\r\n`, remembering a `\r` that ended the last chunk (a `\r\n` already there is left alone). */
 export class CrlfLines {
   private lastCR = false;

@@ -1,9 +1,9 @@
 /**
- * Connecting a Unix datagram or seqpacket socket (the thin transport under the
- * one exchange, exchange.ts, and the session): typed errors (EPROTOTYPE:
- * WRONG_TYPE, a full seqpacket backlog retried with the one back-off), the
- * address of our own a dgram reply needs, and a streamed payload read whole
- * (a message is sent as one).
+ * Connecting a Unix datagram or seqpacket socket (for the connection seam,
+ * conn.ts, under the one exchange and the one session; for probe, bench and
+ * serve's taps): typed errors (EPROTOTYPE: WRONG_TYPE, a full seqpacket
+ * backlog retried with the one back-off), the address of our own a dgram
+ * reply needs, and a streamed payload read whole (a message is sent as one).
  */
 import { promises as fsp, mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';

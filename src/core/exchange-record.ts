@@ -1,8 +1,8 @@
 /**
  * The record of one exchange, as send, probe and the library see it (whatever
- * the socket type: exchange.ts and exchange-message.ts both make it), and the
- * payload source both read. Its own module so both exchanges import it
- * without importing each other.
+ * the socket type), and the payload source the exchange and the session
+ * read. Its own module so that services, probe and the session import it
+ * without the exchange.
  */
 import type { UdsError } from './errors.js';
 import type { PeerCred } from './socket/peer.js';

@@ -2,146 +2,31 @@
  * One bounded exchange (send's and probe's) on every socket type: connect,
  * write the payload (and a stream, with backpressure), read the reply to its
  * end rule or framer under a hard deadline, keep at most maxReply bytes. The
- * policy is written once, over a small connection (Conn): a node:net socket,
- * or a seqpacket/dgram socket (socket/message-conn.ts, connected by
- * exchange-message.ts), where `message` is one more end rule. Over 400 lines: the Exchange class is one
- * state machine (deadline, end rule, close phase, input and output
- * backpressure) whose parts share its fields; split further, each part would
- * take them all as arguments.
+ * policy is written once, over the connection seam (conn.ts): a node:net
+ * socket, or a seqpacket/dgram socket (socket/message-conn.ts), where
+ * `message` is one more end rule. Its options are checked in
+ * exchange-options.ts, the reply kept and streamed in exchange-sink.ts. The
+ * Exchange class is one state machine (deadline, end rule, close phase,
+ * input and output backpressure) whose parts share its fields.
  */
-import net from 'node:net';
 import { nowMs, nowUs } from './clock.js';
-import { openConnection } from './socket/connect.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './defaults.js';
-import { socketFd } from './socket/net-fd.js';
-import { checkDuration } from './duration.js';
+import { type Conn, type OpenConn, openConn } from './conn.js';
 import { type EndRule, checkEndRule, formatEndRule } from './framing/end-rule.js';
 import { FRAME_ERROR, type Framer, createFramer } from './framing/index.js';
 import { UdsError, closedEarlyError, fromConnectErrno, resetError } from './errors.js';
+import { type ExchangeOptions, type ExchangeSettings, exchangeSettings } from './exchange-options.js';
+import { KeptReply, ReplySink } from './exchange-sink.js';
 import { type Target, checkTarget } from './socket/target.js';
-import { MAX_MESSAGE, collectPayload, connectMessage, wrongType } from './exchange-message.js';
-import { type Conn, MessageConn } from './socket/message-conn.js';
+import { MAX_MESSAGE, collectPayload, wrongType } from './exchange-message.js';
 import { peerCredOf } from './socket/peer.js';
 import { type SocketType, type SocketTypeSource, parseSocketType, socketTypeCandidates } from './socket/socket-type.js';
+import { type ExchangeEnd, type ExchangeRecord, type ExchangeTimings, detachPayload, nothingExchanged } from './exchange-record.js';
 
-export { DEFAULT_TIMEOUT_MS };
-
-/** Bytes of a reply kept in the record by default (more is counted, not kept). */
-export const DEFAULT_MAX_REPLY = 1024 * 1024;
-
-/** Each read fills one buffer of this size, reused: a flood allocates nothing per read. */
-const READ_BUFFER_SIZE = 64 * 1024;
-
+export { DEFAULT_TIMEOUT_MS } from './defaults.js';
+export { DEFAULT_MAX_REPLY, type ExchangeOptions } from './exchange-options.js';
 export { type ExchangeEnd, type ExchangeRecord, type ExchangeTimings, type PayloadSource, detachPayload, nothingExchanged } from './exchange-record.js';
-import { type ExchangeEnd, type ExchangeRecord, type ExchangeTimings, type PayloadSource, detachPayload, nothingExchanged } from './exchange-record.js';
 
-
-export interface ExchangeOptions {
-  /** Bytes to send (may be empty: then nothing is written). */
-  payload?: Buffer;
-  /**
-   * More bytes to send, read from this stream as they come (e.g. stdin) and
-   * written after `payload`, with backpressure: the stream is paused while the
-   * socket's send buffer is full, so memory stays flat whatever its size.
-   */
-  payloadStream?: PayloadSource;
-  /** End-of-reply rule; default eof (the server closes). */
-  until?: EndRule;
-  /** Bound on connecting. Default 5s. */
-  connectTimeout?: number;
-  /** Bound on the reply, from connected to end of reply: a hard deadline whatever the peer sends. Default 5s. */
-  timeout?: number;
-  /** Shut down our write side after the payload (and payloadStream, to its end) is written. */
-  halfClose?: boolean;
-  /**
-   * After the end rule is met while the connection is open, wait this long for
-   * the server to close (a health check's close phase). 0 (default): close at once.
-   */
-  closeTimeout?: number;
-  /**
-   * Bytes of reply kept in the record (default 1 MiB). Beyond it bytes are
-   * counted and scanned for the end rule, not kept, and `truncated` says so.
-   */
-  maxReply?: number;
-  /** Called for each chunk of reply as it arrives (streaming output, progress). */
-  onData?: (chunk: Buffer) => void;
-  /**
-   * Every chunk of reply is written here as it arrives (streaming output, like
-   * nc). While it is full the socket is paused; the deadline still holds. If
-   * it fails (its reader went away) the exchange ends at once with IO_ERROR.
-   */
-  replyTo?: NodeJS.WritableStream;
-  /** Aborts the exchange (e.g. on SIGINT); the record says so. */
-  signal?: AbortSignal;
-  /**
-   * The Unix socket type; default: found out (/proc/net/unix, else stream,
-   * seqpacket, dgram tried in turn on EPROTOTYPE). On a message socket
-   * (seqpacket, dgram) the payload is one message and, without `until`, the
-   * reply is one message.
-   */
-  socketType?: SocketType;
-  /**
-   * The end of reply on a message socket: 'message' (one message), or a rule.
-   * Default: `until` when given, else one message.
-   */
-  messageUntil?: EndRule | 'message';
-  /** dgram: wait for a reply (we bind an address of our own for it); default false: done once the datagram is sent. */
-  wantReply?: boolean;
-  /** Name the peer's process from the connected socket (SO_PEERCRED, Linux). */
-  peerCred?: boolean;
-}
-
-
-interface Settings {
-  payload: Buffer;
-  payloadStream?: PayloadSource;
-  until: EndRule;
-  connectTimeout: number;
-  timeout: number;
-  closeTimeout: number;
-  halfClose: boolean;
-  maxReply: number;
-  onData?: (chunk: Buffer) => void;
-  replyTo?: NodeJS.WritableStream;
-  signal?: AbortSignal;
-}
-
-const isStream = (v: unknown, method: string): boolean =>
-  typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[method] === 'function';
-
-/** Check a library caller's options as the CLI checks flags: a typed BAD_OPTION, never a TypeError or a made-up verdict. */
-function exchangeSettings(o: ExchangeOptions): Settings {
-  if (o === null || typeof o !== 'object') throw new UdsError('BAD_OPTION', 'options must be an object');
-  const payload: unknown = o.payload ?? Buffer.alloc(0);
-  if (!(payload instanceof Uint8Array)) {
-    throw new UdsError('BAD_OPTION', `payload must be a Buffer (got ${typeof payload}); send() also takes a string`);
-  }
-  if (o.payloadStream !== undefined) {
-    const missing = ['on', 'once', 'removeListener', 'pause', 'resume'].filter((m) => !isStream(o.payloadStream, m));
-    if (missing.length > 0) throw new UdsError('BAD_OPTION', `payloadStream must be a readable stream (it has no ${missing.join('(), ')}())`);
-  }
-  if (o.replyTo !== undefined && !['write', 'on', 'once', 'removeListener'].every((m) => isStream(o.replyTo, m))) {
-    throw new UdsError('BAD_OPTION', 'replyTo must be a writable stream (write(), on(), once(), removeListener())');
-  }
-  if (o.onData !== undefined && typeof o.onData !== 'function') throw new UdsError('BAD_OPTION', 'onData must be a function');
-  const maxReply = o.maxReply ?? DEFAULT_MAX_REPLY;
-  if (!Number.isSafeInteger(maxReply) || maxReply < 0) {
-    throw new UdsError('BAD_OPTION', `maxReply must be a whole number of bytes >= 0 (got ${String(o.maxReply)})`);
-  }
-  return {
-    payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
-    payloadStream: o.payloadStream,
-    until: checkEndRule(o.until ?? { kind: 'eof' }),
-    connectTimeout: checkDuration(o.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeout', { positive: true }),
-    timeout: checkDuration(o.timeout ?? DEFAULT_TIMEOUT_MS, 'timeout', { positive: true }),
-    closeTimeout: checkDuration(o.closeTimeout ?? 0, 'closeTimeout'),
-    halfClose: Boolean(o.halfClose),
-    maxReply,
-    onData: o.onData,
-    replyTo: o.replyTo,
-    signal: o.signal,
-  };
-}
+type Settings = ExchangeSettings;
 
 /**
  * Connect, send, read one reply by the end rule, close: one bounded exchange.
@@ -188,40 +73,15 @@ async function typedExchange(t: Target, type: SocketType, source: SocketTypeSour
     return failed(new UdsError('BAD_OPTION', `${t.display}: a stream socket has no message boundaries, so no "message" end rule; use line, len: or a protocol`, { target: t.display }));
   }
 
-  // Reads land in one reused buffer (node:net's onread), so a peer streaming
-  // gigabytes costs no allocation per read; what is kept or passed on is copied.
-  let handler: ((chunk: Buffer) => boolean) | undefined;
-  const early: Buffer[] = [];
-  const onread = {
-    buffer: Buffer.allocUnsafe(READ_BUFFER_SIZE),
-    callback: (n: number, buf: Buffer): boolean => {
-      if (handler) return handler(buf.subarray(0, n));
-      early.push(Buffer.from(buf.subarray(0, n))); // not expected: the exchange starts before any read
-      return true;
-    },
-  };
-  let conn: Conn;
-  let messages: MessageConn | undefined;
-  let fd = -1;
-  if (type === 'stream') {
-    try {
-      const socket = await openConnection(t, { connectTimeout: s.connectTimeout, signal: s.signal, onread });
-      conn = socket;
-      if (wantPeer) fd = socketFd(socket);
-    } catch (err) {
-      return failed(err);
-    }
-  } else {
-    const wantsReply = !dgram || wantReply;
-    try {
-      // dgram: an address of our own first, so the server's reply can come back.
-      const sock = await connectMessage(t, type, s.connectTimeout, dgram && wantsReply, s.signal);
-      messages = new MessageConn(sock, t.display, onread);
-      conn = messages;
-      if (!dgram) fd = sock.fd;
-    } catch (err) {
-      return failed(err);
-    }
+  const wantsReply = !dgram || wantReply;
+  let open: OpenConn;
+  try {
+    // dgram: an address of our own first (bindReply), so the server's reply can come back.
+    open = await openConn(t, type, { connectTimeout: s.connectTimeout, signal: s.signal, bindReply: wantsReply });
+  } catch (err) {
+    return failed(err);
+  }
+  if (type !== 'stream') {
     if (!wantsReply) s = { ...s, until: { kind: 'eof' } };
     if (s.payloadStream) {
       // A message is sent whole: the stream is read first, bounded in size and time.
@@ -229,45 +89,26 @@ async function typedExchange(t: Target, type: SocketType, source: SocketTypeSour
         const rest = await collectPayload(s.payloadStream, MAX_MESSAGE - s.payload.length, s.timeout);
         s = { ...s, payload: Buffer.concat([s.payload, rest]), payloadStream: undefined };
       } catch (err) {
-        messages.destroy();
+        open.conn.destroy();
         return failed(err instanceof UdsError ? err : new UdsError('IO_ERROR', `${t.display}: reading the message failed: ${(err as Error).message}`, { target: t.display, cause: err }));
       }
     }
     if (dgram) s = { ...s, closeTimeout: 0 };
   }
   timings.connectedUs = nowUs() - start;
+  // The peer's process: asked for, or always on seqpacket (dgram has no connected peer).
+  const fd = wantPeer || type === 'seqpacket' ? open.fd() : -1;
   const peer = fd >= 0 ? peerCredOf(fd) : null;
-  const ex = new Exchange(conn, t.display, s, start, timings, dgram && !wantReply);
-  handler = ex.onChunk;
+  const ex = new Exchange(open.conn, t.display, s, start, timings, dgram && !wantReply);
   const done = ex.run();
-  messages?.start();
-  for (const c of early) ex.onChunk(c);
+  open.start(ex.onChunk);
   const r = await done;
-  return { ...r, ...typed, ...(messages ? { messagesReceived: messages.messages } : {}), ...(peer ? { peer: { ...peer, source: 'peercred' as const } } : {}) };
+  return { ...r, ...typed, ...(open.messages ? { messagesReceived: open.messages() } : {}), ...(peer ? { peer: { ...peer, source: 'peercred' as const } } : {}) };
 }
 
 function asUdsError(err: unknown, target: string): UdsError {
   if (err instanceof UdsError) return err;
   return fromConnectErrno(err as NodeJS.ErrnoException, target);
-}
-
-/** The reply bytes kept: at most `max`, the rest counted. */
-class KeptReply {
-  private readonly chunks: Buffer[] = [];
-  bytes = 0;
-  constructor(private readonly max: number) {}
-  /** `borrowed`: the chunk's memory is reused after this call, so keep a copy. */
-  add(chunk: Buffer, borrowed = false): void {
-    const room = this.max - this.bytes;
-    if (room <= 0) return;
-    const part = chunk.length <= room && !borrowed ? chunk : Buffer.from(chunk.subarray(0, room));
-    this.chunks.push(part);
-    this.bytes += part.length;
-  }
-  take(length: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.bytes);
-    return length < all.length ? all.subarray(0, length) : all;
-  }
 }
 
 /**
@@ -291,10 +132,7 @@ class Exchange {
   private deadlineTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
   private lastDataAt = 0;
-  private sinkBroken = false;
-  private readonly sinkRecycles: boolean;
-  private readonly sinkPool: Buffer[] = [];
-  private readonly sinkBusy: Buffer[] = [];
+  private readonly sink: ReplySink;
 
   constructor(
     private readonly socket: Conn,
@@ -306,8 +144,7 @@ class Exchange {
     private readonly sentIsDone = false,
   ) {
     this.kept = new KeptReply(s.maxReply);
-    const sink = s.replyTo;
-    this.sinkRecycles = sink instanceof net.Socket || sink?.constructor?.name === 'SyncWriteStream';
+    this.sink = new ReplySink(s.replyTo, this.onSinkDrain, this.onSinkError);
     this.framer = createFramer(s.until);
   }
 
@@ -320,7 +157,7 @@ class Exchange {
       s.signal?.addEventListener('abort', this.onAbort, { once: true });
       socket.on('end', this.onEnd);
       socket.on('error', this.onError);
-      if (s.replyTo) s.replyTo.on('error', this.onSinkError);
+      this.sink.start();
       this.startSending();
     });
   }
@@ -422,41 +259,16 @@ class Exchange {
 
   /** Hand a copy to the sink; false when it is full (then reading stops until it drains). */
   private toSink(chunk: Buffer): boolean {
-    const sink = this.s.replyTo;
-    if (!sink || this.sinkBroken || chunk.length === 0) return true;
     let room: boolean;
     try {
-      room = sink.write(this.sinkCopy(chunk), this.sinkWritten);
+      room = this.sink.write(chunk);
     } catch (err) {
       return this.callerThrew('replyTo.write()', err);
     }
-    if (room) return true;
     // Backpressure: stop reading until the sink has room; the deadline still runs.
-    // pause() first, so that resume() restarts the reads the callback's false stops.
-    this.socket.pause();
-    sink.once('drain', this.onSinkDrain);
-    return false;
+    if (!room) this.socket.pause();
+    return room;
   }
-
-  /**
-   * A copy of the chunk for the sink. A sink that is done with a chunk when its
-   * write's callback runs (a socket, pipe, TTY or file: process.stdout) gets
-   * buffers from a small pool, so streaming gigabytes allocates nothing per
-   * chunk; any other sink (it may keep chunks) gets fresh copies.
-   */
-  private sinkCopy(chunk: Buffer): Buffer {
-    if (!this.sinkRecycles) return Buffer.from(chunk);
-    const buf = this.sinkPool.pop() ?? Buffer.allocUnsafe(READ_BUFFER_SIZE);
-    const n = chunk.copy(buf);
-    this.sinkBusy.push(buf);
-    return buf.subarray(0, n);
-  }
-
-  /** Writes complete in order: the oldest busy buffer is free again. */
-  private readonly sinkWritten = (): void => {
-    const buf = this.sinkBusy.shift();
-    if (buf && this.sinkRecycles && this.sinkPool.length < 16) this.sinkPool.push(buf);
-  };
 
   private readonly onSinkDrain = (): void => {
     if (!this.settled) this.socket.resume();
@@ -464,8 +276,6 @@ class Exchange {
 
   /** The sink failed (its reader went away: EPIPE): nobody takes the reply, so stop now, like nc on SIGPIPE. */
   private readonly onSinkError = (err: NodeJS.ErrnoException): void => {
-    this.sinkBroken = true;
-    this.s.replyTo?.removeListener('drain', this.onSinkDrain);
     const why = err?.code ?? err?.message ?? 'error';
     this.finish(
       'error',
@@ -594,8 +404,7 @@ class Exchange {
     clearTimeout(this.deadlineTimer);
     clearTimeout(this.idleTimer);
     s.signal?.removeEventListener('abort', this.onAbort);
-    s.replyTo?.removeListener('drain', this.onSinkDrain);
-    s.replyTo?.removeListener('error', this.onSinkError);
+    this.sink.stop();
     socket.removeListener('drain', this.onSocketDrain);
     this.stopInput();
     socket.destroy();

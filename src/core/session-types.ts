@@ -1,10 +1,9 @@
 /**
  * The interactive session's data (send --interactive): its options, events
- * and record, shared by the stream session (session.ts) and the message
- * session (session-message.ts).
+ * and record, on every socket type (session.ts).
  */
 import type { UdsError } from './errors.js';
-import type { PayloadSource } from './exchange.js';
+import type { PayloadSource } from './exchange-record.js';
 import type { SocketType } from './socket/socket-type.js';
 
 export interface SessionOptions {

@@ -6,34 +6,41 @@
  * record at the end); it prints nothing and owns no terminal. The command
  * decides what the user sees.
  *
- * Bounds: connecting (connectTimeout); after our input ends (half-close), the
- * server's close (timeout); input the server does not take (our send buffer
- * full) and output nobody takes (the sink full), each at most `timeout`. An
- * idle session is not bounded: waiting for the user is its point.
- * This file is the stream session and the choice of socket type; a seqpacket
- * or dgram socket runs session-message.ts behind the same events and record.
+ * One session on every socket type, over the connection seam (conn.ts): a
+ * node:net stream, or a seqpacket or dgram socket (socket/message-conn.ts).
+ * What the socket type means is all that differs:
+ * - on seqpacket and dgram each line of the input (up to and with its `\n`,
+ *   `\r\n` with crlf) is one message, what is left at the end of the input
+ *   one more, and each message received is one onData call (boundaries kept);
+ * - the end of our input shuts our write side down (stream, seqpacket: the
+ *   server reads end-of-file) and waits for the server's close; dgram has
+ *   nothing to close, so it waits `timeout` for more datagrams and ends
+ *   (`waited`); a receiver that has answered nothing (sd_notify, syslog) gets
+ *   only a short grace (NO_REPLY_GRACE_MS) for a first answer, so a piped
+ *   session ends at once.
+ *
+ * Bounds: connecting (connectTimeout); after our input ends, the server's
+ * close (timeout); input the server does not take (its receive queue full)
+ * and output nobody takes (the sink full), each at most `timeout`. An idle
+ * session is not bounded: waiting for the user is its point.
  */
-import net from 'node:net';
 import { nowUs } from './clock.js';
+import { type Conn, type OpenConn, openConn } from './conn.js';
+import { CrlfLines } from './crlf.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './defaults.js';
 import { checkDuration } from './duration.js';
 import { UdsError, closedEarlyError, fromConnectErrno, resetError } from './errors.js';
-import { CrlfLines } from './crlf.js';
-import { detachPayload } from './exchange.js';
-import { connectMessage } from './exchange-message.js';
-import { startMessageSession } from './session-message.js';
-import type { SessionEnd, SessionOptions, SessionRecord } from './session-types.js';
-import { openConnection } from './socket/connect.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './defaults.js';
+import { detachPayload } from './exchange-record.js';
+import type { ReplyTiming, SessionEnd, SessionOptions, SessionRecord } from './session-types.js';
+import { MAX_MESSAGE } from './socket/message-conn.js';
 import { type SocketType, parseSocketType, socketTypeCandidates } from './socket/socket-type.js';
-import type { MessageSocket } from './socket/message.js';
-import { SpareFd } from './socket/spare-fd.js';
 import { type Target, checkTarget } from './socket/target.js';
 
 export { CrlfLines } from './crlf.js';
 export type { ReplyTiming, SessionEnd, SessionEvent, SessionOptions, SessionRecord } from './session-types.js';
 
-/** Each read fills one reused buffer: a flood allocates nothing per read. */
-const READ_BUFFER_SIZE = 64 * 1024;
+/** dgram, end of input, nothing received yet: how long a first reply may still take before the session ends. */
+export const NO_REPLY_GRACE_MS = 250;
 
 /** A running session: its result, and the events the caller feeds in. */
 export interface SessionHandle {
@@ -46,8 +53,7 @@ export interface SessionHandle {
  * Start a session. Never rejects for a socket failure (the record carries the
  * typed error); throws a UdsError for bad options. The socket type is
  * `socketType`, else the one /proc/net/unix lists, else the first of stream,
- * seqpacket, dgram that connects (the kernel says EPROTOTYPE to the others);
- * seqpacket and dgram run the message session (session-message.ts).
+ * seqpacket, dgram that connects (the kernel says EPROTOTYPE to the others).
  */
 export function startSession(target: Target | string, opts: SessionOptions = {}): SessionHandle {
   const t = checkTarget(target);
@@ -56,18 +62,7 @@ export function startSession(target: Target | string, opts: SessionOptions = {})
   const forced = opts.socketType === undefined ? undefined : parseSocketType(opts.socketType, 'socketType');
   if (t.kind === 'tcp' && forced && forced !== 'stream') throw new UdsError('BAD_OPTION', `${t.display}: TCP is a stream; --type ${forced} is for Unix sockets`);
   const start = nowUs();
-  let session: { outputDrained(): void } | undefined;
-  const early: Buffer[] = [];
-  let stream: Session | undefined;
-  const onread = {
-    buffer: Buffer.allocUnsafe(READ_BUFFER_SIZE),
-    callback: (n: number, buf: Buffer): boolean => {
-      if (stream) return stream.onChunk(buf.subarray(0, n));
-      early.push(Buffer.from(buf.subarray(0, n))); // not expected: the session starts before any read
-      return true;
-    },
-  };
-  const settings = { ...opts, timeout };
+  let session: Session | undefined;
   const failed = (err: unknown, type?: SocketType): SessionRecord => {
     const error = err instanceof UdsError ? err : fromConnectErrno(err as NodeJS.ErrnoException, t.display);
     const interrupted = opts.signal?.aborted === true;
@@ -83,38 +78,22 @@ export function startSession(target: Target | string, opts: SessionOptions = {})
       ...(interrupted ? {} : { error }),
     };
   };
-  const messages = async (type: 'dgram' | 'seqpacket', sock?: MessageSocket): Promise<SessionRecord> => {
-    try {
-      // dgram: an address of our own first (bindFirst), so that the server's datagrams can come back.
-      sock ??= await connectMessage(t, type, connectTimeout, type === 'dgram', opts.signal);
-    } catch (err) {
-      return failed(err, type);
-    }
-    const running = startMessageSession(sock, t.display, settings, start);
-    session = running;
-    return running.done;
-  };
   const done = (async (): Promise<SessionRecord> => {
     const { types } = await socketTypeCandidates(t, forced);
-    let socket: net.Socket | undefined;
     for (const [i, type] of types.entries()) {
-      const last = i === types.length - 1;
+      let open: OpenConn;
       try {
-        if (type === 'stream') socket = await openConnection(t, { connectTimeout, signal: opts.signal, onread });
-        else if (last) return await messages(type);
-        else return await messages(type, await connectMessage(t, type, connectTimeout, type === 'dgram', opts.signal));
-        break;
+        // dgram: an address of our own first (bindReply), so that the server's datagrams can come back.
+        open = await openConn(t, type, { connectTimeout, signal: opts.signal, bindReply: true, readLeft: opts.input !== undefined, unit: (n) => `a line of ${n} bytes` });
       } catch (err) {
         // Not this type, and more to try (/proc/net/unix did not say: another namespace).
-        if (last || !(err instanceof UdsError) || err.code !== 'WRONG_TYPE') return failed(err, type);
+        if (i < types.length - 1 && err instanceof UdsError && err.code === 'WRONG_TYPE') continue;
+        return failed(err, type);
       }
+      session = new Session(open, t.display, { ...opts, timeout }, start);
+      return session.run();
     }
-    if (!socket) return failed(new UdsError('WRONG_TYPE', `${t.display}: not a stream, seqpacket or dgram socket`, { target: t.display }), undefined);
-    stream = new Session(socket, t.display, settings, start, onread.buffer);
-    session = stream;
-    const running = stream.run();
-    for (const c of early) stream.onChunk(c);
-    return running;
+    return failed(new UdsError('WRONG_TYPE', `${t.display}: not a stream, seqpacket or dgram socket`, { target: t.display }), undefined);
   })();
   return { done, outputDrained: () => session?.outputDrained() };
 }
@@ -123,33 +102,76 @@ interface Settings extends SessionOptions {
   timeout: number;
 }
 
+/** seqpacket, dgram: each line of the input (with its `\n`) is one message; what is left at the end is one more. */
+class LineMessages {
+  private partial: Buffer[] = [];
+  private bytes = 0;
+
+  /** Each whole line of `chunk` to `send` (a copy: the chunk's buffer may be reused); false when a line is longer than a message may be. */
+  push(chunk: Buffer, send: (line: Buffer) => void): boolean {
+    let from = 0;
+    for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, from)) {
+      if (!this.add(chunk.subarray(from, nl + 1))) return false;
+      this.flush(send);
+      from = nl + 1;
+    }
+    return this.add(chunk.subarray(from));
+  }
+
+  /** The line begun and not ended, as one message (the end of the input). */
+  flush(send: (line: Buffer) => void): void {
+    if (this.bytes === 0) return;
+    const line = this.partial.length === 1 ? this.partial[0] : Buffer.concat(this.partial, this.bytes);
+    this.partial = [];
+    this.bytes = 0;
+    send(line);
+  }
+
+  private add(bytes: Buffer): boolean {
+    if (bytes.length === 0) return true;
+    if (this.bytes + bytes.length > MAX_MESSAGE) return false;
+    this.partial.push(Buffer.from(bytes));
+    this.bytes += bytes.length;
+    return true;
+  }
+}
+
 class Session {
   private settled = false;
   private resolve!: (r: SessionRecord) => void;
   private received = 0;
   private sent = 0;
+  private messagesIn = 0;
+  private messagesOut = 0;
+  private writesInFlight = 0;
   private lastSendUs = -1;
   private halfClosed = false;
   private inputEnded = false;
+  private endStarted = false;
   private readonly timings: SessionRecord['timings'] = { totalUs: 0 };
   private readonly crlf?: CrlfLines;
-  /** One timer per bound that may be running: the input stuck, the output stuck, the close after our half-close. */
+  /** Message sockets: the input cut into lines, one message each. */
+  private readonly lines?: LineMessages;
+  /** One timer per bound that may be running: the input stuck, the output stuck, the end (the close after ours, or dgram's wait). */
   private inputStuckTimer?: NodeJS.Timeout;
   private outputStuckTimer?: NodeJS.Timeout;
-  private closeTimer?: NodeJS.Timeout;
+  private endTimer?: NodeJS.Timeout;
   private outputFull = false;
-  /** To read the server's last bytes after a write found it gone (see spare-fd.ts). */
-  private readonly spare?: SpareFd;
+  private waitingDrain = false;
+  private readingLeft = false;
+  private readonly conn: Conn;
+  private readonly type: SocketType;
 
   constructor(
-    private readonly socket: net.Socket,
+    private readonly open: OpenConn,
     private readonly target: string,
     private readonly s: Settings,
     private readonly start: number,
-    private readonly readBuffer: Buffer,
   ) {
+    this.conn = open.conn;
+    this.type = open.type;
     this.crlf = s.crlf ? new CrlfLines() : undefined;
-    this.spare = s.input ? SpareFd.of(socket) : undefined;
+    if (this.type !== 'stream') this.lines = new LineMessages();
     this.timings.connectedUs = nowUs() - start;
   }
 
@@ -160,13 +182,13 @@ class Session {
   run(): Promise<SessionRecord> {
     return new Promise((resolve) => {
       this.resolve = resolve;
-      const { socket, s } = this;
+      const { conn, s } = this;
       if (s.signal?.aborted) return this.finish('interrupted');
       s.signal?.addEventListener('abort', this.onAbort, { once: true });
-      socket.on('end', this.onServerEnd);
-      socket.on('close', this.onSocketClose);
-      socket.on('error', this.onError);
-      s.onEvent?.({ type: 'connected', target: this.target, atUs: this.timings.connectedUs!, socketType: 'stream' });
+      conn.on('end', this.onServerEnd);
+      conn.on('close', this.onServerEnd);
+      conn.on('error', this.onError);
+      s.onEvent?.({ type: 'connected', target: this.target, atUs: this.timings.connectedUs!, socketType: this.type });
       const input = s.input;
       if (input) {
         input.on('data', this.onInput);
@@ -174,24 +196,32 @@ class Session {
         input.once('error', this.onInputError);
         input.resume();
       }
+      this.open.start(this.onChunk);
     });
   }
 
   private readonly onAbort = (): void => this.finish('interrupted');
 
-  /** A chunk of reply in the shared read buffer; false stops reading until outputDrained(). */
-  readonly onChunk = (chunk: Buffer): boolean => {
+  // Receiving: a chunk of a stream, or one whole message, a call of onData.
+
+  private readonly onChunk = (chunk: Buffer, whole: number): boolean => {
     if (this.settled) return false;
     const at = this.now();
-    if (this.received === 0) this.timings.firstByteUs = at;
-    this.received += chunk.length;
+    this.timings.firstByteUs ??= at;
+    if (this.lines) {
+      // dgram's grace after our end of input: this receiver answers, so wait the whole timeout for more.
+      if (this.messagesIn === 0 && this.endStarted && this.type === 'dgram') this.armEnd(this.s.timeout);
+      this.messagesIn++;
+    }
+    this.received += whole;
     const afterSend = this.lastSendUs >= 0;
     const sinceSendUs = at - (afterSend ? this.lastSendUs : this.timings.connectedUs!);
-    const more = this.s.onData ? this.s.onData(chunk, { sinceSendUs, atUs: at, afterSend }) !== false : true;
+    const timing: ReplyTiming = this.lines ? { sinceSendUs, atUs: at, afterSend, messageBytes: whole } : { sinceSendUs, atUs: at, afterSend };
+    const more = this.s.onData ? this.s.onData(chunk, timing) !== false : true;
     if (more || this.settled) return !this.settled;
     // The output is full: stop reading (pause() first, so resume() restarts what returning false stops), bounded.
     this.outputFull = true;
-    this.socket.pause();
+    this.conn.pause();
     this.outputStuckTimer = setTimeout(this.outputStuck, this.s.timeout);
     return false;
   };
@@ -200,7 +230,7 @@ class Session {
     if (!this.outputFull || this.settled) return;
     this.outputFull = false;
     clearTimeout(this.outputStuckTimer);
-    this.socket.resume();
+    this.conn.resume();
   }
 
   private readonly outputStuck = (): void =>
@@ -209,55 +239,106 @@ class Session {
       new UdsError('IO_ERROR', `${this.target}: the reply's reader took nothing for ${this.s.timeout}ms`, { target: this.target, timeoutMs: this.s.timeout }),
     );
 
-  // Input → socket, with backpressure: the input pauses while the send buffer is full, at most --timeout.
+  // Input → socket, with backpressure: the input pauses while the server's queue is full, at most --timeout.
 
   private readonly onInput = (c: Buffer | string): void => {
     if (this.settled) return;
     const original = typeof c === 'string' ? Buffer.from(c) : c;
     if (original.length === 0) return;
     const chunk = this.crlf ? this.crlf.convert(original) : original;
-    this.lastSendUs = this.now();
-    const ok = this.socket.write(chunk, (err) => {
-      // A reader that reuses its buffers (PooledFdReader) may have this one back.
-      this.s.input?.release?.(original);
-      if (!err) this.sent += chunk.length;
-    });
-    if (!ok) {
-      this.s.input!.pause();
-      this.socket.once('drain', this.onSocketDrain);
-      this.inputStuckTimer = setTimeout(this.inputStuck, this.s.timeout);
-    }
+    if (!this.lines) return this.send(chunk, original);
+    const fits = this.lines.push(chunk, this.send);
+    // A reader that reuses its buffers (PooledFdReader) may have this one back: the lines are copies.
+    this.s.input?.release?.(original);
+    if (!fits) this.lineTooLong();
   };
 
-  private readonly onSocketDrain = (): void => {
+  /** One write (on a message socket, one message); `original`: the input's buffer, given back once written. */
+  private readonly send = (chunk: Buffer, original?: Buffer): void => {
+    if (this.settled) return;
+    this.lastSendUs = this.now();
+    this.writesInFlight++;
+    const ok = this.conn.write(chunk, (err) => {
+      this.writesInFlight--;
+      // A reader that reuses its buffers (PooledFdReader) may have this one back.
+      if (original) this.s.input?.release?.(original);
+      if (err || this.settled) return; // the 'error' event reports it
+      this.sent += chunk.length;
+      if (this.lines) this.messagesOut++;
+      if (this.inputEnded) this.endOfInput();
+    });
+    if (ok || this.settled || this.waitingDrain) return;
+    this.waitingDrain = true;
+    this.s.input?.pause();
+    this.conn.once('drain', this.onConnDrain);
+    this.inputStuckTimer = setTimeout(this.inputStuck, this.s.timeout);
+  };
+
+  private readonly onConnDrain = (): void => {
+    this.waitingDrain = false;
     clearTimeout(this.inputStuckTimer);
     if (!this.settled && !this.inputEnded) this.s.input?.resume();
   };
 
-  private readonly inputStuck = (): void =>
+  private readonly inputStuck = (): void => {
+    const what = this.lines ? 'took none of our messages' : 'read none of our input';
     this.finish(
       'timeout',
-      new UdsError('REPLY_TIMEOUT', `${this.target}: the server read none of our input for ${this.s.timeout}ms (its receive queue is full)`, {
+      new UdsError('REPLY_TIMEOUT', `${this.target}: the server ${what} for ${this.s.timeout}ms (its receive queue is full)`, {
         target: this.target,
         timeoutMs: this.s.timeout,
       }),
     );
+  };
+
+  private lineTooLong(): void {
+    this.finish(
+      'error',
+      new UdsError('BAD_OPTION', `${this.target}: a line of the input is longer than ${MAX_MESSAGE} bytes: too long for one message (each line is one ${this.type} message)`, {
+        target: this.target,
+      }),
+    );
+  }
 
   private readonly onInputEnd = (): void => {
     if (this.settled) return;
     this.inputEnded = true;
     this.stopInput();
-    this.halfClosed = true;
-    this.timings.inputEndedUs = this.now();
-    this.lastSendUs = this.timings.inputEndedUs; // what comes now answers the end of input
-    // end() sends what is still queued, then the FIN; the server has --timeout to finish from here.
-    this.socket.end();
-    this.closeTimer = setTimeout(this.closeTimedOut, this.s.timeout);
-    this.s.onEvent?.({ type: 'input-ended', atUs: this.timings.inputEndedUs, waitMs: this.s.timeout, halfClosed: true });
+    this.lines?.flush(this.send); // the last line, without its newline: one more message
+    this.endOfInput();
   };
 
   private readonly onInputError = (err: Error): void =>
     this.finish('error', new UdsError('IO_ERROR', `${this.target}: reading the input failed: ${err.message}`, { target: this.target, cause: err }));
+
+  /**
+   * Our input ended: shut our write side (after what is queued: the server
+   * reads end-of-file) and give the server --timeout to finish; dgram has no
+   * close: it waits for more datagrams, counted from its last one sent.
+   */
+  private endOfInput(): void {
+    if (this.endStarted || this.settled || (this.lines && this.writesInFlight > 0)) return;
+    this.endStarted = true;
+    this.timings.inputEndedUs = this.now();
+    this.lastSendUs = this.timings.inputEndedUs; // what comes now answers the end of input
+    let wait = this.s.timeout;
+    if (this.type === 'dgram') {
+      // A receiver that has answered nothing (sd_notify, /dev/log): a short grace, then done; a first reply restores the full wait.
+      if (this.messagesIn === 0) wait = Math.min(wait, NO_REPLY_GRACE_MS);
+      this.armEnd(wait);
+    } else {
+      this.halfClosed = true;
+      this.conn.end();
+      this.endTimer = setTimeout(this.closeTimedOut, wait);
+    }
+    this.s.onEvent?.({ type: 'input-ended', atUs: this.timings.inputEndedUs, waitMs: wait, halfClosed: this.halfClosed });
+  }
+
+  /** dgram: the end of our input was sent; the session ends `ms` from now (`waited`). */
+  private armEnd(ms: number): void {
+    clearTimeout(this.endTimer);
+    this.endTimer = setTimeout(() => this.finish('waited'), ms);
+  }
 
   private readonly closeTimedOut = (): void =>
     this.finish(
@@ -275,32 +356,34 @@ class Session {
     this.timings.closedUs = this.now();
     this.s.onEvent?.({ type: 'server-closed', atUs: this.timings.closedUs });
     // The server is done: nothing more can come (nc ends here too). A server that
-    // closed without a byte is the one-shot CLOSED_EARLY, as for send.
-    const error =
-      this.received === 0
-        ? closedEarlyError(this.target, 0, 'eof')
-        : undefined;
-    this.finish('closed', error);
-  };
-
-  private readonly onSocketClose = (): void => {
-    if (!this.settled) this.onServerEnd();
+    // closed without a byte (a message) is the one-shot CLOSED_EARLY, as for send.
+    const nothing = this.lines ? this.messagesIn === 0 : this.received === 0;
+    this.finish('closed', nothing ? closedEarlyError(this.target, 0, this.lines ? 'message' : 'eof') : undefined);
   };
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {
-    if (this.settled) return;
+    if (this.settled || this.readingLeft) return;
+    if (err instanceof UdsError) return this.finish('error', err);
     this.timings.closedUs = this.now();
+    if (err.code === 'ECONNREFUSED' && this.lines) {
+      // A connected datagram socket whose receiver closed: the kernel refuses what we send it.
+      return this.finish(
+        'error',
+        new UdsError('REFUSED', `${this.target}: nobody reads this socket any more (ECONNREFUSED: the receiver closed it)`, { target: this.target, cause: err }),
+      );
+    }
     if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') return this.finish('error', fromConnectErrno(err, this.target));
-    // When a write found the server gone, node:net dropped the socket with the server's last bytes
-    // unread: read them from the spare descriptor, so they are shown before the close or reset.
-    this.spare?.drain(this.readBuffer, (chunk) => this.onChunk(chunk));
+    // When a write found the server gone, what it sent last is still unread (node:net dropped
+    // the socket with it): read it now, so it is shown before the close or reset.
+    this.readingLeft = true;
+    this.open.readLeft();
+    this.readingLeft = false;
+    if (this.settled) return; // a seqpacket server's end was read with it
     // A write that found the server gone: it closed (the same race may show as its end-of-file).
-    if (err.code === 'EPIPE') return this.onServerEnd();
+    if (err.code === 'EPIPE' && this.type !== 'dgram') return this.onServerEnd();
     this.s.onEvent?.({ type: 'reset', atUs: this.timings.closedUs });
-    this.finish(
-      'reset',
-      resetError(this.target, this.received > 0 ? `${this.received} bytes` : null, err),
-    );
+    const after = this.received === 0 ? null : this.lines ? `${this.messagesIn} messages` : `${this.received} bytes`;
+    this.finish('reset', resetError(this.target, after, err));
   };
 
   private stopInput(): void {
@@ -312,12 +395,12 @@ class Session {
     this.settled = true;
     clearTimeout(this.inputStuckTimer);
     clearTimeout(this.outputStuckTimer);
-    clearTimeout(this.closeTimer);
+    clearTimeout(this.endTimer);
     this.s.signal?.removeEventListener('abort', this.onAbort);
-    this.socket.removeListener('drain', this.onSocketDrain);
+    this.conn.removeListener('drain', this.onConnDrain);
     this.stopInput();
-    this.socket.destroy();
-    this.spare?.close();
+    this.conn.destroy();
+    this.open.release();
     const t = this.timings;
     t.totalUs = this.now();
     for (const k of Object.keys(t) as (keyof typeof t)[]) if (t[k] !== undefined) t[k] = Math.round(t[k]!);
@@ -328,7 +411,8 @@ class Session {
       bytesSent: this.sent,
       bytesReceived: this.received,
       halfClosed: this.halfClosed,
-      socketType: 'stream',
+      socketType: this.type,
+      ...(this.lines ? { messagesSent: this.messagesOut, messagesReceived: this.messagesIn } : {}),
       timings: t,
       ...(error ? { error } : {}),
     });

@@ -1,38 +1,34 @@
 /**
- * A seqpacket or dgram socket behind the same small connection the stream
- * exchange drives on a node:net socket (Conn): read (each message handed to
- * `onread` by itself, so a framer sees its boundaries), write (each write one
- * message), shut down the write side, pause and resume reading, 'end' (a
- * seqpacket peer closed), 'error', 'drain'. The exchange's policy (deadline,
- * end rules, close phase, backpressure) is written once, in exchange.ts.
+ * A seqpacket or dgram socket behind the connection seam (../conn.ts) that
+ * the one exchange and the one session drive, as node:net's Socket is for a
+ * stream: read (each message handed to the sink by itself, with its whole
+ * size, so a framer or the session sees its boundaries), write (each write
+ * one message), shut down the write side once the queue is sent, pause and
+ * resume reading, 'end' (a seqpacket peer closed), 'error', 'drain'. The
+ * policies (deadline, end rules, close phase, backpressure, lines) are
+ * written once above it.
  *
  * Every wait here is a bounded poll slice (message.ts), and destroy() ends
- * them all: the exchange's deadline bounds the connection.
+ * them all: the exchange's deadline or the session's bounds bound the
+ * connection.
  */
 import { EventEmitter } from 'node:events';
 import { UdsError } from '../errors.js';
+import type { Conn } from '../conn.js';
 import { E } from './ffi.js';
 import type { MessageSocket } from './message.js';
 
 /** The largest message read whole: Linux's default Unix datagram limit is ~208 KiB (wmem_default). */
 export const MAX_MESSAGE = 256 * 1024;
 
-/** What the exchange needs of a connection: node:net's Socket has it, and so has MessageConn. */
-export interface Conn {
-  write(chunk: Buffer, cb: (err?: Error | null) => void): boolean;
-  end(): unknown;
-  destroy(): unknown;
-  pause(): unknown;
-  resume(): unknown;
-  on(event: 'end' | 'error', fn: (err: NodeJS.ErrnoException) => void): unknown;
-  once(event: 'drain', fn: () => void): unknown;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  removeListener(event: string, fn: (...args: any[]) => void): unknown;
-}
+/** Messages read in a row before the event loop gets a turn (a flood must not starve the input or the timers). */
+const READ_BURST = 64;
+
+export type { Conn };
 
 export interface ReadSink {
-  /** A message (its bytes valid only during the call); false: stop reading until resume(). */
-  callback(bytes: number, buffer: Buffer): boolean;
+  /** A message (its first `bytes` valid only during the call; `whole`: its size before it was cut); false: stop reading until resume(). */
+  callback(bytes: number, buffer: Buffer, whole: number): boolean;
 }
 
 export class MessageConn extends EventEmitter implements Conn {
@@ -41,14 +37,20 @@ export class MessageConn extends EventEmitter implements Conn {
   private readonly buf = Buffer.allocUnsafe(MAX_MESSAGE);
   private paused = false;
   private destroyed = false;
+  /** The reading is over: the peer's end, or a receive error, was read. */
+  private ended = false;
   private wake: (() => void) | null = null;
   private readonly queue: { chunk: Buffer; cb: (err?: Error | null) => void }[] = [];
   private sending = false;
+  /** end() came while messages were queued: the write side is shut once they are sent. */
+  private endWhenSent = false;
 
   constructor(
     readonly sock: MessageSocket,
     private readonly label: string,
     private readonly sink: ReadSink,
+    /** What one write of `bytes` is called in an EMSGSIZE error. */
+    private readonly unit = (bytes: number): string => `the message (${bytes} bytes)`,
   ) {
     super();
   }
@@ -59,32 +61,46 @@ export class MessageConn extends EventEmitter implements Conn {
   }
 
   private async readLoop(): Promise<void> {
-    const { sock, buf } = this;
-    while (!this.destroyed) {
+    while (!this.destroyed && !this.ended) {
       if (this.paused) {
         await new Promise<void>((r) => (this.wake = r));
         continue;
       }
-      const w = await sock.waitReadable(Infinity);
+      const w = await this.sock.waitReadable(Infinity);
       if (w === 'closed' || this.destroyed) return;
-      // Every message queued now, each by itself, while the reader takes them.
-      while (!this.destroyed && !this.paused) {
-        let n: number;
-        try {
-          n = sock.tryRecv(buf, this.label);
-        } catch (err) {
-          return this.fail(err as NodeJS.ErrnoException);
-        }
-        if (n === -E.EAGAIN) break;
-        if (n === 0 && sock.type === 'seqpacket') {
-          this.emit('end');
-          return;
-        }
-        this.messages++;
-        // MSG_TRUNC: a message longer than the buffer is cut to it.
-        if (!this.sink.callback(Math.min(n, buf.length), buf)) this.paused = true;
-      }
+      if (this.readQueued(READ_BURST) === READ_BURST) await new Promise<void>((r) => setImmediate(r));
     }
+  }
+
+  /**
+   * Read the messages queued now, each by itself, while the reader takes them
+   * (at most `most`), without waiting; the count read. Also what a peer sent
+   * before a write found it gone (EPIPE).
+   */
+  readQueued(most = Infinity): number {
+    const { sock, buf } = this;
+    let read = 0;
+    while (!this.destroyed && !this.paused && !this.ended && read < most) {
+      let n: number;
+      try {
+        n = sock.tryRecv(buf, this.label);
+      } catch (err) {
+        this.ended = true;
+        this.fail(err as NodeJS.ErrnoException);
+        break;
+      }
+      if (n === -E.EAGAIN) break;
+      if (n === 0 && sock.type === 'seqpacket') {
+        this.ended = true;
+        this.emit('end');
+        break;
+      }
+      read++;
+      this.messages++;
+      // MSG_TRUNC: a message longer than the buffer is cut to it.
+      if (!this.sink.callback(Math.min(n, buf.length), buf, n)) this.paused = true;
+    }
+    return read;
   }
 
   private fail(err: NodeJS.ErrnoException): void {
@@ -130,13 +146,15 @@ export class MessageConn extends EventEmitter implements Conn {
       cb();
     }
     this.sending = false;
-    if (!this.destroyed) this.emit('drain');
+    if (this.destroyed) return;
+    if (this.endWhenSent) this.shutdownWrite();
+    this.emit('drain');
   }
 
   private sendFailed(err: NodeJS.ErrnoException, chunk: Buffer, cb: (err?: Error | null) => void): void {
     const e =
       err.code === 'EMSGSIZE'
-        ? new UdsError('BAD_OPTION', `${this.label}: the message (${chunk.length} bytes) is larger than the socket takes in one message (EMSGSIZE)`, {
+        ? new UdsError('BAD_OPTION', `${this.label}: ${this.unit(chunk.length)} is larger than the socket takes in one message (EMSGSIZE)`, {
             target: this.label,
             cause: err,
           })
@@ -145,9 +163,15 @@ export class MessageConn extends EventEmitter implements Conn {
     this.fail(e as NodeJS.ErrnoException);
   }
 
-  /** Shut down our write side: a seqpacket peer reads end-of-file; a datagram has nothing to shut. */
+  /** Shut down our write side once the queue is sent: a seqpacket peer reads end-of-file; a datagram has nothing to shut. */
   end(): void {
     if (this.sock.type !== 'seqpacket' || this.destroyed) return;
+    if (this.sending || this.queue.length > 0) this.endWhenSent = true;
+    else this.shutdownWrite();
+  }
+
+  private shutdownWrite(): void {
+    this.endWhenSent = false;
     try {
       this.sock.shutdownWrite(this.label);
     } catch {
