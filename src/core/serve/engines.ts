@@ -110,7 +110,7 @@ export function rowUnsupported(r: EngineRow, a: EngineAsk): string | null {
 }
 
 /** The header of the table's lines in --help and the man page. */
-export const ENGINE_TABLE_HEADER = 'Engines (engine, role, socket type: faults; options not every engine takes):';
+export const ENGINE_TABLE_HEADER = 'Engines (engine/role/socket type: faults; options not every engine takes):';
 
 /**
  * The table as lines, for `serve --help` and the man page: one per engine,
@@ -121,6 +121,6 @@ export function engineSupportLines(): string[] {
   return ENGINES.map((r) => {
     const faults = r.faults.length === FAULTS.length ? 'every fault' : r.faults.length === 0 ? 'no fault' : r.faults.join(', ');
     const opts = r.options.map((k) => OPTION_FLAG[k]);
-    return `${r.engine.padEnd(8)}${r.role.padEnd(7)}${r.type.padEnd(11)}${faults}${opts.length > 0 ? `; ${opts.join(', ')}` : ''}`;
+    return `${`${r.engine}/${r.role}/${r.type}`.padEnd(26)}${faults}${opts.length > 0 ? `; ${opts.join(', ')}` : ''}`;
   });
 }
