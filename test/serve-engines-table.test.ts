@@ -12,6 +12,8 @@ import { epollUnsupported } from '../src/core/serve/epoll/server.js';
 import { FAULTS } from '../src/core/serve/options.js';
 import { type StartServeOptions, chooseEngine } from '../src/core/serve/start.js';
 import { runCli } from './helpers/run-cli.js';
+import { tmpDir } from './helpers/tmp-dir.js';
+import { join } from 'node:path';
 
 /** Runs of spaces as one: the lines are padded as a table. */
 const norm = (l: string) => l.trim().replace(/\s+/g, ' ');
@@ -89,4 +91,20 @@ describe('engine choice reads the table', () => {
     expect(s).toMatchObject({ engine: 'message', socketType: 'seqpacket' });
     expect(createServe(unix, { socketType: 'dgram', workers: 'auto' })).toMatchObject({ engine: 'message', socketType: 'dgram' });
   });
+});
+
+describe('serve refuses what its socket type\'s rows lack, before anything is bound (exit 2)', () => {
+  for (const [args, re] of [
+    [['--type', 'seqpacket', '--fault', 'reset'], /--fault reset is not for a seqpacket server .*takes none/],
+    [['--type', 'dgram', '--workers', '2'], /--workers is not for a dgram server/],
+    [['--type', 'seqpacket', '--read', 'line'], /--read is not for a seqpacket server/],
+    [['--type', 'dgram', '--engine', 'epoll'], /--engine epoll: a dgram server has one engine \(message\)/],
+  ] as [string[], RegExp][]) {
+    it(`serve ${args.join(' ')}`, async () => {
+      const sock = join(tmpDir(), 's.sock');
+      const r = await runCli(['serve', ...args, sock]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(re);
+    });
+  }
 });
