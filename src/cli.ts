@@ -15,6 +15,7 @@ import { DEFAULT_MAX_REPLY } from './core/exchange.js';
 import { UdsError } from './core/errors.js';
 import { escapeText } from './core/escape.js';
 import { FAULTS, FAULT_HELP, READ_MODES, SERVE_DEFAULTS, SERVE_ENGINES, SERVE_LIMITS } from './core/serve/options.js';
+import { ENGINE_TABLE_HEADER, engineSupportLines } from './core/serve/engines.js';
 import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from './core/probe.js';
 import { SERVICES, SERVICE_NAMES } from './core/service/index.js';
 import { EXIT, EXIT_TABLE, exitStatusFor } from './exit-codes.js';
@@ -180,6 +181,9 @@ sockets too.
 Faults:
 ${FAULTS.map((f) => `  ${f.padEnd(20)} ${FAULT_HELP[f]}`).join('\n')}
 
+${ENGINE_TABLE_HEADER}
+${engineSupportLines().map((l) => `  ${l}`).join('\n')}
+
 A stale socket file (no listener) is replaced and reported; a path where a
 server listens is refused (exit 11); a file, directory or symlink is never
 deleted (exit 11). SIGINT/SIGTERM/SIGHUP: stop accepting, finish in-flight exchanges
@@ -205,8 +209,7 @@ upstream per client, ends relayed, the client named (SO_PEERCRED). dgram: a
 socket of the tap's own per sender that bound an address, so the upstream's
 replies go back to it (--max-conns senders, default 256, the one idle
 longest evicted; --idle-timeout, 0 meaning 60s); an unbound sender
-(sd_notify) is relayed one way. Faults: silent, no-newline, slow/--delay
-(seqpacket also never-close, close-without-reply).
+(sd_notify) is relayed one way. Its faults: the message tap rows above.
 
 Examples:
   udsctl serve /tmp/odc_ws.sock

@@ -14,6 +14,13 @@
  */
 import { LineBytes, type LineWriter } from '../core/line-writer.js';
 import { LOG_BUFFER, PutQueue, nonBlockingPut } from '../core/serve/epoll/thread-log.js';
+import type { Server } from '../core/serve/protocol.js';
+import type { TapConnectionLog } from '../core/serve/tap.js';
+import { messageTapRenderers } from '../render/message-tap.js';
+import { messageRenderers } from '../render/serve-message.js';
+import { connectionJsonRenderer, connectionLineRenderer, requestJsonRenderer, requestLineRenderer } from '../render/serve.js';
+import { tapConnectionJsonRenderer, tapConnectionLineRenderer, trafficJsonRenderer, trafficLineRenderer } from '../render/tap.js';
+import type { ChalkInstance } from 'chalk';
 
 type Stream = NodeJS.WritableStream & { writableLength?: number };
 
@@ -170,5 +177,49 @@ export class ServeLog {
     this.out?.clear();
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
+  }
+}
+
+/** How serve's log shows the records. */
+export interface LogRecordsOptions {
+  json: boolean;
+  c: ChalkInstance;
+  pid: number;
+  /** The tap's records (serve --upstream), not the server's. */
+  tap: boolean;
+  keepAlive?: boolean;
+  hexdump?: boolean;
+  /** The stream engines' records too: not when the engine writes its log itself (Server.ownLog). */
+  stream: boolean;
+}
+
+/**
+ * Every record a server makes, whichever engine, into serve's bounded log
+ * through its renderers (render/serve.ts, tap.ts, serve-message.ts,
+ * message-tap.ts). Before listen(): an engine makes records only for the
+ * events somebody listens to.
+ */
+export function logRecords(server: Server, log: ServeLog, o: LogRecordsOptions): void {
+  const { json, c, pid } = o;
+  if (o.tap) {
+    const m = messageTapRenderers(json, c, pid, { hexdump: o.hexdump });
+    server.on('messageTraffic', (l) => log.record(m.traffic, l));
+    server.on('messagePeer', (l) => log.record(m.peer, l));
+    if (!o.stream) return;
+    const traffic = json ? trafficJsonRenderer(pid) : trafficLineRenderer(c, { hexdump: o.hexdump });
+    const conn = json ? tapConnectionJsonRenderer(pid) : tapConnectionLineRenderer(c);
+    server.on('traffic', (l) => log.record(traffic, l));
+    server.on('connection', (l) => log.record(conn, l as TapConnectionLog));
+    return;
+  }
+  const m = messageRenderers(json, c, pid);
+  server.on('message', (l) => log.record(m.message, l));
+  server.on('conn', (l) => log.record(m.conn, l));
+  if (!o.stream) return;
+  const render = json ? connectionJsonRenderer(pid) : connectionLineRenderer(c, { keepAlive: o.keepAlive });
+  server.on('connection', (l) => log.record(render, l));
+  if (o.keepAlive) {
+    const renderRequest = json ? requestJsonRenderer(pid) : requestLineRenderer(c);
+    server.on('request', (l) => log.record(renderRequest, l));
   }
 }

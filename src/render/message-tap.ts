@@ -9,6 +9,7 @@
 import type { ChalkInstance } from 'chalk';
 import { escapeText } from '../core/escape.js';
 import type { MessageTapPeerLog, MessageTapTraffic } from '../core/serve/message-tap-records.js';
+import type { LineWriter } from '../core/line-writer.js';
 import { hexdumpLines, looksBinary } from './hexdump.js';
 import { peerJson, who } from './serve-message.js';
 
@@ -67,4 +68,18 @@ export function messageTapTrafficJson(m: MessageTapTraffic, pid: number): Record
 export function messageTapPeerJson(l: MessageTapPeerLog, pid: number): Record<string, unknown> {
   const { time, peer, ...rest } = l;
   return { ...rest, event: l.kind === 'conn' ? 'connection' : 'sender', phase: l.event, pid, at: time.toISOString(), ...(l.kind === 'conn' ? { peer: peerJson(peer ?? null) } : {}) };
+}
+
+/** The message tap's record renderers for serve's log (ServeLog.record): each message or datagram, each connection or sender. */
+export function messageTapRenderers(json: boolean, c: ChalkInstance, pid: number, opts: { hexdump?: boolean } = {}) {
+  const put = (out: LineWriter, lines: readonly string[]) => {
+    for (const line of lines) {
+      out.text(line);
+      out.end();
+    }
+  };
+  return {
+    traffic: (m: MessageTapTraffic, out: LineWriter) => put(out, json ? [JSON.stringify(messageTapTrafficJson(m, pid))] : messageTapTrafficLines(m, c, opts)),
+    peer: (l: MessageTapPeerLog, out: LineWriter) => put(out, [json ? JSON.stringify(messageTapPeerJson(l, pid)) : messageTapPeerLine(l, c)]),
+  };
 }

@@ -2,6 +2,7 @@
 import type { ChalkInstance } from 'chalk';
 import { escapeText } from '../core/escape.js';
 import type { MessageConnLog, MessageLog } from '../core/serve/message-server.js';
+import type { LineWriter } from '../core/line-writer.js';
 
 const clock = (d: Date): string => d.toISOString().slice(11, 23);
 
@@ -54,5 +55,21 @@ export function messageConnJson(l: MessageConnLog, pid: number): Record<string, 
     time: l.time.toISOString(),
     peer: peerJson(l.peer),
     ...(l.event === 'close' ? { messages: l.messages, reason: l.reason } : {}),
+  };
+}
+
+/** Write whole lines into serve's log. */
+const put = (out: LineWriter, lines: readonly string[]) => {
+  for (const line of lines) {
+    out.text(line);
+    out.end();
+  }
+};
+
+/** The message server's record renderers for serve's log (ServeLog.record): each datagram or message, each seqpacket connection. */
+export function messageRenderers(json: boolean, c: ChalkInstance, pid: number) {
+  return {
+    message: (m: MessageLog, out: LineWriter) => put(out, [json ? JSON.stringify(messageJson(m, pid)) : messageLine(m, c)]),
+    conn: (l: MessageConnLog, out: LineWriter) => put(out, [json ? JSON.stringify(messageConnJson(l, pid)) : messageConnLine(l, c)]),
   };
 }

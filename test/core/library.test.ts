@@ -1,17 +1,37 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import * as lib from '../../src/index.js';
+import * as unstable from '../../src/unstable.js';
 import { killChildren, run } from '../helpers/children.js';
 import { DIST_INDEX } from '../helpers/peers.js';
 
 afterEach(killChildren);
 
 describe('the library API', () => {
-  it('exports the core calls the commands use', () => {
-    for (const name of ['parseTarget', 'parseDuration', 'parseEndRule', 'unescapeText', 'parseHex', 'exchange', 'send',
-      'startServer', 'openConnection', 'inspectSocketFile', 'removeSocketFile', 'defaultReply', 'isUdsError'] as const) {
+  it('exports the operations, the framers and the types: no engine', () => {
+    for (const name of ['exchange', 'send', 'startSession', 'probe', 'probeAll', 'probeSuite', 'startServe', 'createServe', 'runBench', 'listSockets',
+      'createFramer', 'createSlotFramer', 'parseEndRule', 'buildHttpRequest', 'encodeRespCommand', 'buildFastcgiRequest',
+      'parseTarget', 'parseDuration', 'unescapeText', 'parseHex', 'escapeText', 'defaultReply', 'isUdsError'] as const) {
       expect(typeof lib[name], name).toBe('function');
     }
     expect(lib.UdsError.prototype).toBeInstanceOf(Error);
+    // The engines and the socket-level parts are the unstable subpath's, not the stable API's.
+    for (const name of ['UdsServer', 'TapServer', 'EpollServer', 'MessageServer', 'MessageTap', 'startServer', 'startEpollServer', 'startMessageTap',
+      'chooseEngine', 'epollUnsupported', 'tapSocketType', 'openConnection', 'inspectSocketFile', 'removeSocketFile', 'SocketWatcher', 'dumpUnixSockets'] as const) {
+      expect(name in lib, name).toBe(false);
+      expect(typeof unstable[name], name).toBe('function');
+    }
+    // 89 runtime names before the split: the stable surface is the operations and what describes them.
+    expect(Object.keys(lib).length).toBeLessThanOrEqual(50);
+  });
+
+  it('package.json exports "." and "./unstable"; docs/library.md says the subpath is unstable', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { exports: Record<string, { import?: string }> };
+    expect(pkg.exports['.'].import).toBe('./dist/index.js');
+    expect(pkg.exports['./unstable'].import).toBe('./dist/unstable.js');
+    const doc = readFileSync(new URL('../../docs/library.md', import.meta.url), 'utf8');
+    expect(doc).toMatch(/udsctl\/unstable/);
+    expect(doc).toMatch(/may change in any release/);
   });
 
   it('importing it registers no process listeners and prints nothing', async () => {
@@ -20,6 +40,7 @@ describe('the library API', () => {
       const count = () => Object.fromEntries(${JSON.stringify(events)}.map((e) => [e, process.listenerCount(e)]));
       const before = count();
       await import(${JSON.stringify(DIST_INDEX)});
+      await import(${JSON.stringify(DIST_INDEX.replace(/index\.js$/, 'unstable.js'))});
       process.stderr.write(JSON.stringify({ before, after: count() }));`;
     const r = await run(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: 10_000 });
     expect(r.code, r.stderr).toBe(0);
@@ -60,15 +81,18 @@ describe('the library validates its options like the CLI (typed errors, never a 
     }
   });
 
-  it("startServe(), MessageServer, MessageTap: the CLI's limits (workers at most 64, maxBytes at most 1 GiB), before anything starts", async () => {
+  it("startServe() on every socket type, MessageServer, MessageTap: the CLI's limits (workers at most 64, maxBytes at most 1 GiB), before anything starts", async () => {
     for (const o of [{ workers: 1e9 }, { workers: 65 }, { maxBytes: 2 ** 40 }]) {
       await bad(Promise.resolve().then(() => lib.startServe(target, o)), 'BAD_OPTION', /at most/);
       await bad(Promise.resolve().then(() => lib.startServe(target, { ...o, upstream: '/nonexistent-dir/up.sock' })), 'BAD_OPTION', /at most/);
     }
     const t = lib.parseTarget('/nonexistent-dir/m.sock');
-    await bad(Promise.resolve().then(() => new lib.MessageServer(t, { type: 'dgram', maxBytes: 2 ** 40 })), 'BAD_OPTION', /maxBytes must be at most/);
-    await bad(Promise.resolve().then(() => new lib.MessageServer(t, { type: 'seqpacket', idleTimeout: -1 })), 'BAD_DURATION');
-    await bad(Promise.resolve().then(() => new lib.MessageTap(t, { type: 'seqpacket', upstream: t, maxConns: 0 })), 'BAD_OPTION', /maxConns/);
+    await bad(Promise.resolve().then(() => lib.startServe(t, { socketType: 'dgram', maxBytes: 2 ** 40 })), 'BAD_OPTION', /maxBytes must be at most/);
+    await bad(Promise.resolve().then(() => lib.startServe(t, { socketType: 'seqpacket', idleTimeout: -1 })), 'BAD_DURATION');
+    await bad(Promise.resolve().then(() => lib.startServe(t, { socketType: 'bogus' as never })), 'BAD_OPTION', /socketType/);
+    await bad(Promise.resolve().then(() => new unstable.MessageServer(t, { type: 'dgram', maxBytes: 2 ** 40 })), 'BAD_OPTION', /maxBytes must be at most/);
+    await bad(Promise.resolve().then(() => new unstable.MessageServer(t, { type: 'seqpacket', idleTimeout: -1 })), 'BAD_DURATION');
+    await bad(Promise.resolve().then(() => new unstable.MessageTap(t, { type: 'seqpacket', upstream: t, maxConns: 0 })), 'BAD_OPTION', /maxConns/);
   });
 
   it('runBench(): until bogus, a payload that is not bytes, durations past the timer limit', async () => {

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { UNIX_PATH_MAX, describeTarget, findReplyEnd } from '../../src/unstable.js';
 import {
-  UNIX_PATH_MAX,
   UdsError,
-  describeTarget,
-  findReplyEnd,
   formatDuration,
   formatEndRule,
   parseDuration,

@@ -1,7 +1,8 @@
 /** The epoll engine's 'connection' events, in-process: records arrive in batches, listeners see each once. */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ConnectionLog, EpollServer, exchange, parseTarget } from '../../src/index.js';
+import { type ConnectionLog, exchange, parseTarget } from '../../src/index.js';
+import { EpollServer } from '../../src/unstable.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
 let server: EpollServer | undefined;

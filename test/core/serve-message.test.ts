@@ -1,6 +1,7 @@
 /**
- * serve on message sockets, in-process through the library (MessageServer,
- * MessageTap, createServe), against Python peers (test/fixtures/message-tap-peers.py):
+ * serve on message sockets, in-process through the library's one createServe
+ * (socketType dgram or seqpacket: the message engine's server; an upstream of
+ * those types: its tap), against Python peers (test/fixtures/message-tap-peers.py):
  * a 0-length seqpacket message is a message, not the client's end; and one
  * --fault no-newline behaviour on every tap (stream net and epoll, seqpacket,
  * dgram) in front of an upstream replying `OK\r\n`.
@@ -11,9 +12,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Server } from '../../src/core/serve/protocol.js';
 import { createServe } from '../../src/core/serve/start.js';
-import { MessageServer, type MessageConnLog, type MessageLog } from '../../src/core/serve/message-server.js';
-import { MessageTap, type MessageTapPeerLog } from '../../src/core/serve/message-tap.js';
-import { parseTarget } from '../../src/core/socket/target.js';
+import type { MessageConnLog, MessageLog, MessageServeOptions } from '../../src/core/serve/message-server.js';
+import type { MessageTapPeerLog } from '../../src/core/serve/message-tap.js';
 import { type Spawned, killChildren, spawnChild, waitForOutput } from '../helpers/children.js';
 import { FIXTURES } from '../helpers/peers.js';
 import { requirePeers } from '../helpers/requirements.js';
@@ -32,17 +32,22 @@ function py(mode: string, ...args: string[]): Spawned {
   return spawnChild('python3', [PEERS, mode, ...args], { timeoutMs: 30_000 });
 }
 
-async function messageServer(path: string, o: Partial<ConstructorParameters<typeof MessageServer>[1]> & { type: 'dgram' | 'seqpacket' }): Promise<MessageServer> {
-  const s = new MessageServer(parseTarget(path), o);
+/** The message engine's server, made by createServe from socketType. */
+async function messageServer(path: string, o: Omit<MessageServeOptions, 'type'> & { type: 'dgram' | 'seqpacket' }): Promise<Server> {
+  const { type, ...rest } = o;
+  const s = createServe(path, { ...rest, socketType: type });
   await s.listen();
   closers.push(() => s.close());
+  expect(s).toMatchObject({ engine: 'message', socketType: type });
   return s;
 }
 
-async function messageTap(path: string, upstream: string, type: 'dgram' | 'seqpacket', fault?: 'no-newline'): Promise<MessageTap> {
-  const t = new MessageTap(parseTarget(path), { type, upstream: parseTarget(upstream), fault });
+/** The message engine's tap, made by createServe: the upstream's type is found when it listens. */
+async function messageTap(path: string, upstream: string, type: 'dgram' | 'seqpacket', fault?: 'no-newline'): Promise<Server> {
+  const t = createServe(path, { upstream, fault });
   await t.listen();
   closers.push(() => t.close());
+  expect(t).toMatchObject({ engine: 'message', socketType: type });
   return t;
 }
 
@@ -64,7 +69,7 @@ async function streamExchange(path: string, msg: string): Promise<string> {
   return Buffer.concat(chunks).toString('latin1');
 }
 
-const closeOf = (s: MessageServer) =>
+const closeOf = (s: Server) =>
   new Promise<MessageConnLog>((resolve) =>
     s.on('conn', (l) => {
       if (l.event === 'close') resolve(l);
@@ -94,7 +99,7 @@ describe('a 0-length seqpacket message is a message', () => {
     const got: number[] = [];
     upstream.on('message', (m) => got.push(m.bytes));
     const tap = await messageTap(join(dir, 'tap.sock'), up, 'seqpacket');
-    const ended = new Promise<MessageTapPeerLog>((resolve) => tap.on('peer', (l) => l.event === 'close' && resolve(l)));
+    const ended = new Promise<MessageTapPeerLog>((resolve) => tap.on('messagePeer', (l) => l.event === 'close' && resolve(l)));
     const client = py('seq-client', join(dir, 'tap.sock'), 'a', '', 'b');
     await waitForOutput(client, /^(eof|reset)\n/m, 15_000);
     expect(client.stdout()).toBe("recv b''\nrecv b''\nrecv b''\neof\n");

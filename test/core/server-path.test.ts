@@ -3,7 +3,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { connectAbstractFd } from '../../src/core/socket/fd.js';
-import { UdsError, exchange, inspectSocketFile, removeSocketFile, startServer } from '../../src/index.js';
+import { UdsError, exchange } from '../../src/index.js';
+import { inspectSocketFile, removeSocketFile, startServer } from '../../src/unstable.js';
 import { killChildren } from '../helpers/children.js';
 import { OK_REPLY_RE, makeStaleSocket, runAsNobody } from '../helpers/peers.js';
 import { IS_ROOT, ME, groupName, requireRoot } from '../helpers/requirements.js';
@@ -108,7 +109,8 @@ describe('startServer(): what is already at the path', () => {
   it('listen() returns replacedStale, and emits it with the listening event', async () => {
     const path = join(tmpDir(), 's.sock');
     await makeStaleSocket(path);
-    const { UdsServer, parseTarget } = await import('../../src/index.js');
+    const { parseTarget } = await import('../../src/index.js');
+    const { UdsServer } = await import('../../src/unstable.js');
     const server = new UdsServer(parseTarget(path), { graceTimeout: 500 });
     const events: unknown[] = [];
     server.on('listening', (info) => events.push(info));

@@ -1,5 +1,6 @@
 import { onTestFinished } from 'vitest';
-import { type ConnectionLog, type ServeOptions, type Target, type UdsServer, startServer } from '../../src/index.js';
+import type { ConnectionLog, ServeOptions, Target } from '../../src/index.js';
+import { type UdsServer, startServer } from '../../src/unstable.js';
 
 /**
  * startServer() closed when the test ends. A short grace period by default so

@@ -340,14 +340,15 @@ describe('the tap listens as its upstream', () => {
 
 describe('the library', () => {
   it('startMessageTap relays a seqpacket exchange and emits its records; tapSocketType finds the type', async () => {
-    const { startMessageTap, tapSocketType, parseTarget } = await import('../../src/index.js');
+    const { parseTarget } = await import('../../src/index.js');
+    const { startMessageTap, tapSocketType } = await import('../../src/unstable.js');
     const dir = tmpDir();
     await py('seq-echo', join(dir, 'up.sock'));
     expect(await tapSocketType(parseTarget(join(dir, 'up.sock')), undefined, 2_000)).toMatchObject({ type: 'seqpacket', upstream: { source: 'proc' } });
     const tapped = await startMessageTap(join(dir, 'tap.sock'), { type: 'seqpacket', upstream: join(dir, 'up.sock'), fault: 'no-newline' });
     const traffic: { dir: string; bytes: number; note?: string }[] = [];
-    const closed = new Promise<{ reason?: string }>((resolve) => tapped.on('peer', (p) => p.event === 'close' && resolve(p)));
-    tapped.on('traffic', (m) => traffic.push({ dir: m.dir, bytes: m.bytes, note: m.note }));
+    const closed = new Promise<{ reason?: string }>((resolve) => tapped.on('messagePeer', (p) => p.event === 'close' && resolve(p)));
+    tapped.on('messageTraffic', (m) => traffic.push({ dir: m.dir, bytes: m.bytes, note: m.note }));
     try {
       const client = await py('seq-client', join(dir, 'tap.sock'), 'lib');
       await waitForOutput(client, /^eof\n/m, 15_000);

@@ -25,7 +25,7 @@ import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
 import { bindMessageSocket } from './message-listen.js';
 import { SERVE_DEFAULTS, checkServeOptions } from './options.js';
-import { currentReply, withNewline } from './protocol.js';
+import { type Server, type ServerEvents, currentReply, withNewline } from './protocol.js';
 
 const POLLIN = 0x1;
 const POLLHUP = 0x10;
@@ -93,14 +93,15 @@ interface Conn {
   lastAt: number;
 }
 
-export interface MessageServerEvents {
-  message: [log: MessageLog];
-  conn: [log: MessageConnLog];
-  warning: [message: string];
-  done: [];
-}
-
-export class MessageServer extends EventEmitter<MessageServerEvents> {
+/**
+ * The message engine's server, a Server as the stream engines are
+ * (createServe makes it for socketType dgram or seqpacket): its records come
+ * as 'message' and 'conn' events.
+ */
+export class MessageServer extends EventEmitter<ServerEvents> implements Server {
+  readonly engine = 'message' as const;
+  /** Its lines go through the caller's log: none dropped here. */
+  readonly logDropped = 0;
   private sock?: MessageSocket;
   private owned?: { path: string; ino: number };
   private readonly conns = new Map<number, Conn>();
@@ -127,12 +128,23 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
     this.buf = Buffer.alloc(Math.max(128, (o.maxBytes ?? SERVE_DEFAULTS.maxBytes) + 1));
   }
 
+  get socketType(): 'dgram' | 'seqpacket' {
+    return this.o.type;
+  }
+
   address(): string {
     return this.target.display;
   }
 
+  openLog(): void {}
+
+  /** The loop ends within a poll slice whatever is in flight: as close(). */
+  abort(): void {
+    void this.close();
+  }
+
   /** Bind (and listen, seqpacket); a live server at the path is ADDRESS_IN_USE, a non-socket UNSAFE_PATH, a stale file replaced. */
-  async listen(): Promise<void> {
+  async listen(): Promise<{ replacedStale: boolean }> {
     const bound = await bindMessageSocket(this.target, this.o.type, { perm: this.o.perm, backlog: this.o.backlog, group: this.o.group });
     const sock = bound.sock;
     this.replacedStale = bound.replacedStale;
@@ -144,6 +156,8 @@ export class MessageServer extends EventEmitter<MessageServerEvents> {
         this.emit('warning', `stopped: ${(err as Error).message}`);
       })
       .then(() => this.finish());
+    this.emit('listening', { target: this.address(), replacedStale: this.replacedStale });
+    return { replacedStale: this.replacedStale };
   }
 
   /** Stop: the loop ends within a poll slice; connections are closed, the socket file removed. */

@@ -9,12 +9,13 @@ import { DEFAULT_CONNECT_TIMEOUT_MS } from '../defaults.js';
 import type { NamedPeer } from '../socket/peer.js';
 import type { Target } from '../socket/target.js';
 import type { Fault } from './options.js';
+import { faultsFor } from './engines.js';
 import type { SideEnd } from './tap-records.js';
 
-/** The faults a message tap applies (the others mean nothing without a byte stream's end). */
+/** The faults a message tap applies (the others mean nothing without a byte stream's end): the engines table's rows. */
 export const MESSAGE_TAP_FAULTS: Readonly<Record<'dgram' | 'seqpacket', readonly Fault[]>> = {
-  seqpacket: ['silent', 'no-newline', 'slow', 'never-close', 'close-without-reply'],
-  dgram: ['silent', 'no-newline', 'slow'],
+  seqpacket: faultsFor('tap', 'seqpacket', 'message'),
+  dgram: faultsFor('tap', 'dgram', 'message'),
 };
 
 export const MESSAGE_TAP_DEFAULTS = {
@@ -93,11 +94,4 @@ export interface MessageTapPeerLog {
   clientEnd?: SideEnd;
   upstreamEnd?: SideEnd;
   reason?: string;
-}
-
-export interface MessageTapEvents {
-  traffic: [log: MessageTapTraffic];
-  peer: [log: MessageTapPeerLog];
-  warning: [message: string];
-  done: [];
 }

@@ -20,24 +20,34 @@ import { UdsError } from '../errors.js';
 import { type Target, checkTarget } from '../socket/target.js';
 import type { MessageSocket } from '../socket/message.js';
 import { DgramTapRelay } from './message-tap-dgram.js';
-import { MESSAGE_TAP_FAULTS, type MessageTapEvents, type MessageTapOptions, type MessageTapPeerLog, type MessageTapTraffic } from './message-tap-records.js';
+import type { MessageTapOptions, MessageTapPeerLog, MessageTapTraffic } from './message-tap-records.js';
 import { SeqpacketTapRelay } from './message-tap-seqpacket.js';
 import { type BoundMessageSocket, bindMessageSocket, releaseMessageSocket } from './message-listen.js';
 import { type MessageTapHost, type MessageTapRelay, POLLIN, PollSet } from './message-tap-poll.js';
 import { SERVE_DEFAULTS, checkServeOptions } from './options.js';
+import type { Server, ServerEvents } from './protocol.js';
+import { faultsFor, rowUnsupported, enginesFor } from './engines.js';
 
 const SLICE_MS = 100;
 
 export * from './message-tap-records.js';
 export type { MessageTapHost, MessageTapRelay } from './message-tap-poll.js';
 
-/** The reason a fault cannot apply to a message tap of this type, or null. */
+/** The reason a fault cannot apply to a message tap of this type, or null (the engines table's row). */
 export function messageTapFaultError(type: 'dgram' | 'seqpacket', fault: string | undefined): string | null {
-  if (fault === undefined || MESSAGE_TAP_FAULTS[type].includes(fault as never)) return null;
-  return `--fault ${fault} is not for a ${type} tap (message sockets have no reset or byte stream); a ${type} tap takes: ${MESSAGE_TAP_FAULTS[type].join(', ')}`;
+  if (fault === undefined || faultsFor('tap', type, 'message').includes(fault as never)) return null;
+  return rowUnsupported(enginesFor('tap', type)[0], { fault: fault as never });
 }
 
-export class MessageTap extends EventEmitter<MessageTapEvents> implements MessageTapHost {
+/**
+ * The message engine's tap, a Server as the stream taps are (createServe
+ * makes it for a dgram or seqpacket upstream): its records come as
+ * 'messageTraffic' and 'messagePeer' events.
+ */
+export class MessageTap extends EventEmitter<ServerEvents> implements MessageTapHost, Server {
+  readonly engine = 'message' as const;
+  /** Its lines go through the caller's log: none dropped here. */
+  readonly logDropped = 0;
   readonly buf: Buffer;
   readonly maxBytes: number;
   replacedStale = false;
@@ -67,19 +77,30 @@ export class MessageTap extends EventEmitter<MessageTapEvents> implements Messag
   }
 
   get tracing(): boolean {
-    return this.listenerCount('traffic') > 0;
+    return this.listenerCount('messageTraffic') > 0;
+  }
+
+  get socketType(): 'dgram' | 'seqpacket' {
+    return this.o.type;
   }
 
   address(): string {
     return this.target.display;
   }
 
+  openLog(): void {}
+
+  /** The loop ends within a poll slice whatever is in flight: as close(). */
+  abort(): void {
+    void this.close();
+  }
+
   traffic(log: MessageTapTraffic): void {
-    this.emit('traffic', log);
+    this.emit('messageTraffic', log);
   }
 
   peer(log: MessageTapPeerLog): void {
-    this.emit('peer', log);
+    this.emit('messagePeer', log);
   }
 
   warn(message: string): void {
@@ -87,13 +108,15 @@ export class MessageTap extends EventEmitter<MessageTapEvents> implements Messag
   }
 
   /** Bind (and listen, seqpacket) and start relaying; ADDRESS_IN_USE, UNSAFE_PATH and bind's errors typed. */
-  async listen(): Promise<void> {
+  async listen(): Promise<{ replacedStale: boolean }> {
     this.bound = await bindMessageSocket(this.target, this.o.type, { perm: this.o.perm, backlog: this.o.backlog, group: this.o.group });
     this.replacedStale = this.bound.replacedStale;
     this.relay = this.o.type === 'dgram' ? new DgramTapRelay(this) : new SeqpacketTapRelay(this);
     this.loop = this.run()
       .catch((err) => this.warn(`stopped: ${(err as Error).message}`))
       .then(() => this.finish());
+    this.emit('listening', { target: this.address(), replacedStale: this.replacedStale });
+    return { replacedStale: this.replacedStale };
   }
 
   /** Stop: the loop ends within a poll slice; every relay socket is closed, the socket file removed. */

@@ -65,6 +65,7 @@ export interface CheckedServeOptions {
   workers?: unknown;
   perm?: unknown;
   upstream?: unknown;
+  socketType?: unknown;
 }
 
 /** The library's options checked as the CLI checks its flags: a typed error (BAD_OPTION, BAD_DURATION), never a made-up server. */
@@ -80,17 +81,18 @@ export function checkServeOptions(o: CheckedServeOptions): void {
   for (const k of ['delay', 'idleTimeout', 'graceTimeout'] as const) if (o[k] !== undefined) checkDuration(o[k], k);
   for (const k of ['count', 'maxConns', 'maxBytes', 'backlog', 'workers'] as const) {
     const v = o[k];
-    if (v !== undefined && !(Number.isSafeInteger(v) && (v as number) > 0)) throw bad(`${k} must be a whole number above 0`, v);
+    if (v !== undefined && !(k === 'workers' && v === 'auto') && !(Number.isSafeInteger(v) && (v as number) > 0)) throw bad(`${k} must be a whole number above 0${k === 'workers' ? " or 'auto'" : ''}`, v);
   }
   if (typeof o.workers === 'number' && o.workers > SERVE_LIMITS.workers) throw bad(`workers must be at most ${SERVE_LIMITS.workers}`, o.workers);
   if (typeof o.maxBytes === 'number' && o.maxBytes > SERVE_LIMITS.maxBytes) throw bad(`maxBytes must be at most ${SERVE_LIMITS.maxBytes} (1 GiB)`, o.maxBytes);
-  const oneOf = (k: 'fault' | 'read' | 'engine', list: readonly string[]) => {
+  const oneOf = (k: 'fault' | 'read' | 'engine' | 'socketType', list: readonly string[]) => {
     const v = o[k];
     if (v !== undefined && !list.includes(v as string)) throw bad(`${k} must be one of ${list.join(', ')}`, v);
   };
   oneOf('fault', FAULTS);
   oneOf('read', READ_MODES);
   oneOf('engine', SERVE_ENGINES);
+  oneOf('socketType', ['stream', 'seqpacket', 'dgram']);
   if (o.reply !== undefined && !Buffer.isBuffer(o.reply)) throw bad('reply must be a Buffer', typeof o.reply);
   if (o.perm !== undefined && !(Number.isInteger(o.perm) && (o.perm as number) >= 0 && (o.perm as number) <= 0o7777)) throw bad('perm must be a file mode from 0 to 0o7777', o.perm);
 }

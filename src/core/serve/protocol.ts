@@ -15,6 +15,8 @@ import type { NamedPeer } from '../socket/peer.js';
 import type { Target } from '../socket/target.js';
 import type { Fault, ReadMode } from './options.js';
 import type { TrafficLog } from './tap-records.js';
+import type { MessageConnLog, MessageLog } from './message-server.js';
+import type { MessageTapPeerLog, MessageTapTraffic } from './message-tap-records.js';
 
 export const ONESHOT_READ_SIZE = 512;
 /** Keep-alive with --delay: reading stops while this many replies wait for their time. */
@@ -122,6 +124,14 @@ export interface ServerEvents {
   done: [];
   /** The tap (serve --upstream) only: each chunk, half-close, close and reset of a relayed connection. */
   traffic: [log: TrafficLog];
+  /** The message engine's server (dgram, seqpacket): each datagram or message. */
+  message: [log: MessageLog];
+  /** The message engine's seqpacket server: each connection opened or ended. */
+  conn: [log: MessageConnLog];
+  /** The message engine's tap: each message or datagram relayed (or not). */
+  messageTraffic: [log: MessageTapTraffic];
+  /** The message engine's tap: each seqpacket connection or dgram sender's relay socket opened or ended. */
+  messagePeer: [log: MessageTapPeerLog];
 }
 
 /** `OK+ at 15:04:05\n` in local time: the reference one-shot reply. */
@@ -248,7 +258,8 @@ export async function drainAcceptQueue(acceptedSoFar: () => number, graceMs: num
   }
 }
 
-export type EngineName = 'net' | 'epoll';
+/** 'message': the server and the tap of dgram and seqpacket sockets (message-server.ts, message-tap.ts). */
+export type EngineName = 'net' | 'epoll' | 'message';
 
 /** A net-engine process's connection ids: first, first+step, ...; with --workers N processes, step N and first its index + 1, so ids are unique over all. */
 export interface ConnIds {
@@ -277,4 +288,13 @@ export interface Server extends EventEmitter<ServerEvents> {
   openLog(): void;
   /** Log lines the engine itself dropped for a slow reader; final once 'done' has come. */
   readonly logDropped: number;
+  /** Threads or processes serving (absent: 1). */
+  readonly workers?: number;
+  /**
+   * Set when the engine writes the log itself (the epoll threads' logTo): it
+   * then makes no record events, and its lines wait for openLog() at most holdMs.
+   */
+  readonly ownLog?: { holdMs: number };
+  /** The listener's socket type (absent: stream). */
+  readonly socketType?: 'stream' | 'dgram' | 'seqpacket';
 }

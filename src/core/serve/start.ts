@@ -1,33 +1,51 @@
 /**
- * The one way to make a server: the engine choice (`--engine auto`: epoll
- * where it can serve the options, else node:net) and, on the net engine, the
- * worker processes of `--workers`. `serve`, bench's embedded server and library
- * users all come here; what they get is a Server, whichever engine runs.
+ * The one way to make a server: the engine choice, read from the engines
+ * table (engines.ts: `--engine auto` takes the first engine of the role and
+ * socket type that can serve the options), the tap's socket type (its
+ * upstream's: tap-type.ts), and on the net engine the worker processes of
+ * `--workers`. `serve`, bench's embedded server and library users all come
+ * here; what they get is a Server, whichever engine runs: net, epoll, or the
+ * message engine of dgram and seqpacket sockets.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
+import os from 'node:os';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../defaults.js';
 import { UdsError } from '../errors.js';
+import type { SocketType } from '../socket/socket-type.js';
 import { type Target, checkTarget } from '../socket/target.js';
 import { UdsServer } from './engine-net.js';
+import { type EngineAsk, type EngineRow, enginesFor, rowUnsupported } from './engines.js';
 import { TapServer } from './tap.js';
 import { EpollServer, epollUnsupported } from './epoll/server.js';
 import type { ThreadLogSpec } from './epoll/shared.js';
+import { LOG_HOLD_MS } from './epoll/thread-log.js';
+import { MessageServer } from './message-server.js';
+import { MessageTap } from './message-tap.js';
 import { SERVE_DEFAULTS, type ServeEngine, checkServeOptions } from './options.js';
 import type { ConnIds, ConnectionLog, EngineName, RequestLog, ServeOptions, Server, ServerEvents } from './protocol.js';
 import type { TrafficLog } from './tap-records.js';
+import { tapSocketType } from './tap-type.js';
 
 export interface StartServeOptions extends ServeOptions {
-  /** Engine: 'auto' (default) is epoll where it can serve these options, else net. */
+  /** Engine: 'auto' (default) is the first in the engines table that can serve these options (epoll, else net). */
   engine?: ServeEngine;
   /**
    * Epoll: engine threads. Net: processes, this one and workers-1 forked
    * copies of the running script (process.argv), which must call startServe
    * (createServe) with the same options: they find WORKER_ENV in their
-   * environment and serve on this process's socket. Default 1.
+   * environment and serve on this process's socket. Default 1; 'auto': the
+   * chosen engine's default for the CLI (the net tap: the cores, at most 4).
    */
-  workers?: number;
-  /** Epoll only: the threads write the log themselves (EpollServeOptions.logTo). */
+  workers?: number | 'auto';
+  /**
+   * The listener's socket type (serve --type): dgram and seqpacket are
+   * served by the message engine. With upstream, the tap listens as its
+   * upstream is (found when listening); given, it must match.
+   */
+  socketType?: SocketType;
+  /** Epoll only (other engines ignore it): the threads write the log themselves (EpollServeOptions.logTo). */
   logTo?: ThreadLogSpec;
   /** A forked net worker: log lines its caller dropped, reported to the primary at the end. */
   logDropped?: () => number;
@@ -54,47 +72,187 @@ export function isServeWorker(env: NodeJS.ProcessEnv = process.env): boolean {
   return env[WORKER_ENV] === '1' && typeof process.send === 'function';
 }
 
-/** The engine startServe would run for these options: the engine's name, or an error for --engine epoll that cannot. */
-export function chooseEngine(target: Target, options: StartServeOptions): EngineName {
-  if (options.upstream !== undefined) {
-    // The epoll relay (every fault and --delay too): its log written by its threads (logTo) or none
-    // (-q), a Unix listener, a Unix or numeric TCP upstream.
-    if (isServeWorker() || options.engine === 'net') return 'net';
-    let why =
-      options.quiet === true || options.logTo !== undefined
-        ? epollUnsupported(target, { ...options, upstream: checkTarget(options.upstream) })
-        : "the tap's epoll relay writes its log from its threads (logTo) and sends no 'connection' or 'traffic' events: it needs quiet or logTo";
-    if (why === null) return 'epoll';
-    if (options.engine === 'epoll') throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}; use --engine net (or auto)`);
-    return 'net';
+/** What a row of the engines table is checked against. */
+function askOf(target: Target, o: StartServeOptions): EngineAsk {
+  return { fault: o.fault, delay: o.delay, keepAlive: o.keepAlive, read: o.read, workers: o.workers, tcp: target.kind === 'tcp' };
+}
+
+/** What the table cannot say about epoll here: the platform, the upstream's address, and the relay's log. */
+function epollWhy(target: Target, o: StartServeOptions): string | null {
+  if (o.upstream === undefined) return epollUnsupported(target, o as ServeOptions);
+  if (o.quiet !== true && o.logTo === undefined) {
+    return "the tap's epoll relay writes its log from its threads (logTo) and sends no 'connection' or 'traffic' events: it needs quiet or logTo";
   }
-  if (isServeWorker() || options.engine === 'net') return 'net';
-  const why = epollUnsupported(target, options as ServeOptions);
-  if (options.engine === 'epoll' && why) throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}; use --engine net (or auto)`);
-  return why === null ? 'epoll' : 'net';
+  return epollUnsupported(target, { ...o, upstream: checkTarget(o.upstream) } as ServeOptions & { upstream: Target });
+}
+
+/** The row of the engines table startServe would run for these options, or a typed error saying why none can. */
+function chooseRow(target: Target, options: StartServeOptions): EngineRow {
+  const role = options.upstream === undefined ? 'server' : 'tap';
+  const type = options.socketType ?? 'stream';
+  const rows = enginesFor(role, type);
+  const wanted = options.engine ?? 'auto';
+  // A forked worker of the net engine (or net tap): its primary chose.
+  if (isServeWorker() && type === 'stream') return rows.find((r) => r.engine === 'net')!;
+  const ask = askOf(target, options);
+  if (type !== 'stream') {
+    if (wanted !== 'auto') throw new UdsError('BAD_OPTION', `--engine ${wanted}: a ${type} ${role} has one engine (message): drop --engine`);
+    const why = rowUnsupported(rows[0], ask);
+    if (why) throw new UdsError('BAD_OPTION', why);
+    return rows[0];
+  }
+  let last = '';
+  for (const row of wanted === 'auto' ? rows : rows.filter((r) => r.engine === wanted)) {
+    const why = rowUnsupported(row, ask) ?? (row.engine === 'epoll' ? epollWhy(target, options) : null);
+    if (why === null) return row;
+    if (wanted === 'epoll') throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${why}; use --engine net (or auto)`);
+    last = why;
+  }
+  throw new UdsError('BAD_OPTION', `serve: ${last}`);
+}
+
+/** The engine startServe would run for these options (socketType as given: stream when absent), or a typed error. */
+export function chooseEngine(target: Target, options: StartServeOptions): EngineName {
+  return chooseRow(target, options).engine;
 }
 
 /**
- * Make a server, not yet listening: listeners for 'connection' and 'request'
- * must be in place before listen() (the epoll engine makes records only for
- * them). Throws NOT_SUPPORTED for engine 'epoll' where it cannot serve.
+ * Make a server, not yet listening: listeners for the record events must be
+ * in place before listen() (the epoll engine makes records only for them).
+ * Throws NOT_SUPPORTED for engine 'epoll' where it cannot serve, BAD_OPTION
+ * for what no engine of the socket type serves. A tap (upstream) finds its
+ * upstream's socket type when it listens, and its engine then.
  */
 export function createServe(target: Target | string, options: StartServeOptions = {}): Server {
   const t = checkTarget(target);
   checkServeOptions(options);
-  const workers = Math.max(1, options.workers ?? 1);
-  const { engine: _engine, workers: _workers, logTo, logDropped, upstream, connectTimeout, quiet: _quiet, ...serve } = options;
+  // A forked worker serves at once (its primary found the type): nothing to wait for before its listener.
+  if (options.upstream !== undefined && !isServeWorker()) return new TypedTap(t, options);
+  return createTyped(t, options);
+}
+
+/** createServe once the socket type is known. */
+function createTyped(t: Target, options: StartServeOptions): Server {
+  const row = chooseRow(t, options);
+  const workers = options.workers === 'auto' ? (row.cliWorkers?.(os.availableParallelism()) ?? 1) : Math.max(1, options.workers ?? 1);
+  const { engine: _engine, workers: _workers, socketType, logTo, logDropped, upstream, connectTimeout, quiet: _quiet, ...serve } = options;
+  if (row.engine === 'message') {
+    const type = socketType as 'dgram' | 'seqpacket';
+    if (upstream !== undefined) return new MessageTap(t, { ...serve, type, upstream: checkTarget(upstream), connectTimeout });
+    return new MessageServer(t, { ...serve, type });
+  }
   if (upstream !== undefined) {
-    if (chooseEngine(t, options) === 'epoll') return new EpollServer(t, { ...serve, threads: workers, upstream: checkTarget(upstream), connectTimeout, logTo });
+    if (row.engine === 'epoll') return new EpollServer(t, { ...serve, threads: workers, upstream: checkTarget(upstream), connectTimeout, logTo });
     const tap = { ...serve, upstream: checkTarget(upstream), connectTimeout };
     if (isServeWorker()) return new NetWorkerProcess(t, () => new TapServer(t, { ...tap, count: undefined }, workerIds(workers)), serve.count !== undefined, logDropped);
     if (workers === 1) return new TapServer(t, tap);
     return new NetPrimary(t, serve, workers, () => new TapServer(t, { ...tap, count: undefined }, { first: 1, step: workers }));
   }
-  if (chooseEngine(t, options) === 'epoll') return new EpollServer(t, { ...serve, threads: workers, logTo });
+  if (row.engine === 'epoll') return new EpollServer(t, { ...serve, threads: workers, logTo });
   if (isServeWorker()) return new NetWorkerProcess(t, () => new UdsServer(t, { ...serve, count: undefined }, workerIds(workers)), serve.count !== undefined, logDropped);
   if (workers === 1) return new UdsServer(t, serve);
   return new NetPrimary(t, serve, workers, () => new UdsServer(t, { ...serve, count: undefined }, { first: 1, step: workers }));
+}
+
+const SERVER_EVENTS = ['connection', 'request', 'traffic', 'message', 'conn', 'messageTraffic', 'messagePeer'] as const;
+
+/**
+ * The tap before it knows its upstream's socket type: listen() finds it
+ * (tap-type.ts: /proc/net/unix, else by connecting; --type must agree), makes
+ * the tap of that type's engine and forwards its events. Until then it
+ * answers as the stream tap would be (its engine, whether it writes its own log).
+ */
+class TypedTap extends EventEmitter<ServerEvents> implements Server {
+  readonly target: Target;
+  private inner?: Server;
+  /** The stream tap's engine for these options, or why there is none (said when the upstream is a stream). */
+  private readonly stream: { engine: EngineName } | { error: unknown };
+  private starting?: Promise<unknown>;
+
+  constructor(
+    target: Target,
+    private readonly options: StartServeOptions,
+  ) {
+    super();
+    this.target = target;
+    try {
+      this.stream = { engine: chooseEngine(target, { ...options, socketType: 'stream' }) };
+    } catch (error) {
+      this.stream = { error };
+    }
+  }
+
+  get engine(): EngineName {
+    return this.inner?.engine ?? ('engine' in this.stream ? this.stream.engine : 'net');
+  }
+
+  get replacedStale(): boolean {
+    return this.inner?.replacedStale ?? false;
+  }
+
+  get logDropped(): number {
+    return this.inner?.logDropped ?? 0;
+  }
+
+  get workers(): number | undefined {
+    return this.inner?.workers;
+  }
+
+  get socketType(): SocketType | undefined {
+    return this.inner?.socketType;
+  }
+
+  get ownLog(): { holdMs: number } | undefined {
+    if (this.inner) return this.inner.ownLog;
+    return this.engine === 'epoll' && this.options.logTo !== undefined ? { holdMs: LOG_HOLD_MS } : undefined;
+  }
+
+  listen(): Promise<{ replacedStale: boolean }> {
+    const p = this.start();
+    this.starting = p.catch(() => undefined);
+    return p;
+  }
+
+  private async start(): Promise<{ replacedStale: boolean }> {
+    const o = this.options;
+    const upstream = checkTarget(o.upstream!);
+    const { type } = await tapSocketType(upstream, o.socketType, o.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    if (type === 'stream' && 'error' in this.stream) throw this.stream.error;
+    const inner = createTyped(this.target, { ...o, socketType: type });
+    this.inner = inner;
+    inner.on('listening', (info) => this.emit('listening', info));
+    inner.on('warning', (m) => this.emit('warning', m));
+    inner.once('done', () => this.emit('done'));
+    // Only the record events somebody listens to: an engine makes records only for them.
+    const wired = new Set<string>();
+    const wire = (name: string | symbol) => {
+      if (typeof name !== 'string' || wired.has(name) || !(SERVER_EVENTS as readonly string[]).includes(name)) return;
+      wired.add(name);
+      (inner as EventEmitter).on(name, (l: unknown) => (this as EventEmitter).emit(name, l));
+    };
+    for (const name of SERVER_EVENTS) if (this.listenerCount(name) > 0) wire(name);
+    (this as EventEmitter).on('newListener', wire);
+    return inner.listen();
+  }
+
+  address(): string {
+    return this.inner?.address() ?? this.target.display;
+  }
+
+  openLog(): void {
+    this.inner?.openLog();
+  }
+
+  async close(): Promise<void> {
+    // Closed while finding the type or binding: once the tap is made, close it.
+    await this.starting;
+    if (this.inner) return this.inner.close();
+    this.emit('done');
+  }
+
+  abort(): void {
+    this.inner?.abort();
+  }
 }
 
 /** A forked net worker's connection ids, striped by its index (the primary's are 1, 1+N, ...). */
@@ -142,6 +300,9 @@ function forward(from: ForkableServer, to: EventEmitter<ServerEvents>): void {
  */
 class NetPrimary extends EventEmitter<ServerEvents> implements Server {
   readonly engine = 'net' as const;
+  get workers(): number {
+    return this.nWorkers;
+  }
   readonly target: Target;
   private readonly own: ForkableServer;
   private readonly children: ChildProcess[] = [];
@@ -152,7 +313,7 @@ class NetPrimary extends EventEmitter<ServerEvents> implements Server {
   constructor(
     target: Target,
     private readonly options: ServeOptions,
-    private readonly workers: number,
+    private readonly nWorkers: number,
     make: () => ForkableServer,
   ) {
     super();
@@ -177,7 +338,7 @@ class NetPrimary extends EventEmitter<ServerEvents> implements Server {
 
   async listen(): Promise<{ replacedStale: boolean }> {
     const r = await this.own.listen();
-    for (let i = 1; i < this.workers; i++) this.children.push(this.fork(this.own.listener, i));
+    for (let i = 1; i < this.nWorkers; i++) this.children.push(this.fork(this.own.listener, i));
     return r;
   }
 

@@ -20,6 +20,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS } from '../../defaults.js';
 import { type BoundListener, bindListener, setSocketGroup } from '../listener.js';
 import { ReplyShaper } from '../reply-shaper.js';
 import { SERVE_DEFAULTS } from '../options.js';
+import { LOG_HOLD_MS } from './thread-log.js';
 import { type ConnectionLog, type RequestLog, type ServeOptions, type Server, type ServerEvents, drainAcceptQueue, fdLimit, fdPressureText, openFds, withNewline } from '../protocol.js';
 import { removeSocketFile } from '../../socket/socket-file.js';
 import { type Target, parseTarget } from '../../socket/target.js';
@@ -156,6 +157,16 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
       maxConns: options.maxConns ?? 0,
     };
     this.records = new RecordReader(this.limits);
+  }
+
+  /** Engine threads serving the socket. */
+  get workers(): number {
+    return Math.max(1, this.options.threads ?? 1);
+  }
+
+  /** With logTo the threads write the log themselves, held until openLog() (at most LOG_HOLD_MS). */
+  get ownLog(): { holdMs: number } | undefined {
+    return this.options.logTo ? { holdMs: LOG_HOLD_MS } : undefined;
   }
 
   /** Let the threads write the log (logTo) from now on. */
