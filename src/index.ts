@@ -10,7 +10,8 @@ export { parseDuration, formatDuration, MAX_DURATION_MS } from './core/duration.
 export { parseEndRule, formatEndRule, findReplyEnd, type EndRule } from './core/framing/end-rule.js';
 export { createFramer, createSlotFramer, FRAME_ERROR, NEED_MORE, type Framer, type SlotFramer } from './core/framing/index.js';
 export { buildHttpRequest, decodeHttpResponse, type HttpRequestSpec, type HttpResponseView } from './core/framing/http-message.js';
-export { encodeRespCommand, formatRespReply, splitCommand } from './core/framing/resp.js';
+export { encodeRespCommand, splitCommand } from './core/framing/resp-command.js';
+export { formatRespReply } from './core/framing/resp-render.js';
 export { buildFastcgiRequest, decodeFastcgiReply, FastcgiFramer, type FastcgiRequestSpec, type FastcgiReplyView } from './core/framing/fastcgi.js';
 export { unescapeText, parseHex, parseMessage, escapeText, type EscapeOptions } from './core/escape.js';
 export { openConnection, type ConnectOptions } from './core/socket/connect.js';
