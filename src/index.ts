@@ -111,22 +111,10 @@ export {
   type Severity,
   type ListenerInfo,
 } from './core/probe.js';
-export {
-  inspectPath,
-  currentIdentity,
-  readProcNetUnix,
-  parseProcNetUnix,
-  listenersFor,
-  findSocketOwners,
-  type PathInfo,
-  type PathAccess,
-  type FileFacts,
-  type Identity,
-  type UnixSocketEntry,
-  type ProcessInfo,
-  readServerSockets,
-  type ServerSocket,
-} from './core/socket/unix-info.js';
+export { inspectPath, type PathInfo, type PathAccess, type FileFacts } from './core/socket/path-access.js';
+export { currentIdentity, type Identity } from './core/socket/identity.js';
+export { readProcNetUnix, parseProcNetUnix, listenersFor, type UnixSocketEntry, readServerSockets, type ServerSocket } from './core/socket/server-sockets.js';
+export { findSocketOwners, type ProcessInfo } from './core/socket/processes.js';
 // udsctl ls: the machine's listening sockets (sock_diag, names as bytes), and the raw dump.
 export { listSockets, type LsEntry, type LsOptions, type LsReport } from './core/ls/list.js';
 export { SocketWatcher, type WatchFrame, type WatchRow } from './core/ls/watch.js';

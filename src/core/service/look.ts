@@ -9,7 +9,7 @@ import { nowMs } from '../clock.js';
 import { openConnection } from '../socket/connect.js';
 import { peerCredOf } from '../socket/peer.js';
 import type { Target } from '../socket/target.js';
-import { processNames } from '../socket/unix-info.js';
+import { processNames } from '../socket/processes.js';
 import type { ProcessFacts } from './types.js';
 
 /** Bytes of a banner kept. */
