@@ -18,7 +18,8 @@ export { unescapeText, parseHex, parseMessage, escapeText, type EscapeOptions } 
 export { parseEndRule, formatEndRule, type EndRule } from './core/framing/end-rule.js';
 export { createFramer, createSlotFramer, FRAME_ERROR, NEED_MORE, type Framer, type SlotFramer } from './core/framing/index.js';
 export { buildHttpRequest, decodeHttpResponse, type HttpRequestSpec, type HttpResponseView } from './core/framing/http-message.js';
-export { encodeRespCommand, formatRespReply, splitCommand } from './core/framing/resp.js';
+export { encodeRespCommand, splitCommand } from './core/framing/resp-command.js';
+export { formatRespReply } from './core/framing/resp-render.js';
 export { buildFastcgiRequest, decodeFastcgiReply, FastcgiFramer, type FastcgiRequestSpec, type FastcgiReplyView } from './core/framing/fastcgi.js';
 
 // exchange (udsctl send) and the interactive session (send --interactive: events in and out; the caller owns the terminal).

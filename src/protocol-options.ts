@@ -10,7 +10,7 @@ import { UdsError } from './core/errors.js';
 import { parseMessage } from './core/escape.js';
 import type { EndRule } from './core/framing/end-rule.js';
 import { buildHttpRequest, httpMethod } from './core/framing/http-message.js';
-import { encodeRespCommand, splitCommand } from './core/framing/resp.js';
+import { encodeRespCommand, splitCommand } from './core/framing/resp-command.js';
 import { buildFastcgiRequest } from './core/framing/fastcgi.js';
 
 export interface ProtocolFlags {

@@ -33,22 +33,10 @@ export { BENCH_DEFAULTS } from './core/bench/options.js';
 export { CHECKS, CONTRACTS, DEFAULT_PROBE_PAYLOAD, PROBE_DEFAULTS, findingInfo, worstSeverity } from './core/probe.js';
 
 // The socket tables ls and probe read.
-export {
-  inspectPath,
-  currentIdentity,
-  readProcNetUnix,
-  parseProcNetUnix,
-  listenersFor,
-  findSocketOwners,
-  type PathInfo,
-  type PathAccess,
-  type FileFacts,
-  type Identity,
-  type UnixSocketEntry,
-  type ProcessInfo,
-  readServerSockets,
-  type ServerSocket,
-} from './core/socket/unix-info.js';
+export { inspectPath, type PathInfo, type PathAccess, type FileFacts } from './core/socket/path-access.js';
+export { currentIdentity, type Identity } from './core/socket/identity.js';
+export { readProcNetUnix, parseProcNetUnix, listenersFor, type UnixSocketEntry, readServerSockets, type ServerSocket } from './core/socket/server-sockets.js';
+export { findSocketOwners, type ProcessInfo } from './core/socket/processes.js';
 export { SocketWatcher, type WatchFrame, type WatchRow } from './core/ls/watch.js';
 export { dumpUnixSockets, dumpTcpSockets, UnixSockTable, SockDiagUnavailable } from './core/socket/sock-diag.js';
 export { CrlfLines } from './core/session.js';

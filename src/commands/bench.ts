@@ -18,7 +18,7 @@ import { errColor } from '../render/style.js';
 /**
  * The flags: BenchOptions as the command line gives them (payload and expect as
  * text), plus the command's own. A new bench option is a field of BenchOptions
- * (and its flag in cli.ts); it passes through here untouched.
+ * (and its flag in src/cli/bench.ts); it passes through here untouched.
  */
 export type BenchFlags = Omit<BenchOptions, 'target' | 'payload' | 'expect' | 'signal' | 'onTick' | 'onProgress' | 'onStart'> & ProtocolFlags & {
   /** A saved --json run to compare this run (or --input) with. */

@@ -4,7 +4,8 @@
  */
 import { Chalk, type ChalkInstance } from 'chalk';
 import { UdsError } from '../core/errors.js';
-import { LS_TYPES, type LsService, type LsSort, type LsType, listSockets, serviceMatches } from '../core/ls/list.js';
+import { LS_TYPES, type LsSort, type LsType, listSockets } from '../core/ls/list.js';
+import { type LsService, serviceMatches } from '../core/ls/service.js';
 import { SocketWatcher } from '../core/ls/watch.js';
 import { SockDiagUnavailable } from '../core/socket/sock-diag.js';
 import { parseDuration } from '../core/duration.js';

@@ -70,7 +70,7 @@ export interface ProbeFlags extends ProtocolFlags {
   config?: string;
 }
 
-/** What a suite file needs of the command line (src/cli.ts probeSuiteCli). */
+/** What a suite file needs of the command line (src/cli/probe.ts probeSuiteCli). */
 export interface SuiteCli {
   /** The arguments given after `probe`: every target's defaults. */
   given: string[];

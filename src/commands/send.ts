@@ -14,7 +14,7 @@ import { exchangeTimeline, exchangeToJson } from '../render/exchange.js';
 import { serviceReplyEnd } from './send-service.js';
 import { errColor } from '../render/style.js';
 import { HttpBodyDecoder } from '../core/framing/http-message.js';
-import { RespRenderer } from '../core/framing/resp.js';
+import { RespRenderer } from '../core/framing/resp-render.js';
 import { PROTOCOL_STATUS, decodeFastcgiReply } from '../core/framing/fastcgi.js';
 import { type ProtocolFlags, type ProtocolRequest, protocolRequest } from '../protocol-options.js';
 

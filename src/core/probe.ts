@@ -16,7 +16,7 @@ import { connectMessage } from './exchange-message.js';
 import { openConnection } from './socket/connect.js';
 import { type Target, checkTarget } from './socket/target.js';
 import { type SocketType, type SocketTypeSource, socketTypeFromProc } from './socket/socket-type.js';
-import { type PathInfo, inspectPath } from './socket/unix-info.js';
+import { type PathInfo, inspectPath } from './socket/path-access.js';
 import { type Severity, type Finding, type ListenerInfo, type ProbeReport, worstSeverity, CHECKS, RANK } from './probe/findings.js';
 import { DEFAULT_PROBE_PAYLOAD, PROBE_DEFAULTS, settings, type ProbeOptions, type Settings } from './probe/settings.js';
 import { ms, makeFinding, Checklist } from './probe/checklist.js';

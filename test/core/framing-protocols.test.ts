@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { FRAME_ERROR, type Framer, NEED_MORE, createFramer } from '../../src/core/framing/index.js';
 import { buildHttpRequest, decodeHttpResponse } from '../../src/core/framing/http-message.js';
-import { encodeRespCommand, formatRespReply, splitCommand } from '../../src/core/framing/resp.js';
+import { encodeRespCommand, splitCommand } from '../../src/core/framing/resp-command.js';
+import { formatRespReply } from '../../src/core/framing/resp-render.js';
 import { framerEnds } from '../helpers/framing.js';
 
 /** Every way of cutting `stream` in three finds `want`. */

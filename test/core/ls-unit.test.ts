@@ -5,7 +5,8 @@
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseLsTypes, watchInterval } from '../../src/commands/ls.js';
-import { isLoopbackOrAny, kernelDev, recogniseEntry, serviceMatches } from '../../src/core/ls/list.js';
+import { isLoopbackOrAny, kernelDev } from '../../src/core/ls/list.js';
+import { recogniseEntry, serviceMatches } from '../../src/core/ls/service.js';
 import { KNOWN_SOCKETS, recogniseWithoutIo, SERVICE_NAMES } from '../../src/core/service/index.js';
 import { dumpUnixSockets, SockDiagUnavailable } from '../../src/core/socket/sock-diag.js';
 

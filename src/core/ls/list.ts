@@ -9,59 +9,20 @@
  * walk for stale files. Returns data; never prints, never throws for what
  * the OS says.
  */
-import { type Dirent, type Stats, lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { type Stats, lstatSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { nowMs } from '../clock.js';
 import { decodeKeepingBytes } from '../escape.js';
 import type { SocketType } from '../socket/socket-type.js';
-import {
-  AF_INET,
-  NAME_ABSTRACT,
-  NAME_NONE,
-  NAME_PATH,
-  NONE,
-  SockDiagUnavailable,
-  TCP_ESTABLISHED,
-  TCP_LISTEN,
-  type UnixSockTable,
-  dumpTcpSockets,
-  dumpUnixSockets,
-} from '../socket/sock-diag.js';
-import { type DirVerdicts, type FileFacts, type Identity, type PathAccess, currentIdentity, inspectSocketSync, userName } from '../socket/unix-info.js';
+import { AF_INET, NAME_ABSTRACT, NAME_PATH, NONE, SockDiagUnavailable, TCP_LISTEN, dumpTcpSockets, dumpUnixSockets } from '../socket/sock-diag.js';
+import { type DirVerdicts, type FileFacts, type PathAccess, inspectSocketSync } from '../socket/path-access.js';
+import { type Identity, currentIdentity, userName } from '../socket/identity.js';
 import { type HolderProcess, type HolderScan, scanHolders } from './holders.js';
-import { recognisedName, recogniseWithoutIo } from '../service/index.js';
-
+import { defaultRoots, matchesPaths, splitPaths, walkSockets } from './paths.js';
+import { indexServers } from './server-index.js';
+import { type LsService, recogniseEntry, serviceMatches } from './service.js';
 import type { LsSort, LsType } from './options.js';
 
 export { LS_SORTS, LS_TYPES, type LsSort, type LsType } from './options.js';
-
-/** What ls shows of the service framework's recognition (src/core/service: recogniseWithoutIo). */
-export interface LsService {
-  /** What the socket is (`docker`, `postgresql`, `gpg-agent`): a KNOWN_SOCKETS row's name, else the service's. */
-  service: string;
-  /** The evidence: `pid 812 (redis-server) is redis-server`, `the path matches ...`, `port 5432 (a guess ...)`. */
-  why: string;
-  /** The service probe checks it as (`http` for docker); --service matches this name too. */
-  checkedAs: string;
-}
-
-/** The service at a socket, from what ls sees without sending anything: its name (a path or `@name`), type, holders; TCP: its port. */
-export function recogniseEntry(
-  name: string,
-  type: SocketType | null,
-  procs: readonly HolderProcess[],
-  env: NodeJS.ProcessEnv,
-  port?: number,
-): LsService | null {
-  const processes = procs.map((p) => ({ pid: p.pid, name: p.name ?? '', cmdline: p.cmdline ? p.cmdline.toString() : '' }));
-  const r = recogniseWithoutIo({ processes, socketType: type, env, ...(port === undefined ? { path: name } : { port }) });
-  return r ? { service: recognisedName(r), why: r.evidence, checkedAs: r.service.name } : null;
-}
-
-/** ls --service NAME: the socket's name for itself, or the service that checks it (`http` finds docker.sock), never the line fallback. */
-export function serviceMatches(s: LsService | null, want: string): boolean {
-  return s !== null && (s.service === want || (s.checkedAs === want && want !== 'line'));
-}
 
 /** listening (stream, seqpacket, TCP), bound (dgram), stale (a file nobody listens on), deleted (a listener whose file is gone). */
 export type LsState = 'listening' | 'bound' | 'stale' | 'deleted';
@@ -148,109 +109,6 @@ export function kernelDev(dev: number): number {
 
 const fileKey = (dev: number, ino: number) => `${dev}:${ino}`;
 
-/** The usual places of socket files: /run, /var/run, /tmp, $XDG_RUNTIME_DIR (each once, by its real path). */
-export function defaultRoots(env: NodeJS.ProcessEnv): string[] {
-  const out: string[] = [];
-  for (const d of ['/run', '/var/run', '/tmp', env.XDG_RUNTIME_DIR]) {
-    if (!d) continue;
-    let real: string;
-    try {
-      real = realpathSync(d);
-    } catch {
-      continue;
-    }
-    if (!out.includes(real)) out.push(real);
-  }
-  return out;
-}
-
-interface Walk {
-  files: string[];
-  limit: string | null;
-}
-
-/** Socket files under `roots`, breadth first; symlinked folders not followed; bounded in depth, entries and time. */
-function walkSockets(roots: string[], maxDepth: number, maxEntries: number, budgetMs: number, sayDepth: boolean): Walk {
-  const out: Walk = { files: [], limit: null };
-  const deadline = nowMs() + budgetMs;
-  let seen = 0;
-  let level = roots.map((r) => r);
-  for (let depth = 0; depth <= maxDepth && level.length > 0; depth++) {
-    const next: string[] = [];
-    for (const dir of level) {
-      if (nowMs() > deadline) {
-        out.limit = `the walk for stale socket files stopped after ${budgetMs} ms`;
-        return out;
-      }
-      let items: Dirent[];
-      try {
-        items = readdirSync(dir, { withFileTypes: true });
-      } catch {
-        continue; // not ours to read: what is in it stays unknown
-      }
-      for (const d of items) {
-        if (++seen > maxEntries) {
-          out.limit = `the walk for stale socket files stopped after ${maxEntries} entries`;
-          return out;
-        }
-        const p = dir === '/' ? `/${d.name}` : `${dir}/${d.name}`;
-        // Sockets never live in these, and a checkout in /tmp has thousands of entries in them.
-        if (d.isDirectory()) {
-          if (d.name !== 'node_modules' && d.name !== '.git') next.push(p);
-        }
-        else if (d.isSocket()) out.files.push(p);
-      }
-    }
-    if (sayDepth && depth === maxDepth && next.length > 0) out.limit = `the walk for stale socket files went ${maxDepth} folders deep, no further`;
-    level = next;
-  }
-  return out;
-}
-
-/** The servers' rows and their connected clients, from one dump. */
-export interface ServerIndex {
-  rows: number[];
-  /** Connected sockets of each server (by its position in `rows`): accepted connections, or datagram senders connected to it. */
-  clients: Uint32Array;
-  /** Their inodes, when asked for (watch: new connections are the inodes not seen before). */
-  clientInodes?: number[][];
-}
-
-/** Which rows serve (listening, bound dgram), and how many sockets are connected to each. */
-export function indexServers(t: UnixSockTable, keepInodes = false): ServerIndex {
-  const rows: number[] = [];
-  const byKey = new Map<string, number>();
-  const byInode = new Map<number, number>();
-  const pool = Buffer.from(t.pool.buffer, t.pool.byteOffset, t.poolUsed);
-  const key = (i: number) => `${t.nameKind[i]}:${t.type[i]}:${t.vfsDev[i]}:${t.vfsIno[i]}:${pool.toString('latin1', t.nameStart[i], t.nameStart[i] + t.nameLen[i])}`;
-  for (let i = 0; i < t.length; i++) {
-    if (!t.isServer(i)) continue;
-    const k = rows.length;
-    rows.push(i);
-    if (t.state[i] === TCP_LISTEN) byKey.set(key(i), k);
-    else byInode.set(t.inode[i], k);
-  }
-  const clients = new Uint32Array(rows.length);
-  const inodes: number[][] | undefined = keepInodes ? rows.map(() => []) : undefined;
-  for (let i = 0; i < t.length; i++) {
-    if (t.nameKind[i] !== NAME_NONE && t.state[i] === TCP_ESTABLISHED && t.type[i] !== 2) {
-      // An accepted socket carries its listener's name and file.
-      const k = byKey.get(key(i));
-      if (k !== undefined) {
-        clients[k]++;
-        inodes?.[k].push(t.inode[i]);
-      }
-    } else if (t.type[i] === 2 && t.peer[i] !== NONE && byInode.size > 0) {
-      const k = byInode.get(t.peer[i]);
-      if (k !== undefined && !t.isServer(i)) {
-        clients[k]++;
-        inodes?.[k].push(t.inode[i]);
-      }
-    }
-  }
-  return { rows, clients, clientInodes: inodes };
-}
-
 function lsProcess(p: HolderProcess): LsProcess {
   return { ...p, user: p.uid === null ? null : userName(p.uid) };
 }
@@ -269,23 +127,6 @@ function processNote(found: LsProcess[], uid: number | null, scan: HolderScan, w
 
 const ABSTRACT_ACCESS: PathAccess = { allowed: true, reason: 'an abstract name has no file permissions: any process in this network namespace may connect' };
 const TCP_ACCESS: PathAccess = { allowed: true, reason: 'TCP: no file permissions (a firewall may still say no)' };
-
-function matchesPaths(e: LsEntry, filters: { dirs: string[]; files: string[]; abstract: string[] } | null): boolean {
-  if (!filters) return true;
-  if (e.kind === 'abstract') return filters.abstract.some((p) => e.display.startsWith(p));
-  if (e.kind === 'tcp') return false;
-  const p = e.absolute ?? e.display;
-  return filters.files.includes(p) || filters.dirs.some((d) => p === d || p.startsWith(d.endsWith('/') ? d : `${d}/`));
-}
-
-/** The real path of a given folder or file, else its absolute form. */
-function realOrAbsolute(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return path.resolve(p);
-  }
-}
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -501,26 +342,6 @@ function readCwd(pid: number): string | null {
   } catch {
     return null;
   }
-}
-
-function splitPaths(paths: string[]): { dirs: string[]; files: string[]; abstract: string[] } {
-  const out = { dirs: [] as string[], files: [] as string[], abstract: [] as string[] };
-  for (const p of paths) {
-    if (p.startsWith('@')) {
-      out.abstract.push(p);
-      continue;
-    }
-    const real = realOrAbsolute(p);
-    let isDir = false;
-    try {
-      isDir = statSync(real).isDirectory();
-    } catch {
-      isDir = false;
-    }
-    if (isDir) out.dirs.push(real);
-    else out.files.push(real, path.resolve(p));
-  }
-  return out;
 }
 
 /** 127.0.0.0/8, ::1, ::ffff:127.x, and the any-addresses (they take loopback connections too). */

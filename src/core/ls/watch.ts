@@ -11,7 +11,8 @@ import { decodeKeepingBytes } from '../escape.js';
 import type { SocketType } from '../socket/socket-type.js';
 import { DEFAULT_MAX_SOCKETS, NAME_ABSTRACT, NONE, SockDiagUnavailable, TCP_LISTEN, UDIAG_SHOW_NAME, UDIAG_SHOW_PEER, UDIAG_SHOW_RQLEN, UDIAG_SHOW_VFS, UnixSockTable, dumpUnixSockets } from '../socket/sock-diag.js';
 import { type HolderProcess, scanHolders } from './holders.js';
-import { indexServers, type LsService, recogniseEntry } from './list.js';
+import { indexServers } from './server-index.js';
+import { type LsService, recogniseEntry } from './service.js';
 
 export interface WatchRow {
   inode: number;

@@ -7,7 +7,8 @@
 import type { ExchangeRecord } from '../exchange.js';
 import type { SocketType, SocketTypeSource } from '../socket/socket-type.js';
 import type { Target } from '../socket/target.js';
-import type { PathInfo, ProcessInfo } from '../socket/unix-info.js';
+import type { PathInfo } from '../socket/path-access.js';
+import type { ProcessInfo } from '../socket/processes.js';
 import { SERVICES, type RecognisedBy } from '../service/index.js';
 
 /** Monitoring-plugin severities; the exit status is SEVERITY_EXIT[severity]. */

@@ -9,7 +9,7 @@ import { MAX_REGEX_INPUT } from '../regex.js';
 import { replySize } from '../reply-size.js';
 import { type Target } from '../socket/target.js';
 import { type SocketType, type SocketTypeSource } from '../socket/socket-type.js';
-import { type PathInfo } from '../socket/unix-info.js';
+import { type PathInfo } from '../socket/path-access.js';
 import { type Finding, type ListenerInfo } from './findings.js';
 import { type Settings } from './settings.js';
 import { ms, preview, makeFinding, Checklist } from './checklist.js';

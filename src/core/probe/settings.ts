@@ -9,7 +9,7 @@ import { DEFAULT_TIMEOUT_MS } from '../defaults.js';
 import { DEFAULT_MAX_REPLY } from '../exchange.js';
 import { type LinearRegex, compileLinearRegex } from '../regex.js';
 import { type SocketType, parseSocketType } from '../socket/socket-type.js';
-import { type Identity, currentIdentity } from '../socket/unix-info.js';
+import { type Identity, currentIdentity } from '../socket/identity.js';
 import { type Contract, type ProbeReport, CONTRACTS } from './findings.js';
 import { type Service, parseServiceSpec } from '../service/index.js';
 

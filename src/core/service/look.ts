@@ -10,7 +10,7 @@ import { openConnection } from '../socket/connect.js';
 import { socketFd } from '../socket/net-fd.js';
 import { peerCredOf } from '../socket/peer.js';
 import type { Target } from '../socket/target.js';
-import { processNames } from '../socket/unix-info.js';
+import { processNames } from '../socket/processes.js';
 import type { ProcessFacts } from './types.js';
 
 /** Bytes of a banner kept. */

@@ -4,7 +4,7 @@
  * -LOADING one still loading its dataset (not ready: CRITICAL, so --wait waits).
  */
 import type { EndRule } from '../framing/end-rule.js';
-import { encodeRespCommand } from '../framing/resp.js';
+import { encodeRespCommand } from '../framing/resp-command.js';
 import type { Conversation, Service, Verdict } from './types.js';
 
 const RESP: EndRule = { kind: 'resp' };

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { findListeners, nameListeners } from '../probe/listener.js';
 import { socketTypeFromProc } from '../socket/socket-type.js';
 import type { Target } from '../socket/target.js';
-import { inspectPath } from '../socket/unix-info.js';
+import { inspectPath } from '../socket/path-access.js';
 import { recogniseWithoutIo } from './index.js';
 import { lookAtServer } from './look.js';
 import type { Recognition } from './types.js';

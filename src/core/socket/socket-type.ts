@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { UdsError } from '../errors.js';
 import type { Target } from './target.js';
-import { readProcNetUnix } from './unix-info.js';
+import { readProcNetUnix } from './server-sockets.js';
 
 export const SOCKET_TYPES = ['stream', 'seqpacket', 'dgram'] as const;
 export type SocketType = (typeof SOCKET_TYPES)[number];

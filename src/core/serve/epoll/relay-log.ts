@@ -320,7 +320,7 @@ export class RelayLog {
     this.emit(i, FROM[s], gone ? 'close' : 'half-close', note);
   }
 
-  /** A Unix upstream closed with all it sent relayed: the client is closed at once (relay-thread.ts's onUpstreamGone). */
+  /** A Unix upstream closed with all it sent relayed: the client is closed at once (relay-pump.ts's onUpstreamGone). */
   upstreamGone(i: number): void {
     this.sideEnd[2 * i + 1] = CLOSED;
     this.setEnd(i, 'closed', undefined, F_UPSTREAM);
