@@ -12,6 +12,7 @@
  */
 // node:http2 is loaded by the check only (it costs ~17 ms of every command's start otherwise).
 import type { IncomingHttpHeaders } from 'node:http2';
+import { importEsm } from '../../import-esm.js';
 import { UdsError } from '../errors.js';
 import type { CheckContext, Conversation, Service, Verdict } from './types.js';
 
@@ -147,7 +148,7 @@ export function judgeCall(r: CallResult, service: string): Verdict {
 
 /** Make the call on the conversation's socket with node:http2, bounded by the check's deadline and maxReply. */
 async function call(conv: Conversation, ctx: CheckContext, service: string): Promise<CallResult> {
-  const http2 = await import('node:http2');
+  const http2 = await importEsm<typeof import('node:http2')>('node:http2');
   const sock = conv.socket();
   const left = conv.remaining();
   return new Promise<CallResult>((resolve, reject) => {
