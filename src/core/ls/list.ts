@@ -109,8 +109,12 @@ export function kernelDev(dev: number): number {
 
 const fileKey = (dev: number, ino: number) => `${dev}:${ino}`;
 
+/** One LsProcess a holder, shared by its sockets (one process often holds thousands). */
+const lsProcesses = new WeakMap<HolderProcess, LsProcess>();
 function lsProcess(p: HolderProcess): LsProcess {
-  return { ...p, user: p.uid === null ? null : userName(p.uid) };
+  let l = lsProcesses.get(p);
+  if (!l) lsProcesses.set(p, (l = { ...p, user: p.uid === null ? null : userName(p.uid) }));
+  return l;
 }
 
 function processesOf(inode: number, scan: HolderScan): LsProcess[] {

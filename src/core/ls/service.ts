@@ -5,6 +5,7 @@
  */
 import type { SocketType } from '../socket/socket-type.js';
 import { recognisedName, recogniseWithoutIo } from '../service/index.js';
+import type { ProcessFacts } from '../service/types.js';
 import type { HolderProcess } from './holders.js';
 
 /** What ls shows of the service framework's recognition (src/core/service: recogniseWithoutIo). */
@@ -17,6 +18,14 @@ export interface LsService {
   checkedAs: string;
 }
 
+/** A holder as the recognisers see it, made once a process (one often holds thousands of sockets). */
+const facts = new WeakMap<HolderProcess, ProcessFacts>();
+function factsOf(p: HolderProcess): ProcessFacts {
+  let f = facts.get(p);
+  if (!f) facts.set(p, (f = { pid: p.pid, name: p.name ?? '', cmdline: p.cmdline ? p.cmdline.toString() : '' }));
+  return f;
+}
+
 /** The service at a socket, from what ls sees without sending anything: its name (a path or `@name`), type, holders; TCP: its port. */
 export function recogniseEntry(
   name: string,
@@ -25,7 +34,7 @@ export function recogniseEntry(
   env: NodeJS.ProcessEnv,
   port?: number,
 ): LsService | null {
-  const processes = procs.map((p) => ({ pid: p.pid, name: p.name ?? '', cmdline: p.cmdline ? p.cmdline.toString() : '' }));
+  const processes = procs.map(factsOf);
   const r = recogniseWithoutIo({ processes, socketType: type, env, ...(port === undefined ? { path: name } : { port }) });
   return r ? { service: recognisedName(r), why: r.evidence, checkedAs: r.service.name } : null;
 }
