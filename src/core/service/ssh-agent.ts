@@ -6,7 +6,12 @@
  * signed, added or removed. Fingerprints are computed as ssh-add shows them
  * (SHA256 of the key blob, base64 without padding).
  */
-import { createHash } from 'node:crypto';
+import type { createHash as CreateHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+/** node:crypto on first use: loading it costs every command ~5 ms of start-up otherwise. */
+let hash: typeof CreateHash | undefined;
+const createHash: typeof CreateHash = (...args) => (hash ??= (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).createHash)(...args);
 import type { EndRule } from '../framing/end-rule.js';
 import type { Service, ServiceReply, Verdict } from './types.js';
 
