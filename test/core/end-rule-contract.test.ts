@@ -4,13 +4,17 @@
  * exchange, and ends as soon as the reply is complete (never by --timeout).
  * The peer is Python's socket module (test/fixtures/canned-peers.py): each
  * reply part is its own write, so on seqpacket and dgram its own message, and
- * a framer must find an end that spans messages.
+ * a framer must find an end that spans messages. The same table then goes
+ * through probe (the reply check passes, the contract kept) and bench (every
+ * one-shot request complete, none timed out) on stream and seqpacket sockets.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBench } from '../../src/core/bench/run.js';
 import { exchange } from '../../src/core/exchange.js';
+import { probe } from '../../src/core/probe.js';
 import { type EndRule, parseEndRule } from '../../src/core/framing/end-rule.js';
 import type { SocketType } from '../../src/core/socket/socket-type.js';
 import { killChildren, spawnChild, waitForOutput } from '../helpers/children.js';
@@ -128,4 +132,52 @@ describe('send on a seqpacket socket ends at the end of the reply (issue 18)', (
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, socketType: 'seqpacket', ruleMet: true });
   });
+});
+
+// The same table through probe and bench (issue 18): one framing for every command, so the same
+// reply ends at the same byte whichever of them reads it.
+const STREAMISH: ('stream' | 'seqpacket')[] = ['stream', 'seqpacket'];
+
+describe.each(STREAMISH)('probe: every end rule and protocol on a %s socket', (type) => {
+  for (const c of CASES.filter((k) => k.not?.[type] === undefined)) {
+    it(`${c.name}: the whole reply, the reply check passed, never a timeout`, async () => {
+      const r = await probe(addr[type]!, {
+        payload: Buffer.from(c.name),
+        socketType: type,
+        until: c.until,
+        // The peer closes after the reply only where the case says so: the contract says which.
+        contract: c.close ? 'one-shot' : 'keep-alive',
+        timeout: 8_000,
+      });
+      expect(r.exchange?.error?.message).toBeUndefined();
+      expect(r.exchange?.ruleMet).toBe(true);
+      expect(r.exchange?.end).not.toBe('timeout');
+      expect(r.exchange!.reply.toString('latin1')).toBe(Buffer.from(c.reply as string).toString('latin1'));
+      expect(r.checks.find((k) => k.name === 'reply')?.status, JSON.stringify(r.findings)).toBe('ok');
+      expect(r.status).toBe('OK');
+      expect(r.socketType).toBe(type);
+    });
+  }
+});
+
+describe.each(STREAMISH)('bench: every end rule and protocol on a %s socket', (type) => {
+  for (const c of CASES.filter((k) => k.not?.[type] === undefined)) {
+    it(`${c.name}: 3 one-shot requests, each reply complete, none timed out`, async () => {
+      const r = await runBench({
+        target: addr[type]!,
+        mode: 'oneshot',
+        connections: 1,
+        requests: 3,
+        workers: 1,
+        payload: Buffer.from(c.name),
+        until: c.until,
+        ...(type === 'seqpacket' ? { socketType: type, engine: 'epoll' as const } : {}),
+        timeout: 8_000,
+      });
+      expect(r.errors, JSON.stringify(r.errors)).toEqual([]);
+      expect(r.requests.ok).toBe(3);
+      // At least each whole reply was read (bytes after a reply's end, in the same read, count too).
+      expect(r.bytes.in).toBeGreaterThanOrEqual(3 * Buffer.from(c.reply as string).length);
+    });
+  }
 });
