@@ -277,11 +277,14 @@ describe('who is on the other end (SO_PEERCRED) on stream sockets', () => {
       await err.until(/"event":"listening"/);
       const py = spawnChild('python3', [
         '-c',
-        `import socket, os; s=socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(path)}); print(os.getpid(), flush=True); s.send(b'hi\\n'); s.recv(100)`,
+        // The client lives until its connection is logged (stdin closed below): the server may read
+        // its name from /proc after the reply, and a client already gone has none (a race under load).
+        `import socket, os, sys; s=socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(path)}); print(os.getpid(), flush=True); s.send(b'hi\\n'); s.recv(100); s.close(); sys.stdin.read()`,
       ]);
+      const log = await err.until(/"event":"connection"/);
+      py.child.stdin!.end();
       await py.exited;
       const pid = Number(py.stdout().trim());
-      const log = await err.until(/"event":"connection"/);
       const rec = JSON.parse(log.split('\n').find((l) => l.includes('"event":"connection"'))!);
       expect(rec.peer).toEqual({ pid, uid: process.getuid?.(), gid: process.getgid?.(), name: 'python3' });
       server.kill('SIGTERM');
