@@ -13,12 +13,27 @@ import type { SocketType } from '../core/socket/socket-type.js';
 import { type Io, writeAll } from '../io.js';
 import { errColor } from '../render/style.js';
 
-/** The end rule of the recognised service's replies, or null (then send's own default holds). */
-export async function serviceReplyEnd(target: Target, flags: { untilGiven?: boolean; type?: SocketType; verbose?: boolean }, io: Io): Promise<EndRule | null> {
-  if (flags.untilGiven || (flags.type !== undefined && flags.type !== 'stream')) return null;
+/**
+ * The recognised service's end rule for the exchange: `until` at once with
+ * -v (which names the service first), else `lateUntil`, looked up only when a
+ * reply does not end by the server's close (a lookup costs a sock_diag dump and
+ * a /proc scan, more than a whole exchange with a server that closes).
+ */
+export async function serviceReplyEnd(
+  target: Target,
+  flags: { untilGiven?: boolean; type?: SocketType; verbose?: boolean },
+  io: Io,
+): Promise<{ until?: EndRule; lateUntil?: () => Promise<EndRule | null> }> {
+  if (flags.untilGiven || (flags.type !== undefined && flags.type !== 'stream')) return {};
+  if (!flags.verbose) return { lateUntil: async () => (await recogniseTarget(target, io.env))?.service.replyEnd ?? null };
+  const rule = await verboseReplyEnd(target, io);
+  return rule ? { until: rule } : {};
+}
+
+async function verboseReplyEnd(target: Target, io: Io): Promise<EndRule | null> {
   const rec = await recogniseTarget(target, io.env);
   const rule = rec?.service.replyEnd ?? null;
-  if (rec && flags.verbose) {
+  if (rec) {
     const c = await errColor();
     const how = rule ? `replies end where its protocol ends them (--until ${formatEndRule(rule)}; give --until to change it)` : 'no end rule of its own: replies end at --until (default eof)';
     await writeAll(io.stderr, `${c.dim('udsctl send:')} ${escapeText(`${rec.service.title}, recognised by ${rec.by}: ${rec.evidence}`)}; ${how}\n`);

@@ -88,15 +88,16 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   // --http streams the body to stdout as it comes, as curl does (any size, flat memory).
   const http = proto?.protocol === 'http' && !flags.json ? httpToStdout(proto.until.kind === 'http' && proto.until.head, Boolean(flags.include), stdout) : undefined;
   // A recognised service ends its replies by its protocol (src/core/service).
-  const serviceEnd = proto ? null : await serviceReplyEnd(target, flags, io);
+  const service = proto ? {} : await serviceReplyEnd(target, flags, io);
   let record: ExchangeRecord;
   try {
     record = await exchange(target, {
       payload,
       payloadStream: stream,
       // On a message socket an --until not given means "one message".
-      until: proto?.until ?? serviceEnd ?? flags.until,
-      messageUntil: flags.untilGiven === false && !proto && !serviceEnd ? 'message' : undefined,
+      until: proto?.until ?? service.until ?? flags.until,
+      lateUntil: service.lateUntil,
+      messageUntil: flags.untilGiven === false && !proto && !service.until ? 'message' : undefined,
       socketType: flags.type,
       wantReply: Boolean(flags.untilGiven || flags.json || proto),
       timeout: flags.timeout,

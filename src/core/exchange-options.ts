@@ -66,6 +66,15 @@ export interface ExchangeOptions {
   wantReply?: boolean;
   /** Name the peer's process from the connected socket (SO_PEERCRED, Linux). */
   peerCred?: boolean;
+  /**
+   * An end rule looked up only when it is needed: with `until` eof on a stream,
+   * when the reply has been quiet for LATE_RULE_QUIET_MS without the server
+   * closing, this is called once; a rule it resolves to then ends the reply
+   * (applied to the bytes already received, then to what follows). send uses
+   * it for a recognised service's end rule, so a server that closes after its
+   * reply costs no lookup.
+   */
+  lateUntil?: () => Promise<EndRule | null>;
 }
 
 /** The options checked, defaults filled in: what the exchange runs on. */
@@ -81,7 +90,11 @@ export interface ExchangeSettings {
   onData?: (chunk: Buffer) => void;
   replyTo?: NodeJS.WritableStream;
   signal?: AbortSignal;
+  lateUntil?: () => Promise<EndRule | null>;
 }
+
+/** How long a reply read to eof is quiet before `lateUntil` is asked for its end rule. */
+export const LATE_RULE_QUIET_MS = 25;
 
 const isStream = (v: unknown, method: string): boolean =>
   typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[method] === 'function';
@@ -101,6 +114,7 @@ export function exchangeSettings(o: ExchangeOptions): ExchangeSettings {
     throw new UdsError('BAD_OPTION', 'replyTo must be a writable stream (write(), on(), once(), removeListener())');
   }
   if (o.onData !== undefined && typeof o.onData !== 'function') throw new UdsError('BAD_OPTION', 'onData must be a function');
+  if (o.lateUntil !== undefined && typeof o.lateUntil !== 'function') throw new UdsError('BAD_OPTION', 'lateUntil must be a function');
   const maxReply = o.maxReply ?? DEFAULT_MAX_REPLY;
   if (!Number.isSafeInteger(maxReply) || maxReply < 0) {
     throw new UdsError('BAD_OPTION', `maxReply must be a whole number of bytes >= 0 (got ${String(o.maxReply)})`);
@@ -117,5 +131,6 @@ export function exchangeSettings(o: ExchangeOptions): ExchangeSettings {
     onData: o.onData,
     replyTo: o.replyTo,
     signal: o.signal,
+    lateUntil: o.lateUntil,
   };
 }

@@ -14,7 +14,7 @@ import { type Conn, type OpenConn, openConn } from './conn.js';
 import { type EndRule, checkEndRule, formatEndRule } from './framing/end-rule.js';
 import { FRAME_ERROR, type Framer, createFramer } from './framing/index.js';
 import { UdsError, closedEarlyError, fromConnectErrno, resetError } from './errors.js';
-import { type ExchangeOptions, type ExchangeSettings, exchangeSettings } from './exchange-options.js';
+import { type ExchangeOptions, type ExchangeSettings, LATE_RULE_QUIET_MS, exchangeSettings } from './exchange-options.js';
 import { KeptReply, ReplySink } from './exchange-sink.js';
 import { type Target, checkTarget } from './socket/target.js';
 import { MAX_MESSAGE, collectPayload, wrongType } from './exchange-message.js';
@@ -82,6 +82,7 @@ async function typedExchange(t: Target, type: SocketType, source: SocketTypeSour
     return failed(err);
   }
   if (type !== 'stream') {
+    s = { ...s, lateUntil: undefined }; // a message ends itself
     if (!wantsReply) s = { ...s, until: { kind: 'eof' } };
     if (s.payloadStream) {
       // A message is sent whole: the stream is read first, bounded in size and time.
@@ -118,7 +119,11 @@ function asUdsError(err: unknown, target: string): UdsError {
  */
 class Exchange {
   private readonly kept: KeptReply;
-  private readonly framer: Framer;
+  private framer: Framer;
+  /** The end rule in force: `until`, or the late rule once found (lateUntil). */
+  private rule: EndRule;
+  private lateTimer?: NodeJS.Timeout;
+  private lateAsked = false;
   private received = 0;
   private replyLength = -1; // set when the end rule is met
   private sent = 0;
@@ -145,6 +150,7 @@ class Exchange {
   ) {
     this.kept = new KeptReply(s.maxReply);
     this.sink = new ReplySink(s.replyTo, this.onSinkDrain, this.onSinkError);
+    this.rule = s.until;
     this.framer = createFramer(s.until);
   }
 
@@ -174,7 +180,7 @@ class Exchange {
   private readonly replyTimedOut = (): void => {
     const { target, received } = this;
     const timeout = this.s.timeout;
-    if (this.s.until.kind === 'eof' && received > 0) {
+    if (this.rule.kind === 'eof' && received > 0) {
       this.finish(
         'timeout',
         new UdsError('NEVER_CLOSED', `${target}: server replied (${received} bytes) but did not close the connection within ${timeout}ms`, {
@@ -184,7 +190,7 @@ class Exchange {
       );
     } else {
       const what =
-        received > 0 ? `only a partial reply (${received} bytes, end rule ${formatEndRule(this.s.until)} not met${this.whereCut()})` : 'no reply';
+        received > 0 ? `only a partial reply (${received} bytes, end rule ${formatEndRule(this.rule)} not met${this.whereCut()})` : 'no reply';
       this.finish('timeout', new UdsError('REPLY_TIMEOUT', `${target}: ${what} within ${timeout}ms`, { target, timeoutMs: timeout }));
     }
   };
@@ -221,7 +227,8 @@ class Exchange {
     }
     this.kept.add(chunk, true);
     let endAt = -1;
-    if (s.until.kind === 'idle') this.armIdle(s.until.ms);
+    if (this.rule.kind === 'idle') this.armIdle(this.rule.ms);
+    else if (this.rule.kind === 'eof' && s.lateUntil && !this.lateAsked) this.armLate();
     else if (this.framer.byBytes) {
       const e = this.framer.push(chunk, 0, chunk.length);
       if (e === FRAME_ERROR) {
@@ -256,6 +263,35 @@ class Exchange {
     };
     this.idleTimer = setTimeout(check, ms);
   }
+
+  /** lateUntil: asked once, when the reply has been quiet LATE_RULE_QUIET_MS (a server that closes is never asked about). */
+  private armLate(): void {
+    this.lastDataAt = nowMs();
+    if (this.lateTimer !== undefined) return;
+    const check = (): void => {
+      const quiet = nowMs() - this.lastDataAt;
+      if (quiet < LATE_RULE_QUIET_MS) {
+        this.lateTimer = setTimeout(check, LATE_RULE_QUIET_MS - quiet);
+        return;
+      }
+      this.lateAsked = true;
+      this.s.lateUntil!().then(this.applyLate, () => {});
+    };
+    this.lateTimer = setTimeout(check, LATE_RULE_QUIET_MS);
+  }
+
+  /** The late rule, from here on: first over the bytes already received (all kept, or it is not applied). */
+  private readonly applyLate = (rule: EndRule | null): void => {
+    if (!rule || rule.kind === 'eof' || this.settled || this.replyLength >= 0 || this.received > this.kept.bytes) return;
+    this.rule = rule;
+    this.framer = createFramer(rule);
+    if (rule.kind === 'idle') return this.armIdle(rule.ms);
+    if (!this.framer.byBytes) return;
+    const so = this.kept.take(this.kept.bytes);
+    const e = this.framer.push(so, 0, so.length);
+    if (e === FRAME_ERROR) this.badFrame();
+    else if (e >= 0) this.ruleMetNow(e);
+  };
 
   /** Hand a copy to the sink; false when it is full (then reading stops until it drains). */
   private toSink(chunk: Buffer): boolean {
@@ -299,7 +335,7 @@ class Exchange {
     const { target } = this;
     this.finish(
       'error',
-      new UdsError('BAD_FRAME', `${target}: not a valid ${formatEndRule(this.s.until)} reply after ${this.received} bytes: ${this.framer.describe()}`, {
+      new UdsError('BAD_FRAME', `${target}: not a valid ${formatEndRule(this.rule)} reply after ${this.received} bytes: ${this.framer.describe()}`, {
         target,
       }),
     );
@@ -321,7 +357,7 @@ class Exchange {
       timings.replyEndUs = timings.closedUs;
       return this.finish('closed');
     }
-    this.finish('closed', closedEarlyError(target, received, formatEndRule(s.until), this.framer.byBytes ? this.framer.describe() : ''));
+    this.finish('closed', closedEarlyError(target, received, formatEndRule(this.rule), this.framer.byBytes ? this.framer.describe() : ''));
   };
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {
@@ -403,6 +439,7 @@ class Exchange {
     const { socket, s, timings } = this;
     clearTimeout(this.deadlineTimer);
     clearTimeout(this.idleTimer);
+    clearTimeout(this.lateTimer);
     s.signal?.removeEventListener('abort', this.onAbort);
     this.sink.stop();
     socket.removeListener('drain', this.onSocketDrain);
@@ -416,7 +453,7 @@ class Exchange {
     this.resolve({
       target: this.target,
       ok: error === undefined,
-      until: formatEndRule(s.until),
+      until: formatEndRule(this.rule),
       bytesSent: this.sent,
       bytesReceived: this.received,
       reply: this.kept.take(replyBytes),
@@ -425,7 +462,7 @@ class Exchange {
       ruleMet,
       end,
       timings,
-      ...(isProtocol(s.until) && ruleMet ? { frame: { status: this.framer.status, closing: this.framer.closing, failed: this.framer.failed } } : {}),
+      ...(isProtocol(this.rule) && ruleMet ? { frame: { status: this.framer.status, closing: this.framer.closing, failed: this.framer.failed } } : {}),
       ...(frameState ? { frameState } : {}),
       ...(error ? { error } : {}),
     });

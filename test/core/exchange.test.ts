@@ -111,6 +111,44 @@ describe('exchange(): end rules', () => {
   });
 });
 
+describe('exchange(): lateUntil (a rule looked up only when the reply does not end by a close)', () => {
+  it('a server that closes after its reply: never asked', async () => {
+    const path = join(tmpDir(), 's.sock');
+    await serve(path);
+    let asked = 0;
+    const r = await exchange(path, { payload: hi, lateUntil: async () => (asked++, until('line')) });
+    expectOk(r);
+    expect(r.until).toBe('eof');
+    expect(asked).toBe(0);
+  });
+
+  it('a server that stays open: asked once when the reply is quiet, and the rule ends the reply on the bytes already read', async () => {
+    const path = join(tmpDir(), 'drip.sock');
+    await startDripServer(path, ['first li', 'ne\nsecond'], { gapMs: 5, then: 'stay-open' });
+    let asked = 0;
+    const t0 = Date.now();
+    const r = await exchange(path, { timeout: 3_000, lateUntil: async () => (asked++, until('line')) });
+    expectOk(r);
+    expect(asked).toBe(1);
+    expect(r.reply.toString()).toBe('first line\n');
+    expect(r).toMatchObject({ until: 'line', ruleMet: true, end: 'open' });
+    expect(Date.now() - t0).toBeLessThan(2_000);
+  });
+
+  it('a late rule not yet met reads on by it; null keeps eof (NEVER_CLOSED at the deadline)', async () => {
+    const path = join(tmpDir(), 'drip.sock');
+    await startDripServer(path, ['no end yet', ' still none', ' done\n'], { gapMs: 200, then: 'stay-open' });
+    const r = await exchange(path, { timeout: 3_000, lateUntil: async () => until('line') });
+    expectOk(r);
+    expect(r.reply.toString()).toBe('no end yet still none done\n');
+    const open = join(tmpDir(), 'open.sock');
+    await startDripServer(open, ['hello\n'], { then: 'stay-open' });
+    const none = await exchange(open, { timeout: 300, lateUntil: async () => null });
+    expect(none.error?.code).toBe('NEVER_CLOSED');
+    expect(none.reply.toString()).toBe('hello\n');
+  });
+});
+
 describe('exchange(): timeouts', () => {
   it('REPLY_TIMEOUT when the server never replies, with the timeout in the error', async () => {
     const path = join(tmpDir(), 's.sock');
