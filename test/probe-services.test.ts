@@ -61,6 +61,12 @@ describe('probe recognises and checks (no flags)', () => {
     expect(sent.status).toBe(0);
     expect(sent.stdout).toMatch(/^VERSION \S+\r\n$/);
     expect(sent.stderr).toMatch(/memcached, recognised by process/);
+    // Without -v the service is looked up once the reply stays open, not before: the same answer, well within --timeout.
+    const plain = await runCli(['send', '--timeout', '4s', '--json', mc.sock, 'stats\\r\\n'], { timeoutMs: 30_000 });
+    expect(plain.status).toBe(0);
+    expect(JSON.parse(plain.stdout)).toMatchObject({ until: 'memcached', ruleMet: true, end: 'open' });
+    expect(JSON.parse(plain.stdout).reply).toMatch(/END\r\n$/);
+    expect(JSON.parse(plain.stdout).timings.replyEndUs).toBeLessThan(2_000_000);
     const bench = await runCli(['bench', '--json', '-n', '200', '-c', '2', mc.sock], { timeoutMs: 60_000 });
     expect(bench.status).toBe(0);
   });
