@@ -56,7 +56,7 @@ await build({
 // The launcher, and V8's code cache for the bundle. V8 compiles a function
 // when it first runs, and the cache holds the functions compiled when it is
 // made: so make it after running what CI runs thousands of times, a `send` and
-// a `probe` against a throwaway one-shot server (their output discarded). That
+// a `probe` against a throwaway one-shot server, and an `ls` (their output discarded). That
 // saves ~10 ms of every such start. Anything going wrong here only costs that.
 await copyFile('scripts/launch.cjs', 'dist/launch.cjs');
 const launcher = createRequire(import.meta.url)('../dist/launch.cjs');
@@ -79,7 +79,7 @@ async function warm(main) {
   let timer;
   const hung = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000)));
   try {
-    for (const args of [['send', sock, 'hi'], ['probe', sock], ['probe', '--json', sock]]) {
+    for (const args of [['send', sock, 'hi'], ['probe', sock], ['probe', '--json', sock], ['ls', dir]]) {
       const status = await Promise.race([main(['node', 'udsctl', ...args]), hung]);
       if (status !== 0) throw new Error(`udsctl ${args[0]} exited ${status}`);
     }

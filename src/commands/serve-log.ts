@@ -13,7 +13,7 @@
  * pending writes keep the process from exiting until the reader reads.
  */
 import { LineBytes, type LineWriter } from '../core/line-writer.js';
-import { LOG_BUFFER, PutQueue, nonBlockingPut } from '../core/serve/epoll/thread-log.js';
+import { LOG_BUFFER, PutQueue, nonBlockingPut } from '../core/serve/log-put.js';
 import type { Server } from '../core/serve/protocol.js';
 import type { TapConnectionLog } from '../core/serve/tap.js';
 import { messageTapRenderers } from '../render/message-tap.js';

@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LOG_BUFFER, LOG_HOLD_MS, ThreadLog, WRITE_MS, writeEnd } from '../../src/core/serve/epoll/thread-log.js';
+import { LOG_HOLD_MS, ThreadLog, WRITE_MS } from '../../src/core/serve/epoll/thread-log.js';
+import { LOG_BUFFER, writeEnd } from '../../src/core/serve/log-put.js';
 import {
   C_LOG_DROPPED,
   C_LOG_OPEN,

@@ -7,7 +7,7 @@
  *
  * It serves the plain one-shot contract and --keep-alive, with --reply,
  * --echo, --read, --max-bytes, --max-conns, --idle-timeout and --count. Fault
- * modes, --delay and TCP stay with the net engine (epollUnsupported says why).
+ * modes, --delay and TCP stay with the net engine (the engines table, engines.ts).
  * With `upstream` its threads relay instead (the tap's epoll relay,
  * relay-thread.ts), writing the tap's log themselves (logTo) or none.
  */
@@ -20,6 +20,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS } from '../../defaults.js';
 import { type BoundListener, bindListener, setSocketGroup } from '../listener.js';
 import { ReplyShaper } from '../reply-shaper.js';
 import { SERVE_DEFAULTS } from '../options.js';
+import { enginesFor, rowUnsupported } from '../engines.js';
 import { LOG_HOLD_MS } from './thread-log.js';
 import { type ConnectionLog, type RequestLog, type ServeOptions, type Server, type ServerEvents, drainAcceptQueue, fdLimit, fdPressureText, openFds, withNewline } from '../protocol.js';
 import { removeSocketFile } from '../../socket/socket-file.js';
@@ -88,11 +89,10 @@ const THREAD_END_SLACK_MS = 2_000;
 
 /** Why the epoll engine cannot serve these options here, or null when it can. */
 export function epollUnsupported(target: Target, options: EpollServeOptions): string | null {
-  // The tap's relay runs every fault and --delay itself (relay-thread.ts); serve's engine none of them.
-  const relay = options.upstream !== undefined;
-  if (options.fault !== undefined && !relay) return `--fault ${options.fault} needs the net engine`;
-  if (options.delay !== undefined && options.delay > 0 && !relay) return '--delay needs the net engine';
-  if (target.kind === 'tcp') return 'TCP targets need the net engine';
+  // The faults, --delay and TCP: the engines table's epoll row for this role (the relay runs every fault, serve's engine none).
+  const row = enginesFor(options.upstream === undefined ? 'server' : 'tap', 'stream').find((r) => r.engine === 'epoll')!;
+  const why = rowUnsupported(row, { fault: options.fault, delay: options.delay, tcp: target.kind === 'tcp' });
+  if (why) return why;
   const up = options.upstream;
   if (up !== undefined) {
     const r = relayUpstream(up, 0);
