@@ -45,8 +45,8 @@ describe('README: every runnable command works as printed', () => {
   });
 
   it('tells a clone how to get the `udsctl` the blocks call: its alias works from another directory', () => {
-    const alias = /`(alias udsctl="[^"`]+")`/.exec(README)?.[1];
-    expect(alias, 'README: From a clone ... alias udsctl=...').toBeDefined();
+    const alias = /^(alias udsctl="[^"`]+")/m.exec(README)?.[1];
+    expect(alias, 'README, Install: alias udsctl=...').toBeDefined();
     const dir = tmpDir('udsctl-readme-alias-');
     // The alias as the README prints it, typed in the clone; then used elsewhere, as the tour does.
     const r = spawnSync('bash', ['-c', `shopt -s expand_aliases\ncd ${q(ROOT)}\n${alias}\ncd ${q(dir)}\nudsctl --version`], {
