@@ -42,7 +42,7 @@ export function exactArgv(argv: readonly string[]): string[] {
 export interface Io {
   /** `columns`: a terminal's width (the renderers fit it; 80 when not a terminal). */
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   /**
@@ -126,6 +126,15 @@ export type { LineWriter } from './core/line-writer.js';
 export function stdoutColumns(io: Io): number {
   const cols = io.stdout.isTTY ? io.stdout.columns : undefined;
   return typeof cols === 'number' && cols > 0 ? cols : 80;
+}
+
+/**
+ * Columns for a note on stderr: a terminal's width, or Infinity when stderr is
+ * not a terminal (a log or a pipe keeps each note on one line, for grep).
+ */
+export function stderrColumns(io: Io): number {
+  const cols = io.stderr.isTTY ? io.stderr.columns : undefined;
+  return typeof cols === 'number' && cols > 0 ? cols : Infinity;
 }
 
 /**

@@ -60,3 +60,26 @@ describe('one table of short flags (src/short-flags.ts)', () => {
     for (const f of SHORT_FLAGS) expect(section, `${f.short} ${f.long} in man SHORT OPTIONS`).toMatch(new RegExp(`^${f.short}, ${f.long}\\n.*${f.meaning.replace(/[()]/g, '.')}`, 'm'));
   });
 });
+
+/** Short flags of other tools, named in help prose to say what a flag is like (nc -N, hexdump -C, curl -H). */
+const OTHER_TOOLS = new Set(['nc', 'hexdump', 'curl', 'redis-cli', 'socat', 'wrk', 'ab', 'hey', 'autocannon', 'ulimit', 'ss', 'lsof', 'grep', 'ssh-add', 'systemd-notify']);
+
+describe('help prose names only flags its command has', () => {
+  const fresh = buildProgram();
+  for (const cmd of fresh.commands) {
+    it(`every short flag named in "udsctl ${cmd.name()} --help" is one of its own`, () => {
+      let text = '';
+      cmd.configureOutput({ writeOut: (s) => void (text += s), writeErr: (s) => void (text += s) });
+      cmd.outputHelp();
+      const own = new Set(['-h', ...cmd.options.map((o) => o.short).filter((s): s is string => !!s)]);
+      const strays: string[] = [];
+      for (const line of text.split('\n')) {
+        for (const m of line.matchAll(/(?<=(\S*)\s|\()(-[a-zA-Z])(?=[\s,.;:)=]|$)/g)) {
+          if (own.has(m[2]) || OTHER_TOOLS.has((m[1] ?? '').replace(/^[("'`]+/, ''))) continue;
+          strays.push(`${m[2]}: ${line.trim()}`);
+        }
+      }
+      expect(strays).toEqual([]);
+    });
+  }
+});

@@ -9,14 +9,16 @@ import { Option } from 'commander';
 import stringWidth from 'string-width';
 import { buildProgram } from '../src/cli.js';
 import { fitHelp } from '../src/render/help.js';
-import { runCli } from './helpers/run-cli.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, runCli } from './helpers/run-cli.js';
+import { run } from './helpers/children.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 import { cleanup, serve } from './fixtures/probe-helpers.js';
 import { afterEach } from 'vitest';
 
 afterEach(cleanup);
 
-const SUBCOMMANDS = ['', 'send', 'serve', 'probe', 'bench', 'completion'];
+const SUBCOMMANDS = ['', 'send', 'serve', 'probe', 'bench', 'ls', 'completion'];
 const widest = (text: string) => Math.max(...text.split('\n').map((l) => stringWidth(l)));
 
 describe('--help fits the terminal', () => {
@@ -84,4 +86,24 @@ describe('reports fit 80 columns', () => {
     expect(r.stdout).toContain('Latency');
     expect(r.stdout.split('\n').filter((l) => stringWidth(l) > 80)).toEqual([]);
   });
+
+  it('the notes of a bare `udsctl probe` and `udsctl bench` fit an 80-column terminal; one line each in a pipe', async () => {
+    if (spawnSync('script', ['--version']).status !== 0) return; // util-linux script(1) makes the pseudo-terminal
+    const dir = tmpDir();
+    const { CI: _ci, UDSCTL_SOCKET: _s, ...env } = process.env;
+    // CI=true: no live progress line in bench, so the pty holds only the notes and the report.
+    const term = { ...env, NO_COLOR: '1', TERM: 'xterm', CI: 'true' };
+    const inPty = (args: string) => run('script', ['-qec', `stty cols 80 rows 40; exec ${process.execPath} ${BIN} ${args}`, '/dev/null'], { timeoutMs: 60_000, env: term, cwd: dir });
+    for (const [args, note] of [
+      ['probe -t 200ms', /no target and no udsctl\.yaml here: probing \S+/],
+      ['bench -n 200 -c 2 --workers 1', /no target given: benchmarking udsctl's own server/],
+    ] as const) {
+      const tty = await inPty(args);
+      const lines = tty.stdout.replace(/\r/g, '').split('\n');
+      expect(lines.filter((l) => stringWidth(l) > 80), args).toEqual([]);
+      expect(lines.join(' ').replace(/ {2,}/g, ' '), args).toMatch(note);
+      const pipe = await runCli(args.split(' '), { cwd: dir, env: { UDSCTL_SOCKET: '' }, timeoutMs: 60_000 });
+      expect(pipe.stderr, args).toMatch(new RegExp(`^udsctl \\w+: ${note.source}.*$`, 'm'));
+    }
+  }, 120_000);
 });

@@ -42,7 +42,7 @@ reply (then udsctl binds an address of its own and waits for one datagram).
 seqpacket: the reply is one message unless --until says otherwise.
 
 ${ESCAPES_HELP} Bytes read from stdin are
-sent as they are, unless -e.
+sent as they are, unless --escapes.
 
 The reply bytes go to stdout exactly as received, as they arrive; diagnostics
 go to stderr. A message from stdin is streamed to the socket as it is read.

@@ -8,8 +8,9 @@ import { runBench } from '../core/bench/run.js';
 import { BENCH_SCHEMA, type BenchOptions, type BenchProgress, type BenchResult, type BenchTick } from '../core/bench/types.js';
 import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { importEsm } from '../import-esm.js';
-import { type Io, stdoutColumns, writeAll } from '../io.js';
+import { type Io, stderrColumns, stdoutColumns, writeAll } from '../io.js';
 import { benchHgrm, benchMarkdown, benchReport, benchToJson, comparisonReport, progressText, thresholdReport } from '../render/bench.js';
+import { wrap } from '../render/width.js';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { compareRuns } from '../core/bench/compare.js';
 import { type Threshold, type ThresholdResult, judgeThresholds } from '../core/bench/thresholds.js';
@@ -237,10 +238,10 @@ async function runLoad(target: string | undefined, flags: BenchFlags, io: Io): P
       signal: ac.signal,
       onStart: (info) => {
         if (info.embedded) {
-          say(
+          const note =
             `${c.cyan('udsctl bench:')} no target given: benchmarking udsctl's own server ` +
-              `(udsctl serve${info.mode === 'persistent' ? ' --keep-alive' : ''}) on ${info.target}`,
-          );
+            `(udsctl serve${info.mode === 'persistent' ? ' --keep-alive' : ''}) on ${info.target}`;
+          say(wrap(note, stderrColumns(io), '  ').join('\n'));
         }
         startedAt = performance.now();
         warmupMs = info.warmupMs;

@@ -8,8 +8,9 @@ import { PROBE_DEFAULTS, type ProbeOptions, type ProbeReport, SEVERITY_EXIT, typ
 import { compileLinearRegex } from '../core/regex.js';
 import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
-import { type Io, stdoutColumns, writeAll } from '../io.js';
+import { type Io, stderrColumns, stdoutColumns, writeAll } from '../io.js';
 import { probeNagios, probeRunHuman, probeRunToJson } from '../render/probe.js';
+import { wrap } from '../render/width.js';
 import { probeOpenMetrics } from '../render/probe-openmetrics.js';
 import { existsSync } from 'node:fs';
 import { type OptionShape, findConfig, lineOfError, readProbeConfig } from './probe-config.js';
@@ -170,7 +171,8 @@ export async function runProbe(targetSpecs: string[], flags: ProbeFlags, io: Io,
   if (file !== null && suite) return runSuite(file, flags, format, io, suite);
   // $UDSCTL_SOCKET is a choice the caller made; the built-in default is not, so it is said (on stderr: stdout stays the report).
   if (targetSpecs.length === 0 && !io.env.UDSCTL_SOCKET && !flags.quiet) {
-    await writeAll(io.stderr, `udsctl probe: no target and no ${CONFIG_HINT} here: probing ${DEFAULT_PROBE_TARGET} (the default)\n`);
+    const note = `udsctl probe: no target and no ${CONFIG_HINT} here: probing ${DEFAULT_PROBE_TARGET} (the default)`;
+    await writeAll(io.stderr, wrap(note, stderrColumns(io), '  ').join('\n') + '\n');
   }
   const specs = targetSpecs.length > 0 ? targetSpecs : [io.env.UDSCTL_SOCKET || DEFAULT_PROBE_TARGET];
   const targets = specs.map((s) => parseTarget(s));

@@ -318,7 +318,7 @@ function appendAtEnd(tail: Buffer): Transform {
 /**
  * The message: an argument's escapes (\n \r \t \0 \\ \xHH) are understood
  * unless --literal, as probe --send and bench --payload understand them;
- * stdin's bytes go as they are (a file is sent as it is), unless -e.
+ * stdin's bytes go as they are (a file is sent as it is), unless --escapes.
  */
 async function readMessage(message: string | undefined, flags: SendFlags, io: Io): Promise<Buffer> {
   if (flags.literal && (flags.escapes || flags.hex)) {

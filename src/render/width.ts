@@ -1,7 +1,7 @@
 /**
  * Display width on a terminal: wide (CJK, emoji) characters take two columns,
  * combining marks none, colour codes none. Measured by `string-width` (see
- * README "Dependencies"); the text given here is already escaped (escapeText),
+ * docs/architecture.md "Dependencies, and why"); the text given here is already escaped (escapeText),
  * so it holds no control characters.
  */
 import stringWidth from 'string-width';

@@ -5,12 +5,12 @@
  * every other line 0; a line ending in `&` runs in the background until the
  * end. /tmp/ becomes a fresh temp folder, so parallel runs never meet.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findTool, requirePeers } from '../helpers/requirements.js';
-import { BIN } from '../helpers/run-cli.js';
+import { BIN, ROOT } from '../helpers/run-cli.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -42,6 +42,21 @@ describe('README: every runnable command works as printed', () => {
   it('has runnable blocks for each subcommand', () => {
     const lines = runnableLines(README);
     for (const c of ['send', 'serve', 'probe', 'bench']) expect(lines.some((l) => l.startsWith(`udsctl ${c} `))).toBe(true);
+  });
+
+  it('tells a clone how to get the `udsctl` the blocks call: its alias works from another directory', () => {
+    const alias = /^(alias udsctl="[^"`]+")/m.exec(README)?.[1];
+    expect(alias, 'README, Install: alias udsctl=...').toBeDefined();
+    const dir = tmpDir('udsctl-readme-alias-');
+    // The alias as the README prints it, typed in the clone; then used elsewhere, as the tour does.
+    const r = spawnSync('bash', ['-c', `shopt -s expand_aliases\ncd ${q(ROOT)}\n${alias}\ncd ${q(dir)}\nudsctl --version`], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` },
+      timeout: 30_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    expect(r.status).toBe(0);
   });
 
   it('runs them on redis-server, nginx and php-fpm', async () => {
