@@ -67,7 +67,7 @@ export const EXIT_TABLE: ReadonlyArray<{ status: number; meaning: string }> = [
   { status: EXIT.RESET, meaning: 'the connection was reset, or closed before the end of the reply' },
   { status: EXIT.MISMATCH, meaning: 'a reply did not match --expect, or broke its protocol (--http, --resp, --until len:)' },
   { status: EXIT.IN_USE, meaning: 'serve: the address is in use, or the path is not a socket and was left alone' },
-  { status: EXIT.RESOURCES, meaning: 'out of file descriptors (raise ulimit -n); send: a reply decoded whole (--resp, --fastcgi) was longer than --max-reply' },
+  { status: EXIT.RESOURCES, meaning: 'out of file descriptors (raise ulimit -n); send: a reply kept whole (--json, --resp, --fastcgi) was longer than --max-reply' },
   { status: EXIT.THRESHOLD, meaning: 'bench: a --fail-if threshold was crossed' },
   { status: EXIT.INTERRUPTED, meaning: 'bench: interrupted (Ctrl-C, SIGTERM) before any request finished: nothing was measured; send: a session ended by Ctrl-C' },
 ];

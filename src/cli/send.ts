@@ -28,7 +28,7 @@ export function defineSend(program: Command): void {
     .option('-N, --half-close', 'shut down our write side after sending (for servers that read to end-of-file)')
     .option('-v, --verbose', 'print the timeline of the exchange to stderr')
     .option('--json', 'print the exchange record as JSON on stdout instead of the reply')
-    .addOption(new Option('--max-reply <size>', 'bytes of reply kept for --json and -v (beyond: counted, "truncated": true); the reply on stdout is streamed whole').default(DEFAULT_MAX_REPLY, '1MiB').argParser(sizeOption('--max-reply')))
+    .addOption(new Option('--max-reply <size>', 'bytes of reply kept for --json and -v (beyond: counted, "truncated": true; --json exits 12); the reply on stdout is streamed whole').default(DEFAULT_MAX_REPLY, '1MiB').argParser(sizeOption('--max-reply')))
     // The interactive session (src/commands/send-session.ts).
     .option('--interactive', 'hold a session: stdin to the socket and the reply to stdout as they come, both at once (the default on a terminal with no message or "-")')
     .option('--crlf', 'in a session, send each newline as \\r\\n (line protocols such as SMTP, Redis)')

@@ -116,7 +116,14 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   // still to show or pending gets the rest of --timeout (at least 100ms), then send says what was not delivered.
   const t = record.timings;
   const rest = t.connectedUs === undefined ? 0 : flags.timeout - (t.totalUs - t.connectedUs) / 1000;
-  if (flags.json) stdout.write(JSON.stringify(exchangeToJson(record)) + '\n');
+  if (flags.json) {
+    stdout.write(JSON.stringify(exchangeToJson(record)) + '\n');
+    // The record holds what --max-reply kept: a longer reply is cut there, and the exit status says so too.
+    if (record.truncated) {
+      await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} the reply was ${record.replyBytes} bytes, more than --max-reply (${record.reply.length}): the record keeps the first ${record.reply.length} ("truncated": true); raise --max-reply\n`);
+      if (status === EXIT.OK) status = EXIT.RESOURCES;
+    }
+  }
   else if (http) {
     if (record.frame && record.frame.status >= 400) {
       await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} ${escapeText(http.decoder.statusLine)}\n`);

@@ -81,4 +81,16 @@ describe('a reply decoded whole that --max-reply cuts is said, never shown as if
     expect(r.stderr).toMatch(/^udsctl send: the reply was 27 bytes, more than --max-reply \(10\).*raise --max-reply\n$/);
     expect(r.status).toBe(12);
   });
+  it('--json with a reply over --max-reply: the record keeps the first bytes and says truncated; exit 12 and one line', async () => {
+    const path = await httpServer();
+    const r = await runCli(['send', '--json', '--max-reply', '1000', path, 'GET /big HTTP/1.0\\r\\n\\r\\n']);
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ ok: true, truncated: true });
+    expect(j.replyBytes).toBeGreaterThan(BODY.length);
+    expect(r.stderr).toMatch(/^udsctl send: the reply was \d+ bytes, more than --max-reply \(1000\): the record keeps the first 1000 .*raise --max-reply\n$/);
+    expect(r.status).toBe(12);
+    // Kept whole: exit 0, nothing on stderr.
+    const whole = await runCli(['send', '--json', path, 'GET /nothing HTTP/1.0\\r\\n\\r\\n']);
+    expect([whole.status, whole.stderr, JSON.parse(whole.stdout).truncated]).toEqual([0, '', false]);
+  });
 });
