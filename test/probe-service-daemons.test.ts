@@ -72,7 +72,7 @@ describe('probe recognises and checks', () => {
     expect([p.service, p.recognisedBy, p.code, p.status, p.details.auth]).toEqual(['dbus', 'process', 'OK', 0, 'accepted']);
   });
 
-  it('a gRPC server on a plain path: recognised by its HTTP/2 preface, NOT_SERVING as the health client says', SLOW, async () => {
+  it('a gRPC server on a plain path: recognised by its HTTP/2 preface, NOT_SERVING as the health client says; --http on it names gRPC', SLOW, async () => {
     const g = await startGrpc({ mode: 'not-serving' });
     // A name that says nothing: only what the server sends tells.
     const sock = join(g.dir, 'api.sock');
@@ -80,6 +80,12 @@ describe('probe recognises and checks', () => {
     const p = await probe(sock);
     expect([p.service, p.recognisedBy, p.code, p.status, p.details.health]).toEqual(['grpc', expect.stringMatching(/^(banner|reply)$/), 'GRPC_NOT_SERVING', 2, 'NOT_SERVING']);
     expect(grpcHealthClient(sock).verdict).toBe('NOT_SERVING');
+    // A protocol flag on it: its HTTP/2 SETTINGS (sent first) says which protocol it speaks.
+    for (const flag of [['--http', '/'], ['--as', 'http']]) {
+      const w = await probe(sock, flag);
+      expect([w.code, w.status], w.stdout).toEqual(['WRONG_PROTOCOL', 3]);
+      expect(w.stdout).toMatch(/speaks gRPC/);
+    }
     const bare = await startGrpc({ mode: 'no-health' });
     const q = await probe(bare.sock, ['--as', 'grpc']);
     expect([q.recognisedBy, q.code, q.status, grpcHealthClient(bare.sock).verdict]).toEqual(['flag', 'GRPC_NO_HEALTH_SERVICE', 1, 'UNIMPLEMENTED']);

@@ -91,7 +91,7 @@ describe('probe recognises and checks (no flags)', () => {
     expect([boom.service, boom.recognisedBy, boom.code, boom.status]).toEqual(['http', 'flag', 'HTTP_STATUS', 2]);
   });
 
-  it('php-fpm: FCGI_GET_VALUES without running PHP; every child busy is FPM_QUEUE_FULL; --http on it is WRONG_PROTOCOL', SLOW, async () => {
+  it('php-fpm: FCGI_GET_VALUES without running PHP; every child busy is FPM_QUEUE_FULL; --http or --as http on it is WRONG_PROTOCOL', SLOW, async () => {
     const dir = tmpDir();
     const started = join(dir, 'started');
     writeFileSync(join(dir, 'slow.php'), `<?php file_put_contents('${started}', '1'); sleep(30);`);
@@ -101,6 +101,9 @@ describe('probe recognises and checks (no flags)', () => {
     const wrong = await probe(['--http', '/', fpm.sock]);
     expect([wrong.code, wrong.status]).toEqual(['WRONG_PROTOCOL', 3]);
     expect(wrong.detail).toMatch(/speaks FastCGI/);
+    // --as NAME is a protocol flag too: the same answer, not RESET ("crash").
+    const as = await probe(['--as', 'http', fpm.sock]);
+    expect([as.code, as.status, as.detail]).toEqual(['WRONG_PROTOCOL', 3, expect.stringMatching(/speaks FastCGI/)]);
     // The one child runs a slow script: the pool takes connections and answers none.
     const busy = startCli(['send', '--fastcgi', join(dir, 'slow.php'), '--timeout', '60s', fpm.sock]);
     busy.on('error', () => {});
