@@ -43,6 +43,9 @@ describe('probe recognises and checks', () => {
     tool = await run(findTool('pg_isready')!, ['-h', pg.socketDir, '-U', 'nosuchuser'], { timeoutMs: 30_000 });
     expect([p.code, p.status, p.details.pgIsReady, p.details.sqlstate, tool.code]).toEqual(['OK', 0, 'accepting', '28000', 0]);
     expect(String(p.details.message)).toContain('nosuchuser');
+    // bench has no one request for a conversation: it says so (it was silent, then every request failed unexplained).
+    const bench = await runCli(['bench', '-n', '3', '-c', '1', '--warmup', '0', '--timeout', '1s', pg.sock], { timeoutMs: 60_000 });
+    expect(bench.stderr).toMatch(/PostgreSQL, recognised by process.*no one-request check for bench/);
     const standby = await startPostgres({ standby: true });
     p = await probe(standby.sock);
     tool = await run(findTool('pg_isready')!, ['-h', standby.socketDir], { timeoutMs: 30_000 });

@@ -91,7 +91,7 @@ describe('probe recognises and checks (no flags)', () => {
     expect([boom.service, boom.recognisedBy, boom.code, boom.status]).toEqual(['http', 'flag', 'HTTP_STATUS', 2]);
   });
 
-  it('php-fpm: FCGI_GET_VALUES without running PHP; every child busy is FPM_QUEUE_FULL; --http or --as http on it is WRONG_PROTOCOL', SLOW, async () => {
+  it('php-fpm: FCGI_GET_VALUES without running PHP; every child busy is FPM_QUEUE_FULL; --http or --as http on it is WRONG_PROTOCOL; bench sends GET_VALUES', SLOW, async () => {
     const dir = tmpDir();
     const started = join(dir, 'started');
     writeFileSync(join(dir, 'slow.php'), `<?php file_put_contents('${started}', '1'); sleep(30);`);
@@ -104,6 +104,11 @@ describe('probe recognises and checks (no flags)', () => {
     // --as NAME is a protocol flag too: the same answer, not RESET ("crash").
     const as = await probe(['--as', 'http', fpm.sock]);
     expect([as.code, as.status, as.detail]).toEqual(['WRONG_PROTOCOL', 3, expect.stringMatching(/speaks FastCGI/)]);
+    // bench with no request: the pool's management request, framed as one record (it hung on udsctl's line before).
+    const bench = await runCli(['bench', '-n', '200', '-c', '2', '--warmup', '0', fpm.sock], { timeoutMs: 60_000 });
+    expect(bench.status, bench.stderr).toBe(0);
+    expect(bench.stderr).toMatch(/FastCGI \(php-fpm\), recognised by process.*sending FCGI_GET_VALUES/);
+    expect(bench.stdout).toMatch(/200 ok, 0 errors/);
     // The one child runs a slow script: the pool takes connections and answers none.
     const busy = startCli(['send', '--fastcgi', join(dir, 'slow.php'), '--timeout', '60s', fpm.sock]);
     busy.on('error', () => {});
