@@ -137,11 +137,14 @@ describe('probe recognises and checks (no flags)', () => {
     expect([s.service, s.code, s.status], s.detail).toEqual(['http', 'OK', 0]);
   });
 
-  it('haproxy stats socket: show info (read-only), its version', SLOW, async () => {
+  it('haproxy stats socket: show info (read-only), its version; bench sends show info', SLOW, async () => {
     const hp = await startHaproxy();
     const p = await probe([hp.sock]);
     expect(summary(p), p.detail).toEqual(['haproxy', 'process', 'OK', 0]);
     expect(p.details.version).toMatch(/^\d+\.\d+/);
+    const bench = await runCli(['bench', '-n', '50', '-c', '1', '--warmup', '0', hp.sock], { timeoutMs: 60_000 });
+    expect(bench.status, bench.stderr).toBe(0);
+    expect(bench.stderr).toMatch(/sending 'show info'/);
   });
 
   it('an HTTP API in Python http.server: recognised by its answer to the line, then GET /; never "healthy" on its 400 page', SLOW, async () => {
