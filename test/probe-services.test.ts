@@ -6,13 +6,13 @@
  * wrong protocol flag says which protocol the server speaks, and a server
  * nothing recognises keeps the seed's line contract.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killChildren, run, spawnChild, waitForOutput } from './helpers/children.js';
 import { startNginx } from './helpers/daemons.js';
 import { startPhpFpm } from './helpers/php-fpm.js';
-import { DEBIAN_PYTHON, findTool } from './helpers/requirements.js';
+import { AS_NOBODY, DEBIAN_PYTHON, findTool, IS_ROOT } from './helpers/requirements.js';
 import { runCli, startCli } from './helpers/run-cli.js';
 import { startGunicorn, startHaproxy, startMemcached, startSupervisord, startUwsgi } from './helpers/services.js';
 import { tmpDir } from './helpers/tmp-dir.js';
@@ -119,13 +119,23 @@ describe('probe recognises and checks (no flags)', () => {
     busy.kill();
   });
 
-  it('uwsgi: its binary protocol by its process; --http-socket is HTTP, by its command line', SLOW, async () => {
+  it('uwsgi: its binary protocol by its process; --http-socket is HTTP, by its command line (for another user too, by SO_PEERCRED before the path)', SLOW, async () => {
     const uw = await startUwsgi();
     const p = await probe([uw.sock]);
     expect(summary(p), p.detail).toEqual(['uwsgi', 'process', 'OK', 0]);
     const uh = await startUwsgi({ http: true });
     const q = await probe([uh.sock]);
     expect(summary(q), q.detail).toEqual(['http', 'process', 'OK', 0]);
+    if (IS_ROOT) {
+      // Another user's uwsgi.sock: its process is not in /proc for us, and its name says uwsgi; the kernel's
+      // SO_PEERCRED names the process, whose command line (--http-socket) outranks the path (it was CLOSED_WITHOUT_REPLY after 4 s).
+      chmodSync(uh.dir, 0o755);
+      chmodSync(uh.sock, 0o777);
+      const r = await runCli(['probe', '--json', uh.sock], { wrap: AS_NOBODY, cwd: '/', timeoutMs: 30_000 });
+      const t = JSON.parse(r.stdout).targets[0];
+      expect([t.service, t.recognisedBy, t.code, r.status], r.stdout).toEqual(['http', 'process', 'OK', 0]);
+      expect(t.serviceInfo.evidence).toMatch(/--http-socket.*\(SO_PEERCRED\)/);
+    }
   });
 
   it('gunicorn and supervisord: HTTP; gunicorn --http /boom is CRITICAL', SLOW, async () => {
