@@ -4,11 +4,11 @@
  * protocol, and exits as the service's own tool would judge (pg_isready,
  * a gRPC health client) beside it.
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killChildren, run, spawnChild, waitForOutput } from './helpers/children.js';
-import { findTool } from './helpers/requirements.js';
+import { AS_NOBODY, findTool, requireRoot } from './helpers/requirements.js';
 import { ROOT, runCli } from './helpers/run-cli.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 import { grpcHealthClient, startDbus, startGrpc, startMariadb, startPostgres, startSshAgent } from './helpers/services.js';
@@ -73,6 +73,26 @@ describe('probe recognises and checks', () => {
     const bus = await startDbus();
     const p = await probe(bus.sock);
     expect([p.service, p.recognisedBy, p.code, p.status, p.details.auth]).toEqual(['dbus', 'process', 'OK', 0, 'accepted']);
+  });
+
+  it("another user's dbus-daemon --fork on a plain name: the pid SO_PEERCRED gives has exited, the process whose command line names the socket is the bus", SLOW, async () => {
+    requireRoot('setpriv to uid 65534, to probe root\'s bus as another user');
+    const dir = tmpDir();
+    chmodSync(dir, 0o755);
+    const sock = join(dir, 'session.sock');
+    // --fork: the pid that called listen() exits; its child serves.
+    const started = await run(findTool('dbus-daemon')!, ['--session', `--address=unix:path=${sock}`, '--fork', '--print-pid'], { timeoutMs: 30_000 });
+    const pid = Number(started.stdout.trim());
+    expect(pid).toBeGreaterThan(0);
+    try {
+      const r = await runCli(['probe', '--json', sock], { wrap: AS_NOBODY, cwd: '/', timeoutMs: 30_000 });
+      const t = JSON.parse(r.stdout).targets[0];
+      // A session bus lets in its own user only: named as the bus's refusal, as dbus-send says (it was RESET on udsctl's line).
+      expect([t.service, t.recognisedBy, t.code, r.status], r.stdout).toEqual(['dbus', 'process', 'DBUS_NOT_ALLOWED', 2]);
+      expect(t.serviceInfo.evidence).toMatch(new RegExp(`^pid ${pid} .*command line names the socket`));
+    } finally {
+      process.kill(pid, 'SIGTERM');
+    }
   });
 
   it('a gRPC server on a plain path: recognised by its HTTP/2 preface, NOT_SERVING as the health client says; --http on it names gRPC', SLOW, async () => {

@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ExchangeRecord } from '../exchange-record.js';
 import { type Recognition, type Service, type Verdict, type CheckContext, type ProcessFacts, formatServiceSpec, recogniseBanner, recogniseReply, recogniseWithoutIo } from '../service/index.js';
-import { lookAtServer } from '../service/look.js';
+import { lookAtServer, lookEvidence } from '../service/look.js';
 import { runServiceCheck } from '../service/run.js';
 import type { SocketType, SocketTypeSource } from '../socket/socket-type.js';
 import type { Target } from '../socket/target.js';
@@ -49,7 +49,7 @@ export async function recogniseBefore(t: Target, s: Settings, p: PathInfo | null
   const look = await lookAtServer(t, known ? { connectTimeout: Math.min(s.connectTimeout, 300), waitMs: 0, signal: s.signal } : { connectTimeout: s.connectTimeout, signal: s.signal });
   if (look.process) {
     const byPeer = recogniseWithoutIo({ processes: [look.process], socketType: type });
-    if (byPeer) return { ...byPeer, evidence: `${byPeer.evidence} (SO_PEERCRED)` };
+    if (byPeer) return { ...byPeer, evidence: `${byPeer.evidence} ${lookEvidence(look)}` };
   }
   if (known) return known;
   return look.banner.length > 0 ? recogniseBanner(look.banner) : null;
