@@ -52,6 +52,14 @@ describe('probe recognises and checks', () => {
     expect([p.service, p.code, p.status, p.details.pgIsReady, tool.code]).toEqual(['postgresql', 'PG_IN_RECOVERY', 2, 'rejecting', 1]);
   });
 
+  it('PostgreSQL still starting up (archive recovery waiting for its WAL): PG_STARTING_UP, rejecting as pg_isready says', SLOW, async () => {
+    const pg = await startPostgres({ startingUp: true });
+    const p = await probe(pg.sock);
+    const tool = await run(findTool('pg_isready')!, ['-h', pg.socketDir], { timeoutMs: 30_000 });
+    expect([p.service, p.recognisedBy, p.code, p.status, p.details.pgIsReady, p.details.sqlstate, tool.code], p.stdout).toEqual(['postgresql', 'process', 'PG_STARTING_UP', 2, 'rejecting', '57P03', 1]);
+    expect(tool.stdout).toContain('rejecting connections');
+  });
+
   it('MariaDB: its greeting, no login', SLOW, async () => {
     const my = await startMariadb();
     const p = await probe(my.sock);
