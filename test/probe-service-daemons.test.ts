@@ -4,11 +4,11 @@
  * protocol, and exits as the service's own tool would judge (pg_isready,
  * a gRPC health client) beside it.
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killChildren, run, spawnChild, waitForOutput } from './helpers/children.js';
-import { findTool } from './helpers/requirements.js';
+import { AS_NOBODY, findTool, requireRoot } from './helpers/requirements.js';
 import { ROOT, runCli } from './helpers/run-cli.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 import { grpcHealthClient, startDbus, startGrpc, startMariadb, startPostgres, startSshAgent } from './helpers/services.js';
@@ -43,10 +43,21 @@ describe('probe recognises and checks', () => {
     tool = await run(findTool('pg_isready')!, ['-h', pg.socketDir, '-U', 'nosuchuser'], { timeoutMs: 30_000 });
     expect([p.code, p.status, p.details.pgIsReady, p.details.sqlstate, tool.code]).toEqual(['OK', 0, 'accepting', '28000', 0]);
     expect(String(p.details.message)).toContain('nosuchuser');
+    // bench has no one request for a conversation: it says so (it was silent, then every request failed unexplained).
+    const bench = await runCli(['bench', '-n', '3', '-c', '1', '--warmup', '0', '--timeout', '1s', pg.sock], { timeoutMs: 60_000 });
+    expect(bench.stderr).toMatch(/PostgreSQL, recognised by process.*no one-request check for bench/);
     const standby = await startPostgres({ standby: true });
     p = await probe(standby.sock);
     tool = await run(findTool('pg_isready')!, ['-h', standby.socketDir], { timeoutMs: 30_000 });
     expect([p.service, p.code, p.status, p.details.pgIsReady, tool.code]).toEqual(['postgresql', 'PG_IN_RECOVERY', 2, 'rejecting', 1]);
+  });
+
+  it('PostgreSQL still starting up (archive recovery waiting for its WAL): PG_STARTING_UP, rejecting as pg_isready says', SLOW, async () => {
+    const pg = await startPostgres({ startingUp: true });
+    const p = await probe(pg.sock);
+    const tool = await run(findTool('pg_isready')!, ['-h', pg.socketDir], { timeoutMs: 30_000 });
+    expect([p.service, p.recognisedBy, p.code, p.status, p.details.pgIsReady, p.details.sqlstate, tool.code], p.stdout).toEqual(['postgresql', 'process', 'PG_STARTING_UP', 2, 'rejecting', '57P03', 1]);
+    expect(tool.stdout).toContain('rejecting connections');
   });
 
   it('MariaDB: its greeting, no login', SLOW, async () => {
@@ -72,7 +83,27 @@ describe('probe recognises and checks', () => {
     expect([p.service, p.recognisedBy, p.code, p.status, p.details.auth]).toEqual(['dbus', 'process', 'OK', 0, 'accepted']);
   });
 
-  it('a gRPC server on a plain path: recognised by its HTTP/2 preface, NOT_SERVING as the health client says', SLOW, async () => {
+  it("another user's dbus-daemon --fork on a plain name: the pid SO_PEERCRED gives has exited, the process whose command line names the socket is the bus", SLOW, async () => {
+    requireRoot('setpriv to uid 65534, to probe root\'s bus as another user');
+    const dir = tmpDir();
+    chmodSync(dir, 0o755);
+    const sock = join(dir, 'session.sock');
+    // --fork: the pid that called listen() exits; its child serves.
+    const started = await run(findTool('dbus-daemon')!, ['--session', `--address=unix:path=${sock}`, '--fork', '--print-pid'], { timeoutMs: 30_000 });
+    const pid = Number(started.stdout.trim());
+    expect(pid).toBeGreaterThan(0);
+    try {
+      const r = await runCli(['probe', '--json', sock], { wrap: AS_NOBODY, cwd: '/', timeoutMs: 30_000 });
+      const t = JSON.parse(r.stdout).targets[0];
+      // A session bus lets in its own user only: named as the bus's refusal, as dbus-send says (it was RESET on udsctl's line).
+      expect([t.service, t.recognisedBy, t.code, r.status], r.stdout).toEqual(['dbus', 'process', 'DBUS_NOT_ALLOWED', 2]);
+      expect(t.serviceInfo.evidence).toMatch(new RegExp(`^pid ${pid} .*command line names the socket`));
+    } finally {
+      process.kill(pid, 'SIGTERM');
+    }
+  });
+
+  it('a gRPC server on a plain path: recognised by its HTTP/2 preface, NOT_SERVING as the health client says; --http on it names gRPC', SLOW, async () => {
     const g = await startGrpc({ mode: 'not-serving' });
     // A name that says nothing: only what the server sends tells.
     const sock = join(g.dir, 'api.sock');
@@ -80,6 +111,12 @@ describe('probe recognises and checks', () => {
     const p = await probe(sock);
     expect([p.service, p.recognisedBy, p.code, p.status, p.details.health]).toEqual(['grpc', expect.stringMatching(/^(banner|reply)$/), 'GRPC_NOT_SERVING', 2, 'NOT_SERVING']);
     expect(grpcHealthClient(sock).verdict).toBe('NOT_SERVING');
+    // A protocol flag on it: its HTTP/2 SETTINGS (sent first) says which protocol it speaks.
+    for (const flag of [['--http', '/'], ['--as', 'http']]) {
+      const w = await probe(sock, flag);
+      expect([w.code, w.status], w.stdout).toEqual(['WRONG_PROTOCOL', 3]);
+      expect(w.stdout).toMatch(/speaks gRPC/);
+    }
     const bare = await startGrpc({ mode: 'no-health' });
     const q = await probe(bare.sock, ['--as', 'grpc']);
     expect([q.recognisedBy, q.code, q.status, grpcHealthClient(bare.sock).verdict]).toEqual(['flag', 'GRPC_NO_HEALTH_SERVICE', 1, 'UNIMPLEMENTED']);

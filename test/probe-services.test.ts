@@ -6,13 +6,13 @@
  * wrong protocol flag says which protocol the server speaks, and a server
  * nothing recognises keeps the seed's line contract.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killChildren, run, spawnChild, waitForOutput } from './helpers/children.js';
 import { startNginx } from './helpers/daemons.js';
 import { startPhpFpm } from './helpers/php-fpm.js';
-import { DEBIAN_PYTHON, findTool } from './helpers/requirements.js';
+import { AS_NOBODY, DEBIAN_PYTHON, findTool, IS_ROOT } from './helpers/requirements.js';
 import { runCli, startCli } from './helpers/run-cli.js';
 import { startGunicorn, startHaproxy, startMemcached, startSupervisord, startUwsgi } from './helpers/services.js';
 import { tmpDir } from './helpers/tmp-dir.js';
@@ -97,7 +97,7 @@ describe('probe recognises and checks (no flags)', () => {
     expect([boom.service, boom.recognisedBy, boom.code, boom.status]).toEqual(['http', 'flag', 'HTTP_STATUS', 2]);
   });
 
-  it('php-fpm: FCGI_GET_VALUES without running PHP; every child busy is FPM_QUEUE_FULL; --http on it is WRONG_PROTOCOL', SLOW, async () => {
+  it('php-fpm: FCGI_GET_VALUES without running PHP; every child busy is FPM_QUEUE_FULL; --http or --as http on it is WRONG_PROTOCOL; bench sends GET_VALUES', SLOW, async () => {
     const dir = tmpDir();
     const started = join(dir, 'started');
     writeFileSync(join(dir, 'slow.php'), `<?php file_put_contents('${started}', '1'); sleep(30);`);
@@ -107,6 +107,14 @@ describe('probe recognises and checks (no flags)', () => {
     const wrong = await probe(['--http', '/', fpm.sock]);
     expect([wrong.code, wrong.status]).toEqual(['WRONG_PROTOCOL', 3]);
     expect(wrong.detail).toMatch(/speaks FastCGI/);
+    // --as NAME is a protocol flag too: the same answer, not RESET ("crash").
+    const as = await probe(['--as', 'http', fpm.sock]);
+    expect([as.code, as.status, as.detail]).toEqual(['WRONG_PROTOCOL', 3, expect.stringMatching(/speaks FastCGI/)]);
+    // bench with no request: the pool's management request, framed as one record (it hung on udsctl's line before).
+    const bench = await runCli(['bench', '-n', '200', '-c', '2', '--warmup', '0', fpm.sock], { timeoutMs: 60_000 });
+    expect(bench.status, bench.stderr).toBe(0);
+    expect(bench.stderr).toMatch(/FastCGI \(php-fpm\), recognised by process.*sending FCGI_GET_VALUES/);
+    expect(bench.stdout).toMatch(/200 ok, 0 errors/);
     // The one child runs a slow script: the pool takes connections and answers none.
     const busy = startCli(['send', '--fastcgi', join(dir, 'slow.php'), '--timeout', '60s', fpm.sock]);
     busy.on('error', () => {});
@@ -117,13 +125,23 @@ describe('probe recognises and checks (no flags)', () => {
     busy.kill();
   });
 
-  it('uwsgi: its binary protocol by its process; --http-socket is HTTP, by its command line', SLOW, async () => {
+  it('uwsgi: its binary protocol by its process; --http-socket is HTTP, by its command line (for another user too, by SO_PEERCRED before the path)', SLOW, async () => {
     const uw = await startUwsgi();
     const p = await probe([uw.sock]);
     expect(summary(p), p.detail).toEqual(['uwsgi', 'process', 'OK', 0]);
     const uh = await startUwsgi({ http: true });
     const q = await probe([uh.sock]);
     expect(summary(q), q.detail).toEqual(['http', 'process', 'OK', 0]);
+    if (IS_ROOT) {
+      // Another user's uwsgi.sock: its process is not in /proc for us, and its name says uwsgi; the kernel's
+      // SO_PEERCRED names the process, whose command line (--http-socket) outranks the path (it was CLOSED_WITHOUT_REPLY after 4 s).
+      chmodSync(uh.dir, 0o755);
+      chmodSync(uh.sock, 0o777);
+      const r = await runCli(['probe', '--json', uh.sock], { wrap: AS_NOBODY, cwd: '/', timeoutMs: 30_000 });
+      const t = JSON.parse(r.stdout).targets[0];
+      expect([t.service, t.recognisedBy, t.code, r.status], r.stdout).toEqual(['http', 'process', 'OK', 0]);
+      expect(t.serviceInfo.evidence).toMatch(/--http-socket.*\(SO_PEERCRED\)/);
+    }
   });
 
   it('gunicorn and supervisord: HTTP; gunicorn --http /boom is CRITICAL', SLOW, async () => {
@@ -135,11 +153,14 @@ describe('probe recognises and checks (no flags)', () => {
     expect([s.service, s.code, s.status], s.detail).toEqual(['http', 'OK', 0]);
   });
 
-  it('haproxy stats socket: show info (read-only), its version', SLOW, async () => {
+  it('haproxy stats socket: show info (read-only), its version; bench sends show info', SLOW, async () => {
     const hp = await startHaproxy();
     const p = await probe([hp.sock]);
     expect(summary(p), p.detail).toEqual(['haproxy', 'process', 'OK', 0]);
     expect(p.details.version).toMatch(/^\d+\.\d+/);
+    const bench = await runCli(['bench', '-n', '50', '-c', '1', '--warmup', '0', hp.sock], { timeoutMs: 60_000 });
+    expect(bench.status, bench.stderr).toBe(0);
+    expect(bench.stderr).toMatch(/sending 'show info'/);
   });
 
   it('an HTTP API in Python http.server: recognised by its answer to the line, then GET /; never "healthy" on its 400 page', SLOW, async () => {

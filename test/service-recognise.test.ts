@@ -1,12 +1,17 @@
 /**
  * The service table without I/O: recogniseWithoutIo (what `udsctl ls` calls)
  * by process, path, environment and socket type, and memcached's reply framer
- * with a reply split at every byte.
+ * with a reply split at every byte; the process whose command line names a
+ * socket, for a daemon that forked after listen().
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FRAME_ERROR, NEED_MORE } from '../src/core/framing/framer.js';
 import { MemcachedFramer } from '../src/core/framing/memcached.js';
 import { SERVICES, recogniseWithoutIo, serviceByName } from '../src/core/service/index.js';
+import { processNamingPath } from '../src/core/service/look.js';
+import { tmpDir } from './helpers/tmp-dir.js';
 
 const named = (f: Parameters<typeof recogniseWithoutIo>[0]) => {
   const r = recogniseWithoutIo(f);
@@ -70,5 +75,38 @@ describe('MemcachedFramer', () => {
     const g = new MemcachedFramer();
     const bad = Buffer.from('VALUE k 0 x\r\n');
     expect(g.push(bad, 0, bad.length)).toBe(FRAME_ERROR);
+  });
+});
+
+describe('processNamingPath (a forked daemon: the pid SO_PEERCRED gave has exited)', () => {
+  const fakeProc = (procs: Record<string, { comm: string; argv: string[] }>): string => {
+    const dir = tmpDir('udsctl-proc-');
+    for (const [pid, p] of Object.entries(procs)) {
+      mkdirSync(join(dir, pid));
+      writeFileSync(join(dir, pid, 'comm'), `${p.comm}\n`);
+      writeFileSync(join(dir, pid, 'cmdline'), `${p.argv.join('\0')}\0`);
+    }
+    return dir;
+  };
+  const uid = process.getuid!();
+
+  it('the one process of that uid whose argv names the path (as an argument, or after = or :)', async () => {
+    const proc = fakeProc({
+      '10': { comm: 'dbus-daemon', argv: ['dbus-daemon', '--session', '--address=unix:path=/tmp/x/bus.sock', '--fork'] },
+      '11': { comm: 'bash', argv: ['bash'] },
+      '12': { comm: 'memcached', argv: ['memcached', '-s', '/tmp/x/bus.sock.old'] },
+    });
+    expect(await processNamingPath('/tmp/x/bus.sock', uid, proc)).toMatchObject({ pid: 10, name: 'dbus-daemon' });
+    expect(await processNamingPath('/tmp/x/other.sock', uid, proc)).toBeNull();
+    // Another uid's processes are not the listener's.
+    expect(await processNamingPath('/tmp/x/bus.sock', uid + 1, proc)).toBeNull();
+  });
+
+  it('two processes naming it (the server and a client: redis-cli -s P): nothing is guessed', async () => {
+    const proc = fakeProc({
+      '20': { comm: 'redis-server', argv: ['redis-server', '--unixsocket', '/tmp/x/r.sock'] },
+      '21': { comm: 'redis-cli', argv: ['redis-cli', '-s', '/tmp/x/r.sock'] },
+    });
+    expect(await processNamingPath('/tmp/x/r.sock', uid, proc)).toBeNull();
   });
 });

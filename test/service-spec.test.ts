@@ -76,6 +76,12 @@ describe('parseServiceSpec', () => {
     }
   });
 
+  it('--help lists each finding code apart from its severity (the longest code ran into it)', () => {
+    const full = execFileSync(process.execPath, [join(ROOT, 'bin', 'udsctl.cjs'), 'probe', '--help'], { encoding: 'utf8' });
+    expect(full).toMatch(/^  MYSQL_TOO_MANY_CONNECTIONS +CRITICAL /m);
+    expect(full).toMatch(/^  GRPC_NO_HEALTH_SERVICE +WARNING /m);
+  });
+
   it('the library takes the same spelling; an ARG with an exchange given by hand contradicts it', () => {
     const s = settings({ as: 'grpc:my.Service' });
     expect([s.as?.name, s.asArg]).toEqual(['grpc', 'my.Service']);

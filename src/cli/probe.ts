@@ -14,6 +14,9 @@ import { durationOption, serviceOption, sizeOption, untilOption } from '../optio
 import { addProtocolOptions } from '../protocol-options.js';
 import { Done, ESCAPES_HELP, LITERAL_FLAG, typeOption } from './common.js';
 
+/** The code column of the findings in --help: the longest code and a space (MYSQL_TOO_MANY_CONNECTIONS ran into its severity). */
+const CODE_WIDTH = Math.max(...FINDINGS.map((f) => f.code.length)) + 1;
+
 
 /** `udsctl probe`: its options, help text and action; `parseArgs` reads a suite file target's arguments as the command line would (cli.ts). */
 export function defineProbe(program: Command, parseArgs: SuiteCli['parse']): void {
@@ -67,7 +70,7 @@ Checks, in order: path (exists, socket, owner/mode, may you connect), listener
 (/proc/net/unix, the listening process), connect, send, reply, close.
 
 Findings (stable codes, in --json as "code"):
-${FINDINGS.map((f) => `  ${f.code.padEnd(21)}${f.severity.padEnd(9)}${f.title}`).join('\n')}
+${FINDINGS.map((f) => `  ${f.code.padEnd(CODE_WIDTH)}${f.severity.padEnd(9)}${f.title}`).join('\n')}
 
 Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too); with
 several targets, the worst (CRITICAL > UNKNOWN > WARNING > OK).

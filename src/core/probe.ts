@@ -24,7 +24,7 @@ import { type ListenerSearch, findListeners, serverProcess, nameListeners, judge
 import { judgeProtocol } from './probe/protocol.js';
 import { judgeExchange } from './probe/judge-exchange.js';
 import { checkService, judgeWrongProtocol, recogniseAfter, recogniseBefore, serviceInfo } from './probe/service-check.js';
-import type { Recognition } from './service/index.js';
+import { recogniseBanner, type Recognition } from './service/index.js';
 import type { ServiceInfo } from './probe/findings.js';
 
 // The findings table and the report's shape live in probe/findings.ts; the library and the CLI import them from here.
@@ -265,15 +265,18 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
       details = out.details;
     }
   }
-  if (rec?.by === 'flag' && s.driven && search) {
-    // A protocol flag: does the listening process speak another protocol?
+  if (rec?.by === 'flag' && (s.driven || rec.service.check.kind !== 'line') && search) {
+    // A protocol flag (--http, --resp, --fastcgi, --as NAME; not --as line, which asks for the line contract):
+    // does the listening process, or a greeting the server sent first (HTTP/2's SETTINGS, MySQL's), say another protocol?
     if (!named) {
       const t0 = nowUs();
       await nameListeners(search, s.ownerLookupBudget);
       ownersMs = ms(nowUs() - t0);
       named = true;
     }
-    const seen = await recogniseBefore(t, { ...s, as: undefined }, pathInfo, listener, known);
+    const seen =
+      (await recogniseBefore(t, { ...s, as: undefined, driven: true }, pathInfo, listener, known)) ??
+      (record && record.reply.length > 0 ? recogniseBanner(record.reply) : null);
     if (seen) judgeWrongProtocol(t, rec.service, seen, checks, findings);
   }
 

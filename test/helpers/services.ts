@@ -16,7 +16,7 @@
  * start after; give a test that starts one a generous timeout (60s).
  */
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,7 +153,7 @@ export interface Postgres extends Daemon {
  * and refuses every client with 57P03 ("not accepting connections"), which
  * pg_isready reports as "rejecting connections".
  */
-export async function startPostgres(opts: { maxConnections?: number; standby?: boolean; auth?: 'trust' | 'scram-sha-256' } = {}): Promise<Postgres> {
+export async function startPostgres(opts: { maxConnections?: number; standby?: boolean; startingUp?: boolean; auth?: 'trust' | 'scram-sha-256' } = {}): Promise<Postgres> {
   requirePeers('initdb', 'postgres', 'psql');
   const dir = daemonDir('udsctl-pg-');
   const data = join(dir, 'data');
@@ -162,6 +162,16 @@ export async function startPostgres(opts: { maxConnections?: number; standby?: b
   if (opts.standby) {
     writeFileSync(join(data, 'standby.signal'), '');
     own(join(data, 'standby.signal'));
+  }
+  const archive = join(dir, 'archive');
+  if (opts.startingUp) {
+    // Archive recovery whose WAL is only in the archive, fetched by a restore_command that first sleeps:
+    // until then the postmaster is still starting up ("the database system is starting up", as pg_isready sees it).
+    mkdirSync(archive);
+    own(archive);
+    for (const f of readdirSync(join(data, 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n))) renameSync(join(data, 'pg_wal', f), join(archive, f));
+    writeFileSync(join(data, 'recovery.signal'), '');
+    own(join(data, 'recovery.signal'));
   }
   if (opts.auth && opts.auth !== 'trust') {
     // Every local client must give a password (none is set: nobody gets in, everybody is asked).
@@ -177,13 +187,14 @@ export async function startPostgres(opts: { maxConnections?: number; standby?: b
     max_connections: String(opts.maxConnections ?? 20),
     superuser_reserved_connections: '0',
     hot_standby: opts.standby ? 'off' : 'on',
+    ...(opts.startingUp ? { restore_command: `sleep 12; cp ${archive}/%f %p` } : {}),
   };
   const [cmd, args] = asDaemonUser(findTool('postgres')!, ['-D', data, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])]);
   const peer = spawnChild(cmd, args, { timeoutMs: 300_000, cwd: dir });
   // SIGINT: a fast shutdown, which ends held sessions too (a smart one would wait for them).
   stopAtEnd(peer, 'SIGINT');
   const sock = join(dir, '.s.PGSQL.5432');
-  const ready = opts.standby ? /entering standby mode/ : /database system is ready to accept connections/;
+  const ready = opts.standby ? /entering standby mode/ : opts.startingUp ? /starting archive recovery/ : /database system is ready to accept connections/;
   await waitReady(peer, 'postgres', () => existsSync(sock) && ready.test(peer.stderr()), peer.stderr);
   // A standby says "starting up" until its recovery has begun, then "Hot standby mode is disabled" for good.
   if (opts.standby) await waitStandby(dir, peer);

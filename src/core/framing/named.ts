@@ -5,8 +5,10 @@
  * with its own `create` (a service's dialogue, in this thread) needs no entry.
  */
 import type { Framer } from './framer.js';
+import { FastcgiRecordFramer } from './fastcgi-record.js';
 import { MemcachedFramer } from './memcached.js';
 
 export const NAMED_FRAMERS: Readonly<Record<string, () => Framer>> = {
   memcached: () => new MemcachedFramer(),
+  'one FastCGI record': () => new FastcgiRecordFramer(),
 };

@@ -184,7 +184,7 @@ const BASE_FINDINGS = [
     severity: 'UNKNOWN',
     check: 'reply',
     title: 'the flag names another protocol',
-    cause: 'a protocol flag (--http, --resp, --fastcgi, --as) asked for one protocol, but the listening process is known to speak another: its failure says nothing about the server',
+    cause: 'a protocol flag (--http, --resp, --fastcgi, --as) asked for one protocol, but the listening process (or a greeting the server sent first) says it speaks another: its failure says nothing about the server',
     fix: 'probe with the protocol the server speaks (the detail names it), or with no protocol flag: udsctl recognises it',
   },
   {

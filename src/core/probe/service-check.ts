@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ExchangeRecord } from '../exchange-record.js';
 import { type Recognition, type Service, type Verdict, type CheckContext, type ProcessFacts, formatServiceSpec, recogniseBanner, recogniseReply, recogniseWithoutIo } from '../service/index.js';
-import { lookAtServer } from '../service/look.js';
+import { lookAtServer, lookEvidence } from '../service/look.js';
 import { runServiceCheck } from '../service/run.js';
 import type { SocketType, SocketTypeSource } from '../socket/socket-type.js';
 import type { Target } from '../socket/target.js';
@@ -39,15 +39,19 @@ export async function recogniseBefore(t: Target, s: Settings, p: PathInfo | null
   if (s.as) return { service: s.as, by: 'flag', evidence: s.driven ? `its protocol flag (${s.as.name})` : `--as ${formatServiceSpec({ service: s.as, arg: s.asArg })}` };
   const abs = t.kind === 'unix' ? (p?.absolute ?? path.resolve(t.path)) : undefined;
   const known = recogniseWithoutIo({ processes: await facts(l?.owners ?? []), path: abs, socketType: type, env: s.env });
-  if (known || s.driven || s.connectOnly) return known;
+  if (s.driven || s.connectOnly) return known;
   // The listener's process is not visible (another user's, another namespace): ask the kernel who it is, and listen for a banner.
   const hidden = t.kind !== 'tcp' && type !== 'dgram' && type !== 'seqpacket' && (l?.owners.length ?? 0) === 0 && (l === null || l.inodes.length > 0 || !l.available || l.hidden);
-  if (!hidden) return null;
-  const look = await lookAtServer(t, { connectTimeout: s.connectTimeout, signal: s.signal });
+  if (!hidden) return known;
+  // Known by its path only: the process outranks it (uwsgi --http-socket on uwsgi.sock speaks HTTP), so a quick
+  // look for it first (no wait for a banner; a full backlog is for the check to report).
+  if (known && known.by !== 'path') return known;
+  const look = await lookAtServer(t, known ? { connectTimeout: Math.min(s.connectTimeout, 300), waitMs: 0, signal: s.signal } : { connectTimeout: s.connectTimeout, signal: s.signal });
   if (look.process) {
     const byPeer = recogniseWithoutIo({ processes: [look.process], socketType: type });
-    if (byPeer) return { ...byPeer, evidence: `${byPeer.evidence} (SO_PEERCRED)` };
+    if (byPeer) return { ...byPeer, evidence: `${byPeer.evidence} ${lookEvidence(look)}` };
   }
+  if (known) return known;
   return look.banner.length > 0 ? recogniseBanner(look.banner) : null;
 }
 
@@ -57,14 +61,16 @@ export async function recogniseAfter(r: ExchangeRecord): Promise<Recognition | n
     const hit = recogniseBanner(r.reply) ?? recogniseReply(r.reply);
     if (hit) return hit;
   }
-  if (r.peer) {
-    const names = await processNames(r.peer.pid);
-    if (names) {
-      const hit = recogniseWithoutIo({ processes: [{ pid: r.peer.pid, ...names }], socketType: r.socketType });
-      if (hit) return { ...hit, evidence: `${hit.evidence} (SO_PEERCRED)` };
-    }
-  }
-  return null;
+  return recognisePeer(r);
+}
+
+/** The process on the other end of the exchange's connection (SO_PEERCRED; gone if it forked after listen()). */
+export async function recognisePeer(r: ExchangeRecord): Promise<Recognition | null> {
+  if (!r.peer) return null;
+  const names = await processNames(r.peer.pid);
+  if (!names) return null;
+  const hit = recogniseWithoutIo({ processes: [{ pid: r.peer.pid, ...names }], socketType: r.socketType });
+  return hit ? { ...hit, evidence: `${hit.evidence} (SO_PEERCRED)` } : null;
 }
 
 export function serviceInfo(rec: Recognition, details: Verdict['details'] = {}): ServiceInfo {

@@ -8,7 +8,6 @@
  */
 import { buildFastcgiRequest, decodeFastcgiReply, PROTOCOL_STATUS } from '../framing/fastcgi.js';
 import type { EndRule } from '../framing/end-rule.js';
-import { FRAME_ERROR, NEED_MORE, type Framer } from '../framing/framer.js';
 import { formatDuration } from '../duration.js';
 import type { ExchangeRecord } from '../exchange-record.js';
 import type { CheckContext, Service, ServiceReply, Verdict } from './types.js';
@@ -26,61 +25,8 @@ export function getValuesRequest(): Buffer {
   return Buffer.concat([head, pairs, Buffer.alloc(pad)]);
 }
 
-/** Exactly one FastCGI record (header, content, padding): a management reply. */
-export class FastcgiRecordFramer implements Framer {
-  readonly byBytes = true;
-  readonly status = 0;
-  readonly closing = false;
-  readonly failed = false;
-  private readonly hdr = new Uint8Array(8);
-  private got = 0;
-  private left = -1;
-  private error = '';
-
-  push(buf: Uint8Array, from: number, to: number): number {
-    let i = from;
-    while (i < to) {
-      if (this.left < 0) {
-        this.hdr[this.got++] = buf[i++];
-        if (this.got < 8) continue;
-        if (this.hdr[0] !== 1) {
-          this.error = `not a FastCGI record (version ${this.hdr[0]})`;
-          return FRAME_ERROR;
-        }
-        this.left = ((this.hdr[4] << 8) | this.hdr[5]) + this.hdr[6];
-        if (this.left === 0) return this.done(i);
-        continue;
-      }
-      const take = Math.min(this.left, to - i);
-      this.left -= take;
-      i += take;
-      if (this.left === 0) return this.done(i);
-    }
-    return NEED_MORE;
-  }
-
-  private done(at: number): number {
-    this.got = 0;
-    this.left = -1;
-    return at;
-  }
-
-  reset(): void {
-    this.done(0);
-    this.error = '';
-  }
-
-  endsAtClose(): boolean {
-    return false;
-  }
-
-  describe(): string {
-    if (this.error) return this.error;
-    return this.left < 0 ? `${this.got} of 8 header bytes` : `${this.left} bytes of the record still to come`;
-  }
-}
-
-const ONE_RECORD: EndRule = { kind: 'framer', name: 'one FastCGI record', create: () => new FastcgiRecordFramer() };
+/** One record: a named framer (framing/named.ts), so bench's worker threads can make it too. */
+const ONE_RECORD: EndRule = { kind: 'framer', name: 'one FastCGI record' };
 const FASTCGI_REPLY: EndRule = { kind: 'fastcgi', keepConn: false };
 
 /** The name-value pairs of a GET_VALUES_RESULT. */
@@ -178,4 +124,6 @@ export const fastcgi: Service = {
   ],
   flag: '--fastcgi /ping',
   replyEnd: FASTCGI_REPLY,
+  // The management request: a child answers it without running PHP, so bench measures the pool, not a script.
+  benchRequest: { payload: getValuesRequest(), until: ONE_RECORD, describe: 'FCGI_GET_VALUES (FastCGI; no PHP run)' },
 };

@@ -54,4 +54,6 @@ export const haproxy: Service = {
   ],
   flag: '--as haproxy',
   replyEnd: EOF_RULE,
+  // Read-only, and HAProxy closes after it: one request per connection (oneshot).
+  benchRequest: { payload: SHOW_INFO, until: EOF_RULE, describe: "'show info' (HAProxy stats socket)" },
 };

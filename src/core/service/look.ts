@@ -5,6 +5,8 @@
  * briefly for a banner (bytes a server sends before any request: MySQL's
  * greeting). Nothing is sent. Bounded in time and bytes.
  */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { nowMs } from '../clock.js';
 import { openConnection } from '../socket/connect.js';
 import { socketFd } from '../socket/net-fd.js';
@@ -20,6 +22,8 @@ export const BANNER_WAIT_MS = 300;
 
 export interface Look {
   process: ProcessFacts | null;
+  /** The pid SO_PEERCRED gave, gone: `process` is the one whose command line names the socket. */
+  heir?: number;
   /** Bytes the server sent on its own (empty: none within the wait). */
   banner: Buffer;
   /** The server closed the connection during the wait (without a byte: a connection limit, a crash). */
@@ -67,5 +71,37 @@ export async function lookAtServer(t: Target, o: { connectTimeout: number; waitM
   sock.on('error', () => {});
   sock.destroy();
   const names = cred ? await processNames(cred.pid) : null;
+  if (cred && !names && t.kind === 'unix') {
+    // The pid that called listen() is gone (a daemon that forked after binding: dbus-daemon --fork, haproxy -D).
+    const heir = await processNamingPath(path.resolve(t.path), cred.uid);
+    if (heir) return { process: heir, heir: cred.pid, banner: Buffer.concat(parts), closed, failed: false };
+  }
   return { process: names && cred ? { pid: cred.pid, ...names } : null, banner: Buffer.concat(parts), closed, failed: false };
+}
+
+/** Processes looked at, at most, for a command line naming the socket. */
+const MAX_SCANNED = 4096;
+
+/**
+ * The one process of this uid whose command line names the socket's path (`--address=unix:path=P`, `-s P`),
+ * or null when none or several do (a client such as `redis-cli -s P` names it too; then nothing is guessed).
+ */
+export async function processNamingPath(abs: string, uid: number, proc = '/proc'): Promise<ProcessFacts | null> {
+  const pids = (await fsp.readdir(proc).catch(() => [] as string[])).filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid).slice(0, MAX_SCANNED);
+  const found: ProcessFacts[] = [];
+  for (const pid of pids) {
+    const st = await fsp.stat(`${proc}/${pid}`).catch(() => null);
+    if (!st || st.uid !== uid) continue;
+    const raw = await fsp.readFile(`${proc}/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!raw.split('\0').some((arg) => arg === abs || arg.endsWith(`=${abs}`) || arg.endsWith(`:${abs}`))) continue;
+    const names = await processNames(Number(pid), proc);
+    if (names) found.push({ pid: Number(pid), ...names });
+    if (found.length > 1) return null;
+  }
+  return found[0] ?? null;
+}
+
+/** How the look named the process, for a recognition's evidence. */
+export function lookEvidence(look: Look): string {
+  return look.heir === undefined ? '(SO_PEERCRED)' : `(its command line names the socket; pid ${look.heir}, which SO_PEERCRED gave, has exited)`;
 }

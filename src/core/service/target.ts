@@ -10,7 +10,7 @@ import { socketTypeFromProc } from '../socket/socket-type.js';
 import type { Target } from '../socket/target.js';
 import { inspectPath } from '../socket/path-access.js';
 import { recogniseWithoutIo } from './index.js';
-import { lookAtServer } from './look.js';
+import { lookAtServer, lookEvidence } from './look.js';
 import type { Recognition } from './types.js';
 
 /** Bound on naming the listening process (a scan of /proc when sock_diag cannot name it). */
@@ -30,7 +30,7 @@ export async function recogniseTarget(t: Target, env: Readonly<Record<string, st
     // Listening, but its process not named (another user's; the /proc scan out of time): the kernel names it on a connection.
     const look = await lookAtServer(t, { connectTimeout: 1_000, waitMs: 0 });
     const byPeer = look.process ? recogniseWithoutIo({ processes: [look.process], socketType: type }) : null;
-    return byPeer ? { ...byPeer, evidence: `${byPeer.evidence} (SO_PEERCRED)` } : null;
+    return byPeer ? { ...byPeer, evidence: `${byPeer.evidence} ${lookEvidence(look)}` } : null;
   } catch {
     return null;
   }
