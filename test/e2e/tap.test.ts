@@ -330,7 +330,8 @@ describe('the tap: upstream forms, failures and limits', () => {
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'));
     const once = await startTapCli(['--workers', '1', '--count', '1', '--upstream', addr, join(dir, 'c.sock')]);
-    expect((await runCli(['send', join(dir, 'c.sock'), 'hi\\n'])).status).toBe(0);
+    const sent = await runCli(['send', join(dir, 'c.sock'), 'hi\\n']);
+    expect(sent.status, sent.stderr).toBe(0);
     expect(await waitExit(once.child)).toBe(0);
     expect(once.stderr()).toMatch(/#1 closed in=3B out=16B/);
 
@@ -903,7 +904,10 @@ describe.each(ENGINES)('the tap with -q, --engine %s (the epoll relay and the ne
     const dir = tmpDir();
     const { addr } = await startGo(join(dir, 'up.sock'));
     const counted = await quietTap(addr, join(dir, 'c.sock'), ['--count', '2']);
-    for (let k = 0; k < 2; k++) expect((await runCli(['send', join(dir, 'c.sock'), 'hi\\n'])).status).toBe(0);
+    for (let k = 0; k < 2; k++) {
+      const r = await runCli(['send', join(dir, 'c.sock'), 'hi\\n']);
+      expect(r.status, `send ${k + 1}: ${r.stderr}`).toBe(0);
+    }
     expect(await waitExit(counted.child)).toBe(0);
 
     const flood = await startGo(join(dir, 'flood.sock'), 'flood', ['-mib', '64']);
