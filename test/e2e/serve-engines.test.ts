@@ -248,7 +248,10 @@ describe.each(ENGINES)('--engine %s', (engine) => {
 
   it('--count exits 0 after N connections and removes its socket', async () => {
     const { child, sock } = await serve(engine, ['--count', '3', '--workers', engine === 'epoll' ? '2' : '1']);
-    for (let i = 0; i < 3; i++) expect((await runCli(['send', sock, 'x'])).status).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      const r = await runCli(['send', sock, 'x']);
+      expect(r.status, `send ${i + 1}: ${r.stderr}`).toBe(0);
+    }
     expect(await waitExit(child)).toBe(0);
     expect(existsSync(sock)).toBe(false);
   });
