@@ -34,6 +34,25 @@ describe('send: a server that keeps the connection open after its reply', () => 
     expect([recognised.status, recognised.stdout]).toEqual([0, '+PONG\r\n']);
   });
 
+  it("the late lookup names the server from send's own connection (SO_PEERCRED), never from a second one", async () => {
+    const sock = join(tmpDir(), 'redis.sock');
+    await redis(sock);
+    const { recogniseTarget } = await import('../src/core/service/target.js');
+    const { openConnection } = await import('../src/core/socket/connect.js');
+    const { socketFd } = await import('../src/core/socket/net-fd.js');
+    const { peerCredOf } = await import('../src/core/socket/peer.js');
+    const c = await openConnection({ kind: 'unix', path: sock, display: sock }, { connectTimeout: 2_000 });
+    try {
+      const peer = peerCredOf(socketFd(c));
+      expect(peer?.pid).toBeGreaterThan(0);
+      const r = await recogniseTarget({ kind: 'unix', path: sock, display: sock }, {}, { peer, connect: false });
+      expect(r?.service.name).toBe('redis');
+      expect(r?.evidence).toMatch(/redis-server.*\(SO_PEERCRED\)$/);
+    } finally {
+      c.destroy();
+    }
+  });
+
   it('a one-shot server that forgot to close gets the same two readings', async () => {
     const sock = join(tmpDir(), 'nc.sock');
     await serve(sock, ['--fault', 'never-close']);

@@ -9,6 +9,7 @@ import { formatEndRule } from '../core/framing/end-rule.js';
 import { escapeText } from '../core/escape.js';
 import { recogniseTarget } from '../core/service/target.js';
 import type { Target } from '../core/socket/target.js';
+import type { PeerCred } from '../core/socket/peer.js';
 import type { SocketType } from '../core/socket/socket-type.js';
 import { type Io, writeAll } from '../io.js';
 import { errColor } from '../render/style.js';
@@ -23,15 +24,17 @@ export async function serviceReplyEnd(
   target: Target,
   flags: { untilGiven?: boolean; type?: SocketType; verbose?: boolean },
   io: Io,
-): Promise<{ until?: EndRule; lateUntil?: () => Promise<EndRule | null> }> {
+): Promise<{ until?: EndRule; lateUntil?: (peer: PeerCred | null) => Promise<EndRule | null> }> {
   if (flags.untilGiven || (flags.type !== undefined && flags.type !== 'stream')) return {};
-  if (!flags.verbose) return { lateUntil: async () => (await recogniseTarget(target, io.env))?.service.replyEnd ?? null };
+  // Never a connection of its own (a server that takes one client would give it to the lookup): the exchange's peer instead.
+  const lateUntil = async (peer: PeerCred | null) => (await recogniseTarget(target, io.env, { peer, connect: false }))?.service.replyEnd ?? null;
+  if (!flags.verbose) return { lateUntil };
   const rule = await verboseReplyEnd(target, io);
-  return rule ? { until: rule } : {};
+  return rule ? { until: rule } : { lateUntil };
 }
 
 async function verboseReplyEnd(target: Target, io: Io): Promise<EndRule | null> {
-  const rec = await recogniseTarget(target, io.env);
+  const rec = await recogniseTarget(target, io.env, { connect: false });
   const rule = rec?.service.replyEnd ?? null;
   if (rec) {
     const c = await errColor();

@@ -8,6 +8,7 @@ import { checkDuration } from './duration.js';
 import { UdsError } from './errors.js';
 import type { PayloadSource } from './exchange-record.js';
 import { type EndRule, checkEndRule } from './framing/end-rule.js';
+import type { PeerCred } from './socket/peer.js';
 import type { SocketType } from './socket/socket-type.js';
 
 /** Bytes of a reply kept in the record by default (more is counted, not kept). */
@@ -72,9 +73,10 @@ export interface ExchangeOptions {
    * closing, this is called once; a rule it resolves to then ends the reply
    * (applied to the bytes already received, then to what follows). send uses
    * it for a recognised service's end rule, so a server that closes after its
-   * reply costs no lookup.
+   * reply costs no lookup. `peer`: the connection's SO_PEERCRED (Unix), so
+   * the lookup needs no connection of its own.
    */
-  lateUntil?: () => Promise<EndRule | null>;
+  lateUntil?: (peer: PeerCred | null) => Promise<EndRule | null>;
 }
 
 /** The options checked, defaults filled in: what the exchange runs on. */
@@ -90,7 +92,7 @@ export interface ExchangeSettings {
   onData?: (chunk: Buffer) => void;
   replyTo?: NodeJS.WritableStream;
   signal?: AbortSignal;
-  lateUntil?: () => Promise<EndRule | null>;
+  lateUntil?: (peer: PeerCred | null) => Promise<EndRule | null>;
 }
 
 /** How long a reply read to eof is quiet before `lateUntil` is asked for its end rule. */

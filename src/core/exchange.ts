@@ -18,7 +18,7 @@ import { type ExchangeOptions, type ExchangeSettings, LATE_RULE_QUIET_MS, exchan
 import { KeptReply, ReplySink } from './exchange-sink.js';
 import { type Target, checkTarget } from './socket/target.js';
 import { MAX_MESSAGE, collectPayload, wrongType } from './exchange-message.js';
-import { peerCredOf } from './socket/peer.js';
+import { type PeerCred, peerCredOf } from './socket/peer.js';
 import { type SocketType, type SocketTypeSource, parseSocketType, socketTypeCandidates } from './socket/socket-type.js';
 import { type ExchangeEnd, type ExchangeRecord, type ExchangeTimings, detachPayload, nothingExchanged } from './exchange-record.js';
 
@@ -100,7 +100,7 @@ async function typedExchange(t: Target, type: SocketType, source: SocketTypeSour
   // The peer's process: asked for, or always on seqpacket (dgram has no connected peer).
   const fd = wantPeer || type === 'seqpacket' ? open.fd() : -1;
   const peer = fd >= 0 ? peerCredOf(fd) : null;
-  const ex = new Exchange(open.conn, t.display, s, start, timings, dgram && !wantReply);
+  const ex = new Exchange(open.conn, t.display, s, start, timings, dgram && !wantReply, () => (peer ?? (t.kind === 'tcp' ? null : peerCredOf(open.fd()))));
   const done = ex.run();
   open.start(ex.onChunk);
   const r = await done;
@@ -147,6 +147,8 @@ class Exchange {
     private readonly timings: ExchangeTimings,
     /** A datagram with no reply wanted: done once it is sent. */
     private readonly sentIsDone = false,
+    /** The peer's process (SO_PEERCRED), read when lateUntil asks. */
+    private readonly peerOf: () => PeerCred | null = () => null,
   ) {
     this.kept = new KeptReply(s.maxReply);
     this.sink = new ReplySink(s.replyTo, this.onSinkDrain, this.onSinkError);
@@ -275,7 +277,13 @@ class Exchange {
         return;
       }
       this.lateAsked = true;
-      this.s.lateUntil!().then(this.applyLate, () => {});
+      let peer: PeerCred | null = null;
+      try {
+        peer = this.peerOf();
+      } catch {
+        peer = null; // the socket is gone: the lookup goes without it
+      }
+      this.s.lateUntil!(peer).then(this.applyLate, () => {});
     };
     this.lateTimer = setTimeout(check, LATE_RULE_QUIET_MS);
   }

@@ -70,13 +70,21 @@ export async function lookAtServer(t: Target, o: { connectTimeout: number; waitM
   });
   sock.on('error', () => {});
   sock.destroy();
-  const names = cred ? await processNames(cred.pid) : null;
-  if (cred && !names && t.kind === 'unix') {
-    // The pid that called listen() is gone (a daemon that forked after binding: dbus-daemon --fork, haproxy -D).
-    const heir = await processNamingPath(path.resolve(t.path), cred.uid);
-    if (heir) return { process: heir, heir: cred.pid, banner: Buffer.concat(parts), closed, failed: false };
-  }
-  return { process: names && cred ? { pid: cred.pid, ...names } : null, banner: Buffer.concat(parts), closed, failed: false };
+  const named = cred ? await peerProcess(t, cred) : { process: null };
+  return { ...named, banner: Buffer.concat(parts), closed, failed: false };
+}
+
+/**
+ * The process SO_PEERCRED names (the one that called listen()), by its
+ * /proc names; when that pid is gone (a daemon that forked after binding:
+ * dbus-daemon --fork, haproxy -D), the one process of its uid whose command
+ * line names the socket (`heir`: the gone pid).
+ */
+export async function peerProcess(t: Target, cred: { pid: number; uid: number }): Promise<Pick<Look, 'process' | 'heir'>> {
+  const names = await processNames(cred.pid);
+  if (names) return { process: { pid: cred.pid, ...names } };
+  const heir = t.kind === 'unix' ? await processNamingPath(path.resolve(t.path), cred.uid) : null;
+  return heir ? { process: heir, heir: cred.pid } : { process: null };
 }
 
 /** Processes looked at, at most, for a command line naming the socket. */
@@ -102,6 +110,6 @@ export async function processNamingPath(abs: string, uid: number, proc = '/proc'
 }
 
 /** How the look named the process, for a recognition's evidence. */
-export function lookEvidence(look: Look): string {
+export function lookEvidence(look: Pick<Look, 'heir'>): string {
   return look.heir === undefined ? '(SO_PEERCRED)' : `(its command line names the socket; pid ${look.heir}, which SO_PEERCRED gave, has exited)`;
 }
