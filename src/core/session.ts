@@ -61,6 +61,7 @@ export function startSession(target: Target | string, opts: SessionOptions = {})
   const timeout = checkDuration(opts.timeout ?? DEFAULT_TIMEOUT_MS, 'timeout', { positive: true });
   const forced = opts.socketType === undefined ? undefined : parseSocketType(opts.socketType, 'socketType');
   if (t.kind === 'tcp' && forced && forced !== 'stream') throw new UdsError('BAD_OPTION', `${t.display}: TCP is a stream; --type ${forced} is for Unix sockets`);
+  checkCallers(opts);
   const start = nowUs();
   let session: Session | undefined;
   const failed = (err: unknown, type?: SocketType): SessionRecord => {
@@ -96,6 +97,18 @@ export function startSession(target: Target | string, opts: SessionOptions = {})
     return failed(new UdsError('WRONG_TYPE', `${t.display}: not a stream, seqpacket or dgram socket`, { target: t.display }), undefined);
   })();
   return { done, outputDrained: () => session?.outputDrained() };
+}
+
+/** A library caller's input and callbacks, checked as exchange() checks its own: BAD_OPTION, never a TypeError from a socket callback. */
+function checkCallers(opts: SessionOptions): void {
+  if (opts.input !== undefined) {
+    const input = opts.input as unknown as Record<string, unknown> | null;
+    const missing = ['on', 'once', 'removeListener', 'pause', 'resume'].filter((m) => typeof input !== 'object' || input === null || typeof input[m] !== 'function');
+    if (missing.length > 0) throw new UdsError('BAD_OPTION', `input must be a readable stream (it has no ${missing.join('(), ')}())`);
+  }
+  for (const k of ['onData', 'onEvent'] as const) {
+    if (opts[k] !== undefined && typeof opts[k] !== 'function') throw new UdsError('BAD_OPTION', `${k} must be a function`);
+  }
 }
 
 interface Settings extends SessionOptions {

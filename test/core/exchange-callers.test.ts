@@ -117,6 +117,12 @@ describe('options that are not streams', () => {
     });
   });
 
+  it('startSession: an input without once(), an onData that is not a function: BAD_OPTION, not a TypeError', () => {
+    const fake = { on() {} };
+    expect(() => startSession('/nonexistent.sock', { input: fake as never })).toThrow(/input must be a readable stream \(it has no once\(\), removeListener\(\), pause\(\), resume\(\)\)/);
+    expect(() => startSession('/nonexistent.sock', { onData: 5 as never })).toThrow(expect.objectContaining({ code: 'BAD_OPTION', message: 'onData must be a function' }));
+  });
+
   it('a replyTo with write() only: BAD_OPTION', async () => {
     await expect(exchange('/nonexistent.sock', { replyTo: { write: () => true } as never })).rejects.toMatchObject({ code: 'BAD_OPTION' });
   });
