@@ -1,7 +1,8 @@
 /**
  * A tap whose upstream is its own address (issue 19 item 5): one client made
  * about 10,000 chained connections. Refused as a usage error before anything
- * is bound: the same path, a symlink to it, the same abstract name.
+ * is bound: the same path, a symlink to it, the same abstract name, the same
+ * TCP port under another name (localhost, a wildcard listen).
  */
 import { existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,5 +25,25 @@ describe('serve --upstream: not its own address', () => {
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr.split('\n')[0]).toMatch(/is the address the tap listens on .*: it would relay every connection to itself$/);
     expect(existsSync(path)).toBe(false);
+  });
+
+  // The same TCP port under another name: the chain of one client's connections was thousands long.
+  it.each([
+    ['localhost for 127.0.0.1', 'localhost', '127.0.0.1'],
+    ['127.0.0.1 for 0.0.0.0', '127.0.0.1', '0.0.0.0'],
+    ['::ffff:127.0.0.1 for 127.0.0.1', '[::ffff:127.0.0.1]', '127.0.0.1'],
+  ])('TCP, %s: exit 2, one line saying why, nothing listening', async (_how, upHost, listenHost) => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const r = await runCli(['serve', '--upstream', `${upHost}:${port}`, `${listenHost}:${port}`], { timeoutMs: 5_000 });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr.split('\n')[0]).toMatch(/is the address the tap listens on .*: it would relay every connection to itself$/);
+  });
+
+  it('TCP: another port, or an address the tap does not listen on, is allowed (the upstream down: each client closed)', async () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    for (const [up, listen] of [[`127.0.0.1:${port + 1}`, `127.0.0.1:${port}`], [`127.0.0.2:${port}`, `127.0.0.1:${port}`]]) {
+      const r = await runCli(['serve', '--count', '1', '--upstream', up, listen], { timeoutMs: 3_000 });
+      expect(r.stderr).not.toMatch(/relay every connection to itself/);
+    }
   });
 });
