@@ -7,7 +7,7 @@
 import { existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, runCli } from '../helpers/run-cli.js';
+import { collectStderr, killAll, runCli, startCli, waitExit, waitForStderr } from '../helpers/run-cli.js';
 import { tmpDir, uniqueAbstractName } from '../helpers/tmp-dir.js';
 
 afterEach(() => killAll());
@@ -45,5 +45,26 @@ describe('serve --upstream: not its own address', () => {
       const r = await runCli(['serve', '--count', '1', '--upstream', up, listen], { timeoutMs: 3_000 });
       expect(r.stderr).not.toMatch(/relay every connection to itself/);
     }
+  });
+
+  // An upstream that becomes the tap after it started (a symlink made later): caught per connection by
+  // SO_PEERCRED (the listener is our own process); one client made ~13,000 descriptors' worth of chain before.
+  it.each(['epoll', 'net'])('a symlink to the tap made after it started (%s engine): the client closed, no chain of connections', async (engine) => {
+    const dir = tmpDir();
+    const path = join(dir, 's.sock');
+    const later = join(dir, 'later.sock');
+    const tap = startCli(['serve', '--engine', engine, '--upstream', later, path]);
+    const log = collectStderr(tap);
+    await waitForStderr(tap, 'listening on', 15_000);
+    symlinkSync(path, later);
+    const r = await runCli(['send', '-t', '2s', path, 'hi'], { timeoutMs: 10_000 });
+    expect(r.status, r.stderr).not.toBe(0);
+    await new Promise((res) => setTimeout(res, 1_000));
+    const text = log.text();
+    expect(text).toMatch(/leads back to this tap \(its listener is our own process, pid \d+\): not relayed to itself/);
+    // One refusal for the client's connection, and one a process for the connection to ourselves it began.
+    expect(text.split('\n').filter((l) => /upstream (error|connected)/.test(l)).length, text).toBeLessThanOrEqual(4);
+    tap.kill('SIGTERM');
+    expect(await waitExit(tap, 15_000)).toBe(0);
   });
 });

@@ -5,14 +5,18 @@
  * descriptor. Refused before anything is bound. A TCP upstream is the tap's
  * own address under another name too: localhost or 127.0.0.1 for a tap on
  * 127.0.0.1, any address of this host for a tap on 0.0.0.0 or ::
- * (selfTcpUpstream).
+ * (refuseSelfTcpUpstream). A Unix upstream that becomes the tap later (a
+ * symlink made after it started, a bind mount) is caught per connection: the
+ * connected upstream's listener (SO_PEERCRED) is this very process
+ * (selfUpstreamPid), and that client is closed instead of relayed to itself.
  */
 import { promises as dns } from 'node:dns';
-import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UdsError } from '../errors.js';
+import { peerCredOf } from '../socket/peer.js';
 import { fsPath, type Target } from '../socket/target.js';
 
 /**
@@ -94,4 +98,71 @@ export async function refuseSelfTcpUpstream(listen: Target, upstream: Target): P
     const via = hit === upstream.host ? '' : ` (${upstream.host} is ${hit})`;
     throw new UdsError('BAD_OPTION', `--upstream ${upstream.display} is the address the tap listens on (${listen.display})${via}: it would relay every connection to itself`);
   }
+}
+
+/** The serve process that listens: this one, or under serve --workers (net engine) the primary that forked it (start.ts's WORKER_ENV). */
+function primaryPid(): number {
+  return process.env.UDSCTL_SERVE_WORKER === '1' && typeof process.send === 'function' ? process.ppid : process.pid;
+}
+
+/** A process's parent (/proc/<pid>/stat), 0 when not known. */
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+// The listener's pid is the same for every connection of a tap: its verdict, read once.
+const verdicts = new Map<number, boolean>();
+
+/**
+ * Whether `pid` is one of this serve's processes: this one, the primary, or
+ * a worker the primary forked (each worker's listen() names itself the
+ * listener, so the pid SO_PEERCRED gives may be any of them).
+ */
+function ownPid(pid: number): boolean {
+  if (pid === process.pid) return true;
+  const primary = primaryPid();
+  if (pid === primary) return true;
+  let own = verdicts.get(pid);
+  if (own === undefined) {
+    own = parentOf(pid) === primary;
+    if (verdicts.size >= 64) verdicts.clear();
+    verdicts.set(pid, own);
+  }
+  return own;
+}
+
+/** Whether a connection to ourselves was seen: from then on accepted clients are checked too. */
+let selfSeen = false;
+
+/**
+ * A connected Unix upstream whose listener is this tap itself (SO_PEERCRED:
+ * the process that listened): its pid, else 0 (another process, or not known).
+ */
+export function selfUpstreamPid(fd: number): number {
+  const cred = peerCredOf(fd);
+  if (cred === null || !ownPid(cred.pid)) return 0;
+  selfSeen = true;
+  return cred.pid;
+}
+
+/**
+ * Whether an accepted client is this tap itself (its connection to its own
+ * address, made before selfUpstreamPid saw it): to be closed, not relayed on,
+ * or the chain goes on one connection at a time. Checked only once a
+ * connection to ourselves was seen in this process or thread (one getsockopt).
+ */
+export function clientIsSelf(fd: number): boolean {
+  if (!selfSeen) return false;
+  const cred = peerCredOf(fd);
+  return cred !== null && ownPid(cred.pid);
+}
+
+/** The tap's record of a connection whose upstream led back to the tap: the client is closed, not relayed. */
+export function selfUpstreamError(display: string, pid: number): UdsError {
+  return new UdsError('BAD_OPTION', `--upstream ${display} leads back to this tap (its listener is our own process, pid ${pid}): not relayed to itself`, { target: display });
 }

@@ -22,6 +22,7 @@ import type { Target } from '../socket/target.js';
 import { type Fault, SERVE_DEFAULTS } from './options.js';
 import { type ConnEnd, type ConnectionLog, type ServeOptions, faultReason, preview, reasonIdle, reasonUnread } from './protocol.js';
 import { CLOSE, DELAY, HOLD_OPEN, RESET, type ReplyShaper, SWALLOW } from './reply-shaper.js';
+import { selfUpstreamError, selfUpstreamPid } from './self-upstream.js';
 import { CLOSED_AT_REPLY_NOTE, END_AFTER_RESET_NOTE, PEEKED_NOTE, RESET_AT_REPLY_NOTE, type SideEnd, TRAFFIC_PREVIEW, type TrafficLog, heldOpenNote } from './tap-records.js';
 
 /** The tap's own options (with ServeOptions' faults and limits; reply/echo/keep-alive/read do not apply). */
@@ -235,6 +236,14 @@ export class TapConnection {
     if (this.clientClosed || this.ended) {
       up.destroy();
       return this.maybeFinish();
+    }
+    if (o.upstream.kind !== 'tcp') {
+      // The upstream became this tap itself (a symlink made since it started): no chain of relays to ourselves.
+      const self = selfUpstreamPid(socketFd(up));
+      if (self !== 0) {
+        up.destroy();
+        return this.upstreamFailed(selfUpstreamError(o.upstream.display, self));
+      }
     }
     this.upstream = up;
     this.upstreamClosed = false;

@@ -20,12 +20,14 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import os from 'node:os';
+import { socketFd } from '../socket/net-fd.js';
 import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
 import { configureNetServer, listenNet } from './listener.js';
 import { SERVE_DEFAULTS } from './options.js';
 import { type ConnIds, type Server, type ServerEvents, drainAcceptQueue, reasonMaxConns } from './protocol.js';
 import { ReplyShaper } from './reply-shaper.js';
+import { clientIsSelf } from './self-upstream.js';
 import { TapConnection, type TapConnectionLog, type TapHost, type TapOptions } from './tap-connection.js';
 import { type TrafficLog, shapedReplyNote } from './tap-records.js';
 
@@ -184,6 +186,11 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
   }
 
   private accept(socket: net.Socket): void {
+    // Our own connection to our address (an upstream that leads back here): closed, never relayed on.
+    if (this.target.kind !== 'tcp' && clientIsSelf(socketFd(socket))) {
+      socket.destroy();
+      return;
+    }
     const c = new TapConnection(this, socket, this.takeId());
     this.conns.add(c);
     c.start();

@@ -7,6 +7,7 @@
  */
 import { AF_UNIX, E, IPPROTO_TCP, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_ERROR, TCP_NODELAY } from '../../socket/ffi.js';
 import type { EpollLibc } from '../../socket/libc.js';
+import { selfUpstreamPid } from '../self-upstream.js';
 import type { RelayTable } from './relay-table.js';
 import type { RelayUpstream } from './shared.js';
 
@@ -20,6 +21,8 @@ export const CONNECTED = 0;
 export const IN_PROGRESS = -1;
 /** start(): the Unix backlog is full: try again at retryAt. */
 export const RETRY = -2;
+/** start(): connected, but the upstream's listener is this tap itself (selfPid): not relayed. */
+export const SELF = -3;
 
 export class UpstreamConnector {
   private readonly one = new Uint8Array(new Int32Array([1]).buffer);
@@ -27,6 +30,9 @@ export class UpstreamConnector {
   private readonly soErrLen = new Uint32Array(1);
   private readonly soErrBytes = new Uint8Array(this.soErr.buffer);
   private readonly soErrLenBytes = new Uint8Array(this.soErrLen.buffer);
+
+  /** After SELF: the pid of the listener that is ourselves. */
+  selfPid = 0;
 
   constructor(
     private readonly sys: EpollLibc,
@@ -41,7 +47,11 @@ export class UpstreamConnector {
     t.fd[2 * i + 1] = ufd;
     if (this.up.tcp) sys.setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, this.one, 4);
     const addr = this.up.addr;
-    if (sys.connect(ufd, addr, addr.length) === 0) return CONNECTED;
+    if (sys.connect(ufd, addr, addr.length) === 0) {
+      // A Unix upstream that became this tap itself since it started (a symlink made later): no chain of relays to ourselves.
+      if (!this.up.tcp && (this.selfPid = selfUpstreamPid(ufd)) !== 0) return SELF;
+      return CONNECTED;
+    }
     const e = sys.errno();
     if (e === E.EINPROGRESS || e === E.EINTR) return IN_PROGRESS;
     if (e === E.EAGAIN && this.up.family === AF_UNIX && now + t.retryMs[i] < t.deadline[i]) {
