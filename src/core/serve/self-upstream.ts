@@ -5,18 +5,17 @@
  * descriptor. Refused before anything is bound. A TCP upstream is the tap's
  * own address under another name too: localhost or 127.0.0.1 for a tap on
  * 127.0.0.1, any address of this host for a tap on 0.0.0.0 or ::
- * (refuseSelfTcpUpstream). A Unix upstream that becomes the tap later (a
- * symlink made after it started, a bind mount) is caught per connection: the
- * connected upstream's listener (SO_PEERCRED) is this very process
- * (selfUpstreamPid), and that client is closed instead of relayed to itself.
+ * (refuseSelfTcpUpstream). A Unix upstream path that becomes the tap later
+ * (a symlink made after it started, a bind mount) is caught per connection:
+ * before connecting, the path is the tap's own socket file (leadsToOwnFile),
+ * and that client is closed instead of relayed to itself.
  */
 import { promises as dns } from 'node:dns';
-import { lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UdsError } from '../errors.js';
-import { peerCredOf } from '../socket/peer.js';
 import { fsPath, type Target } from '../socket/target.js';
 
 /**
@@ -100,69 +99,35 @@ export async function refuseSelfTcpUpstream(listen: Target, upstream: Target): P
   }
 }
 
-/** The serve process that listens: this one, or under serve --workers (net engine) the primary that forked it (start.ts's WORKER_ENV). */
-function primaryPid(): number {
-  return process.env.UDSCTL_SERVE_WORKER === '1' && typeof process.send === 'function' ? process.ppid : process.pid;
+/** A socket file's identity: its device and inode. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
 }
 
-/** A process's parent (/proc/<pid>/stat), 0 when not known. */
-function parentOf(pid: number): number {
+/** The tap's own socket file (a Unix path it listens on), read once it is bound; null for other addresses. */
+export function ownSocketFile(t: Target): FileIdentity | null {
+  if (t.kind !== 'unix') return null;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) || 0;
+    const st = lstatSync(fsPath(t.path));
+    return { dev: st.dev, ino: st.ino };
   } catch {
-    return 0;
+    return null;
   }
 }
 
-// The listener's pid is the same for every connection of a tap: its verdict, read once.
-const verdicts = new Map<number, boolean>();
-
 /**
- * Whether `pid` is one of this serve's processes: this one, the primary, or
- * a worker the primary forked (each worker's listen() names itself the
- * listener, so the pid SO_PEERCRED gives may be any of them).
+ * Whether a Unix upstream path leads to the tap's own socket file now
+ * (through a symlink made since it started, a hard link, a bind mount): one
+ * stat before each upstream connect, so no connection to ourselves is made.
  */
-function ownPid(pid: number): boolean {
-  if (pid === process.pid) return true;
-  const primary = primaryPid();
-  if (pid === primary) return true;
-  let own = verdicts.get(pid);
-  if (own === undefined) {
-    own = parentOf(pid) === primary;
-    if (verdicts.size >= 64) verdicts.clear();
-    verdicts.set(pid, own);
-  }
-  return own;
-}
-
-/** Whether a connection to ourselves was seen: from then on accepted clients are checked too. */
-let selfSeen = false;
-
-/**
- * A connected Unix upstream whose listener is this tap itself (SO_PEERCRED:
- * the process that listened): its pid, else 0 (another process, or not known).
- */
-export function selfUpstreamPid(fd: number): number {
-  const cred = peerCredOf(fd);
-  if (cred === null || !ownPid(cred.pid)) return 0;
-  selfSeen = true;
-  return cred.pid;
-}
-
-/**
- * Whether an accepted client is this tap itself (its connection to its own
- * address, made before selfUpstreamPid saw it): to be closed, not relayed on,
- * or the chain goes on one connection at a time. Checked only once a
- * connection to ourselves was seen in this process or thread (one getsockopt).
- */
-export function clientIsSelf(fd: number): boolean {
-  if (!selfSeen) return false;
-  const cred = peerCredOf(fd);
-  return cred !== null && ownPid(cred.pid);
+export function leadsToOwnFile(upstreamPath: string | Buffer, own: FileIdentity | null | undefined): boolean {
+  if (!own) return false;
+  const st = statSync(upstreamPath, { throwIfNoEntry: false });
+  return st !== undefined && st.ino === own.ino && st.dev === own.dev;
 }
 
 /** The tap's record of a connection whose upstream led back to the tap: the client is closed, not relayed. */
-export function selfUpstreamError(display: string, pid: number): UdsError {
-  return new UdsError('BAD_OPTION', `--upstream ${display} leads back to this tap (its listener is our own process, pid ${pid}): not relayed to itself`, { target: display });
+export function selfUpstreamError(display: string): UdsError {
+  return new UdsError('BAD_OPTION', `--upstream ${display} leads back to this tap (it is the tap's own socket file now): not relayed to itself`, { target: display });
 }

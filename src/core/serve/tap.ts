@@ -20,14 +20,13 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import os from 'node:os';
-import { socketFd } from '../socket/net-fd.js';
 import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
 import { configureNetServer, listenNet } from './listener.js';
 import { SERVE_DEFAULTS } from './options.js';
 import { type ConnIds, type Server, type ServerEvents, drainAcceptQueue, reasonMaxConns } from './protocol.js';
 import { ReplyShaper } from './reply-shaper.js';
-import { clientIsSelf } from './self-upstream.js';
+import { type FileIdentity, ownSocketFile } from './self-upstream.js';
 import { TapConnection, type TapConnectionLog, type TapHost, type TapOptions } from './tap-connection.js';
 import { type TrafficLog, shapedReplyNote } from './tap-records.js';
 
@@ -59,6 +58,7 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
   private readonly idStep: number;
   private handled = 0;
   private ownedPath?: { path: string; ino: number };
+  ownFile: FileIdentity | null = null;
   private closing?: Promise<void>;
   readonly shaper: ReplyShaper;
   readonly replyNote: string | undefined;
@@ -149,6 +149,8 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
 
   async listen(): Promise<{ replacedStale: boolean }> {
     const { replacedStale } = await listenNet(this.server, this.target, this.options, (b) => (this.ownedPath = b.ownedPath), () => this.close());
+    // Every process of the tap (workers too: they did not bind it) knows its socket file.
+    this.ownFile = ownSocketFile(this.target);
     this.replacedStale = replacedStale;
     this.emit('listening', { target: this.address(), replacedStale });
     return { replacedStale };
@@ -186,11 +188,6 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
   }
 
   private accept(socket: net.Socket): void {
-    // Our own connection to our address (an upstream that leads back here): closed, never relayed on.
-    if (this.target.kind !== 'tcp' && clientIsSelf(socketFd(socket))) {
-      socket.destroy();
-      return;
-    }
     const c = new TapConnection(this, socket, this.takeId());
     this.conns.add(c);
     c.start();

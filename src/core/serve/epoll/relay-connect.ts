@@ -7,7 +7,7 @@
  */
 import { AF_UNIX, E, IPPROTO_TCP, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_ERROR, TCP_NODELAY } from '../../socket/ffi.js';
 import type { EpollLibc } from '../../socket/libc.js';
-import { selfUpstreamPid } from '../self-upstream.js';
+import { leadsToOwnFile } from '../self-upstream.js';
 import type { RelayTable } from './relay-table.js';
 import type { RelayUpstream } from './shared.js';
 
@@ -21,7 +21,7 @@ export const CONNECTED = 0;
 export const IN_PROGRESS = -1;
 /** start(): the Unix backlog is full: try again at retryAt. */
 export const RETRY = -2;
-/** start(): connected, but the upstream's listener is this tap itself (selfPid): not relayed. */
+/** start(): the upstream path is this tap's own socket file: not connected, not relayed. */
 export const SELF = -3;
 
 export class UpstreamConnector {
@@ -31,9 +31,6 @@ export class UpstreamConnector {
   private readonly soErrBytes = new Uint8Array(this.soErr.buffer);
   private readonly soErrLenBytes = new Uint8Array(this.soErrLen.buffer);
 
-  /** After SELF: the pid of the listener that is ourselves. */
-  selfPid = 0;
-
   constructor(
     private readonly sys: EpollLibc,
     private readonly up: RelayUpstream,
@@ -42,16 +39,14 @@ export class UpstreamConnector {
   /** One attempt for slot i (its upstream fd set in t): CONNECTED, IN_PROGRESS, RETRY, or the errno (> 0) it failed with. */
   start(t: RelayTable, i: number, now: number): number {
     const sys = this.sys;
+    // The upstream path became this tap's own socket (a symlink made since it started): no chain of relays to ourselves.
+    if (this.up.path !== undefined && leadsToOwnFile(this.up.path, this.up.own)) return SELF;
     const ufd = sys.socket(this.up.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (ufd < 0) return sys.errno();
     t.fd[2 * i + 1] = ufd;
     if (this.up.tcp) sys.setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, this.one, 4);
     const addr = this.up.addr;
-    if (sys.connect(ufd, addr, addr.length) === 0) {
-      // A Unix upstream that became this tap itself since it started (a symlink made later): no chain of relays to ourselves.
-      if (!this.up.tcp && (this.selfPid = selfUpstreamPid(ufd)) !== 0) return SELF;
-      return CONNECTED;
-    }
+    if (sys.connect(ufd, addr, addr.length) === 0) return CONNECTED;
     const e = sys.errno();
     if (e === E.EINPROGRESS || e === E.EINTR) return IN_PROGRESS;
     if (e === E.EAGAIN && this.up.family === AF_UNIX && now + t.retryMs[i] < t.deadline[i]) {

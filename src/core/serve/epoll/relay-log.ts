@@ -260,9 +260,9 @@ export class RelayLog {
     this.emit(i, 'upstream', 'connect', this.up.display);
   }
 
-  /** The upstream's listener is this tap itself (pid): the client is closed, not relayed to itself. */
-  selfUpstream(i: number, pid: number): void {
-    const { code, message } = selfUpstreamError(this.up.display, pid);
+  /** The upstream path is this tap's own socket file: the client is closed, not relayed to itself. */
+  selfUpstream(i: number): void {
+    const { code, message } = selfUpstreamError(this.up.display);
     this.emit(i, 'upstream', 'error', `${message}; closing the client`, code);
     this.setEnd(i, 'error', `upstream ${code}: ${message}`, F_UPSTREAM);
   }

@@ -19,7 +19,6 @@ import { epollLibc } from '../../socket/libc.js';
 import { EpollSet } from '../../socket/epoll-set.js';
 import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
 import { type RelayRenderers, RelayLog } from './relay-log.js';
-import { clientIsSelf } from '../self-upstream.js';
 import { CONNECTED, IN_PROGRESS, RETRY, RETRY_FIRST_MS, SELF, UpstreamConnector } from './relay-connect.js';
 import type { Post } from './conn-log.js';
 import { RelayPump } from './relay-pump.js';
@@ -69,11 +68,6 @@ class RelayThread extends RelayPump implements AcceptSink {
   // ---- accepting, connecting
 
   onAccept(cfd: number): void {
-    // Our own connection to our address (an upstream that leads back here): closed, never relayed on.
-    if (!this.up.tcp && clientIsSelf(cfd)) {
-      this.sys.close(cfd);
-      return;
-    }
     const i = this.t.take(cfd, this.now, this.up.connectMs);
     this.t.retryMs[i] = RETRY_FIRST_MS;
     this.log?.accepted(i);
@@ -97,7 +91,7 @@ class RelayThread extends RelayPump implements AcceptSink {
     }
     if (r === RETRY) return this.setPhase(i, RETRYING);
     if (r === SELF) {
-      this.log?.selfUpstream(i, this.connector.selfPid);
+      this.log?.selfUpstream(i);
       return this.finish(i);
     }
     // Refused, not found, backlog full past the deadline: the client is closed without a reply.
