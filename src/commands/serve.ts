@@ -4,7 +4,7 @@ import type { Fault, ReadMode, ServeEngine } from '../core/serve/options.js';
 import { type StartServeOptions, createServe, isServeWorker } from '../core/serve/start.js';
 import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
-import { refuseSelfUpstream } from '../core/serve/self-upstream.js';
+import { refuseSelfTcpUpstream, refuseSelfUpstream } from '../core/serve/self-upstream.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { droppedLine, droppedText } from '../render/serve.js';
@@ -64,7 +64,10 @@ export async function runServe(targetSpec: string, flags: ServeFlags, io: Io): P
     if (flags.connectTimeout !== undefined) throw new UdsError('BAD_OPTION', '--connect-timeout: only with --upstream (the tap connects to it)');
   }
   const upstream = flags.upstream === undefined ? undefined : parseTarget(flags.upstream);
-  if (upstream) refuseSelfUpstream(target, upstream);
+  if (upstream) {
+    refuseSelfUpstream(target, upstream);
+    await refuseSelfTcpUpstream(target, upstream);
+  }
   // The core chooses the engine from its table: the socket type (--type; a tap's is its upstream's, found when it listens), the options.
   const worker = isServeWorker(io.env);
   const c = await errColor();

@@ -31,7 +31,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './defaults.js';
 import { checkDuration } from './duration.js';
 import { UdsError, closedEarlyError, fromConnectErrno, resetError } from './errors.js';
 import { detachPayload } from './exchange-record.js';
-import type { ReplyTiming, SessionEnd, SessionOptions, SessionRecord } from './session-types.js';
+import type { ReplyTiming, SessionEnd, SessionEvent, SessionOptions, SessionRecord } from './session-types.js';
 import { MAX_MESSAGE } from './socket/message-conn.js';
 import { type SocketType, parseSocketType, socketTypeCandidates } from './socket/socket-type.js';
 import { type Target, checkTarget } from './socket/target.js';
@@ -61,6 +61,7 @@ export function startSession(target: Target | string, opts: SessionOptions = {})
   const timeout = checkDuration(opts.timeout ?? DEFAULT_TIMEOUT_MS, 'timeout', { positive: true });
   const forced = opts.socketType === undefined ? undefined : parseSocketType(opts.socketType, 'socketType');
   if (t.kind === 'tcp' && forced && forced !== 'stream') throw new UdsError('BAD_OPTION', `${t.display}: TCP is a stream; --type ${forced} is for Unix sockets`);
+  checkCallers(opts);
   const start = nowUs();
   let session: Session | undefined;
   const failed = (err: unknown, type?: SocketType): SessionRecord => {
@@ -96,6 +97,18 @@ export function startSession(target: Target | string, opts: SessionOptions = {})
     return failed(new UdsError('WRONG_TYPE', `${t.display}: not a stream, seqpacket or dgram socket`, { target: t.display }), undefined);
   })();
   return { done, outputDrained: () => session?.outputDrained() };
+}
+
+/** A library caller's input and callbacks, checked as exchange() checks its own: BAD_OPTION, never a TypeError from a socket callback. */
+function checkCallers(opts: SessionOptions): void {
+  if (opts.input !== undefined) {
+    const input = opts.input as unknown as Record<string, unknown> | null;
+    const missing = ['on', 'once', 'removeListener', 'pause', 'resume'].filter((m) => typeof input !== 'object' || input === null || typeof input[m] !== 'function');
+    if (missing.length > 0) throw new UdsError('BAD_OPTION', `input must be a readable stream (it has no ${missing.join('(), ')}())`);
+  }
+  for (const k of ['onData', 'onEvent'] as const) {
+    if (opts[k] !== undefined && typeof opts[k] !== 'function') throw new UdsError('BAD_OPTION', `${k} must be a function`);
+  }
 }
 
 interface Settings extends SessionOptions {
@@ -188,7 +201,8 @@ class Session {
       conn.on('end', this.onServerEnd);
       conn.on('close', this.onServerEnd);
       conn.on('error', this.onError);
-      s.onEvent?.({ type: 'connected', target: this.target, atUs: this.timings.connectedUs!, socketType: this.type });
+      this.event({ type: 'connected', target: this.target, atUs: this.timings.connectedUs!, socketType: this.type });
+      if (this.settled) return;
       const input = s.input;
       if (input) {
         input.on('data', this.onInput);
@@ -217,7 +231,14 @@ class Session {
     const afterSend = this.lastSendUs >= 0;
     const sinceSendUs = at - (afterSend ? this.lastSendUs : this.timings.connectedUs!);
     const timing: ReplyTiming = this.lines ? { sinceSendUs, atUs: at, afterSend, messageBytes: whole } : { sinceSendUs, atUs: at, afterSend };
-    const more = this.s.onData ? this.s.onData(chunk, timing) !== false : true;
+    let more = true;
+    if (this.s.onData) {
+      try {
+        more = this.s.onData(chunk, timing) !== false;
+      } catch (err) {
+        return this.callerThrew('onData', err);
+      }
+    }
     if (more || this.settled) return !this.settled;
     // The output is full: stop reading (pause() first, so resume() restarts what returning false stops), bounded.
     this.outputFull = true;
@@ -331,7 +352,7 @@ class Session {
       this.conn.end();
       this.endTimer = setTimeout(this.closeTimedOut, wait);
     }
-    this.s.onEvent?.({ type: 'input-ended', atUs: this.timings.inputEndedUs, waitMs: wait, halfClosed: this.halfClosed });
+    this.event({ type: 'input-ended', atUs: this.timings.inputEndedUs, waitMs: wait, halfClosed: this.halfClosed });
   }
 
   /** dgram: the end of our input was sent; the session ends `ms` from now (`waited`). */
@@ -354,7 +375,7 @@ class Session {
   private readonly onServerEnd = (): void => {
     if (this.settled) return;
     this.timings.closedUs = this.now();
-    this.s.onEvent?.({ type: 'server-closed', atUs: this.timings.closedUs });
+    this.event({ type: 'server-closed', atUs: this.timings.closedUs });
     // The server is done: nothing more can come (nc ends here too). A server that
     // closed without a byte (a message) is the one-shot CLOSED_EARLY, as for send.
     const nothing = this.lines ? this.messagesIn === 0 : this.received === 0;
@@ -381,10 +402,29 @@ class Session {
     if (this.settled) return; // a seqpacket server's end was read with it
     // A write that found the server gone: it closed (the same race may show as its end-of-file).
     if (err.code === 'EPIPE' && this.type !== 'dgram') return this.onServerEnd();
-    this.s.onEvent?.({ type: 'reset', atUs: this.timings.closedUs });
+    this.event({ type: 'reset', atUs: this.timings.closedUs });
     const after = this.received === 0 ? null : this.lines ? `${this.messagesIn} messages` : `${this.received} bytes`;
     this.finish('reset', resetError(this.target, after, err));
   };
+
+  /**
+   * The caller's onEvent. A caller's callback that throws runs inside a socket
+   * or timer callback, where a throw would end the process: it ends the
+   * session instead, IO_ERROR naming the callback, the thrown error on cause.
+   */
+  private event(e: SessionEvent): void {
+    try {
+      this.s.onEvent?.(e);
+    } catch (err) {
+      this.callerThrew('onEvent', err);
+    }
+  }
+
+  private callerThrew(what: string, err: unknown): false {
+    const why = err instanceof Error ? err.message : String(err);
+    this.finish('error', new UdsError('IO_ERROR', `${this.target}: ${what} threw: ${why}`, { target: this.target, cause: err }));
+    return false;
+  }
 
   private stopInput(): void {
     if (this.s.input) detachPayload(this.s.input, this.onInput, this.onInputEnd, this.onInputError);

@@ -5,14 +5,14 @@
  * address bound through libc, and bind's errors in serve's words. An engine
  * gets a descriptor to accept on and owns nothing of this.
  */
-import { promises as fsp, closeSync, lstatSync, linkSync, lchownSync, mkdtempSync, rmdirSync, unlinkSync } from 'node:fs';
+import { promises as fsp, constants as fsConstants, closeSync, fstatSync, lstatSync, linkSync, lchownSync, mkdtempSync, openSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import type net from 'node:net';
 import { dirname, join } from 'node:path';
 import { UdsError } from '../errors.js';
 import { SOCK_STREAM } from '../socket/ffi.js';
 import { listenAbstractFd, listenPathFd } from '../socket/fd.js';
 import { inspectSocketFile, removeSocketFile } from '../socket/socket-file.js';
-import { UNIX_PATH_MAX, type Target } from '../socket/target.js';
+import type { Target } from '../socket/target.js';
 import { SERVE_DEFAULTS } from './options.js';
 import type { ServeOptions } from './protocol.js';
 
@@ -111,21 +111,42 @@ export async function bindListener(t: Target, options: ServeOptions, socketType 
  * file): so with a group the socket is bound inside a fresh private (0700)
  * directory beside the path, given its group there, then hard-linked into
  * place (link(2) never replaces: a file that appeared meanwhile is
- * ADDRESS_IN_USE) and the private name removed. Without a group: bound in
- * place. Returns the file bound and its inode (what close() may remove).
- * Synchronous, so no other work of ours runs while the private directory exists.
+ * ADDRESS_IN_USE) and the private name removed. The private directory is
+ * named once, to open it: its name sits in a directory the other user may
+ * write, where they may rename it and put their own under that name (no sticky
+ * bit, no right on ours needed). So it is opened without following a symlink,
+ * checked to be ours, 0700 and empty, and from then on reached only through
+ * its descriptor (/proc/self/fd/N/s): bind, chown and link all land in it.
+ * Without a group: bound in place. Returns the file bound and its inode (what
+ * close() may remove). Synchronous, so no other work of ours runs while the
+ * private directory exists. `afterMkdtemp` is for tests: another user's move
+ * between mkdtemp and open.
  */
-export function bindPath(t: Extract<Target, { kind: 'unix' }>, gid: number | undefined, bind: (at: string) => void): { path: string; ino: number } {
+export function bindPath(
+  t: Extract<Target, { kind: 'unix' }>,
+  gid: number | undefined,
+  bind: (at: string) => void,
+  afterMkdtemp?: (dir: string) => void,
+): { path: string; ino: number } {
   if (gid === undefined) {
     bind(t.path);
     return { path: t.path, ino: lstatSync(t.path).ino };
   }
   const dir = mkdtempSync(join(dirname(t.path), '.u'));
-  const at = join(dir, 's');
+  afterMkdtemp?.(dir);
+  let dfd: number;
+  try {
+    dfd = openSync(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+  } catch (err) {
+    throw new UdsError('UNSAFE_PATH', `${t.display}: the private directory ${dir} made beside it was replaced before it could be opened: another user may write ${dirname(t.path)}`, { target: t.display, cause: err });
+  }
+  const own = fstatSync(dfd);
+  const at = `/proc/self/fd/${dfd}/s`;
   let bound = false;
   try {
-    if (Buffer.byteLength(at) > UNIX_PATH_MAX - 1) {
-      throw new UdsError('PATH_TOO_LONG', `${t.display}: with --group the socket is made in a private directory beside it, and ${at} is over ${UNIX_PATH_MAX - 1} bytes: use a shorter path`, { target: t.display });
+    const uid = process.geteuid?.() ?? own.uid;
+    if (!own.isDirectory() || own.uid !== uid || (own.mode & 0o7777) !== 0o700 || readdirSync(`/proc/self/fd/${dfd}`).length !== 0) {
+      throw new UdsError('UNSAFE_PATH', `${t.display}: the private directory ${dir} made beside it was replaced by one that is not ours alone (owner uid ${own.uid}, mode ${(own.mode & 0o7777).toString(8)}): another user may write ${dirname(t.path)}`, { target: t.display });
     }
     bind(at);
     bound = true;
@@ -146,7 +167,13 @@ export function bindPath(t: Extract<Target, { kind: 'unix' }>, gid: number | und
     return { path: t.path, ino };
   } finally {
     if (bound) unlinkSync(at);
-    rmdirSync(dir);
+    closeSync(dfd);
+    // By name again: removed only while that name is still our (now empty) directory; else it stays where it was moved.
+    try {
+      if (lstatSync(dir).ino === own.ino) rmdirSync(dir);
+    } catch {
+      // gone or moved: nothing of ours is left in it
+    }
   }
 }
 

@@ -2,9 +2,18 @@
  * A tap whose upstream is its own address (`serve --upstream X X`, or a
  * symlink to X) would relay each connection to itself, and that one to itself
  * again: one client made about 10,000 chained connections and used every file
- * descriptor. Refused before anything is bound.
+ * descriptor. Refused before anything is bound. A TCP upstream is the tap's
+ * own address under another name too: localhost or 127.0.0.1 for a tap on
+ * 127.0.0.1, any address of this host for a tap on 0.0.0.0 or ::
+ * (refuseSelfTcpUpstream). A Unix upstream path that becomes the tap later
+ * (a symlink made after it started, a bind mount) is caught per connection:
+ * before connecting, the path is the tap's own socket file (leadsToOwnFile),
+ * and that client is closed instead of relayed to itself.
  */
-import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { promises as dns } from 'node:dns';
+import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UdsError } from '../errors.js';
 import { fsPath, type Target } from '../socket/target.js';
@@ -43,4 +52,82 @@ export function refuseSelfUpstream(listen: Target, upstream: Target): void {
   if (same) {
     throw new UdsError('BAD_OPTION', `--upstream ${upstream.display} is the address the tap listens on (${listen.display}): it would relay every connection to itself`);
   }
+}
+
+/** IPv4-mapped IPv6 addresses as their IPv4 form; IPv6 lower-cased. */
+function canonical(addr: string): string {
+  const a = addr.toLowerCase();
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  return m ? m[1] : a;
+}
+
+/** Every address `host` names (an address as it is), canonical; none when it does not resolve. */
+async function addressesOf(host: string): Promise<string[]> {
+  if (isIP(host)) return [canonical(host)];
+  try {
+    return (await dns.lookup(host, { all: true })).map((a) => canonical(a.address));
+  } catch {
+    return [];
+  }
+}
+
+/** Whether `addr` reaches this host: loopback (127.0.0.0/8, ::1) or an address of one of its interfaces. */
+function isLocal(addr: string): boolean {
+  if (addr.startsWith('127.') || addr === '::1' || addr === '0.0.0.0' || addr === '::') return true;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) if (canonical(i.address) === addr) return true;
+  }
+  return false;
+}
+
+/**
+ * BAD_OPTION when a TCP tap's upstream is its own port under another name:
+ * the same port, and an address the upstream's host resolves to is one the
+ * tap listens on (the same address, or any address of this host when the tap
+ * listens on 0.0.0.0 or ::). `serve --upstream localhost:P 127.0.0.1:P` made
+ * thousands of chained connections from one client.
+ */
+export async function refuseSelfTcpUpstream(listen: Target, upstream: Target): Promise<void> {
+  if (listen.kind !== 'tcp' || upstream.kind !== 'tcp' || listen.port === 0 || listen.port !== upstream.port) return;
+  const mine = await addressesOf(listen.host);
+  const wildcard = mine.some((a) => a === '0.0.0.0' || a === '::');
+  const theirs = await addressesOf(upstream.host);
+  const hit = theirs.find((a) => (wildcard ? isLocal(a) : mine.includes(a)));
+  if (hit !== undefined) {
+    const via = hit === upstream.host ? '' : ` (${upstream.host} is ${hit})`;
+    throw new UdsError('BAD_OPTION', `--upstream ${upstream.display} is the address the tap listens on (${listen.display})${via}: it would relay every connection to itself`);
+  }
+}
+
+/** A socket file's identity: its device and inode. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+/** The tap's own socket file (a Unix path it listens on), read once it is bound; null for other addresses. */
+export function ownSocketFile(t: Target): FileIdentity | null {
+  if (t.kind !== 'unix') return null;
+  try {
+    const st = lstatSync(fsPath(t.path));
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a Unix upstream path leads to the tap's own socket file now
+ * (through a symlink made since it started, a hard link, a bind mount): one
+ * stat before each upstream connect, so no connection to ourselves is made.
+ */
+export function leadsToOwnFile(upstreamPath: string | Buffer, own: FileIdentity | null | undefined): boolean {
+  if (!own) return false;
+  const st = statSync(upstreamPath, { throwIfNoEntry: false });
+  return st !== undefined && st.ino === own.ino && st.dev === own.dev;
+}
+
+/** The tap's record of a connection whose upstream led back to the tap: the client is closed, not relayed. */
+export function selfUpstreamError(display: string): UdsError {
+  return new UdsError('BAD_OPTION', `--upstream ${display} leads back to this tap (it is the tap's own socket file now): not relayed to itself`, { target: display });
 }

@@ -18,10 +18,11 @@ import { DEFAULT_CONNECT_TIMEOUT_MS } from '../defaults.js';
 import { openConnection } from '../socket/connect.js';
 import { hasUnreadData, peekUnread, peerClosed } from '../socket/fd.js';
 import { socketFd } from '../socket/net-fd.js';
-import type { Target } from '../socket/target.js';
+import { type Target, fsPath } from '../socket/target.js';
 import { type Fault, SERVE_DEFAULTS } from './options.js';
 import { type ConnEnd, type ConnectionLog, type ServeOptions, faultReason, preview, reasonIdle, reasonUnread } from './protocol.js';
 import { CLOSE, DELAY, HOLD_OPEN, RESET, type ReplyShaper, SWALLOW } from './reply-shaper.js';
+import { type FileIdentity, leadsToOwnFile, selfUpstreamError } from './self-upstream.js';
 import { CLOSED_AT_REPLY_NOTE, END_AFTER_RESET_NOTE, PEEKED_NOTE, RESET_AT_REPLY_NOTE, type SideEnd, TRAFFIC_PREVIEW, type TrafficLog, heldOpenNote } from './tap-records.js';
 
 /** The tap's own options (with ServeOptions' faults and limits; reply/echo/keep-alive/read do not apply). */
@@ -61,6 +62,8 @@ export interface TapHost {
   readonly shaper: ReplyShaper;
   /** The note on each upstream data record (tap-records.ts's shapedReplyNote), made once. */
   readonly replyNote: string | undefined;
+  /** The tap's own socket file (a Unix path), once it listens: an upstream path that leads to it is not connected. */
+  readonly ownFile: FileIdentity | null;
   takeSlot(): number;
   freeSlot(slot: number): void;
   traffic(log: TrafficLog): void;
@@ -181,6 +184,8 @@ export class TapConnection {
   private connect(): void {
     const t = this.o.upstream;
     if (t.kind === 'abstract') return void this.connectSlow(this.connectTimeout);
+    // The upstream path became this tap's own socket (a symlink made since it started): no chain of relays to ourselves.
+    if (t.kind === 'unix' && leadsToOwnFile(fsPath(t.path), this.tap.ownFile)) return this.upstreamFailed(selfUpstreamError(t.display));
     const up = t.kind === 'unix' ? net.connect(t.path) : net.connect(t.port, t.host);
     const onError = () => {
       up.destroy();

@@ -26,6 +26,7 @@ import { configureNetServer, listenNet } from './listener.js';
 import { SERVE_DEFAULTS } from './options.js';
 import { type ConnIds, type Server, type ServerEvents, drainAcceptQueue, reasonMaxConns } from './protocol.js';
 import { ReplyShaper } from './reply-shaper.js';
+import { type FileIdentity, ownSocketFile } from './self-upstream.js';
 import { TapConnection, type TapConnectionLog, type TapHost, type TapOptions } from './tap-connection.js';
 import { type TrafficLog, shapedReplyNote } from './tap-records.js';
 
@@ -57,6 +58,7 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
   private readonly idStep: number;
   private handled = 0;
   private ownedPath?: { path: string; ino: number };
+  ownFile: FileIdentity | null = null;
   private closing?: Promise<void>;
   readonly shaper: ReplyShaper;
   readonly replyNote: string | undefined;
@@ -147,6 +149,8 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
 
   async listen(): Promise<{ replacedStale: boolean }> {
     const { replacedStale } = await listenNet(this.server, this.target, this.options, (b) => (this.ownedPath = b.ownedPath), () => this.close());
+    // Every process of the tap (workers too: they did not bind it) knows its socket file.
+    this.ownFile = ownSocketFile(this.target);
     this.replacedStale = replacedStale;
     this.emit('listening', { target: this.address(), replacedStale });
     return { replacedStale };

@@ -7,6 +7,7 @@
  */
 import { AF_UNIX, E, IPPROTO_TCP, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_ERROR, TCP_NODELAY } from '../../socket/ffi.js';
 import type { EpollLibc } from '../../socket/libc.js';
+import { leadsToOwnFile } from '../self-upstream.js';
 import type { RelayTable } from './relay-table.js';
 import type { RelayUpstream } from './shared.js';
 
@@ -20,6 +21,8 @@ export const CONNECTED = 0;
 export const IN_PROGRESS = -1;
 /** start(): the Unix backlog is full: try again at retryAt. */
 export const RETRY = -2;
+/** start(): the upstream path is this tap's own socket file: not connected, not relayed. */
+export const SELF = -3;
 
 export class UpstreamConnector {
   private readonly one = new Uint8Array(new Int32Array([1]).buffer);
@@ -36,6 +39,8 @@ export class UpstreamConnector {
   /** One attempt for slot i (its upstream fd set in t): CONNECTED, IN_PROGRESS, RETRY, or the errno (> 0) it failed with. */
   start(t: RelayTable, i: number, now: number): number {
     const sys = this.sys;
+    // The upstream path became this tap's own socket (a symlink made since it started): no chain of relays to ourselves.
+    if (this.up.path !== undefined && leadsToOwnFile(this.up.path, this.up.own)) return SELF;
     const ufd = sys.socket(this.up.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (ufd < 0) return sys.errno();
     t.fd[2 * i + 1] = ufd;

@@ -23,6 +23,7 @@ import { POLLHUP, errnoName } from '../../socket/ffi.js';
 import { type EpollLibc, epollLibc } from '../../socket/libc.js';
 import type { Fault } from '../options.js';
 import { type ConnEnd, faultReason, reasonIdle, reasonMaxConns, reasonUnread } from '../protocol.js';
+import { selfUpstreamError } from '../self-upstream.js';
 import type { TapConnectionLog } from '../tap-connection.js';
 import {
   CLOSED_AT_REPLY_NOTE,
@@ -257,6 +258,13 @@ export class RelayLog {
   connected(i: number): void {
     this.sideEnd[2 * i + 1] = OPEN;
     this.emit(i, 'upstream', 'connect', this.up.display);
+  }
+
+  /** The upstream path is this tap's own socket file: the client is closed, not relayed to itself. */
+  selfUpstream(i: number): void {
+    const { code, message } = selfUpstreamError(this.up.display);
+    this.emit(i, 'upstream', 'error', `${message}; closing the client`, code);
+    this.setEnd(i, 'error', `upstream ${code}: ${message}`, F_UPSTREAM);
   }
 
   /** The upstream's connect failed with errno (or, errno 0, did not complete in time: backlog says which wait). */

@@ -19,7 +19,7 @@ import { epollLibc } from '../../socket/libc.js';
 import { EpollSet } from '../../socket/epoll-set.js';
 import { type AcceptSink, Acceptor, LISTENER } from './acceptor.js';
 import { type RelayRenderers, RelayLog } from './relay-log.js';
-import { CONNECTED, IN_PROGRESS, RETRY, RETRY_FIRST_MS, UpstreamConnector } from './relay-connect.js';
+import { CONNECTED, IN_PROGRESS, RETRY, RETRY_FIRST_MS, SELF, UpstreamConnector } from './relay-connect.js';
 import type { Post } from './conn-log.js';
 import { RelayPump } from './relay-pump.js';
 import { CONNECTING, DELAYED, EOF, FREE, HELD, PEEKED, RELAYING, RETRYING } from './relay-table.js';
@@ -90,6 +90,10 @@ class RelayThread extends RelayPump implements AcceptSink {
       return;
     }
     if (r === RETRY) return this.setPhase(i, RETRYING);
+    if (r === SELF) {
+      this.log?.selfUpstream(i);
+      return this.finish(i);
+    }
     // Refused, not found, backlog full past the deadline: the client is closed without a reply.
     this.connectFailed(i, r);
   }

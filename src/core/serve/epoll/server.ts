@@ -24,7 +24,8 @@ import { enginesFor, rowUnsupported } from '../engines.js';
 import { LOG_HOLD_MS } from './thread-log.js';
 import { type ConnectionLog, type RequestLog, type ServeOptions, type Server, type ServerEvents, drainAcceptQueue, fdLimit, fdPressureText, openFds, withNewline } from '../protocol.js';
 import { removeSocketFile } from '../../socket/socket-file.js';
-import { type Target, parseTarget } from '../../socket/target.js';
+import { type Target, fsPath, parseTarget } from '../../socket/target.js';
+import { ownSocketFile } from '../self-upstream.js';
 import {
   ABORT,
   C_FD_BASE,
@@ -74,7 +75,7 @@ export interface EpollServeOptions extends ServeOptions {
 
 /** The relay's upstream as its threads take it, or why it cannot be relayed here. */
 export function relayUpstream(up: Target, connectMs: number): RelayUpstream | string {
-  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, delayMs: 0 };
+  if (up.kind === 'unix') return { addr: sockaddrPath(up.path), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, delayMs: 0, path: fsPath(up.path) };
   if (up.kind === 'abstract') return { addr: sockaddrAbstract(up.name), family: AF_UNIX, tcp: false, connectMs, listenTcp: false, display: up.display, delayMs: 0 };
   const v6 = up.host.includes(':');
   const addr = sockaddrInet(v6, up.host, up.port);
@@ -219,6 +220,7 @@ export class EpollServer extends EventEmitter<ServerEvents> implements Server {
       if (typeof r === 'string') throw new UdsError('NOT_SUPPORTED', `--engine epoll: ${r}`);
       upstream = {
         ...r,
+        own: ownSocketFile(this.target),
         delayMs: new ReplyShaper({ fault: o.fault, delay: o.delay }).delayMs,
         ...(o.fault ? { fault: o.fault } : {}),
       };

@@ -82,6 +82,9 @@ export interface RelayUpstream {
   listenTcp: boolean;
   /** The upstream as given (the log's words). */
   display: string;
+  /** A Unix path upstream: its path (bytes kept), and the tap's own socket file, not to be connected to. */
+  path?: string | Buffer;
+  own?: { dev: number; ino: number } | null;
   /** --delay (or --fault slow's default): each reply chunk waits this long before it goes to the client; 0: none. */
   delayMs: number;
   /** --fault: carried out as the reply shaper (reply-shaper.ts) says; the records name it. */
