@@ -5,7 +5,8 @@
  * forged /proc/net/unix row, accept queues and clients, 10,000 sockets, and
  * --watch. Asserts on JSON fields and exit status, never on timing.
  */
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, linkSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -195,6 +196,30 @@ describe('udsctl ls: stale and deleted', () => {
     const rows = doc.sockets.filter((s) => s.name === sock);
     expect(rows.find((s) => s.state === 'listening')!.processes[0].pid).toBe(fresh.pid);
     expect(rows.find((s) => s.state === 'deleted')!.processes[0].pid).toBe(old.pid);
+  });
+});
+
+describe('udsctl ls: a listener whose file has another name than it was bound by', () => {
+  it('bound, linked elsewhere and unlinked (as serve --group places its socket): listed at the file, listening', async () => {
+    const dir = tmpDir();
+    const peer = await lsPeer(['listen', 'stream', join(dir, 'bound.sock')]);
+    linkSync(join(dir, 'bound.sock'), join(dir, 'here.sock'));
+    rmSync(join(dir, 'bound.sock'));
+    const { doc } = await lsJson([dir]);
+    expect(doc.sockets.map((s) => [s.name, s.state])).toEqual([[join(dir, 'here.sock'), 'listening']]);
+    expect(byName(doc, join(dir, 'here.sock'))!.processes[0].pid).toBe(peer.pid);
+    // Asked for by that path, too.
+    expect((await lsJson([join(dir, 'here.sock')])).doc.sockets.map((s) => s.state)).toEqual(['listening']);
+  });
+
+  it('serve --group: its socket is listed where it is, listening', async () => {
+    const dir = tmpDir();
+    const sock = join(dir, 'g.sock');
+    const group = spawnSync('id', ['-gn'], { encoding: 'utf8' }).stdout.trim();
+    startCli(['serve', '--quiet', '--group', group, sock]);
+    for (let i = 0; i < 250 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+    const { doc } = await lsJson([dir]);
+    expect(doc.sockets.map((s) => [s.name, s.state])).toEqual([[sock, 'listening']]);
   });
 });
 

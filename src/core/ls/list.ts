@@ -196,6 +196,8 @@ export function listSockets(o: LsOptions = {}): LsReport {
 
   const dirs: DirVerdicts = new Map();
   const listenedFiles = new Set<string>();
+  /** Listeners whose file is not at their bound name, by the file's dev:ino: linked into place elsewhere (serve --group) or deleted. */
+  const elsewhere = new Map<string, { e: LsEntry; state: LsState; dev: number; ino: number }>();
   const listenedPaths = new Set<string>();
   for (let k = 0; k < idx.rows.length; k++) {
     const i = idx.rows[k];
@@ -233,6 +235,9 @@ export function listSockets(o: LsOptions = {}): LsReport {
       }
       if (t.vfsIno[i] !== NONE) listenedFiles.add(fileKey(t.vfsDev[i], t.vfsIno[i]));
       placeFile(e, t.vfsDev[i], t.vfsIno[i], who, dirs);
+      if (e.state === 'deleted' && t.vfsIno[i] !== NONE) {
+        elsewhere.set(fileKey(t.vfsDev[i], t.vfsIno[i]), { e, state: listening ? 'listening' : 'bound', dev: t.vfsDev[i], ino: t.vfsIno[i] });
+      }
       if (e.state === 'listening' || e.state === 'bound') listenedPaths.add(e.absolute ?? '');
     }
     e.service = recogniseEntry(e.absolute ?? e.display, e.type === 'tcp' ? null : e.type, procs, env);
@@ -282,6 +287,17 @@ export function listSockets(o: LsOptions = {}): LsReport {
     if (!st.isSocket()) continue;
     const f = { path: p, st };
     const k = fileKey(kernelDev(f.st.dev), f.st.ino);
+    const moved = elsewhere.get(k);
+    if (moved) {
+      // The listener's very file, under another name than it was bound by (bound in a private folder, then linked here).
+      elsewhere.delete(k);
+      const { e } = moved;
+      e.display = e.absolute = f.path;
+      e.state = moved.state;
+      placeFile(e, moved.dev, moved.ino, who, dirs);
+      e.service = recogniseEntry(f.path, e.type === 'tcp' ? null : e.type, e.processes, env);
+      continue;
+    }
     if (listenedFiles.has(k) || seenStale.has(k)) continue;
     seenStale.add(k);
     const insp = inspectSocketSync(f.path, who, dirs, f.st);
