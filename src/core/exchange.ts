@@ -357,7 +357,7 @@ class Exchange {
   }
 
   private readonly onEnd = (): void => {
-    const { timings, received, target, s } = this;
+    const { timings, received, target } = this;
     timings.closedUs = nowUs() - this.start;
     if (this.replyLength >= 0) return this.finish('closed');
     if (received > 0 && this.framer.endsAtClose()) {

@@ -125,5 +125,5 @@ export const fastcgi: Service = {
   flag: '--fastcgi /ping',
   replyEnd: FASTCGI_REPLY,
   // The management request: a child answers it without running PHP, so bench measures the pool, not a script.
-  benchRequest: { payload: getValuesRequest(), until: ONE_RECORD, describe: 'FCGI_GET_VALUES (FastCGI; no PHP run)' },
+  benchRequest: { get payload() { return getValuesRequest(); }, until: ONE_RECORD, describe: 'FCGI_GET_VALUES (FastCGI; no PHP run)' },
 };

@@ -55,5 +55,5 @@ export const http: Service = {
   findings: [],
   flag: '--http /',
   replyEnd: HTTP_REPLY,
-  benchRequest: { payload: buildHttpRequest({ path: '/' }), until: HTTP_REPLY, describe: 'GET / (HTTP/1.1)' },
+  benchRequest: { get payload() { return buildHttpRequest({ path: '/' }); }, until: HTTP_REPLY, describe: 'GET / (HTTP/1.1)' },
 };

@@ -205,7 +205,8 @@ export interface Service {
   /** send: where a reply ends when --until is not given. */
   replyEnd?: EndRule;
   /** bench: the request sent when none is given, and its reply's end. */
-  benchRequest?: { payload: Buffer; until: EndRule; describe: string };
+  /** `payload` may be a getter: made when bench asks, not when every command loads. */
+  benchRequest?: { readonly payload: Buffer; until: EndRule; describe: string };
 }
 
 /** What a service's argument is: `--as grpc:SERVICE`. */

@@ -86,5 +86,5 @@ export const uwsgi: Service = {
     },
   ],
   flag: '--as uwsgi',
-  benchRequest: { payload: uwsgiRequest('/'), until: HTTP_REPLY, describe: 'a uwsgi request for /' },
+  benchRequest: { get payload() { return uwsgiRequest('/'); }, until: HTTP_REPLY, describe: 'a uwsgi request for /' },
 };
