@@ -20,6 +20,7 @@ import { type PathInfo, inspectPath } from './socket/path-access.js';
 import { type Severity, type Finding, type ListenerInfo, type ProbeReport, worstSeverity, CHECKS, RANK } from './probe/findings.js';
 import { DEFAULT_PROBE_PAYLOAD, PROBE_DEFAULTS, settings, type ProbeOptions, type Settings } from './probe/settings.js';
 import { ms, makeFinding, Checklist } from './probe/checklist.js';
+import { type ServerSocket, readServerSockets } from './socket/server-sockets.js';
 import { type ListenerSearch, findListeners, serverProcess, nameListeners, judgeListener } from './probe/listener.js';
 import { judgeProtocol } from './probe/protocol.js';
 import { judgeExchange } from './probe/judge-exchange.js';
@@ -60,11 +61,15 @@ export { type ListenerSearch, findListeners, nameListeners } from './probe/liste
  * UdsError only for bad options or a malformed target.
  */
 export async function probe(target: Target | string, opts: ProbeOptions = {}): Promise<ProbeReport> {
-  const t = checkTarget(target);
+  return probeWith(checkTarget(target), opts, readServerSockets);
+}
+
+/** probe(), the kernel's socket table read through `servers` (probeAll's shared snapshot). */
+async function probeWith(t: Target, opts: ProbeOptions, servers: ServerSocketsReader): Promise<ProbeReport> {
   const s = settings(opts);
   const start = nowUs();
   if (opts.wait === undefined) {
-    const r = await probeOnce(t, s);
+    const r = await probeOnce(t, s, servers);
     r.elapsedMs = ms(nowUs() - start);
     return r;
   }
@@ -72,7 +77,7 @@ export async function probe(target: Target | string, opts: ProbeOptions = {}): P
   if (!(interval > 0)) throw new UdsError('BAD_OPTION', '--interval must be above 0');
   const deadline = nowMs() + opts.wait;
   for (let attempt = 1; ; attempt++) {
-    const r = await probeOnce(t, s);
+    const r = await probeOnce(t, s, servers);
     const healthy = r.status === 'OK' || r.status === 'WARNING';
     const left = deadline - nowMs();
     const last = healthy || left <= 0 || s.signal?.aborted === true;
@@ -94,7 +99,9 @@ export async function probeAll(
   if (!Array.isArray(targets)) throw new UdsError('BAD_TARGET', 'targets must be an array of targets');
   const parsed = targets.map((t) => checkTarget(t));
   settings(opts);
-  const reports = await inPool(parsed, PROBE_CONCURRENCY, (t) => probe(t, opts));
+  // One sock_diag dump serves the targets that look within SNAPSHOT_MS of it (1,000 targets made 1,000 dumps of every socket).
+  const servers = parsed.length > 1 ? snapshotOf(readServerSockets, SNAPSHOT_MS) : readServerSockets;
+  const reports = await inPool(parsed, PROBE_CONCURRENCY, (t) => probeWith(t, opts, servers));
   return { status: worstSeverity(reports.map((r) => r.status)), reports };
 }
 
@@ -104,6 +111,24 @@ export async function probeAll(
  * the time linear in the targets (a handful, the usual case, still all at once).
  */
 export const PROBE_CONCURRENCY = 128;
+
+/** How old a shared snapshot of the kernel's socket table may be for another target of the same probeAll. */
+const SNAPSHOT_MS = 250;
+
+type ServerSocketsReader = () => ServerSocket[] | null;
+
+/** `read`, its result reused while younger than `maxAgeMs`. */
+function snapshotOf(read: ServerSocketsReader, maxAgeMs: number): ServerSocketsReader {
+  let at = -Infinity;
+  let last: ServerSocket[] | null = null;
+  return () => {
+    if (nowMs() - at >= maxAgeMs) {
+      last = read();
+      at = nowMs();
+    }
+    return last;
+  };
+}
 
 /** `work` over `items`, at most `size` at a time; the results in the items' order. */
 async function inPool<T, R>(items: readonly T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
@@ -131,7 +156,7 @@ function sleep(msec: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
+async function probeOnce(t: Target, s: Settings, servers: ServerSocketsReader): Promise<ProbeReport> {
   const findings: Finding[] = [];
   const checks = new Checklist();
   let pathInfo: PathInfo | null = null;
@@ -179,7 +204,7 @@ async function probeOnce(t: Target, s: Settings): Promise<ProbeReport> {
   let search: ListenerSearch | null = null;
   if (lookListener) {
     listenerStarted = nowUs();
-    search = await findListeners(t, pathInfo);
+    search = await findListeners(t, pathInfo, true, servers);
     listener = search.info;
   }
   const listenerMs = lookListener ? ms(nowUs() - listenerStarted) : null;

@@ -9,7 +9,7 @@ import { type ExchangeRecord } from '../exchange.js';
 import { type Target } from '../socket/target.js';
 import type { PathInfo } from '../socket/path-access.js';
 import { type ProcessInfo, findSocketOwners, processCwd, processNames } from '../socket/processes.js';
-import { type FileId, type UnixSocketEntry, fileId, readServerSockets, sameFile } from '../socket/server-sockets.js';
+import { type FileId, type ServerSocket, type UnixSocketEntry, fileId, readServerSockets, sameFile } from '../socket/server-sockets.js';
 import { type Finding, type ListenerInfo, type ServerProcess } from './findings.js';
 import { type Settings } from './settings.js';
 import { makeFinding, Checklist } from './checklist.js';
@@ -34,11 +34,11 @@ export interface ListenerSearch {
  * whose file is gone is `deleted`: the server lives, the path does not reach it.
  * (Exported for tests; `sockDiag: false` takes the by-name way, as where sock_diag is missing.)
  */
-export async function findListeners(t: Target, p: PathInfo | null, sockDiag = true): Promise<ListenerSearch> {
+export async function findListeners(t: Target, p: PathInfo | null, sockDiag = true, read: () => ServerSocket[] | null = readServerSockets): Promise<ListenerSearch> {
   const info: ListenerInfo = { available: false, match: 'name', inodes: [], owners: [], hidden: false, truncated: false, deleted: { inodes: [], owners: [] } };
   const search: ListenerSearch = { info, names: new Set(), present: true, relative: [] };
   // Names as bytes from the kernel, never /proc/net/unix's text (a newline in an abstract name forges rows).
-  const servers = readServerSockets();
+  const servers = read();
   if (!servers) return search;
   info.available = true;
   if (t.kind === 'abstract') {
