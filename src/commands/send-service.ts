@@ -8,6 +8,7 @@ import type { EndRule } from '../core/framing/end-rule.js';
 import { formatEndRule } from '../core/framing/end-rule.js';
 import { escapeText } from '../core/escape.js';
 import { recogniseTarget } from '../core/service/target.js';
+import type { Recognition } from '../core/service/types.js';
 import type { Target } from '../core/socket/target.js';
 import type { PeerCred } from '../core/socket/peer.js';
 import type { SocketType } from '../core/socket/socket-type.js';
@@ -27,19 +28,23 @@ export async function serviceReplyEnd(
 ): Promise<{ until?: EndRule; lateUntil?: (peer: PeerCred | null) => Promise<EndRule | null> }> {
   if (flags.untilGiven || (flags.type !== undefined && flags.type !== 'stream')) return {};
   // Never a connection of its own (a server that takes one client would give it to the lookup): the exchange's peer instead.
-  const lateUntil = async (peer: PeerCred | null) => (await recogniseTarget(target, io.env, { peer, connect: false }))?.service.replyEnd ?? null;
-  if (!flags.verbose) return { lateUntil };
-  const rule = await verboseReplyEnd(target, io);
-  return rule ? { until: rule } : { lateUntil };
+  const late = async (peer: PeerCred | null) => {
+    const rec = await recogniseTarget(target, io.env, { peer, connect: false });
+    if (rec && flags.verbose) await sayRecognised(rec, io);
+    return rec?.service.replyEnd ?? null;
+  };
+  if (!flags.verbose) return { lateUntil: late };
+  // -v names the service first when /proc can; another user's server is named later, from the exchange's peer.
+  const rec = await recogniseTarget(target, io.env, { connect: false });
+  if (!rec) return { lateUntil: late };
+  await sayRecognised(rec, io);
+  return rec.service.replyEnd ? { until: rec.service.replyEnd } : {};
 }
 
-async function verboseReplyEnd(target: Target, io: Io): Promise<EndRule | null> {
-  const rec = await recogniseTarget(target, io.env, { connect: false });
-  const rule = rec?.service.replyEnd ?? null;
-  if (rec) {
-    const c = await errColor();
-    const how = rule ? `replies end where its protocol ends them (--until ${formatEndRule(rule)}; give --until to change it)` : 'no end rule of its own: replies end at --until (default eof)';
-    await writeAll(io.stderr, `${c.dim('udsctl send:')} ${escapeText(`${rec.service.title}, recognised by ${rec.by}: ${rec.evidence}`)}; ${how}\n`);
-  }
-  return rule;
+/** -v's line: which service, how it was recognised, where its replies end. */
+async function sayRecognised(rec: Recognition, io: Io): Promise<void> {
+  const rule = rec.service.replyEnd ?? null;
+  const c = await errColor();
+  const how = rule ? `replies end where its protocol ends them (--until ${formatEndRule(rule)}; give --until to change it)` : 'no end rule of its own: replies end at --until (default eof)';
+  await writeAll(io.stderr, `${c.dim('udsctl send:')} ${escapeText(`${rec.service.title}, recognised by ${rec.by}: ${rec.evidence}`)}; ${how}\n`);
 }
