@@ -17,4 +17,4 @@ for k in $(seq 1 $K); do
 done
 echo "N=$N: $(grep -c . /proc/net/unix) rows in /proc/net/unix; load $(cut -d' ' -f1 /proc/loadavg)"
 hyperfine -N -w 2 -r ${RUNS:-10} "node $ROOT/bin/udsctl.cjs ls" "ss -xlp" "node $ROOT/bin/udsctl.cjs --version" 2>&1 | grep -E "Benchmark|Time|Range"
-kill ${PIDS[@]}; wait 2>/dev/null; rm -rf $D
+kill ${PIDS[@]}; wait ${PIDS[@]} 2>/dev/null; exec 3<&-; rm -rf $D
