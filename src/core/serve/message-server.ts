@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import { nowMs } from '../clock.js';
 import { UdsError } from '../errors.js';
-import { E } from '../socket/ffi.js';
+import { E, POLLERR, POLLHUP, POLLIN, SOCK_CLOEXEC, SOCK_NONBLOCK } from '../socket/ffi.js';
 import { epollLibc, libc } from '../socket/libc.js';
 import { MessageSocket } from '../socket/message.js';
 import { MessageReceiver, RECV_END, RECV_NONE } from '../socket/message-recv.js';
@@ -27,12 +27,7 @@ import { bindMessageSocket } from './message-listen.js';
 import { SERVE_DEFAULTS, checkServeOptions } from './options.js';
 import { type Server, type ServerEvents, currentReply, withNewline } from './protocol.js';
 
-const POLLIN = 0x1;
-const POLLHUP = 0x10;
-const POLLERR = 0x8;
 const SLICE_MS = 100;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
 
 export interface MessageServeOptions {
   type: 'dgram' | 'seqpacket';

@@ -9,7 +9,7 @@
 import { nowMs } from '../clock.js';
 import { UdsError } from '../errors.js';
 import { connectMessage } from '../exchange-message.js';
-import { E, SHUT_WR } from '../socket/ffi.js';
+import { E, SHUT_WR, SOCK_CLOEXEC, SOCK_NONBLOCK } from '../socket/ffi.js';
 import { epollLibc } from '../socket/libc.js';
 import { MessageSocket } from '../socket/message.js';
 import { MessageReceiver, RECV_END, RECV_NONE } from '../socket/message-recv.js';
@@ -23,8 +23,6 @@ import { type SideEnd, TRAFFIC_PREVIEW } from './tap-records.js';
 /** Bytes queued towards one side before the other side is no longer read. */
 const QUEUE_BYTES = 256 * 1024;
 const BATCH = 64;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
 
 interface Queued {
   buf: Buffer;
