@@ -6,14 +6,14 @@
  * --watch. Asserts on JSON fields and exit status, never on timing.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, linkSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killChildren } from './helpers/children.js';
 import { lsPeer } from './helpers/ls-peers.js';
 import { makeStaleSocket } from './helpers/peers.js';
-import { AS_NOBODY, IS_ROOT, ME, NOBODY, requireRoot } from './helpers/requirements.js';
+import { AS_NOBODY, IS_ROOT, ME, NOBODY, requireRoot, worldDir } from './helpers/requirements.js';
 import { type RunOptions, killAll, runCli, startCli } from './helpers/run-cli.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 import { CTRL_C, onTerminal, thenShell, udsctl } from './helpers/pty.js';
@@ -251,6 +251,26 @@ describe('udsctl ls: other users', () => {
     expect(human.stdout).toMatch(/run as root to name them/);
   });
 
+  it('/proc mounted hidepid=invisible: root\'s process is said to be hidden by it, not "no process"', async () => {
+    requireRoot('a private mount of /proc with hidepid=invisible, then setpriv to uid 65534');
+    // A proc mount of our own in a private mount namespace: the machine's /proc is untouched.
+    const probe = spawnSync('unshare', ['-m', '--', 'sh', '-c', 'mount -t proc -o hidepid=invisible proc /proc'], { encoding: 'utf8' });
+    if (probe.status !== 0) throw new Error(`cannot mount a hidepid /proc here (unshare -m as root): ${probe.stderr}`);
+    const dir = sharedDir();
+    const ours = join(dir, 'ours.sock');
+    await lsPeer(['listen', 'stream', ours]);
+    const hidden = `mount -t proc -o hidepid=invisible proc /proc && exec ${AS_NOBODY.join(' ')} "$@"`;
+    const r = spawnSync('unshare', ['-m', '--', 'sh', '-c', hidden, 'sh', process.execPath, join(worldDir(), 'bin', 'udsctl.cjs'), 'ls', '--json', dir], { encoding: 'utf8', cwd: '/', timeout: 30_000 });
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.procHidden).toBe('hidepid=invisible');
+    const o = byName(doc, ours)!;
+    expect(o.processes).toEqual([]);
+    expect(o.processNote).toMatch(/not visible to uid 65534.*hidepid=invisible/);
+    const human = spawnSync('unshare', ['-m', '--', 'sh', '-c', hidden, 'sh', process.execPath, join(worldDir(), 'bin', 'udsctl.cjs'), 'ls', dir], { encoding: 'utf8', cwd: '/', timeout: 30_000 });
+    expect(human.stdout).toMatch(/\/proc is mounted with hidepid=invisible: other users' processes are left out/);
+  });
+
   it('a folder we may not search: the socket is listed, and why we may not connect', async () => {
     requireRoot('setpriv to uid 65534');
     const dir = sharedDir();
@@ -349,6 +369,42 @@ describe('udsctl ls --watch', () => {
     }
   });
 
+  it('--watch takes its paths as ls does: `.`, a symlinked folder (/var/run -> /run); a bad interval is a usage error, not an empty watch', async () => {
+    const dir = tmpDir();
+    const sock = join(dir, 'p.sock');
+    await lsPeer(['listen', 'stream', sock]);
+    const link = join(tmpDir(), 'link');
+    symlinkSync(dir, link);
+    const firstSample = async (args: string[], cwd?: string): Promise<string> => {
+      const child = startCli(['ls', '--watch', ...args], cwd ? { cwd } : {});
+      let out = '';
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no p.sock from ls --watch ${args.join(' ')}: ${out}`)), 15_000);
+          child.stdout!.on('data', (c: Buffer) => {
+            out += c.toString();
+            if (out.includes('p.sock')) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+        });
+      } finally {
+        child.kill('SIGTERM');
+      }
+      return out;
+    };
+    expect(await firstSample(['.'], dir)).toContain(`${sock} type=stream`);
+    expect(await firstSample(['200ms', '.'], dir)).toContain(`${sock} type=stream`);
+    expect(await firstSample(['200ms', link])).toContain(`${sock} type=stream`);
+    for (const bad of ['abc', '-1']) {
+      const r = await runCli(['ls', '--watch', bad, dir]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.split('\n')[0]).toBe(`udsctl ls: --watch must be a duration like 500ms, 2s or 1m (got "${bad}")`);
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('--watch --json: one JSON document a sample', async () => {
     const dir = tmpDir();
     await lsPeer(['listen', 'stream', join(dir, 'j.sock')]);
@@ -377,6 +433,7 @@ describe('udsctl ls on a terminal', () => {
     const sock = join(dir, 'tty.sock');
     await lsPeer(['listen', 'stream', sock, '1']);
     await lsPeer(['clients', sock, '2']);
+    await lsPeer(['listen', 'seqpacket', join(dir, 'seq.sock')]);
     const once = await onTerminal(thenShell(udsctl(`ls ${dir}`)), [['expect', 'END']]);
     expect(once.output).toMatch(/\x1b\[1mNAME/);
     expect(once.plain).toMatch(/tty\.sock +stream +2\/1 /);
@@ -388,6 +445,8 @@ describe('udsctl ls on a terminal', () => {
     ]);
     expect(r.output).toContain('\x1b[H\x1b[J');
     expect(r.output).toMatch(/\x1b\[31m\x1b\[1m[^\n]*tty\.sock/);
+    // The type as the list says it (`seqpkt`), not cut to `seqpa…`.
+    expect(r.plain).toMatch(/seq\.sock +seqpkt +0\/\d+ /);
     expect(r.output).toContain('\x1b[?25h');
     expect(r.output).toContain('status=0');
   });

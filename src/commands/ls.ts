@@ -3,9 +3,12 @@
  * -> render (src/render/ls.ts); `--watch` samples until Ctrl-C or SIGTERM.
  */
 import { Chalk, type ChalkInstance } from 'chalk';
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { UdsError } from '../core/errors.js';
 import { LS_TYPES, type LsSort, type LsType, listSockets } from '../core/ls/list.js';
 import { type LsService, serviceMatches } from '../core/ls/service.js';
+import { matchesPaths, splitPaths } from '../core/ls/paths.js';
 import { SocketWatcher } from '../core/ls/watch.js';
 import { SockDiagUnavailable } from '../core/socket/sock-diag.js';
 import { parseDuration } from '../core/duration.js';
@@ -44,6 +47,23 @@ export function parseLsTypes(values: string[] | undefined): LsType[] | undefined
   return out;
 }
 
+/**
+ * Whether the value commander gave `--watch` (its value is optional) is the
+ * first path instead: `ls --watch /run`, `ls --watch .`, `ls --watch @app`,
+ * a folder here. Anything else is an interval, and a bad one is an error
+ * (`--watch abc`, `--watch -1`), never a filter that silently matches nothing.
+ */
+export function looksLikePath(v: string): boolean {
+  if (/^\s*\d/.test(v)) return false;
+  if (/^[/.~@]/.test(v) || v.includes('/')) return true;
+  try {
+    statSync(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** `--watch [INTERVAL]` -> ms; BAD_OPTION below 100ms. */
 export function watchInterval(w: boolean | string): number {
   if (w === true) return WATCH_DEFAULT_MS;
@@ -64,7 +84,7 @@ export async function runLs(paths: string[], flags: LsFlags, io: Io): Promise<nu
   const types = parseLsTypes(flags.type);
   if (types?.includes('tcp') && !flags.tcp) flags.tcp = true;
   // `ls --watch /run`: commander took the path for the interval (an optional value); it is a path.
-  if (typeof flags.watch === 'string' && !/^\s*\d/.test(flags.watch)) {
+  if (typeof flags.watch === 'string' && looksLikePath(flags.watch)) {
     paths = [flags.watch, ...paths];
     flags.watch = true;
   }
@@ -81,9 +101,10 @@ export async function runLs(paths: string[], flags: LsFlags, io: Io): Promise<nu
 
 /** The --watch loop: a sample each interval until SIGINT/SIGTERM; redrawn in place on a terminal, lines otherwise. */
 async function runWatch(paths: string[], types: LsType[] | undefined, flags: LsFlags, io: Io, intervalMs: number): Promise<number> {
-  const prefixes = paths.map((p) => (p.startsWith('@') ? p : p.replace(/\/+$/, '')));
-  const keep = (display: string, type: string, service: LsService | null): boolean =>
-    (prefixes.length === 0 || prefixes.some((p) => display === p || display.startsWith(p.startsWith('@') ? p : `${p}/`))) &&
+  // The paths filter as ls's list has it: folders by their real path (`/var/run/php` is `/run/php`), relative ones against our cwd.
+  const filters = paths.length ? splitPaths(paths) : null;
+  const keep = (display: string, type: string, service: LsService | null, kind: 'path' | 'abstract'): boolean =>
+    matchesPaths({ kind, display, absolute: kind === 'path' && path.isAbsolute(display) ? path.normalize(display) : null }, filters) &&
     (!types || (types as string[]).includes(type)) &&
     (!flags.service || serviceMatches(service, flags.service));
   const watcher = new SocketWatcher({ intervalMs, keep, env: io.env });
@@ -106,7 +127,9 @@ async function runWatch(paths: string[], types: LsType[] | undefined, flags: LsF
       if (f instanceof SockDiagUnavailable) throw new UdsError('IO_ERROR', `the kernel's socket list (sock_diag) cannot be read here: ${f.reason}`);
       if (flags.json) await writeAll(io.stdout, watchJsonLine(f));
       else if (tty) {
-        const rows = (io.stdout as { rows?: number }).rows ?? 24;
+        // A terminal of unknown size (a pty nobody sized: `script`, some CI runners) says 0 rows: 24, as stdoutColumns says 80.
+        const said = (io.stdout as { rows?: number }).rows;
+        const rows = typeof said === 'number' && said > 0 ? said : 24;
         const measure = await measureFor(f.rows.flatMap((w) => [w.display, w.process?.name ?? '']));
         await writeAll(io.stdout, `\x1b[H\x1b[J${watchScreen(f, c, stdoutColumns(io), rows, measure)}`);
       } else await writeAll(io.stdout, watchLines(f));

@@ -16,7 +16,7 @@ import type { SocketType } from '../socket/socket-type.js';
 import { AF_INET, NAME_ABSTRACT, NAME_PATH, NONE, SockDiagUnavailable, TCP_LISTEN, dumpTcpSockets, dumpUnixSockets } from '../socket/sock-diag.js';
 import { type DirVerdicts, type FileFacts, type PathAccess, inspectSocketSync } from '../socket/path-access.js';
 import { type Identity, currentIdentity, userName } from '../socket/identity.js';
-import { type HolderProcess, type HolderScan, scanHolders } from './holders.js';
+import { type HolderProcess, type HolderScan, procHidePid, scanHolders } from './holders.js';
 import { defaultRoots, matchesPaths, splitPaths, walkSockets } from './paths.js';
 import { indexServers } from './server-index.js';
 import { type LsService, recogniseEntry, serviceMatches } from './service.js';
@@ -71,6 +71,8 @@ export interface LsReport {
   identity: Identity;
   /** Processes whose descriptors we may not read (run as root to see them). */
   hiddenProcesses: number;
+  /** /proc leaves other users' processes out altogether (`hidepid=invisible`), so they cannot be counted; null when it lists them. */
+  procHidden: string | null;
   /** A bound that was reached, in words (the /proc scan, the walk, the dump). */
   limits: string[];
 }
@@ -121,10 +123,11 @@ function processesOf(inode: number, scan: HolderScan): LsProcess[] {
   return (scan.byInode.get(inode) ?? []).map((pid) => lsProcess(scan.processes.get(pid)!)).sort((a, b) => a.pid - b.pid);
 }
 
-function processNote(found: LsProcess[], uid: number | null, scan: HolderScan, who: Identity): string | null {
+function processNote(found: LsProcess[], uid: number | null, scan: HolderScan, who: Identity, procHidden: string | null): string | null {
   if (found.length > 0) return null;
   const owner = uid === null ? '' : ` (the socket belongs to ${userName(uid)})`;
   if (scan.truncated) return `process not found within the /proc scan's bound${owner}`;
+  if (procHidden && uid !== who.uid) return `process not visible to ${who.describe}${owner}: /proc is mounted with ${procHidden}, which leaves other users' processes out; run as root to name it`;
   if (scan.hidden !== 0 && who.uid !== 0) return `process not visible to ${who.describe}${owner}: run as root to name it`;
   return `no process found holding it${owner}`;
 }
@@ -171,7 +174,7 @@ export function sortEntries(entries: LsEntry[], sort: LsSort = 'name'): LsEntry[
 export function listSockets(o: LsOptions = {}): LsReport {
   const env = o.env ?? process.env;
   const who = o.identity ?? currentIdentity();
-  const report: LsReport = { available: false, entries: [], sockets: 0, roots: [], identity: who, hiddenProcesses: 0, limits: [] };
+  const report: LsReport = { available: false, entries: [], sockets: 0, roots: [], identity: who, hiddenProcesses: 0, procHidden: null, limits: [] };
   const t = dumpUnixSockets();
   if (t instanceof SockDiagUnavailable) {
     report.reason = t.reason;
@@ -192,6 +195,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
   for (const s of tcpLoop) want.add(s.inode);
   const scan = scanHolders(want, { budgetMs: o.procBudgetMs ?? LS_DEFAULTS.procBudgetMs });
   report.hiddenProcesses = Math.max(0, scan.hidden);
+  report.procHidden = procHidePid(who);
   if (scan.truncated) report.limits.push('the /proc scan for the listening processes stopped at its bound: some are not named');
 
   const dirs: DirVerdicts = new Map();
@@ -219,7 +223,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
       uid,
       user: uid === null ? null : userName(uid),
       processes: procs,
-      processNote: processNote(procs, uid, scan, who),
+      processNote: processNote(procs, uid, scan, who, report.procHidden),
       file: null,
       access: ABSTRACT_ACCESS,
       queue: listening && t.rqueue[i] !== NONE ? t.rqueue[i] : null,
@@ -258,7 +262,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
       uid: s.uid,
       user: userName(s.uid),
       processes: procs,
-      processNote: processNote(procs, s.uid, scan, who),
+      processNote: processNote(procs, s.uid, scan, who, report.procHidden),
       file: null,
       access: TCP_ACCESS,
       queue: s.rqueue,

@@ -75,7 +75,7 @@ export function walkSockets(roots: string[], maxDepth: number, maxEntries: numbe
 }
 
 /** Whether an entry is at or under the paths given (an abstract name: starts with a @prefix given); null: no paths, every entry. */
-export function matchesPaths(e: LsEntry, filters: PathFilters | null): boolean {
+export function matchesPaths(e: Pick<LsEntry, 'kind' | 'display' | 'absolute'>, filters: PathFilters | null): boolean {
   if (!filters) return true;
   if (e.kind === 'abstract') return filters.abstract.some((p) => e.display.startsWith(p));
   if (e.kind === 'tcp') return false;
