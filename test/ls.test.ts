@@ -156,6 +156,20 @@ describe('udsctl ls: names are bytes, shown escaped', () => {
     expect(Buffer.from(e.nameBase64!, 'base64')).toEqual(Buffer.concat([Buffer.from(tag), Buffer.from([0xff, 0xfe])]));
   });
 
+  it('a socket file whose name is not UTF-8: its listener listens (not "deleted"), a stale one is found', async () => {
+    const dir = tmpDir();
+    const bytes = (name: string) => Buffer.concat([Buffer.from(`${dir}/${name}`), Buffer.from([0xff, 0xfe]), Buffer.from('.sock')]);
+    await lsPeer(['listen', 'stream', `${dir}/live\\xff\\xfe.sock`]);
+    // Bound and left behind: a stale file by a name that is not UTF-8.
+    const made = spawnSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(bytes.fromhex(sys.argv[1]))', bytes('old').toString('hex')]);
+    expect(made.status).toBe(0);
+    const { doc } = await lsJson([dir]);
+    const named = (b: Buffer) => doc.sockets.find((s) => s.nameBase64 && Buffer.from(s.nameBase64, 'base64').equals(b));
+    expect(named(bytes('live'))).toMatchObject({ state: 'listening', mayConnect: true, type: 'stream' });
+    expect(named(bytes('live'))!.file).toMatchObject({ modeString: expect.stringMatching(/^s/) });
+    expect(named(bytes('old'))).toMatchObject({ state: 'stale' });
+  });
+
   it('a forged /proc/net/unix row is one abstract socket, not a listener of the path it names', async () => {
     const dir = sharedDir();
     const absent = join(dir, 'absent.sock');

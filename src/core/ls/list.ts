@@ -11,7 +11,8 @@
  */
 import { type Stats, lstatSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { decodeKeepingBytes } from '../escape.js';
+import { decodeKeepingBytes, keptBytes } from '../escape.js';
+import { fsPath } from '../socket/target.js';
 import type { SocketType } from '../socket/socket-type.js';
 import { AF_INET, NAME_ABSTRACT, NAME_PATH, NONE, SockDiagUnavailable, TCP_LISTEN, dumpTcpSockets, dumpUnixSockets } from '../socket/sock-diag.js';
 import { type DirVerdicts, type FileFacts, type PathAccess, inspectSocketSync } from '../socket/path-access.js';
@@ -284,7 +285,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
     if (listenedPaths.has(p)) continue;
     let st: Stats;
     try {
-      st = lstatSync(p);
+      st = lstatSync(fsPath(p));
     } catch {
       continue; // gone meanwhile, or a given path that is not there
     }
@@ -308,7 +309,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
     const reason = 'no process in this network namespace listens on it: a stale file (a server that ended without removing it)';
     report.entries.push({
       kind: 'path',
-      name: Buffer.from(f.path),
+      name: keptBytes(f.path),
       display: f.path,
       absolute: f.path,
       type: null,
@@ -346,7 +347,7 @@ function placeFile(e: LsEntry, vfsDev: number, vfsIno: number, who: Identity, di
   }
   let st: Stats | undefined;
   try {
-    st = statSync(e.absolute);
+    st = statSync(fsPath(e.absolute));
   } catch {
     st = undefined;
   }
