@@ -312,17 +312,22 @@ describe('udsctl ls: filters and options', () => {
     expect(bad.stderr).toMatch(/--type must be one of stream, seqpacket, dgram, tcp/);
   });
 
-  it('--tcp: a TCP listener on loopback, with its process', async () => {
-    const server = net.createServer();
+  it('--tcp: a TCP listener on loopback, with its process and its accepted clients', async () => {
+    const accepted: net.Socket[] = [];
+    const server = net.createServer((c) => accepted.push(c));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
+    const client = net.connect(port, '127.0.0.1');
     try {
+      await new Promise<void>((r) => server.once('connection', () => r()));
       const r = await runCli(['ls', '--tcp', '--type', 'tcp', '--json']);
       const doc = JSON.parse(r.stdout);
       const e = doc.sockets.find((s: Entry) => s.name === `127.0.0.1:${port}`);
-      expect(e).toMatchObject({ kind: 'tcp', type: 'tcp', state: 'listening' });
+      expect(e).toMatchObject({ kind: 'tcp', type: 'tcp', state: 'listening', clients: 1 });
       expect(e.processes[0].pid).toBe(process.pid);
     } finally {
+      client.destroy();
+      for (const c of accepted) c.destroy();
       server.close();
     }
   });

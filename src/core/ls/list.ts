@@ -14,7 +14,7 @@ import path from 'node:path';
 import { decodeKeepingBytes, keptBytes } from '../escape.js';
 import { fsPath } from '../socket/target.js';
 import type { SocketType } from '../socket/socket-type.js';
-import { AF_INET, NAME_ABSTRACT, NAME_PATH, NONE, SockDiagUnavailable, TCP_LISTEN, dumpTcpSockets, dumpUnixSockets } from '../socket/sock-diag.js';
+import { AF_INET, type InetSocket, NAME_ABSTRACT, NAME_PATH, NONE, SockDiagUnavailable, TCP_ESTABLISHED, TCP_LISTEN, dumpTcpSockets, dumpUnixSockets } from '../socket/sock-diag.js';
 import { type DirVerdicts, type FileFacts, type PathAccess, inspectSocketSync } from '../socket/path-access.js';
 import { type Identity, currentIdentity, userName } from '../socket/identity.js';
 import { type HolderProcess, type HolderScan, procHidePid, scanHolders } from './holders.js';
@@ -187,9 +187,12 @@ export function listSockets(o: LsOptions = {}): LsReport {
   if (t.inconsistent) report.limits.push('the socket table changed during the dump: a socket may be missing or listed twice');
 
   const idx = indexServers(t);
-  const tcp = o.tcp ? dumpTcpSockets() : [];
+  // Established ones too: a listener's clients are the connections on its address and port.
+  const tcp = o.tcp ? dumpTcpSockets((1 << TCP_LISTEN) | (1 << TCP_ESTABLISHED)) : [];
   if (tcp instanceof SockDiagUnavailable) report.limits.push(`TCP listeners not read: ${tcp.reason}`);
-  const tcpLoop = Array.isArray(tcp) ? tcp.filter((s) => isLoopbackOrAny(s.address)) : [];
+  const tcpAll = Array.isArray(tcp) ? tcp : [];
+  const tcpLoop = tcpAll.filter((s) => s.state === TCP_LISTEN && isLoopbackOrAny(s.address));
+  const tcpClients = tcpConnections(tcpLoop, tcpAll);
 
   const want = new Set<number>();
   for (const i of idx.rows) want.add(t.inode[i]);
@@ -268,7 +271,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
       access: TCP_ACCESS,
       queue: s.rqueue,
       backlog: s.wqueue,
-      clients: null,
+      clients: tcpClients.get(s) ?? 0,
       service: recogniseEntry(display, 'stream', procs, env, s.port),
     });
   }
@@ -337,6 +340,34 @@ export function listSockets(o: LsOptions = {}): LsReport {
   });
   sortEntries(report.entries, o.sort);
   return report;
+}
+
+const WILDCARD = new Set(['0.0.0.0', '::']);
+
+/**
+ * Each TCP listener's accepted connections: the established sockets on its
+ * port and address (any address for a wildcard listener; a `::` one takes
+ * IPv4 too), less those still waiting in its accept queue, which are
+ * established as well (a Unix listener's CONN counts accepted ones only).
+ */
+function tcpConnections(listeners: InetSocket[], all: InetSocket[]): Map<InetSocket, number> {
+  const out = new Map<InetSocket, number>();
+  if (listeners.length === 0) return out;
+  const byPort = new Map<number, InetSocket[]>();
+  for (const l of listeners) byPort.set(l.port, [...(byPort.get(l.port) ?? []), l]);
+  for (const c of all) {
+    if (c.state !== TCP_ESTABLISHED) continue;
+    const ls = byPort.get(c.port);
+    if (!ls) continue;
+    // The most specific listener takes it, as the kernel's lookup does.
+    const l =
+      ls.find((x) => x.family === c.family && x.address === c.address) ??
+      ls.find((x) => x.family === c.family && WILDCARD.has(x.address)) ??
+      ls.find((x) => x.address === '::');
+    if (l) out.set(l, (out.get(l) ?? 0) + 1);
+  }
+  for (const [l, n] of out) out.set(l, Math.max(0, n - l.rqueue));
+  return out;
 }
 
 /** The listener's file: there (owner, mode, may we connect), or gone (deleted, or replaced by another file). */
