@@ -310,6 +310,11 @@ describe('udsctl ls: filters and options', () => {
     const bad = await runCli(['ls', '--type', 'pipe']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--type must be one of stream, seqpacket, dgram, tcp/);
+    // A name no socket can be recognised as (`postgres` for postgresql) would list nothing: a usage error.
+    const typo = await runCli(['ls', '--service', 'postgres', dir]);
+    expect(typo.status).toBe(2);
+    expect(typo.stderr.split('\n')[0]).toMatch(/^udsctl ls: --service must be one of .*postgresql.*docker.* \(got "postgres"\)$/);
+    expect(typo.stdout).toBe('');
   });
 
   it('--tcp: a TCP listener on loopback, with its process and its accepted clients', async () => {

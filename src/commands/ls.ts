@@ -10,6 +10,8 @@ import { LS_TYPES, type LsSort, type LsType, listSockets } from '../core/ls/list
 import { type LsService, serviceMatches } from '../core/ls/service.js';
 import { matchesPaths, splitPaths } from '../core/ls/paths.js';
 import { SocketWatcher } from '../core/ls/watch.js';
+import { SERVICE_NAMES } from '../core/service/index.js';
+import { KNOWN_SOCKETS } from '../core/service/known-sockets.js';
 import { SockDiagUnavailable } from '../core/socket/sock-diag.js';
 import { parseDuration } from '../core/duration.js';
 import { type Io, stdoutColumns, writeAll } from '../io.js';
@@ -64,6 +66,14 @@ export function looksLikePath(v: string): boolean {
   }
 }
 
+/** `--service NAME`: a service's name or a known socket's; BAD_OPTION otherwise (`postgres` would list nothing, silently). */
+export function parseLsService(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  const names = [...new Set([...SERVICE_NAMES.filter((n) => n !== 'line'), ...KNOWN_SOCKETS.map((k) => k.name)])];
+  if (!names.includes(name)) throw new UdsError('BAD_OPTION', `--service must be one of ${names.join(', ')} (got ${JSON.stringify(name)})`);
+  return name;
+}
+
 /** `--watch [INTERVAL]` -> ms; BAD_OPTION below 100ms. */
 export function watchInterval(w: boolean | string): number {
   if (w === true) return WATCH_DEFAULT_MS;
@@ -82,6 +92,7 @@ async function outColor(io: Io): Promise<ChalkInstance> {
 /** `udsctl ls`: the table (or JSON) of the listening sockets; 0, or 1 when the kernel's list cannot be read. */
 export async function runLs(paths: string[], flags: LsFlags, io: Io): Promise<number> {
   const types = parseLsTypes(flags.type);
+  flags.service = parseLsService(flags.service);
   if (types?.includes('tcp') && !flags.tcp) flags.tcp = true;
   // `ls --watch /run`: commander took the path for the interval (an optional value); it is a path.
   if (typeof flags.watch === 'string' && looksLikePath(flags.watch)) {
