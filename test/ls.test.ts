@@ -421,6 +421,11 @@ describe('udsctl ls --watch', () => {
     expect(await firstSample(['.'], dir)).toContain(`${sock} type=stream`);
     expect(await firstSample(['200ms', '.'], dir)).toContain(`${sock} type=stream`);
     expect(await firstSample(['200ms', link])).toContain(`${sock} type=stream`);
+    for (const [flag, said] of [['--tcp', '--tcp does'], ['--stale', '--stale does']]) {
+      const r = await runCli(['ls', '--watch', '1s', flag, dir]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.split('\n')[0]).toBe(`udsctl ls: --watch follows Unix listeners; ${said} not apply to it`);
+    }
     for (const bad of ['abc', '-1']) {
       const r = await runCli(['ls', '--watch', bad, dir]);
       expect(r.status).toBe(2);

@@ -99,7 +99,13 @@ export async function runLs(paths: string[], flags: LsFlags, io: Io): Promise<nu
     paths = [flags.watch, ...paths];
     flags.watch = true;
   }
-  if (flags.watch !== undefined && flags.watch !== false) return runWatch(paths, types, flags, io, watchInterval(flags.watch));
+  if (flags.watch !== undefined && flags.watch !== false) {
+    const interval = watchInterval(flags.watch);
+    // The live view samples Unix listeners' queues: a TCP or stale-only watch would be an empty screen that looks like "all quiet".
+    const off = [flags.tcp && (types?.includes('tcp') ? '--type tcp' : '--tcp'), flags.stale && '--stale'].filter(Boolean);
+    if (off.length) throw new UdsError('BAD_OPTION', `--watch follows Unix listeners; ${off.join(' and ')} ${off.length > 1 ? 'do' : 'does'} not apply to it`);
+    return runWatch(paths, types, flags, io, interval);
+  }
   const report = listSockets({ paths, types, service: flags.service, staleOnly: flags.stale, tcp: flags.tcp, sort: flags.sort, env: io.env });
   if (!report.available) throw new UdsError('IO_ERROR', `the kernel's socket list (sock_diag) cannot be read here: ${report.reason}`);
   if (flags.json) await writeAll(io.stdout, `${JSON.stringify(lsJson(report), null, 2)}\n`);
