@@ -5,7 +5,8 @@ import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eachFd, eachFdFs, procHidePid, scanHolders } from '../../src/core/ls/holders.js';
+import { eachFd, eachFdFs, scanHolders } from '../../src/core/ls/holders.js';
+import { procHidePid } from '../../src/core/socket/processes.js';
 import { dumpUnixSockets, SockDiagUnavailable } from '../../src/core/socket/sock-diag.js';
 
 const dirs: string[] = [];
