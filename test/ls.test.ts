@@ -465,6 +465,23 @@ describe('udsctl ls --watch', () => {
   });
 });
 
+describe('udsctl ls --watch, its reader gone', () => {
+  it('--watch --json | head -1: the watch ends (status 0) once its reader has closed the pipe', async () => {
+    const dir = tmpDir();
+    await lsPeer(['listen', 'stream', join(dir, 'h.sock')]);
+    const child = startCli(['ls', '--watch', '100ms', '--json', dir]);
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (code, signal) => r([code, signal])));
+    // As head does after its line: the read end of the pipe closes; the next sample's write fails with EPIPE.
+    child.stdout!.destroy();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const [code, signal] = await closed;
+    clearTimeout(timer);
+    expect(signal).toBeNull();
+    expect(code).toBe(0);
+  });
+});
+
 describe('udsctl ls on a terminal', () => {
   it('colour on a terminal; --watch redraws in place, a full queue in red, Ctrl-C ends it with 0 and the cursor back', async () => {
     const dir = tmpDir();

@@ -136,20 +136,30 @@ async function runWatch(paths: string[], types: LsType[] | undefined, flags: LsF
   };
   process.once('SIGINT', end);
   process.once('SIGTERM', end);
+  // A reader that went away (`ls --watch --json | head -1`) ends the watch as Ctrl-C does: it would sample for nobody, forever.
+  const put = (text: string) =>
+    new Promise<void>((resolve) => {
+      if (text.length === 0) return resolve();
+      io.stdout.write(text, (err) => {
+        if (err) end();
+        resolve();
+      });
+    });
   let timer: NodeJS.Timeout | undefined;
   try {
-    if (tty) await writeAll(io.stdout, '\x1b[?25l'); // no cursor blinking over the table
+    if (tty) await put('\x1b[?25l'); // no cursor blinking over the table
     while (!ended) {
       const f = watcher.sample();
       if (f instanceof SockDiagUnavailable) throw new UdsError('IO_ERROR', `the kernel's socket list (sock_diag) cannot be read here: ${f.reason}`);
-      if (flags.json) await writeAll(io.stdout, watchJsonLine(f));
+      if (flags.json) await put(watchJsonLine(f));
       else if (tty) {
         // A terminal of unknown size (a pty nobody sized: `script`, some CI runners) says 0 rows: 24, as stdoutColumns says 80.
         const said = (io.stdout as { rows?: number }).rows;
         const rows = typeof said === 'number' && said > 0 ? said : 24;
         const measure = await measureFor(f.rows.flatMap((w) => [w.display, w.process?.name ?? '']));
-        await writeAll(io.stdout, `\x1b[H\x1b[J${watchScreen(f, c, stdoutColumns(io), rows, measure)}`);
-      } else await writeAll(io.stdout, watchLines(f));
+        await put(`\x1b[H\x1b[J${watchScreen(f, c, stdoutColumns(io), rows, measure)}`);
+      } else await put(watchLines(f));
+      if (ended) break;
       await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, intervalMs)))]);
       clearTimeout(timer);
     }
@@ -157,7 +167,7 @@ async function runWatch(paths: string[], types: LsType[] | undefined, flags: LsF
     clearTimeout(timer);
     process.off('SIGINT', end);
     process.off('SIGTERM', end);
-    if (tty) await writeAll(io.stdout, '\x1b[?25h\n');
+    if (tty) await put('\x1b[?25h\n');
   }
   return 0;
 }
