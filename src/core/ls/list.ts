@@ -188,12 +188,14 @@ export function listSockets(o: LsOptions = {}): LsReport {
   if (t.inconsistent) report.limits.push('the socket table changed during the dump: a socket may be missing or listed twice');
 
   const idx = indexServers(t);
-  // Established ones too: a listener's clients are the connections on its address and port.
-  const tcp = o.tcp ? dumpTcpSockets((1 << TCP_LISTEN) | (1 << TCP_ESTABLISHED)) : [];
+  const tcp = o.tcp ? dumpTcpSockets() : [];
   if (tcp instanceof SockDiagUnavailable) report.limits.push(`TCP listeners not read: ${tcp.reason}`);
-  const tcpAll = Array.isArray(tcp) ? tcp : [];
-  const tcpLoop = tcpAll.filter((s) => s.state === TCP_LISTEN && isLoopbackOrAny(s.address));
-  const tcpClients = tcpConnections(tcpLoop, tcpAll);
+  const tcpLoop = Array.isArray(tcp) ? tcp.filter((s) => isLoopbackOrAny(s.address)) : [];
+  // A listener's clients are the established connections on its address and port: a dump of their own,
+  // so that a machine with very many connections loses the counts (said), never the listeners.
+  const established = tcpLoop.length ? dumpTcpSockets(1 << TCP_ESTABLISHED) : [];
+  if (established instanceof SockDiagUnavailable) report.limits.push(`TCP clients not counted: ${established.reason}`);
+  const tcpClients = Array.isArray(established) ? tcpConnections(tcpLoop, established) : null;
 
   const want = new Set<number>();
   for (const i of idx.rows) want.add(t.inode[i]);
@@ -272,7 +274,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
       access: TCP_ACCESS,
       queue: s.rqueue,
       backlog: s.wqueue,
-      clients: tcpClients.get(s) ?? 0,
+      clients: tcpClients ? (tcpClients.get(s) ?? 0) : null,
       service: recogniseEntry(display, 'stream', procs, env, s.port),
     });
   }
@@ -351,13 +353,11 @@ const WILDCARD = new Set(['0.0.0.0', '::']);
  * IPv4 too), less those still waiting in its accept queue, which are
  * established as well (a Unix listener's CONN counts accepted ones only).
  */
-function tcpConnections(listeners: InetSocket[], all: InetSocket[]): Map<InetSocket, number> {
+function tcpConnections(listeners: InetSocket[], established: InetSocket[]): Map<InetSocket, number> {
   const out = new Map<InetSocket, number>();
-  if (listeners.length === 0) return out;
   const byPort = new Map<number, InetSocket[]>();
   for (const l of listeners) byPort.set(l.port, [...(byPort.get(l.port) ?? []), l]);
-  for (const c of all) {
-    if (c.state !== TCP_ESTABLISHED) continue;
+  for (const c of established) {
     const ls = byPort.get(c.port);
     if (!ls) continue;
     // The most specific listener takes it, as the kernel's lookup does.
