@@ -34,6 +34,7 @@ interface Entry {
   file: { owner: string; modeString: string } | null;
   mayConnect: boolean | null;
   access: string;
+  fix?: string;
   queue: number | null;
   backlog: number | null;
   clients: number | null;
@@ -190,6 +191,8 @@ describe('udsctl ls: stale and deleted', () => {
     const { doc } = await lsJson([dir]);
     expect(byName(doc, join(dir, 'stale.sock'))).toMatchObject({ state: 'stale', mayConnect: false, type: null });
     expect(byName(doc, join(dir, 'stale.sock'))!.access).toMatch(/no process in this network namespace listens/);
+    // A container's live socket looks the same from here: the advice is not a bare `rm`.
+    expect(byName(doc, join(dir, 'stale.sock'))!.fix).toMatch(/another network namespace \(a container\) is not seen from here: look there before removing it/);
     const d = byName(doc, join(dir, 'gone.sock'))!;
     expect(d).toMatchObject({ state: 'deleted', mayConnect: false });
     expect(d.processes[0].pid).toBe(gone.pid);

@@ -326,7 +326,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
       processes: [],
       processNote: null,
       file: insp.file ?? null,
-      access: { allowed: false, reason: insp.access.allowed === false ? `${insp.access.reason}; besides, ${reason}` : reason, fix: `remove it (rm ${f.path}) or start its server` },
+      access: { allowed: false, reason: insp.access.allowed === false ? `${insp.access.reason}; besides, ${reason}` : reason, fix: `start its server, or remove it (rm ${f.path}); a server in another network namespace (a container) is not seen from here: look there before removing it` },
       queue: null,
       backlog: null,
       clients: null,
