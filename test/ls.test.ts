@@ -6,14 +6,14 @@
  * --watch. Asserts on JSON fields and exit status, never on timing.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, linkSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killChildren } from './helpers/children.js';
 import { lsPeer } from './helpers/ls-peers.js';
 import { makeStaleSocket } from './helpers/peers.js';
-import { AS_NOBODY, IS_ROOT, ME, NOBODY, requireRoot } from './helpers/requirements.js';
+import { AS_NOBODY, IS_ROOT, ME, NOBODY, STRICT, requireRoot, worldDir } from './helpers/requirements.js';
 import { type RunOptions, killAll, runCli, startCli } from './helpers/run-cli.js';
 import { tmpDir } from './helpers/tmp-dir.js';
 import { CTRL_C, onTerminal, thenShell, udsctl } from './helpers/pty.js';
@@ -34,6 +34,7 @@ interface Entry {
   file: { owner: string; modeString: string } | null;
   mayConnect: boolean | null;
   access: string;
+  fix?: string;
   queue: number | null;
   backlog: number | null;
   clients: number | null;
@@ -156,6 +157,20 @@ describe('udsctl ls: names are bytes, shown escaped', () => {
     expect(Buffer.from(e.nameBase64!, 'base64')).toEqual(Buffer.concat([Buffer.from(tag), Buffer.from([0xff, 0xfe])]));
   });
 
+  it('a socket file whose name is not UTF-8: its listener listens (not "deleted"), a stale one is found', async () => {
+    const dir = tmpDir();
+    const bytes = (name: string) => Buffer.concat([Buffer.from(`${dir}/${name}`), Buffer.from([0xff, 0xfe]), Buffer.from('.sock')]);
+    await lsPeer(['listen', 'stream', `${dir}/live\\xff\\xfe.sock`]);
+    // Bound and left behind: a stale file by a name that is not UTF-8.
+    const made = spawnSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(bytes.fromhex(sys.argv[1]))', bytes('old').toString('hex')]);
+    expect(made.status).toBe(0);
+    const { doc } = await lsJson([dir]);
+    const named = (b: Buffer) => doc.sockets.find((s) => s.nameBase64 && Buffer.from(s.nameBase64, 'base64').equals(b));
+    expect(named(bytes('live'))).toMatchObject({ state: 'listening', mayConnect: true, type: 'stream' });
+    expect(named(bytes('live'))!.file).toMatchObject({ modeString: expect.stringMatching(/^s/) });
+    expect(named(bytes('old'))).toMatchObject({ state: 'stale' });
+  });
+
   it('a forged /proc/net/unix row is one abstract socket, not a listener of the path it names', async () => {
     const dir = sharedDir();
     const absent = join(dir, 'absent.sock');
@@ -176,6 +191,8 @@ describe('udsctl ls: stale and deleted', () => {
     const { doc } = await lsJson([dir]);
     expect(byName(doc, join(dir, 'stale.sock'))).toMatchObject({ state: 'stale', mayConnect: false, type: null });
     expect(byName(doc, join(dir, 'stale.sock'))!.access).toMatch(/no process in this network namespace listens/);
+    // A container's live socket looks the same from here: the advice is not a bare `rm`.
+    expect(byName(doc, join(dir, 'stale.sock'))!.fix).toMatch(/another network namespace \(a container\) is not seen from here: look there before removing it/);
     const d = byName(doc, join(dir, 'gone.sock'))!;
     expect(d).toMatchObject({ state: 'deleted', mayConnect: false });
     expect(d.processes[0].pid).toBe(gone.pid);
@@ -251,6 +268,35 @@ describe('udsctl ls: other users', () => {
     expect(human.stdout).toMatch(/run as root to name them/);
   });
 
+  it('/proc mounted hidepid=invisible: root\'s process is said to be hidden by it, not "no process"', async (ctx) => {
+    requireRoot('a private mount of /proc with hidepid=invisible, then setpriv to uid 65534');
+    // A proc mount of our own in a private mount namespace: the machine's /proc is untouched.
+    const can = spawnSync('unshare', ['-m', '--', 'sh', '-c', 'mount -t proc -o hidepid=invisible proc /proc'], { encoding: 'utf8' });
+    // Root without CAP_SYS_ADMIN (some containers) cannot: said, as a missing peer is.
+    if (can.status !== 0) {
+      const why = `cannot mount a hidepid /proc here (unshare -m as root): ${can.stderr.trim()}`;
+      if (STRICT) throw new Error(`${why} (UDSCTL_TEST_STRICT=1: nothing may skip)`);
+      return ctx.skip(why);
+    }
+    const dir = sharedDir();
+    const ours = join(dir, 'ours.sock');
+    await lsPeer(['listen', 'stream', ours]);
+    const hidden = `mount -t proc -o hidepid=invisible proc /proc && exec ${AS_NOBODY.join(' ')} "$@"`;
+    const r = spawnSync('unshare', ['-m', '--', 'sh', '-c', hidden, 'sh', process.execPath, join(worldDir(), 'bin', 'udsctl.cjs'), 'ls', '--json', dir], { encoding: 'utf8', cwd: '/', timeout: 30_000 });
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.procHidden).toBe('hidepid=invisible');
+    const o = byName(doc, ours)!;
+    expect(o.processes).toEqual([]);
+    expect(o.processNote).toMatch(/not visible to uid 65534.*hidepid=invisible/);
+    const human = spawnSync('unshare', ['-m', '--', 'sh', '-c', hidden, 'sh', process.execPath, join(worldDir(), 'bin', 'udsctl.cjs'), 'ls', dir], { encoding: 'utf8', cwd: '/', timeout: 30_000 });
+    expect(human.stdout).toMatch(/\/proc is mounted with hidepid=invisible: other users' processes are left out/);
+    // probe's listener check says the same.
+    const probe = spawnSync('unshare', ['-m', '--', 'sh', '-c', hidden, 'sh', process.execPath, join(worldDir(), 'bin', 'udsctl.cjs'), 'probe', '--json', '--connect-only', ours], { encoding: 'utf8', cwd: '/', timeout: 30_000 });
+    const listener = JSON.parse(probe.stdout).targets[0].checks.find((c: { name: string }) => c.name === 'listener');
+    expect(listener.detail).toMatch(/process not visible to uid 65534.*hidepid=invisible/);
+  });
+
   it('a folder we may not search: the socket is listed, and why we may not connect', async () => {
     requireRoot('setpriv to uid 65534');
     const dir = sharedDir();
@@ -276,19 +322,29 @@ describe('udsctl ls: filters and options', () => {
     const bad = await runCli(['ls', '--type', 'pipe']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--type must be one of stream, seqpacket, dgram, tcp/);
+    // A name no socket can be recognised as (`postgres` for postgresql) would list nothing: a usage error.
+    const typo = await runCli(['ls', '--service', 'postgres', dir]);
+    expect(typo.status).toBe(2);
+    expect(typo.stderr.split('\n')[0]).toMatch(/^udsctl ls: --service must be one of .*postgresql.*docker.* \(got "postgres"\)$/);
+    expect(typo.stdout).toBe('');
   });
 
-  it('--tcp: a TCP listener on loopback, with its process', async () => {
-    const server = net.createServer();
+  it('--tcp: a TCP listener on loopback, with its process and its accepted clients', async () => {
+    const accepted: net.Socket[] = [];
+    const server = net.createServer((c) => accepted.push(c));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
+    const client = net.connect(port, '127.0.0.1');
     try {
+      await new Promise<void>((r) => server.once('connection', () => r()));
       const r = await runCli(['ls', '--tcp', '--type', 'tcp', '--json']);
       const doc = JSON.parse(r.stdout);
       const e = doc.sockets.find((s: Entry) => s.name === `127.0.0.1:${port}`);
-      expect(e).toMatchObject({ kind: 'tcp', type: 'tcp', state: 'listening' });
+      expect(e).toMatchObject({ kind: 'tcp', type: 'tcp', state: 'listening', clients: 1 });
       expect(e.processes[0].pid).toBe(process.pid);
     } finally {
+      client.destroy();
+      for (const c of accepted) c.destroy();
       server.close();
     }
   });
@@ -349,6 +405,47 @@ describe('udsctl ls --watch', () => {
     }
   });
 
+  it('--watch takes its paths as ls does: `.`, a symlinked folder (/var/run -> /run); a bad interval is a usage error, not an empty watch', async () => {
+    const dir = tmpDir();
+    const sock = join(dir, 'p.sock');
+    await lsPeer(['listen', 'stream', sock]);
+    const link = join(tmpDir(), 'link');
+    symlinkSync(dir, link);
+    const firstSample = async (args: string[], cwd?: string): Promise<string> => {
+      const child = startCli(['ls', '--watch', ...args], cwd ? { cwd } : {});
+      let out = '';
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no p.sock from ls --watch ${args.join(' ')}: ${out}`)), 15_000);
+          child.stdout!.on('data', (c: Buffer) => {
+            out += c.toString();
+            if (out.includes('p.sock')) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+        });
+      } finally {
+        child.kill('SIGTERM');
+      }
+      return out;
+    };
+    expect(await firstSample(['.'], dir)).toContain(`${sock} type=stream`);
+    expect(await firstSample(['200ms', '.'], dir)).toContain(`${sock} type=stream`);
+    expect(await firstSample(['200ms', link])).toContain(`${sock} type=stream`);
+    for (const [flag, said] of [['--tcp', '--tcp does'], ['--stale', '--stale does']]) {
+      const r = await runCli(['ls', '--watch', '1s', flag, dir]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.split('\n')[0]).toBe(`udsctl ls: --watch follows Unix listeners; ${said} not apply to it`);
+    }
+    for (const bad of ['abc', '-1']) {
+      const r = await runCli(['ls', '--watch', bad, dir]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.split('\n')[0]).toBe(`udsctl ls: --watch must be a duration like 500ms, 2s or 1m (got "${bad}")`);
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('--watch --json: one JSON document a sample', async () => {
     const dir = tmpDir();
     await lsPeer(['listen', 'stream', join(dir, 'j.sock')]);
@@ -371,12 +468,30 @@ describe('udsctl ls --watch', () => {
   });
 });
 
+describe('udsctl ls --watch, its reader gone', () => {
+  it('--watch --json | head -1: the watch ends (status 0) once its reader has closed the pipe', async () => {
+    const dir = tmpDir();
+    await lsPeer(['listen', 'stream', join(dir, 'h.sock')]);
+    const child = startCli(['ls', '--watch', '100ms', '--json', dir]);
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (code, signal) => r([code, signal])));
+    // As head does after its line: the read end of the pipe closes; the next sample's write fails with EPIPE.
+    child.stdout!.destroy();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const [code, signal] = await closed;
+    clearTimeout(timer);
+    expect(signal).toBeNull();
+    expect(code).toBe(0);
+  });
+});
+
 describe('udsctl ls on a terminal', () => {
   it('colour on a terminal; --watch redraws in place, a full queue in red, Ctrl-C ends it with 0 and the cursor back', async () => {
     const dir = tmpDir();
     const sock = join(dir, 'tty.sock');
     await lsPeer(['listen', 'stream', sock, '1']);
     await lsPeer(['clients', sock, '2']);
+    await lsPeer(['listen', 'seqpacket', join(dir, 'seq.sock')]);
     const once = await onTerminal(thenShell(udsctl(`ls ${dir}`)), [['expect', 'END']]);
     expect(once.output).toMatch(/\x1b\[1mNAME/);
     expect(once.plain).toMatch(/tty\.sock +stream +2\/1 /);
@@ -388,6 +503,8 @@ describe('udsctl ls on a terminal', () => {
     ]);
     expect(r.output).toContain('\x1b[H\x1b[J');
     expect(r.output).toMatch(/\x1b\[31m\x1b\[1m[^\n]*tty\.sock/);
+    // The type as the list says it (`seqpkt`), not cut to `seqpa…`.
+    expect(r.plain).toMatch(/seq\.sock +seqpkt +0\/\d+ /);
     expect(r.output).toContain('\x1b[?25h');
     expect(r.output).toContain('status=0');
   });

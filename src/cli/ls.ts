@@ -14,7 +14,7 @@ export function defineLs(program: Command): void {
     .description('list listening sockets: who listens, who may connect, queues, clients, service; stale files')
     .argument('[path...]', 'only sockets at or under these paths (folders are walked for stale files), or @prefix')
     .addOption(new Option('--type <types>', `only these: ${LS_TYPES.join(', ')} (comma-separated)`).argParser(Object.assign((v: string, prev: string[] | undefined) => [...(prev ?? []), v], { choices: LS_TYPES })))
-    .option('--service <name>', 'only sockets recognised as this service (postgresql, fastcgi, docker, ...)')
+    .option('--service <name>', 'only sockets recognised as this service (postgresql, fastcgi, docker, ...; another name lists the names)')
     .option('--stale', 'only stale socket files (nobody listens) and listeners whose file was deleted')
     .option('--tcp', 'TCP listeners on loopback (and on every address) too')
     .addOption(new Option('--sort <key>', 'order by').choices(LS_SORTS).default('name'))

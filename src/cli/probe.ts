@@ -46,7 +46,7 @@ export function defineProbe(program: Command, parseArgs: SuiteCli['parse']): voi
     .option('-q, --quiet', 'print nothing; the exit status says it all')
     .option('--config <file>', 'the targets and their options from FILE (YAML); with no target, udsctl.yaml or .udsctl.yaml here is read')
     .option('--connect-only', 'liveness only, for any protocol: path, listener, connect, then close; OK when the connection is accepted (nothing sent or read)')
-    .addOption(typeOption('Unix socket type (default: found out from /proc/net/unix, else by connecting): stream, seqpacket, dgram'))
+    .addOption(typeOption('Unix socket type (default: as sock_diag lists it, else found by connecting): stream, seqpacket, dgram'))
     .addOption(new Option('--as <service[:arg]>', 'check it as this service (default: recognised), ARG for its check (below); line: the one-shot line contract').argParser(serviceOption))
     .addHelpText(
       'after',
@@ -67,7 +67,7 @@ reply datagram. On seqpacket and dgram the reply is one message unless
 --until is given.
 
 Checks, in order: path (exists, socket, owner/mode, may you connect), listener
-(/proc/net/unix, the listening process), connect, send, reply, close.
+(sock_diag, the listening process), connect, send, reply, close.
 
 Findings (stable codes, in --json as "code"):
 ${FINDINGS.map((f) => `  ${f.code.padEnd(CODE_WIDTH)}${f.severity.padEnd(9)}${f.title}`).join('\n')}

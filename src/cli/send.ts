@@ -32,7 +32,7 @@ export function defineSend(program: Command): void {
     // The interactive session (src/commands/send-session.ts).
     .option('--interactive', 'hold a session: stdin to the socket and the reply to stdout as they come, both at once (the default on a terminal with no message or "-")')
     .option('--crlf', 'in a session, send each newline as \\r\\n (line protocols such as SMTP, Redis)')
-    .addOption(typeOption('Unix socket type (default: found out from /proc/net/unix, else by connecting): stream, seqpacket, dgram'))
+    .addOption(typeOption('Unix socket type (default: as /proc/net/unix lists it, else found by connecting): stream, seqpacket, dgram'))
     .addHelpText(
       'after',
       `

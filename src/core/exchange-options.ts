@@ -52,7 +52,7 @@ export interface ExchangeOptions {
   /** Aborts the exchange (e.g. on SIGINT); the record says so. */
   signal?: AbortSignal;
   /**
-   * The Unix socket type; default: found out (/proc/net/unix, else stream,
+   * The Unix socket type; default: found out (/proc/net/unix's type first, else stream,
    * seqpacket, dgram tried in turn on EPROTOTYPE). On a message socket
    * (seqpacket, dgram) the payload is one message and, without `until`, the
    * reply is one message.

@@ -42,8 +42,9 @@ export async function exchange(target: Target | string, opts: ExchangeOptions = 
   const messageUntil = mu !== undefined ? checkEndRule(mu) : opts.until === undefined ? MESSAGE : s.until;
   const { types, source } = await socketTypeCandidates(t, forced);
   let r!: ExchangeRecord;
-  for (const type of types) {
-    r = await typedExchange(t, type, source, { ...s, until: type === 'stream' ? s.until : messageUntil }, Boolean(opts.peerCred), Boolean(opts.wantReply));
+  for (const [i, type] of types.entries()) {
+    // The listed type refused (a forged /proc/net/unix row): the one that connects was found by connecting.
+    r = await typedExchange(t, type, i === 0 ? source : 'connect', { ...s, until: type === 'stream' ? s.until : messageUntil }, Boolean(opts.peerCred), Boolean(opts.wantReply));
     if (forced === 'stream' && r.error?.code === 'WRONG_TYPE') r = { ...r, error: wrongType(t, 'stream', r.error.cause) };
     if (r.error?.code !== 'WRONG_TYPE') break;
   }

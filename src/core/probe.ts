@@ -265,7 +265,7 @@ async function probeOnce(t: Target, s: Settings, servers: ServerSocketsReader): 
     if (s.connectOnly) record = await connectAndClose(t, s, known ?? 'stream');
     else if (known) record = await attempt(known);
     else {
-      // /proc/net/unix did not say (not readable, another namespace): stream, seqpacket, dgram in turn.
+      // sock_diag did not say (not available, another namespace): stream, seqpacket, dgram in turn.
       for (const type of ['stream', 'seqpacket', 'dgram'] as const) {
         record = await attempt(type);
         if (record.error?.code !== 'WRONG_TYPE') break;

@@ -26,7 +26,7 @@ export interface SessionOptions {
   /** Ends the session at once (e.g. Ctrl-C): the record says `end: 'interrupted'`. */
   signal?: AbortSignal;
   /**
-   * The Unix socket type; default: found out (/proc/net/unix, else stream,
+   * The Unix socket type; default: found out (/proc/net/unix's type first, else stream,
    * seqpacket, dgram tried in turn on EPROTOTYPE). On seqpacket and dgram each
    * line of the input is one message, and onData gets one whole message a call.
    */

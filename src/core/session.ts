@@ -52,7 +52,7 @@ export interface SessionHandle {
 /**
  * Start a session. Never rejects for a socket failure (the record carries the
  * typed error); throws a UdsError for bad options. The socket type is
- * `socketType`, else the one /proc/net/unix lists, else the first of stream,
+ * `socketType`, else the one /proc/net/unix lists (a hint, tried first), else the first of stream,
  * seqpacket, dgram that connects (the kernel says EPROTOTYPE to the others).
  */
 export function startSession(target: Target | string, opts: SessionOptions = {}): SessionHandle {
@@ -87,7 +87,7 @@ export function startSession(target: Target | string, opts: SessionOptions = {})
         // dgram: an address of our own first (bindReply), so that the server's datagrams can come back.
         open = await openConn(t, type, { connectTimeout, signal: opts.signal, bindReply: true, readLeft: opts.input !== undefined, unit: (n) => `a line of ${n} bytes` });
       } catch (err) {
-        // Not this type, and more to try (/proc/net/unix did not say: another namespace).
+        // Not this type, and more to try (/proc/net/unix did not say, or said wrong: a forged row).
         if (i < types.length - 1 && err instanceof UdsError && err.code === 'WRONG_TYPE') continue;
         return failed(err, type);
       }

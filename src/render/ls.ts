@@ -124,7 +124,8 @@ export function lsHuman(r: LsReport, c: ChalkInstance, columns = DEFAULT_COLUMNS
     const why = reasonLine(e);
     if (why) for (const l of wrapPlain(why, columns - 2, 3)) lines.push(c.dim(`  ${l}`));
   }
-  lines.push(...footer(r).map((l) => c.dim(fit(l, columns))));
+  // Wrapped, not cut: the count of sockets and the notes at its end are what a reader looks for.
+  for (const l of footer(r)) for (const part of wrapPlain(l, columns, 4)) lines.push(c.dim(part));
   return `${lines.join('\n')}\n`;
 }
 
@@ -161,6 +162,7 @@ function footer(r: LsReport): string[] {
   parts.push(`${stale} stale file${stale === 1 ? '' : 's'} under ${r.roots.map((d) => escapeText(d)).join(', ') || '(no folder)'}`);
   const out = [`${parts.join(', ')}; ${r.sockets} sockets in all`];
   if (r.hiddenProcesses > 0 && r.identity.uid !== 0) out.push(`${r.hiddenProcesses} processes' fds are hidden from you (?/OWNER); run as root to name them`);
+  if (r.procHidden) out.push(`/proc is mounted with ${r.procHidden}: other users' processes are left out of it (?/OWNER); run as root to name them`);
   for (const l of r.limits) out.push(`note: ${escapeText(l)}`);
   return out;
 }
@@ -209,6 +211,7 @@ export function lsJson(r: LsReport): Record<string, unknown> {
     unixSockets: r.sockets,
     roots: r.roots,
     hiddenProcesses: r.hiddenProcesses,
+    procHidden: r.procHidden,
     limits: r.limits,
     sockets: r.entries.map(lsEntryJson),
   };
@@ -223,7 +226,7 @@ function rate(n: number | null): string {
 }
 
 function watchCells(w: WatchRow): string[] {
-  return [w.type, w.queue === null ? '-' : `${w.queue}/${w.backlog}`, String(w.clients), rate(w.newPerSecond), w.process ? `${w.process.pid}/${escapeText(w.process.name ?? '?')}` : '?'];
+  return [TYPE_SHORT[w.type] ?? w.type, w.queue === null ? '-' : `${w.queue}/${w.backlog}`, String(w.clients), rate(w.newPerSecond), w.process ? `${w.process.pid}/${escapeText(w.process.name ?? '?')}` : '?'];
 }
 
 const WATCH_COLS = [

@@ -1,11 +1,12 @@
 // The /proc fd scan of `udsctl ls` (core/ls/holders.ts): the getdents64/readlinkat path and the
 // node:fs fallback see the same sockets, on this process's own real descriptors.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eachFd, eachFdFs, scanHolders } from '../../src/core/ls/holders.js';
+import { procHidePid } from '../../src/core/socket/processes.js';
 import { dumpUnixSockets, SockDiagUnavailable } from '../../src/core/socket/sock-diag.js';
 
 const dirs: string[] = [];
@@ -65,5 +66,33 @@ describe('ls holder scan', () => {
       expect(got.sort((a, b) => a - b)).toEqual([-1, -1, -1, 4242]);
       expect(collect(f, join(dir, 'absent')).r).toBe('gone');
     }
+  });
+});
+
+describe('procHidePid: /proc mounted so that other users\' processes are not even listed', () => {
+  const mountinfo = (superOptions: string[]) => {
+    const dir = mkdtempSync(join(os.tmpdir(), 'udsctl-mountinfo-'));
+    dirs.push(dir);
+    const file = join(dir, 'mountinfo');
+    const lines = ['22 1 0:21 / /proc rw,relatime - proc proc rw', ...superOptions.map((o, i) => `${60 + i} 22 0:4${i} / /proc rw,relatime - proc proc ${o}`), '30 1 0:5 / /dev rw - devtmpfs udev rw'];
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return file;
+  };
+  const nobody = { uid: 65534, groups: [65534] };
+
+  it('hidepid=invisible (2) and ptraceable (4) are said; noaccess (1) lists them (an unreadable fd folder is counted instead)', () => {
+    expect(procHidePid(nobody, '/proc', mountinfo(['rw,hidepid=invisible']))).toBe('hidepid=invisible');
+    expect(procHidePid(nobody, '/proc', mountinfo(['rw,hidepid=2']))).toBe('hidepid=invisible');
+    expect(procHidePid(nobody, '/proc', mountinfo(['rw,hidepid=ptraceable']))).toBe('hidepid=ptraceable');
+    expect(procHidePid(nobody, '/proc', mountinfo(['rw,hidepid=noaccess']))).toBeNull();
+    expect(procHidePid(nobody, '/proc', mountinfo([]))).toBeNull();
+  });
+
+  it('root, and members of its gid= group, see every process; the last mount on /proc is the one in use', () => {
+    expect(procHidePid({ uid: 0, groups: [0] }, '/proc', mountinfo(['rw,hidepid=invisible']))).toBeNull();
+    expect(procHidePid(nobody, '/proc', mountinfo(['rw,gid=65534,hidepid=invisible']))).toBeNull();
+    expect(procHidePid(nobody, '/proc', mountinfo(['rw,gid=4,hidepid=invisible']))).toBe('hidepid=invisible');
+    expect(procHidePid(nobody, '/proc', mountinfo(['rw,hidepid=invisible', 'rw']))).toBeNull();
+    expect(procHidePid(nobody, '/proc', '/nonexistent/mountinfo')).toBeNull();
   });
 });

@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseLsTypes, watchInterval } from '../../src/commands/ls.js';
+import { looksLikePath, parseLsService, parseLsTypes, watchInterval } from '../../src/commands/ls.js';
 import { isLoopbackOrAny, kernelDev } from '../../src/core/ls/list.js';
 import { recogniseEntry, serviceMatches } from '../../src/core/ls/service.js';
 import { KNOWN_SOCKETS, recogniseWithoutIo, SERVICE_NAMES } from '../../src/core/service/index.js';
@@ -115,6 +115,18 @@ describe('options', () => {
     expect(watchInterval('250ms')).toBe(250);
     expect(() => watchInterval('10ms')).toThrow(/at least 100ms/);
     expect(() => watchInterval('soon')).toThrow(/duration/);
+  });
+
+  it('--watch VALUE: a path, `.`, @prefix or a folder here is the first path; anything else is the interval', () => {
+    for (const v of ['/run', '.', '..', './x', '@app', 'run/php', '~/x', 'src']) expect(looksLikePath(v)).toBe(true);
+    for (const v of ['2', '2s', '500ms', 'abc', '-1', '1e3']) expect(looksLikePath(v)).toBe(false);
+  });
+
+  it('--service: a service or a known socket; others refused with the names', () => {
+    expect(parseLsService(undefined)).toBeUndefined();
+    for (const n of ['postgresql', 'fastcgi', 'http', 'docker', 'listen-only', 'ssh-agent']) expect(parseLsService(n)).toBe(n);
+    expect(() => parseLsService('postgres')).toThrow(/--service must be one of .*postgresql/);
+    expect(() => parseLsService('line')).toThrow(/--service must be one of/);
   });
 
   it('loopback and any-addresses', () => {

@@ -11,12 +11,14 @@
  */
 import { type Stats, lstatSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { decodeKeepingBytes } from '../escape.js';
+import { decodeKeepingBytes, keptBytes } from '../escape.js';
+import { fsPath } from '../socket/target.js';
 import type { SocketType } from '../socket/socket-type.js';
-import { AF_INET, NAME_ABSTRACT, NAME_PATH, NONE, SockDiagUnavailable, TCP_LISTEN, dumpTcpSockets, dumpUnixSockets } from '../socket/sock-diag.js';
+import { AF_INET, type InetSocket, NAME_ABSTRACT, NAME_PATH, NONE, SockDiagUnavailable, TCP_ESTABLISHED, TCP_LISTEN, dumpTcpSockets, dumpUnixSockets } from '../socket/sock-diag.js';
 import { type DirVerdicts, type FileFacts, type PathAccess, inspectSocketSync } from '../socket/path-access.js';
 import { type Identity, currentIdentity, userName } from '../socket/identity.js';
 import { type HolderProcess, type HolderScan, scanHolders } from './holders.js';
+import { procHidePid } from '../socket/processes.js';
 import { defaultRoots, matchesPaths, splitPaths, walkSockets } from './paths.js';
 import { indexServers } from './server-index.js';
 import { type LsService, recogniseEntry, serviceMatches } from './service.js';
@@ -71,6 +73,8 @@ export interface LsReport {
   identity: Identity;
   /** Processes whose descriptors we may not read (run as root to see them). */
   hiddenProcesses: number;
+  /** /proc leaves other users' processes out altogether (`hidepid=invisible`), so they cannot be counted; null when it lists them. */
+  procHidden: string | null;
   /** A bound that was reached, in words (the /proc scan, the walk, the dump). */
   limits: string[];
 }
@@ -121,10 +125,11 @@ function processesOf(inode: number, scan: HolderScan): LsProcess[] {
   return (scan.byInode.get(inode) ?? []).map((pid) => lsProcess(scan.processes.get(pid)!)).sort((a, b) => a.pid - b.pid);
 }
 
-function processNote(found: LsProcess[], uid: number | null, scan: HolderScan, who: Identity): string | null {
+function processNote(found: LsProcess[], uid: number | null, scan: HolderScan, who: Identity, procHidden: string | null): string | null {
   if (found.length > 0) return null;
   const owner = uid === null ? '' : ` (the socket belongs to ${userName(uid)})`;
   if (scan.truncated) return `process not found within the /proc scan's bound${owner}`;
+  if (procHidden && uid !== who.uid) return `process not visible to ${who.describe}${owner}: /proc is mounted with ${procHidden}, which leaves other users' processes out; run as root to name it`;
   if (scan.hidden !== 0 && who.uid !== 0) return `process not visible to ${who.describe}${owner}: run as root to name it`;
   return `no process found holding it${owner}`;
 }
@@ -171,7 +176,7 @@ export function sortEntries(entries: LsEntry[], sort: LsSort = 'name'): LsEntry[
 export function listSockets(o: LsOptions = {}): LsReport {
   const env = o.env ?? process.env;
   const who = o.identity ?? currentIdentity();
-  const report: LsReport = { available: false, entries: [], sockets: 0, roots: [], identity: who, hiddenProcesses: 0, limits: [] };
+  const report: LsReport = { available: false, entries: [], sockets: 0, roots: [], identity: who, hiddenProcesses: 0, procHidden: null, limits: [] };
   const t = dumpUnixSockets();
   if (t instanceof SockDiagUnavailable) {
     report.reason = t.reason;
@@ -186,12 +191,18 @@ export function listSockets(o: LsOptions = {}): LsReport {
   const tcp = o.tcp ? dumpTcpSockets() : [];
   if (tcp instanceof SockDiagUnavailable) report.limits.push(`TCP listeners not read: ${tcp.reason}`);
   const tcpLoop = Array.isArray(tcp) ? tcp.filter((s) => isLoopbackOrAny(s.address)) : [];
+  // A listener's clients are the established connections on its address and port: a dump of their own,
+  // so that a machine with very many connections loses the counts (said), never the listeners.
+  const established = tcpLoop.length ? dumpTcpSockets(1 << TCP_ESTABLISHED) : [];
+  if (established instanceof SockDiagUnavailable) report.limits.push(`TCP clients not counted: ${established.reason}`);
+  const tcpClients = Array.isArray(established) ? tcpConnections(tcpLoop, established) : null;
 
   const want = new Set<number>();
   for (const i of idx.rows) want.add(t.inode[i]);
   for (const s of tcpLoop) want.add(s.inode);
   const scan = scanHolders(want, { budgetMs: o.procBudgetMs ?? LS_DEFAULTS.procBudgetMs });
   report.hiddenProcesses = Math.max(0, scan.hidden);
+  report.procHidden = procHidePid(who);
   if (scan.truncated) report.limits.push('the /proc scan for the listening processes stopped at its bound: some are not named');
 
   const dirs: DirVerdicts = new Map();
@@ -219,7 +230,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
       uid,
       user: uid === null ? null : userName(uid),
       processes: procs,
-      processNote: processNote(procs, uid, scan, who),
+      processNote: processNote(procs, uid, scan, who, report.procHidden),
       file: null,
       access: ABSTRACT_ACCESS,
       queue: listening && t.rqueue[i] !== NONE ? t.rqueue[i] : null,
@@ -258,12 +269,12 @@ export function listSockets(o: LsOptions = {}): LsReport {
       uid: s.uid,
       user: userName(s.uid),
       processes: procs,
-      processNote: processNote(procs, s.uid, scan, who),
+      processNote: processNote(procs, s.uid, scan, who, report.procHidden),
       file: null,
       access: TCP_ACCESS,
       queue: s.rqueue,
       backlog: s.wqueue,
-      clients: null,
+      clients: tcpClients ? (tcpClients.get(s) ?? 0) : null,
       service: recogniseEntry(display, 'stream', procs, env, s.port),
     });
   }
@@ -280,7 +291,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
     if (listenedPaths.has(p)) continue;
     let st: Stats;
     try {
-      st = lstatSync(p);
+      st = lstatSync(fsPath(p));
     } catch {
       continue; // gone meanwhile, or a given path that is not there
     }
@@ -304,7 +315,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
     const reason = 'no process in this network namespace listens on it: a stale file (a server that ended without removing it)';
     report.entries.push({
       kind: 'path',
-      name: Buffer.from(f.path),
+      name: keptBytes(f.path),
       display: f.path,
       absolute: f.path,
       type: null,
@@ -315,7 +326,7 @@ export function listSockets(o: LsOptions = {}): LsReport {
       processes: [],
       processNote: null,
       file: insp.file ?? null,
-      access: { allowed: false, reason: insp.access.allowed === false ? `${insp.access.reason}; besides, ${reason}` : reason, fix: `remove it (rm ${f.path}) or start its server` },
+      access: { allowed: false, reason: insp.access.allowed === false ? `${insp.access.reason}; besides, ${reason}` : reason, fix: `start its server, or remove it (rm ${f.path}); a server in another network namespace (a container) is not seen from here: look there before removing it` },
       queue: null,
       backlog: null,
       clients: null,
@@ -334,6 +345,32 @@ export function listSockets(o: LsOptions = {}): LsReport {
   return report;
 }
 
+const WILDCARD = new Set(['0.0.0.0', '::']);
+
+/**
+ * Each TCP listener's accepted connections: the established sockets on its
+ * port and address (any address for a wildcard listener; a `::` one takes
+ * IPv4 too), less those still waiting in its accept queue, which are
+ * established as well (a Unix listener's CONN counts accepted ones only).
+ */
+function tcpConnections(listeners: InetSocket[], established: InetSocket[]): Map<InetSocket, number> {
+  const out = new Map<InetSocket, number>();
+  const byPort = new Map<number, InetSocket[]>();
+  for (const l of listeners) byPort.set(l.port, [...(byPort.get(l.port) ?? []), l]);
+  for (const c of established) {
+    const ls = byPort.get(c.port);
+    if (!ls) continue;
+    // The most specific listener takes it, as the kernel's lookup does.
+    const l =
+      ls.find((x) => x.family === c.family && x.address === c.address) ??
+      ls.find((x) => x.family === c.family && WILDCARD.has(x.address)) ??
+      ls.find((x) => x.address === '::');
+    if (l) out.set(l, (out.get(l) ?? 0) + 1);
+  }
+  for (const [l, n] of out) out.set(l, Math.max(0, n - l.rqueue));
+  return out;
+}
+
 /** The listener's file: there (owner, mode, may we connect), or gone (deleted, or replaced by another file). */
 function placeFile(e: LsEntry, vfsDev: number, vfsIno: number, who: Identity, dirs: DirVerdicts): void {
   if (e.absolute === null) {
@@ -342,7 +379,7 @@ function placeFile(e: LsEntry, vfsDev: number, vfsIno: number, who: Identity, di
   }
   let st: Stats | undefined;
   try {
-    st = statSync(e.absolute);
+    st = statSync(fsPath(e.absolute));
   } catch {
     st = undefined;
   }

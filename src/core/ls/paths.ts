@@ -6,6 +6,8 @@
 import { type Dirent, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { nowMs } from '../clock.js';
+import { decodeKeepingBytes } from '../escape.js';
+import { fsPath } from '../socket/target.js';
 import type { LsEntry } from './list.js';
 
 /** The path arguments, sorted: folders (real paths), files (real and as given), abstract `@prefix`es. */
@@ -49,9 +51,10 @@ export function walkSockets(roots: string[], maxDepth: number, maxEntries: numbe
         out.limit = `the walk for stale socket files stopped after ${budgetMs} ms`;
         return out;
       }
-      let items: Dirent[];
+      let items: Dirent<Buffer>[];
       try {
-        items = readdirSync(dir, { withFileTypes: true });
+        // Names as bytes: a socket file whose name is not UTF-8 is stat'ed by its own bytes, not by U+FFFDs.
+        items = readdirSync(fsPath(dir), { withFileTypes: true, encoding: 'buffer' });
       } catch {
         continue; // not ours to read: what is in it stays unknown
       }
@@ -60,10 +63,11 @@ export function walkSockets(roots: string[], maxDepth: number, maxEntries: numbe
           out.limit = `the walk for stale socket files stopped after ${maxEntries} entries`;
           return out;
         }
-        const p = dir === '/' ? `/${d.name}` : `${dir}/${d.name}`;
+        const name = decodeKeepingBytes(d.name);
+        const p = dir === '/' ? `/${name}` : `${dir}/${name}`;
         // Sockets never live in these, and a checkout in /tmp has thousands of entries in them.
         if (d.isDirectory()) {
-          if (d.name !== 'node_modules' && d.name !== '.git') next.push(p);
+          if (name !== 'node_modules' && name !== '.git') next.push(p);
         }
         else if (d.isSocket()) out.files.push(p);
       }
@@ -75,7 +79,7 @@ export function walkSockets(roots: string[], maxDepth: number, maxEntries: numbe
 }
 
 /** Whether an entry is at or under the paths given (an abstract name: starts with a @prefix given); null: no paths, every entry. */
-export function matchesPaths(e: LsEntry, filters: PathFilters | null): boolean {
+export function matchesPaths(e: Pick<LsEntry, 'kind' | 'display' | 'absolute'>, filters: PathFilters | null): boolean {
   if (!filters) return true;
   if (e.kind === 'abstract') return filters.abstract.some((p) => e.display.startsWith(p));
   if (e.kind === 'tcp') return false;

@@ -41,8 +41,8 @@ export interface WatchFrame {
 
 export interface WatchOptions {
   intervalMs: number;
-  /** Keep a listener whose shown name passes. */
-  keep?: (display: string, type: SocketType, service: LsService | null) => boolean;
+  /** Keep a listener whose shown name passes (kind: a file path or an abstract name). */
+  keep?: (display: string, type: SocketType, service: LsService | null, kind: 'path' | 'abstract') => boolean;
   /** The environment recognition reads ($SSH_AUTH_SOCK); default process.env. */
   env?: NodeJS.ProcessEnv;
   now?: () => number;
@@ -86,7 +86,7 @@ export class SocketWatcher {
       const display = abstract ? `@${decodeKeepingBytes(name)}` : decodeKeepingBytes(name);
       const type = TYPE_NAME[t.type[i]] ?? 'stream';
       const proc = this.holders.get(inode) ?? null;
-      if (this.o.keep && !this.o.keep(display, type, recogniseEntry(display, type, proc ? [proc] : [], this.o.env ?? process.env))) continue;
+      if (this.o.keep && !this.o.keep(display, type, recogniseEntry(display, type, proc ? [proc] : [], this.o.env ?? process.env), abstract ? 'abstract' : 'path')) continue;
       const set = new Set(idx.clientInodes![k]);
       clientsNow.set(inode, set);
       let fresh: number | null = null;

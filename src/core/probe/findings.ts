@@ -287,12 +287,12 @@ export const CONTRACTS = ['one-shot', 'keep-alive'] as const;
 export type Contract = (typeof CONTRACTS)[number];
 
 export interface ListenerInfo {
-  /** /proc/net/unix could be read. */
+  /** sock_diag could be read. */
   available: boolean;
   /**
    * How listeners were matched to the socket file: `inode`, by the device and inode of the file
    * each listening socket is bound to (the kernel's sock_diag; exact whatever name the server bound,
-   * relative or through a symlink); `name`, by the name in /proc/net/unix (a relative name resolved
+   * relative or through a symlink); `name`, by the name sock_diag gives (a relative name resolved
    * against the owning process's working directory when it is visible).
    */
   match: 'inode' | 'name';
@@ -311,7 +311,7 @@ export interface ListenerInfo {
   deleted: { inodes: number[]; owners: ProcessInfo[] };
 }
 
-/** The server's process: from the connected socket (SO_PEERCRED), or from /proc/net/unix + sock_diag and /proc/<pid>/fd. */
+/** The server's process: from the connected socket (SO_PEERCRED), or from sock_diag and /proc/<pid>/fd. */
 export interface ServerProcess {
   pid: number;
   uid?: number;

@@ -17,7 +17,7 @@ import { protocolFindings } from './protocol.js';
 
 const TYPE_SOURCE_TEXT: Readonly<Record<SocketTypeSource, string>> = {
   option: '--type',
-  proc: 'type from /proc/net/unix',
+  proc: 'type from sock_diag',
   connect: 'type found by connecting',
   tcp: 'TCP',
 };
@@ -82,7 +82,7 @@ export function judgeExchange(
         add(makeFinding('RESET', e.message));
         break;
       case 'WRONG_TYPE': {
-        const is = actualType ? `; it is a ${actualType} socket (/proc/net/unix)` : '';
+        const is = actualType ? `; it is a ${actualType} socket (sock_diag)` : '';
         add(makeFinding('TYPE_MISMATCH', `${d}: not a ${s.socketType ?? r.socketType ?? 'stream'} socket (connect: EPROTOTYPE)${is}`));
         break;
       }

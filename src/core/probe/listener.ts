@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import { type ExchangeRecord } from '../exchange.js';
 import { type Target } from '../socket/target.js';
 import type { PathInfo } from '../socket/path-access.js';
-import { type ProcessInfo, findSocketOwners, processCwd, processNames } from '../socket/processes.js';
+import { type ProcessInfo, findSocketOwners, procHidePid, processCwd, processNames } from '../socket/processes.js';
 import { type FileId, type ServerSocket, type UnixSocketEntry, fileId, readServerSockets, sameFile } from '../socket/server-sockets.js';
 import { type Finding, type ListenerInfo, type ServerProcess } from './findings.js';
 import { type Settings } from './settings.js';
@@ -110,13 +110,12 @@ export async function nameListeners(search: ListenerSearch, budgetMs: number): P
 }
 
 export function describeOwners(s: Settings, l: ListenerInfo, owners: ProcessInfo[]): string {
-  return owners.length
-    ? owners.map((o) => `pid ${o.pid} (${o.cmdline || o.name})`).join(', ')
-    : l.hidden
-      ? `process not visible to ${s.identity.describe}; run as root to name it`
-      : l.truncated
-        ? 'process not found within the lookup budget'
-        : 'no process found holding it';
+  if (owners.length) return owners.map((o) => `pid ${o.pid} (${o.cmdline || o.name})`).join(', ');
+  if (l.hidden) return `process not visible to ${s.identity.describe}; run as root to name it`;
+  if (l.truncated) return 'process not found within the lookup budget';
+  // hidepid=invisible leaves other users' processes out of /proc: nothing unreadable to count, and "none" would be a guess.
+  const hidepid = procHidePid(s.identity);
+  return hidepid ? `process not visible to ${s.identity.describe}: /proc is mounted with ${hidepid}; run as root to name it` : 'no process found holding it';
 }
 
 export function judgeListener(

@@ -76,7 +76,7 @@ export interface ProbeOptions {
   connectOnly?: boolean;
   /** Whose permissions to check (default: this process's effective ids). */
   identity?: Identity;
-  /** The Unix socket type; default: found out (/proc/net/unix, else by connecting). */
+  /** The Unix socket type; default: found out (sock_diag, else by connecting). */
   socketType?: SocketType;
   /**
    * The service to check, by name (`--as`: memcached, http, line, ...; SERVICE_NAMES), instead

@@ -158,7 +158,7 @@ const SERVER_EVENTS = ['connection', 'request', 'traffic', 'message', 'conn', 'm
 
 /**
  * The tap before it knows its upstream's socket type: listen() finds it
- * (tap-type.ts: /proc/net/unix, else by connecting; --type must agree), makes
+ * (tap-type.ts: sock_diag, else by connecting; --type must agree), makes
  * the tap of that type's engine and forwards its events. Until then it
  * answers as the stream tap would be (its engine, whether it writes its own log).
  */

@@ -1,11 +1,11 @@
 /**
  * The tap's socket type (serve --upstream): the listener is of the
- * upstream's type, found as send and probe find it (/proc/net/unix, else by
+ * upstream's type, found as send and probe find it (sock_diag, else by
  * connecting), or forced by --type. A stream listener in front of a message
  * upstream, or the reverse, is refused: message boundaries would be lost (or
  * made up) on the way.
  *
- * Connecting to find the type, where /proc/net/unix cannot tell: a dgram
+ * Connecting to find the type, where sock_diag cannot tell: a dgram
  * connect first (it sends nothing: the upstream sees nothing), then a
  * seqpacket one (a seqpacket upstream sees one connection opened and closed
  * at once); EPROTOTYPE on both means stream. An upstream that is not there
@@ -34,10 +34,10 @@ export async function upstreamSocketType(up: Target, connectTimeout: number): Pr
 
 /** What the tap listens as: the upstream's type, or --type's; TYPE_MISMATCH-like usage error (BAD_OPTION) when they differ. */
 export async function tapSocketType(upstream: Target, forced: SocketType | undefined, connectTimeout: number): Promise<{ type: SocketType; upstream: { type: SocketType; source: SocketTypeSource } | null }> {
-  // --type given: /proc/net/unix only (no connection made to check it).
+  // --type given: sock_diag only (no connection made to check it).
   const found = forced ? (upstream.kind === 'tcp' ? { type: 'stream' as const, source: 'tcp' as const } : await procOnly(upstream)) : await upstreamSocketType(upstream, connectTimeout);
   if (forced && found && found.type !== forced) {
-    const how = found.source === 'proc' ? 'from /proc/net/unix' : found.source === 'tcp' ? 'TCP' : 'found by connecting';
+    const how = found.source === 'proc' ? 'from sock_diag' : found.source === 'tcp' ? 'TCP' : 'found by connecting';
     throw new UdsError(
       'BAD_OPTION',
       `--type ${forced} with --upstream ${upstream.display}: the upstream is a ${found.type} socket (${how}); the tap listens as its upstream (message boundaries would be lost): drop --type`,

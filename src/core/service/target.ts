@@ -1,6 +1,6 @@
 /**
  * Recognising the service at a target without talking to it: the listening
- * process (/proc/net/unix + sock_diag and /proc, as probe looks it up), the
+ * process (sock_diag and /proc, as probe looks it up), the
  * path, the socket type. For send and bench, which then end replies where the
  * service's protocol ends them and send its request by default.
  */

@@ -252,7 +252,7 @@ function dirVerdict(d: string, who: Identity, cache: DirVerdicts): { state: Path
   let v: { state: PathState; access: PathAccess } | null = parent === d ? null : dirVerdict(parent, who, cache);
   if (v === null) {
     try {
-      const st = statSync(d);
+      const st = statSync(fsPath(d));
       if (!st.isDirectory()) v = { state: 'absent', access: { allowed: null, reason: `${d} is a ${typeOf(st)}, not a directory` } };
       else {
         const denied = dirDenial(facts(d, st), who);
@@ -279,7 +279,7 @@ export function inspectSocketSync(absolute: string, who: Identity, cache: DirVer
   if (dir) return dir;
   if (!st) {
     try {
-      st = statSync(absolute);
+      st = statSync(fsPath(absolute));
     } catch (err) {
       const e = errno(err);
       if (e === 'EACCES') return { state: 'unreachable', access: { allowed: false, reason: `cannot look into ${path.dirname(absolute)}: permission denied` } };

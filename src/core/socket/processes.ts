@@ -4,7 +4,7 @@
  * their working directories (where a relative socket name was bound).
  * Asynchronous, for probe; ls's synchronous one-pass scan is ls/holders.ts.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import { nowMs } from '../clock.js';
 
 /** The working directory of a process (where it resolves a relative socket name), or null when not visible to us. */
@@ -149,4 +149,38 @@ export async function findSocketOwners(inodes: number[], budgetMs = 1_000, proc 
   }
   result.owners.sort((a, b) => a.pid - b.pid);
   return result;
+}
+
+/**
+ * How /proc hides other users' processes from a user who is neither root nor
+ * in its gid= group: `hidepid=invisible` (2) and `hidepid=ptraceable` (4)
+ * leave them out of /proc altogether, so a scan cannot even count them and
+ * "no process holds it" would be a guess; null when /proc lists them all
+ * (hidepid=noaccess lists them: their unreadable fd folders are counted).
+ * The last proc mount on `proc` is the one path lookups see.
+ */
+export function procHidePid(who: { uid: number; groups: readonly number[] }, proc = '/proc', mountinfo = '/proc/self/mountinfo'): string | null {
+  if (who.uid === 0) return null;
+  let text: string;
+  try {
+    text = readFileSync(mountinfo, 'utf8');
+  } catch {
+    return null;
+  }
+  let options: string | null = null;
+  for (const line of text.split('\n')) {
+    // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const [fstype, , superOptions] = line.slice(sep + 3).split(' ');
+    if (fstype === 'proc' && line.slice(0, sep).split(' ')[4] === proc) options = superOptions ?? '';
+  }
+  if (options === null) return null;
+  const opt = (k: string) => options!.split(',').find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1);
+  const gid = opt('gid');
+  if (gid !== undefined && who.groups.includes(Number(gid))) return null;
+  const hide = opt('hidepid');
+  if (hide === '2' || hide === 'invisible') return 'hidepid=invisible';
+  if (hide === '4' || hide === 'ptraceable') return 'hidepid=ptraceable';
+  return null;
 }
