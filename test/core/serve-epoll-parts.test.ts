@@ -3,6 +3,7 @@
  * queue hold state only, so they are checked without sockets; the protocol
  * rules both engines share (protocol.ts) likewise.
  */
+import { statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +12,8 @@ import { LINGER_MS, Lingering } from '../../src/core/serve/epoll/lingering.js';
 import { endAtClose, errnoEnd, oneshotRequestEnd, requestAtEnd } from '../../src/core/serve/protocol.js';
 import { END_CODE, REASON_IDLE, REASON_MAX_BYTES } from '../../src/core/serve/epoll/shared.js';
 import { bindListener } from '../../src/core/serve/listener.js';
-import { libc } from '../../src/core/socket/libc.js';
+import { epollLibc, libc } from '../../src/core/socket/libc.js';
+import { leadsToOwnFile, ownFileCheck } from '../../src/core/serve/self-upstream.js';
 import { parseTarget } from '../../src/core/socket/target.js';
 import { run } from '../helpers/children.js';
 import { requirePeers } from '../helpers/requirements.js';
@@ -121,6 +123,34 @@ describe('bindListener: the socket type is a parameter', () => {
       expect((await probe('SOCK_STREAM')).stdout.trim()).toBe(String(constants.errno.EPROTOTYPE));
     } finally {
       libc().close(bound.fd!);
+    }
+  });
+});
+
+describe("the relay's self-upstream check (ownFileCheck: stat(2) into a reused buffer)", () => {
+  it('says whether the path leads to the given file now: through a symlink made later, not another file, not a missing path; as leadsToOwnFile does', () => {
+    const dir = tmpDir();
+    const own = join(dir, 'tap.sock');
+    const other = join(dir, 'other');
+    writeFileSync(own, '');
+    writeFileSync(other, '');
+    const st = statSync(own);
+    const id = { dev: st.dev, ino: st.ino };
+    const link = join(dir, 'up.sock');
+    const sys = epollLibc();
+    expect(sys.statAt, 'the fast path is there on this libc').toBeTypeOf('function');
+    for (const s of [sys, { address: sys.address }]) {
+      const check = ownFileCheck(link, id, s);
+      expect(check()).toBe(false); // nothing there yet
+      symlinkSync(other, link);
+      expect(check()).toBe(false);
+      unlinkSync(link);
+      symlinkSync(own, link); // made after the check was: the next call sees it
+      expect(check()).toBe(true);
+      expect(check()).toBe(leadsToOwnFile(link, id));
+      expect(ownFileCheck(link, { dev: id.dev, ino: id.ino + 1 }, s)()).toBe(false);
+      expect(ownFileCheck(link, null, s)()).toBe(false);
+      unlinkSync(link);
     }
   });
 });

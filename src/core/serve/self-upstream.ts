@@ -127,6 +127,22 @@ export function leadsToOwnFile(upstreamPath: string | Buffer, own: FileIdentity 
   return st !== undefined && st.ino === own.ino && st.dev === own.dev;
 }
 
+/**
+ * leadsToOwnFile for the epoll relay's loop, where it runs before every
+ * upstream connect: through stat(2) into one reused buffer (no Stats object a
+ * connection: node:fs's statSync cost the tap-oneshot row ~10%), else node:fs.
+ */
+export function ownFileCheck(upstreamPath: string | Buffer, own: FileIdentity | null | undefined, sys: { statAt?: (path: Uint8Array, buf: number) => number; address(buf: Uint8Array): number }): () => boolean {
+  if (!own) return () => false;
+  if (!sys.statAt) return () => leadsToOwnFile(upstreamPath, own);
+  const statAt = sys.statAt;
+  const path = Buffer.concat([typeof upstreamPath === 'string' ? Buffer.from(upstreamPath) : upstreamPath, Buffer.alloc(1)]);
+  const buf = Buffer.alloc(256); // off the V8 heap (64+ bytes): its address stays
+  const words = new Uint32Array(buf.buffer, buf.byteOffset, 4);
+  const at = sys.address(buf);
+  return () => statAt(path, at) === 0 && words[2] + words[3] * 2 ** 32 === own.ino && words[0] + words[1] * 2 ** 32 === own.dev;
+}
+
 /** The tap's record of a connection whose upstream led back to the tap: the client is closed, not relayed. */
 export function selfUpstreamError(display: string): UdsError {
   return new UdsError('BAD_OPTION', `--upstream ${display} leads back to this tap (it is the tap's own socket file now): not relayed to itself`, { target: display });

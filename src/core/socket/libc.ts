@@ -59,6 +59,13 @@ export interface EpollLibc extends Libc {
    * (Buffer.alloc of 64+ bytes), so their memory never moves.
    */
   address(buf: Uint8Array): number;
+  /**
+   * stat(2) of a NUL-terminated path into memory at a raw address (a struct
+   * stat: st_dev at 0 and st_ino at 8, both 64-bit, on x86-64 and arm64);
+   * undefined where this libc has no `stat` symbol (glibc before 2.33) or the
+   * layout differs: use node:fs there.
+   */
+  statAt?: (path: Uint8Array, buf: number) => number;
 }
 
 let portable: Libc | undefined;
@@ -114,6 +121,15 @@ function epollWaitFunction(): EpollLibc['epollWait'] {
   };
 }
 
+function statAtFunction(): EpollLibc['statAt'] {
+  if (process.arch !== 'x64' && process.arch !== 'arm64') return undefined;
+  try {
+    return cFunction('int stat(const uint8_t *path, intptr_t buf)') as EpollLibc['statAt'];
+  } catch {
+    return undefined;
+  }
+}
+
 /** The portable calls and the epoll engines'; throws where they cannot load (not Linux, no koffi build). */
 export function epollLibc(): EpollLibc {
   if (linux) return linux;
@@ -131,6 +147,7 @@ export function epollLibc(): EpollLibc {
     sendAt: cFunction('int send(int, intptr_t buf, int len, int flags)'),
     recvmsg: cFunction('long recvmsg(int, uint8_t *msg, int flags)'),
     address: addressOf,
+    statAt: statAtFunction(),
   } as EpollLibc;
   return linux;
 }

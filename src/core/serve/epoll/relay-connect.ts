@@ -7,7 +7,7 @@
  */
 import { AF_UNIX, E, IPPROTO_TCP, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_ERROR, TCP_NODELAY } from '../../socket/ffi.js';
 import type { EpollLibc } from '../../socket/libc.js';
-import { leadsToOwnFile } from '../self-upstream.js';
+import { ownFileCheck } from '../self-upstream.js';
 import type { RelayTable } from './relay-table.js';
 import type { RelayUpstream } from './shared.js';
 
@@ -31,16 +31,21 @@ export class UpstreamConnector {
   private readonly soErrBytes = new Uint8Array(this.soErr.buffer);
   private readonly soErrLenBytes = new Uint8Array(this.soErrLen.buffer);
 
+  /** Whether the upstream path leads to the tap's own socket file now (a stat a connect). */
+  private readonly isSelf: (() => boolean) | null;
+
   constructor(
     private readonly sys: EpollLibc,
     private readonly up: RelayUpstream,
-  ) {}
+  ) {
+    this.isSelf = up.path !== undefined && up.own ? ownFileCheck(up.path, up.own, sys) : null;
+  }
 
   /** One attempt for slot i (its upstream fd set in t): CONNECTED, IN_PROGRESS, RETRY, or the errno (> 0) it failed with. */
   start(t: RelayTable, i: number, now: number): number {
     const sys = this.sys;
     // The upstream path became this tap's own socket (a symlink made since it started): no chain of relays to ourselves.
-    if (this.up.path !== undefined && leadsToOwnFile(this.up.path, this.up.own)) return SELF;
+    if (this.isSelf?.()) return SELF;
     const ufd = sys.socket(this.up.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (ufd < 0) return sys.errno();
     t.fd[2 * i + 1] = ufd;
