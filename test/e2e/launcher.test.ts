@@ -2,7 +2,7 @@
  * The launcher loads the bundle with V8's code cache; a missing or foreign
  * cache must only cost time, never break the CLI.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,5 +33,24 @@ describe('launcher', () => {
       const { script } = load(require('node:fs').readFileSync(${JSON.stringify(join(ROOT, 'dist', 'udsctl.cjs.cache'))}));
       process.stdout.write(String(script.cachedDataRejected));`;
     expect(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })).toBe('false');
+  });
+
+  it('`udsctl send` starts the bundle of send alone when it was built, the whole CLI otherwise (and for other commands); the same help either way', () => {
+    const run = (cmd: string, withSend: boolean) => {
+      const dist = copyDist('built');
+      if (withSend) for (const f of ['udsctl-send.cjs', 'udsctl-send.cjs.cache']) copyFileSync(join(ROOT, 'dist', f), join(dist, f));
+      const script = join(dist, 'run.cjs');
+      writeFileSync(script, `const l = require('./launch.cjs'); process.stderr.write(require('node:path').basename(l.bundleFile)); l.main(process.argv).then((c) => { process.exitCode = c; });`);
+      const r = spawnSync(process.execPath, [script, cmd, '--help'], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules'), COLUMNS: '80' } });
+      expect(r.status, r.stderr).toBe(0);
+      return { bundle: r.stderr, help: r.stdout };
+    };
+    const alone = run('send', true);
+    const whole = run('send', false);
+    expect(alone.bundle).toBe('udsctl-send.cjs');
+    expect(whole.bundle).toBe('udsctl.cjs');
+    expect(alone.help).toMatch(/^Usage: udsctl send /);
+    expect(alone.help).toBe(whole.help);
+    expect(run('probe', true).bundle).toBe('udsctl.cjs');
   });
 });

@@ -65,6 +65,7 @@ function newest(dir: string): number {
 function builtAt(): number {
   const outputs = [
     join(REPO, 'dist', 'udsctl.cjs'),
+    join(REPO, 'dist', 'udsctl-send.cjs'),
     join(REPO, 'dist', 'index.js'),
     join(REPO, 'dist', 'core', 'serve', 'epoll', 'worker.js'),
     join(REPO, 'dist', 'core', 'bench', 'worker.js'),
