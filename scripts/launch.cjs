@@ -39,8 +39,9 @@ let loaded;
 if (process.argv[2] === 'send') {
   try {
     loaded = load(cacheOf(sendFile), sendFile);
-  } catch {
-    loaded = undefined; // not built (an older build, a copy of dist/ without it): the whole CLI
+  } catch (err) {
+    // Not built (an older build, a copy of dist/ without it): the whole CLI. Anything else is a bug to see.
+    if (err?.code !== 'ENOENT') throw err;
   }
 }
 module.exports = (loaded ?? load(cacheOf(file))).exports;
