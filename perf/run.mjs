@@ -52,7 +52,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open } from 'node:fs/promises';
 import { buildPeers, runCClient, startPeerServer } from './build.mjs';
-import { coldStart } from './startup.mjs';
+import { STARTUP_TARGET, coldStart } from './startup.mjs';
 import { fastcgiSection } from './lib/fastcgi.mjs';
 import { protocolSections } from './protocols.mjs';
 import { relaySections } from './lib/relays.mjs';
@@ -398,7 +398,8 @@ const SECTIONS = [
     async run(o) {
       const r = await coldStart({ runs: o.startupRuns, log });
       const line = (metric, s, m, target) => ({ metric, subject: s, reference: m, ratio: s / m, target, ok: target ? s / m <= target.max : null });
-      const lines = [line('wall ms', r.udsctl.wallMs, r.minimal.wallMs, { max: 1.15 })];
+      // The wall ratio is the median of the pairs' ratios (startup.mjs), not the ratio of the medians.
+      const lines = [{ ...line('wall ms', r.udsctl.wallMs, r.minimal.wallMs, { max: STARTUP_TARGET }), ratio: r.pairRatio, ok: r.pairRatio <= STARTUP_TARGET }];
       if (r.udsctl.userMs) lines.push(line('user CPU ms', r.udsctl.userMs, r.minimal.userMs, null));
       return {
         id: this.id,
