@@ -126,3 +126,21 @@ describe('binary replies', () => {
     expect(Buffer.from(res.t.exchange.reply, 'base64').equals(BINARY)).toBe(true);
   });
 });
+
+describe('send: silence after a message with no newline at its end', () => {
+  it("a line server (redis-server) waits for the newline: REPLY_TIMEOUT says why and what to add; with --newline it answers; a message that ends in a newline gets no such advice", async () => {
+    const sock = join(tmpDir(), 'redis.sock');
+    await redis(sock);
+    const bare = await runCli(['send', '--timeout', '500ms', sock, 'PING']);
+    expect(bare.status).toBe(7);
+    expect(bare.stderr).toMatch(/no reply within 500ms\n {2}the message went without a newline at its end, .*\n {2}add --newline/);
+    const fixed = await runCli(['send', '--timeout', '2s', '--newline', sock, 'PING']);
+    expect(fixed.status).toBe(0);
+    expect(fixed.stdout).toBe('+PONG\r\n');
+    const silent = join(tmpDir(), 'silent.sock');
+    await serve(silent, ['--fault', 'silent']);
+    const withNl = await runCli(['send', '--timeout', '500ms', '--newline', silent, 'hi']);
+    expect(withNl.status).toBe(7);
+    expect(withNl.stderr).toMatch(/no reply within 500ms\n$/);
+  });
+});

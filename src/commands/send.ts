@@ -56,6 +56,11 @@ export const KEPT_OPEN_ADVICE =
   '  clients that read until end-of-file block forever here. If the protocol is persistent, end the reply with --until line / idle: / len: or a protocol flag;\n' +
   '  if it should close, the server must close (Go: defer conn.Close())';
 
+/** Silence after a message with no newline at its end: the commonest reason, said (nc leaves you guessing). */
+export const NO_NEWLINE_ADVICE =
+  '  the message went without a newline at its end, and a line-based server (Redis inline commands, memcached, SMTP...) waits for one:\n' +
+  "  add --newline (or --escapes 'PING\\r\\n'), or -N if the server reads until the client's end";
+
 /** How long stdout may take the last of its output after the deadline (before it, the deadline's rest). */
 const STDOUT_GRACE_MS = 100;
 
@@ -144,7 +149,12 @@ export async function runSend(targetSpec: string, message: string | undefined, f
   // The reader of stdout went away (`send ... | head -c 10`): stop quietly, like nc on SIGPIPE.
   const readerGone = record.error?.code === 'IO_ERROR' && (record.error.cause as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
   if (record.error && !flags.json && !readerGone) {
-    const hint = record.error.code === 'NEVER_CLOSED' ? `\n${KEPT_OPEN_ADVICE}` : '';
+    const hint =
+      record.error.code === 'NEVER_CLOSED'
+        ? `\n${KEPT_OPEN_ADVICE}`
+        : record.error.code === 'REPLY_TIMEOUT' && record.bytesReceived === 0 && !proto && !flags.halfClose && payload.length > 0 && payload[payload.length - 1] !== 0x0a
+          ? `\n${NO_NEWLINE_ADVICE}`
+          : '';
     await writeAll(io.stderr, `${(await errColor()).red('udsctl send:')} ${escapeText(record.error.message)}${hint}\n`);
   }
   return status;
