@@ -1,8 +1,27 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import stringWidth from 'string-width';
-import { padEnd, truncate, wrap } from '../src/render/width.js';
+import { displayWidth, padEnd, renderMeasured, truncate, wrap } from '../src/render/width.js';
+
+describe('renderMeasured: string-width only when the text shown needs it', () => {
+  it('plain ASCII is rendered once; text beyond it is rendered again, measured by string-width', async () => {
+    // The module is fresh in this file: nothing has loaded string-width yet.
+    let calls = 0;
+    expect(await renderMeasured(() => (calls++, 'plain ascii … and our ellipsis'))).toBe('plain ascii … and our ellipsis');
+    expect(calls).toBe(1);
+    expect(displayWidth('中文')).toBe(2); // the cheap measure: a column a code point
+    const widths: number[] = [];
+    const text = await renderMeasured(() => {
+      widths.push(displayWidth('中文'));
+      return `name: 中文`;
+    });
+    expect(text).toBe('name: 中文');
+    expect(widths).toEqual([2, 4]); // rendered again once string-width was loaded
+    expect(displayWidth('中文')).toBe(4);
+  });
+});
 
 describe('display width helpers (probe report)', () => {
+  beforeAll(() => renderMeasured(() => '中'));
   it('truncate cuts by columns, wide characters count two, never half a character', () => {
     expect(truncate('abcdef', 6)).toBe('abcdef');
     expect(truncate('abcdefg', 6)).toBe('abcde…');

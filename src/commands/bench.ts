@@ -10,7 +10,7 @@ import { EXIT, exitStatusFor } from '../exit-codes.js';
 import { importEsm } from '../import-esm.js';
 import { type Io, stderrColumns, stdoutColumns, writeAll } from '../io.js';
 import { benchHgrm, benchMarkdown, benchReport, benchToJson, comparisonReport, progressText, thresholdReport } from '../render/bench.js';
-import { wrap } from '../render/width.js';
+import { renderMeasured, wrap } from '../render/width.js';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { compareRuns } from '../core/bench/compare.js';
 import { type Threshold, type ThresholdResult, judgeThresholds } from '../core/bench/thresholds.js';
@@ -117,9 +117,12 @@ export async function runBenchCommand(target: string | undefined, flags: BenchFl
     const doc = { ...benchToJson(result), ...(comparison ? { comparison } : {}), ...(judged ? { thresholds: judged } : {}) };
     await writeAll(io.stdout, JSON.stringify(doc) + '\n');
   } else {
-    let text = benchReport(result, out, stdoutColumns(io));
-    if (comparison) text += '\n' + comparisonReport(comparison, out).join('\n') + '\n';
-    if (judged) text += '\n' + thresholdReport(judged, out).join('\n') + '\n';
+    const text = await renderMeasured(() => {
+      let t = benchReport(result, out, stdoutColumns(io));
+      if (comparison) t += '\n' + comparisonReport(comparison, out).join('\n') + '\n';
+      if (judged) t += '\n' + thresholdReport(judged, out).join('\n') + '\n';
+      return t;
+    });
     await writeAll(io.stdout, text);
   }
   if (sum) {

@@ -15,14 +15,8 @@ import { KNOWN_SOCKETS } from '../core/service/known-sockets.js';
 import { SockDiagUnavailable } from '../core/socket/sock-diag.js';
 import { parseDuration } from '../core/duration.js';
 import { type Io, stdoutColumns, writeAll } from '../io.js';
-import { type WideMeasure, lsHuman, lsJson, needsWideMeasure, watchJsonLine, watchLines, watchScreen } from '../render/ls.js';
-import { escapeText } from '../core/escape.js';
-
-/** string-width costs a fair part of ls's start: loaded only when a name holds something other than ASCII. */
-async function measureFor(texts: Iterable<string>): Promise<WideMeasure | undefined> {
-  for (const t of texts) if (needsWideMeasure(escapeText(t))) return import('../render/width.js');
-  return undefined;
-}
+import { lsHuman, lsJson, watchJsonLine, watchLines, watchScreen } from '../render/ls.js';
+import { renderMeasured } from '../render/width.js';
 
 export interface LsFlags {
   type?: string[];
@@ -110,8 +104,8 @@ export async function runLs(paths: string[], flags: LsFlags, io: Io): Promise<nu
   if (!report.available) throw new UdsError('IO_ERROR', `the kernel's socket list (sock_diag) cannot be read here: ${report.reason}`);
   if (flags.json) await writeAll(io.stdout, `${JSON.stringify(lsJson(report), null, 2)}\n`);
   else {
-    const names = report.entries.flatMap((e) => [e.display, e.processes[0]?.name ?? '', e.user ?? '', e.file?.owner ?? '', e.file?.group ?? '']);
-    await writeAll(io.stdout, lsHuman(report, await outColor(io), stdoutColumns(io), await measureFor(names)));
+    const c = await outColor(io);
+    await writeAll(io.stdout, await renderMeasured(() => lsHuman(report, c, stdoutColumns(io))));
   }
   return 0;
 }
@@ -156,8 +150,7 @@ async function runWatch(paths: string[], types: LsType[] | undefined, flags: LsF
         // A terminal of unknown size (a pty nobody sized: `script`, some CI runners) says 0 rows: 24, as stdoutColumns says 80.
         const said = (io.stdout as { rows?: number }).rows;
         const rows = typeof said === 'number' && said > 0 ? said : 24;
-        const measure = await measureFor(f.rows.flatMap((w) => [w.display, w.process?.name ?? '']));
-        await put(`\x1b[H\x1b[J${watchScreen(f, c, stdoutColumns(io), rows, measure)}`);
+        await put(`\x1b[H\x1b[J${await renderMeasured(() => watchScreen(f, c, stdoutColumns(io), rows))}`);
       } else await put(watchLines(f));
       if (ended) break;
       await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, intervalMs)))]);

@@ -10,7 +10,7 @@ import type { SocketType } from '../core/socket/socket-type.js';
 import { parseTarget } from '../core/socket/target.js';
 import { type Io, stderrColumns, stdoutColumns, writeAll } from '../io.js';
 import { probeNagios, probeRunHuman, probeRunToJson } from '../render/probe.js';
-import { wrap } from '../render/width.js';
+import { renderMeasured, wrap } from '../render/width.js';
 import { probeOpenMetrics } from '../render/probe-openmetrics.js';
 import { existsSync } from 'node:fs';
 import { type OptionShape, findConfig, lineOfError, readProbeConfig } from './probe-config.js';
@@ -172,7 +172,7 @@ export async function runProbe(targetSpecs: string[], flags: ProbeFlags, io: Io,
   // $UDSCTL_SOCKET is a choice the caller made; the built-in default is not, so it is said (on stderr: stdout stays the report).
   if (targetSpecs.length === 0 && !io.env.UDSCTL_SOCKET && !flags.quiet) {
     const note = `udsctl probe: no target and no ${CONFIG_HINT} here: probing ${DEFAULT_PROBE_TARGET} (the default)`;
-    await writeAll(io.stderr, wrap(note, stderrColumns(io), '  ').join('\n') + '\n');
+    await writeAll(io.stderr, await renderMeasured(() => wrap(note, stderrColumns(io), '  ').join('\n') + '\n'));
   }
   const specs = targetSpecs.length > 0 ? targetSpecs : [io.env.UDSCTL_SOCKET || DEFAULT_PROBE_TARGET];
   const targets = specs.map((s) => parseTarget(s));
@@ -229,6 +229,6 @@ async function report(status: Severity, reports: ProbeReport[], flags: ProbeFlag
   if (format === 'openmetrics') await writeAll(io.stdout, probeOpenMetrics(reports));
   else if (format === 'json') await writeAll(io.stdout, JSON.stringify(probeRunToJson(status, reports)) + '\n');
   else if (format === 'nagios') await writeAll(io.stdout, probeNagios(status, reports, thresholds));
-  else await writeAll(io.stdout, probeRunHuman(status, reports, outColor(io), stdoutColumns(io)));
+  else await writeAll(io.stdout, await renderMeasured(() => probeRunHuman(status, reports, outColor(io), stdoutColumns(io))));
   return SEVERITY_EXIT[status];
 }

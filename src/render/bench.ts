@@ -8,6 +8,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { escapeText } from '../core/escape.js';
 import type { BenchComparison, MetricComparison } from '../core/bench/compare.js';
 import { decodeHistogram } from '../core/bench/histogram.js';
+import { formatCount } from '../core/bench/findings.js';
 import type { ThresholdResult } from '../core/bench/thresholds.js';
 import { DEFAULT_COLUMNS, displayWidth, wrap } from './width.js';
 
@@ -38,7 +39,7 @@ export function formatBytes(n: number): string {
   return `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }
 
-const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const int = formatCount;
 
 const pad = (s: string, n: number): string => s + ' '.repeat(Math.max(0, n - visible(s)));
 const lpad = (s: string, n: number): string => ' '.repeat(Math.max(0, n - visible(s))) + s;

@@ -8,33 +8,9 @@ import { isUtf8 } from 'node:buffer';
 import { escapeText, fromKeptBytes } from '../core/escape.js';
 import type { LsEntry, LsReport } from '../core/ls/list.js';
 import type { WatchFrame, WatchRow } from '../core/ls/watch.js';
+import { DEFAULT_COLUMNS, displayWidth, truncate } from './width.js';
 
-const DEFAULT_COLUMNS = 80;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
-const NARROW = /^[\x20-\x7e\u2026]*$/;
-
-/** Terminal widths of text that is not plain ASCII: render/width.ts (string-width), loaded only when such text is there. */
-export interface WideMeasure {
-  displayWidth(s: string): number;
-  truncate(s: string, width: number): string;
-}
-
-/** Without a WideMeasure: one column a code point (right for nearly every name; wide characters load the real one). */
-const codePoints: WideMeasure = {
-  displayWidth: (s) => [...s].length,
-  truncate: (s, width) => {
-    const cps = [...s];
-    return cps.length <= width ? s : width <= 0 ? '' : `${cps.slice(0, width - 1).join('')}…`;
-  },
-};
-let wide: WideMeasure = codePoints;
-
-/** Whether the text needs a WideMeasure to be measured right. */
-export const needsWideMeasure = (s: string): boolean => !NARROW.test(s);
-
-/** Width on a terminal; plain ASCII and our own `…` (nearly every row) without the grapheme machinery. */
-const displayWidth = (s: string): number => (NARROW.test(s) ? s.length : wide.displayWidth(s));
-const truncate = (s: string, width: number): string => wide.truncate(s, width);
 
 function fit(s: string, width: number): string {
   if (displayWidth(s) <= width) return s;
@@ -105,8 +81,7 @@ function columnsFor(columns: number): { cols: Column[]; nameWidth: number } {
 }
 
 /** The human table: one line per socket, and under a socket you may not use, one line saying why. */
-export function lsHuman(r: LsReport, c: ChalkInstance, columns = DEFAULT_COLUMNS, measure?: WideMeasure): string {
-  wide = measure ?? codePoints;
+export function lsHuman(r: LsReport, c: ChalkInstance, columns = DEFAULT_COLUMNS): string {
   if (!r.available) return `udsctl ls: the kernel's socket list cannot be read here: ${escapeText(r.reason ?? 'unknown reason')}\n`;
   const { cols, nameWidth } = columnsFor(columns);
   const lines: string[] = [];
@@ -238,8 +213,7 @@ const WATCH_COLS = [
 ] as const;
 
 /** One screenful: the busiest sockets first, as many as `rows` allows. */
-export function watchScreen(f: WatchFrame, c: ChalkInstance, columns = DEFAULT_COLUMNS, rows = 24, measure?: WideMeasure): string {
-  wide = measure ?? codePoints;
+export function watchScreen(f: WatchFrame, c: ChalkInstance, columns = DEFAULT_COLUMNS, rows = 24): string {
   const nameWidth = Math.max(16, columns - WATCH_COLS.reduce((n, col) => n + col.width + 1, 0) - 1);
   const head = [pad('NAME', nameWidth), ...WATCH_COLS.map((col) => pad(col.head, col.width, 'right' in col))].join(' ');
   const lines = [c.bold(fit(`udsctl ls --watch: every ${f.intervalMs} ms, ${f.time}; ${f.rows.length} listeners, ${f.sockets} Unix sockets (Ctrl-C ends)`, columns)), c.bold(head.trimEnd())];

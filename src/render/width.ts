@@ -3,19 +3,42 @@
  * combining marks none, colour codes none. Measured by `string-width` (see
  * docs/architecture.md "Dependencies, and why"); the text given here is already escaped (escapeText),
  * so it holds no control characters.
+ *
+ * string-width, and ICU's segmenter with it, cost ~20 ms of CPU when first loaded: more than a
+ * whole probe of a healthy socket. Nearly every text is plain ASCII, so they are loaded only when
+ * a command shows text that is not (`renderMeasured`); until then a code point is a column
+ * (right for every narrow character).
  */
-import stringWidth from 'string-width';
 
 /** Columns when stdout is not a terminal, or a terminal that does not say. */
 export const DEFAULT_COLUMNS = 80;
 
 /** Printable ASCII only: a column a character (string-width costs far more, and more than linearly on long text). */
 const ASCII = /^[\x20-\x7e]*$/;
+/** Printable ASCII and our own `…`: a column a UTF-16 unit, no measure needed. */
+const NARROW = /^[\x20-\x7e\u2026]*$/;
+
+let wide: ((s: string) => number) | undefined;
+let segmenter: Intl.Segmenter | undefined;
+const graphemes = (s: string) => (segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' })).segment(s);
+
+/** Anything but ASCII (controls and colour codes included) and our own `…`: text the cheap measure may get wrong. */
+const BEYOND_NARROW = /[^\x00-\x7f\u2026]/;
+
+/**
+ * The text `render` makes, measured right: rendered with the cheap measure, and when what it shows
+ * holds anything else (a CJK name, an emoji, a combining mark), string-width is loaded and it is
+ * rendered again. Every command that shows a report on a terminal renders it through this.
+ */
+export async function renderMeasured(render: () => string): Promise<string> {
+  const text = render();
+  if (wide || !BEYOND_NARROW.test(text)) return text;
+  wide = (await import('string-width')).default;
+  return render();
+}
 
 /** Columns the text takes on a terminal. */
-export const displayWidth = (s: string): number => (ASCII.test(s) ? s.length : stringWidth(s));
-
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+export const displayWidth = (s: string): number => (NARROW.test(s) ? s.length : wide ? wide(s) : [...s].length);
 
 /** The text cut to at most `width` columns, ending in `…` when cut (never inside a character). */
 export function truncate(s: string, width: number): string {
@@ -24,7 +47,7 @@ export function truncate(s: string, width: number): string {
   if (ASCII.test(s)) return `${s.slice(0, width - 1)}…`;
   let out = '';
   let used = 0;
-  for (const { segment } of graphemes.segment(s)) {
+  for (const { segment } of graphemes(s)) {
     const w = displayWidth(segment);
     if (used + w > width - 1) break;
     out += segment;
@@ -86,7 +109,7 @@ export function wrap(s: string, width: number, indent = ''): string[] {
       fresh = false;
       continue;
     }
-    for (const { segment } of graphemes.segment(word)) {
+    for (const { segment } of graphemes(word)) {
       const sw = displayWidth(segment);
       if (used + sw > max() && !fresh) push();
       line += segment;

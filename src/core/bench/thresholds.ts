@@ -7,6 +7,7 @@
 import { UdsError } from '../errors.js';
 import type { BenchComparison, CompareMetric } from './compare.js';
 import type { BenchResult } from './types.js';
+import { formatCount } from './findings.js';
 
 export const THRESHOLD_METRICS = ['rps', 'p50', 'p90', 'p99', 'p99.9', 'max', 'mean', 'errors', 'error-rate', 'unserved'] as const;
 export type ThresholdMetric = (typeof THRESHOLD_METRICS)[number];
@@ -119,7 +120,7 @@ const pct = (f: number): string => `${f >= 0 ? '+' : ''}${(f * 100).toFixed(1)}%
 function show(m: ThresholdMetric, v: number): string {
   if (LATENCY.has(m)) return v >= 1000 ? `${(v / 1000).toPrecision(3)}ms` : `${v.toPrecision(3)}us`;
   if (m === 'error-rate') return `${v.toFixed(2)}%`;
-  return Math.round(v).toLocaleString('en-US');
+  return formatCount(v);
 }
 
 /**
