@@ -6,7 +6,7 @@
  * read (another user's process when we are not root, hidepid) is counted,
  * never an error.
  */
-import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import fs, { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { nowMs } from '../clock.js';
 import { procFdLibc } from '../socket/libc.js';
 
@@ -112,6 +112,8 @@ export interface HolderOptions {
   firstHolder?: boolean;
   /** Most descriptors looked at (default 2,000,000). */
   maxFds?: number;
+  /** Bytes of each holder's command line kept (default 200). */
+  cmdlineBytes?: number;
   proc?: string;
 }
 
@@ -125,7 +127,7 @@ function readSmall(file: string, max: number): Buffer | null {
 }
 
 /** What /proc says about one process, whatever of it can be read. */
-export function processInfo(pid: number, proc = '/proc'): HolderProcess {
+export function processInfo(pid: number, proc = '/proc', cmdlineBytes = 200): HolderProcess {
   const comm = readSmall(`${proc}/${pid}/comm`, 64);
   let uid: number | null = null;
   try {
@@ -133,7 +135,7 @@ export function processInfo(pid: number, proc = '/proc'): HolderProcess {
   } catch {
     uid = null;
   }
-  const raw = readSmall(`${proc}/${pid}/cmdline`, 200);
+  const raw = readSmall(`${proc}/${pid}/cmdline`, cmdlineBytes);
   let cmdline: Buffer | null = null;
   if (raw) {
     cmdline = Buffer.from(raw);
@@ -156,7 +158,7 @@ export function scanHolders(want: ReadonlySet<number> | null, o: HolderOptions =
   let missing = want ? want.size : Infinity;
   let pids: string[];
   try {
-    pids = readdirSync(proc);
+    pids = fs.readdirSync(proc); // through the module object: the tests count the scans
   } catch {
     scan.hidden = -1;
     return scan;
@@ -191,7 +193,7 @@ export function scanHolders(want: ReadonlySet<number> | null, o: HolderOptions =
     });
     if (seen === 'hidden') scan.hidden++;
     else if (seen === 'read') scan.scanned++; // gone: it exited meanwhile
-    if (found) scan.processes.set(pid, processInfo(pid, proc));
+    if (found) scan.processes.set(pid, processInfo(pid, proc, o.cmdlineBytes));
   }
   return scan;
 }

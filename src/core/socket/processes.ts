@@ -2,10 +2,10 @@
  * The processes behind a socket, from /proc: which hold one of its inodes
  * (/proc/<pid>/fd, bounded in time), their names and command lines, and
  * their working directories (where a relative socket name was bound).
- * Asynchronous, for probe; ls's synchronous one-pass scan is ls/holders.ts.
+ * The descriptor scan is ls's (ls/holders.ts), shared by the lookups made at once.
  */
 import { promises as fsp, readFileSync } from 'node:fs';
-import { nowMs } from '../clock.js';
+import { type HolderScan, scanHolders } from '../ls/holders.js';
 
 /** The working directory of a process (where it resolves a relative socket name), or null when not visible to us. */
 export async function processCwd(pid: number, proc = '/proc'): Promise<string | null> {
@@ -45,79 +45,37 @@ export interface OwnerLookup {
   truncated: boolean;
 }
 
-/** One pass over /proc/<pid>/fd: each process's socket inodes, in its descriptors' order. */
-interface HolderScan {
-  sockets: Map<number, number[]>;
-  hidden: boolean;
-  truncated: boolean;
-}
-
-/** The scan under way and the one the lookups that came meanwhile wait for, per /proc. */
+/** The scan under way and the one the lookups that came meanwhile wait for (with every inode they want), per /proc. */
 interface ScanQueue {
   running: Promise<HolderScan> | null;
-  next: { budgetMs: number; done: Promise<HolderScan> } | null;
+  next: { budgetMs: number; want: Set<number>; done: Promise<HolderScan> } | null;
 }
 const queues = new Map<string, ScanQueue>();
 
-async function scanHolders(budgetMs: number, proc: string): Promise<HolderScan> {
-  const scan: HolderScan = { sockets: new Map(), hidden: false, truncated: false };
-  const deadline = nowMs() + budgetMs;
-  let pids: string[];
-  try {
-    pids = (await fsp.readdir(proc)).filter((n) => /^\d+$/.test(n));
-  } catch {
-    scan.hidden = true;
-    return scan;
-  }
-  const BATCH = 32;
-  for (let i = 0; i < pids.length; i += BATCH) {
-    if (nowMs() > deadline) {
-      scan.truncated = true;
-      break;
-    }
-    await Promise.all(
-      pids.slice(i, i + BATCH).map(async (pid) => {
-        let fds: string[];
-        try {
-          fds = await fsp.readdir(`${proc}/${pid}/fd`);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException)?.code;
-          if (code === 'EACCES' || code === 'EPERM') scan.hidden = true;
-          return; // ENOENT: the process exited meanwhile
-        }
-        const inodes: number[] = [];
-        for (const fd of fds) {
-          const link = await fsp.readlink(`${proc}/${pid}/fd/${fd}`).catch(() => '');
-          if (link.startsWith('socket:[')) inodes.push(Number(link.slice(8, -1)));
-        }
-        if (inodes.length > 0) scan.sockets.set(Number(pid), inodes);
-      }),
-    );
-  }
-  return scan;
-}
-
 /**
  * A scan that starts after this call (so it sees every socket that existed
- * when the caller asked): the one the callers waiting meanwhile share. One
- * scan runs at a time: probe's many targets at once scanned /proc once each,
- * all together (1,000 targets beside 10,000 sockets: minutes and 400 MB).
+ * when the caller asked): the one the callers waiting meanwhile share, for
+ * all their inodes. One scan runs at a time: probe's many targets at once
+ * scanned /proc once each, all together (1,000 targets beside 10,000
+ * sockets: minutes and 400 MB). The scan itself is ls's (ls/holders.ts).
  */
-function sharedScan(budgetMs: number, proc: string): Promise<HolderScan> {
+function sharedScan(inodes: Iterable<number>, budgetMs: number, proc: string): Promise<HolderScan> {
   let q = queues.get(proc);
   if (!q) queues.set(proc, (q = { running: null, next: null }));
   const queue = q;
   if (queue.next) {
     queue.next.budgetMs = Math.max(queue.next.budgetMs, budgetMs);
+    for (const i of inodes) queue.next.want.add(i);
     return queue.next.done;
   }
-  const next: { budgetMs: number; done: Promise<HolderScan> } = { budgetMs, done: Promise.resolve({ sockets: new Map(), hidden: false, truncated: false }) };
+  const next: NonNullable<ScanQueue['next']> = { budgetMs, want: new Set(inodes), done: Promise.resolve(scanHolders(new Set())) };
   queue.next = next;
   next.done = (async () => {
     // The scan under way may have begun before this call: wait for it, then scan anew.
     if (queue.running) await queue.running.catch(() => undefined);
+    else await Promise.resolve(); // the lookups made in this same turn join it
     queue.next = null;
-    const run = scanHolders(next.budgetMs, proc);
+    const run = Promise.resolve().then(() => scanHolders(next.want, { budgetMs: next.budgetMs, proc, firstHolder: false, cmdlineBytes: CMDLINE_BYTES }));
     queue.running = run;
     try {
       return await run;
@@ -128,24 +86,31 @@ function sharedScan(budgetMs: number, proc: string): Promise<HolderScan> {
   return next.done;
 }
 
+/** Bytes of a command line read: enough for 120 characters of any UTF-8. */
+const CMDLINE_BYTES = 4 * 120;
+
 /**
  * Which processes hold one of these socket inodes, from /proc/<pid>/fd (a
- * process once, by the first of them among its descriptors). Bounded by
- * `budgetMs`; asynchronous so probes of other targets keep their timing; the
+ * process once, by the first of them found). Bounded by `budgetMs`; the
  * lookups made at once share one scan.
  */
 export async function findSocketOwners(inodes: number[], budgetMs = 1_000, proc = '/proc'): Promise<OwnerLookup> {
   const want = new Set(inodes);
   const result: OwnerLookup = { owners: [], hidden: false, truncated: false };
   if (want.size === 0) return result;
-  const scan = await sharedScan(budgetMs, proc);
-  result.hidden = scan.hidden;
+  const scan = await sharedScan(want, budgetMs, proc);
+  result.hidden = scan.hidden !== 0;
   result.truncated = scan.truncated;
-  for (const [pid, held] of scan.sockets) {
-    const inode = held.find((i) => want.has(i));
-    if (inode === undefined) continue;
-    const name = (await fsp.readFile(`${proc}/${pid}/comm`, 'utf8').catch(() => '?')).trim();
-    result.owners.push({ pid, inode, name, cmdline: await commandLine(pid, proc) });
+  const seen = new Set<number>();
+  for (const [inode, pids] of scan.byInode) {
+    if (!want.has(inode)) continue;
+    for (const pid of pids) {
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      const p = scan.processes.get(pid);
+      const cmd = p?.cmdline?.toString('utf8') ?? '';
+      result.owners.push({ pid, inode, name: p?.name ?? '?', cmdline: cmd.length > 120 ? `${cmd.slice(0, 119)}…` : cmd });
+    }
   }
   result.owners.sort((a, b) => a.pid - b.pid);
   return result;
