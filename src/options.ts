@@ -6,9 +6,9 @@ import { InvalidArgumentError } from 'commander';
 import { type DurationLimits, parseDuration } from './core/duration.js';
 import { parseEndRule, type EndRule } from './core/framing/end-rule.js';
 import { UdsError } from './core/errors.js';
-import { SERVICE_NAMES, parseServiceSpec } from './core/service/index.js';
 
-function wrap<T>(fn: () => T): T {
+/** fn's UdsError as commander's InvalidArgumentError: a usage error in commander's words. */
+export function asOptionError<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
@@ -21,7 +21,7 @@ function wrap<T>(fn: () => T): T {
 export const durationOption =
   (name: string, limits: DurationLimits = {}) =>
   (value: string): number =>
-    wrap(() => parseDuration(value, name, limits));
+    asOptionError(() => parseDuration(value, name, limits));
 
 /** A whole number within [min, max]. */
 export const intOption =
@@ -59,7 +59,7 @@ export const sizeOption =
   };
 
 /** `--until line` etc. */
-export const untilOption = Object.assign((value: string): EndRule => wrap(() => parseEndRule(value)), {
+export const untilOption = Object.assign((value: string): EndRule => asOptionError(() => parseEndRule(value)), {
   /** Offered by shell completion (delim:, bytes:N and idle:DURATION take a value of the user's). */
   choices: ['eof', 'line', 'len:4be', 'len:4le', 'len:2be', 'len:1'] as const,
 });
@@ -75,20 +75,6 @@ export const choiceOption = <T extends string>(name: string, choices: readonly T
     },
     { choices },
   );
-
-/**
- * `--as NAME[:ARG]`: checked by the one parser (parseServiceSpec) for an early usage
- * error, kept as written (the core parses it again, for library callers too). The
- * names ride on `.choices`, for shell completion.
- */
-export const serviceOption = Object.assign(
-  (value: string): string =>
-    wrap(() => {
-      parseServiceSpec(value);
-      return value;
-    }),
-  { choices: SERVICE_NAMES },
-);
 
 /** An octal file mode like 0660 or 660. */
 export const modeOption = (value: string): number => {

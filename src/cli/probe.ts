@@ -7,10 +7,10 @@ import { type Command, Option } from 'commander';
 import { END_RULE_HELP } from '../core/framing/end-rule.js';
 import { DEFAULT_MAX_REPLY } from '../core/exchange.js';
 import { DEFAULT_PROBE_PAYLOAD, FINDINGS, PROBE_DEFAULTS } from '../core/probe.js';
-import { SERVICES, SERVICE_NAMES } from '../core/service/index.js';
+import { SERVICES, SERVICE_NAMES, parseServiceSpec } from '../core/service/index.js';
 import type { SuiteCli } from '../commands/probe.js';
 import { processIo } from '../io.js';
-import { durationOption, serviceOption, sizeOption, untilOption } from '../options.js';
+import { asOptionError, durationOption, sizeOption, untilOption } from '../options.js';
 import { addProtocolOptions } from '../protocol-options.js';
 import { Done, ESCAPES_HELP, LITERAL_FLAG, typeOption } from './common.js';
 
@@ -149,3 +149,17 @@ Protocols: OK for a 2xx (--expect-status N to ask for another); 4xx WARNING, 5xx
   udsctl probe --http /healthz /run/nginx.sock
   udsctl probe --resp PING --expect PONG /run/redis/redis.sock
   udsctl probe --until len:4be --send '\\0\\0\\0\\x01\\x0b' -k "$SSH_AUTH_SOCK"`;
+
+/**
+ * `--as NAME[:ARG]`: checked by the one parser (parseServiceSpec) for an early usage
+ * error, kept as written (the core parses it again, for library callers too). The
+ * names ride on `.choices`, for shell completion.
+ */
+const serviceOption = Object.assign(
+  (value: string): string =>
+    asOptionError(() => {
+      parseServiceSpec(value);
+      return value;
+    }),
+  { choices: SERVICE_NAMES },
+);

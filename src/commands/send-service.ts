@@ -7,7 +7,6 @@
 import type { EndRule } from '../core/framing/end-rule.js';
 import { formatEndRule } from '../core/framing/end-rule.js';
 import { escapeText } from '../core/escape.js';
-import { recogniseTarget } from '../core/service/target.js';
 import type { Recognition } from '../core/service/types.js';
 import type { Target } from '../core/socket/target.js';
 import type { PeerCred } from '../core/socket/peer.js';
@@ -28,14 +27,16 @@ export async function serviceReplyEnd(
 ): Promise<{ until?: EndRule; lateUntil?: (peer: PeerCred | null) => Promise<EndRule | null> }> {
   if (flags.untilGiven || (flags.type !== undefined && flags.type !== 'stream')) return {};
   // Never a connection of its own (a server that takes one client would give it to the lookup): the exchange's peer instead.
+  // The service table and /proc's readers load only for a lookup (most replies end by the server's close).
+  const recognise = async (peer?: PeerCred | null) => (await import('../core/service/target.js')).recogniseTarget(target, io.env, { peer, connect: false });
   const late = async (peer: PeerCred | null) => {
-    const rec = await recogniseTarget(target, io.env, { peer, connect: false });
+    const rec = await recognise(peer);
     if (rec && flags.verbose) await sayRecognised(rec, io);
     return rec?.service.replyEnd ?? null;
   };
   if (!flags.verbose) return { lateUntil: late };
   // -v names the service first when /proc can; another user's server is named later, from the exchange's peer.
-  const rec = await recogniseTarget(target, io.env, { connect: false });
+  const rec = await recognise();
   if (!rec) return { lateUntil: late };
   await sayRecognised(rec, io);
   return rec.service.replyEnd ? { until: rec.service.replyEnd } : {};
