@@ -19,7 +19,6 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import os from 'node:os';
 import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
 import { configureNetServer, listenNet } from './listener.js';
@@ -31,18 +30,6 @@ import { TapConnection, type TapConnectionLog, type TapHost, type TapOptions } f
 import { type TrafficLog, shapedReplyNote } from './tap-records.js';
 
 export { TAP_DEFAULTS, type TapConnectionLog, type TapOptions } from './tap-connection.js';
-
-/**
- * serve --upstream's processes when --workers is not given (the library's
- * default stays 1: forking copies of a library user's script is theirs to ask
- * for): the cores, at most 4. On the 2-core VM of the perf table 2 processes
- * relayed more than 1 in every round, 4 fewer than 2 (each process needs a
- * core; the upstream server and its clients need theirs).
- */
-export function tapDefaultWorkers(cores: number = os.availableParallelism()): number {
-  return Math.max(1, Math.min(4, cores));
-}
-
 
 /** Like serve's net engine, on the listening socket serve makes, relaying instead of replying. */
 export class TapServer extends EventEmitter<ServerEvents> implements Server, TapHost {
