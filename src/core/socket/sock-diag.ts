@@ -38,7 +38,6 @@ const IPPROTO_TCP = 6;
 
 /** TCP_* states, which sock_diag uses for every family. */
 export const TCP_ESTABLISHED = 1;
-export const TCP_SYN_SENT = 2;
 export const TCP_CLOSE = 7;
 export const TCP_LISTEN = 10;
 /** Every state. */
@@ -48,7 +47,6 @@ export const ALL_STATES = 0xffffffff;
 export const UDIAG_SHOW_NAME = 0x01;
 export const UDIAG_SHOW_VFS = 0x02;
 export const UDIAG_SHOW_PEER = 0x04;
-export const UDIAG_SHOW_ICONS = 0x08;
 export const UDIAG_SHOW_RQLEN = 0x10;
 export const UDIAG_SHOW_UID = 0x40;
 const UNIX_DIAG_NAME = 0;
