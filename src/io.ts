@@ -1,6 +1,5 @@
 import { fstatSync, readFileSync } from 'node:fs';
 import { decodeKeepingBytes } from './core/escape.js';
-import { LineBytes } from './core/line-writer.js';
 
 /**
  * The process's arguments with their exact bytes. Node decodes argv as UTF-8
@@ -120,8 +119,6 @@ export function writeAll(stream: NodeJS.WritableStream, data: string | Buffer): 
   });
 }
 
-export type { LineWriter } from './core/line-writer.js';
-
 /** Columns a renderer may fill on stdout: the terminal's width, or 80 when stdout is not a terminal. */
 export function stdoutColumns(io: Io): number {
   const cols = io.stdout.isTTY ? io.stdout.columns : undefined;
@@ -135,48 +132,6 @@ export function stdoutColumns(io: Io): number {
 export function stderrColumns(io: Io): number {
   const cols = io.stderr.isTTY ? io.stderr.columns : undefined;
   return typeof cols === 'number' && cols > 0 ? cols : Infinity;
-}
-
-/**
- * Lines gathered and written once per event-loop turn: a busy server logs
- * thousands of lines a second, and one write(2) per line would cost more than
- * serving the connection. Lines are encoded straight into a buffer; a full
- * buffer goes out at once, never in the middle of a line. flush() writes what
- * is left (before exiting).
- */
-export function lineBuffer(stream: NodeJS.WritableStream): StreamLines {
-  return new StreamLines(stream);
-}
-
-class StreamLines extends LineBytes {
-  private scheduled = false;
-  private readonly drain = () => {
-    this.scheduled = false;
-    const out = this.take();
-    if (out) this.stream.write(out);
-  };
-
-  constructor(private readonly stream: NodeJS.WritableStream) {
-    super((lines) => stream.write(lines)); // the buffer now belongs to the stream
-  }
-
-  override end(): void {
-    super.end();
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.drain);
-    }
-  }
-
-  line(text: string): void {
-    this.text(text);
-    this.end();
-  }
-
-  flush(): Promise<void> {
-    const out = this.take();
-    return out ? writeAll(this.stream, out) : Promise.resolve();
-  }
 }
 
 /**

@@ -47,17 +47,6 @@ export const SHORT_FLAGS: readonly ShortFlag[] = [
   { short: '-m', long: '--mode', commands: ['bench'], meaning: 'oneshot or persistent' },
 ];
 
-/** Options that had a short flag before the table, now long only (the README says so). */
-export const LONG_ONLY_NOW: readonly { was: string; long: string; commands: string }[] = [
-  { was: '-H', long: '--half-close', commands: 'send, probe, bench (now -N, as nc)' },
-  { was: '-e', long: '--escapes', commands: 'send (-e is --expect elsewhere)' },
-  { was: '-n', long: '--newline', commands: 'send (-n is bench --requests)' },
-  { was: '-w', long: '--workers', commands: 'serve (as bench --workers)' },
-  { was: '-w', long: '--warmup', commands: 'bench (-w is probe --warn)' },
-  { was: '-c', long: '--count', commands: 'serve (-c is --crit / --connections)' },
-  { was: '-s', long: '--size', commands: 'bench (-s is probe --send)' },
-];
-
 const cmds = (f: ShortFlag) => (f.commands.includes('all') ? 'all' : f.commands.map((c) => (c === 'udsctl' ? 'udsctl itself' : c)).join(', '));
 
 /** The table as Markdown rows (README.md carries exactly these). */

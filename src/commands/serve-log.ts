@@ -1,7 +1,7 @@
 /**
  * serve's log as this thread writes it (the net engine's connection lines,
- * and the lines of this thread on either engine): lines gathered and written
- * once per event-loop turn, as lineBuffer() does, but never waited on and
+ * and the lines of this thread on either engine): lines encoded straight into
+ * buffers (LineBytes) and written once per event-loop turn, never waited on and
  * never grown without bound. While LOG_BUFFER bytes wait for a reader that
  * does not keep up, connection and request lines are dropped and counted;
  * once there is room again a line says how many. This thread's own lines

@@ -44,11 +44,6 @@ export function hexdumpLines(buf: Uint8Array, options: HexdumpOptions = {}): str
   return lines;
 }
 
-/** The dump as one string, lines joined by '\n'. */
-export function hexdump(buf: Uint8Array, options: HexdumpOptions = {}): string {
-  return hexdumpLines(buf, options).join('\n');
-}
-
 /**
  * Whether bytes read as binary rather than text: not valid UTF-8, or holding a
  * NUL or a C0 control other than tab, newline, carriage return and escape (the

@@ -18,9 +18,8 @@ import type { BenchPlan } from './options.js';
 export const CTL_STOP = 0;
 export const CTL_CLAIMED = 1;
 export const CTL_WORDS = 2;
-/** CTL_STOP values: keep going; stop starting requests and let those in flight end; stop now. */
+/** CTL_STOP values: keep going; stop now. */
 export const RUN = 0;
-export const FINISH = 1;
 export const ABORT = 2;
 
 /** A TCP target carries the address the main thread resolved, so workers do no DNS. */
@@ -299,10 +298,6 @@ export class WorkerStats {
     if (!this.windowOpen) return;
     this.windowOpen = false;
     this.window = { ms, ok: this.ok, errors: this.errorCount, bytesIn: this.bytesIn, bytesOut: this.bytesOut, inFlight };
-  }
-
-  get windowEnded(): boolean {
-    return !this.windowOpen;
   }
 
   /** Close one second of the timeline. */

@@ -145,7 +145,6 @@ const MAX_CHUNK_LINE = 4096;
  */
 export class HttpBodyDecoder {
   statusLine = '';
-  status = 0;
   private head: Buffer[] = [];
   private headBytes = 0;
   private state: 'head' | 'raw' | 'none' | 'size' | 'data' | 'crlf' | 'trailer' = 'head';
@@ -230,7 +229,6 @@ export class HttpBodyDecoder {
     this.headBytes = 0;
     const status = statusOf(head, 0);
     if (!tooLong && status >= 100 && status < 200 && status !== 101) return next; // an interim response: the real one follows
-    this.status = status;
     this.statusLine = firstLine(head, 0);
     this.onHead(head);
     const text = head.toString('latin1').toLowerCase();

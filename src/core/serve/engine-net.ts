@@ -15,10 +15,9 @@ import net from 'node:net';
 import { nowUs } from '../clock.js';
 import { hasUnreadData, peerClosed } from '../socket/fd.js';
 import { socketFd } from '../socket/net-fd.js';
-import { removeSocketFile } from '../socket/socket-file.js';
 import { type NamedPeer, namedPeer } from '../socket/peer.js';
 import { type Target, parseTarget } from '../socket/target.js';
-import { configureNetServer, listenNet } from './listener.js';
+import { closeNet, configureNetServer, listenNet } from './listener.js';
 import { type ReadMode, SERVE_DEFAULTS } from './options.js';
 import { CLOSE, DELAY, HOLD_OPEN, ReplyShaper, SWALLOW } from './reply-shaper.js';
 import {
@@ -32,7 +31,6 @@ import {
   type Server,
   type ServerEvents,
   currentReply,
-  drainAcceptQueue,
   endAtClose,
   errnoEnd,
   faultReason,
@@ -153,22 +151,10 @@ export class UdsServer extends EventEmitter<ServerEvents> implements Server {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      // Clients whose connect() already succeeded may still sit in the kernel's
-      // accept queue; closing the listener would reset them. Unlink the path
-      // first (no new client can reach us), keep accepting until the queue has
-      // been quiet for a moment (bounded), then close the listener.
-      if (this.ownedPath) await removeSocketFile(this.ownedPath.path, this.ownedPath.ino);
-      const grace = this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
-      await drainAcceptQueue(() => this.nextId, grace, () => this.server.listening);
-      await new Promise<void>((resolve) => {
-        this.server.close(() => resolve());
-        const timer = setTimeout(() => {
-          for (const s of this.sockets) s.destroy();
-        }, grace);
-        timer.unref();
+      await closeNet(this.server, this.options, this.ownedPath, () => this.nextId, this.sockets, {
         // Idle keep-alive and fault connections would hold close() for the full grace period.
-        for (const s of this.sockets) if ((s as SocketState).idleBetweenRequests) s.destroy();
-        if (this.sockets.size === 0) clearTimeout(timer);
+        held: () => this.sockets.forEach((s) => (s as SocketState).idleBetweenRequests && s.destroy()),
+        all: () => this.sockets.forEach((s) => s.destroy()),
       });
       this.emit('done');
     })();

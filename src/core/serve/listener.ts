@@ -14,7 +14,7 @@ import { listenAbstractFd, listenPathFd } from '../socket/fd.js';
 import { inspectSocketFile, removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
 import { SERVE_DEFAULTS } from './options.js';
-import type { ServeOptions } from './protocol.js';
+import { type ServeOptions, drainAcceptQueue } from './protocol.js';
 
 /** bind(2)/listen(2)'s error as serve reports it. */
 export function bindError(err: NodeJS.ErrnoException, t: Target): UdsError {
@@ -263,4 +263,22 @@ export async function listenNet(
     }
   }
   return bound;
+}
+
+/**
+ * Drain-then-close with a node:net server (the net engine, the tap): our socket file unlinked first (no new client
+ * can reach us), the accept queue drained, the listener closed; `end.held` ends at once what would only hold the
+ * close (idle between requests, held by a fault), `end.all` the rest when the grace period is over.
+ */
+export async function closeNet(server: net.Server, options: ServeOptions, ownedPath: { path: string; ino: number } | undefined, acceptedSoFar: () => number, conns: { readonly size: number }, end: { held: () => void; all: () => void }): Promise<void> {
+  if (ownedPath) await removeSocketFile(ownedPath.path, ownedPath.ino);
+  const grace = options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
+  await drainAcceptQueue(acceptedSoFar, grace, () => server.listening);
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    const timer = setTimeout(end.all, grace);
+    timer.unref();
+    end.held();
+    if (conns.size === 0) clearTimeout(timer);
+  });
 }

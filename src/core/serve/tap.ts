@@ -19,30 +19,15 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import os from 'node:os';
-import { removeSocketFile } from '../socket/socket-file.js';
 import type { Target } from '../socket/target.js';
-import { configureNetServer, listenNet } from './listener.js';
-import { SERVE_DEFAULTS } from './options.js';
-import { type ConnIds, type Server, type ServerEvents, drainAcceptQueue, reasonMaxConns } from './protocol.js';
+import { closeNet, configureNetServer, listenNet } from './listener.js';
+import { type ConnIds, type Server, type ServerEvents, reasonMaxConns } from './protocol.js';
 import { ReplyShaper } from './reply-shaper.js';
 import { type FileIdentity, ownSocketFile } from './self-upstream.js';
 import { TapConnection, type TapConnectionLog, type TapHost, type TapOptions } from './tap-connection.js';
 import { type TrafficLog, shapedReplyNote } from './tap-records.js';
 
 export { TAP_DEFAULTS, type TapConnectionLog, type TapOptions } from './tap-connection.js';
-
-/**
- * serve --upstream's processes when --workers is not given (the library's
- * default stays 1: forking copies of a library user's script is theirs to ask
- * for): the cores, at most 4. On the 2-core VM of the perf table 2 processes
- * relayed more than 1 in every round, 4 fewer than 2 (each process needs a
- * core; the upstream server and its clients need theirs).
- */
-export function tapDefaultWorkers(cores: number = os.availableParallelism()): number {
-  return Math.max(1, Math.min(4, cores));
-}
-
 
 /** Like serve's net engine, on the listening socket serve makes, relaying instead of replying. */
 export class TapServer extends EventEmitter<ServerEvents> implements Server, TapHost {
@@ -167,16 +152,10 @@ export class TapServer extends EventEmitter<ServerEvents> implements Server, Tap
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.ownedPath) await removeSocketFile(this.ownedPath.path, this.ownedPath.ino);
-      const grace = this.options.graceTimeout ?? SERVE_DEFAULTS.graceTimeout;
-      await drainAcceptQueue(() => this.nextId, grace, () => this.server.listening);
-      await new Promise<void>((resolve) => {
-        this.server.close(() => resolve());
-        const timer = setTimeout(() => this.abort(), grace);
-        timer.unref();
+      await closeNet(this.server, this.options, this.ownedPath, () => this.nextId, this.conns, {
         // A connection a fault holds open would hold close() for the whole grace period.
-        for (const c of this.conns) if (c.holding) c.shutdown();
-        if (this.conns.size === 0) clearTimeout(timer);
+        held: () => this.conns.forEach((c) => c.holding && c.shutdown()),
+        all: () => this.abort(),
       });
       this.emit('done');
     })();

@@ -14,7 +14,7 @@
  */
 import { UdsError } from '../errors.js';
 import type { EndRule } from '../framing/end-rule.js';
-import { lengthRule } from './length-framer.js';
+import { lengthRule } from '../framing/length-framer.js';
 import type { CheckContext, Conversation, Service, Verdict } from './types.js';
 
 /** SASL lines end in \r\n; the line rule ends at the \n. */

@@ -34,9 +34,6 @@ export { KNOWN_PORTS, KNOWN_SOCKETS, type KnownSocket } from './known-sockets.js
  */
 export const SERVICES: readonly Service[] = [fastcgi, uwsgi, redis, memcached, haproxy, postgresql, mysql, sshAgent, dbus, grpc, http, listenOnly, line];
 
-/** The fallback service: the seed's one-shot line contract. */
-export const LINE_SERVICE: Service = line;
-
 const BY_NAME = new Map(SERVICES.map((s) => [s.name, s]));
 
 /** A service by its `--as` name, or undefined. */

@@ -9,7 +9,7 @@
  * until a client from that host logs in (as for haproxy's mysql-check without
  * a user).
  */
-import { lengthRule } from './length-framer.js';
+import { lengthRule } from '../framing/length-framer.js';
 import type { ExchangeRecord } from '../exchange-record.js';
 import type { CheckContext, Conversation, Service, Verdict } from './types.js';
 

@@ -14,7 +14,7 @@
  * then reads up to ReadyForQuery (learning the server's version) and sends
  * Terminate: a session that ran no query changes nothing.
  */
-import { lengthRule } from './length-framer.js';
+import { lengthRule } from '../framing/length-framer.js';
 import type { CheckContext, Conversation, Service, Verdict } from './types.js';
 
 /** Protocol 3.0: major 3 in the high 16 bits. */

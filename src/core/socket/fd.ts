@@ -33,50 +33,40 @@ function newSocket(c: Libc, label: string, type = SOCK_STREAM): number {
   return fd;
 }
 
+/** Close `fd` and throw the errno its failed `call` left. */
+function fail(c: Libc, fd: number, call: string, label: string): never {
+  const errno = c.errno();
+  c.close(fd);
+  throw errnoError(call, errno, label);
+}
+
 /**
- * Connect a non-blocking socket to an abstract name; returns the fd.
- * A Unix-domain connect completes at once or fails at once (EAGAIN when the
- * listen backlog is full), so this never blocks.
+ * Connect a non-blocking socket to an address; returns the fd. A Unix-domain
+ * connect completes at once or fails at once (EAGAIN when the listen backlog
+ * is full), so this never blocks.
  */
-export function connectAbstractFd(name: Buffer): number {
+function connectTo(addr: Buffer, label: string): number {
   const c = load();
-  const label = `@${name.toString()}`;
   const fd = newSocket(c, label);
-  const addr = sockaddr(name);
-  if (c.connect(fd, addr, addr.length) !== 0) {
-    const errno = c.errno();
-    c.close(fd);
-    throw errnoError('connect', errno, label);
-  }
+  if (c.connect(fd, addr, addr.length) !== 0) fail(c, fd, 'connect', label);
   return fd;
+}
+
+/** Connect to an abstract name (`@name`, as socat and Go mean it); returns the fd. */
+export function connectAbstractFd(name: Buffer): number {
+  return connectTo(sockaddr(name), `@${name.toString()}`);
 }
 
 /** Connect to a socket path given by its exact bytes (net.connect takes UTF-8 text only); returns the fd, as connectAbstractFd. */
 export function connectPathFd(path: string, label: string): number {
-  const c = load();
-  const fd = newSocket(c, label);
-  const addr = sockaddrPath(path);
-  if (c.connect(fd, addr, addr.length) !== 0) {
-    const errno = c.errno();
-    c.close(fd);
-    throw errnoError('connect', errno, label);
-  }
-  return fd;
+  return connectTo(sockaddrPath(path), label);
 }
 
 function listenOn(addr: Buffer, label: string, backlog: number, type: number): number {
   const c = load();
   const fd = newSocket(c, label, type);
-  if (c.bind(fd, addr, addr.length) !== 0) {
-    const errno = c.errno();
-    c.close(fd);
-    throw errnoError('bind', errno, label);
-  }
-  if (c.listen(fd, backlog) !== 0) {
-    const errno = c.errno();
-    c.close(fd);
-    throw errnoError('listen', errno, label);
-  }
+  if (c.bind(fd, addr, addr.length) !== 0) fail(c, fd, 'bind', label);
+  if (c.listen(fd, backlog) !== 0) fail(c, fd, 'listen', label);
   return fd;
 }
 

@@ -12,7 +12,7 @@ import { nowMs } from '../clock.js';
 import { AF_UNIX, E, MSG_DONTWAIT, MSG_NOSIGNAL, POLLERR, POLLHUP, POLLIN, POLLOUT, SHUT_WR, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET } from './ffi.js';
 import { errnoError } from './fd.js';
 import { type EpollLibc, type Libc, epollLibc, libc } from './libc.js';
-import { type PeerCred, peerCredOf } from './peer.js';
+import type { PeerCred } from './peer.js';
 import { sockaddrAbstract, sockaddrPath } from './sockaddr.js';
 import { SOCK_NUMBER } from './socket-type.js';
 import type { Target } from './target.js';
@@ -169,11 +169,6 @@ export class MessageSocket {
     this.check('shutdown', epollLibc().shutdown(this.fd, SHUT_WR), label);
   }
 
-  /** SO_PEERCRED of a connected socket (Linux). */
-  peerCred(): PeerCred | null {
-    return peerCredOf(this.fd);
-  }
-
   close(): void {
     if (!this.open) return;
     this.open = false;
@@ -183,10 +178,6 @@ export class MessageSocket {
     } catch {
       // a temporary folder already gone
     }
-  }
-
-  get isOpen(): boolean {
-    return this.open;
   }
 }
 

@@ -133,29 +133,16 @@ export function kernelFileId(dev: number, ino: number): FileId {
   return { ino, major: dev >>> 20, minor: dev & 0xfffff };
 }
 
-/**
- * The file each listening Unix socket is bound to, by socket inode, from the
- * kernel's sock_diag netlink interface (UNIX_DIAG_VFS: the bound file's device
- * and inode, which /proc/net/unix does not give). This is what ties a socket
- * file on disk to its listener whatever name it was bound by (relative,
- * through a symlink) and tells a listener whose file was deleted from one
- * whose file is there. Null where it is not available (not Linux, no
- * unix_diag, no koffi). Bounded: `budgetMs` at most.
- */
-export function readUnixDiagVfs(budgetMs = 500, states = 1 << TCP_LISTEN): Map<number, FileId> | null {
-  const t = dumpUnixSockets({ states, show: UDIAG_SHOW_VFS, budgetMs });
-  if (t instanceof SockDiagUnavailable) return null;
-  const out = new Map<number, FileId>();
-  for (let i = 0; i < t.length; i++) if (t.vfsIno[i] !== NONE) out.set(t.inode[i], kernelFileId(t.vfsDev[i], t.vfsIno[i]));
-  return out;
-}
-
 /** A bound socket that serves (listening, or a bound datagram socket), as sock_diag gives it: its name as bytes. */
 export interface ServerSocket extends UnixSocketEntry {
   /** The name's exact bytes (an abstract name without its leading NUL). */
   name: Uint8Array;
   abstract: boolean;
-  /** The file it is bound to (a path name), when the kernel says. */
+  /**
+   * The file it is bound to (a path name), when the kernel says (UNIX_DIAG_VFS, which /proc/net/unix
+   * does not give): what ties a socket file to its listener whatever name it was bound by (relative,
+   * through a symlink), and tells a listener whose file was deleted from one whose file is there.
+   */
   vfs: FileId | null;
 }
 

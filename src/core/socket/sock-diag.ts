@@ -38,7 +38,6 @@ const IPPROTO_TCP = 6;
 
 /** TCP_* states, which sock_diag uses for every family. */
 export const TCP_ESTABLISHED = 1;
-export const TCP_SYN_SENT = 2;
 export const TCP_CLOSE = 7;
 export const TCP_LISTEN = 10;
 /** Every state. */
@@ -48,7 +47,6 @@ export const ALL_STATES = 0xffffffff;
 export const UDIAG_SHOW_NAME = 0x01;
 export const UDIAG_SHOW_VFS = 0x02;
 export const UDIAG_SHOW_PEER = 0x04;
-export const UDIAG_SHOW_ICONS = 0x08;
 export const UDIAG_SHOW_RQLEN = 0x10;
 export const UDIAG_SHOW_UID = 0x40;
 const UNIX_DIAG_NAME = 0;
@@ -185,85 +183,87 @@ export class UnixSockTable {
 export type ParseStatus = 'more' | 'done' | 'malformed' | { errno: number };
 
 /**
- * Parse one recv's worth of sock_diag reply for AF_UNIX into `t`. Pure: bytes
- * in, rows out. Returns 'more' (read on), 'done' (NLMSG_DONE), 'malformed' (a
- * length that does not fit: the rest is not trusted), or the kernel's errno.
- * Messages whose seq is not `seq` are skipped (not ours).
+ * The netlink messages of one recv's worth of a sock_diag reply: each socket's
+ * message of at least `size` bytes after the header goes to `row` (`m`: where
+ * the struct starts, `mend`: where the message ends). Pure. Returns 'more'
+ * (read on), 'done' (NLMSG_DONE), 'malformed' (a length that does not fit: the
+ * rest is not trusted), or the kernel's errno. Messages whose seq is not `seq`
+ * are skipped (not ours); `intr` is told of one flagged NLM_F_DUMP_INTR.
  */
-export function parseUnixDiag(buf: Uint8Array, len: number, t: UnixSockTable, seq?: number): ParseStatus {
+function eachDiagMessage(buf: Uint8Array, len: number, seq: number | undefined, size: number, row: (v: DataView, m: number, mend: number) => void, intr?: () => void): ParseStatus {
   const end = Math.min(len, buf.length);
   const v = new DataView(buf.buffer, buf.byteOffset, end);
-  let off = 0;
-  while (off + NLMSG_HDR <= end) {
+  for (let off = 0; off + NLMSG_HDR <= end; ) {
     const mlen = v.getUint32(off, true);
     const mtype = v.getUint16(off + 4, true);
-    const flags = v.getUint16(off + 6, true);
     if (mlen < NLMSG_HDR || mlen > end - off) return 'malformed';
-    if (seq !== undefined && v.getUint32(off + 8, true) !== seq) {
-      off += (mlen + 3) & ~3;
-      continue;
-    }
-    if (flags & NLM_F_DUMP_INTR) t.inconsistent = true;
-    if (mtype === NLMSG_DONE) return 'done';
-    if (mtype === NLMSG_ERROR) return { errno: mlen >= 20 ? -v.getInt32(off + 16, true) : 0 };
-    // struct unix_diag_msg: family, type, state, pad, ino, cookie[2] (16 bytes).
-    if (mtype === SOCK_DIAG_BY_FAMILY && mlen >= NLMSG_HDR + 16 && t.reserve()) {
-      const i = t.length++;
-      const m = off + NLMSG_HDR;
-      t.type[i] = buf[m + 1];
-      t.state[i] = buf[m + 2];
-      t.inode[i] = v.getUint32(m + 4, true);
-      t.nameKind[i] = NAME_NONE;
-      t.nameStart[i] = 0;
-      t.nameLen[i] = 0;
-      t.vfsDev[i] = NONE;
-      t.vfsIno[i] = NONE;
-      t.peer[i] = NONE;
-      t.rqueue[i] = NONE;
-      t.wqueue[i] = NONE;
-      t.uid[i] = NONE;
-      t.icons[i] = 0;
-      const mend = off + mlen;
-      for (let a = m + 16; a + 4 <= mend; ) {
-        const alen = v.getUint16(a, true);
-        const atype = v.getUint16(a + 2, true) & 0x3fff;
-        if (alen < 4 || alen > mend - a) break; // a bad attribute: the rest of this message is not trusted
-        const p = a + 4;
-        const plen = alen - 4;
-        if (atype === UNIX_DIAG_NAME && plen > 0) {
-          if (buf[p] === 0) {
-            // Abstract: every byte after the leading NUL is the name, NULs and newlines included.
-            const n = Math.min(plen - 1, 255);
-            t.nameKind[i] = NAME_ABSTRACT;
-            t.nameStart[i] = t.addName(buf, p + 1, n);
-            t.nameLen[i] = n;
-          } else {
-            // A path: up to its terminating NUL.
-            let n = 0;
-            while (n < plen && n < 255 && buf[p + n] !== 0) n++;
-            t.nameKind[i] = NAME_PATH;
-            t.nameStart[i] = t.addName(buf, p, n);
-            t.nameLen[i] = n;
-          }
-        } else if (atype === UNIX_DIAG_VFS && plen >= 8) {
-          t.vfsIno[i] = v.getUint32(p, true);
-          t.vfsDev[i] = v.getUint32(p + 4, true);
-        } else if (atype === UNIX_DIAG_PEER && plen >= 4) {
-          t.peer[i] = v.getUint32(p, true);
-        } else if (atype === UNIX_DIAG_RQLEN && plen >= 8) {
-          t.rqueue[i] = v.getUint32(p, true);
-          t.wqueue[i] = v.getUint32(p + 4, true);
-        } else if (atype === UNIX_DIAG_UID && plen >= 4) {
-          t.uid[i] = v.getUint32(p, true);
-        } else if (atype === UNIX_DIAG_ICONS) {
-          t.icons[i] = plen >>> 2;
-        }
-        a += (alen + 3) & ~3;
-      }
+    if (seq === undefined || v.getUint32(off + 8, true) === seq) {
+      if (v.getUint16(off + 6, true) & NLM_F_DUMP_INTR) intr?.();
+      if (mtype === NLMSG_DONE) return 'done';
+      if (mtype === NLMSG_ERROR) return { errno: mlen >= 20 ? -v.getInt32(off + 16, true) : 0 };
+      if (mtype === SOCK_DIAG_BY_FAMILY && mlen >= NLMSG_HDR + size) row(v, off + NLMSG_HDR, off + mlen);
     }
     off += (mlen + 3) & ~3;
   }
   return 'more';
+}
+
+/** Parse one recv's worth of sock_diag reply for AF_UNIX into `t` (eachDiagMessage's statuses). Pure: bytes in, rows out. */
+export function parseUnixDiag(buf: Uint8Array, len: number, t: UnixSockTable, seq?: number): ParseStatus {
+  // struct unix_diag_msg: family, type, state, pad, ino, cookie[2] (16 bytes).
+  return eachDiagMessage(buf, len, seq, 16, (v, m, mend) => {
+    if (!t.reserve()) return;
+    const i = t.length++;
+    t.type[i] = buf[m + 1];
+    t.state[i] = buf[m + 2];
+    t.inode[i] = v.getUint32(m + 4, true);
+    t.nameKind[i] = NAME_NONE;
+    t.nameStart[i] = 0;
+    t.nameLen[i] = 0;
+    t.vfsDev[i] = NONE;
+    t.vfsIno[i] = NONE;
+    t.peer[i] = NONE;
+    t.rqueue[i] = NONE;
+    t.wqueue[i] = NONE;
+    t.uid[i] = NONE;
+    t.icons[i] = 0;
+    for (let a = m + 16; a + 4 <= mend; ) {
+      const alen = v.getUint16(a, true);
+      const atype = v.getUint16(a + 2, true) & 0x3fff;
+      if (alen < 4 || alen > mend - a) break; // a bad attribute: the rest of this message is not trusted
+      const p = a + 4;
+      const plen = alen - 4;
+      if (atype === UNIX_DIAG_NAME && plen > 0) {
+        if (buf[p] === 0) {
+          // Abstract: every byte after the leading NUL is the name, NULs and newlines included.
+          const n = Math.min(plen - 1, 255);
+          t.nameKind[i] = NAME_ABSTRACT;
+          t.nameStart[i] = t.addName(buf, p + 1, n);
+          t.nameLen[i] = n;
+        } else {
+          // A path: up to its terminating NUL.
+          let n = 0;
+          while (n < plen && n < 255 && buf[p + n] !== 0) n++;
+          t.nameKind[i] = NAME_PATH;
+          t.nameStart[i] = t.addName(buf, p, n);
+          t.nameLen[i] = n;
+        }
+      } else if (atype === UNIX_DIAG_VFS && plen >= 8) {
+        t.vfsIno[i] = v.getUint32(p, true);
+        t.vfsDev[i] = v.getUint32(p + 4, true);
+      } else if (atype === UNIX_DIAG_PEER && plen >= 4) {
+        t.peer[i] = v.getUint32(p, true);
+      } else if (atype === UNIX_DIAG_RQLEN && plen >= 8) {
+        t.rqueue[i] = v.getUint32(p, true);
+        t.wqueue[i] = v.getUint32(p + 4, true);
+      } else if (atype === UNIX_DIAG_UID && plen >= 4) {
+        t.uid[i] = v.getUint32(p, true);
+      } else if (atype === UNIX_DIAG_ICONS) {
+        t.icons[i] = plen >>> 2;
+      }
+      a += (alen + 3) & ~3;
+    }
+  }, () => (t.inconsistent = true));
 }
 
 /** A TCP socket (inet_diag). Few (listeners), so plain objects. */
@@ -306,53 +306,41 @@ function ipText(buf: Uint8Array, at: number, family: number): string {
 
 /** Parse one recv's worth of inet_diag reply (struct inet_diag_msg); as parseUnixDiag. `max` bounds `out`. */
 export function parseInetDiag(buf: Uint8Array, len: number, out: InetSocket[], seq?: number, max = 65_536): ParseStatus {
-  const end = Math.min(len, buf.length);
-  const v = new DataView(buf.buffer, buf.byteOffset, end);
-  let off = 0;
-  while (off + NLMSG_HDR <= end) {
-    const mlen = v.getUint32(off, true);
-    const mtype = v.getUint16(off + 4, true);
-    if (mlen < NLMSG_HDR || mlen > end - off) return 'malformed';
-    if (seq !== undefined && v.getUint32(off + 8, true) !== seq) {
-      off += (mlen + 3) & ~3;
-      continue;
-    }
-    if (mtype === NLMSG_DONE) return 'done';
-    if (mtype === NLMSG_ERROR) return { errno: mlen >= 20 ? -v.getInt32(off + 16, true) : 0 };
-    // struct inet_diag_msg: family, state, timer, retrans, id (sport, dport big-endian, src[16], dst[16], if, cookie[2]),
-    // expires, rqueue, wqueue, uid, inode: 72 bytes.
-    if (mtype === SOCK_DIAG_BY_FAMILY && mlen >= NLMSG_HDR + 72 && out.length < max) {
-      const m = off + NLMSG_HDR;
-      const family = buf[m];
-      if (family === AF_INET || family === AF_INET6) {
-        out.push({
-          family,
-          state: buf[m + 1],
-          port: (buf[m + 4] << 8) | buf[m + 5],
-          address: ipText(buf, m + 8, family),
-          rqueue: v.getUint32(m + 56, true),
-          wqueue: v.getUint32(m + 60, true),
-          uid: v.getUint32(m + 64, true),
-          inode: v.getUint32(m + 68, true),
-        });
-      }
-    }
-    off += (mlen + 3) & ~3;
-  }
-  return 'more';
+  // struct inet_diag_msg: family, state, timer, retrans, id (sport, dport big-endian, src[16], dst[16], if, cookie[2]),
+  // expires, rqueue, wqueue, uid, inode: 72 bytes.
+  return eachDiagMessage(buf, len, seq, 72, (v, m) => {
+    const family = buf[m];
+    if (out.length >= max || (family !== AF_INET && family !== AF_INET6)) return;
+    out.push({
+      family,
+      state: buf[m + 1],
+      port: (buf[m + 4] << 8) | buf[m + 5],
+      address: ipText(buf, m + 8, family),
+      rqueue: v.getUint32(m + 56, true),
+      wqueue: v.getUint32(m + 60, true),
+      uid: v.getUint32(m + 64, true),
+      inode: v.getUint32(m + 68, true),
+    });
+  });
 }
 
-/** The request for a dump of AF_UNIX sockets in `states`, with the `show` attributes. */
-export function unixDiagRequest(states: number, show: number, seq: number): Uint8Array {
-  // nlmsghdr (16) + unix_diag_req: family, protocol, pad(2), states, ino, show, cookie[2] (24).
-  const req = new Uint8Array(40);
+/** A dump request of `size` bytes: its nlmsghdr filled in, then `family` and `states` (the same place in both families' structs). */
+function diagRequest(size: number, seq: number, family: number, states: number): { req: Uint8Array; v: DataView } {
+  const req = new Uint8Array(size);
   const v = new DataView(req.buffer);
-  v.setUint32(0, 40, true);
+  v.setUint32(0, size, true);
   v.setUint16(4, SOCK_DIAG_BY_FAMILY, true);
   v.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
   v.setUint32(8, seq, true);
-  req[16] = AF_UNIX;
+  req[16] = family;
   v.setUint32(20, states >>> 0, true);
+  return { req, v };
+}
+
+/** The request for a dump of AF_UNIX sockets in `states`, with the `show` attributes. */
+function unixDiagRequest(states: number, show: number, seq: number): Uint8Array {
+  // nlmsghdr (16) + unix_diag_req: family, protocol, pad(2), states, ino, show, cookie[2] (24).
+  const { req, v } = diagRequest(40, seq, AF_UNIX, states);
   v.setUint32(28, show, true);
   v.setUint32(32, NONE, true);
   v.setUint32(36, NONE, true);
@@ -360,17 +348,10 @@ export function unixDiagRequest(states: number, show: number, seq: number): Uint
 }
 
 /** The request for a dump of TCP sockets of `family` in `states`. */
-export function inetDiagRequest(family: number, states: number, seq: number): Uint8Array {
+function inetDiagRequest(family: number, states: number, seq: number): Uint8Array {
   // nlmsghdr (16) + inet_diag_req_v2: family, protocol, ext, pad, states, id (48): 56 bytes.
-  const req = new Uint8Array(72);
-  const v = new DataView(req.buffer);
-  v.setUint32(0, 72, true);
-  v.setUint16(4, SOCK_DIAG_BY_FAMILY, true);
-  v.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
-  v.setUint32(8, seq, true);
-  req[16] = family;
+  const { req, v } = diagRequest(72, seq, family, states);
   req[17] = IPPROTO_TCP;
-  v.setUint32(20, states >>> 0, true);
   // id.idiag_cookie: INET_DIAG_NOCOOKIE
   v.setUint32(64, NONE, true);
   v.setUint32(68, NONE, true);

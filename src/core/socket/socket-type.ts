@@ -19,11 +19,6 @@ export const SOCK_NUMBER: Readonly<Record<SocketType, number>> = { stream: 1, dg
 /** How the type was learnt: given (--type), read from the kernel's socket table (`proc`: sock_diag), or found by trying connect(2) (EPROTOTYPE). */
 export type SocketTypeSource = 'option' | 'proc' | 'connect' | 'tcp';
 
-export interface SocketTypeInfo {
-  type: SocketType;
-  source: SocketTypeSource;
-}
-
 /** `--type` text to a type; BAD_OPTION otherwise. */
 export function parseSocketType(text: unknown, what = '--type'): SocketType {
   if (typeof text === 'string' && (SOCKET_TYPES as readonly string[]).includes(text)) return text as SocketType;

@@ -33,7 +33,8 @@ const INITIAL_SLOTS = 256;
 
 type Numbers = Int32Array | Uint32Array | Uint8Array | Int8Array | Int16Array | Float64Array;
 
-function grown<T extends Numbers>(a: T, C: new (n: number) => T, n: number): T {
+/** A copy of `a` with room for `n` (the epoll tables' columns grow by doubling; relay-table.ts too). */
+export function grown<T extends Numbers>(a: T, C: new (n: number) => T, n: number): T {
   const b = new C(n);
   b.set(a);
   return b;

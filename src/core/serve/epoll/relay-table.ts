@@ -6,6 +6,7 @@
  * when it is freed, so an event for a closed connection is recognised after
  * the slot is reused. State only: what happens is the thread's.
  */
+import { grown } from './conn-table.js';
 
 /** Each direction's out-queue, and each read: flat memory per connection (two of these at most). */
 export const OUT_CAP = 64 * 1024;
@@ -33,15 +34,6 @@ export const HELD = 16;
 export const PEEKED = 32;
 /** The client's side, --delay: its out-queue holds a reply chunk not to be sent before sendAt. */
 export const DELAYED = 64;
-
-
-type Numbers = Int32Array | Uint32Array | Uint8Array | Float64Array;
-
-function grown<T extends Numbers>(a: T, C: new (n: number) => T, n: number): T {
-  const b = new C(n);
-  b.set(a);
-  return b;
-}
 
 export class RelayTable {
   cap = 0;

@@ -1,11 +1,12 @@
 /**
  * Messages that start with a fixed header holding the body's length, for the
  * binary services whose header the plain `len:` end rule cannot say:
- * PostgreSQL (a type byte, then a 4-byte big-endian length counting itself)
- * and MySQL (a 3-byte little-endian length, then a sequence byte).
+ * PostgreSQL (a type byte, then a 4-byte big-endian length counting itself),
+ * MySQL (a 3-byte little-endian length, then a sequence byte), D-Bus, and a
+ * FastCGI record (named.ts: its length and padding in an 8-byte header).
  */
-import type { EndRule } from '../framing/end-rule.js';
-import { FRAME_ERROR, type Framer, NEED_MORE } from '../framing/framer.js';
+import type { EndRule } from './end-rule.js';
+import { FRAME_ERROR, type Framer, NEED_MORE } from './framer.js';
 
 /** How one protocol's header gives the body length. */
 export interface LengthHeader {
