@@ -1,10 +1,12 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import stringWidth from 'string-width';
-import { displayWidth, padEnd, renderMeasured, truncate, wrap } from '../src/render/width.js';
+import { padEnd, renderMeasured, truncate, wrap } from '../src/render/width.js';
 
 describe('renderMeasured: string-width only when the text shown needs it', () => {
   it('plain ASCII is rendered once; text beyond it is rendered again, measured by string-width', async () => {
-    // The module is fresh in this file: nothing has loaded string-width yet.
+    // A fresh copy of the module: nothing has loaded string-width in it yet.
+    vi.resetModules();
+    const { displayWidth, renderMeasured } = await import('../src/render/width.js');
     let calls = 0;
     expect(await renderMeasured(() => (calls++, 'plain ascii … and our ellipsis'))).toBe('plain ascii … and our ellipsis');
     expect(calls).toBe(1);

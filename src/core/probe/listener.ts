@@ -111,11 +111,14 @@ export async function nameListeners(search: ListenerSearch, budgetMs: number): P
 
 export function describeOwners(s: Settings, l: ListenerInfo, owners: ProcessInfo[]): string {
   if (owners.length) return owners.map((o) => `pid ${o.pid} (${o.cmdline || o.name})`).join(', ');
+  // hidepid=invisible leaves other users' processes out of /proc: nothing unreadable to count, and "none" would be a
+  // guess. Said first, as ls says it: a process of our own uid whose descriptors we may not read (one that dropped
+  // privileges) also makes the scan "hidden", and the mount is still the reason the listener is not seen.
+  const hidepid = procHidePid(s.identity);
+  if (hidepid) return `process not visible to ${s.identity.describe}: /proc is mounted with ${hidepid}; run as root to name it`;
   if (l.hidden) return `process not visible to ${s.identity.describe}; run as root to name it`;
   if (l.truncated) return 'process not found within the lookup budget';
-  // hidepid=invisible leaves other users' processes out of /proc: nothing unreadable to count, and "none" would be a guess.
-  const hidepid = procHidePid(s.identity);
-  return hidepid ? `process not visible to ${s.identity.describe}: /proc is mounted with ${hidepid}; run as root to name it` : 'no process found holding it';
+  return 'no process found holding it';
 }
 
 export function judgeListener(
