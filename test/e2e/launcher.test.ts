@@ -53,4 +53,15 @@ describe('launcher', () => {
     expect(alone.help).toBe(whole.help);
     expect(run('probe', true).bundle).toBe('udsctl.cjs');
   });
+
+  it('as a shell runs it, the launcher unsets NODE_EXTRA_CA_CERTS (no TLS here; Node parses the bundle at every start)', () => {
+    // Node warns on stderr when the variable names a file it cannot load: so the warning shows whether it reached Node.
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: join(tmpDir(), 'no-such-bundle.pem') };
+    const direct = spawnSync(process.execPath, [join(ROOT, 'bin', 'udsctl.cjs'), '--version'], { encoding: 'utf8', env });
+    expect(direct.stderr).toMatch(/Ignoring extra certs/); // node run by hand: the variable reaches Node
+    const launched = spawnSync(join(ROOT, 'bin', 'udsctl.cjs'), ['--version'], { encoding: 'utf8', env });
+    expect(launched.status, launched.stderr).toBe(0);
+    expect(launched.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(launched.stderr).toBe('');
+  });
 });
