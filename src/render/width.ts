@@ -7,44 +7,56 @@
  * string-width, and ICU's segmenter with it, cost ~20 ms of CPU when first loaded: more than a
  * whole probe of a healthy socket. Nearly every text is plain ASCII, so they are loaded only when
  * a command shows text that is not (`renderMeasured`); until then a code point is a column
- * (right for every narrow character).
+ * (right for every narrow character) and colour codes none.
  */
+import { stripVTControlCharacters } from 'node:util';
 
 /** Columns when stdout is not a terminal, or a terminal that does not say. */
 export const DEFAULT_COLUMNS = 80;
 
-/** Printable ASCII only: a column a character (string-width costs far more, and more than linearly on long text). */
-const ASCII = /^[\x20-\x7e]*$/;
-/** Printable ASCII and our own `…`: a column a UTF-16 unit, no measure needed. */
-const NARROW = /^[\x20-\x7e\u2026]*$/;
+/**
+ * Printable ASCII and the narrow characters our own text uses (`…`, `µ`, `±`, the block elements of
+ * bench's bars): a column a UTF-16 unit, no measure needed (string-width costs far more, and more
+ * than linearly on long text).
+ */
+const NARROW = /^[\x20-\x7e\u2026\u00b5\u00b1\u2580-\u259f]*$/;
 
 let wide: ((s: string) => number) | undefined;
+/** The cheap measure met text it may get wrong (since renderMeasured's last render). */
+let guessed = false;
 let segmenter: Intl.Segmenter | undefined;
 const graphemes = (s: string) => (segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' })).segment(s);
 
-/** Anything but ASCII (controls and colour codes included) and our own `…`: text the cheap measure may get wrong. */
-const BEYOND_NARROW = /[^\x00-\x7f\u2026]/;
-
 /**
- * The text `render` makes, measured right: rendered with the cheap measure, and when what it shows
- * holds anything else (a CJK name, an emoji, a combining mark), string-width is loaded and it is
- * rendered again. Every command that shows a report on a terminal renders it through this.
+ * The text `render` makes, measured right: rendered with the cheap measure, and when that measure
+ * met text it may get wrong (a CJK name, an emoji, a combining mark: anything beyond NARROW once
+ * colour codes are set aside), string-width is loaded and it is rendered again. Every command that
+ * shows a report on a terminal renders it through this.
  */
 export async function renderMeasured(render: () => string): Promise<string> {
+  guessed = false;
   const text = render();
-  if (wide || !BEYOND_NARROW.test(text)) return text;
+  if (wide || !guessed) return text;
   wide = (await import('string-width')).default;
   return render();
 }
 
+/** Without string-width: colour codes take no column, and a code point one (right for every narrow character). */
+function cheapWidth(s: string): number {
+  const plain = s.includes('\x1b') ? stripVTControlCharacters(s) : s;
+  if (NARROW.test(plain)) return plain.length;
+  guessed = true;
+  return [...plain].length;
+}
+
 /** Columns the text takes on a terminal. */
-export const displayWidth = (s: string): number => (NARROW.test(s) ? s.length : wide ? wide(s) : [...s].length);
+export const displayWidth = (s: string): number => (NARROW.test(s) ? s.length : wide ? wide(s) : cheapWidth(s));
 
 /** The text cut to at most `width` columns, ending in `…` when cut (never inside a character). */
 export function truncate(s: string, width: number): string {
   if (displayWidth(s) <= width) return s;
   if (width <= 0) return '';
-  if (ASCII.test(s)) return `${s.slice(0, width - 1)}…`;
+  if (NARROW.test(s)) return `${s.slice(0, width - 1)}…`;
   let out = '';
   let used = 0;
   for (const { segment } of graphemes(s)) {
@@ -96,8 +108,8 @@ export function wrap(s: string, width: number, indent = ''): string[] {
       fresh = false;
       continue;
     }
-    if (ASCII.test(word)) {
-      // A long ASCII word: cut by columns, a slice a line.
+    if (NARROW.test(word)) {
+      // A long narrow word: cut by columns, a slice a line.
       let at = 0;
       for (let m = max(); word.length - at > m; m = max()) {
         line = word.slice(at, at + m);

@@ -9,6 +9,7 @@ import { FRAME_ERROR, NEED_MORE } from '../../src/core/framing/index.js';
 import { FastcgiFramer, buildFastcgiRequest, decodeFastcgiReply, fastcgiParams } from '../../src/core/framing/fastcgi.js';
 import { createFramer } from '../../src/core/framing/index.js';
 import { framerEnds } from '../helpers/framing.js';
+import { NAMED_FRAMERS } from '../../src/core/framing/named.js';
 
 /** One record as a server writes it (padding to 8 unless `declared` lies about the length). */
 function rec(type: number, content: Buffer | string, opts: { id?: number; declared?: number; version?: number } = {}): Buffer {
@@ -114,6 +115,13 @@ describe('the framer', () => {
     const f = new FastcgiFramer();
     expect(framerEnds(f, reply, Array.from({ length: reply.length }, (_, i) => i))).toEqual([reply.length]);
     expect(f.status).toBe(404);
+  });
+
+  it("one FastCGI record (php-fpm's health reply): an HTTP answer instead is named by its version byte", () => {
+    const f = NAMED_FRAMERS['one FastCGI record']();
+    const http = Buffer.from('HTTP/1.1 200 OK\r\n\r\n');
+    expect(f.push(http, 0, http.length)).toBe(FRAME_ERROR);
+    expect(f.describe()).toBe('not a FastCGI record (version 72)');
   });
 
   it('FCGI_KEEP_CONN: replies back to back, each framed with its own status; 200 without a Status:', () => {

@@ -24,7 +24,8 @@ const RSS_LIMIT_KB = 100 * 1024;
 /**
  * --timeout of the floods: half a second at full speed is hundreds of megabytes through three
  * processes (the peer, udsctl, this test reading udsctl's stdout), enough to show memory kept flat
- * and the deadline held, and each flood keeps both cores busy for as long as it lasts.
+ * and the deadline held, and each flood keeps both cores busy for as long as it lasts. (A leak must
+ * now grow faster than ~200 MB/s to pass RSS_LIMIT_KB within the flood: a per-chunk copy kept would.)
  */
 const FLOOD_MS = 500;
 const FLOOD_T = `${FLOOD_MS}ms`;

@@ -16,6 +16,8 @@ export interface LengthHeader {
   size: number;
   /** The body's length from the header, or -1 when the header is not valid. */
   bodyLength(head: Uint8Array): number;
+  /** Why a header is not valid, said from its bytes (default: "not a NAME message header"). */
+  invalid?(head: Uint8Array): string;
   /** Largest body accepted (a peer's length is not trusted). */
   max: number;
 }
@@ -44,7 +46,7 @@ export class LengthFramer implements Framer {
         if (this.got < this.h.size) continue;
         const n = this.h.bodyLength(this.head);
         if (n < 0 || n > this.h.max) {
-          this.error = n < 0 ? `not a ${this.h.name} message header` : `a ${this.h.name} message of ${n} bytes (more than ${this.h.max})`;
+          this.error = n < 0 ? (this.h.invalid?.(this.head) ?? `not a ${this.h.name} message header`) : `a ${this.h.name} message of ${n} bytes (more than ${this.h.max})`;
           return FRAME_ERROR;
         }
         this.left = n;

@@ -18,6 +18,8 @@ const FASTCGI_RECORD: LengthHeader = {
   name: 'FastCGI record',
   size: 8,
   bodyLength: (h) => (h[0] === 1 ? ((h[4] << 8) | h[5]) + h[6] : -1),
+  // The version byte says what came instead: 72 is an HTTP answer's "H".
+  invalid: (h) => `not a FastCGI record (version ${h[0]})`,
   max: 0xffff + 0xff,
 };
 

@@ -1,8 +1,10 @@
 /**
  * Which processes hold which sockets: one pass over /proc/PID/fd (a socket fd
  * reads `socket:[INODE]`), bounded in time and in descriptors looked at.
- * Synchronous on purpose: ls wants one picture, and thousands of readlink(2)
- * calls through the thread pool cost more than they overlap. What cannot be
+ * System calls made directly, not through the thread pool: thousands of
+ * readlink(2) calls there cost more than they overlap. ls scans in one go
+ * (one picture); probe (socket/processes.ts) lets the event loop turn every
+ * few milliseconds, for its other targets. What cannot be
  * read (another user's process when we are not root, hidepid) is counted,
  * never an error.
  */
@@ -86,7 +88,7 @@ export interface HolderProcess {
   name: string | null;
   /** The process's uid (owner of /proc/PID); null when unknown. */
   uid: number | null;
-  /** The command line's arguments (NULs between them turned into spaces), cut to 200 bytes; null when unreadable. */
+  /** The command line's arguments (NULs between them turned into spaces), cut to `cmdlineBytes` (200); null when unreadable. */
   cmdline: Buffer | null;
 }
 
@@ -147,8 +149,34 @@ export function processInfo(pid: number, proc = '/proc', cmdlineBytes = 200): Ho
   return { pid, name: comm ? comm.toString('utf8').replace(/\n$/, '') : null, uid, cmdline };
 }
 
-/** The holders of the sockets in `want` (all sockets when `want` is null). */
+/** The holders of the sockets in `want` (all sockets when `want` is null), in one go: ls's one picture. */
 export function scanHolders(want: ReadonlySet<number> | null, o: HolderOptions = {}): HolderScan {
+  const steps = scanning(want, o);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same scan, giving the event loop a turn after every few milliseconds of it: probe checks
+ * many targets at once, and one target's scan must not hold the others' replies and deadlines
+ * (a whole-/proc scan can take most of its budget on a busy machine).
+ */
+export async function scanHoldersAsync(want: ReadonlySet<number> | null, o: HolderOptions = {}): Promise<HolderScan> {
+  const steps = scanning(want, o);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Work between two turns of the event loop in scanHoldersAsync. */
+const SLICE_MS = 2;
+
+/** The scan, yielding after every SLICE_MS of work. */
+function* scanning(want: ReadonlySet<number> | null, o: HolderOptions): Generator<void, HolderScan> {
   const proc = o.proc ?? '/proc';
   const scan: HolderScan = { byInode: new Map(), processes: new Map(), hidden: 0, truncated: false, scanned: 0 };
   if (want && want.size === 0) return scan;
@@ -170,8 +198,13 @@ export function scanHolders(want: ReadonlySet<number> | null, o: HolderOptions =
     if (c >= 48 && c <= 57) numeric.push(Number(p));
   }
   numeric.sort((a, b) => a - b);
+  let sliceEnd = nowMs() + SLICE_MS;
   for (const pid of numeric) {
     if (firstOnly && missing === 0) break;
+    if (nowMs() > sliceEnd) {
+      yield;
+      sliceEnd = nowMs() + SLICE_MS;
+    }
     if (fdsLeft <= 0 || nowMs() > deadline) {
       scan.truncated = true;
       break;

@@ -5,7 +5,7 @@
  * The descriptor scan is ls's (ls/holders.ts), shared by the lookups made at once.
  */
 import { promises as fsp, readFileSync } from 'node:fs';
-import { type HolderScan, scanHolders } from '../ls/holders.js';
+import { type HolderScan, scanHoldersAsync } from '../ls/holders.js';
 
 /** The working directory of a process (where it resolves a relative socket name), or null when not visible to us. */
 export async function processCwd(pid: number, proc = '/proc'): Promise<string | null> {
@@ -57,7 +57,9 @@ const queues = new Map<string, ScanQueue>();
  * when the caller asked): the one the callers waiting meanwhile share, for
  * all their inodes. One scan runs at a time: probe's many targets at once
  * scanned /proc once each, all together (1,000 targets beside 10,000
- * sockets: minutes and 400 MB). The scan itself is ls's (ls/holders.ts).
+ * sockets: minutes and 400 MB). The scan itself is ls's (ls/holders.ts),
+ * letting the event loop turn every few milliseconds: the lookups that come
+ * while it runs wait for the next one, together.
  */
 function sharedScan(inodes: Iterable<number>, budgetMs: number, proc: string): Promise<HolderScan> {
   let q = queues.get(proc);
@@ -68,14 +70,14 @@ function sharedScan(inodes: Iterable<number>, budgetMs: number, proc: string): P
     for (const i of inodes) queue.next.want.add(i);
     return queue.next.done;
   }
-  const next: NonNullable<ScanQueue['next']> = { budgetMs, want: new Set(inodes), done: Promise.resolve(scanHolders(new Set())) };
+  const next: NonNullable<ScanQueue['next']> = { budgetMs, want: new Set(inodes), done: Promise.resolve({ byInode: new Map(), processes: new Map(), hidden: 0, truncated: false, scanned: 0 }) };
   queue.next = next;
   next.done = (async () => {
     // The scan under way may have begun before this call: wait for it, then scan anew.
     if (queue.running) await queue.running.catch(() => undefined);
     else await Promise.resolve(); // the lookups made in this same turn join it
     queue.next = null;
-    const run = Promise.resolve().then(() => scanHolders(next.want, { budgetMs: next.budgetMs, proc, firstHolder: false, cmdlineBytes: CMDLINE_BYTES }));
+    const run = scanHoldersAsync(next.want, { budgetMs: next.budgetMs, proc, firstHolder: false, cmdlineBytes: CMDLINE_BYTES });
     queue.running = run;
     try {
       return await run;
