@@ -111,11 +111,11 @@ function readWriteDevNull(fd: number): boolean {
 /** glibc's dev_t of a major and minor number. */
 const makedev = (major: number, minor: number) => ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & ~0xff) << 12);
 
-/** Write and wait until the stream took it (so a following exit loses nothing). */
-export function writeAll(stream: NodeJS.WritableStream, data: string | Buffer): Promise<void> {
+/** Write and wait until the stream took it (so a following exit loses nothing); resolves with the write's error, if any. */
+export function writeAll(stream: NodeJS.WritableStream, data: string | Buffer): Promise<Error | null | undefined> {
   return new Promise((resolve) => {
-    if (data.length === 0) return resolve();
-    stream.write(data, () => resolve());
+    if (data.length === 0) return resolve(undefined);
+    stream.write(data, (err) => resolve(err));
   });
 }
 

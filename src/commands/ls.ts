@@ -131,14 +131,9 @@ async function runWatch(paths: string[], types: LsType[] | undefined, flags: LsF
   process.once('SIGINT', end);
   process.once('SIGTERM', end);
   // A reader that went away (`ls --watch --json | head -1`) ends the watch as Ctrl-C does: it would sample for nobody, forever.
-  const put = (text: string) =>
-    new Promise<void>((resolve) => {
-      if (text.length === 0) return resolve();
-      io.stdout.write(text, (err) => {
-        if (err) end();
-        resolve();
-      });
-    });
+  const put = async (text: string) => {
+    if (await writeAll(io.stdout, text)) end();
+  };
   let timer: NodeJS.Timeout | undefined;
   try {
     if (tty) await put('\x1b[?25l'); // no cursor blinking over the table

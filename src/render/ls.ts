@@ -12,12 +12,6 @@ import { DEFAULT_COLUMNS, displayWidth, truncate } from './width.js';
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
-function fit(s: string, width: number): string {
-  if (displayWidth(s) <= width) return s;
-  if (PRINTABLE_ASCII.test(s)) return width <= 0 ? '' : `${s.slice(0, width - 1)}…`;
-  return truncate(s, width);
-}
-
 /** A long path cut in the middle, where it says least: `/run/user/1000/…/agent.sock`. */
 function fitMiddle(s: string, width: number): string {
   if (displayWidth(s) <= width) return s;
@@ -90,7 +84,7 @@ export function lsHuman(r: LsReport, c: ChalkInstance, columns = DEFAULT_COLUMNS
   for (const e of r.entries) {
     const name = pad(fitMiddle(escapeText(e.display), nameWidth), nameWidth);
     const cells = cols.map((col) => {
-      const text = pad(fit(col.cell(e), col.width), col.width, col.right);
+      const text = pad(truncate(col.cell(e), col.width), col.width, col.right);
       if (col.head === 'QUEUE' && full(e)) return c.red.bold(text);
       if (col.head === 'YOU') return e.state === 'stale' || e.state === 'deleted' ? c.yellow(text) : e.access.allowed === false ? c.red(text) : text;
       return text;
@@ -116,7 +110,7 @@ function wrapPlain(s: string, width: number, max: number): string[] {
   }
   if (line) out.push(line);
   if (out.length > max) out.splice(max - 1, out.length - max + 1, `${out[max - 1]} …`);
-  return out.map((l) => fit(l, width));
+  return out.map((l) => truncate(l, width));
 }
 
 /** The second line of a socket that cannot be used as it is. */
@@ -216,10 +210,10 @@ const WATCH_COLS = [
 export function watchScreen(f: WatchFrame, c: ChalkInstance, columns = DEFAULT_COLUMNS, rows = 24): string {
   const nameWidth = Math.max(16, columns - WATCH_COLS.reduce((n, col) => n + col.width + 1, 0) - 1);
   const head = [pad('NAME', nameWidth), ...WATCH_COLS.map((col) => pad(col.head, col.width, 'right' in col))].join(' ');
-  const lines = [c.bold(fit(`udsctl ls --watch: every ${f.intervalMs} ms, ${f.time}; ${f.rows.length} listeners, ${f.sockets} Unix sockets (Ctrl-C ends)`, columns)), c.bold(head.trimEnd())];
+  const lines = [c.bold(truncate(`udsctl ls --watch: every ${f.intervalMs} ms, ${f.time}; ${f.rows.length} listeners, ${f.sockets} Unix sockets (Ctrl-C ends)`, columns)), c.bold(head.trimEnd())];
   const room = Math.max(1, rows - 3);
   for (const w of f.rows.slice(0, room)) {
-    const cells = watchCells(w).map((s, k) => pad(fit(s, WATCH_COLS[k].width), WATCH_COLS[k].width, 'right' in WATCH_COLS[k]));
+    const cells = watchCells(w).map((s, k) => pad(truncate(s, WATCH_COLS[k].width), WATCH_COLS[k].width, 'right' in WATCH_COLS[k]));
     const line = `${pad(fitMiddle(escapeText(w.display), nameWidth), nameWidth)} ${cells.join(' ')}`.trimEnd();
     lines.push(full(w) ? c.red.bold(line) : line);
   }
